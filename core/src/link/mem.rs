@@ -1,0 +1,1 @@
+//! In-memory Ethernet segment (being written).
