@@ -2,12 +2,21 @@
 //!
 //! Every header has a view type over caller bytes (`Frame<T: AsRef<[u8]>>` style, checked once,
 //! then infallible accessors) and a `Repr` with `parse`, `emit` and `buffer_len`; emitting writes
-//! into a buffer the caller lends (a ring slot) and never allocates.
+//! into a buffer the caller lends (a ring slot) and never allocates. Every parser returns a
+//! [`WireError`] on malformed input and never panics.
+//!
+//! * [`ethernet`], [`vlan`]: Ethernet II and 802.1Q/802.1ad tags.
+//! * [`header`]: the 16-byte l2net header and the identifiers ([`ParticipantId`], [`EntityId`],
+//!   [`MsgKind`]).
 
+mod error;
 pub mod ethernet;
+pub mod header;
 mod mac;
 pub mod vlan;
 
+pub use error::WireError;
 pub use ethernet::ETHERTYPE_L2NET;
+pub use header::{EntityId, HeaderRepr, MsgKind, ParticipantId};
 pub use mac::{MacAddr, MacParseError};
-pub use vlan::{Tci, VlanTag};
+pub use vlan::{TPID_8021AD, TPID_8021Q, TagStack, Tci, VlanTag};
