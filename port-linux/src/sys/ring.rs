@@ -1,0 +1,1 @@
+//! `TPACKET_V3` rings.

@@ -1,0 +1,74 @@
+//! The namespace helpers themselves: namespaces, veth pairs, MTU, TAP devices, clean-up.
+
+mod support;
+
+use l2net_linux::iface;
+use l2net_linux::netns::{Netns, Tap, VethPair, require_privileges};
+
+#[test]
+fn veth_pair_between_namespaces_with_jumbo_mtu() {
+    if !require_privileges("veth_pair_between_namespaces_with_jumbo_mtu") {
+        return;
+    }
+    let _serial = support::serial();
+    let fds_before = support::open_fds();
+    {
+        let a = Netns::new("nsa").unwrap();
+        let b = Netns::new("nsb").unwrap();
+        assert!(a.path().exists(), "{:?} is mounted", a.path());
+        let pair = VethPair::new(&a, &b).unwrap();
+        pair.set_mtu(9000).unwrap();
+        let a_name = pair.a_name().to_owned();
+        let info_a = a.run(|| iface::query(&a_name)).unwrap().unwrap();
+        assert_eq!(info_a.mtu, 9000);
+        assert!(info_a.flags.up());
+        assert!(info_a.is_ethernet());
+        // The other end is not visible in namespace a, nor in ours.
+        let b_name = pair.b_name().to_owned();
+        assert!(a.run(|| iface::query(&b_name)).unwrap().is_err());
+        assert!(iface::query(&b_name).is_err());
+        let info_b = b.interface(&b_name).unwrap();
+        assert_eq!(info_b.mtu, 9000);
+        // Both ends up: the carrier is on, and the kernel reports the link running.
+        assert_eq!(info_b.carrier, Some(true));
+        assert!(info_b.flags.running());
+        assert_ne!(info_a.mac, info_b.mac);
+        // Bad arguments are errors, not panics.
+        assert!(a.set_mtu(&a_name, 10).is_err());
+        assert!(a.set_up("no/such").is_err());
+        drop(pair);
+        assert!(
+            a.run(|| iface::query(&a_name)).unwrap().is_err(),
+            "veth deleted on drop"
+        );
+        let path = a.path().to_owned();
+        drop(a);
+        assert!(!path.exists(), "namespace unmounted and removed on drop");
+    }
+    assert_eq!(support::open_fds(), fds_before, "no descriptor leaked");
+}
+
+#[test]
+fn tap_moves_into_a_namespace_and_carries_frames() {
+    if !require_privileges("tap_moves_into_a_namespace_and_carries_frames") {
+        return;
+    }
+    let _serial = support::serial();
+    let ns = Netns::new("tap").unwrap();
+    let mut tap = Tap::new().unwrap();
+    let name = tap.name().to_owned();
+    assert!(iface::query(&name).is_ok());
+    tap.move_to(&ns).unwrap();
+    assert!(iface::query(&name).is_err(), "gone from our namespace");
+    let info = ns.run(|| iface::query(&name)).unwrap().unwrap();
+    assert!(info.flags.up());
+    // Nothing was sent yet: reading does not block.
+    let mut buf = [0u8; 64];
+    let err = tap.read_frame(&mut buf).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    drop(tap);
+    assert!(
+        ns.run(|| iface::query(&name)).unwrap().is_err(),
+        "TAP removed on drop"
+    );
+}
