@@ -14,6 +14,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod engine;
 pub mod link;
 pub mod time;
 pub mod wire;
