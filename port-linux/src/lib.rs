@@ -5,10 +5,13 @@
 #![allow(dead_code)]
 
 pub mod error;
+pub mod ethtool;
 pub mod iface;
+pub mod netlink;
 #[cfg(feature = "netns")]
 pub mod netns;
 mod sys;
+pub mod timestamp;
 
 pub use error::{IfName, OpenError};
 pub use iface::InterfaceInfo;

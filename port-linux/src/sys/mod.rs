@@ -7,11 +7,14 @@
 //! * [`ioctl`]: interface queries (`SIOCGIF*`, `SIOCETHTOOL`) and the TUN/TAP device.
 //! * [`netns`]: `unshare`/`setns` and the bind mount that names a network namespace.
 
+pub(crate) mod ethtool;
 pub(crate) mod ioctl;
+pub(crate) mod netlink;
 #[cfg(feature = "netns")]
 pub(crate) mod netns;
 pub(crate) mod ring;
 pub(crate) mod socket;
+pub(crate) mod timestamp;
 
 use std::io;
 
