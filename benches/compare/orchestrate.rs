@@ -1,0 +1,545 @@
+//! Sets up the wire (two namespaces, one veth pair), runs every contender on it in turn, and
+//! prints the tables.
+//!
+//! ```text
+//! cargo bench --bench compare -- [--secs S] [--sizes 0,64,1024,65536] [--l2net PATH]
+//! ```
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::dds;
+use crate::stats::{Summary, json_field};
+
+type Res<T> = Result<T, String>;
+
+const ADDR_A: &str = "198.18.0.1"; // RFC 2544 benchmarking range, only inside our namespaces.
+const ADDR_B: &str = "198.18.0.2";
+const UDP_PORT: u16 = 47000;
+/// Largest UDP payload in one datagram; larger sizes are reported as not applicable.
+const UDP_MAX: usize = 65507;
+
+struct Options {
+    secs: f64,
+    sizes: Vec<usize>,
+    l2net: Option<PathBuf>,
+}
+
+fn parse_options(args: &[String]) -> Res<Options> {
+    let mut o = Options {
+        secs: 3.0,
+        sizes: vec![0, 64, 1024, 65536],
+        l2net: None,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--secs" => {
+                o.secs = val("--secs")?
+                    .parse()
+                    .map_err(|_| "bad --secs".to_string())?
+            }
+            "--sizes" => {
+                o.sizes = val("--sizes")?
+                    .split(',')
+                    .map(|s| s.parse().map_err(|_| format!("bad size {s:?}")))
+                    .collect::<Res<_>>()?
+            }
+            "--l2net" => o.l2net = Some(PathBuf::from(val("--l2net")?)),
+            "--help" | "-h" => {
+                println!(
+                    "cargo bench --bench compare -- [--secs S] [--sizes 0,64,1024,65536] [--l2net PATH]"
+                );
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown option {other:?} (see --help)")),
+        }
+    }
+    if o.l2net.is_none() {
+        // The l2net command built by the same cargo invocation, next to target/release/deps.
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let candidate = exe
+            .parent()
+            .and_then(|d| d.parent())
+            .map(|d| d.join("l2net"));
+        o.l2net = candidate.filter(|p| p.exists());
+    }
+    Ok(o)
+}
+
+/// Two network namespaces joined by a veth pair, removed on drop.
+struct Wire {
+    ns_a: String,
+    ns_b: String,
+    if_a: String,
+    if_b: String,
+}
+
+fn ip(args: &[&str]) -> Res<()> {
+    let st = Command::new("ip")
+        .args(args)
+        .status()
+        .map_err(|e| format!("running ip (iproute2): {e}"))?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(format!("ip {} failed", args.join(" ")))
+    }
+}
+
+impl Wire {
+    fn create() -> Res<Wire> {
+        let pid = std::process::id();
+        let w = Wire {
+            ns_a: format!("l2cmp-a-{pid}"),
+            ns_b: format!("l2cmp-b-{pid}"),
+            if_a: format!("l2cmpa{pid}"),
+            if_b: format!("l2cmpb{pid}"),
+        };
+        ip(&["netns", "add", &w.ns_a])?;
+        ip(&["netns", "add", &w.ns_b])?;
+        ip(&[
+            "link", "add", &w.if_a, "type", "veth", "peer", "name", &w.if_b,
+        ])?;
+        for (ns, ifn, addr) in [(&w.ns_a, &w.if_a, ADDR_A), (&w.ns_b, &w.if_b, ADDR_B)] {
+            ip(&["link", "set", ifn, "netns", ns])?;
+            ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", ifn])?;
+            ip(&["-n", ns, "link", "set", ifn, "up"])?;
+            ip(&["-n", ns, "link", "set", "lo", "up"])?;
+        }
+        Ok(w)
+    }
+
+    fn cmd(&self, ns: &str, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns, program]);
+        c
+    }
+}
+
+impl Drop for Wire {
+    fn drop(&mut self) {
+        // Deleting the namespaces deletes the veth ends inside them.
+        let _ = ip(&["netns", "del", &self.ns_a]);
+        let _ = ip(&["netns", "del", &self.ns_b]);
+    }
+}
+
+/// A background peer process, killed on drop.
+struct Bg(Child);
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_bg(mut c: Command) -> Res<Bg> {
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    let child = c.spawn().map_err(|e| format!("spawn: {e}"))?;
+    std::thread::sleep(Duration::from_millis(300));
+    Ok(Bg(child))
+}
+
+fn run_fg(mut c: Command) -> Res<String> {
+    let out = c
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("spawn: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("peer exited with {}", out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn last_json(out: &str) -> Res<String> {
+    out.lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .map(str::to_string)
+        .ok_or_else(|| format!("no result line in peer output: {out:?}"))
+}
+
+fn latency_from(out: &str) -> Res<Summary> {
+    let line = last_json(out)?;
+    let f = |k: &str| json_field(&line, k).unwrap_or(f64::NAN);
+    Ok(Summary {
+        count: f("count") as u64,
+        p50_us: f("p50_us"),
+        p90_us: f("p90_us"),
+        p99_us: f("p99_us"),
+        p999_us: f("p999_us"),
+        max_us: f("max_us"),
+    })
+}
+
+fn rate_from(out: &str) -> Res<f64> {
+    let line = last_json(out)?;
+    json_field(&line, "per_sec").ok_or_else(|| format!("no per_sec in {line}"))
+}
+
+/// One contender's measurement at one size; `None` where it does not apply.
+#[derive(Default, Clone, Copy)]
+struct Row {
+    lat_block: Option<Summary>,
+    lat_busy: Option<Summary>,
+    rate_be: Option<f64>,
+    rate_rel: Option<f64>,
+}
+
+const CONTENDERS: [&str; 4] = ["l2net", "raw AF_PACKET", "UDP", "Cyclone DDS"];
+
+pub fn run(args: &[String]) -> Res<()> {
+    let o = parse_options(args)?;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(
+            "needs root to create network namespaces: run `sudo -E cargo bench --bench compare`"
+                .into(),
+        );
+    }
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let me = me
+        .to_str()
+        .ok_or("executable path is not UTF-8")?
+        .to_string();
+    let have_dds = Command::new("ddsperf").arg("help").output().is_ok();
+    let wire = Wire::create()?;
+    let secs = format!("{}", o.secs);
+    let dir = std::env::temp_dir();
+    let (cfg_a, cfg_b) = (dir.join("l2cmp-dds-a.xml"), dir.join("l2cmp-dds-b.xml"));
+    std::fs::write(&cfg_a, dds::config(&wire.if_a)).map_err(|e| e.to_string())?;
+    std::fs::write(&cfg_b, dds::config(&wire.if_b)).map_err(|e| e.to_string())?;
+    let uri = |p: &PathBuf| format!("file://{}", p.display());
+
+    let mut table: Vec<(usize, [Row; 4])> = Vec::new();
+    for &size in &o.sizes {
+        let size_s = size.to_string();
+        let mut rows = [Row::default(); 4];
+        eprintln!("== payload {size} B");
+
+        // l2net, through the l2net command.
+        if let Some(l2) = o.l2net.as_ref().and_then(|p| p.to_str()) {
+            for busy in [false, true] {
+                let mut pong = wire.cmd(&wire.ns_b, l2);
+                pong.args(["pong", "-i", &wire.if_b]);
+                let mut ping = wire.cmd(&wire.ns_a, l2);
+                ping.args([
+                    "ping", "-i", &wire.if_a, "--size", &size_s, "--secs", &secs, "--json",
+                ]);
+                if busy {
+                    pong.arg("--busy-poll");
+                    ping.arg("--busy-poll");
+                }
+                let _p = spawn_bg(pong)?;
+                let r = run_fg(ping).and_then(|o| latency_from(&o));
+                report("l2net ping", busy, &r);
+                let slot = if busy {
+                    &mut rows[0].lat_busy
+                } else {
+                    &mut rows[0].lat_block
+                };
+                *slot = r.ok();
+            }
+            for reliable in [false, true] {
+                let mut recv = wire.cmd(&wire.ns_b, l2);
+                recv.args([
+                    "perf", "-i", &wire.if_b, "--role", "recv", "--secs", &secs, "--json",
+                ]);
+                let mut send = wire.cmd(&wire.ns_a, l2);
+                send.args([
+                    "perf", "-i", &wire.if_a, "--role", "send", "--size", &size_s,
+                ]);
+                send.args(["--secs", &secs]);
+                if reliable {
+                    recv.arg("--reliable");
+                    send.arg("--reliable");
+                }
+                let r = measure_rate(recv, send);
+                report_rate("l2net perf", reliable, &r);
+                let slot = if reliable {
+                    &mut rows[0].rate_rel
+                } else {
+                    &mut rows[0].rate_be
+                };
+                *slot = r.ok();
+            }
+        }
+
+        // The raw AF_PACKET floor: one frame per sample, so only sizes that fit the MTU.
+        if size <= 1500 - 14 {
+            for busy in [false, true] {
+                let mut pong = wire.cmd(&wire.ns_b, &me);
+                pong.args(["peer", "raw-pong", &wire.if_b]);
+                let mut ping = wire.cmd(&wire.ns_a, &me);
+                ping.args(["peer", "raw-ping", &wire.if_a, &size_s, &secs]);
+                if busy {
+                    pong.arg("busy");
+                    ping.arg("busy");
+                }
+                let _p = spawn_bg(pong)?;
+                let r = run_fg(ping).and_then(|o| latency_from(&o));
+                report("raw ping", busy, &r);
+                let slot = if busy {
+                    &mut rows[1].lat_busy
+                } else {
+                    &mut rows[1].lat_block
+                };
+                *slot = r.ok();
+            }
+            let mut sink = wire.cmd(&wire.ns_b, &me);
+            sink.args(["peer", "raw-sink", &wire.if_b, &secs]);
+            let mut flood = wire.cmd(&wire.ns_a, &me);
+            flood.args(["peer", "raw-flood", &wire.if_a, &size_s, &secs]);
+            let r = measure_rate(sink, flood);
+            report_rate("raw flood", false, &r);
+            rows[1].rate_be = r.ok();
+        }
+
+        // UDP over the same veth.
+        if size <= UDP_MAX {
+            let a = format!("{ADDR_A}:{UDP_PORT}");
+            let b = format!("{ADDR_B}:{UDP_PORT}");
+            for busy in [false, true] {
+                let mut pong = wire.cmd(&wire.ns_b, &me);
+                pong.args(["peer", "udp-pong", &b]);
+                let mut ping = wire.cmd(&wire.ns_a, &me);
+                ping.args(["peer", "udp-ping", &a, &b, &size_s, &secs]);
+                if busy {
+                    pong.arg("busy");
+                    ping.arg("busy");
+                }
+                let _p = spawn_bg(pong)?;
+                let r = run_fg(ping).and_then(|o| latency_from(&o));
+                report("udp ping", busy, &r);
+                let slot = if busy {
+                    &mut rows[2].lat_busy
+                } else {
+                    &mut rows[2].lat_block
+                };
+                *slot = r.ok();
+            }
+            let mut sink = wire.cmd(&wire.ns_b, &me);
+            sink.args(["peer", "udp-sink", &b, &secs]);
+            let mut flood = wire.cmd(&wire.ns_a, &me);
+            flood.args(["peer", "udp-flood", &a, &b, &size_s, &secs]);
+            let r = measure_rate(sink, flood);
+            report_rate("udp flood", false, &r);
+            rows[2].rate_be = r.ok();
+        }
+
+        // Cyclone DDS ddsperf (blocking only: it has no busy-poll mode for ping/pong).
+        if have_dds {
+            let d = format!("{}", o.secs.ceil() as u64 + 1);
+            let ds = dds::size_arg(size).to_string();
+            let mut pong = wire.cmd(&wire.ns_b, "ddsperf");
+            pong.env("CYCLONEDDS_URI", uri(&cfg_b)).args([
+                "-D",
+                &format!("{}", o.secs.ceil() as u64 + 4),
+                "pong",
+            ]);
+            let mut ping = wire.cmd(&wire.ns_a, "ddsperf");
+            ping.env("CYCLONEDDS_URI", uri(&cfg_a))
+                .args(["-D", &d, "ping", "size", &ds]);
+            let _p = spawn_bg(pong)?;
+            let r = run_fg(ping)
+                .and_then(|o| dds::parse_ping(&o).ok_or_else(|| format!("unparsed: {o}")));
+            report("ddsperf ping", false, &r);
+            rows[3].lat_block = r.ok();
+            drop(_p);
+            for reliable in [false, true] {
+                let mut sub = wire.cmd(&wire.ns_b, "ddsperf");
+                sub.env("CYCLONEDDS_URI", uri(&cfg_b));
+                let mut publ = wire.cmd(&wire.ns_a, "ddsperf");
+                publ.env("CYCLONEDDS_URI", uri(&cfg_a));
+                if !reliable {
+                    sub.arg("-u");
+                    publ.arg("-u");
+                }
+                sub.args(["-D", &format!("{}", o.secs.ceil() as u64 + 3), "sub"]);
+                publ.args(["-D", &d, "pub", "size", &ds]);
+                let r = measure_dds_rate(sub, publ);
+                report_rate("ddsperf pub/sub", reliable, &r);
+                let slot = if reliable {
+                    &mut rows[3].rate_rel
+                } else {
+                    &mut rows[3].rate_be
+                };
+                *slot = r.ok();
+            }
+        }
+        table.push((size, rows));
+    }
+    drop(wire);
+    print!("{}", render(&table, o.secs));
+    Ok(())
+}
+
+fn report(what: &str, busy: bool, r: &Res<Summary>) {
+    match r {
+        Ok(s) => eprintln!(
+            "  {what} ({}): p50 {:.1} us, p99.9 {:.1} us, {} samples",
+            if busy { "busy-poll" } else { "blocking" },
+            s.p50_us,
+            s.p999_us,
+            s.count
+        ),
+        Err(e) => eprintln!("  {what}: FAILED: {e}"),
+    }
+}
+
+fn report_rate(what: &str, reliable: bool, r: &Res<f64>) {
+    match r {
+        Ok(v) => eprintln!(
+            "  {what} ({}): {:.0} delivered/s",
+            if reliable { "reliable" } else { "best effort" },
+            v
+        ),
+        Err(e) => eprintln!("  {what}: FAILED: {e}"),
+    }
+}
+
+/// Start the receiver, run the sender to completion, then collect the receiver's result.
+fn measure_rate(mut recv: Command, send: Command) -> Res<f64> {
+    let child = recv
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("spawn: {e}"))?;
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = run_fg(send);
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    sent?;
+    rate_from(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn measure_dds_rate(mut sub: Command, publ: Command) -> Res<f64> {
+    let child = sub
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("spawn: {e}"))?;
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = run_fg(publ)?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    dds::parse_sub(&text).ok_or_else(|| format!("unparsed ddsperf sub output: {text}"))
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{x:.digits$}"),
+        _ => "n/a".into(),
+    }
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if a.is_finite() && b.is_finite() && b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+fn render(table: &[(usize, [Row; 4])], secs: f64) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n### Measurements ({secs} s per measurement, one veth pair)\n"
+    );
+    let _ = writeln!(
+        s,
+        "| payload | contender | p50 us (block) | p99.9 us (block) | p50 us (busy) | p99.9 us (busy) | delivered/s best effort | delivered/s reliable |"
+    );
+    let _ = writeln!(s, "|---:|---|---:|---:|---:|---:|---:|---:|");
+    for (size, rows) in table {
+        for (name, r) in CONTENDERS.iter().zip(rows) {
+            let _ = writeln!(
+                s,
+                "| {size} B | {name} | {} | {} | {} | {} | {} | {} |",
+                fmt_opt(r.lat_block.map(|l| l.p50_us), 1),
+                fmt_opt(r.lat_block.map(|l| l.p999_us), 1),
+                fmt_opt(r.lat_busy.map(|l| l.p50_us), 1),
+                fmt_opt(r.lat_busy.map(|l| l.p999_us), 1),
+                fmt_opt(r.rate_be, 0),
+                fmt_opt(r.rate_rel, 0),
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n### Ratios: l2net / alternative (latency: lower is better; rate: higher is better)\n"
+    );
+    let _ = writeln!(
+        s,
+        "| payload | vs | p50 block | p99.9 block | p50 busy | p99.9 busy | rate best effort | rate reliable | targets |"
+    );
+    let _ = writeln!(s, "|---:|---|---:|---:|---:|---:|---:|---:|---|");
+    for (size, rows) in table {
+        let l = &rows[0];
+        for (i, name) in CONTENDERS.iter().enumerate().skip(1) {
+            let o = &rows[i];
+            let p50b = ratio(l.lat_block.map(|x| x.p50_us), o.lat_block.map(|x| x.p50_us));
+            let p50u = ratio(l.lat_busy.map(|x| x.p50_us), o.lat_busy.map(|x| x.p50_us));
+            let rbe = ratio(l.rate_be, o.rate_be);
+            let mut targets = Vec::new();
+            match i {
+                1 => {
+                    for (label, r) in [("p50 block", p50b), ("p50 busy", p50u)] {
+                        if let Some(r) = r {
+                            targets.push(format!(
+                                "{label} <= 1.15: {}",
+                                if r <= 1.15 { "met" } else { "MISSED" }
+                            ));
+                        }
+                    }
+                }
+                3 => {
+                    if let Some(r) = p50b {
+                        targets.push(format!(
+                            "p50 <= 0.6: {}",
+                            if r <= 0.6 { "met" } else { "MISSED" }
+                        ));
+                    }
+                    if *size <= 1024 {
+                        if let Some(r) = rbe {
+                            targets.push(format!(
+                                "rate >= 1.5: {}",
+                                if r >= 1.5 { "met" } else { "MISSED" }
+                            ));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            let _ = writeln!(
+                s,
+                "| {size} B | {name} | {} | {} | {} | {} | {} | {} | {} |",
+                fmt_opt(p50b, 2),
+                fmt_opt(
+                    ratio(
+                        l.lat_block.map(|x| x.p999_us),
+                        o.lat_block.map(|x| x.p999_us)
+                    ),
+                    2
+                ),
+                fmt_opt(p50u, 2),
+                fmt_opt(
+                    ratio(l.lat_busy.map(|x| x.p999_us), o.lat_busy.map(|x| x.p999_us)),
+                    2
+                ),
+                fmt_opt(rbe, 2),
+                fmt_opt(ratio(l.rate_rel, o.rate_rel), 2),
+                if targets.is_empty() {
+                    "-".to_string()
+                } else {
+                    targets.join("; ")
+                },
+            );
+        }
+    }
+    s
+}
