@@ -1,0 +1,50 @@
+//! Builds the C++ std::string shim that is linked into the library, and the C / C++ test
+//! fixtures (`tests/fixtures`) as two small shared objects in OUT_DIR that the integration
+//! tests dlopen. The fixtures never end up in librmw_l2net_cpp.so.
+
+use std::path::{Path, PathBuf};
+
+fn main() {
+    println!("cargo:rerun-if-changed=csrc/cxx_string_shim.cpp");
+    cc::Build::new()
+        .cpp(true)
+        .std("c++17")
+        .flag_if_supported("-fvisibility=hidden")
+        .warnings(true)
+        .file("csrc/cxx_string_shim.cpp")
+        .compile("l2net_rmw_cxx_shim");
+
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
+    let fixtures = Path::new("tests/fixtures");
+    for f in [
+        "fixture_common.h",
+        "fixture_common.hpp",
+        "test_msgs_c.c",
+        "test_msgs_cpp.cpp",
+    ] {
+        println!("cargo:rerun-if-changed={}", fixtures.join(f).display());
+    }
+    shared_object(
+        cc::Build::new().cpp(false),
+        &fixtures.join("test_msgs_c.c"),
+        &out.join("libl2net_fixtures_c.so"),
+    );
+    shared_object(
+        cc::Build::new().cpp(true).std("c++17"),
+        &fixtures.join("test_msgs_cpp.cpp"),
+        &out.join("libl2net_fixtures_cpp.so"),
+    );
+}
+
+/// Compiles one source file straight into a shared object with the compiler `cc` found.
+fn shared_object(build: &mut cc::Build, src: &Path, dst: &Path) {
+    let compiler = build.cargo_metadata(false).get_compiler();
+    let status = compiler
+        .to_command()
+        .args(["-shared", "-fPIC", "-O1", "-o"])
+        .arg(dst)
+        .arg(src)
+        .status()
+        .expect("run the C/C++ compiler");
+    assert!(status.success(), "compiling {} failed", src.display());
+}
