@@ -36,6 +36,59 @@ impl MacAddr {
     }
 }
 
+/// First three octets of every l2net multicast MAC: `03:4C:32` ("L2", locally administered
+/// group address).
+pub const L2NET_MAC_PREFIX: [u8; 3] = [0x03, 0x4c, 0x32];
+
+/// The discovery MAC of `domain` (`docs/PROTOCOL.md` section 5): `03:4C:32:00:dd:dd`.
+pub const fn discovery_mac(domain: u16) -> MacAddr {
+    let [hi, lo] = domain.to_be_bytes();
+    let [a, b, c] = L2NET_MAC_PREFIX;
+    MacAddr([a, b, c, 0x00, hi, lo])
+}
+
+/// The multicast MAC of a topic (`docs/PROTOCOL.md` section 5): `03:4C:32:h2:h1:h0` with
+/// `h = FNV-1a-32(domain BE ‖ topic ‖ 0x00 ‖ type_name)` and the top bit of `h2` set, which keeps
+/// topic MACs apart from discovery MACs.
+pub const fn topic_mac(domain: u16, topic: &str, type_name: &str) -> MacAddr {
+    let mut h = fnv1a32(FNV1A32_OFFSET, &domain.to_be_bytes());
+    h = fnv1a32(h, topic.as_bytes());
+    h = fnv1a32(h, &[0]);
+    h = fnv1a32(h, type_name.as_bytes());
+    let [a, b, c] = L2NET_MAC_PREFIX;
+    MacAddr([
+        a,
+        b,
+        c,
+        0x80 | ((h >> 16) as u8 & 0x7f),
+        (h >> 8) as u8,
+        h as u8,
+    ])
+}
+
+const FNV1A32_OFFSET: u32 = 0x811c_9dc5;
+const FNV1A32_PRIME: u32 = 0x0100_0193;
+
+/// Continue an FNV-1a-32 hash `h` over `bytes`.
+const fn fnv1a32(mut h: u32, bytes: &[u8]) -> u32 {
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u32;
+        h = h.wrapping_mul(FNV1A32_PRIME);
+        i += 1;
+    }
+    h
+}
+
+impl MacAddr {
+    /// True for l2net's multicast MACs (discovery and topic): prefix `03:4C:32`.
+    pub const fn is_l2net_multicast(&self) -> bool {
+        self.0[0] == L2NET_MAC_PREFIX[0]
+            && self.0[1] == L2NET_MAC_PREFIX[1]
+            && self.0[2] == L2NET_MAC_PREFIX[2]
+    }
+}
+
 /// Why a string is not a MAC address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -155,6 +208,40 @@ mod tests {
         ] {
             assert_eq!(s.parse::<MacAddr>(), Err(MacParseError), "{s}");
         }
+    }
+
+    #[test]
+    fn l2net_multicast_addresses() {
+        // The vectors of docs/PROTOCOL.md section 5.
+        assert_eq!(discovery_mac(0), MacAddr([0x03, 0x4c, 0x32, 0, 0, 0]));
+        assert_eq!(discovery_mac(42), MacAddr([0x03, 0x4c, 0x32, 0, 0, 0x2a]));
+        assert_eq!(
+            discovery_mac(0xbeef),
+            MacAddr([0x03, 0x4c, 0x32, 0, 0xbe, 0xef])
+        );
+        assert_eq!(fnv1a32(FNV1A32_OFFSET, b""), 0x811c_9dc5);
+        assert_eq!(fnv1a32(FNV1A32_OFFSET, b"a"), 0xe40c_292c);
+        let cases = [
+            (0, "/chatter", "std_msgs/msg/String", [0xa1, 0x4c, 0x5d]),
+            (42, "/chatter", "std_msgs/msg/String", [0xf4, 0x52, 0x07]),
+            (
+                7,
+                "/camera/image",
+                "sensor_msgs/msg/Image",
+                [0x86, 0x35, 0x61],
+            ),
+            (0, "", "", [0xb0, 0xf7, 0xb7]),
+            (65535, "/x", "T", [0x9e, 0x07, 0xf8]),
+        ];
+        for (domain, topic, ty, [x, y, z]) in cases {
+            let m = topic_mac(domain, topic, ty);
+            assert_eq!(m, MacAddr([0x03, 0x4c, 0x32, x, y, z]), "{topic}");
+            assert!(m.is_multicast() && m.is_local() && m.is_l2net_multicast());
+            assert_ne!(m.0[3] & 0x80, 0);
+        }
+        // The separator keeps ("ab", "c") and ("a", "bc") apart.
+        assert_ne!(topic_mac(0, "ab", "c"), topic_mac(0, "a", "bc"));
+        assert!(!MacAddr([2, 0x4c, 0x32, 0, 0, 0]).is_l2net_multicast());
     }
 
     #[test]

@@ -8,15 +8,18 @@
 //! * [`ethernet`], [`vlan`]: Ethernet II and 802.1Q/802.1ad tags.
 //! * [`header`]: the 16-byte l2net header and the identifiers ([`ParticipantId`], [`EntityId`],
 //!   [`MsgKind`]).
+//! * [`msg`]: the body of every message kind.
+//! * [`discovery_mac`], [`topic_mac`]: the multicast addresses of section 5.
 
 mod error;
 pub mod ethernet;
 pub mod header;
 mod mac;
+pub mod msg;
 pub mod vlan;
 
 pub use error::WireError;
 pub use ethernet::ETHERTYPE_L2NET;
 pub use header::{EntityId, HeaderRepr, MsgKind, ParticipantId};
-pub use mac::{MacAddr, MacParseError};
+pub use mac::{L2NET_MAC_PREFIX, MacAddr, MacParseError, discovery_mac, topic_mac};
 pub use vlan::{TPID_8021AD, TPID_8021Q, TagStack, Tci, VlanTag};
