@@ -8,3 +8,11 @@ pub use l2net_core as core;
 /// The port for the host operating system.
 #[cfg(target_os = "linux")]
 pub use l2net_linux as host;
+/// The port for the host operating system.
+#[cfg(any(
+    target_os = "macos",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd"
+))]
+pub use l2net_bsd as host;
