@@ -9,10 +9,12 @@
 //! * [`header`]: the 16-byte l2net header and the identifiers ([`ParticipantId`], [`EntityId`],
 //!   [`MsgKind`]).
 //! * [`msg`]: the body of every message kind.
+//! * [`frame`]: whole frames: build one in a lent TX buffer, parse a received one.
 //! * [`discovery_mac`], [`topic_mac`]: the multicast addresses of section 5.
 
 mod error;
 pub mod ethernet;
+pub mod frame;
 pub mod header;
 mod mac;
 pub mod msg;
