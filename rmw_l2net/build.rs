@@ -21,6 +21,7 @@ fn main() {
         "fixture_common.hpp",
         "test_msgs_c.c",
         "test_msgs_cpp.cpp",
+        "dlopen_smoke.c",
     ] {
         println!("cargo:rerun-if-changed={}", fixtures.join(f).display());
     }
@@ -34,6 +35,13 @@ fn main() {
         &fixtures.join("test_msgs_cpp.cpp"),
         &out.join("libl2net_fixtures_cpp.so"),
     );
+    // A plain C program that dlopens the built library like rmw_implementation does.
+    link(
+        cc::Build::new().cpp(false),
+        &fixtures.join("dlopen_smoke.c"),
+        &out.join("dlopen_smoke"),
+        &["-ldl"],
+    );
 }
 
 /// Compiles one source file straight into a shared object with the compiler `cc` found.
@@ -46,5 +54,19 @@ fn shared_object(build: &mut cc::Build, src: &Path, dst: &Path) {
         .arg(src)
         .status()
         .expect("run the C/C++ compiler");
+    assert!(status.success(), "compiling {} failed", src.display());
+}
+
+/// Compiles one source file into an executable.
+fn link(build: &mut cc::Build, src: &Path, dst: &Path, libs: &[&str]) {
+    let compiler = build.cargo_metadata(false).get_compiler();
+    let status = compiler
+        .to_command()
+        .arg("-o")
+        .arg(dst)
+        .arg(src)
+        .args(libs)
+        .status()
+        .expect("run the C compiler");
     assert!(status.success(), "compiling {} failed", src.display());
 }

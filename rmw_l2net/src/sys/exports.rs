@@ -667,3 +667,22 @@ pub unsafe fn guard_condition_state<'a>(
             .as_ref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::error_state::last_error;
+
+    #[test]
+    fn a_panic_becomes_an_error_return() {
+        let ret = boundary("rmw_test", RMW_RET_ERROR, || -> rmw_ret_t {
+            panic!("boom {}", 42)
+        });
+        assert_eq!(ret, RMW_RET_ERROR);
+        let msg = last_error().unwrap();
+        assert!(msg.contains("rmw_test") && msg.contains("boom 42"), "{msg}");
+        let p = boundary("rmw_test", core::ptr::null_mut::<u8>(), || panic!("static"));
+        assert!(p.is_null());
+        assert!(last_error().unwrap().contains("static"));
+    }
+}
