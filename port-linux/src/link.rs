@@ -1,0 +1,585 @@
+//! Link configuration, the packet socket every backend shares, and backend selection.
+//!
+//! One [`LinkConfig`] describes a link: the interface, the [`Backend`] (one value, `auto` by
+//! default) and the socket options. [`LinuxLink::open`] picks the backend, reports the choice
+//! and why ([`Selection`]), and dispatches [`RawLink`] to it.
+//!
+//! # Which frames a link receives
+//!
+//! The socket is bound with `ETH_P_ALL`, not with l2net's EtherType, on purpose. When the
+//! kernel (or the NIC) strips a VLAN tag on receive, it delivers the frame to `ETH_P_ALL`
+//! sockets with the tag still in the packet metadata (`PACKET_AUXDATA`, the ring headers), but
+//! by the time it reaches protocol-specific sockets it has cleared the tag (and marked frames
+//! of a VLAN without a VLAN device as "other host"); double-tagged frames never reach a
+//! `0x88B5` socket at all, since their EtherType after the stripped outer tag is `0x8100`. So
+//! the link binds `ETH_P_ALL` and attaches a classic BPF filter (when [`LinkConfig::ethertype`]
+//! is set, as it is by default) that accepts frames whose EtherType, after up to two in-band
+//! tags, is l2net's. `PACKET_IGNORE_OUTGOING` keeps the link's own transmissions out.
+//!
+//! # Frame sizes
+//!
+//! A link carries frames of up to `14 + MTU` bytes, and `18 + MTU` when the outermost tag is an
+//! 802.1Q tag (`0x8100`): that is what `AF_PACKET` accepts. A QinQ frame (or one whose outer tag
+//! is `0x88A8`) must fit `14 + MTU` bytes in all. A filled transmit token that breaks this rule
+//! is not queued: the next [`RawLink::flush`] reports [`LinkError::TooLarge`] (and sends nothing
+//! in that call, so no status is lost) and [`LinkStats::tx_rejected`] counts it.
+
+use core::fmt;
+use core::str::FromStr;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
+
+use l2net_core::link::RxMeta;
+use l2net_core::wire::ethernet::HEADER_LEN;
+use l2net_core::wire::vlan::TPID_8021Q;
+use l2net_core::wire::{ETHERTYPE_L2NET, MacAddr};
+use l2net_core::{Capabilities, LinkError};
+
+use crate::error::{IfName, OpenError, link_error};
+use crate::iface::{self, InterfaceInfo};
+use crate::sys::socket as sock;
+
+/// Which I/O mechanism a link uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Backend {
+    /// The best one this kernel offers (see [`LinuxLink::open`]).
+    #[default]
+    Auto,
+    /// `TPACKET_V3` `PACKET_RX_RING` + `PACKET_TX_RING` in one `mmap`: zero-copy both ways.
+    Ring,
+    /// io_uring submissions on the packet socket.
+    Uring,
+    /// `recvmmsg`/`sendmmsg` batches over preallocated buffers.
+    Mmsg,
+    /// One `recvmsg`/`send` per frame: the simplest, works everywhere.
+    Plain,
+}
+
+impl Backend {
+    /// The backend's configuration name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Backend::Auto => "auto",
+            Backend::Ring => "ring",
+            Backend::Uring => "uring",
+            Backend::Mmsg => "mmsg",
+            Backend::Plain => "plain",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The string is not a backend name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownBackend;
+
+impl fmt::Display for UnknownBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unknown backend: expected auto, ring, uring, mmsg or plain")
+    }
+}
+
+impl std::error::Error for UnknownBackend {}
+
+impl FromStr for Backend {
+    type Err = UnknownBackend;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "auto" => Backend::Auto,
+            "ring" => Backend::Ring,
+            "uring" => Backend::Uring,
+            "mmsg" => Backend::Mmsg,
+            "plain" => Backend::Plain,
+            _ => return Err(UnknownBackend),
+        })
+    }
+}
+
+/// How a `PACKET_FANOUT` group spreads frames over its sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FanoutMode {
+    /// By flow hash.
+    Hash,
+    /// Round robin.
+    LoadBalance,
+    /// By receiving CPU.
+    Cpu,
+    /// Fill one socket, then the next.
+    Rollover,
+    /// Randomly.
+    Random,
+    /// By the NIC's receive queue.
+    QueueMapping,
+}
+
+/// Join a `PACKET_FANOUT` group: several links on one interface share its frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fanout {
+    /// Group id; links with the same id (in one namespace) form one group.
+    pub group: u16,
+    /// How frames are spread.
+    pub mode: FanoutMode,
+}
+
+/// Configuration of a link. Build with [`LinkConfig::new`] and change fields; every option the
+/// kernel refuses makes [`LinuxLink::open`] (or the backend's `open`) fail with
+/// [`OpenError::OptionRefused`]; nothing is silently ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LinkConfig {
+    /// Interface name (`eth0`, a veth end).
+    pub interface: String,
+    /// Backend to use; [`Backend::Auto`] picks the best available.
+    pub backend: Backend,
+    /// Receive only frames of this EtherType (after up to two VLAN tags), through a BPF filter
+    /// attached before the socket is bound. Default l2net's `0x88B5`; `None` receives every
+    /// frame.
+    pub ethertype: Option<u16>,
+    /// Do not receive frames this socket (or any socket of this host) sends on the interface
+    /// (`PACKET_IGNORE_OUTGOING`). Default `true`.
+    pub ignore_outgoing: bool,
+    /// Send straight to the driver, bypassing the qdisc (`PACKET_QDISC_BYPASS`). Faster, but
+    /// the kernel then drops instead of pushing back when the device queue is full. Default
+    /// `false`.
+    pub qdisc_bypass: bool,
+    /// Socket receive buffer in bytes (`SO_RCVBUF`, `SO_RCVBUFFORCE` above `rmem_max`).
+    pub rcvbuf: Option<usize>,
+    /// Socket send buffer in bytes (`SO_SNDBUF`, `SO_SNDBUFFORCE` above `wmem_max`).
+    pub sndbuf: Option<usize>,
+    /// Busy-poll the device for this many microseconds on receive (`SO_BUSY_POLL`).
+    pub busy_poll_us: Option<u32>,
+    /// Join a fanout group.
+    pub fanout: Option<Fanout>,
+    /// Frames that can be queued between two flushes (transmit slots). Default 64.
+    pub tx_slots: usize,
+    /// Frames received per system call (mmsg backend). Default 32.
+    pub rx_batch: usize,
+    /// Memory for the ring backend's two rings together, in bytes. Default 8 MiB; the
+    /// geometry is derived from it and the MTU, and shrunk if the kernel refuses it.
+    pub ring_memory: usize,
+    /// How long the ring backend lets a partly filled receive block wait before the kernel
+    /// hands it over (`tp_retire_blk_tov`), in milliseconds. Default 1.
+    pub ring_block_timeout_ms: u32,
+}
+
+impl LinkConfig {
+    /// Defaults for `interface`: auto backend, l2net frames only, 64 transmit slots.
+    pub fn new(interface: &str) -> Self {
+        LinkConfig {
+            interface: interface.to_owned(),
+            backend: Backend::Auto,
+            ethertype: Some(ETHERTYPE_L2NET),
+            ignore_outgoing: true,
+            qdisc_bypass: false,
+            rcvbuf: None,
+            sndbuf: None,
+            busy_poll_us: None,
+            fanout: None,
+            tx_slots: 64,
+            rx_batch: 32,
+            ring_memory: 8 << 20,
+            ring_block_timeout_ms: 1,
+        }
+    }
+
+    /// The same configuration with another backend.
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    fn validate(&self) -> Result<IfName, OpenError> {
+        let name = IfName::new(&self.interface)?;
+        if self.tx_slots == 0 || self.tx_slots > 65536 {
+            return Err(OpenError::InvalidConfig("tx_slots must be 1 to 65536"));
+        }
+        if self.rx_batch == 0 || self.rx_batch > 1024 {
+            return Err(OpenError::InvalidConfig("rx_batch must be 1 to 1024"));
+        }
+        if matches!(self.rcvbuf, Some(n) if n == 0 || n > i32::MAX as usize / 2) {
+            return Err(OpenError::InvalidConfig("rcvbuf must be 1 byte to 1 GiB"));
+        }
+        if matches!(self.sndbuf, Some(n) if n == 0 || n > i32::MAX as usize / 2) {
+            return Err(OpenError::InvalidConfig("sndbuf must be 1 byte to 1 GiB"));
+        }
+        if matches!(self.busy_poll_us, Some(n) if n > i32::MAX as u32) {
+            return Err(OpenError::InvalidConfig("busy_poll_us is too large"));
+        }
+        if self.ring_block_timeout_ms == 0 {
+            return Err(OpenError::InvalidConfig(
+                "ring_block_timeout_ms must be at least 1",
+            ));
+        }
+        Ok(name)
+    }
+}
+
+/// Counters of a link. Kernel counters come from `PACKET_STATISTICS`, which the kernel resets
+/// on every read; the link accumulates them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct LinkStats {
+    /// Frames handed to the caller.
+    pub rx_frames: u64,
+    /// Of those, frames longer than the receive buffer (their views are truncated).
+    pub rx_truncated: u64,
+    /// Frames the kernel took for sending.
+    pub tx_frames: u64,
+    /// Filled transmit tokens not queued because the frame was too large for its tags.
+    pub tx_rejected: u64,
+    /// Frames the kernel passed the socket's filter (`tp_packets`).
+    pub kernel_packets: u64,
+    /// Frames the kernel dropped for lack of buffer or ring space (`tp_drops`).
+    pub kernel_drops: u64,
+    /// Times the receive ring was full (`tp_freeze_q_cnt`, ring backend only).
+    pub kernel_ring_full: u64,
+}
+
+/// Classic BPF: accept frames whose EtherType after up to two in-band VLAN tags is `ethertype`.
+/// (Hand-written until the core's filter generator lands; the tag the kernel strips is not in
+/// the bytes the filter sees.)
+pub(crate) fn ethertype_filter(ethertype: u16) -> [libc::sock_filter; 12] {
+    const LDH_ABS: u16 = 0x28; // BPF_LD | BPF_H | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let e = u32::from(ethertype);
+    let q = u32::from(TPID_8021Q);
+    let ad = 0x88A8u32;
+    [
+        /* 0 */ op(LDH_ABS, 0, 0, 12),
+        /* 1 */ op(JEQ_K, 9, 0, e), // -> 11 accept
+        /* 2 */ op(JEQ_K, 1, 0, q), // -> 4
+        /* 3 */ op(JEQ_K, 0, 6, ad), // -> 4, else -> 10 reject
+        /* 4 */ op(LDH_ABS, 0, 0, 16),
+        /* 5 */ op(JEQ_K, 5, 0, e), // -> 11 accept
+        /* 6 */ op(JEQ_K, 1, 0, q), // -> 8
+        /* 7 */ op(JEQ_K, 0, 2, ad), // -> 8, else -> 10 reject
+        /* 8 */ op(LDH_ABS, 0, 0, 20),
+        /* 9 */ op(JEQ_K, 1, 0, e), // -> 11 accept, else -> 10 reject
+        /* 10 */ op(RET_K, 0, 0, 0),
+        /* 11 */ op(RET_K, 0, 0, u32::MAX),
+    ]
+}
+
+/// The kernel's size rule for a frame about to be queued (see the module docs).
+pub(crate) fn check_frame(frame: &[u8], mtu: usize) -> Result<(), LinkError> {
+    let plain_max = HEADER_LEN + mtu;
+    if frame.len() <= plain_max {
+        return Ok(());
+    }
+    let outer_q = frame.len() >= HEADER_LEN && frame[12..14] == TPID_8021Q.to_be_bytes();
+    if outer_q && frame.len() <= plain_max + 4 {
+        Ok(())
+    } else {
+        Err(LinkError::TooLarge {
+            len: frame.len(),
+            max: plain_max,
+        })
+    }
+}
+
+/// RxMeta from a `tp_status` word and the VLAN fields the kernel reported with it.
+pub(crate) fn rx_meta(
+    status: u32,
+    vlan_tci: u16,
+    vlan_tpid: u16,
+    wire_len: usize,
+    held: usize,
+) -> RxMeta {
+    let mut meta = RxMeta::new(wire_len);
+    if status & sock::TP_STATUS_VLAN_VALID != 0 {
+        let tpid = if status & sock::TP_STATUS_VLAN_TPID_VALID != 0 {
+            vlan_tpid
+        } else {
+            TPID_8021Q
+        };
+        meta.stripped_vlan = Some(l2net_core::wire::VlanTag {
+            tpid,
+            tci: l2net_core::wire::Tci(vlan_tci),
+        });
+    }
+    meta.truncated = wire_len > held;
+    meta
+}
+
+/// The packet socket every backend is built on: its descriptor, the interface it is bound to
+/// and its counters.
+#[derive(Debug)]
+pub(crate) struct PacketSocket {
+    pub fd: OwnedFd,
+    pub info: InterfaceInfo,
+    pub stats: LinkStats,
+}
+
+fn refused(option: &'static str) -> impl Fn(io::Error) -> OpenError {
+    move |e| OpenError::OptionRefused {
+        option,
+        errno: e.raw_os_error().unwrap_or(libc::EIO),
+    }
+}
+
+fn set_buffer(
+    fd: BorrowedFd<'_>,
+    size: usize,
+    normal: libc::c_int,
+    force: libc::c_int,
+    option: &'static str,
+) -> Result<(), OpenError> {
+    let want = size as libc::c_int;
+    sock::set_int(fd, libc::SOL_SOCKET, normal, want).map_err(refused(option))?;
+    // The kernel doubles the value for bookkeeping and caps it at [rw]mem_max silently; read it
+    // back and force it (CAP_NET_ADMIN) if it was capped.
+    let got = sock::get_int(fd, libc::SOL_SOCKET, normal).map_err(refused(option))?;
+    if got / 2 < want {
+        sock::set_int(fd, libc::SOL_SOCKET, force, want).map_err(refused(option))?;
+    }
+    Ok(())
+}
+
+impl PacketSocket {
+    /// Open an unbound packet socket for `cfg` and apply every option that must precede the
+    /// bind. The caller sets up rings (if any) and then calls [`PacketSocket::bind`].
+    pub(crate) fn open(cfg: &LinkConfig) -> Result<PacketSocket, OpenError> {
+        let name = cfg.validate()?;
+        let fd = sock::packet_socket().map_err(|e| match e.raw_os_error() {
+            Some(errno @ (libc::EPERM | libc::EACCES)) => OpenError::NeedsCapNetRaw { errno },
+            _ => OpenError::os("socket(AF_PACKET)", &e),
+        })?;
+        let info = iface::query_on(fd.as_fd(), &name)?;
+        if !info.is_ethernet() {
+            return Err(OpenError::NotEthernet {
+                name,
+                hw_type: info.hw_type,
+            });
+        }
+        let f = fd.as_fd();
+        sock::set_int(f, sock::SOL_PACKET, sock::PACKET_AUXDATA, 1)
+            .map_err(refused("PACKET_AUXDATA"))?;
+        if cfg.ignore_outgoing {
+            sock::set_int(f, sock::SOL_PACKET, sock::PACKET_IGNORE_OUTGOING, 1)
+                .map_err(refused("PACKET_IGNORE_OUTGOING"))?;
+        }
+        if cfg.qdisc_bypass {
+            sock::set_int(f, sock::SOL_PACKET, sock::PACKET_QDISC_BYPASS, 1)
+                .map_err(refused("PACKET_QDISC_BYPASS"))?;
+        }
+        if let Some(n) = cfg.rcvbuf {
+            set_buffer(f, n, libc::SO_RCVBUF, libc::SO_RCVBUFFORCE, "SO_RCVBUF")?;
+        }
+        if let Some(n) = cfg.sndbuf {
+            set_buffer(f, n, libc::SO_SNDBUF, libc::SO_SNDBUFFORCE, "SO_SNDBUF")?;
+        }
+        if let Some(us) = cfg.busy_poll_us {
+            sock::set_int(f, libc::SOL_SOCKET, libc::SO_BUSY_POLL, us as libc::c_int)
+                .map_err(refused("SO_BUSY_POLL"))?;
+        }
+        if let Some(et) = cfg.ethertype {
+            sock::attach_filter(f, &ethertype_filter(et)).map_err(refused("SO_ATTACH_FILTER"))?;
+        }
+        Ok(PacketSocket {
+            fd,
+            info,
+            stats: LinkStats::default(),
+        })
+    }
+
+    /// Bind to the interface (`ETH_P_ALL`, see the module docs) and join the fanout group.
+    pub(crate) fn bind(&self, cfg: &LinkConfig) -> Result<(), OpenError> {
+        sock::bind(self.fd.as_fd(), self.info.index, sock::ETH_P_ALL).map_err(|e| {
+            match e.raw_os_error() {
+                Some(libc::ENODEV) => OpenError::NoSuchInterface(self.info.name),
+                _ => OpenError::os("bind(AF_PACKET)", &e),
+            }
+        })?;
+        if let Some(fanout) = cfg.fanout {
+            let mode = match fanout.mode {
+                FanoutMode::Hash => sock::PACKET_FANOUT_HASH,
+                FanoutMode::LoadBalance => sock::PACKET_FANOUT_LB,
+                FanoutMode::Cpu => sock::PACKET_FANOUT_CPU,
+                FanoutMode::Rollover => sock::PACKET_FANOUT_ROLLOVER,
+                FanoutMode::Random => sock::PACKET_FANOUT_RND,
+                FanoutMode::QueueMapping => sock::PACKET_FANOUT_QM,
+            };
+            let arg = (u32::from(mode) << 16) | u32::from(fanout.group);
+            sock::set_int(
+                self.fd.as_fd(),
+                sock::SOL_PACKET,
+                sock::PACKET_FANOUT,
+                arg as libc::c_int,
+            )
+            .map_err(refused("PACKET_FANOUT"))?;
+        }
+        Ok(())
+    }
+
+    /// Largest frame a transmit token may have (one 802.1Q tag over the MTU).
+    pub(crate) fn max_tx_len(&self) -> usize {
+        HEADER_LEN + 4 + self.info.mtu as usize
+    }
+
+    /// Receive buffer size: the MTU plus the header and two in-band tags.
+    pub(crate) fn rx_len(&self) -> usize {
+        HEADER_LEN + 8 + self.info.mtu as usize
+    }
+
+    pub(crate) fn mtu(&self) -> usize {
+        self.info.mtu as usize
+    }
+
+    /// Map an errno of an I/O call onto [`LinkError`], telling a removed interface
+    /// ([`LinkError::Gone`]) from one that is down.
+    pub(crate) fn error(&self, op: &'static str, errno: i32) -> LinkError {
+        match link_error(op, errno) {
+            LinkError::Down if !iface::index_exists(self.fd.as_fd(), self.info.index) => {
+                LinkError::Gone
+            }
+            e => e,
+        }
+    }
+
+    pub(crate) fn multicast(&self, mac: MacAddr, join: bool) -> Result<(), LinkError> {
+        if !mac.is_multicast() {
+            return Err(LinkError::Unsupported(
+                "multicast membership needs a group address",
+            ));
+        }
+        let op = if join {
+            "PACKET_ADD_MEMBERSHIP"
+        } else {
+            "PACKET_DROP_MEMBERSHIP"
+        };
+        sock::membership(self.fd.as_fd(), self.info.index, mac.octets(), join)
+            .map_err(|e| self.error(op, crate::sys::errno(&e)))
+    }
+
+    /// Fold the kernel's counters (reset by the read) into ours and return them.
+    pub(crate) fn stats(&mut self) -> Result<LinkStats, LinkError> {
+        let st = sock::packet_stats(self.fd.as_fd())
+            .map_err(|e| self.error("PACKET_STATISTICS", crate::sys::errno(&e)))?;
+        self.stats.kernel_packets += u64::from(st.tp_packets);
+        self.stats.kernel_drops += u64::from(st.tp_drops);
+        self.stats.kernel_ring_full += u64::from(st.tp_freeze_q_cnt);
+        Ok(self.stats)
+    }
+
+    pub(crate) fn wait(
+        &self,
+        events: libc::c_short,
+        timeout: Option<Duration>,
+    ) -> io::Result<bool> {
+        sock::poll(self.fd.as_fd(), events, timeout)
+    }
+
+    pub(crate) fn capabilities(&self, max_burst: usize) -> Capabilities {
+        let mut caps = Capabilities::new(self.mtu());
+        caps.max_burst = max_burst;
+        caps.vlan.rx_strip = true;
+        caps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_names_round_trip() {
+        for b in [
+            Backend::Auto,
+            Backend::Ring,
+            Backend::Uring,
+            Backend::Mmsg,
+            Backend::Plain,
+        ] {
+            assert_eq!(b.name().parse::<Backend>(), Ok(b));
+        }
+        assert_eq!("xdp".parse::<Backend>(), Err(UnknownBackend));
+    }
+
+    #[test]
+    fn config_is_validated() {
+        let mut c = LinkConfig::new("veth0");
+        assert!(c.validate().is_ok());
+        c.tx_slots = 0;
+        assert!(matches!(c.validate(), Err(OpenError::InvalidConfig(_))));
+        let c = LinkConfig::new("bad name");
+        assert_eq!(c.validate(), Err(OpenError::InvalidName));
+    }
+
+    #[test]
+    fn frame_size_rule() {
+        let mut f = vec![0u8; 14 + 1500];
+        assert!(check_frame(&f, 1500).is_ok());
+        f.extend_from_slice(&[0; 4]);
+        assert_eq!(
+            check_frame(&f, 1500),
+            Err(LinkError::TooLarge {
+                len: 1518,
+                max: 1514
+            })
+        );
+        f[12..14].copy_from_slice(&0x8100u16.to_be_bytes());
+        assert!(check_frame(&f, 1500).is_ok());
+        f[12..14].copy_from_slice(&0x88A8u16.to_be_bytes());
+        assert!(check_frame(&f, 1500).is_err());
+        f.extend_from_slice(&[0; 4]);
+        f[12..14].copy_from_slice(&0x8100u16.to_be_bytes());
+        assert!(check_frame(&f, 1500).is_err());
+    }
+
+    /// Run the filter program in a tiny interpreter over hand-made frames.
+    fn run(prog: &[libc::sock_filter], pkt: &[u8]) -> u32 {
+        let mut pc = 0;
+        let mut a = 0u32;
+        loop {
+            let i = prog[pc];
+            match i.code {
+                0x28 => {
+                    let k = i.k as usize;
+                    if k + 2 > pkt.len() {
+                        return 0;
+                    }
+                    a = u32::from(u16::from_be_bytes([pkt[k], pkt[k + 1]]));
+                    pc += 1;
+                }
+                0x15 => pc += 1 + usize::from(if a == i.k { i.jt } else { i.jf }),
+                0x06 => return i.k,
+                c => panic!("unexpected opcode {c:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn ethertype_filter_accepts_l2net_behind_up_to_two_tags() {
+        let prog = ethertype_filter(0x88B5);
+        let frame = |types: &[u16]| {
+            let mut f = vec![0u8; 12];
+            for (i, t) in types.iter().enumerate() {
+                f.extend_from_slice(&t.to_be_bytes());
+                if i + 1 < types.len() {
+                    f.extend_from_slice(&[0x20, 0x05]);
+                }
+            }
+            f.extend_from_slice(&[0; 32]);
+            f
+        };
+        assert_eq!(run(&prog, &frame(&[0x88B5])), u32::MAX);
+        assert_eq!(run(&prog, &frame(&[0x8100, 0x88B5])), u32::MAX);
+        assert_eq!(run(&prog, &frame(&[0x88A8, 0x88B5])), u32::MAX);
+        assert_eq!(run(&prog, &frame(&[0x88A8, 0x8100, 0x88B5])), u32::MAX);
+        assert_eq!(run(&prog, &frame(&[0x0800])), 0);
+        assert_eq!(run(&prog, &frame(&[0x8100, 0x0800])), 0);
+        assert_eq!(run(&prog, &frame(&[0x8100, 0x8100, 0x8100, 0x88B5])), 0);
+        assert_eq!(run(&prog, &[0u8; 13]), 0);
+    }
+}

@@ -1,0 +1,204 @@
+//! The mmsg backend: `recvmmsg` and `sendmmsg` batches over preallocated buffers.
+//!
+//! Same contract and socket set-up as the [plain backend](crate::plain), with one system call
+//! per batch instead of per frame:
+//!
+//! * Receive: one `recvmmsg(MSG_DONTWAIT | MSG_TRUNC)` fills up to
+//!   [`LinkConfig::rx_batch`] preallocated buffers, each with its own `PACKET_AUXDATA` control
+//!   buffer; [`RawLink::receive`] then hands them out one by one without further system calls.
+//! * Transmit: tokens fill slots of the same preallocated pool as the plain backend;
+//!   [`RawLink::flush`] sends all queued frames with `sendmmsg` (one call per
+//!   [`LinkConfig::tx_slots`] frames). Frames the kernel does not take (`EAGAIN`/`ENOBUFS`) stay
+//!   queued and are reported pending.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::time::Duration;
+
+use l2net_core::link::{FlushStatus, check_tx_len};
+use l2net_core::wire::ethernet::MIN_FRAME_LEN;
+use l2net_core::{Capabilities, Instant, LinkError, MacAddr, RawLink};
+
+use crate::error::OpenError;
+use crate::iface::InterfaceInfo;
+use crate::link::{LinkConfig, LinkStats, PacketSocket};
+use crate::plain::{BufRx, QueueTx, TxQueue, received_meta};
+use crate::sys::{self, socket as sock};
+
+/// The mmsg backend. See the module docs.
+#[derive(Debug)]
+pub struct MmsgLink {
+    sock: PacketSocket,
+    rx: sock::MmsgRx,
+    rx_count: usize,
+    rx_next: usize,
+    rx_len: usize,
+    tx: TxQueue,
+    txm: sock::MmsgTx,
+    rejected: Option<LinkError>,
+    batch: usize,
+}
+
+impl std::fmt::Debug for sock::MmsgRx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MmsgRx")
+    }
+}
+
+impl std::fmt::Debug for sock::MmsgTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MmsgTx")
+    }
+}
+
+impl MmsgLink {
+    /// Open an mmsg link on `cfg.interface` in the calling thread's network namespace
+    /// (`cfg.backend` is not consulted).
+    pub fn open(cfg: &LinkConfig) -> Result<Self, OpenError> {
+        let sock = PacketSocket::open(cfg)?;
+        sock.bind(cfg)?;
+        let rx_len = sock.rx_len();
+        Ok(MmsgLink {
+            rx: sock::MmsgRx::new(cfg.rx_batch, rx_len),
+            rx_count: 0,
+            rx_next: 0,
+            rx_len,
+            tx: TxQueue::new(cfg.tx_slots, sock.max_tx_len().max(MIN_FRAME_LEN)),
+            txm: sock::MmsgTx::new(cfg.tx_slots),
+            rejected: None,
+            batch: cfg.rx_batch,
+            sock,
+        })
+    }
+
+    /// The interface as it was when the link opened.
+    pub fn interface(&self) -> &InterfaceInfo {
+        &self.sock.info
+    }
+
+    /// Counters (reads and folds in the kernel's `PACKET_STATISTICS`).
+    pub fn stats(&mut self) -> Result<LinkStats, LinkError> {
+        self.sock.stats()
+    }
+
+    /// Sleep until a frame may be waiting or `timeout` passes (`None`: forever). Returns at
+    /// once if frames of the last batch are still unread.
+    pub fn wait_readable(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        if self.rx_next < self.rx_count {
+            return Ok(true);
+        }
+        self.sock.wait(libc::POLLIN, timeout)
+    }
+
+    /// Sleep until the socket can take frames again (after a flush left some pending).
+    pub fn wait_writable(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        self.sock.wait(libc::POLLOUT, timeout)
+    }
+}
+
+impl AsFd for MmsgLink {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.fd.as_fd()
+    }
+}
+
+impl AsRawFd for MmsgLink {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.fd.as_raw_fd()
+    }
+}
+
+impl RawLink for MmsgLink {
+    type Rx<'a> = BufRx<'a>;
+    type Tx<'a> = QueueTx<'a>;
+
+    fn capabilities(&self) -> Capabilities {
+        self.sock.capabilities(self.batch)
+    }
+
+    fn mac(&self) -> MacAddr {
+        self.sock.info.mac
+    }
+
+    fn receive(&mut self, _now: Instant) -> Result<Option<BufRx<'_>>, LinkError> {
+        if self.rx_next == self.rx_count {
+            self.rx_next = 0;
+            self.rx_count = 0;
+            loop {
+                match self.rx.recv(self.sock.fd.as_fd()) {
+                    Ok(n) => {
+                        self.rx_count = n;
+                        break;
+                    }
+                    Err(e) => match sys::errno(&e) {
+                        libc::EAGAIN => return Ok(None),
+                        libc::EINTR => continue,
+                        errno => return Err(self.sock.error("recvmmsg", errno)),
+                    },
+                }
+            }
+            if self.rx_count == 0 {
+                return Ok(None);
+            }
+        }
+        let (buf, rx) = self.rx.frame(self.rx_next);
+        self.rx_next += 1;
+        let (held, meta) = received_meta(rx, self.rx_len);
+        self.sock.stats.rx_frames += 1;
+        self.sock.stats.rx_truncated += u64::from(meta.truncated);
+        Ok(Some(BufRx::new(&buf[..held], meta)))
+    }
+
+    fn transmit(&mut self, _now: Instant, len: usize) -> Result<Option<QueueTx<'_>>, LinkError> {
+        check_tx_len(len, self.sock.max_tx_len())?;
+        if self.tx.is_full() {
+            return Ok(None);
+        }
+        Ok(Some(QueueTx::new(
+            &mut self.tx,
+            &mut self.rejected,
+            &mut self.sock.stats,
+            len,
+            self.sock.info.mtu as usize,
+        )))
+    }
+
+    fn flush(&mut self, _now: Instant) -> Result<FlushStatus, LinkError> {
+        if let Some(e) = self.rejected.take() {
+            return Err(e);
+        }
+        let mut sent = 0;
+        while self.tx.queued() > 0 {
+            let queued = self.tx.queued();
+            let tx = &self.tx;
+            match self
+                .txm
+                .send(self.sock.fd.as_fd(), (0..queued).map(|k| tx.get(k)))
+            {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.tx.pop(n);
+                    sent += n;
+                    self.sock.stats.tx_frames += n as u64;
+                }
+                Err(e) => match sys::errno(&e) {
+                    libc::EAGAIN | libc::ENOBUFS => break,
+                    libc::EINTR => continue,
+                    errno => return Err(self.sock.error("sendmmsg", errno)),
+                },
+            }
+        }
+        Ok(FlushStatus {
+            sent,
+            pending: self.tx.queued(),
+        })
+    }
+
+    fn join_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
+        self.sock.multicast(mac, true)
+    }
+
+    fn leave_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
+        self.sock.multicast(mac, false)
+    }
+}

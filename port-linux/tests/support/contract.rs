@@ -1,0 +1,239 @@
+//! The RawLink contract every backend must keep, checked over a veth pair between two
+//! namespaces each test makes. Each `veth_<backend>.rs` runs these for its backend.
+
+use std::time::Duration;
+
+use l2net_core::{LinkError, MacAddr, TxToken};
+use l2net_linux::netns::require_privileges;
+use l2net_linux::{LinkConfig, LinkStats, OpenError};
+
+use super::{Tag, Waitable, Wire, check, frame, now, recv_n, send_all};
+
+/// A backend under test.
+pub trait TestBackend: Waitable + Send + Sized + std::fmt::Debug {
+    /// Open on the calling thread's namespace.
+    fn open_link(cfg: &LinkConfig) -> Result<Self, OpenError>;
+    /// Counters.
+    fn link_stats(&mut self) -> LinkStats;
+}
+
+/// Open a backend link on `name` in `ns`, with a large receive buffer.
+pub fn open<L: TestBackend>(
+    ns: &l2net_linux::netns::Netns,
+    name: &str,
+    cfg: impl FnOnce(&mut LinkConfig),
+) -> L {
+    let mut c = LinkConfig::new(name);
+    c.rcvbuf = Some(4 << 20);
+    cfg(&mut c);
+    ns.run(|| L::open_link(&c)).unwrap().expect("open link")
+}
+
+const TAG_CASES: &[&[Tag]] = &[
+    &[],
+    &[(0x8100, 0, false, 0)],
+    &[(0x8100, 7, true, 4095)],
+    &[(0x8100, 3, false, 100)],
+    &[(0x88A8, 5, true, 1)],
+    &[(0x88A8, 5, false, 200), (0x8100, 2, true, 300)],
+    &[(0x8100, 6, false, 42), (0x8100, 1, true, 43)],
+];
+
+/// Contract check.
+pub fn frames_cross_both_ways_with_tags_intact<L: TestBackend>() {
+    if !require_privileges("frames_cross_both_ways_with_tags_intact") {
+        return;
+    }
+    let _serial = super::serial();
+    let w = Wire::new("pl", 1500);
+    let mut a = open::<L>(&w.a, w.veth.a_name(), |_| {});
+    let mut b = open::<L>(&w.b, w.veth.b_name(), |_| {});
+    assert_eq!(a.capabilities().mtu, 1500);
+    for (t, tags) in TAG_CASES.iter().enumerate() {
+        // Largest body this tag stack may carry: one 802.1Q tag may exceed the MTU.
+        let max_body = 1500 - 4 * tags.len()
+            + if tags.first().is_some_and(|t| t.0 == 0x8100) {
+                4
+            } else {
+                0
+            };
+        for dir in 0..2 {
+            let (from, to) = if dir == 0 {
+                (&mut a, &mut b)
+            } else {
+                (&mut b, &mut a)
+            };
+            let src = from.mac().octets();
+            let sent: Vec<Vec<u8>> = [0usize, 1, 46, 100, 1000, max_body]
+                .iter()
+                .enumerate()
+                .map(|(i, &body)| frame(src, tags, body, (t * 100 + i) as u32))
+                .collect();
+            send_all(from, &sent);
+            let got = recv_n(to, sent.len());
+            check(&sent, tags, &got);
+        }
+    }
+    super::assert_silent(&mut a, Duration::from_millis(20));
+    let st = b.link_stats();
+    assert_eq!(st.rx_frames, (TAG_CASES.len() * 6) as u64);
+    assert_eq!(st.tx_frames, (TAG_CASES.len() * 6) as u64);
+    assert_eq!(st.kernel_drops, 0);
+}
+
+/// Contract check.
+pub fn other_ethertypes_are_filtered_unless_asked_for<L: TestBackend>() {
+    if !require_privileges("other_ethertypes_are_filtered_unless_asked_for") {
+        return;
+    }
+    let _serial = super::serial();
+    let w = Wire::new("pf", 1500);
+    let mut a = open::<L>(&w.a, w.veth.a_name(), |_| {});
+    let mut b = open::<L>(&w.b, w.veth.b_name(), |_| {});
+    let mut all = open::<L>(&w.b, w.veth.b_name(), |c| c.ethertype = None);
+    let mut ipv4 = frame(a.mac().octets(), &[], 50, 1);
+    ipv4[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    let l2 = frame(a.mac().octets(), &[], 50, 2);
+    send_all(&mut a, &[ipv4.clone(), l2.clone()]);
+    let got = recv_n(&mut b, 1);
+    assert_eq!(got[0].0, l2);
+    // The unfiltered socket sees both (and maybe the kernel's own IPv6 chatter: skip it).
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let (data, _) = recv_n(&mut all, 1).remove(0);
+        if data == ipv4 || data == l2 {
+            seen.push(data);
+        }
+    }
+    assert_eq!(seen, vec![ipv4, l2]);
+    super::assert_silent(&mut b, Duration::from_millis(20));
+}
+
+/// Contract check.
+pub fn errors_for_bad_names_missing_interfaces_and_bad_lengths<L: TestBackend>() {
+    if !require_privileges("errors_for_bad_names_missing_interfaces_and_bad_lengths") {
+        return;
+    }
+    let _serial = super::serial();
+    let w = Wire::new("pe", 1500);
+    let missing =
+        w.a.run(|| L::open_link(&LinkConfig::new("l2nope0")).map(|_| ()))
+            .unwrap();
+    let err = missing.unwrap_err();
+    assert!(matches!(err, OpenError::NoSuchInterface(_)), "{err:?}");
+    assert_eq!(err.to_string(), "no interface named l2nope0");
+    assert_eq!(
+        L::open_link(&LinkConfig::new("bad/name")).unwrap_err(),
+        OpenError::InvalidName
+    );
+    let mut c = LinkConfig::new(w.veth.a_name());
+    c.tx_slots = 0;
+    assert!(matches!(
+        w.a.run(|| L::open_link(&c)).unwrap(),
+        Err(OpenError::InvalidConfig(_))
+    ));
+    let lo = w.a.run(|| L::open_link(&LinkConfig::new("lo"))).unwrap();
+    assert!(lo.is_ok(), "loopback frames Ethernet headers too");
+
+    let mut a = open::<L>(&w.a, w.veth.a_name(), |c| c.tx_slots = 2);
+    let mut b = open::<L>(&w.b, w.veth.b_name(), |_| {});
+    assert_eq!(
+        a.transmit(now(), 13).err(),
+        Some(LinkError::TooShort { len: 13 })
+    );
+    assert_eq!(
+        a.transmit(now(), 1519).err(),
+        Some(LinkError::TooLarge {
+            len: 1519,
+            max: 1518
+        })
+    );
+    // 1518 bytes is only allowed with an 802.1Q tag: an untagged one is refused at the next
+    // flush, nothing else is lost.
+    let big = frame(a.mac().octets(), &[], 1504, 7);
+    let ok = frame(a.mac().octets(), &[], 10, 8);
+    a.transmit(now(), big.len())
+        .unwrap()
+        .unwrap()
+        .consume(|b| b.copy_from_slice(&big));
+    a.transmit(now(), ok.len())
+        .unwrap()
+        .unwrap()
+        .consume(|b| b.copy_from_slice(&ok));
+    assert_eq!(
+        a.flush(now()),
+        Err(LinkError::TooLarge {
+            len: 1518,
+            max: 1514
+        })
+    );
+    assert_eq!(a.link_stats().tx_rejected, 1);
+    let st = a.flush(now()).unwrap();
+    assert_eq!((st.sent, st.pending), (1, 0));
+    assert_eq!(recv_n(&mut b, 1)[0].0, super::expected(&ok, &[]).0);
+    // Backpressure from the slot pool: no token until a flush frees a slot.
+    for i in 0..2 {
+        a.transmit(now(), 60)
+            .unwrap()
+            .unwrap()
+            .consume(|b| b.copy_from_slice(&frame([2; 6], &[], 46, i)));
+    }
+    assert!(a.transmit(now(), 60).unwrap().is_none());
+    assert_eq!(a.flush(now()).unwrap().sent, 2);
+    assert!(a.transmit(now(), 60).unwrap().is_some());
+    recv_n(&mut b, 2);
+    // Multicast membership.
+    let group = MacAddr([0x03, 0x4c, 0x32, 0, 0, 7]);
+    a.join_multicast(group).unwrap();
+    a.leave_multicast(group).unwrap();
+    assert!(matches!(
+        a.join_multicast(MacAddr([2, 0, 0, 0, 0, 1])),
+        Err(LinkError::Unsupported(_))
+    ));
+}
+
+/// Contract check.
+pub fn no_descriptor_leaks<L: TestBackend>() {
+    if !require_privileges("no_descriptor_leaks") {
+        return;
+    }
+    let _serial = super::serial();
+    let before = super::open_fds();
+    {
+        let w = Wire::new("pd", 1500);
+        for _ in 0..5 {
+            let mut a = open::<L>(&w.a, w.veth.a_name(), |_| {});
+            let mut b = open::<L>(&w.b, w.veth.b_name(), |_| {});
+            let f = frame(a.mac().octets(), &[], 20, 0);
+            send_all(&mut a, std::slice::from_ref(&f));
+            assert_eq!(recv_n(&mut b, 1)[0].0, super::expected(&f, &[]).0);
+        }
+        let _ =
+            w.a.run(|| L::open_link(&LinkConfig::new("l2nope0")).map(|_| ()));
+    }
+    assert_eq!(super::open_fds(), before);
+}
+
+/// Contract check.
+pub fn removed_interface_is_reported<L: TestBackend>() {
+    if !require_privileges("removed_interface_is_reported") {
+        return;
+    }
+    let _serial = super::serial();
+    let w = Wire::new("pg", 1500);
+    let mut a = open::<L>(&w.a, w.veth.a_name(), |_| {});
+    w.a.delete_link(w.veth.a_name()).unwrap();
+    let f = frame(a.mac().octets(), &[], 20, 0);
+    a.transmit(now(), f.len())
+        .unwrap()
+        .unwrap()
+        .consume(|b| b.copy_from_slice(&f));
+    let err = a.flush(now()).unwrap_err();
+    assert_eq!(err, LinkError::Gone, "send on a removed interface");
+    for _ in 0..3 {
+        match a.receive(now()).map(|r| r.is_some()) {
+            Err(LinkError::Gone) | Ok(false) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}

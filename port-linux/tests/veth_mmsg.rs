@@ -1,0 +1,31 @@
+//! The mmsg backend over a veth pair between two namespaces each test makes.
+
+mod support;
+
+use l2net_linux::MmsgLink;
+use support::contract;
+
+#[test]
+fn frames_cross_both_ways_with_tags_intact() {
+    contract::frames_cross_both_ways_with_tags_intact::<MmsgLink>();
+}
+
+#[test]
+fn other_ethertypes_are_filtered_unless_asked_for() {
+    contract::other_ethertypes_are_filtered_unless_asked_for::<MmsgLink>();
+}
+
+#[test]
+fn errors_for_bad_names_missing_interfaces_and_bad_lengths() {
+    contract::errors_for_bad_names_missing_interfaces_and_bad_lengths::<MmsgLink>();
+}
+
+#[test]
+fn no_descriptor_leaks() {
+    contract::no_descriptor_leaks::<MmsgLink>();
+}
+
+#[test]
+fn removed_interface_is_reported() {
+    contract::removed_interface_is_reported::<MmsgLink>();
+}
