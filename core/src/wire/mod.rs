@@ -10,8 +10,10 @@
 //!   [`MsgKind`]).
 //! * [`msg`]: the body of every message kind.
 //! * [`frame`]: whole frames: build one in a lent TX buffer, parse a received one.
+//! * [`bpf`]: classic-BPF receive filters that let only l2net frames for our MACs through.
 //! * [`discovery_mac`], [`topic_mac`]: the multicast addresses of section 5.
 
+pub mod bpf;
 mod error;
 pub mod ethernet;
 pub mod frame;
