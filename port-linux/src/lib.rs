@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod ethtool;
+pub mod filter;
 pub mod iface;
 pub mod link;
 pub mod mmsg;
@@ -13,9 +14,11 @@ pub mod netns;
 pub mod plain;
 mod sys;
 pub mod timestamp;
+pub mod uring;
 
 pub use error::{IfName, OpenError};
 pub use iface::InterfaceInfo;
 pub use link::{Backend, LinkConfig, LinkStats};
 pub use mmsg::MmsgLink;
 pub use plain::PlainLink;
+pub use uring::UringLink;

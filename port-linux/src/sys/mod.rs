@@ -8,6 +8,7 @@
 //! * [`netns`]: `unshare`/`setns` and the bind mount that names a network namespace.
 
 pub(crate) mod ethtool;
+pub(crate) mod filter;
 pub(crate) mod ioctl;
 pub(crate) mod netlink;
 #[cfg(feature = "netns")]
@@ -15,6 +16,7 @@ pub(crate) mod netns;
 pub(crate) mod ring;
 pub(crate) mod socket;
 pub(crate) mod timestamp;
+pub(crate) mod uring;
 
 use std::io;
 

@@ -71,6 +71,7 @@ macro_rules! backend {
 
 backend!(l2net_linux::PlainLink);
 backend!(l2net_linux::MmsgLink);
+backend!(l2net_linux::UringLink);
 
 /// `now` for links that ignore it.
 pub fn now() -> Instant {
