@@ -18,18 +18,9 @@ use std::os::fd::BorrowedFd;
 
 use crate::sys;
 
-/// One classic-BPF instruction (the kernel's `struct sock_filter`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Insn {
-    /// Operation code (`BPF_LD | BPF_H | BPF_ABS` ...).
-    pub code: u16,
-    /// Jump offset if true.
-    pub jt: u8,
-    /// Jump offset if false.
-    pub jf: u8,
-    /// Generic field: constant, offset.
-    pub k: u32,
-}
+use l2net_core::wire::MacAddr;
+pub use l2net_core::wire::bpf::BpfInsn as Insn;
+use l2net_core::wire::bpf::{BpfError, MAX_MACS, filter_len, l2net_filter};
 
 /// Most instructions the kernel accepts in one program (`BPF_MAXINSNS`).
 pub const MAX_INSNS: usize = 4096;
@@ -170,6 +161,23 @@ pub fn install(fd: BorrowedFd<'_>, program: &[Insn], lock: bool) -> Result<Insta
         drained,
         locked: lock,
     })
+}
+
+/// Install the core's l2net program ([`l2net_filter`]): accept l2net frames (EtherType
+/// `0x88B5`, untagged or behind up to two tags) addressed to one of `dst_macs` (at most
+/// 64), truncated to `accept_len` bytes; drain and lock as [`install`] does.
+pub fn install_l2net(
+    fd: BorrowedFd<'_>,
+    dst_macs: &[MacAddr],
+    accept_len: u32,
+    lock: bool,
+) -> Result<Installed, FilterError> {
+    let mut prog = [Insn::default(); filter_len(MAX_MACS)];
+    let n = l2net_filter(dst_macs, accept_len, &mut prog).map_err(|e| match e {
+        BpfError::NoMacs => FilterError::BadLength { len: 0 },
+        _ => FilterError::Rejected,
+    })?;
+    install(fd, &prog[..n], lock)
 }
 
 /// Read (and reset) the socket's `PACKET_STATISTICS`.
