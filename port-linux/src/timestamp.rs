@@ -128,6 +128,10 @@ impl std::error::Error for TimestampError {}
 
 /// Turn on timestamping for the packet socket `fd` bound to interface `ifname`.
 ///
+/// If no socket on the system had receive timestamps on before, the kernel switches its
+/// software receive stamping on from a workqueue, so frames arriving in the first moments
+/// (well under 100 ms) may carry no stamp: [`rx_timestamp`] then returns `None`.
+///
 /// With [`TimestampMode::Hardware`] or [`TimestampMode::PreferHardware`] this asks the NIC
 /// (`ETHTOOL_GET_TS_INFO`) and, if it can, switches its hardware timestamping on for all
 /// received frames and requested transmits (`SIOCSHWTSTAMP`, which needs `CAP_NET_ADMIN` and
