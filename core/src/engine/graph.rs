@@ -15,7 +15,7 @@ use crate::time::Instant;
 use crate::wire::MacAddr;
 
 /// Longest topic, type or participant name, in bytes.
-pub const NAME_MAX: usize = 128;
+pub const NAME_MAX: usize = 255;
 
 /// A name (topic, type, participant) of at most [`NAME_MAX`] bytes of UTF-8, stored inline.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,15 +78,7 @@ impl defmt::Format for Name {
     }
 }
 
-/// Writer or reader.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum EndpointKind {
-    /// Publishes samples.
-    Writer,
-    /// Subscribes to samples.
-    Reader,
-}
+pub use crate::wire::msg::EndpointKind;
 
 /// Hash of a type's description (ROS 2 `RIHS01` hashes are 32 bytes); all zero when unknown.
 pub type TypeHash = [u8; 32];
@@ -96,7 +88,7 @@ pub type TypeHash = [u8; 32];
 pub struct EndpointInfo {
     /// Entity id inside its participant.
     pub entity: u32,
-    /// Writer or reader.
+    /// Publisher, subscriber, service server or client.
     pub kind: EndpointKind,
     /// Topic name.
     pub topic: Name,
@@ -123,6 +115,12 @@ pub struct Peer {
     pub last_seen: Instant,
     /// It is one of our configured static peers.
     pub is_static: bool,
+    /// Its announced graph epoch (changes whenever its endpoint list changes).
+    pub epoch: u32,
+    /// How many endpoints of `epoch` have been received in order, from index 0.
+    pub covered: u16,
+    /// When we last answered one of its REPLY_REQUESTED HELLOs.
+    pub last_reply: Option<Instant>,
 }
 
 impl Peer {
@@ -141,9 +139,9 @@ pub struct RemoteEndpoint {
     pub info: EndpointInfo,
     /// Number of local endpoints matched with it.
     pub matched: u16,
-    /// Last HELLO round (of its participant) that listed it; endpoints not listed in a whole
-    /// round are gone.
-    pub round: u32,
+    /// Graph epoch of the last HELLO that listed it; once every page of a newer epoch has
+    /// arrived, endpoints not listed in it are gone.
+    pub epoch: u32,
 }
 
 /// How a new participant gets a slot.
@@ -318,6 +316,9 @@ mod tests {
             lease: Duration::from_secs(1),
             last_seen: Instant::from_millis(t),
             is_static: false,
+            epoch: 0,
+            covered: 0,
+            last_reply: None,
         }
     }
 
@@ -326,21 +327,21 @@ mod tests {
             participant,
             info: EndpointInfo {
                 entity,
-                kind: EndpointKind::Writer,
+                kind: EndpointKind::Publisher,
                 topic: Name::new("t").unwrap(),
                 type_name: Name::new("T").unwrap(),
                 type_hash: [0; 32],
                 qos: Qos::BEST_EFFORT,
             },
             matched: 0,
-            round: 0,
+            epoch: 0,
         }
     }
 
     #[test]
     fn names() {
         assert_eq!(Name::new("abc").unwrap().as_str(), "abc");
-        assert!(Name::new(core::str::from_utf8(&[b'a'; 129]).unwrap()).is_none());
+        assert!(Name::new(core::str::from_utf8(&[b'a'; 256]).unwrap()).is_none());
         assert!(Name::from_bytes(&[0xff]).is_none());
     }
 

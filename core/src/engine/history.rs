@@ -50,6 +50,9 @@ pub struct SampleMeta {
     pub written: Instant,
     /// The sample it answers, for service replies.
     pub related: Option<SampleId>,
+    /// Where a received sample came from (its writer and sequence number); `None` in a
+    /// writer's own history.
+    pub origin: Option<SampleId>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -292,6 +295,7 @@ mod tests {
         SampleMeta {
             written: Instant::ZERO,
             related: None,
+            origin: None,
         }
     }
 
@@ -342,6 +346,7 @@ mod tests {
             let m = SampleMeta {
                 written: Instant::from_millis(t * 10),
                 related: None,
+                origin: None,
             };
             h.push(&[0; 3], m, |_| true).unwrap();
         }

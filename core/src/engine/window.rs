@@ -98,6 +98,11 @@ impl ReaderWindow {
         self.held.insert(seq);
     }
 
+    /// Forget that `seq` is held (its bytes were lost), so it is requested again.
+    pub fn unhold(&mut self, seq: u64) {
+        self.held.remove(seq);
+    }
+
     /// Record that `next` was delivered. Returns true if the new `next` is already held, so the
     /// caller should deliver it from its holding area too.
     pub fn delivered(&mut self) -> bool {

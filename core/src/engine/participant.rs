@@ -1,0 +1,1661 @@
+//! The participant: one l2net node's protocol state, driven by frames and the time.
+//!
+//! Shape (after quinn-proto's `Connection` and smoltcp's `Interface`):
+//!
+//! * input: [`Participant::handle_frame`] for every received frame, [`Participant::handle_timeout`]
+//!   when [`Participant::poll_timeout`] says so;
+//! * output: [`Participant::poll_transmit`] (plan the next frame, get its length) then
+//!   [`Participant::write_transmit`] (write it into a TX token of exactly that length);
+//!   [`Participant::poll_event`]; [`Participant::poll_link_op`] (multicast groups to join/leave);
+//! * application calls: create writers/readers/services, [`Participant::write`],
+//!   [`Participant::take`], [`Participant::call`] ...
+//!
+//! It never reads a clock, a socket or a random source: every call that depends on time takes
+//! `now`, and the participant id (the only random value) is passed to [`Participant::new`].
+//! Memory is fixed at construction: const-generic table sizes and byte arenas lent by the caller.
+//! [`super::drive`] runs one bounded round over any [`crate::RawLink`].
+
+use core::time::Duration;
+
+use heapless::Deque;
+
+use super::event::{Event, LocalEndpoint, LostReason, ReaderHandle, RemoteId, WriterHandle};
+use super::graph::{EndpointInfo, EndpointKind, Graph, Name, TypeHash};
+use super::history::{History, HistoryError, HistoryKind, SampleId, SampleMeta};
+use super::qos::{Durability, Qos, Reliability};
+use super::reassembly::Reassembly;
+use super::seqset::{SEQSET_BITS, SeqSet};
+use super::stats::Stats;
+use super::window::{ReaderProxy, ReaderWindow};
+use crate::time::Instant;
+use crate::wire::{self, MacAddr, VlanTag};
+
+/// Events the participant buffers before the oldest are dropped (counted in
+/// [`Stats::events_dropped`]).
+pub const EVENT_QUEUE: usize = 128;
+/// Pending unicast HELLO replies.
+const REPLY_QUEUE: usize = 4;
+/// Pending NACK_FRAG requests per writer.
+const FRAG_NACKS: usize = 4;
+/// GOODBYE frames sent on shutdown (more than one survives a lossy link).
+const GOODBYES: u8 = 2;
+
+/// Settings of a participant. [`Config::new`] gives the defaults.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Config<'c> {
+    /// Domain id; participants of other domains are ignored.
+    pub domain: u16,
+    /// Participant name (at most 63 bytes), announced in HELLO.
+    pub name: &'c str,
+    /// Our lease: others drop us if they hear nothing for this long.
+    pub lease: Duration,
+    /// Period of HELLO in steady state (should be well below `lease`, a third by default).
+    pub announce_period: Duration,
+    /// Period of the fast HELLOs at start-up and after the endpoint list changed.
+    pub fast_announce_period: Duration,
+    /// How many fast HELLO rounds to send.
+    pub fast_announces: u8,
+    /// Unicast MACs that get a HELLO with REPLY_REQUESTED every round (networks without
+    /// multicast).
+    pub static_peers: &'c [MacAddr],
+    /// Remote leases are clamped to at least this...
+    pub min_lease: Duration,
+    /// ... and at most this (a forged HELLO cannot pin a slot forever).
+    pub max_lease: Duration,
+    /// Period of reliable writers' HEARTBEATs while samples are unacknowledged.
+    pub heartbeat_period: Duration,
+    /// Largest sample accepted from the wire (reassembly); also bounded by the reassembly arena.
+    pub max_sample_len: usize,
+    /// Incomplete samples that make no progress for this long are dropped.
+    pub reassembly_timeout: Duration,
+    /// How long a lone small best-effort sample may wait for company to share a BATCH frame
+    /// (zero: send at once; batches still form when the link is slower than the writer).
+    pub batch_delay: Duration,
+    /// Most unacknowledged samples a reliable writer may have before `write` reports
+    /// `WouldBlock` (at most 256).
+    pub reliable_window: u16,
+    /// Most endpoints accepted from one remote participant.
+    pub max_endpoints_per_peer: usize,
+    /// VLAN tag put on every frame we send, if any.
+    pub vlan: Option<VlanTag>,
+    /// The link's MTU (Ethernet payload bytes per frame, without VLAN tags).
+    pub mtu: usize,
+}
+
+impl<'c> Config<'c> {
+    /// Defaults: 10 s lease, HELLO every 3 s after 5 fast rounds 100 ms apart, heartbeats every
+    /// 50 ms, 1 MiB samples, window 128, MTU 1500, no VLAN, no static peers.
+    pub const fn new(domain: u16, name: &'c str) -> Self {
+        Config {
+            domain,
+            name,
+            lease: Duration::from_secs(10),
+            announce_period: Duration::from_secs(3),
+            fast_announce_period: Duration::from_millis(100),
+            fast_announces: 5,
+            static_peers: &[],
+            min_lease: Duration::from_millis(100),
+            max_lease: Duration::from_secs(300),
+            heartbeat_period: Duration::from_millis(50),
+            max_sample_len: 1 << 20,
+            reassembly_timeout: Duration::from_secs(5),
+            batch_delay: Duration::ZERO,
+            reliable_window: 128,
+            max_endpoints_per_peer: 64,
+            vlan: None,
+            mtu: 1500,
+        }
+    }
+}
+
+/// Why a participant could not be created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ConfigError {
+    /// The participant id is 0.
+    ZeroId,
+    /// The name is longer than 63 bytes.
+    NameTooLong,
+    /// The MTU is too small to carry a HELLO and a fragment (at least 256 bytes) or larger than
+    /// 65535.
+    BadMtu,
+    /// `reliable_window` is 0 or above 256.
+    BadWindow,
+    /// The MAC address is a group address.
+    MulticastMac,
+}
+
+/// Why an endpoint could not be created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum EndpointError {
+    /// All writer (or reader) slots are in use.
+    NoSlot,
+    /// Topic or type name longer than 255 bytes.
+    NameTooLong,
+    /// The keep-last depth is 0.
+    BadDepth,
+    /// The participant is shutting down.
+    Closed,
+}
+
+/// Why a sample was not written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum WriteError {
+    /// No such writer (deleted, or a handle of another participant).
+    UnknownWriter,
+    /// The sample is larger than the writer's history arena or the configured maximum.
+    TooLarge {
+        /// The sample's length.
+        len: usize,
+        /// The largest sample the writer takes.
+        max: usize,
+    },
+    /// A reliable reader's window (or the keep-all history) is full: try again after
+    /// [`Event::Writable`]. Nothing was stored.
+    WouldBlock,
+    /// The participant is shutting down.
+    Closed,
+}
+
+/// Why a sample could not be taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TakeError {
+    /// No such reader.
+    UnknownReader,
+    /// The buffer is smaller than the next sample, which stays queued.
+    BufferTooSmall {
+        /// The sample's length.
+        need: usize,
+    },
+}
+
+/// Metadata of a taken sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SampleInfo {
+    /// The writer that sent it.
+    pub writer: RemoteId,
+    /// Its sequence number in that writer's stream.
+    pub seq: u64,
+    /// The sample it answers (service replies), if any.
+    pub related: Option<SampleId>,
+    /// When it was delivered into the reader's queue (our clock).
+    pub received: Instant,
+    /// Its length in bytes.
+    pub len: usize,
+}
+
+/// A multicast group change the link must apply ([`Participant::poll_link_op`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LinkOp {
+    /// Join this group.
+    Join(MacAddr),
+    /// Leave this group.
+    Leave(MacAddr),
+}
+
+/// A service client: writes requests, reads the replies addressed to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientHandle {
+    /// The request-writing half.
+    pub writer: WriterHandle,
+    /// The reply-reading half.
+    pub reader: ReaderHandle,
+}
+
+/// A service server: reads requests, writes replies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ServerHandle {
+    /// The reply-writing half.
+    pub writer: WriterHandle,
+    /// The request-reading half.
+    pub reader: ReaderHandle,
+}
+
+/// What part an endpoint plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    Topic,
+    Client,
+    Server,
+}
+
+impl Role {
+    /// The remote kind a local writer of this role serves, and the kind a local reader of this
+    /// role listens to.
+    fn writer_peer_kind(self) -> EndpointKind {
+        match self {
+            Role::Topic => EndpointKind::Subscriber,
+            Role::Client => EndpointKind::ServiceServer,
+            Role::Server => EndpointKind::ServiceClient,
+        }
+    }
+    fn reader_peer_kind(self) -> EndpointKind {
+        match self {
+            Role::Topic => EndpointKind::Publisher,
+            Role::Client => EndpointKind::ServiceServer,
+            Role::Server => EndpointKind::ServiceClient,
+        }
+    }
+    fn announced_kind_writer(self) -> EndpointKind {
+        match self {
+            Role::Topic => EndpointKind::Publisher,
+            Role::Client => EndpointKind::ServiceClient,
+            Role::Server => EndpointKind::ServiceServer,
+        }
+    }
+}
+
+/// A local writer's view of one matched remote reader.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Proxy {
+    pub(crate) participant: u64,
+    pub(crate) entity: u32,
+    pub(crate) mac: MacAddr,
+    pub(crate) reliable: bool,
+    pub(crate) state: ReaderProxy,
+    /// When to repeat the unicast HEARTBEAT that tells the reader where to start.
+    pub(crate) sync_next: Instant,
+}
+
+pub(crate) struct LocalWriter<'a, const H: usize, const M: usize> {
+    pub(crate) entity: u32,
+    pub(crate) role: Role,
+    pub(crate) info: EndpointInfo,
+    pub(crate) mac: MacAddr,
+    pub(crate) history: History<'a, H>,
+    /// Samples below this were sent at least once.
+    pub(crate) sent_below: u64,
+    /// Next fragment of sample `sent_below` (when it is fragmented).
+    pub(crate) frag_next: u32,
+    /// Whole samples to send again (requested by ACKNACK, or history for late joiners).
+    pub(crate) resend: SeqSet,
+    /// A fragmented sample being resent whole: (seq, next fragment).
+    pub(crate) resend_cursor: Option<(u64, u32)>,
+    /// Fragments requested by NACK_FRAG: (seq, fragment set).
+    pub(crate) frag_nacks: [Option<(u64, SeqSet)>; FRAG_NACKS],
+    pub(crate) proxies: [Option<Proxy>; M],
+    pub(crate) hb_count: u32,
+    pub(crate) hb_next: Instant,
+    /// Send a HEARTBEAT as soon as the current burst of data is out.
+    pub(crate) hb_soon: bool,
+    /// `write` returned WouldBlock; report [`Event::Writable`] when room appears.
+    pub(crate) blocked: bool,
+    pub(crate) deadline_next: Option<Instant>,
+    /// A lone small sample may wait until then for a BATCH partner.
+    pub(crate) batch_until: Option<Instant>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MatchedWriter {
+    pub(crate) participant: u64,
+    pub(crate) entity: u32,
+    pub(crate) mac: MacAddr,
+    pub(crate) reliable: bool,
+    pub(crate) window: ReaderWindow,
+    /// Best effort: the newest sequence number delivered (older ones are dropped).
+    pub(crate) be_last: u64,
+    pub(crate) ack_count: u32,
+    pub(crate) nack_count: u32,
+    pub(crate) ack_due: bool,
+    pub(crate) nackfrag_due: bool,
+    pub(crate) last_hb_count: Option<u32>,
+    /// Newest sequence number the writer announced.
+    pub(crate) writer_last: u64,
+}
+
+pub(crate) struct LocalReader<'a, const H: usize, const M: usize> {
+    pub(crate) entity: u32,
+    pub(crate) role: Role,
+    pub(crate) info: EndpointInfo,
+    pub(crate) mac: MacAddr,
+    pub(crate) queue: History<'a, H>,
+    pub(crate) writers: [Option<MatchedWriter>; M],
+    /// [`Event::DataAvailable`] was reported and the queue was not emptied since.
+    pub(crate) notified: bool,
+    pub(crate) deadline_next: Option<Instant>,
+}
+
+/// HELLO pages still to send in the current announcement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AnnounceTarget {
+    Multicast,
+    Static(usize),
+    Reply(MacAddr),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AnnounceCursor {
+    pub(crate) target: AnnounceTarget,
+    pub(crate) first_index: u16,
+}
+
+/// One l2net participant. See the module docs.
+///
+/// Capacities: `P` remote participants, `E` remote endpoints, `W` local writers, `R` local
+/// readers, `H` history (writer) and queue (reader) slots per endpoint, `M` matched remote
+/// endpoints per local endpoint, `F` samples in reassembly at once.
+pub struct Participant<
+    'a,
+    const P: usize,
+    const E: usize,
+    const W: usize,
+    const R: usize,
+    const H: usize,
+    const M: usize,
+    const F: usize,
+> {
+    pub(crate) config: Config<'a>,
+    pub(crate) id: u64,
+    pub(crate) mac: MacAddr,
+    pub(crate) now: Instant,
+    pub(crate) graph: Graph<P, E>,
+    pub(crate) writers: [Option<LocalWriter<'a, H, M>>; W],
+    pub(crate) readers: [Option<LocalReader<'a, H, M>>; R],
+    pub(crate) reassembly: Reassembly<'a, F>,
+    pub(crate) events: Deque<Event, EVENT_QUEUE>,
+    pub(crate) stats: Stats,
+    pub(crate) next_entity: u32,
+    pub(crate) epoch: u32,
+    pub(crate) next_announce: Instant,
+    pub(crate) fast_left: u8,
+    pub(crate) announce: Option<AnnounceCursor>,
+    pub(crate) replies: Deque<MacAddr, REPLY_QUEUE>,
+    /// Multicast groups applied to the link: discovery, and per reader slot its topic MAC.
+    pub(crate) discovery_joined: bool,
+    pub(crate) reader_groups: [Option<MacAddr>; R],
+    pub(crate) goodbyes_left: u8,
+    pub(crate) closing: bool,
+    pub(crate) rr_writer: usize,
+    /// The frame planned by `poll_transmit` and its length.
+    pub(crate) planned: Option<(super::tx::Plan, usize)>,
+}
+
+impl<
+    'a,
+    const P: usize,
+    const E: usize,
+    const W: usize,
+    const R: usize,
+    const H: usize,
+    const M: usize,
+    const F: usize,
+> Participant<'a, P, E, W, R, H, M, F>
+{
+    /// A new participant with id `id` (random, non-zero: the caller's random source), sending
+    /// from `mac`. `reassembly` is the arena for incoming fragmented samples and for reliable
+    /// samples held after a gap; it bounds the largest sample this participant can receive.
+    pub fn new(
+        config: Config<'a>,
+        id: u64,
+        mac: MacAddr,
+        reassembly: &'a mut [u8],
+        now: Instant,
+    ) -> Result<Self, ConfigError> {
+        if id == 0 {
+            return Err(ConfigError::ZeroId);
+        }
+        if config.name.len() > wire::msg::MAX_NAME_LEN {
+            return Err(ConfigError::NameTooLong);
+        }
+        if config.mtu < 256 || config.mtu > usize::from(u16::MAX) {
+            return Err(ConfigError::BadMtu);
+        }
+        if config.reliable_window == 0 || u32::from(config.reliable_window) > SEQSET_BITS {
+            return Err(ConfigError::BadWindow);
+        }
+        if mac.is_multicast() {
+            return Err(ConfigError::MulticastMac);
+        }
+        Ok(Participant {
+            config,
+            id,
+            mac,
+            now,
+            graph: Graph::new(),
+            writers: core::array::from_fn(|_| None),
+            readers: core::array::from_fn(|_| None),
+            reassembly: Reassembly::new(reassembly),
+            events: Deque::new(),
+            stats: Stats::default(),
+            next_entity: 1,
+            epoch: 1,
+            next_announce: now,
+            fast_left: config.fast_announces,
+            announce: None,
+            replies: Deque::new(),
+            discovery_joined: false,
+            reader_groups: [None; R],
+            goodbyes_left: 0,
+            closing: false,
+            rr_writer: 0,
+            planned: None,
+        })
+    }
+
+    /// Our participant id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    /// Our MAC address.
+    pub fn mac(&self) -> MacAddr {
+        self.mac
+    }
+    /// The configuration.
+    pub fn config(&self) -> &Config<'a> {
+        &self.config
+    }
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+    /// The graph cache (remote participants and endpoints).
+    pub fn graph(&self) -> &Graph<P, E> {
+        &self.graph
+    }
+    /// The discovery multicast MAC of our domain.
+    pub fn discovery_mac(&self) -> MacAddr {
+        wire::discovery_mac(self.config.domain)
+    }
+
+    /// The next event, if any. Poll until `None` after every call that takes frames or time.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    pub(crate) fn push_event(&mut self, e: Event) {
+        if self.events.push_back(e).is_err() {
+            self.stats.events_dropped += 1;
+        }
+    }
+
+    /// The next multicast group change the link must apply. Poll until `None` after creating
+    /// or deleting readers (and once after construction, for the discovery group). If the link
+    /// fails to apply it, call [`Participant::link_op_failed`] so it is retried.
+    pub fn poll_link_op(&mut self) -> Option<LinkOp> {
+        if !self.discovery_joined && !self.closing {
+            self.discovery_joined = true;
+            return Some(LinkOp::Join(self.discovery_mac()));
+        }
+        for i in 0..R {
+            let want = self.readers[i].as_ref().map(|r| r.mac);
+            let have = self.reader_groups[i];
+            if want == have {
+                continue;
+            }
+            self.reader_groups[i] = want;
+            if let Some(old) = have {
+                if !self.reader_groups.contains(&Some(old)) {
+                    // Leave the old group first; the new one (if any) is joined on the next call.
+                    self.reader_groups[i] = None;
+                    return Some(LinkOp::Leave(old));
+                }
+            }
+            if let Some(new) = want {
+                let others = self
+                    .reader_groups
+                    .iter()
+                    .enumerate()
+                    .any(|(j, g)| j != i && *g == Some(new));
+                if !others {
+                    return Some(LinkOp::Join(new));
+                }
+            }
+        }
+        None
+    }
+
+    /// The link could not apply `op`: undo it so that [`Participant::poll_link_op`] returns it
+    /// again later.
+    pub fn link_op_failed(&mut self, op: LinkOp) {
+        match op {
+            LinkOp::Join(mac) if mac == self.discovery_mac() => self.discovery_joined = false,
+            LinkOp::Join(mac) => {
+                for g in self.reader_groups.iter_mut() {
+                    if *g == Some(mac) {
+                        *g = None;
+                    }
+                }
+            }
+            // A failed leave leaves us in a group too many: harmless, receivers filter.
+            LinkOp::Leave(_) => {}
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Endpoints
+
+    fn alloc_entity(&mut self) -> u32 {
+        let e = self.next_entity;
+        self.next_entity = self.next_entity.wrapping_add(1).max(1);
+        e
+    }
+
+    fn endpoint_info(
+        entity: u32,
+        kind: EndpointKind,
+        topic: &str,
+        type_name: &str,
+        type_hash: Option<TypeHash>,
+        qos: Qos,
+    ) -> Result<EndpointInfo, EndpointError> {
+        if matches!(qos.history, HistoryKind::KeepLast(0)) {
+            return Err(EndpointError::BadDepth);
+        }
+        Ok(EndpointInfo {
+            entity,
+            kind,
+            topic: Name::new(topic).ok_or(EndpointError::NameTooLong)?,
+            type_name: Name::new(type_name).ok_or(EndpointError::NameTooLong)?,
+            type_hash: type_hash.unwrap_or([0; 32]),
+            qos,
+        })
+    }
+
+    fn endpoints_changed(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        self.fast_left = self.config.fast_announces.max(1);
+        self.next_announce = self.now;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_writer(
+        &mut self,
+        entity: u32,
+        role: Role,
+        topic: &str,
+        type_name: &str,
+        type_hash: Option<TypeHash>,
+        qos: Qos,
+        history: &'a mut [u8],
+    ) -> Result<WriterHandle, EndpointError> {
+        let slot = self
+            .writers
+            .iter()
+            .position(Option::is_none)
+            .ok_or(EndpointError::NoSlot)?;
+        let info = Self::endpoint_info(
+            entity,
+            role.announced_kind_writer(),
+            topic,
+            type_name,
+            type_hash,
+            qos,
+        )?;
+        self.writers[slot] = Some(LocalWriter {
+            entity,
+            role,
+            info,
+            mac: wire::topic_mac(self.config.domain, topic, type_name),
+            history: History::new(history, qos.history),
+            sent_below: 1,
+            frag_next: 0,
+            resend: SeqSet::new(1, SEQSET_BITS),
+            resend_cursor: None,
+            frag_nacks: [None; FRAG_NACKS],
+            proxies: [None; M],
+            hb_count: 0,
+            hb_next: self.now,
+            hb_soon: false,
+            blocked: false,
+            deadline_next: qos.deadline.map(|d| self.now + d),
+            batch_until: None,
+        });
+        Ok(WriterHandle {
+            index: slot as u8,
+            entity,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_reader(
+        &mut self,
+        entity: u32,
+        role: Role,
+        topic: &str,
+        type_name: &str,
+        type_hash: Option<TypeHash>,
+        qos: Qos,
+        queue: &'a mut [u8],
+    ) -> Result<ReaderHandle, EndpointError> {
+        let slot = self
+            .readers
+            .iter()
+            .position(Option::is_none)
+            .ok_or(EndpointError::NoSlot)?;
+        let kind = match role {
+            Role::Topic => EndpointKind::Subscriber,
+            Role::Client => EndpointKind::ServiceClient,
+            Role::Server => EndpointKind::ServiceServer,
+        };
+        let info = Self::endpoint_info(entity, kind, topic, type_name, type_hash, qos)?;
+        self.readers[slot] = Some(LocalReader {
+            entity,
+            role,
+            info,
+            mac: wire::topic_mac(self.config.domain, topic, type_name),
+            queue: History::new(queue, qos.history),
+            writers: [None; M],
+            notified: false,
+            deadline_next: None,
+        });
+        Ok(ReaderHandle {
+            index: slot as u8,
+            entity,
+        })
+    }
+
+    /// Create a writer on `topic` of `type_name`. `history` is the writer's history arena: it
+    /// bounds the largest sample and, with the QoS history depth and `H`, how many samples are
+    /// kept for retransmission and late joiners.
+    pub fn create_writer(
+        &mut self,
+        topic: &str,
+        type_name: &str,
+        type_hash: Option<TypeHash>,
+        qos: Qos,
+        history: &'a mut [u8],
+    ) -> Result<WriterHandle, EndpointError> {
+        if self.closing {
+            return Err(EndpointError::Closed);
+        }
+        let entity = self.alloc_entity();
+        let h = self.add_writer(
+            entity,
+            Role::Topic,
+            topic,
+            type_name,
+            type_hash,
+            qos,
+            history,
+        )?;
+        self.endpoints_changed();
+        self.match_local_writer(usize::from(h.index));
+        Ok(h)
+    }
+
+    /// Create a reader on `topic` of `type_name`. `queue` is the arena for received samples
+    /// until [`Participant::take`]; it bounds the largest sample the reader accepts.
+    pub fn create_reader(
+        &mut self,
+        topic: &str,
+        type_name: &str,
+        type_hash: Option<TypeHash>,
+        qos: Qos,
+        queue: &'a mut [u8],
+    ) -> Result<ReaderHandle, EndpointError> {
+        if self.closing {
+            return Err(EndpointError::Closed);
+        }
+        let entity = self.alloc_entity();
+        let h = self.add_reader(entity, Role::Topic, topic, type_name, type_hash, qos, queue)?;
+        self.endpoints_changed();
+        self.match_local_reader(usize::from(h.index));
+        Ok(h)
+    }
+
+    /// Create a service client for `service`: requests go out reliably through a writer with
+    /// the history arena `requests`, replies addressed to this client arrive in `replies`.
+    /// The QoS must be reliable for the calls to be reliable.
+    pub fn create_client(
+        &mut self,
+        service: &str,
+        type_name: &str,
+        type_hash: Option<TypeHash>,
+        qos: Qos,
+        requests: &'a mut [u8],
+        replies: &'a mut [u8],
+    ) -> Result<ClientHandle, EndpointError> {
+        self.create_service(
+            Role::Client,
+            service,
+            type_name,
+            type_hash,
+            qos,
+            requests,
+            replies,
+        )
+        .map(|(writer, reader)| ClientHandle { writer, reader })
+    }
+
+    /// Create a service server for `service`: requests arrive in `requests`, replies go out
+    /// through a writer with the history arena `replies`.
+    pub fn create_server(
+        &mut self,
+        service: &str,
+        type_name: &str,
+        type_hash: Option<TypeHash>,
+        qos: Qos,
+        requests: &'a mut [u8],
+        replies: &'a mut [u8],
+    ) -> Result<ServerHandle, EndpointError> {
+        self.create_service(
+            Role::Server,
+            service,
+            type_name,
+            type_hash,
+            qos,
+            replies,
+            requests,
+        )
+        .map(|(writer, reader)| ServerHandle { writer, reader })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_service(
+        &mut self,
+        role: Role,
+        service: &str,
+        type_name: &str,
+        type_hash: Option<TypeHash>,
+        qos: Qos,
+        out: &'a mut [u8],
+        inq: &'a mut [u8],
+    ) -> Result<(WriterHandle, ReaderHandle), EndpointError> {
+        if self.closing {
+            return Err(EndpointError::Closed);
+        }
+        if !self.readers.iter().any(Option::is_none) {
+            return Err(EndpointError::NoSlot);
+        }
+        let entity = self.alloc_entity();
+        let w = self.add_writer(entity, role, service, type_name, type_hash, qos, out)?;
+        let r = match self.add_reader(entity, role, service, type_name, type_hash, qos, inq) {
+            Ok(r) => r,
+            Err(e) => {
+                self.writers[usize::from(w.index)] = None;
+                return Err(e);
+            }
+        };
+        self.endpoints_changed();
+        self.match_local_writer(usize::from(w.index));
+        self.match_local_reader(usize::from(r.index));
+        Ok((w, r))
+    }
+
+    fn writer_index(&self, h: WriterHandle) -> Option<usize> {
+        let i = usize::from(h.index);
+        self.writers
+            .get(i)?
+            .as_ref()
+            .filter(|w| w.entity == h.entity)
+            .map(|_| i)
+    }
+
+    fn reader_index(&self, h: ReaderHandle) -> Option<usize> {
+        let i = usize::from(h.index);
+        self.readers
+            .get(i)?
+            .as_ref()
+            .filter(|r| r.entity == h.entity)
+            .map(|_| i)
+    }
+
+    /// Delete a writer. Its matches end (events) and remote readers learn it is gone from the
+    /// next HELLO round.
+    pub fn delete_writer(&mut self, h: WriterHandle) -> bool {
+        let Some(i) = self.writer_index(h) else {
+            return false;
+        };
+        self.drop_writer(i);
+        self.endpoints_changed();
+        true
+    }
+
+    /// Delete a reader (see [`Participant::delete_writer`]).
+    pub fn delete_reader(&mut self, h: ReaderHandle) -> bool {
+        let Some(i) = self.reader_index(h) else {
+            return false;
+        };
+        self.drop_reader(i);
+        self.endpoints_changed();
+        true
+    }
+
+    fn drop_writer(&mut self, i: usize) {
+        let Some(w) = self.writers[i].take() else {
+            return;
+        };
+        let local = LocalEndpoint::Writer(WriterHandle {
+            index: i as u8,
+            entity: w.entity,
+        });
+        for p in w.proxies.iter().flatten() {
+            if let Some(s) = self.graph.find_endpoint(p.participant, p.entity) {
+                if let Some(ep) = self.graph.endpoint_mut(s) {
+                    ep.matched = ep.matched.saturating_sub(1);
+                }
+            }
+            let remote = RemoteId {
+                participant: p.participant,
+                entity: p.entity,
+            };
+            self.push_event(Event::Unmatched { local, remote });
+        }
+    }
+
+    fn drop_reader(&mut self, i: usize) {
+        let Some(r) = self.readers[i].take() else {
+            return;
+        };
+        let local = LocalEndpoint::Reader(ReaderHandle {
+            index: i as u8,
+            entity: r.entity,
+        });
+        for m in r.writers.iter().flatten() {
+            if let Some(s) = self.graph.find_endpoint(m.participant, m.entity) {
+                if let Some(ep) = self.graph.endpoint_mut(s) {
+                    ep.matched = ep.matched.saturating_sub(1);
+                }
+            }
+            if !self.writer_still_read(m.participant, m.entity) {
+                self.reassembly
+                    .remove_writer_below(m.participant, m.entity, u64::MAX);
+            }
+            let remote = RemoteId {
+                participant: m.participant,
+                entity: m.entity,
+            };
+            self.push_event(Event::Unmatched { local, remote });
+        }
+    }
+
+    /// Delete a service client.
+    pub fn delete_client(&mut self, h: ClientHandle) -> bool {
+        let a = self.writer_index(h.writer).map(|i| self.drop_writer(i));
+        let b = self.reader_index(h.reader).map(|i| self.drop_reader(i));
+        self.endpoints_changed();
+        a.is_some() || b.is_some()
+    }
+
+    /// Delete a service server.
+    pub fn delete_server(&mut self, h: ServerHandle) -> bool {
+        let a = self.writer_index(h.writer).map(|i| self.drop_writer(i));
+        let b = self.reader_index(h.reader).map(|i| self.drop_reader(i));
+        self.endpoints_changed();
+        a.is_some() || b.is_some()
+    }
+
+    /// Number of remote endpoints matched with a local writer.
+    pub fn writer_matches(&self, h: WriterHandle) -> usize {
+        self.writer_index(h)
+            .and_then(|i| self.writers[i].as_ref())
+            .map_or(0, |w| w.proxies.iter().flatten().count())
+    }
+
+    /// Number of remote endpoints matched with a local reader.
+    pub fn reader_matches(&self, h: ReaderHandle) -> usize {
+        self.reader_index(h)
+            .and_then(|i| self.readers[i].as_ref())
+            .map_or(0, |r| r.writers.iter().flatten().count())
+    }
+
+    /// True if every sample a reliable writer sent was acknowledged by every matched reliable
+    /// reader (and everything written was sent at least once).
+    pub fn is_acknowledged(&self, h: WriterHandle) -> bool {
+        let Some(w) = self.writer_index(h).and_then(|i| self.writers[i].as_ref()) else {
+            return false;
+        };
+        let next = w.history.next_seq();
+        w.sent_below >= next
+            && w.proxies
+                .iter()
+                .flatten()
+                .filter(|p| p.reliable)
+                .all(|p| p.state.acked_below() >= next)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Matching
+
+    fn names_match(a: &EndpointInfo, b: &EndpointInfo) -> bool {
+        a.topic == b.topic
+            && a.type_name == b.type_name
+            && (a.type_hash == [0; 32] || b.type_hash == [0; 32] || a.type_hash == b.type_hash)
+    }
+
+    pub(crate) fn match_local_writer(&mut self, wi: usize) {
+        let slots: heapless::Vec<usize, E> = self.graph.endpoints().map(|(s, _)| s).collect();
+        for s in slots {
+            self.try_match_writer(wi, s);
+        }
+    }
+
+    pub(crate) fn match_local_reader(&mut self, ri: usize) {
+        let slots: heapless::Vec<usize, E> = self.graph.endpoints().map(|(s, _)| s).collect();
+        for s in slots {
+            self.try_match_reader(ri, s);
+        }
+    }
+
+    pub(crate) fn match_remote(&mut self, slot: usize) {
+        for wi in 0..W {
+            self.try_match_writer(wi, slot);
+        }
+        for ri in 0..R {
+            self.try_match_reader(ri, slot);
+        }
+    }
+
+    fn try_match_writer(&mut self, wi: usize, slot: usize) {
+        let Some(ep) = self.graph.endpoint(slot).copied() else {
+            return;
+        };
+        let Some(w) = self.writers[wi].as_mut() else {
+            return;
+        };
+        if ep.info.kind != w.role.writer_peer_kind() || !Self::names_match(&w.info, &ep.info) {
+            return;
+        }
+        if w.proxies
+            .iter()
+            .flatten()
+            .any(|p| p.participant == ep.participant && p.entity == ep.info.entity)
+        {
+            return;
+        }
+        let local = LocalEndpoint::Writer(WriterHandle {
+            index: wi as u8,
+            entity: w.entity,
+        });
+        let remote = RemoteId {
+            participant: ep.participant,
+            entity: ep.info.entity,
+        };
+        if let Err(policy) = super::qos::compatible(&w.info.qos, &ep.info.qos) {
+            self.push_event(Event::IncompatibleQos {
+                local,
+                remote,
+                policy,
+            });
+            return;
+        }
+        let Some(free) = w.proxies.iter().position(Option::is_none) else {
+            self.stats.matches_full += 1;
+            return;
+        };
+        let mac = self
+            .graph
+            .find_peer(ep.participant)
+            .and_then(|p| self.graph.peer(p))
+            .map_or(MacAddr::BROADCAST, |p| p.mac);
+        let late_joiner = ep.info.qos.durability == Durability::TransientLocal
+            && w.info.qos.durability == Durability::TransientLocal;
+        let start = if late_joiner {
+            w.history.first_seq()
+        } else {
+            w.history.next_seq()
+        };
+        let reliable = ep.info.qos.reliability == Reliability::Reliable;
+        w.proxies[free] = Some(Proxy {
+            participant: ep.participant,
+            entity: ep.info.entity,
+            mac,
+            reliable,
+            state: ReaderProxy::new(start),
+            sync_next: self.now,
+        });
+        if late_joiner && !reliable {
+            // Best-effort late joiner: send the history once more to the topic.
+            for s in w.history.first_seq()..w.history.next_seq() {
+                if s < w.sent_below {
+                    w.resend.insert(s);
+                }
+            }
+        }
+        if let Some(e) = self.graph.endpoint_mut(slot) {
+            e.matched += 1;
+        }
+        self.push_event(Event::Matched { local, remote });
+    }
+
+    fn try_match_reader(&mut self, ri: usize, slot: usize) {
+        let Some(ep) = self.graph.endpoint(slot).copied() else {
+            return;
+        };
+        let Some(r) = self.readers[ri].as_mut() else {
+            return;
+        };
+        if ep.info.kind != r.role.reader_peer_kind() || !Self::names_match(&r.info, &ep.info) {
+            return;
+        }
+        if r.writers
+            .iter()
+            .flatten()
+            .any(|m| m.participant == ep.participant && m.entity == ep.info.entity)
+        {
+            return;
+        }
+        let local = LocalEndpoint::Reader(ReaderHandle {
+            index: ri as u8,
+            entity: r.entity,
+        });
+        let remote = RemoteId {
+            participant: ep.participant,
+            entity: ep.info.entity,
+        };
+        if let Err(policy) = super::qos::compatible(&ep.info.qos, &r.info.qos) {
+            self.push_event(Event::IncompatibleQos {
+                local,
+                remote,
+                policy,
+            });
+            return;
+        }
+        let Some(free) = r.writers.iter().position(Option::is_none) else {
+            self.stats.matches_full += 1;
+            return;
+        };
+        let mac = self
+            .graph
+            .find_peer(ep.participant)
+            .and_then(|p| self.graph.peer(p))
+            .map_or(MacAddr::BROADCAST, |p| p.mac);
+        r.writers[free] = Some(MatchedWriter {
+            participant: ep.participant,
+            entity: ep.info.entity,
+            mac,
+            reliable: r.info.qos.reliability == Reliability::Reliable,
+            window: ReaderWindow::new(),
+            be_last: 0,
+            ack_count: 0,
+            nack_count: 0,
+            ack_due: false,
+            nackfrag_due: false,
+            last_hb_count: None,
+            writer_last: 0,
+        });
+        if r.deadline_next.is_none() {
+            r.deadline_next = r.info.qos.deadline.map(|d| self.now + d);
+        }
+        if let Some(e) = self.graph.endpoint_mut(slot) {
+            e.matched += 1;
+        }
+        self.push_event(Event::Matched { local, remote });
+    }
+
+    /// End every match with the remote endpoint in `slot` (it is being removed).
+    pub(crate) fn unmatch_remote(&mut self, slot: usize) {
+        let Some(ep) = self.graph.endpoint(slot).copied() else {
+            return;
+        };
+        let (pid, eid) = (ep.participant, ep.info.entity);
+        let remote = RemoteId {
+            participant: pid,
+            entity: eid,
+        };
+        for wi in 0..W {
+            let Some(w) = self.writers[wi].as_mut() else {
+                continue;
+            };
+            let mut hit = false;
+            for p in w.proxies.iter_mut() {
+                if p.is_some_and(|p| p.participant == pid && p.entity == eid) {
+                    *p = None;
+                    hit = true;
+                }
+            }
+            if hit {
+                let local = LocalEndpoint::Writer(WriterHandle {
+                    index: wi as u8,
+                    entity: w.entity,
+                });
+                self.push_event(Event::Unmatched { local, remote });
+                self.after_acks(wi);
+            }
+        }
+        for ri in 0..R {
+            let Some(r) = self.readers[ri].as_mut() else {
+                continue;
+            };
+            let mut hit = false;
+            for m in r.writers.iter_mut() {
+                if m.is_some_and(|m| m.participant == pid && m.entity == eid) {
+                    *m = None;
+                    hit = true;
+                }
+            }
+            if hit {
+                let local = LocalEndpoint::Reader(ReaderHandle {
+                    index: ri as u8,
+                    entity: r.entity,
+                });
+                self.push_event(Event::Unmatched { local, remote });
+            }
+        }
+        self.reassembly.remove_writer_below(pid, eid, u64::MAX);
+        if let Some(e) = self.graph.endpoint_mut(slot) {
+            e.matched = 0;
+        }
+    }
+
+    /// True if some local reader is still matched with writer (`participant`, `entity`).
+    pub(crate) fn writer_still_read(&self, participant: u64, entity: u32) -> bool {
+        self.readers.iter().flatten().any(|r| {
+            r.writers
+                .iter()
+                .flatten()
+                .any(|m| m.participant == participant && m.entity == entity)
+        })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Writing
+
+    fn min_acked(w: &LocalWriter<'a, H, M>) -> u64 {
+        w.proxies
+            .iter()
+            .flatten()
+            .filter(|p| p.reliable)
+            .map(|p| p.state.acked_below())
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Largest sample `h` can write: its history arena, and the protocol's 32-bit sample length.
+    pub fn max_sample_len(&self, h: WriterHandle) -> Option<usize> {
+        let w = self
+            .writer_index(h)
+            .and_then(|i| self.writers[i].as_ref())?;
+        Some(w.history.capacity_bytes().min(u32::MAX as usize))
+    }
+
+    /// Write a sample. Returns its sequence number.
+    ///
+    /// Best-effort keep-last writers never block: unsent older samples are overwritten
+    /// (counted). Reliable writers report [`WriteError::WouldBlock`] when a matched reader is a
+    /// whole window behind, or when the history cannot make room without dropping a sample a
+    /// reader still needs; keep-all writers when their history is full.
+    pub fn write(&mut self, h: WriterHandle, data: &[u8], now: Instant) -> Result<u64, WriteError> {
+        self.write_inner(h, data.len(), None, now, |b| b.copy_from_slice(data))
+    }
+
+    /// Like [`Participant::write`], but the caller serializes straight into the history:
+    /// `fill` gets a buffer of exactly `len` bytes.
+    pub fn write_with(
+        &mut self,
+        h: WriterHandle,
+        len: usize,
+        now: Instant,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<u64, WriteError> {
+        self.write_inner(h, len, None, now, fill)
+    }
+
+    fn write_inner(
+        &mut self,
+        h: WriterHandle,
+        len: usize,
+        related: Option<SampleId>,
+        now: Instant,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<u64, WriteError> {
+        if self.closing {
+            return Err(WriteError::Closed);
+        }
+        self.advance(now);
+        let wi = self.writer_index(h).ok_or(WriteError::UnknownWriter)?;
+        let window = u64::from(self.config.reliable_window);
+        let batch_delay = self.config.batch_delay;
+        let Some(w) = self.writers[wi].as_mut() else {
+            return Err(WriteError::UnknownWriter);
+        };
+        let max = w.history.capacity_bytes().min(u32::MAX as usize);
+        if len > max {
+            return Err(WriteError::TooLarge { len, max });
+        }
+        let min_acked = Self::min_acked(w);
+        let reliable = w.info.qos.reliability == Reliability::Reliable;
+        if reliable
+            && min_acked != u64::MAX
+            && w.history.next_seq() - min_acked.min(w.history.next_seq()) >= window
+        {
+            w.blocked = true;
+            return Err(WriteError::WouldBlock);
+        }
+        if w.history.kind() == HistoryKind::KeepAll {
+            let release = min_acked.min(w.sent_below);
+            w.history.release_below(release);
+        }
+        let sent_below = w.sent_below;
+        let mut overwritten = 0u64;
+        let meta = SampleMeta {
+            written: now,
+            related,
+            origin: None,
+        };
+        let res = w.history.push_with(
+            len,
+            meta,
+            |seq| {
+                let ok = seq < min_acked;
+                if ok && seq >= sent_below {
+                    overwritten += 1;
+                }
+                ok
+            },
+            fill,
+        );
+        match res {
+            Ok(seq) => {
+                self.stats.tx_overwritten += overwritten;
+                if w.sent_below < w.history.first_seq() {
+                    w.sent_below = w.history.first_seq();
+                    w.frag_next = 0;
+                }
+                w.resend.advance_to(w.history.first_seq());
+                for p in w.proxies.iter_mut().flatten() {
+                    p.state.history_released_below(w.history.first_seq());
+                }
+                if let Some(d) = w.info.qos.deadline {
+                    w.deadline_next = Some(now + d);
+                }
+                if batch_delay > Duration::ZERO && w.batch_until.is_none() {
+                    w.batch_until = Some(now + batch_delay);
+                }
+                if w.hb_next < now {
+                    w.hb_next = now + self.config.heartbeat_period;
+                }
+                Ok(seq)
+            }
+            Err(HistoryError::TooLarge) => Err(WriteError::TooLarge { len, max }),
+            Err(HistoryError::Full) => {
+                w.blocked = true;
+                Err(WriteError::WouldBlock)
+            }
+        }
+    }
+
+    /// Send a service request. Returns its id, which the reply will carry.
+    pub fn call(
+        &mut self,
+        client: ClientHandle,
+        request: &[u8],
+        now: Instant,
+    ) -> Result<SampleId, WriteError> {
+        let seq = self.write_inner(client.writer, request.len(), None, now, |b| {
+            b.copy_from_slice(request)
+        })?;
+        Ok(SampleId {
+            participant: self.id,
+            entity: client.writer.entity,
+            seq,
+        })
+    }
+
+    /// Send the reply to `request` (as returned by [`Participant::take_request`]).
+    pub fn reply(
+        &mut self,
+        server: ServerHandle,
+        request: SampleId,
+        data: &[u8],
+        now: Instant,
+    ) -> Result<u64, WriteError> {
+        self.write_inner(server.writer, data.len(), Some(request), now, |b| {
+            b.copy_from_slice(data)
+        })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Reading
+
+    /// Take the oldest queued sample of `reader` into `buf`. `Ok(None)` if the queue is empty.
+    pub fn take(
+        &mut self,
+        reader: ReaderHandle,
+        buf: &mut [u8],
+    ) -> Result<Option<SampleInfo>, TakeError> {
+        self.take_with(reader, |info, data| {
+            if buf.len() < data.len() {
+                return Err(TakeError::BufferTooSmall { need: info.len });
+            }
+            buf[..data.len()].copy_from_slice(data);
+            Ok(*info)
+        })?
+        .transpose()
+    }
+
+    /// Look at the oldest queued sample in place; it is removed unless `f` returns `Err`.
+    pub fn take_with<T, X>(
+        &mut self,
+        reader: ReaderHandle,
+        f: impl FnOnce(&SampleInfo, &[u8]) -> Result<T, X>,
+    ) -> Result<Option<Result<T, X>>, TakeError> {
+        let ri = self.reader_index(reader).ok_or(TakeError::UnknownReader)?;
+        let now = self.now;
+        let Some(r) = self.readers[ri].as_mut() else {
+            return Err(TakeError::UnknownReader);
+        };
+        if let Some(life) = r.info.qos.lifespan {
+            let cutoff = Instant::from_nanos(now.as_nanos().saturating_sub(life.as_nanos() as u64));
+            r.queue.expire_before(cutoff);
+        }
+        let seq = r.queue.first_seq();
+        let Some((data, meta)) = r.queue.get(seq) else {
+            r.notified = false;
+            return Ok(None);
+        };
+        let origin = meta.origin.unwrap_or(SampleId {
+            participant: 0,
+            entity: 0,
+            seq: 0,
+        });
+        let info = SampleInfo {
+            writer: RemoteId {
+                participant: origin.participant,
+                entity: origin.entity,
+            },
+            seq: origin.seq,
+            related: meta.related,
+            received: meta.written,
+            len: data.len(),
+        };
+        let out = f(&info, data);
+        if out.is_ok() {
+            r.queue.pop_oldest();
+            if r.queue.is_empty() {
+                r.notified = false;
+            }
+            // Room appeared: deliver samples held back because the queue was full.
+            self.drain_held(ri);
+        }
+        Ok(Some(out))
+    }
+
+    /// Take the next request of a server. Returns the request's id (for
+    /// [`Participant::reply`]) and its length.
+    pub fn take_request(
+        &mut self,
+        server: ServerHandle,
+        buf: &mut [u8],
+    ) -> Result<Option<(SampleId, usize)>, TakeError> {
+        Ok(self.take(server.reader, buf)?.map(|i| {
+            (
+                SampleId {
+                    participant: i.writer.participant,
+                    entity: i.writer.entity,
+                    seq: i.seq,
+                },
+                i.len,
+            )
+        }))
+    }
+
+    /// Take the next reply of a client: the id of the request it answers, and its length.
+    pub fn take_reply(
+        &mut self,
+        client: ClientHandle,
+        buf: &mut [u8],
+    ) -> Result<Option<(SampleId, usize)>, TakeError> {
+        loop {
+            let Some(info) = self.take(client.reader, buf)? else {
+                return Ok(None);
+            };
+            if let Some(rel) = info.related {
+                return Ok(Some((rel, info.len)));
+            }
+        }
+    }
+
+    /// Number of samples queued for `reader`.
+    pub fn queued(&self, reader: ReaderHandle) -> usize {
+        self.reader_index(reader)
+            .and_then(|i| self.readers[i].as_ref())
+            .map_or(0, |r| r.queue.len())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Time
+
+    /// Process timers (lease expiry, reassembly timeout, deadlines, announcement rounds) up to
+    /// `now`. Called by every other method that takes `now`; call it directly when
+    /// [`Participant::poll_timeout`] passes.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
+    }
+
+    pub(crate) fn advance(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+        }
+        let now = self.now;
+        // Leases.
+        while let Some(slot) = self.graph.expired(now) {
+            self.remove_peer(slot, LostReason::LeaseExpired);
+        }
+        // Reassembly.
+        let idle = Instant::from_nanos(
+            now.as_nanos()
+                .saturating_sub(self.config.reassembly_timeout.as_nanos() as u64),
+        );
+        if now.as_nanos() > self.config.reassembly_timeout.as_nanos() as u64 {
+            self.stats.reassembly_expired += self.reassembly.expire(idle) as u64;
+        }
+        // Announcements.
+        if !self.closing && self.announce.is_none() && now >= self.next_announce {
+            self.announce = Some(AnnounceCursor {
+                target: AnnounceTarget::Multicast,
+                first_index: 0,
+            });
+            let period = if self.fast_left > 0 {
+                self.fast_left -= 1;
+                self.config.fast_announce_period
+            } else {
+                self.config.announce_period
+            };
+            self.next_announce = now + period;
+        }
+        if !self.closing && self.announce.is_none() {
+            if let Some(mac) = self.replies.pop_front() {
+                self.announce = Some(AnnounceCursor {
+                    target: AnnounceTarget::Reply(mac),
+                    first_index: 0,
+                });
+            }
+        }
+        // Writers: lifespan, deadlines.
+        for wi in 0..W {
+            let Some(w) = self.writers[wi].as_mut() else {
+                continue;
+            };
+            if let Some(life) = w.info.qos.lifespan {
+                let cutoff =
+                    Instant::from_nanos(now.as_nanos().saturating_sub(life.as_nanos() as u64));
+                if w.history.expire_before(cutoff) > 0 {
+                    let first = w.history.first_seq();
+                    if w.sent_below < first {
+                        w.sent_below = first;
+                        w.frag_next = 0;
+                    }
+                    w.resend.advance_to(first);
+                    for p in w.proxies.iter_mut().flatten() {
+                        p.state.history_released_below(first);
+                    }
+                }
+            }
+            if let (Some(d), Some(next)) = (w.info.qos.deadline, w.deadline_next) {
+                if now > next {
+                    w.deadline_next = Some(now + d);
+                    let local = LocalEndpoint::Writer(WriterHandle {
+                        index: wi as u8,
+                        entity: w.entity,
+                    });
+                    self.push_event(Event::DeadlineMissed { local });
+                }
+            }
+            // Fragment requests for samples no longer held are void.
+            if let Some(w) = self.writers[wi].as_mut() {
+                let first = w.history.first_seq();
+                for e in w.frag_nacks.iter_mut() {
+                    if e.is_some_and(|(seq, _)| seq < first) {
+                        *e = None;
+                    }
+                }
+                if w.resend_cursor.is_some_and(|(seq, _)| seq < first) {
+                    w.resend_cursor = None;
+                }
+            }
+            self.after_acks(wi);
+        }
+        for ri in 0..R {
+            let Some(r) = self.readers[ri].as_mut() else {
+                continue;
+            };
+            if let (Some(d), Some(next)) = (r.info.qos.deadline, r.deadline_next) {
+                if now > next && r.writers.iter().flatten().next().is_some() {
+                    r.deadline_next = Some(now + d);
+                    let local = LocalEndpoint::Reader(ReaderHandle {
+                        index: ri as u8,
+                        entity: r.entity,
+                    });
+                    self.push_event(Event::DeadlineMissed { local });
+                }
+            }
+        }
+    }
+
+    /// Release acknowledged history (keep-all) and report [`Event::Writable`] when a blocked
+    /// writer has room again.
+    pub(crate) fn after_acks(&mut self, wi: usize) {
+        let window = u64::from(self.config.reliable_window);
+        let Some(w) = self.writers[wi].as_mut() else {
+            return;
+        };
+        let min_acked = Self::min_acked(w);
+        if w.history.kind() == HistoryKind::KeepAll {
+            w.history.release_below(min_acked.min(w.sent_below));
+            w.resend.advance_to(w.history.first_seq());
+        }
+        if w.blocked {
+            let next = w.history.next_seq();
+            let in_flight = next - min_acked.min(next);
+            let room = match w.history.kind() {
+                HistoryKind::KeepAll => w.history.len() < H,
+                HistoryKind::KeepLast(_) => true,
+            };
+            if room && (min_acked == u64::MAX || in_flight < window) {
+                w.blocked = false;
+                let writer = WriterHandle {
+                    index: wi as u8,
+                    entity: w.entity,
+                };
+                self.push_event(Event::Writable { writer });
+            }
+        }
+    }
+
+    /// When the participant next needs [`Participant::handle_timeout`] or has something to send
+    /// (then the answer is the last `now` it saw: poll at once). `None`: nothing scheduled.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t = Instant::MAX;
+        if self.has_urgent_tx() {
+            return Some(self.now);
+        }
+        if !self.closing {
+            t = t.min(self.next_announce);
+        }
+        if let Some(e) = self.graph.next_expiry() {
+            t = t.min(e + Duration::from_nanos(1));
+        }
+        if let Some(p) = self.reassembly.oldest_progress() {
+            t = t.min(p + self.config.reassembly_timeout + Duration::from_nanos(1));
+        }
+        for w in self.writers.iter().flatten() {
+            if Self::needs_heartbeat(w) {
+                t = t.min(w.hb_next);
+            }
+            for p in w.proxies.iter().flatten() {
+                if p.reliable && p.state.needs_sync {
+                    t = t.min(p.sync_next);
+                }
+            }
+            if let Some(d) = w.deadline_next {
+                t = t.min(d + Duration::from_nanos(1));
+            }
+            if let Some(b) = w.batch_until {
+                t = t.min(b);
+            }
+            if let Some(life) = w.info.qos.lifespan {
+                if let Some((_, m)) = w.history.get(w.history.first_seq()) {
+                    t = t.min(m.written + life + Duration::from_nanos(1));
+                }
+            }
+        }
+        for r in self.readers.iter().flatten() {
+            if let Some(d) = r.deadline_next {
+                if r.writers.iter().flatten().next().is_some() {
+                    t = t.min(d + Duration::from_nanos(1));
+                }
+            }
+        }
+        (t != Instant::MAX).then_some(t)
+    }
+
+    pub(crate) fn needs_heartbeat(w: &LocalWriter<'a, H, M>) -> bool {
+        let next = w.history.next_seq();
+        w.sent_below > 1
+            && w.proxies
+                .iter()
+                .flatten()
+                .any(|p| p.reliable && p.state.acked_below() < next.min(w.sent_below))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Shutdown
+
+    /// Leave cleanly: GOODBYE frames are queued (send them with the transmit calls), no new
+    /// endpoints or samples are accepted, and the link should leave the multicast groups
+    /// ([`Participant::poll_link_op`]).
+    pub fn close(&mut self, now: Instant) {
+        self.advance(now);
+        if !self.closing {
+            self.closing = true;
+            self.goodbyes_left = GOODBYES;
+            self.announce = None;
+        }
+    }
+
+    /// True once [`Participant::close`] was called and every GOODBYE is out.
+    pub fn is_closed(&self) -> bool {
+        self.closing && self.goodbyes_left == 0
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Graph maintenance
+
+    /// Remove the participant in graph slot `slot` with all its endpoints.
+    pub(crate) fn remove_peer(&mut self, slot: usize, reason: LostReason) {
+        let Some(peer) = self.graph.peer(slot).copied() else {
+            return;
+        };
+        let eps: heapless::Vec<usize, E> = self.graph.endpoints_of(peer.id).collect();
+        for s in eps {
+            self.remove_endpoint(s);
+        }
+        self.reassembly.remove_participant(peer.id);
+        self.graph.remove_peer(slot);
+        self.push_event(Event::ParticipantLost {
+            participant: peer.id,
+            reason,
+        });
+    }
+
+    pub(crate) fn remove_endpoint(&mut self, slot: usize) {
+        let Some(ep) = self.graph.endpoint(slot).copied() else {
+            return;
+        };
+        self.unmatch_remote(slot);
+        self.graph.remove_endpoint(slot);
+        self.push_event(Event::EndpointLost {
+            remote: RemoteId {
+                participant: ep.participant,
+                entity: ep.info.entity,
+            },
+            kind: ep.info.kind,
+        });
+    }
+}

@@ -1,0 +1,896 @@
+//! Receive path: frame parsing, discovery, data delivery, reliability control.
+//!
+//! Every frame is checked layer by layer (Ethernet, VLAN tags, EtherType, l2net header, domain,
+//! sender, body) and every refusal increments one counter in [`Stats`](super::Stats). Nothing
+//! here can panic or allocate, whatever the bytes.
+
+use core::time::Duration;
+
+use super::event::{Event, LostReason, ReaderHandle, RemoteId};
+use super::graph::{Admission, EndpointInfo, Name, Peer, RemoteEndpoint};
+use super::history::{HistoryKind, SampleId, SampleMeta};
+use super::participant::Participant;
+use super::qos::{Durability, Qos, Reliability};
+use super::reassembly::{FragError, FragKey, FragOutcome};
+use super::seqset::SeqSet;
+use super::window::{AckError, Arrival};
+use crate::link::RxMeta;
+use crate::time::Instant;
+use crate::wire::msg::{
+    AckNackRepr, BatchRepr, DataFragRepr, DataRepr, EndpointRepr, HeartbeatRepr, HelloRepr,
+    MessageRepr, NackFragRepr, RelatedSample,
+};
+use crate::wire::{self, MacAddr, WireError};
+
+/// Engine QoS from the announced wire QoS.
+pub(crate) fn qos_from_wire(q: &wire::msg::Qos) -> Qos {
+    let ms = |v: u32| (v != 0).then(|| Duration::from_millis(u64::from(v)));
+    Qos {
+        reliability: if q.reliable {
+            Reliability::Reliable
+        } else {
+            Reliability::BestEffort
+        },
+        durability: if q.transient_local {
+            Durability::TransientLocal
+        } else {
+            Durability::Volatile
+        },
+        history: if q.keep_all {
+            HistoryKind::KeepAll
+        } else {
+            HistoryKind::KeepLast(q.history_depth)
+        },
+        deadline: ms(q.deadline_ms),
+        lifespan: ms(q.lifespan_ms),
+    }
+}
+
+/// Wire QoS from the engine QoS (durations in whole milliseconds, rounded up, saturating).
+pub(crate) fn qos_to_wire(q: &Qos) -> wire::msg::Qos {
+    let ms = |d: Option<Duration>| {
+        d.map_or(0, |d| {
+            u32::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u32::MAX)
+        })
+    };
+    let (keep_all, depth) = match q.history {
+        HistoryKind::KeepAll => (true, 0),
+        HistoryKind::KeepLast(d) => (false, d),
+    };
+    wire::msg::Qos {
+        reliable: q.reliability == Reliability::Reliable,
+        transient_local: q.durability == Durability::TransientLocal,
+        keep_all,
+        history_depth: depth,
+        deadline_ms: ms(q.deadline),
+        lifespan_ms: ms(q.lifespan),
+    }
+}
+
+fn endpoint_from_wire(e: &EndpointRepr<'_>) -> Option<EndpointInfo> {
+    Some(EndpointInfo {
+        entity: e.entity.0,
+        kind: e.kind,
+        topic: Name::new(e.topic)?,
+        type_name: Name::new(e.type_name)?,
+        type_hash: e.type_hash.copied().unwrap_or([0; 32]),
+        qos: qos_from_wire(&e.qos),
+    })
+}
+
+fn related_id(r: Option<RelatedSample>) -> Option<SampleId> {
+    r.map(|r| SampleId {
+        participant: r.participant.get(),
+        entity: r.entity.0,
+        seq: r.seq,
+    })
+}
+
+/// What one reader did with one complete sample.
+enum Took {
+    Delivered,
+    Held,
+    Refused,
+}
+
+impl<
+    'a,
+    const P: usize,
+    const E: usize,
+    const W: usize,
+    const R: usize,
+    const H: usize,
+    const M: usize,
+    const F: usize,
+> Participant<'a, P, E, W, R, H, M, F>
+{
+    /// Process one received frame (from the destination MAC on, no FCS). Malformed, foreign,
+    /// duplicate, replayed or unwanted frames are counted in [`super::Stats`] and dropped.
+    pub fn handle_frame(&mut self, frame: &[u8], meta: RxMeta, now: Instant) {
+        self.advance(now);
+        self.stats.rx_frames += 1;
+        if meta.truncated {
+            self.stats.rx_truncated += 1;
+            return;
+        }
+        match self.parse_and_dispatch(frame, meta) {
+            Ok(()) => {}
+            Err(WireError::NotL2net { .. }) => self.stats.rx_not_l2net += 1,
+            Err(WireError::UnsupportedVersion(_)) => self.stats.rx_bad_version += 1,
+            Err(_) => self.stats.rx_malformed += 1,
+        }
+    }
+
+    fn parse_and_dispatch(&mut self, frame: &[u8], meta: RxMeta) -> Result<(), WireError> {
+        let eth = wire::ethernet::Frame::new_checked(frame)?;
+        let (dst, src) = (eth.dst_addr(), eth.src_addr());
+        let after_macs = frame.get(12..).ok_or(WireError::Truncated)?;
+        let (tags, ethertype, used) = wire::TagStack::parse(after_macs)?;
+        if tags.len() + usize::from(meta.stripped_vlan.is_some()) > 2 {
+            return Err(WireError::TooManyTags);
+        }
+        if ethertype != wire::ETHERTYPE_L2NET {
+            return Err(WireError::NotL2net { ethertype });
+        }
+        let packet = after_macs.get(used..).ok_or(WireError::Truncated)?;
+        let header = wire::HeaderRepr::parse_bytes(packet)?;
+        if header.domain != self.config.domain {
+            self.stats.rx_other_domain += 1;
+            return Ok(());
+        }
+        let sender = header.sender.get();
+        if sender == self.id {
+            self.stats.rx_own += 1;
+            return Ok(());
+        }
+        let body = packet
+            .get(wire::header::HEADER_LEN..wire::header::HEADER_LEN + usize::from(header.length))
+            .ok_or(WireError::Truncated)?;
+        let msg = MessageRepr::parse(header.kind, header.flags, body)?;
+        if let MessageRepr::Hello(h) = msg {
+            self.on_hello(sender, src, dst, &h);
+            return Ok(());
+        }
+        let Some(peer_slot) = self.graph.find_peer(sender) else {
+            self.stats.rx_unknown_sender += 1;
+            return Ok(());
+        };
+        if let Some(p) = self.graph.peer_mut(peer_slot) {
+            // Any valid traffic renews the lease.
+            p.last_seen = self.now;
+        }
+        match msg {
+            MessageRepr::Hello(_) => {}
+            MessageRepr::Goodbye(_) => self.remove_peer(peer_slot, LostReason::Goodbye),
+            MessageRepr::Data(d) => self.on_data(sender, &d),
+            MessageRepr::DataFrag(d) => self.on_data_frag(sender, &d),
+            MessageRepr::Batch(b) => self.on_batch(sender, &b),
+            MessageRepr::Heartbeat(hb) => self.on_heartbeat(sender, dst, &hb),
+            MessageRepr::AckNack(a) => self.on_acknack(sender, &a),
+            MessageRepr::NackFrag(n) => self.on_nack_frag(sender, &n),
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Discovery
+
+    fn on_hello(&mut self, sender: u64, src: MacAddr, dst: MacAddr, h: &HelloRepr<'_>) {
+        if src.is_multicast() {
+            self.stats.rx_malformed += 1;
+            return;
+        }
+        let slot = match self.graph.admit(sender) {
+            Admission::Known(s) => s,
+            Admission::Free(s) => s,
+            Admission::Evict(s) => {
+                self.stats.graph_evictions += 1;
+                self.remove_peer(s, LostReason::Evicted);
+                s
+            }
+            Admission::Full => {
+                self.stats.graph_full += 1;
+                return;
+            }
+        };
+        let lease = Duration::from_millis(u64::from(h.lease_ms))
+            .clamp(self.config.min_lease, self.config.max_lease);
+        let is_static = self.config.static_peers.contains(&src);
+        let name = Name::new(h.name).unwrap_or(Name::EMPTY);
+        if self.graph.peer(slot).is_none() {
+            self.graph.insert_peer(
+                slot,
+                Peer {
+                    id: sender,
+                    mac: src,
+                    name,
+                    lease,
+                    last_seen: self.now,
+                    is_static,
+                    epoch: h.graph_epoch,
+                    covered: 0,
+                    last_reply: None,
+                },
+            );
+            self.push_event(Event::ParticipantDiscovered {
+                participant: sender,
+                mac: src,
+            });
+            // A newcomer should hear from us soon, not at the end of the steady period.
+            if dst.is_multicast() && !h.reply_requested {
+                self.next_announce = self.next_announce.min(self.now);
+            }
+        }
+        let now = self.now;
+        let Some(peer) = self.graph.peer_mut(slot) else {
+            return;
+        };
+        peer.mac = src;
+        peer.name = name;
+        peer.lease = lease;
+        peer.last_seen = now;
+        peer.is_static |= is_static;
+        if peer.epoch != h.graph_epoch {
+            peer.epoch = h.graph_epoch;
+            peer.covered = 0;
+        }
+        let epoch = h.graph_epoch;
+        let count = h.endpoints.len() as u16;
+        let mut page_ok = true;
+        for e in h.endpoints.iter() {
+            let info = match e.map(|e| endpoint_from_wire(&e)) {
+                Ok(Some(info)) => info,
+                _ => {
+                    self.stats.rx_malformed += 1;
+                    page_ok = false;
+                    continue;
+                }
+            };
+            self.upsert_endpoint(sender, epoch, info);
+        }
+        // Coverage of the epoch's endpoint list, page by page in order.
+        let Some(peer) = self.graph.peer_mut(slot) else {
+            return;
+        };
+        if page_ok {
+            if h.first_endpoint_index == 0 {
+                peer.covered = count;
+            } else if h.first_endpoint_index == peer.covered {
+                peer.covered = peer.covered.saturating_add(count);
+            }
+        }
+        if page_ok && peer.covered >= h.total_endpoints {
+            // The whole list of this epoch arrived: endpoints not in it are gone.
+            let stale: heapless::Vec<usize, E> = self
+                .graph
+                .endpoints()
+                .filter(|(_, e)| e.participant == sender && e.epoch != epoch)
+                .map(|(s, _)| s)
+                .collect();
+            for s in stale {
+                self.remove_endpoint(s);
+            }
+        }
+        if h.reply_requested && !dst.is_multicast() {
+            let limit = self.config.fast_announce_period;
+            let Some(peer) = self.graph.peer_mut(slot) else {
+                return;
+            };
+            let allowed = peer.last_reply.is_none_or(|t| now >= t + limit);
+            if allowed && self.replies.push_back(src).is_ok() {
+                peer.last_reply = Some(now);
+            } else {
+                self.stats.hello_replies_limited += 1;
+            }
+        }
+    }
+
+    fn upsert_endpoint(&mut self, participant: u64, epoch: u32, info: EndpointInfo) {
+        if let Some(s) = self.graph.find_endpoint(participant, info.entity) {
+            let same = self.graph.endpoint(s).is_some_and(|e| e.info == info);
+            if same {
+                if let Some(e) = self.graph.endpoint_mut(s) {
+                    e.epoch = epoch;
+                }
+                return;
+            }
+            // Changed in place (QoS, topic): the old one is gone, a new one appears.
+            self.remove_endpoint(s);
+        }
+        let ep = RemoteEndpoint {
+            participant,
+            info,
+            matched: 0,
+            epoch,
+        };
+        let Some(s) = self
+            .graph
+            .insert_endpoint(ep, self.config.max_endpoints_per_peer)
+        else {
+            self.stats.endpoints_full += 1;
+            return;
+        };
+        self.push_event(Event::EndpointDiscovered {
+            remote: RemoteId {
+                participant,
+                entity: info.entity,
+            },
+            kind: info.kind,
+        });
+        self.match_remote(s);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Data
+
+    /// Readers matched with writer (`participant`, `entity`), as (reader index, match index).
+    fn matched_readers(&self, participant: u64, entity: u32) -> heapless::Vec<(usize, usize), R> {
+        let mut v = heapless::Vec::new();
+        for (ri, r) in self.readers.iter().enumerate() {
+            let Some(r) = r else { continue };
+            if let Some(mi) = r
+                .writers
+                .iter()
+                .position(|m| m.is_some_and(|m| m.participant == participant && m.entity == entity))
+            {
+                let _ = v.push((ri, mi));
+            }
+        }
+        v
+    }
+
+    fn on_data(&mut self, sender: u64, d: &DataRepr<'_>) {
+        self.on_sample(
+            sender,
+            d.writer.0,
+            d.seq,
+            related_id(d.related),
+            Some(d.payload),
+        );
+    }
+
+    fn on_batch(&mut self, sender: u64, b: &BatchRepr<'_>) {
+        for (seq, payload) in b.iter() {
+            self.on_sample(sender, b.writer.0, seq, None, Some(payload));
+        }
+    }
+
+    /// A whole sample arrived (`payload`), or was completed in the reassembly store
+    /// (`payload == None`).
+    fn on_sample(
+        &mut self,
+        sender: u64,
+        writer: u32,
+        seq: u64,
+        related: Option<SampleId>,
+        payload: Option<&[u8]>,
+    ) {
+        let readers = self.matched_readers(sender, writer);
+        if readers.is_empty() {
+            self.stats.rx_unmatched += 1;
+            return;
+        }
+        let key = FragKey {
+            participant: sender,
+            entity: writer,
+            seq,
+        };
+        let origin = SampleId {
+            participant: sender,
+            entity: writer,
+            seq,
+        };
+        let mut any_held = false;
+        for (ri, mi) in readers {
+            match self.offer(ri, mi, origin, related, payload, key) {
+                Took::Held => any_held = true,
+                Took::Delivered | Took::Refused => {}
+            }
+        }
+        if !any_held {
+            if let Some(slot) = self.reassembly.find(&key) {
+                if self.reassembly.complete(slot).is_some() && !self.held_by_any(&key) {
+                    self.reassembly.remove(slot);
+                }
+            }
+        }
+    }
+
+    fn held_by_any(&self, key: &FragKey) -> bool {
+        self.readers.iter().flatten().any(|r| {
+            r.writers.iter().flatten().any(|m| {
+                m.participant == key.participant
+                    && m.entity == key.entity
+                    && m.reliable
+                    && m.window.held_set().contains(key.seq)
+            })
+        })
+    }
+
+    /// Offer one complete sample to reader `ri` (match `mi`).
+    fn offer(
+        &mut self,
+        ri: usize,
+        mi: usize,
+        origin: SampleId,
+        related: Option<SampleId>,
+        payload: Option<&[u8]>,
+        key: FragKey,
+    ) -> Took {
+        let Some(m) = self.readers[ri].as_ref().and_then(|r| r.writers[mi]) else {
+            return Took::Refused;
+        };
+        if !m.reliable {
+            if origin.seq <= m.be_last {
+                if origin.seq == m.be_last {
+                    self.stats.rx_duplicate += 1;
+                } else {
+                    self.stats.rx_out_of_order += 1;
+                }
+                return Took::Refused;
+            }
+            if self.deliver(ri, origin, related, payload, key) {
+                if let Some(m) = self.readers[ri]
+                    .as_mut()
+                    .and_then(|r| r.writers[mi].as_mut())
+                {
+                    m.be_last = origin.seq;
+                }
+                // Older incomplete samples of this writer will never be wanted.
+                self.reassembly
+                    .remove_writer_below(origin.participant, origin.entity, origin.seq);
+                return Took::Delivered;
+            }
+            return Took::Refused;
+        }
+        match m.window.arrival(origin.seq) {
+            Arrival::Duplicate => {
+                self.stats.rx_duplicate += 1;
+                Took::Refused
+            }
+            Arrival::OutOfWindow => {
+                self.stats.rx_out_of_window += 1;
+                Took::Refused
+            }
+            Arrival::Deliver => {
+                if self.deliver(ri, origin, related, payload, key) {
+                    if let Some(m) = self.readers[ri]
+                        .as_mut()
+                        .and_then(|r| r.writers[mi].as_mut())
+                    {
+                        m.window.delivered();
+                    }
+                    self.drain_writer(ri, mi);
+                    Took::Delivered
+                } else if self.hold(ri, mi, origin, related, payload, key) {
+                    Took::Held
+                } else {
+                    Took::Refused
+                }
+            }
+            Arrival::Hold => {
+                if self.hold(ri, mi, origin, related, payload, key) {
+                    Took::Held
+                } else {
+                    Took::Refused
+                }
+            }
+        }
+    }
+
+    /// Keep a reliable sample in the reassembly store until it can be delivered in order.
+    fn hold(
+        &mut self,
+        ri: usize,
+        mi: usize,
+        _origin: SampleId,
+        related: Option<SampleId>,
+        payload: Option<&[u8]>,
+        key: FragKey,
+    ) -> bool {
+        if let Some(data) = payload {
+            match self.reassembly.insert_whole(key, data, related, self.now) {
+                Ok(_) => {}
+                Err(FragError::NoRoom) => {
+                    self.stats.rx_reassembly_full += 1;
+                    return false;
+                }
+                Err(FragError::TooLarge) => {
+                    self.stats.rx_too_large += 1;
+                    return false;
+                }
+                Err(FragError::Inconsistent) => {
+                    self.stats.rx_fragment_inconsistent += 1;
+                    return false;
+                }
+            }
+        } else if self.reassembly.find(&key).is_none() {
+            return false;
+        }
+        if let Some(m) = self.readers[ri]
+            .as_mut()
+            .and_then(|r| r.writers[mi].as_mut())
+        {
+            m.window.held(key.seq);
+        }
+        true
+    }
+
+    /// Put a sample into reader `ri`'s queue; false if the queue is full (reliable) or the
+    /// sample does not fit.
+    fn deliver(
+        &mut self,
+        ri: usize,
+        origin: SampleId,
+        related: Option<SampleId>,
+        payload: Option<&[u8]>,
+        key: FragKey,
+    ) -> bool {
+        let now = self.now;
+        let own = self.id;
+        let Self {
+            readers,
+            reassembly,
+            stats,
+            events,
+            ..
+        } = self;
+        let Some(r) = readers[ri].as_mut() else {
+            return false;
+        };
+        let (data, related) = match payload {
+            Some(d) => (d, related),
+            None => match reassembly.find(&key).and_then(|s| reassembly.complete(s)) {
+                Some((d, rel)) => (d, rel),
+                None => return false,
+            },
+        };
+        // A client only queues the replies to its own requests; the others still count as
+        // delivered for the reliable stream.
+        if r.role == super::participant::Role::Client
+            && !related.is_some_and(|rel| rel.participant == own && rel.entity == r.entity)
+        {
+            return true;
+        }
+        let reliable = r.info.qos.reliability == Reliability::Reliable;
+        if data.len() > r.queue.capacity_bytes() {
+            stats.rx_too_large += 1;
+            // Never deliverable: count it delivered so a reliable stream does not stall.
+            return true;
+        }
+        let meta = SampleMeta {
+            written: now,
+            related,
+            origin: Some(origin),
+        };
+        match r.queue.push(data, meta, |_| !reliable) {
+            Ok(_) => {
+                stats.samples_delivered += 1;
+                if let Some(d) = r.info.qos.deadline {
+                    r.deadline_next = Some(now + d);
+                }
+                if !r.notified {
+                    r.notified = true;
+                    let reader = ReaderHandle {
+                        index: ri as u8,
+                        entity: r.entity,
+                    };
+                    if events.push_back(Event::DataAvailable { reader }).is_err() {
+                        stats.events_dropped += 1;
+                    }
+                }
+                true
+            }
+            Err(_) => {
+                stats.rx_queue_full += 1;
+                false
+            }
+        }
+    }
+
+    /// Deliver samples held after a gap that is now filled, for every writer of reader `ri`.
+    pub(crate) fn drain_held(&mut self, ri: usize) {
+        for mi in 0..M {
+            self.drain_writer(ri, mi);
+        }
+    }
+
+    fn drain_writer(&mut self, ri: usize, mi: usize) {
+        loop {
+            let Some(m) = self.readers[ri].as_ref().and_then(|r| r.writers[mi]) else {
+                return;
+            };
+            if !m.reliable || !m.window.is_synced() {
+                return;
+            }
+            let seq = m.window.next();
+            if !m.window.held_set().contains(seq) {
+                return;
+            }
+            let key = FragKey {
+                participant: m.participant,
+                entity: m.entity,
+                seq,
+            };
+            let origin = SampleId {
+                participant: m.participant,
+                entity: m.entity,
+                seq,
+            };
+            if self.reassembly.find(&key).is_none() {
+                // Not in the store after all (it cannot happen: held samples are complete and
+                // only leave with their writer). Forget the mark so the sample is asked again.
+                if let Some(m) = self.readers[ri]
+                    .as_mut()
+                    .and_then(|r| r.writers[mi].as_mut())
+                {
+                    m.window.unhold(seq);
+                    m.ack_due = true;
+                }
+                return;
+            }
+            if !self.deliver(ri, origin, None, None, key) {
+                return;
+            }
+            if let Some(m) = self.readers[ri]
+                .as_mut()
+                .and_then(|r| r.writers[mi].as_mut())
+            {
+                m.window.delivered();
+            }
+            if !self.held_by_any(&key) {
+                if let Some(s) = self.reassembly.find(&key) {
+                    self.reassembly.remove(s);
+                }
+            }
+        }
+    }
+
+    fn on_data_frag(&mut self, sender: u64, d: &DataFragRepr<'_>) {
+        let readers = self.matched_readers(sender, d.writer.0);
+        if readers.is_empty() {
+            self.stats.rx_unmatched += 1;
+            return;
+        }
+        let seq = d.seq;
+        // Skip fragments no matched reader wants any more.
+        let wanted = readers.iter().any(|&(ri, mi)| {
+            self.readers[ri]
+                .as_ref()
+                .and_then(|r| r.writers[mi])
+                .is_some_and(|m| {
+                    if m.reliable {
+                        matches!(m.window.arrival(seq), Arrival::Deliver | Arrival::Hold)
+                            || (m.window.held_set().contains(seq)
+                                && self
+                                    .reassembly
+                                    .find(&FragKey {
+                                        participant: sender,
+                                        entity: d.writer.0,
+                                        seq,
+                                    })
+                                    .is_none())
+                    } else {
+                        seq > m.be_last
+                    }
+                })
+        });
+        if !wanted {
+            self.stats.rx_duplicate += 1;
+            return;
+        }
+        let key = FragKey {
+            participant: sender,
+            entity: d.writer.0,
+            seq,
+        };
+        let out = self.reassembly.insert(
+            key,
+            d.layout.sample_len as usize,
+            usize::from(d.layout.frag_size),
+            d.frag_index,
+            d.fragment,
+            related_id(d.related),
+            self.config.max_sample_len,
+            self.now,
+        );
+        match out {
+            Ok(FragOutcome::Incomplete) => {}
+            Ok(FragOutcome::Duplicate) => self.stats.rx_duplicate += 1,
+            Ok(FragOutcome::Complete(_)) => {
+                self.on_sample(sender, d.writer.0, seq, None, None);
+            }
+            Err(FragError::NoRoom) => self.stats.rx_reassembly_full += 1,
+            Err(FragError::TooLarge) => {
+                self.stats.rx_too_large += 1;
+                // Never receivable here: a reliable reader skips it when it is next in line, so
+                // its stream does not stall on it forever.
+                for (ri, mi) in readers {
+                    let Some(m) = self.readers[ri]
+                        .as_mut()
+                        .and_then(|r| r.writers[mi].as_mut())
+                    else {
+                        continue;
+                    };
+                    if m.reliable && m.window.arrival(seq) == Arrival::Deliver {
+                        m.window.delivered();
+                        self.drain_writer(ri, mi);
+                    }
+                }
+            }
+            Err(FragError::Inconsistent) => self.stats.rx_fragment_inconsistent += 1,
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Reliability control
+
+    fn on_heartbeat(&mut self, sender: u64, dst: MacAddr, hb: &HeartbeatRepr) {
+        let unicast = dst == self.mac;
+        let readers = self.matched_readers(sender, hb.writer.0);
+        if readers.is_empty() {
+            self.stats.rx_unmatched += 1;
+            return;
+        }
+        for (ri, mi) in readers {
+            let Some(r) = self.readers[ri].as_mut() else {
+                continue;
+            };
+            let entity = r.entity;
+            let Some(m) = r.writers[mi].as_mut() else {
+                continue;
+            };
+            if !m.reliable {
+                continue;
+            }
+            if m.last_hb_count.is_some_and(|c| hb.count <= c) {
+                self.stats.rx_stale_control += 1;
+                continue;
+            }
+            m.last_hb_count = Some(hb.count);
+            m.writer_last = m.writer_last.max(hb.last_seq);
+            if !m.window.is_synced() {
+                if unicast {
+                    // The writer tells us where our stream starts.
+                    m.window.skip_to(hb.first_seq);
+                    m.ack_due = true;
+                    m.nackfrag_due = true;
+                }
+                continue;
+            }
+            let lost = m.window.skip_to(hb.first_seq);
+            if lost > 0 {
+                let remote = RemoteId {
+                    participant: sender,
+                    entity: hb.writer.0,
+                };
+                self.reassembly
+                    .remove_writer_below(sender, hb.writer.0, hb.first_seq);
+                self.stats.samples_lost += lost;
+                let reader = ReaderHandle {
+                    index: ri as u8,
+                    entity,
+                };
+                self.push_event(Event::SamplesLost {
+                    reader,
+                    remote,
+                    count: lost,
+                });
+            }
+            if let Some(m) = self.readers[ri]
+                .as_mut()
+                .and_then(|r| r.writers[mi].as_mut())
+            {
+                if !hb.is_final || m.window.next() <= hb.last_seq {
+                    m.ack_due = true;
+                    m.nackfrag_due = true;
+                }
+            }
+            self.drain_writer(ri, mi);
+        }
+    }
+
+    fn find_writer(&self, entity: u32) -> Option<usize> {
+        self.writers
+            .iter()
+            .position(|w| w.as_ref().is_some_and(|w| w.entity == entity))
+    }
+
+    fn on_acknack(&mut self, sender: u64, a: &AckNackRepr) {
+        if a.writer_participant.get() != self.id {
+            self.stats.rx_unmatched += 1;
+            return;
+        }
+        let Some(wi) = self.find_writer(a.writer.0) else {
+            self.stats.rx_unmatched += 1;
+            return;
+        };
+        let Some(w) = self.writers[wi].as_mut() else {
+            return;
+        };
+        let Some(p) = w
+            .proxies
+            .iter_mut()
+            .flatten()
+            .find(|p| p.participant == sender && p.entity == a.reader.0 && p.reliable)
+        else {
+            self.stats.rx_unmatched += 1;
+            return;
+        };
+        let mut set = SeqSet::new(a.missing.base(), u32::from(a.missing.num_bits()));
+        for s in a.missing.iter() {
+            set.insert(s);
+        }
+        let sent_last = w.sent_below.saturating_sub(1);
+        match p.state.on_acknack(&set, a.count, sent_last) {
+            Ok(req) => {
+                p.state.needs_sync = false;
+                let first = w.history.first_seq();
+                if req.iter().any(|s| s < first) {
+                    // Asked for samples we no longer hold: tell it where to continue.
+                    p.state.history_released_below(first);
+                    p.sync_next = self.now;
+                }
+                for s in req.iter().filter(|s| *s >= first) {
+                    w.resend.insert(s);
+                }
+            }
+            Err(AckError::Stale) => self.stats.rx_stale_control += 1,
+            Err(AckError::Forged) => self.stats.rx_forged_control += 1,
+        }
+        self.after_acks(wi);
+    }
+
+    fn on_nack_frag(&mut self, sender: u64, n: &NackFragRepr) {
+        if n.writer_participant.get() != self.id {
+            self.stats.rx_unmatched += 1;
+            return;
+        }
+        let Some(wi) = self.find_writer(n.writer.0) else {
+            self.stats.rx_unmatched += 1;
+            return;
+        };
+        let Some(w) = self.writers[wi].as_mut() else {
+            return;
+        };
+        if !w
+            .proxies
+            .iter()
+            .flatten()
+            .any(|p| p.participant == sender && p.entity == n.reader.0 && p.reliable)
+        {
+            self.stats.rx_unmatched += 1;
+            return;
+        }
+        if n.seq >= w.sent_below || w.history.sample_len(n.seq).is_none() {
+            // Never sent, or no longer held (the next HEARTBEAT says so).
+            self.stats.rx_forged_control += u64::from(n.seq >= w.sent_below);
+            return;
+        }
+        let mut set = SeqSet::new(n.missing.base(), u32::from(n.missing.num_bits()));
+        for s in n.missing.iter() {
+            set.insert(s);
+        }
+        if set.is_empty() {
+            return;
+        }
+        // Merge with a pending request for the same sample, or take a free slot.
+        for (seq, have) in w.frag_nacks.iter_mut().flatten() {
+            if *seq == n.seq {
+                if have.base() == set.base() {
+                    for f in set.iter() {
+                        have.insert(f);
+                    }
+                } else {
+                    *have = set;
+                }
+                return;
+            }
+        }
+        if let Some(e) = w.frag_nacks.iter_mut().find(|e| e.is_none()) {
+            *e = Some((n.seq, set));
+        } else {
+            self.stats.nack_frag_overflow += 1;
+        }
+    }
+}

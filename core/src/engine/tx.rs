@@ -1,0 +1,805 @@
+//! Transmit path: deciding which frame goes next, and writing it.
+//!
+//! Planning is a pure function of the state ([`Participant::poll_transmit`] can be called again
+//! and again without changing anything); the state moves on only when the planned frame is
+//! written ([`Participant::write_transmit`]) or abandoned. Priorities, highest first: GOODBYE,
+//! HELLO pages, reader control (ACKNACK, NACK_FRAG), writer HEARTBEATs, then data round-robin over
+//! writers (fragment repairs, whole-sample repairs, new samples, batched when several small ones
+//! wait).
+
+use heapless::Vec;
+
+use super::participant::{AnnounceCursor, AnnounceTarget, LocalWriter, Participant, Role};
+use super::reassembly::FragKey;
+use super::seqset::SEQSET_BITS;
+use crate::time::Instant;
+use crate::wire::msg::{
+    AckNackRepr, BatchRepr, DataFragRepr, DataRepr, EndpointRepr, Endpoints, FragLayout,
+    GoodbyeRepr, HeartbeatRepr, HelloRepr, MessageRepr, NackFragRepr, RelatedSample, Samples,
+};
+use crate::wire::{self, EntityId, HeaderRepr, MacAddr, ParticipantId, WireError};
+
+/// Most endpoints in one HELLO page.
+const MAX_PAGE: usize = 32;
+/// Most samples in one BATCH.
+const MAX_BATCH: usize = 64;
+
+/// The next frame to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Plan {
+    Goodbye,
+    Hello {
+        dst: MacAddr,
+        reply_requested: bool,
+        first: u16,
+        count: u8,
+    },
+    AckNack {
+        r: usize,
+        m: usize,
+    },
+    NackFrag {
+        r: usize,
+        m: usize,
+        seq: u64,
+        base: u32,
+    },
+    SyncHeartbeat {
+        w: usize,
+        p: usize,
+    },
+    Heartbeat {
+        w: usize,
+    },
+    /// A fragment asked for by NACK_FRAG (entry `k` of the writer's queue).
+    FragRepair {
+        w: usize,
+        k: usize,
+        seq: u64,
+        index: u32,
+    },
+    /// A fragment of a whole fragmented sample being sent again.
+    ResendFrag {
+        w: usize,
+        seq: u64,
+        index: u32,
+    },
+    /// A whole small sample sent again.
+    Resend {
+        w: usize,
+        seq: u64,
+    },
+    Data {
+        w: usize,
+        seq: u64,
+    },
+    Frag {
+        w: usize,
+        seq: u64,
+        index: u32,
+    },
+    Batch {
+        w: usize,
+        first: u64,
+        count: u16,
+    },
+}
+
+/// Why [`Participant::write_transmit`] wrote nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TransmitError {
+    /// No frame was planned by [`Participant::poll_transmit`].
+    NothingPlanned,
+    /// The buffer's length differs from the planned frame's length.
+    WrongLength {
+        /// The planned length.
+        planned: usize,
+        /// The buffer's length.
+        got: usize,
+    },
+}
+
+fn related_wire(r: Option<super::history::SampleId>) -> Option<RelatedSample> {
+    let r = r?;
+    Some(RelatedSample {
+        participant: ParticipantId::new(r.participant)?,
+        entity: EntityId(r.entity),
+        seq: r.seq,
+    })
+}
+
+impl<
+    'a,
+    const P: usize,
+    const E: usize,
+    const W: usize,
+    const R: usize,
+    const H: usize,
+    const M: usize,
+    const F: usize,
+> Participant<'a, P, E, W, R, H, M, F>
+{
+    fn tags(&self) -> wire::TagStack {
+        match self.config.vlan {
+            Some(t) => wire::TagStack::single(t),
+            None => wire::TagStack::new(),
+        }
+    }
+
+    /// Bytes before the body: Ethernet header, tags, l2net header.
+    fn frame_overhead(&self) -> usize {
+        12 + self.tags().buffer_len() + wire::header::HEADER_LEN
+    }
+
+    /// Largest body of one frame.
+    pub(crate) fn body_max(&self) -> usize {
+        (self.config.mtu - wire::header::HEADER_LEN).min(wire::header::MAX_BODY_LEN)
+    }
+
+    /// Bytes of sample payload in every fragment but the last.
+    pub(crate) fn frag_size(&self) -> usize {
+        (self.body_max() - DataFragRepr::overhead(true)).min(usize::from(u16::MAX))
+    }
+
+    fn is_fragmented(&self, len: usize, has_related: bool) -> bool {
+        len > self.body_max() - DataRepr::overhead(has_related)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // HELLO contents
+
+    fn announced_count(&self) -> usize {
+        self.writers.iter().flatten().count()
+            + self
+                .readers
+                .iter()
+                .flatten()
+                .filter(|r| r.role == Role::Topic)
+                .count()
+    }
+
+    fn announced(&self, index: usize) -> Option<EndpointRepr<'_>> {
+        let mut it = self
+            .writers
+            .iter()
+            .flatten()
+            .map(|w| (&w.info, w.role, true))
+            .chain(
+                self.readers
+                    .iter()
+                    .flatten()
+                    .filter(|r| r.role == Role::Topic)
+                    .map(|r| (&r.info, r.role, false)),
+            );
+        let (info, _role, _is_writer) = it.nth(index)?;
+        Some(EndpointRepr {
+            entity: EntityId(info.entity),
+            kind: info.kind,
+            qos: super::rx::qos_to_wire(&info.qos),
+            topic: info.topic.as_str(),
+            type_name: info.type_name.as_str(),
+            type_hash: (info.type_hash != [0; 32]).then_some(&info.type_hash),
+        })
+    }
+
+    /// How many endpoints from `first` fit into one HELLO body.
+    fn page_count(&self, first: usize) -> usize {
+        let total = self.announced_count();
+        let mut len = HelloRepr {
+            reply_requested: false,
+            lease_ms: 0,
+            graph_epoch: 0,
+            first_endpoint_index: 0,
+            total_endpoints: 0,
+            name: self.config.name,
+            endpoints: Endpoints::List(&[]),
+        }
+        .buffer_len();
+        let mut n = 0;
+        while first + n < total && n < MAX_PAGE {
+            let Some(e) = self.announced(first + n) else {
+                break;
+            };
+            if len + e.buffer_len() > self.body_max() {
+                break;
+            }
+            len += e.buffer_len();
+            n += 1;
+        }
+        n
+    }
+
+    fn lease_ms(&self) -> u32 {
+        u32::try_from(self.config.lease.as_millis()).unwrap_or(u32::MAX)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Planning
+
+    pub(crate) fn has_urgent_tx(&self) -> bool {
+        self.plan(self.now).is_some()
+    }
+
+    fn plan(&self, now: Instant) -> Option<Plan> {
+        if self.closing {
+            return (self.goodbyes_left > 0).then_some(Plan::Goodbye);
+        }
+        if let Some(c) = self.announce {
+            let (dst, reply_requested) = match c.target {
+                AnnounceTarget::Multicast => (self.discovery_mac(), false),
+                AnnounceTarget::Static(i) => (
+                    self.config
+                        .static_peers
+                        .get(i)
+                        .copied()
+                        .unwrap_or(MacAddr::BROADCAST),
+                    true,
+                ),
+                AnnounceTarget::Reply(mac) => (mac, false),
+            };
+            let count = self.page_count(usize::from(c.first_index)) as u8;
+            return Some(Plan::Hello {
+                dst,
+                reply_requested,
+                first: c.first_index,
+                count,
+            });
+        }
+        for (ri, r) in self.readers.iter().enumerate() {
+            let Some(r) = r else { continue };
+            for (mi, m) in r.writers.iter().enumerate() {
+                let Some(m) = m else { continue };
+                if !m.reliable || !m.window.is_synced() {
+                    continue;
+                }
+                if m.ack_due {
+                    return Some(Plan::AckNack { r: ri, m: mi });
+                }
+                if m.nackfrag_due {
+                    if let Some((seq, base)) = self.first_incomplete(
+                        m.participant,
+                        m.entity,
+                        m.window.next(),
+                        m.writer_last,
+                    ) {
+                        return Some(Plan::NackFrag {
+                            r: ri,
+                            m: mi,
+                            seq,
+                            base,
+                        });
+                    }
+                }
+            }
+        }
+        for (wi, w) in self.writers.iter().enumerate() {
+            let Some(w) = w else { continue };
+            for (pi, p) in w.proxies.iter().enumerate() {
+                if p.is_some_and(|p| p.reliable && p.state.needs_sync && p.sync_next <= now) {
+                    return Some(Plan::SyncHeartbeat { w: wi, p: pi });
+                }
+            }
+            if Self::needs_heartbeat(w)
+                && (w.hb_next <= now || (w.hb_soon && w.sent_below >= w.history.next_seq()))
+            {
+                return Some(Plan::Heartbeat { w: wi });
+            }
+        }
+        for k in 0..W {
+            let wi = (self.rr_writer + k) % W;
+            let Some(w) = self.writers[wi].as_ref() else {
+                continue;
+            };
+            if let Some(p) = self.plan_writer_data(wi, w, now) {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// The lowest incomplete sample of a writer that the writer announced, and its first
+    /// missing fragment.
+    fn first_incomplete(
+        &self,
+        participant: u64,
+        entity: u32,
+        from: u64,
+        last: u64,
+    ) -> Option<(u64, u32)> {
+        let mut best: Option<(u64, u32)> = None;
+        for slot in self.reassembly.slots_of(participant, entity) {
+            let Some(key) = self.reassembly.key(slot) else {
+                continue;
+            };
+            let Some((n, got)) = self.reassembly.progress(slot) else {
+                continue;
+            };
+            if got == n || key.seq < from || key.seq > last {
+                continue;
+            }
+            if best.is_some_and(|(s, _)| s <= key.seq) {
+                continue;
+            }
+            let first_missing = (0..n).find(|i| !self.reassembly.has_fragment(slot, *i))?;
+            best = Some((key.seq, first_missing));
+        }
+        best
+    }
+
+    fn plan_writer_data(&self, wi: usize, w: &LocalWriter<'a, H, M>, now: Instant) -> Option<Plan> {
+        for (k, e) in w.frag_nacks.iter().enumerate() {
+            if let Some((seq, set)) = e {
+                if let Some(f) = set.first() {
+                    return Some(Plan::FragRepair {
+                        w: wi,
+                        k,
+                        seq: *seq,
+                        index: f as u32,
+                    });
+                }
+            }
+        }
+        if let Some((seq, index)) = w.resend_cursor {
+            return Some(Plan::ResendFrag { w: wi, seq, index });
+        }
+        if let Some(seq) = w.resend.first() {
+            let (data, meta) = w.history.get(seq)?;
+            return Some(if self.is_fragmented(data.len(), meta.related.is_some()) {
+                Plan::ResendFrag {
+                    w: wi,
+                    seq,
+                    index: 0,
+                }
+            } else {
+                Plan::Resend { w: wi, seq }
+            });
+        }
+        let seq = w.sent_below;
+        if seq >= w.history.next_seq() {
+            return None;
+        }
+        let (data, meta) = w.history.get(seq)?;
+        if self.is_fragmented(data.len(), meta.related.is_some()) {
+            return Some(Plan::Frag {
+                w: wi,
+                seq,
+                index: w.frag_next,
+            });
+        }
+        // Batch consecutive small samples without a related id.
+        let mut len = BatchRepr::OVERHEAD;
+        let mut count = 0u16;
+        let mut s = seq;
+        while s < w.history.next_seq() && usize::from(count) < MAX_BATCH {
+            let Some((d, m)) = w.history.get(s) else {
+                break;
+            };
+            if m.related.is_some() || d.len() > usize::from(u16::MAX) {
+                break;
+            }
+            let add = BatchRepr::PER_SAMPLE_OVERHEAD + d.len();
+            if len + add > self.body_max() {
+                break;
+            }
+            len += add;
+            count += 1;
+            s += 1;
+        }
+        if let Some(until) = w.batch_until {
+            // Hold a lone small sample for company, up to the configured delay.
+            if count < 2 && now < until && s == w.history.next_seq() {
+                return None;
+            }
+        }
+        Some(if count >= 2 {
+            Plan::Batch {
+                w: wi,
+                first: seq,
+                count,
+            }
+        } else {
+            Plan::Data { w: wi, seq }
+        })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Messages
+
+    fn with_message<T>(
+        &self,
+        plan: Plan,
+        f: impl FnOnce(MacAddr, &MessageRepr<'_>) -> T,
+    ) -> Option<T> {
+        match plan {
+            Plan::Goodbye => Some(f(self.discovery_mac(), &MessageRepr::Goodbye(GoodbyeRepr))),
+            Plan::Hello {
+                dst,
+                reply_requested,
+                first,
+                count,
+            } => {
+                let mut eps: Vec<EndpointRepr<'_>, MAX_PAGE> = Vec::new();
+                for i in 0..usize::from(count) {
+                    let e = self.announced(usize::from(first) + i)?;
+                    eps.push(e).ok()?;
+                }
+                let total = u16::try_from(self.announced_count()).unwrap_or(u16::MAX);
+                let msg = MessageRepr::Hello(HelloRepr {
+                    reply_requested,
+                    lease_ms: self.lease_ms(),
+                    graph_epoch: self.epoch,
+                    first_endpoint_index: first,
+                    total_endpoints: total,
+                    name: self.config.name,
+                    endpoints: Endpoints::List(&eps),
+                });
+                Some(f(dst, &msg))
+            }
+            Plan::AckNack { r, m } => {
+                let rd = self.readers[r].as_ref()?;
+                let mw = rd.writers[m].as_ref()?;
+                let missing = mw.window.missing(mw.writer_last);
+                let mut set =
+                    crate::wire::msg::SeqSet::new(missing.base(), missing.num_bits() as u16)
+                        .ok()?;
+                for s in missing.iter() {
+                    let in_progress = self
+                        .reassembly
+                        .find(&FragKey {
+                            participant: mw.participant,
+                            entity: mw.entity,
+                            seq: s,
+                        })
+                        .is_some();
+                    if !in_progress {
+                        set.insert(s);
+                    }
+                }
+                let msg = MessageRepr::AckNack(AckNackRepr {
+                    is_final: false,
+                    writer_participant: ParticipantId::new(mw.participant)?,
+                    writer: EntityId(mw.entity),
+                    reader: EntityId(rd.entity),
+                    count: mw.ack_count.wrapping_add(1),
+                    missing: set,
+                });
+                Some(f(mw.mac, &msg))
+            }
+            Plan::NackFrag { r, m, seq, base } => {
+                let rd = self.readers[r].as_ref()?;
+                let mw = rd.writers[m].as_ref()?;
+                let slot = self.reassembly.find(&FragKey {
+                    participant: mw.participant,
+                    entity: mw.entity,
+                    seq,
+                })?;
+                let (n, _) = self.reassembly.progress(slot)?;
+                let span = (n - base).min(SEQSET_BITS) as u16;
+                let mut set = crate::wire::msg::SeqSet::new(u64::from(base), span).ok()?;
+                for i in base..base + u32::from(span) {
+                    if !self.reassembly.has_fragment(slot, i) {
+                        set.insert(u64::from(i));
+                    }
+                }
+                let msg = MessageRepr::NackFrag(NackFragRepr {
+                    writer_participant: ParticipantId::new(mw.participant)?,
+                    writer: EntityId(mw.entity),
+                    reader: EntityId(rd.entity),
+                    seq,
+                    count: mw.nack_count.wrapping_add(1),
+                    missing: set,
+                });
+                Some(f(mw.mac, &msg))
+            }
+            Plan::SyncHeartbeat { w, p } => {
+                let wr = self.writers[w].as_ref()?;
+                let px = wr.proxies[p].as_ref()?;
+                let first = px.state.acked_below().max(wr.history.first_seq()).max(1);
+                let last = wr.sent_below.saturating_sub(1).max(first - 1);
+                let msg = MessageRepr::Heartbeat(HeartbeatRepr {
+                    is_final: false,
+                    liveliness: false,
+                    writer: EntityId(wr.entity),
+                    first_seq: first,
+                    last_seq: last,
+                    count: wr.hb_count.wrapping_add(1),
+                });
+                Some(f(px.mac, &msg))
+            }
+            Plan::Heartbeat { w } => {
+                let wr = self.writers[w].as_ref()?;
+                let first = wr.history.first_seq();
+                let last = wr.sent_below.saturating_sub(1).max(first - 1);
+                let msg = MessageRepr::Heartbeat(HeartbeatRepr {
+                    is_final: false,
+                    liveliness: false,
+                    writer: EntityId(wr.entity),
+                    first_seq: first,
+                    last_seq: last,
+                    count: wr.hb_count.wrapping_add(1),
+                });
+                Some(f(wr.mac, &msg))
+            }
+            Plan::FragRepair { w, seq, index, .. }
+            | Plan::ResendFrag { w, seq, index }
+            | Plan::Frag { w, seq, index } => {
+                let wr = self.writers[w].as_ref()?;
+                let (data, meta) = wr.history.get(seq)?;
+                let fs = self.frag_size();
+                let layout = FragLayout::new(u32::try_from(data.len()).ok()?, fs as u16).ok()?;
+                let off = layout.offset(index) as usize;
+                let len = layout.frag_len(index).ok()?;
+                let msg = MessageRepr::DataFrag(DataFragRepr {
+                    writer: EntityId(wr.entity),
+                    seq,
+                    source_timestamp_ns: meta.written.as_nanos(),
+                    related: related_wire(meta.related),
+                    layout,
+                    frag_index: index,
+                    fragment: data.get(off..off + len)?,
+                });
+                Some(f(wr.mac, &msg))
+            }
+            Plan::Resend { w, seq } | Plan::Data { w, seq } => {
+                let wr = self.writers[w].as_ref()?;
+                let (data, meta) = wr.history.get(seq)?;
+                let msg = MessageRepr::Data(DataRepr {
+                    writer: EntityId(wr.entity),
+                    seq,
+                    source_timestamp_ns: meta.written.as_nanos(),
+                    related: related_wire(meta.related),
+                    payload: data,
+                });
+                Some(f(wr.mac, &msg))
+            }
+            Plan::Batch { w, first, count } => {
+                let wr = self.writers[w].as_ref()?;
+                let mut list: Vec<&[u8], MAX_BATCH> = Vec::new();
+                for s in first..first + u64::from(count) {
+                    list.push(wr.history.get(s)?.0).ok()?;
+                }
+                let ts = wr.history.get(first)?.1.written.as_nanos();
+                let msg = MessageRepr::Batch(BatchRepr {
+                    writer: EntityId(wr.entity),
+                    first_seq: first,
+                    source_timestamp_ns: ts,
+                    samples: Samples::List(&list),
+                });
+                Some(f(wr.mac, &msg))
+            }
+        }
+    }
+
+    fn emit_frame(
+        &self,
+        buf: &mut [u8],
+        dst: MacAddr,
+        msg: &MessageRepr<'_>,
+    ) -> Result<usize, WireError> {
+        let body_len = msg.buffer_len();
+        let total = self.frame_overhead() + body_len;
+        if buf.len() != total {
+            return Err(WireError::BufferTooSmall {
+                len: buf.len(),
+                need: total,
+            });
+        }
+        buf[0..6].copy_from_slice(&dst.0);
+        buf[6..12].copy_from_slice(&self.mac.0);
+        let n = self.tags().emit(wire::ETHERTYPE_L2NET, &mut buf[12..])?;
+        let h = 12 + n;
+        let sender = ParticipantId::new(self.id).ok_or(WireError::ZeroParticipant)?;
+        HeaderRepr {
+            kind: msg.kind(),
+            flags: msg.flags(),
+            domain: self.config.domain,
+            length: u16::try_from(body_len).map_err(|_| WireError::TooLarge {
+                len: body_len,
+                max: wire::header::MAX_BODY_LEN,
+            })?,
+            sender,
+        }
+        .emit(&mut buf[h..h + wire::header::HEADER_LEN])?;
+        msg.emit(&mut buf[h + wire::header::HEADER_LEN..])?;
+        Ok(total)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Public transmit API
+
+    /// Plan the next frame to send and return its exact length, or `None` if nothing is due
+    /// (then see [`Participant::poll_timeout`]). Calling it again without writing re-plans; the
+    /// state only changes in [`Participant::write_transmit`] or
+    /// [`Participant::abandon_transmit`].
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<usize> {
+        self.advance(now);
+        self.planned = None;
+        // Plans whose message cannot be built (a sample that vanished) are skipped.
+        for _ in 0..8 {
+            let plan = self.plan(self.now)?;
+            let overhead = self.frame_overhead();
+            match self.with_message(plan, |_, m| overhead + m.buffer_len()) {
+                Some(len) => {
+                    self.planned = Some((plan, len));
+                    return Some(len);
+                }
+                None => self.commit(plan),
+            }
+        }
+        None
+    }
+
+    /// Write the frame planned by [`Participant::poll_transmit`] into `buf`, which must have
+    /// exactly the planned length (a TX token's buffer). Returns the bytes written.
+    pub fn write_transmit(&mut self, buf: &mut [u8]) -> Result<usize, TransmitError> {
+        let (plan, len) = self.planned.ok_or(TransmitError::NothingPlanned)?;
+        if buf.len() != len {
+            return Err(TransmitError::WrongLength {
+                planned: len,
+                got: buf.len(),
+            });
+        }
+        self.planned = None;
+        let written = self.with_message(plan, |dst, m| self.emit_frame(buf, dst, m));
+        match written {
+            Some(Ok(n)) => {
+                self.stats.tx_frames += 1;
+                self.commit(plan);
+                Ok(n)
+            }
+            _ => {
+                // Cannot happen for a plan that just measured fine; never send garbage.
+                buf.fill(0);
+                self.stats.tx_errors += 1;
+                self.commit(plan);
+                Ok(0)
+            }
+        }
+    }
+
+    /// The link refused the planned frame for good (for example larger than its MTU): drop it,
+    /// count it in [`super::Stats::tx_errors`] and move on.
+    pub fn abandon_transmit(&mut self) {
+        if let Some((plan, _)) = self.planned.take() {
+            self.stats.tx_errors += 1;
+            self.commit(plan);
+        }
+    }
+
+    /// Move the state past `plan` (it was sent or given up).
+    fn commit(&mut self, plan: Plan) {
+        let now = self.now;
+        let hb_period = self.config.heartbeat_period;
+        match plan {
+            Plan::Goodbye => self.goodbyes_left = self.goodbyes_left.saturating_sub(1),
+            Plan::Hello { count, .. } => {
+                let total = self.announced_count();
+                let n_static = self.config.static_peers.len();
+                let Some(c) = self.announce.as_mut() else {
+                    return;
+                };
+                c.first_index = c.first_index.saturating_add(u16::from(count));
+                if usize::from(c.first_index) < total && count > 0 {
+                    return;
+                }
+                let next = match c.target {
+                    AnnounceTarget::Multicast if n_static > 0 => Some(AnnounceTarget::Static(0)),
+                    AnnounceTarget::Static(i) if i + 1 < n_static => {
+                        Some(AnnounceTarget::Static(i + 1))
+                    }
+                    _ => None,
+                };
+                self.announce = next.map(|target| AnnounceCursor {
+                    target,
+                    first_index: 0,
+                });
+                if self.announce.is_none() {
+                    if let Some(mac) = self.replies.pop_front() {
+                        self.announce = Some(AnnounceCursor {
+                            target: AnnounceTarget::Reply(mac),
+                            first_index: 0,
+                        });
+                    }
+                }
+            }
+            Plan::AckNack { r, m } => {
+                if let Some(mw) = self.readers[r].as_mut().and_then(|r| r.writers[m].as_mut()) {
+                    mw.ack_count = mw.ack_count.wrapping_add(1);
+                    mw.ack_due = false;
+                }
+            }
+            Plan::NackFrag { r, m, .. } => {
+                if let Some(mw) = self.readers[r].as_mut().and_then(|r| r.writers[m].as_mut()) {
+                    mw.nack_count = mw.nack_count.wrapping_add(1);
+                    mw.nackfrag_due = false;
+                }
+            }
+            Plan::SyncHeartbeat { w, p } => {
+                if let Some(wr) = self.writers[w].as_mut() {
+                    wr.hb_count = wr.hb_count.wrapping_add(1);
+                    if let Some(px) = wr.proxies[p].as_mut() {
+                        px.sync_next = now + hb_period;
+                    }
+                }
+            }
+            Plan::Heartbeat { w } => {
+                if let Some(wr) = self.writers[w].as_mut() {
+                    wr.hb_count = wr.hb_count.wrapping_add(1);
+                    wr.hb_next = now + hb_period;
+                    wr.hb_soon = false;
+                }
+            }
+            Plan::FragRepair { w, k, index, .. } => {
+                if let Some(wr) = self.writers[w].as_mut() {
+                    if let Some((_, set)) = wr.frag_nacks[k].as_mut() {
+                        set.remove(u64::from(index));
+                        if set.is_empty() {
+                            wr.frag_nacks[k] = None;
+                        }
+                    }
+                    self.stats.tx_resent += 1;
+                    wr.hb_soon = true;
+                }
+            }
+            Plan::ResendFrag { w, seq, index } => {
+                let fs = self.frag_size();
+                if let Some(wr) = self.writers[w].as_mut() {
+                    wr.resend.remove(seq);
+                    let n = wr
+                        .history
+                        .sample_len(seq)
+                        .map_or(0, |l| l.div_ceil(fs) as u32);
+                    wr.resend_cursor = (index + 1 < n).then_some((seq, index + 1));
+                    self.stats.tx_resent += 1;
+                    wr.hb_soon = true;
+                }
+            }
+            Plan::Resend { w, seq } => {
+                if let Some(wr) = self.writers[w].as_mut() {
+                    wr.resend.remove(seq);
+                    self.stats.tx_resent += 1;
+                    wr.hb_soon = true;
+                }
+                self.rr_writer = (w + 1) % W.max(1);
+            }
+            Plan::Data { w, seq } => {
+                if let Some(wr) = self.writers[w].as_mut() {
+                    wr.sent_below = seq + 1;
+                    wr.frag_next = 0;
+                    wr.batch_until = None;
+                    wr.hb_soon = true;
+                }
+                self.rr_writer = (w + 1) % W.max(1);
+            }
+            Plan::Frag { w, seq, index } => {
+                let fs = self.frag_size();
+                if let Some(wr) = self.writers[w].as_mut() {
+                    let n = wr
+                        .history
+                        .sample_len(seq)
+                        .map_or(0, |l| l.div_ceil(fs) as u32);
+                    if index + 1 >= n {
+                        wr.sent_below = seq + 1;
+                        wr.frag_next = 0;
+                    } else {
+                        wr.frag_next = index + 1;
+                    }
+                    wr.batch_until = None;
+                    wr.hb_soon = true;
+                }
+                self.rr_writer = (w + 1) % W.max(1);
+            }
+            Plan::Batch { w, first, count } => {
+                if let Some(wr) = self.writers[w].as_mut() {
+                    wr.sent_below = first + u64::from(count);
+                    wr.frag_next = 0;
+                    wr.batch_until = None;
+                    wr.hb_soon = true;
+                }
+                self.stats.tx_batched_samples += u64::from(count);
+                self.rr_writer = (w + 1) % W.max(1);
+            }
+        }
+    }
+}
