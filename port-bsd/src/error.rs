@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use l2net_core::wire::bpf::BpfError;
+
 use crate::ifreq::{IfName, IfNameError};
 
 /// What to do about "permission denied" on `/dev/bpf*`, for the system this is built for.
@@ -66,7 +68,7 @@ pub enum OpenError {
         needed: usize,
     },
     /// The core could not build the BPF filter program.
-    Filter,
+    Filter(BpfError),
     /// Another system call failed.
     Os {
         /// The call, for example `"BIOCSETF"`.
@@ -126,9 +128,7 @@ impl fmt::Display for OpenError {
                  raise the limit (sysctl net.bpf.maxbufsize / debug.bpf_maxbufsize / \
                  kern.ipc.maxsockbuf) or lower the MTU"
             ),
-            OpenError::Filter => f.write_str(
-                "the l2net BPF filter program could not be built (too many multicast groups)",
-            ),
+            OpenError::Filter(e) => write!(f, "the l2net BPF filter could not be built: {e}"),
             OpenError::Os { op, errno } => write!(
                 f,
                 "{op} failed: {} (os error {errno})",
@@ -149,7 +149,7 @@ impl From<IfNameError> for OpenError {
 impl From<OpenError> for std::io::Error {
     fn from(e: OpenError) -> Self {
         let kind = match e {
-            OpenError::InvalidName(_) | OpenError::BufferTooSmall { .. } | OpenError::Filter => {
+            OpenError::InvalidName(_) | OpenError::BufferTooSmall { .. } | OpenError::Filter(_) => {
                 std::io::ErrorKind::InvalidInput
             }
             OpenError::NoSuchInterface { .. } | OpenError::NoFreeDevice { .. } => {

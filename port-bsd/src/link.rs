@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use l2net_core::link::{
     Capabilities, FlushStatus, LinkError, RawLink, RxFrame, RxMeta, TxToken, check_tx_len,
 };
-use l2net_core::wire::bpf::{BpfInsn, l2net_filter};
+use l2net_core::wire::bpf::{BpfError, BpfInsn, MAX_MACS, filter_len, l2net_filter};
 use l2net_core::{Instant, MacAddr};
 
 use crate::error::OpenError;
@@ -28,6 +28,10 @@ const REQ: Requests = Requests::of(OS, AbiSizes::of(OS, core::mem::size_of::<usi
 /// `BPF_MAXINSNS` (512 on all four systems).
 const BPF_MAXINSNS: usize = 512;
 
+/// Instructions of the largest filter: our own address plus the most groups one program holds.
+const FILTER_CAPACITY: usize = filter_len(MAX_MACS);
+const _: () = assert!(FILTER_CAPACITY <= BPF_MAXINSNS);
+
 /// FreeBSD `BPF_T_NONE`: no timestamps at all.
 const BPF_T_NONE: u32 = 0x0003;
 
@@ -35,8 +39,10 @@ const BPF_T_NONE: u32 = 0x0003;
 /// records), so that each call does bounded work.
 const MAX_READS_PER_RECEIVE: usize = 4;
 
-// Cross-check the computed request numbers against the libc crate's, where it has them.
+// Cross-check the computed request numbers against the libc crate's, where it has them. (The
+// casts are needed: libc's types are `c_ulong`, 32 bits on 32-bit targets, or `c_uint`.)
 #[cfg(any(target_os = "macos", target_os = "freebsd", target_os = "openbsd"))]
+#[allow(clippy::unnecessary_cast)]
 const _: () = {
     assert!(REQ.biocsetif as u64 == libc::BIOCSETIF as u64);
     assert!(REQ.biocsblen as u64 == libc::BIOCSBLEN as u64);
@@ -48,6 +54,7 @@ const _: () = {
     assert!(REQ.biocflush as u64 == libc::BIOCFLUSH as u64);
 };
 #[cfg(any(target_os = "macos", target_os = "freebsd"))]
+#[allow(clippy::unnecessary_cast)]
 const _: () = {
     assert!(REQ.biocsetf as u64 == libc::BIOCSETF as u64);
     let fnr = match REQ.biocsetfnr {
@@ -177,6 +184,7 @@ pub struct BpfLink {
     caps: Capabilities,
     max_frame: usize,
     timestamps: bool,
+    promiscuous: bool,
     rx: RxBuffer,
     tx: TxPool,
     groups: Vec<Group>,
@@ -283,23 +291,15 @@ impl BpfLink {
             caps,
             max_frame,
             timestamps: config.timestamps,
+            promiscuous: config.promiscuous,
             rx: RxBuffer::new(blen, layout),
             tx: TxPool::new(config.tx_slots, max_frame),
-            groups: Vec::with_capacity(16),
-            filter: vec![
-                BpfInsn {
-                    code: 0,
-                    jt: 0,
-                    jf: 0,
-                    k: 0
-                };
-                BPF_MAXINSNS
-            ]
-            .into_boxed_slice(),
+            groups: Vec::with_capacity(MAX_MACS),
+            filter: vec![BpfInsn::default(); FILTER_CAPACITY].into_boxed_slice(),
         };
         // BIOCSETF (resetting the buffer) on open: nothing captured before the filter survives.
         link.install_filter(REQ.biocsetf).map_err(|e| match e {
-            FilterFailure::Build => OpenError::Filter,
+            FilterFailure::Build(e) => OpenError::Filter(e),
             FilterFailure::Os(errno) => OpenError::Os {
                 op: "BIOCSETF",
                 errno,
@@ -354,8 +354,14 @@ impl BpfLink {
         dst.push(self.mac);
         dst.extend(self.groups.iter().map(|g| g.mac));
         let accept = u32::try_from(self.max_frame).unwrap_or(u32::MAX);
-        let n = l2net_filter(&dst, accept, &mut self.filter).map_err(|_| FilterFailure::Build)?;
-        let prog = self.filter.get(..n).ok_or(FilterFailure::Build)?;
+        let n = l2net_filter(&dst, accept, &mut self.filter).map_err(FilterFailure::Build)?;
+        let prog = self
+            .filter
+            .get(..n)
+            .ok_or(FilterFailure::Build(BpfError::BufferTooSmall {
+                len: self.filter.len(),
+                need: n,
+            }))?;
         sys::set_filter(&self.fd, request, prog).map_err(FilterFailure::Os)
     }
 
@@ -369,9 +375,9 @@ impl BpfLink {
             None => (REQ.biocsetf, "BIOCSETF"),
         };
         self.install_filter(request).map_err(|e| match e {
-            FilterFailure::Build => {
-                LinkError::Unsupported("more multicast groups than one BPF filter program holds")
-            }
+            FilterFailure::Build(_) => LinkError::Unsupported(
+                "more multicast groups than one BPF filter program holds (63)",
+            ),
             FilterFailure::Os(errno) => LinkError::Os { op, errno },
         })
     }
@@ -386,7 +392,7 @@ impl BpfLink {
 
 #[derive(Debug, Clone, Copy)]
 enum FilterFailure {
-    Build,
+    Build(BpfError),
     Os(i32),
 }
 
@@ -510,6 +516,9 @@ impl RawLink for BpfLink {
                 // FreeBSD: the group is already joined from user space (another l2net process
                 // on this host); share it and leave it in place when we go.
                 Err(libc::EADDRINUSE) => false,
+                // In promiscuous mode the NIC delivers the group's frames anyway; the filter
+                // entry alone is enough (this is how an unprivileged macOS user joins groups).
+                Err(libc::EPERM | libc::EACCES) if self.promiscuous => false,
                 Err(errno @ (libc::EPERM | libc::EACCES)) => {
                     return Err(LinkError::Os {
                         op: "SIOCADDMULTI (joining a group needs root; or open the link with \
