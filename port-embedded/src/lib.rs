@@ -26,6 +26,8 @@ pub mod split;
 #[cfg(test)]
 mod testutil;
 
+#[cfg(all(feature = "host", target_os = "linux"))]
+pub mod host;
 
 #[cfg(feature = "smoltcp")]
 pub use link::SmoltcpLink;
