@@ -12,13 +12,15 @@ pub mod netlink;
 #[cfg(feature = "netns")]
 pub mod netns;
 pub mod plain;
+pub mod ring;
 mod sys;
 pub mod timestamp;
 pub mod uring;
 
 pub use error::{IfName, OpenError};
 pub use iface::InterfaceInfo;
-pub use link::{Backend, LinkConfig, LinkStats};
+pub use link::{Backend, LinkConfig, LinkStats, LinuxLink, Selection};
 pub use mmsg::MmsgLink;
 pub use plain::PlainLink;
+pub use ring::RingLink;
 pub use uring::UringLink;

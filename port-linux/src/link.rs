@@ -30,14 +30,17 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
-use l2net_core::link::RxMeta;
+use l2net_core::link::{FlushStatus, RxMeta};
 use l2net_core::wire::ethernet::HEADER_LEN;
 use l2net_core::wire::vlan::TPID_8021Q;
 use l2net_core::wire::{ETHERTYPE_L2NET, MacAddr};
-use l2net_core::{Capabilities, LinkError};
+use l2net_core::{Capabilities, Instant, LinkError, RawLink, RxFrame, TxToken};
 
 use crate::error::{IfName, OpenError, link_error};
 use crate::iface::{self, InterfaceInfo};
+use crate::mmsg::MmsgLink;
+use crate::plain::PlainLink;
+use crate::ring::RingLink;
 use crate::sys::socket as sock;
 
 /// Which I/O mechanism a link uses.
@@ -312,6 +315,17 @@ pub(crate) fn rx_meta(
     meta
 }
 
+/// The receive buffer length a link on `cfg.interface` needs, from the interface's MTU.
+pub(crate) fn rx_len_for(cfg: &LinkConfig) -> Result<usize, OpenError> {
+    let name = cfg.validate()?;
+    let q = crate::sys::ioctl::query_socket().map_err(|e| OpenError::os("socket", &e))?;
+    let mtu = crate::sys::ioctl::if_mtu(q.as_fd(), &name).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENODEV) => OpenError::NoSuchInterface(name),
+        _ => OpenError::os("SIOCGIFMTU", &e),
+    })?;
+    Ok(HEADER_LEN + 8 + mtu as usize)
+}
+
 /// The packet socket every backend is built on: its descriptor, the interface it is bound to
 /// and its counters.
 #[derive(Debug)]
@@ -485,6 +499,281 @@ impl PacketSocket {
         caps.max_burst = max_burst;
         caps.vlan.rx_strip = true;
         caps
+    }
+}
+
+/// Which backend [`LinuxLink::open`] picked, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// The backend in use.
+    pub backend: Backend,
+    /// Why: the request, or the probe results that led to the choice.
+    pub reason: String,
+}
+
+impl fmt::Display for Selection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.backend, self.reason)
+    }
+}
+
+/// A link on any backend, chosen by [`LinkConfig::backend`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LinuxLink {
+    /// [`Backend::Ring`].
+    Ring(RingLink),
+    /// [`Backend::Mmsg`].
+    Mmsg(MmsgLink),
+    /// [`Backend::Plain`].
+    Plain(PlainLink),
+}
+
+impl LinuxLink {
+    /// Open a link with the configured backend. [`Backend::Auto`] tries, in order, the ring
+    /// (zero-copy, fewest system calls), then mmsg (batched copies), then plain, and takes the
+    /// first one the kernel accepts; errors that no backend can avoid (no such interface,
+    /// missing privileges, a refused option) are returned at once. io_uring is only used when
+    /// asked for explicitly ([`Backend::Uring`]).
+    pub fn open(cfg: &LinkConfig) -> Result<(LinuxLink, Selection), OpenError> {
+        match cfg.backend {
+            Backend::Ring => Ok((
+                LinuxLink::Ring(RingLink::open(cfg)?),
+                Selection {
+                    backend: Backend::Ring,
+                    reason: "requested".into(),
+                },
+            )),
+            Backend::Mmsg => Ok((
+                LinuxLink::Mmsg(MmsgLink::open(cfg)?),
+                Selection {
+                    backend: Backend::Mmsg,
+                    reason: "requested".into(),
+                },
+            )),
+            Backend::Plain => Ok((
+                LinuxLink::Plain(PlainLink::open(cfg)?),
+                Selection {
+                    backend: Backend::Plain,
+                    reason: "requested".into(),
+                },
+            )),
+            Backend::Uring => Err(OpenError::Unsupported(
+                "the io_uring backend in this build of l2net-linux",
+            )),
+            Backend::Auto => {
+                let ring_err = match RingLink::open(cfg) {
+                    Ok(link) => {
+                        let reason = format!(
+                            "auto: TPACKET_V3 rings accepted ({} KiB RX, {} KiB TX)",
+                            link.rx_ring_bytes() >> 10,
+                            link.tx_ring_bytes() >> 10
+                        );
+                        return Ok((
+                            LinuxLink::Ring(link),
+                            Selection {
+                                backend: Backend::Ring,
+                                reason,
+                            },
+                        ));
+                    }
+                    Err(e) if fatal_for_all(&e) => return Err(e),
+                    Err(e) => e,
+                };
+                match MmsgLink::open(cfg) {
+                    Ok(link) => Ok((
+                        LinuxLink::Mmsg(link),
+                        Selection {
+                            backend: Backend::Mmsg,
+                            reason: format!("auto: ring refused ({ring_err}); recvmmsg/sendmmsg"),
+                        },
+                    )),
+                    Err(e) if fatal_for_all(&e) => Err(e),
+                    Err(mmsg_err) => Ok((
+                        LinuxLink::Plain(PlainLink::open(cfg)?),
+                        Selection {
+                            backend: Backend::Plain,
+                            reason: format!(
+                                "auto: ring refused ({ring_err}), mmsg refused ({mmsg_err})"
+                            ),
+                        },
+                    )),
+                }
+            }
+        }
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        match self {
+            LinuxLink::Ring(_) => Backend::Ring,
+            LinuxLink::Mmsg(_) => Backend::Mmsg,
+            LinuxLink::Plain(_) => Backend::Plain,
+        }
+    }
+
+    /// The interface as it was when the link opened.
+    pub fn interface(&self) -> &InterfaceInfo {
+        match self {
+            LinuxLink::Ring(l) => l.interface(),
+            LinuxLink::Mmsg(l) => l.interface(),
+            LinuxLink::Plain(l) => l.interface(),
+        }
+    }
+
+    /// Counters (reads and folds in the kernel's `PACKET_STATISTICS`).
+    pub fn stats(&mut self) -> Result<LinkStats, LinkError> {
+        match self {
+            LinuxLink::Ring(l) => l.stats(),
+            LinuxLink::Mmsg(l) => l.stats(),
+            LinuxLink::Plain(l) => l.stats(),
+        }
+    }
+
+    /// Sleep until a frame may be waiting or `timeout` passes (`None`: forever). Returns
+    /// whether the link became readable.
+    pub fn wait_readable(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        match self {
+            LinuxLink::Ring(l) => l.wait_readable(timeout),
+            LinuxLink::Mmsg(l) => l.wait_readable(timeout),
+            LinuxLink::Plain(l) => l.wait_readable(timeout),
+        }
+    }
+}
+
+/// Errors that the next backend would hit as well.
+fn fatal_for_all(e: &OpenError) -> bool {
+    matches!(
+        e,
+        OpenError::InvalidName
+            | OpenError::NoSuchInterface(_)
+            | OpenError::NotEthernet { .. }
+            | OpenError::NeedsCapNetRaw { .. }
+            | OpenError::InvalidConfig(_)
+    ) || matches!(e, OpenError::OptionRefused { option, .. } if *option != "PACKET_RX_RING"
+        && *option != "PACKET_TX_RING"
+        && *option != "PACKET_VERSION")
+}
+
+impl AsFd for LinuxLink {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            LinuxLink::Ring(l) => l.as_fd(),
+            LinuxLink::Mmsg(l) => l.as_fd(),
+            LinuxLink::Plain(l) => l.as_fd(),
+        }
+    }
+}
+
+impl std::os::fd::AsRawFd for LinuxLink {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+/// Receive view of a [`LinuxLink`].
+#[derive(Debug)]
+pub enum LinuxRx<'a> {
+    /// From the ring backend.
+    Ring(<RingLink as RawLink>::Rx<'a>),
+    /// From the mmsg backend.
+    Mmsg(<MmsgLink as RawLink>::Rx<'a>),
+    /// From the plain backend.
+    Plain(<PlainLink as RawLink>::Rx<'a>),
+}
+
+impl RxFrame for LinuxRx<'_> {
+    fn data(&self) -> &[u8] {
+        match self {
+            LinuxRx::Ring(f) => f.data(),
+            LinuxRx::Mmsg(f) => f.data(),
+            LinuxRx::Plain(f) => f.data(),
+        }
+    }
+    fn meta(&self) -> RxMeta {
+        match self {
+            LinuxRx::Ring(f) => f.meta(),
+            LinuxRx::Mmsg(f) => f.meta(),
+            LinuxRx::Plain(f) => f.meta(),
+        }
+    }
+}
+
+/// Transmit token of a [`LinuxLink`].
+#[derive(Debug)]
+pub enum LinuxTx<'a> {
+    /// From the ring backend.
+    Ring(<RingLink as RawLink>::Tx<'a>),
+    /// From the mmsg backend.
+    Mmsg(<MmsgLink as RawLink>::Tx<'a>),
+    /// From the plain backend.
+    Plain(<PlainLink as RawLink>::Tx<'a>),
+}
+
+impl TxToken for LinuxTx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, f: F) -> R {
+        match self {
+            LinuxTx::Ring(t) => t.consume(f),
+            LinuxTx::Mmsg(t) => t.consume(f),
+            LinuxTx::Plain(t) => t.consume(f),
+        }
+    }
+}
+
+impl RawLink for LinuxLink {
+    type Rx<'a> = LinuxRx<'a>;
+    type Tx<'a> = LinuxTx<'a>;
+
+    fn capabilities(&self) -> Capabilities {
+        match self {
+            LinuxLink::Ring(l) => l.capabilities(),
+            LinuxLink::Mmsg(l) => l.capabilities(),
+            LinuxLink::Plain(l) => l.capabilities(),
+        }
+    }
+
+    fn mac(&self) -> MacAddr {
+        self.interface().mac
+    }
+
+    fn receive(&mut self, now: Instant) -> Result<Option<LinuxRx<'_>>, LinkError> {
+        Ok(match self {
+            LinuxLink::Ring(l) => l.receive(now)?.map(LinuxRx::Ring),
+            LinuxLink::Mmsg(l) => l.receive(now)?.map(LinuxRx::Mmsg),
+            LinuxLink::Plain(l) => l.receive(now)?.map(LinuxRx::Plain),
+        })
+    }
+
+    fn transmit(&mut self, now: Instant, len: usize) -> Result<Option<LinuxTx<'_>>, LinkError> {
+        Ok(match self {
+            LinuxLink::Ring(l) => l.transmit(now, len)?.map(LinuxTx::Ring),
+            LinuxLink::Mmsg(l) => l.transmit(now, len)?.map(LinuxTx::Mmsg),
+            LinuxLink::Plain(l) => l.transmit(now, len)?.map(LinuxTx::Plain),
+        })
+    }
+
+    fn flush(&mut self, now: Instant) -> Result<FlushStatus, LinkError> {
+        match self {
+            LinuxLink::Ring(l) => l.flush(now),
+            LinuxLink::Mmsg(l) => l.flush(now),
+            LinuxLink::Plain(l) => l.flush(now),
+        }
+    }
+
+    fn join_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
+        match self {
+            LinuxLink::Ring(l) => l.join_multicast(mac),
+            LinuxLink::Mmsg(l) => l.join_multicast(mac),
+            LinuxLink::Plain(l) => l.join_multicast(mac),
+        }
+    }
+
+    fn leave_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
+        match self {
+            LinuxLink::Ring(l) => l.leave_multicast(mac),
+            LinuxLink::Mmsg(l) => l.leave_multicast(mac),
+            LinuxLink::Plain(l) => l.leave_multicast(mac),
+        }
     }
 }
 

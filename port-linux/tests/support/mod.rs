@@ -53,6 +53,9 @@ pub trait Waitable: RawLink {
 
 macro_rules! backend {
     ($t:ty) => {
+        backend!($t, |cfg| <$t>::open(cfg));
+    };
+    ($t:ty, $open:expr) => {
         impl Waitable for $t {
             fn wait(&self, timeout: Duration) -> bool {
                 self.wait_readable(Some(timeout)).expect("poll")
@@ -60,7 +63,9 @@ macro_rules! backend {
         }
         impl contract::TestBackend for $t {
             fn open_link(cfg: &l2net_linux::LinkConfig) -> Result<Self, l2net_linux::OpenError> {
-                <$t>::open(cfg)
+                let open: fn(&l2net_linux::LinkConfig) -> Result<Self, l2net_linux::OpenError> =
+                    $open;
+                open(cfg)
             }
             fn link_stats(&mut self) -> l2net_linux::LinkStats {
                 self.stats().expect("stats")
@@ -71,6 +76,10 @@ macro_rules! backend {
 
 backend!(l2net_linux::PlainLink);
 backend!(l2net_linux::MmsgLink);
+backend!(l2net_linux::RingLink);
+backend!(l2net_linux::LinuxLink, |cfg| {
+    l2net_linux::LinuxLink::open(cfg).map(|(link, _)| link)
+});
 backend!(l2net_linux::UringLink);
 
 /// `now` for links that ignore it.

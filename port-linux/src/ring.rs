@@ -1,0 +1,531 @@
+//! The ring backend: `TPACKET_V3` `PACKET_RX_RING` and `PACKET_TX_RING` in one `mmap`.
+//!
+//! Set-up: `PACKET_VERSION = TPACKET_V3`, then `PACKET_RX_RING`, then `PACKET_TX_RING`, then
+//! one `mmap` of both (RX first), then `bind`. The geometry comes from the MTU and
+//! [`LinkConfig::ring_memory`] (split evenly between the rings); when the kernel refuses it
+//! (`ENOMEM`, or a failed `mmap`) the block count is halved and the set-up retried, down to two
+//! blocks per ring.
+//!
+//! * **Receive, zero-copy.** The kernel fills variable-length frames into fixed-size blocks and
+//!   hands a block over when it is full or after [`LinkConfig::ring_block_timeout_ms`].
+//!   [`RawLink::receive`] returns a view ([`RingRx`]) pointing straight into the block; when the
+//!   view of a block's last frame is dropped, the block goes back to the kernel
+//!   (`TP_STATUS_KERNEL`). Metadata comes from the frame's `tpacket3_hdr`: the stripped VLAN tag
+//!   (`TP_STATUS_VLAN_VALID`, `TP_STATUS_VLAN_TPID_VALID`), the length on the wire, and the
+//!   timestamp (`tp_sec`/`tp_nsec`, CLOCK_REALTIME; hardware when `TP_STATUS_TS_RAW_HARDWARE`
+//!   is set, software otherwise).
+//! * **Transmit, zero-copy.** A token is the next TX ring frame, filled in place; it is only
+//!   handed out while the kernel has released that frame (`TP_STATUS_AVAILABLE`) and fewer than
+//!   [`LinkConfig::tx_slots`] frames wait for the next flush, otherwise `transmit` returns
+//!   `Ok(None)`. [`RawLink::flush`] marks the filled frames
+//!   `TP_STATUS_SEND_REQUEST` and kicks the kernel with one `send()`; frames it has not taken
+//!   yet (`EAGAIN`/`ENOBUFS`) stay marked and are reported pending, and the next flush kicks
+//!   again. A frame the kernel rejects (`TP_STATUS_WRONG_FORMAT`, which the link's own size check
+//!   prevents unless the MTU shrank after opening) is reported as [`LinkError::TooLarge`]; the
+//!   kernel stops transmitting at it, so the link must be reopened.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::time::Duration;
+
+use l2net_core::link::{FlushStatus, RxMeta, Timestamp, TimestampSource, check_tx_len};
+use l2net_core::wire::ethernet::{HEADER_LEN, MIN_FRAME_LEN};
+use l2net_core::{Capabilities, Instant, LinkError, MacAddr, RawLink, RxFrame, TxToken};
+
+use crate::error::OpenError;
+use crate::iface::InterfaceInfo;
+use crate::link::{LinkConfig, LinkStats, PacketSocket, check_frame, rx_meta};
+use crate::sys::{self, ring};
+
+/// Geometry of one ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    pub block_size: usize,
+    pub blocks: usize,
+    pub frame_size: usize,
+}
+
+impl Geometry {
+    pub(crate) fn bytes(&self) -> usize {
+        self.block_size * self.blocks
+    }
+    fn frames_per_block(&self) -> usize {
+        self.block_size / self.frame_size
+    }
+    fn frames(&self) -> usize {
+        self.frames_per_block() * self.blocks
+    }
+    fn req(&self, timeout_ms: u32, tx: bool) -> ring::TpacketReq3 {
+        ring::TpacketReq3 {
+            tp_block_size: self.block_size as u32,
+            tp_block_nr: self.blocks as u32,
+            tp_frame_size: self.frame_size as u32,
+            tp_frame_nr: self.frames() as u32,
+            // The kernel refuses a retire timeout on the TX ring.
+            tp_retire_blk_tov: if tx { 0 } else { timeout_ms },
+            tp_sizeof_priv: 0,
+            tp_feature_req_word: 0,
+        }
+    }
+}
+
+/// RX and TX geometry for frames of up to `max_frame` bytes within `budget` bytes.
+pub(crate) fn geometry(max_frame: usize, budget: usize, page: usize) -> (Geometry, Geometry) {
+    let frame_size = (ring::TPACKET3_HDRLEN + max_frame).next_multiple_of(16);
+    // Blocks hold at least four frames and are at least 64 KiB, in whole pages.
+    let block_size = (4 * frame_size).max(64 << 10).next_multiple_of(page);
+    let blocks = (budget / 2 / block_size).max(2);
+    let rx = Geometry {
+        block_size,
+        blocks,
+        frame_size,
+    };
+    let tx_frame = (ring::TPACKET3_HDR_ALIGNED + max_frame).next_multiple_of(16);
+    let tx = Geometry {
+        block_size,
+        blocks,
+        frame_size: tx_frame,
+    };
+    (rx, tx)
+}
+
+#[derive(Debug)]
+struct RxState {
+    /// Index of the block to read next.
+    block: usize,
+    /// Frames left in the current (user-owned) block.
+    remaining: u32,
+    /// Offset of the next frame in the mapping.
+    next: usize,
+}
+
+#[derive(Debug)]
+struct TxState {
+    /// Next frame index to lend.
+    tail: usize,
+    /// First frame filled but not yet submitted, and how many there are.
+    fill_start: usize,
+    filled: usize,
+    /// First frame submitted but not yet taken by the kernel, and how many there are.
+    wait_start: usize,
+    waiting: usize,
+}
+
+/// The ring backend. See the module docs.
+#[derive(Debug)]
+pub struct RingLink {
+    // Unmapped before the socket closes.
+    map: ring::RingMap,
+    sock: PacketSocket,
+    rx_geo: Geometry,
+    tx_geo: Geometry,
+    rx: RxState,
+    tx: TxState,
+    rejected: Option<LinkError>,
+    /// [`LinkConfig::tx_slots`]: frames that may be filled between two flushes.
+    tx_slots: usize,
+}
+
+impl RingLink {
+    /// Open a ring link on `cfg.interface` in the calling thread's network namespace
+    /// (`cfg.backend` is not consulted).
+    pub fn open(cfg: &LinkConfig) -> Result<Self, OpenError> {
+        let max_frame = (crate::link::rx_len_for(cfg)?).max(MIN_FRAME_LEN);
+        let (rx_geo, tx_geo) = geometry(max_frame, cfg.ring_memory, ring::page_size());
+        Self::open_with(cfg, rx_geo, tx_geo)
+    }
+
+    fn open_with(cfg: &LinkConfig, rx_geo: Geometry, tx_geo: Geometry) -> Result<Self, OpenError> {
+        let sock = PacketSocket::open(cfg)?;
+        let fd = sock.fd.as_fd();
+        ring::set_v3(fd).map_err(|e| match e.raw_os_error() {
+            Some(libc::EINVAL) | Some(libc::ENOPROTOOPT) => OpenError::Unsupported("TPACKET_V3"),
+            _ => OpenError::OptionRefused {
+                option: "PACKET_VERSION",
+                errno: sys::errno(&e),
+            },
+        })?;
+        if sock.rx_len().max(MIN_FRAME_LEN) + ring::TPACKET3_HDRLEN > rx_geo.frame_size {
+            // The MTU changed between the geometry and this socket: start over.
+            return Self::open(cfg);
+        }
+        match Self::try_rings(fd, cfg, &rx_geo, &tx_geo) {
+            Ok(map) => Self::finish(cfg, sock, map, rx_geo, tx_geo),
+            Err((option, e)) => {
+                let errno = sys::errno(&e);
+                if matches!(errno, libc::ENOMEM | libc::ENOBUFS | libc::EAGAIN) && rx_geo.blocks > 2
+                {
+                    let smaller = Geometry {
+                        blocks: rx_geo.blocks / 2,
+                        ..rx_geo
+                    };
+                    let smaller_tx = Geometry {
+                        blocks: smaller.blocks,
+                        ..tx_geo
+                    };
+                    Self::open_with(cfg, smaller, smaller_tx)
+                } else {
+                    Err(OpenError::OptionRefused { option, errno })
+                }
+            }
+        }
+    }
+
+    fn try_rings(
+        fd: BorrowedFd<'_>,
+        cfg: &LinkConfig,
+        rx_geo: &Geometry,
+        tx_geo: &Geometry,
+    ) -> Result<ring::RingMap, (&'static str, io::Error)> {
+        ring::set_ring(fd, false, &rx_geo.req(cfg.ring_block_timeout_ms, false))
+            .map_err(|e| ("PACKET_RX_RING", e))?;
+        ring::set_ring(fd, true, &tx_geo.req(0, true)).map_err(|e| ("PACKET_TX_RING", e))?;
+        ring::RingMap::new(fd, rx_geo.bytes() + tx_geo.bytes()).map_err(|e| ("mmap", e))
+    }
+
+    fn finish(
+        cfg: &LinkConfig,
+        sock: PacketSocket,
+        map: ring::RingMap,
+        rx_geo: Geometry,
+        tx_geo: Geometry,
+    ) -> Result<Self, OpenError> {
+        sock.bind(cfg)?;
+        Ok(RingLink {
+            map,
+            sock,
+            rx_geo,
+            tx_geo,
+            rx: RxState {
+                block: 0,
+                remaining: 0,
+                next: 0,
+            },
+            tx: TxState {
+                tail: 0,
+                fill_start: 0,
+                filled: 0,
+                wait_start: 0,
+                waiting: 0,
+            },
+            rejected: None,
+            tx_slots: cfg.tx_slots,
+        })
+    }
+
+    /// The interface as it was when the link opened.
+    pub fn interface(&self) -> &InterfaceInfo {
+        &self.sock.info
+    }
+
+    /// Bytes of the receive ring.
+    pub fn rx_ring_bytes(&self) -> usize {
+        self.rx_geo.bytes()
+    }
+
+    /// Bytes of the transmit ring.
+    pub fn tx_ring_bytes(&self) -> usize {
+        self.tx_geo.bytes()
+    }
+
+    /// Frames the transmit ring holds.
+    pub fn tx_ring_frames(&self) -> usize {
+        self.tx_geo.frames()
+    }
+
+    /// Counters (reads and folds in the kernel's `PACKET_STATISTICS`).
+    pub fn stats(&mut self) -> Result<LinkStats, LinkError> {
+        self.sock.stats()
+    }
+
+    /// Sleep until a block may be ready or `timeout` passes (`None`: forever). Returns at once
+    /// while frames of the current block are unread.
+    pub fn wait_readable(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        if self.rx.remaining > 0 {
+            return Ok(true);
+        }
+        self.sock.wait(libc::POLLIN, timeout)
+    }
+
+    /// Sleep until the kernel has released transmit frames (after a flush left some pending).
+    pub fn wait_writable(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        self.sock.wait(libc::POLLOUT, timeout)
+    }
+
+    fn block_off(&self, block: usize) -> usize {
+        block * self.rx_geo.block_size
+    }
+
+    fn tx_off(&self, index: usize) -> usize {
+        let fpb = self.tx_geo.frames_per_block();
+        self.rx_geo.bytes()
+            + (index / fpb) * self.tx_geo.block_size
+            + (index % fpb) * self.tx_geo.frame_size
+    }
+
+    /// Walk the submitted frames and retire those the kernel took.
+    fn reap(&mut self) -> Result<usize, LinkError> {
+        let n = self.tx_geo.frames();
+        let mut taken = 0;
+        while self.tx.waiting > 0 {
+            let off = self.tx_off(self.tx.wait_start);
+            let status = self.map.tx_status(off);
+            if status == ring::TP_STATUS_SEND_REQUEST {
+                break;
+            }
+            if status & ring::TP_STATUS_WRONG_FORMAT != 0 {
+                self.sock.stats.tx_rejected += 1;
+                return Err(LinkError::TooLarge {
+                    len: 0,
+                    max: HEADER_LEN + self.sock.mtu(),
+                });
+            }
+            // SENDING or AVAILABLE: the kernel has it.
+            self.tx.wait_start = (self.tx.wait_start + 1) % n;
+            self.tx.waiting -= 1;
+            taken += 1;
+        }
+        self.sock.stats.tx_frames += taken as u64;
+        Ok(taken)
+    }
+}
+
+impl AsFd for RingLink {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.fd.as_fd()
+    }
+}
+
+impl AsRawFd for RingLink {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.fd.as_raw_fd()
+    }
+}
+
+/// A received frame: a view into an RX ring block. Dropping the view of a block's last frame
+/// returns the block to the kernel.
+#[derive(Debug)]
+pub struct RingRx<'a> {
+    map: &'a ring::RingMap,
+    off: usize,
+    len: usize,
+    meta: RxMeta,
+    /// Offset of the block to release on drop (last frame of its block).
+    release: Option<usize>,
+}
+
+impl RxFrame for RingRx<'_> {
+    fn data(&self) -> &[u8] {
+        self.map.bytes(self.off, self.len)
+    }
+    fn meta(&self) -> RxMeta {
+        self.meta
+    }
+}
+
+impl Drop for RingRx<'_> {
+    fn drop(&mut self) {
+        if let Some(block) = self.release {
+            self.map.release_block(block);
+        }
+    }
+}
+
+/// A transmit token: a TX ring frame filled in place.
+#[derive(Debug)]
+pub struct RingTx<'a> {
+    link: &'a mut RingLink,
+    off: usize,
+    len: usize,
+}
+
+impl TxToken for RingTx<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, f: F) -> R {
+        let padded = self.len.max(MIN_FRAME_LEN);
+        let mtu = self.link.sock.mtu();
+        let buf = self.link.map.tx_data_mut(self.off, padded);
+        let held = buf.len();
+        let r = f(&mut buf[..self.len.min(held)]);
+        if buf.len() > self.len {
+            buf[self.len..].fill(0);
+        }
+        match check_frame(buf, mtu) {
+            Ok(()) => {
+                self.link.map.tx_set_len(self.off, padded as u32);
+                let n = self.link.tx_geo.frames();
+                self.link.tx.tail = (self.link.tx.tail + 1) % n;
+                self.link.tx.filled += 1;
+            }
+            Err(e) => {
+                // The slot is not advanced: the next token reuses it.
+                self.link.sock.stats.tx_rejected += 1;
+                self.link.rejected = Some(e);
+            }
+        }
+        r
+    }
+}
+
+impl RawLink for RingLink {
+    type Rx<'a> = RingRx<'a>;
+    type Tx<'a> = RingTx<'a>;
+
+    fn capabilities(&self) -> Capabilities {
+        let mut caps = self.sock.capabilities(self.tx_geo.frames());
+        caps.timestamps.rx_software = true;
+        caps
+    }
+
+    fn mac(&self) -> MacAddr {
+        self.sock.info.mac
+    }
+
+    fn receive(&mut self, _now: Instant) -> Result<Option<RingRx<'_>>, LinkError> {
+        let mut empty_blocks = 0;
+        while self.rx.remaining == 0 {
+            let block = self.block_off(self.rx.block);
+            if self.map.block_status(block) & ring::TP_STATUS_USER == 0 {
+                return Ok(None);
+            }
+            let hdr = self.map.block_header(block);
+            if hdr.num_pkts == 0 {
+                // A block retired by the timeout with nothing in it.
+                self.map.release_block(block);
+                self.rx.block = (self.rx.block + 1) % self.rx_geo.blocks;
+                empty_blocks += 1;
+                if empty_blocks >= self.rx_geo.blocks {
+                    return Ok(None);
+                }
+                continue;
+            }
+            self.rx.remaining = hdr.num_pkts;
+            self.rx.next = block + hdr.offset_to_first_pkt as usize;
+        }
+        let block = self.block_off(self.rx.block);
+        let off = self.rx.next;
+        let h = self.map.frame_header(off);
+        self.rx.remaining -= 1;
+        let release = if self.rx.remaining == 0 {
+            self.rx.block = (self.rx.block + 1) % self.rx_geo.blocks;
+            Some(block)
+        } else {
+            self.rx.next = off + h.tp_next_offset as usize;
+            None
+        };
+        let held = h.tp_snaplen as usize;
+        let mut meta = rx_meta(
+            h.tp_status,
+            h.hv1.tp_vlan_tci as u16,
+            h.hv1.tp_vlan_tpid,
+            h.tp_len as usize,
+            held,
+        );
+        let source = if h.tp_status & ring::TP_STATUS_TS_RAW_HARDWARE != 0 {
+            TimestampSource::Hardware
+        } else {
+            // TP_STATUS_TS_SOFTWARE, or no flag: the kernel stamped it (CLOCK_REALTIME) when
+            // it filled the ring.
+            TimestampSource::Software
+        };
+        meta.timestamp = Some(Timestamp {
+            nanos: u64::from(h.tp_sec) * 1_000_000_000 + u64::from(h.tp_nsec),
+            source,
+        });
+        self.sock.stats.rx_frames += 1;
+        self.sock.stats.rx_truncated += u64::from(meta.truncated);
+        Ok(Some(RingRx {
+            map: &self.map,
+            off: off + usize::from(h.tp_mac),
+            len: held,
+            meta,
+            release,
+        }))
+    }
+
+    fn transmit(&mut self, _now: Instant, len: usize) -> Result<Option<RingTx<'_>>, LinkError> {
+        check_tx_len(len, self.sock.max_tx_len())?;
+        if self.tx.filled >= self.tx_slots {
+            return Ok(None);
+        }
+        let n = self.tx_geo.frames();
+        if self.tx.filled + self.tx.waiting >= n {
+            self.reap()?;
+            if self.tx.filled + self.tx.waiting >= n {
+                return Ok(None);
+            }
+        }
+        let off = self.tx_off(self.tx.tail);
+        let status = self.map.tx_status(off);
+        if status == ring::TP_STATUS_SENDING || status == ring::TP_STATUS_SEND_REQUEST {
+            // Still in the kernel's hands (a frame is released when its send completes).
+            return Ok(None);
+        }
+        if status & ring::TP_STATUS_WRONG_FORMAT != 0 {
+            self.map.set_tx_status(off, ring::TP_STATUS_AVAILABLE);
+        }
+        Ok(Some(RingTx {
+            link: self,
+            off,
+            len,
+        }))
+    }
+
+    fn flush(&mut self, _now: Instant) -> Result<FlushStatus, LinkError> {
+        if let Some(e) = self.rejected.take() {
+            return Err(e);
+        }
+        let n = self.tx_geo.frames();
+        for k in 0..self.tx.filled {
+            let off = self.tx_off((self.tx.fill_start + k) % n);
+            self.map.set_tx_status(off, ring::TP_STATUS_SEND_REQUEST);
+        }
+        self.tx.waiting += self.tx.filled;
+        self.tx.fill_start = (self.tx.fill_start + self.tx.filled) % n;
+        self.tx.filled = 0;
+        if self.tx.waiting > 0 {
+            loop {
+                match ring::kick(self.sock.fd.as_fd()) {
+                    Ok(_) => break,
+                    Err(e) => match sys::errno(&e) {
+                        libc::EAGAIN | libc::ENOBUFS => break,
+                        libc::EINTR => continue,
+                        libc::EMSGSIZE | libc::EINVAL => break, // WRONG_FORMAT, seen by reap
+                        errno => return Err(self.sock.error("send (TX ring)", errno)),
+                    },
+                }
+            }
+        }
+        let sent = self.reap()?;
+        Ok(FlushStatus {
+            sent,
+            pending: self.tx.waiting,
+        })
+    }
+
+    fn join_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
+        self.sock.multicast(mac, true)
+    }
+
+    fn leave_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
+        self.sock.multicast(mac, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry_fits_frames_and_budget() {
+        let (rx, tx) = geometry(1522, 8 << 20, 4096);
+        assert_eq!(rx.block_size % 4096, 0);
+        assert!(rx.frames_per_block() >= 4);
+        assert!(rx.bytes() + tx.bytes() <= 8 << 20);
+        assert_eq!(rx.frame_size % 16, 0);
+        assert!(tx.frame_size >= ring::TPACKET3_HDR_ALIGNED + 1522);
+        let (rx, tx) = geometry(9022, 8 << 20, 4096);
+        assert!(rx.frames_per_block() >= 4 && tx.frames_per_block() >= 4);
+        let (rx, _) = geometry(9022, 1, 4096);
+        assert_eq!(rx.blocks, 2, "at least two blocks");
+    }
+}
