@@ -50,3 +50,18 @@ fn errors_for_bad_names_missing_interfaces_and_bad_lengths() {
 fn no_descriptor_leaks() {
     contract::no_descriptor_leaks::<LinuxLink>();
 }
+
+#[test]
+fn truncation_is_reported() {
+    contract::truncation_is_reported::<LinuxLink>();
+}
+
+#[test]
+fn wait_readable_sleeps_until_a_frame_arrives() {
+    contract::wait_readable_sleeps_until_a_frame_arrives::<LinuxLink>();
+}
+
+#[test]
+fn options_are_applied_or_refused() {
+    contract::options_are_applied_or_refused::<LinuxLink>();
+}

@@ -29,3 +29,18 @@ fn no_descriptor_leaks() {
 fn removed_interface_is_reported() {
     contract::removed_interface_is_reported::<PlainLink>();
 }
+
+#[test]
+fn truncation_is_reported() {
+    contract::truncation_is_reported::<PlainLink>();
+}
+
+#[test]
+fn wait_readable_sleeps_until_a_frame_arrives() {
+    contract::wait_readable_sleeps_until_a_frame_arrives::<PlainLink>();
+}
+
+#[test]
+fn options_are_applied_or_refused() {
+    contract::options_are_applied_or_refused::<PlainLink>();
+}

@@ -69,3 +69,18 @@ fn blocks_recycle_and_frames_are_timestamped() {
     assert_eq!(st.kernel_drops, 0);
     assert!(a.capabilities().timestamps.rx_software);
 }
+
+#[test]
+fn truncation_is_reported() {
+    contract::truncation_is_reported::<RingLink>();
+}
+
+#[test]
+fn wait_readable_sleeps_until_a_frame_arrives() {
+    contract::wait_readable_sleeps_until_a_frame_arrives::<RingLink>();
+}
+
+#[test]
+fn options_are_applied_or_refused() {
+    contract::options_are_applied_or_refused::<RingLink>();
+}

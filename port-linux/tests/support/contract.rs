@@ -237,3 +237,105 @@ pub fn removed_interface_is_reported<L: TestBackend>() {
         }
     }
 }
+
+/// Frames longer than the receive buffer are reported truncated with their real length, and
+/// the bytes that fit are right.
+pub fn truncation_is_reported<L: TestBackend>() {
+    if !require_privileges("truncation_is_reported") {
+        return;
+    }
+    let _serial = super::serial();
+    let w = Wire::new("tr", 1500);
+    // Buffers sized for a 1500-byte MTU, then the MTU grows under the open links.
+    let mut a = open::<L>(&w.a, w.veth.a_name(), |_| {});
+    let mut b = open::<L>(&w.b, w.veth.b_name(), |_| {});
+    w.veth.set_mtu(9000).unwrap();
+    // The sender's limit also stays at the old MTU: a jumbo token is refused.
+    assert!(matches!(
+        a.transmit(now(), 9014),
+        Err(LinkError::TooLarge { .. })
+    ));
+    let mut big: L = open::<L>(&w.a, w.veth.a_name(), |_| {});
+    let f = frame(a.mac().octets(), &[], 9000, 5);
+    send_all(&mut big, std::slice::from_ref(&f));
+    let (data, meta) = recv_n(&mut b, 1).remove(0);
+    assert_eq!(meta.wire_len, 9014);
+    assert_eq!(meta.truncated, data.len() < 9014);
+    assert_eq!(&data[..], &f[..data.len()]);
+    if meta.truncated {
+        assert!(data.len() >= 1514, "at least an MTU's worth is kept");
+        assert_eq!(b.link_stats().rx_truncated, 1);
+    }
+    let _ = &mut a;
+}
+
+/// `wait` sleeps until a frame arrives and times out when none does.
+pub fn wait_readable_sleeps_until_a_frame_arrives<L: TestBackend>() {
+    if !require_privileges("wait_readable_sleeps_until_a_frame_arrives") {
+        return;
+    }
+    let _serial = super::serial();
+    let w = Wire::new("wt", 1500);
+    let mut a = open::<L>(&w.a, w.veth.a_name(), |_| {});
+    let mut b = open::<L>(&w.b, w.veth.b_name(), |_| {});
+    assert!(!b.wait(Duration::from_millis(20)), "nothing to read yet");
+    let f = frame(a.mac().octets(), &[], 100, 9);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(30));
+            send_all(&mut a, std::slice::from_ref(&f));
+        });
+        assert!(b.wait(Duration::from_secs(10)), "woken by the frame");
+    });
+    assert_eq!(recv_n(&mut b, 1)[0].0, f);
+}
+
+/// Every socket option is applied; conflicting ones are refused with a clear error.
+pub fn options_are_applied_or_refused<L: TestBackend>() {
+    use l2net_linux::link::{Fanout, FanoutMode};
+    if !require_privileges("options_are_applied_or_refused") {
+        return;
+    }
+    let _serial = super::serial();
+    let w = Wire::new("op", 1500);
+    let fanout = Fanout {
+        group: (std::process::id() & 0xffff) as u16,
+        mode: FanoutMode::Hash,
+    };
+    let mut a = open::<L>(&w.a, w.veth.a_name(), |c| {
+        c.qdisc_bypass = true;
+        c.sndbuf = Some(1 << 20);
+        c.busy_poll_us = Some(10);
+    });
+    let mut b = open::<L>(&w.b, w.veth.b_name(), |c| {
+        c.rcvbuf = Some(8 << 20);
+        c.fanout = Some(fanout);
+    });
+    // A second member of the same group with another mode is refused by the kernel.
+    let mut clash = LinkConfig::new(w.veth.b_name());
+    clash.fanout = Some(Fanout {
+        mode: FanoutMode::LoadBalance,
+        ..fanout
+    });
+    let err =
+        w.b.run(|| L::open_link(&clash).map(|_| ()))
+            .unwrap()
+            .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            OpenError::OptionRefused {
+                option: "PACKET_FANOUT",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("PACKET_FANOUT"), "{err}");
+    let sent: Vec<Vec<u8>> = (0..16)
+        .map(|i| frame(a.mac().octets(), &[], 200, i))
+        .collect();
+    send_all(&mut a, &sent);
+    let got = recv_n(&mut b, sent.len());
+    check(&sent, &[], &got);
+}
