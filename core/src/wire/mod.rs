@@ -17,6 +17,8 @@ pub mod bpf;
 mod error;
 pub mod ethernet;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod header;
 mod mac;
 pub mod msg;
@@ -27,3 +29,6 @@ pub use ethernet::ETHERTYPE_L2NET;
 pub use header::{EntityId, HeaderRepr, MsgKind, ParticipantId};
 pub use mac::{L2NET_MAC_PREFIX, MacAddr, MacParseError, discovery_mac, topic_mac};
 pub use vlan::{TPID_8021AD, TPID_8021Q, TagStack, Tci, VlanTag};
+
+#[cfg(test)]
+mod proptests;

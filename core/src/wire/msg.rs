@@ -499,6 +499,13 @@ pub struct HelloRepr<'a> {
 }
 
 impl<'a> HelloRepr<'a> {
+    /// Body bytes before the first endpoint, for a name of `name_len` bytes. A page holds
+    /// endpoints while `overhead + sum(endpoint.buffer_len())` fits the link's
+    /// [`max_body_len`](crate::wire::frame::max_body_len).
+    pub const fn overhead(name_len: usize) -> usize {
+        core::mem::size_of::<HelloFixed>() + 1 + name_len + 1
+    }
+
     /// Parse a HELLO body.
     pub fn parse(flags: u8, body: &'a [u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(body);
@@ -535,7 +542,7 @@ impl<'a> HelloRepr<'a> {
 
     /// Bytes the body takes.
     pub fn buffer_len(&self) -> usize {
-        core::mem::size_of::<HelloFixed>() + 1 + self.name.len() + 1 + self.endpoints.wire_len()
+        Self::overhead(self.name.len()) + self.endpoints.wire_len()
     }
 
     /// Write the body at the start of `buf`; returns the bytes written.
