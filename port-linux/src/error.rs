@@ -4,7 +4,8 @@
 //! able to tell apart and explain to a person: a name that is not an interface, missing
 //! privileges, an option the kernel refused. Every error is a small `Copy` value; errors that come
 //! from the kernel keep their `errno`. Once a link is open, its I/O errors are the core's
-//! [`LinkError`](l2net_core::LinkError); [`link_error`] maps an errno onto it.
+//! [`LinkError`], with `ENETDOWN` mapped to `Down`, `ENXIO`/`ENODEV` to
+//! `Gone` and every other errno kept.
 
 use core::fmt;
 use std::io;

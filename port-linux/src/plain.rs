@@ -5,7 +5,7 @@
 //!   `MTU + 22` bytes, with a `PACKET_AUXDATA` control message that carries the VLAN tag the
 //!   kernel stripped; `MSG_TRUNC` makes the kernel report the real length so truncation is
 //!   visible in [`RxMeta::truncated`](l2net_core::RxMeta).
-//! * Transmit: [`RawLink::transmit`] lends a slot of a preallocated pool ([`TxQueue`], no
+//! * Transmit: [`RawLink::transmit`] lends a slot of a preallocated pool (`TxQueue`, no
 //!   allocation per frame); [`RawLink::flush`] sends the queued frames in order. When the kernel
 //!   pushes back (`EAGAIN`/`ENOBUFS`) the frame stays queued and the flush reports it pending.
 //!   Frames shorter than 60 bytes are padded with zeros to 60, as an Ethernet NIC pads them.
@@ -81,7 +81,7 @@ impl TxQueue {
     }
 }
 
-/// A transmit token of the plain and mmsg backends: a slot of the [`TxQueue`].
+/// A transmit token of the plain and mmsg backends: a slot of the link's preallocated `TxQueue`.
 #[derive(Debug)]
 pub struct QueueTx<'a> {
     queue: &'a mut TxQueue,
