@@ -30,14 +30,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkBuffer, NetlinkMessage,
-    NetlinkPayload,
+    DefaultNla, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkBuffer,
+    NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
+use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
+
+/// `TCA_OPTIONS` (`linux/rtnetlink.h`).
+const TCA_OPTIONS: u16 = 2;
 
 use crate::error::{IfName, OpenError};
 use crate::iface::{self, InterfaceInfo};
@@ -142,9 +146,23 @@ impl Rtnl {
         attrs: Vec<LinkAttribute>,
         up: bool,
     ) -> Result<(), OpenError> {
+        self.set_link_flags(op, name, attrs, if up { Some(true) } else { None })
+    }
+
+    fn set_link_flags(
+        &mut self,
+        op: &'static str,
+        name: &str,
+        attrs: Vec<LinkAttribute>,
+        up: Option<bool>,
+    ) -> Result<(), OpenError> {
         let mut msg = LinkMessage::default();
-        if up {
-            msg.header.flags = LinkFlags::Up;
+        if let Some(up) = up {
+            msg.header.flags = if up {
+                LinkFlags::Up
+            } else {
+                LinkFlags::empty()
+            };
             msg.header.change_mask = LinkFlags::Up;
         }
         msg.attributes.push(LinkAttribute::IfName(name.to_owned()));
@@ -291,6 +309,48 @@ impl Netns {
         IfName::new(ifname)?;
         self.rtnl()
             .set_link("set link up", ifname, Vec::new(), true)
+    }
+
+    /// Set interface `ifname` (in this namespace) administratively down.
+    pub fn set_down(&self, ifname: &str) -> Result<(), OpenError> {
+        IfName::new(ifname)?;
+        self.rtnl()
+            .set_link_flags("set link down", ifname, Vec::new(), Some(false))
+    }
+
+    /// Give interface `ifname` a root `pfifo` qdisc holding at most `limit` frames (what
+    /// `tc qdisc replace dev IFNAME root pfifo limit LIMIT` does). With `limit` 0 the qdisc
+    /// refuses every frame with `ENOBUFS`: tests use it to provoke transmit backpressure.
+    pub fn set_pfifo_qdisc(&self, ifname: &str, limit: u32) -> Result<(), OpenError> {
+        let index = self.interface(ifname)?.index;
+        let mut msg = TcMessage::default();
+        msg.header.index = index as i32;
+        msg.header.parent = TcHandle::ROOT;
+        msg.header.handle = TcHandle { major: 1, minor: 0 };
+        msg.attributes.push(TcAttribute::Kind("pfifo".into()));
+        // struct tc_fifo_qopt { __u32 limit; } as raw TCA_OPTIONS.
+        msg.attributes.push(TcAttribute::Other(DefaultNla::new(
+            TCA_OPTIONS,
+            limit.to_ne_bytes().to_vec(),
+        )));
+        self.rtnl().request(
+            "RTM_NEWQDISC",
+            RouteNetlinkMessage::NewQueueDiscipline(msg),
+            NLM_F_CREATE | NLM_F_REPLACE,
+        )
+    }
+
+    /// Remove interface `ifname`'s root qdisc, restoring the default.
+    pub fn delete_root_qdisc(&self, ifname: &str) -> Result<(), OpenError> {
+        let index = self.interface(ifname)?.index;
+        let mut msg = TcMessage::default();
+        msg.header.index = index as i32;
+        msg.header.parent = TcHandle::ROOT;
+        self.rtnl().request(
+            "RTM_DELQDISC",
+            RouteNetlinkMessage::DelQueueDiscipline(msg),
+            0,
+        )
     }
 
     /// Set the MTU of interface `ifname` (in this namespace).
@@ -492,6 +552,27 @@ impl Tap {
 impl AsFd for Tap {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.file.as_fd()
+    }
+}
+
+/// Run `f` on a dedicated thread whose effective capabilities are all dropped (the permitted
+/// set is kept, so nothing else changes), to test how code behaves without privileges. The
+/// thread shares the caller's network namespace.
+pub fn without_capabilities<F, R>(f: F) -> Result<R, OpenError>
+where
+    F: FnOnce() -> R + Send,
+    R: Send,
+{
+    let joined = std::thread::scope(|s| {
+        s.spawn(|| -> Result<R, OpenError> {
+            sys::netns::clear_effective_caps().map_err(|e| OpenError::os("capset", &e))?;
+            Ok(f())
+        })
+        .join()
+    });
+    match joined {
+        Ok(r) => r,
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }
 

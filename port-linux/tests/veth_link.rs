@@ -65,3 +65,13 @@ fn wait_readable_sleeps_until_a_frame_arrives() {
 fn options_are_applied_or_refused() {
     contract::options_are_applied_or_refused::<LinuxLink>();
 }
+
+#[test]
+fn backpressure_and_down_keep_frames_queued() {
+    contract::backpressure_and_down_keep_frames_queued::<LinuxLink>();
+}
+
+#[test]
+fn missing_privileges_are_explained() {
+    contract::missing_privileges_are_explained::<LinuxLink>();
+}

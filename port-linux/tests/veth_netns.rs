@@ -72,3 +72,18 @@ fn tap_moves_into_a_namespace_and_carries_frames() {
         "TAP removed on drop"
     );
 }
+
+#[test]
+fn namespaces_need_privileges_and_say_so() {
+    if !require_privileges("namespaces_need_privileges_and_say_so") {
+        return;
+    }
+    let err = l2net_linux::netns::without_capabilities(|| Netns::new("nocap"))
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(err, l2net_linux::OpenError::NeedsCapNetAdmin { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("CAP_NET_ADMIN"), "{err}");
+}

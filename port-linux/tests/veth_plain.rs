@@ -44,3 +44,13 @@ fn wait_readable_sleeps_until_a_frame_arrives() {
 fn options_are_applied_or_refused() {
     contract::options_are_applied_or_refused::<PlainLink>();
 }
+
+#[test]
+fn backpressure_and_down_keep_frames_queued() {
+    contract::backpressure_and_down_keep_frames_queued::<PlainLink>();
+}
+
+#[test]
+fn missing_privileges_are_explained() {
+    contract::missing_privileges_are_explained::<PlainLink>();
+}

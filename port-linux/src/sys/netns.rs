@@ -50,3 +50,61 @@ pub(crate) fn unmount_detach(path: &CStr) -> io::Result<()> {
     cvt(unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) })?;
     Ok(())
 }
+
+/// `struct __user_cap_header_struct`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct CapHeader {
+    pub version: u32,
+    pub pid: libc::c_int,
+}
+
+/// `struct __user_cap_data_struct`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct CapData {
+    pub effective: u32,
+    pub permitted: u32,
+    pub inheritable: u32,
+}
+
+/// `_LINUX_CAPABILITY_VERSION_3`: two `CapData` words (64 capabilities).
+const CAP_VERSION_3: u32 = 0x2008_0522;
+
+/// Clear the calling thread's effective capability set (permitted and inheritable unchanged).
+pub(crate) fn clear_effective_caps() -> io::Result<()> {
+    let mut hdr = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: capget writes two CapData (version 3) through the second pointer and reads the
+    // header; both point to live locals of the right layout.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut hdr as *mut CapHeader,
+            data.as_mut_ptr(),
+        ) as libc::c_int
+    })?;
+    for d in &mut data {
+        d.effective = 0;
+    }
+    // SAFETY: as above; capset only reads both structures, and only affects this thread.
+    cvt(unsafe {
+        libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) as libc::c_int
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_struct_layouts() {
+        assert_eq!(core::mem::size_of::<CapHeader>(), 8);
+        assert_eq!(core::mem::size_of::<CapData>(), 12);
+        assert_eq!(core::mem::offset_of!(CapData, inheritable), 8);
+    }
+}

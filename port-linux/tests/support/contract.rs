@@ -339,3 +339,90 @@ pub fn options_are_applied_or_refused<L: TestBackend>() {
     let got = recv_n(&mut b, sent.len());
     check(&sent, &[], &got);
 }
+
+/// When the kernel pushes back (`ENOBUFS` from a full qdisc) or the interface is down, frames
+/// stay queued and are sent, in order, once the link can take them: nothing is dropped.
+pub fn backpressure_and_down_keep_frames_queued<L: TestBackend>() {
+    if !require_privileges("backpressure_and_down_keep_frames_queued") {
+        return;
+    }
+    let _serial = super::serial();
+    let w = Wire::new("bp", 1500);
+    let mut a = open::<L>(&w.a, w.veth.a_name(), |_| {});
+    let mut b = open::<L>(&w.b, w.veth.b_name(), |_| {});
+    let src = a.mac().octets();
+    let sent: Vec<Vec<u8>> = (0..6).map(|i| frame(src, &[], 80, i)).collect();
+
+    // A pfifo qdisc of limit 0 refuses every frame with ENOBUFS.
+    w.a.set_pfifo_qdisc(w.veth.a_name(), 0).unwrap();
+    for f in &sent[..3] {
+        a.transmit(now(), f.len())
+            .unwrap()
+            .unwrap()
+            .consume(|buf| buf.copy_from_slice(f));
+    }
+    let st = a.flush(now()).unwrap();
+    assert_eq!((st.sent, st.pending), (0, 3), "pushed back, kept queued");
+    assert_eq!(a.flush(now()).unwrap().pending, 3, "still queued");
+    super::assert_silent(&mut b, Duration::from_millis(20));
+    w.a.delete_root_qdisc(w.veth.a_name()).unwrap();
+    let st = a.flush(now()).unwrap();
+    assert_eq!((st.sent, st.pending), (3, 0));
+    check(&sent[..3], &[], &recv_n(&mut b, 3));
+
+    // Interface down: the flush fails with Down, and the frames go out once it is back up.
+    w.a.set_down(w.veth.a_name()).unwrap();
+    for f in &sent[3..] {
+        a.transmit(now(), f.len())
+            .unwrap()
+            .unwrap()
+            .consume(|buf| buf.copy_from_slice(f));
+    }
+    assert_eq!(a.flush(now()), Err(LinkError::Down));
+    w.a.set_up(w.veth.a_name()).unwrap();
+    w.a.wait_running(w.veth.a_name(), Duration::from_secs(10))
+        .unwrap();
+    w.b.wait_running(w.veth.b_name(), Duration::from_secs(10))
+        .unwrap();
+    let mut total = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match a.flush(now()) {
+            Ok(st) => {
+                total += st.sent;
+                if st.pending == 0 {
+                    break;
+                }
+            }
+            // The socket reports the earlier ENETDOWN once more; the frames are still queued.
+            Err(LinkError::Down) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(total, 3);
+    check(&sent[3..], &[], &recv_n(&mut b, 3));
+}
+
+/// Without `CAP_NET_RAW` opening fails with an error that says what to do.
+pub fn missing_privileges_are_explained<L: TestBackend>() {
+    if !require_privileges("missing_privileges_are_explained") {
+        return;
+    }
+    let _serial = super::serial();
+    let err = l2net_linux::netns::without_capabilities(|| {
+        L::open_link(&LinkConfig::new("lo")).map(|_| ())
+    })
+    .unwrap()
+    .unwrap_err();
+    assert!(
+        matches!(err, OpenError::NeedsCapNetRaw { errno: libc::EPERM }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("needs CAP_NET_RAW: run as root or `setcap cap_net_raw+ep <binary>`"),
+        "{err}"
+    );
+}
