@@ -6,9 +6,6 @@
 pub use l2net_core as core;
 
 /// The port for the host operating system.
-#[cfg(target_os = "linux")]
-pub use l2net_linux as host;
-/// The port for the host operating system.
 #[cfg(any(
     target_os = "macos",
     target_os = "freebsd",
@@ -16,3 +13,9 @@ pub use l2net_linux as host;
     target_os = "openbsd"
 ))]
 pub use l2net_bsd as host;
+/// The port for the host operating system.
+#[cfg(target_os = "linux")]
+pub use l2net_linux as host;
+
+#[cfg(unix)]
+pub mod node;

@@ -1,0 +1,173 @@
+//! The std Node API over a real veth pair between two namespaces: discovery, a reliable and a
+//! best-effort topic, a 4 MiB sample and a service call.
+
+#![cfg(target_os = "linux")]
+
+use std::time::Duration;
+
+use l2net::node::{Node, NodeConfig, Qos};
+use l2net_linux::link::{LinkConfig, LinuxLink};
+use l2net_linux::netns::{Netns, VethPair, require_privileges};
+
+const T: Duration = Duration::from_secs(10);
+
+fn nodes(domain: u16) -> (Node<LinuxLink>, Node<LinuxLink>, VethPair) {
+    let a = Netns::new("node").unwrap();
+    let b = Netns::new("node").unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let (ia, ib) = (veth.a_name().to_string(), veth.b_name().to_string());
+    let la = a
+        .run(move || LinuxLink::open(&LinkConfig::new(&ia)))
+        .unwrap()
+        .unwrap()
+        .0;
+    let lb = b
+        .run(move || LinuxLink::open(&LinkConfig::new(&ib)))
+        .unwrap()
+        .unwrap()
+        .0;
+    let na = Node::new(la, NodeConfig::new(domain, "node-a")).unwrap();
+    let nb = Node::new(lb, NodeConfig::new(domain, "node-b")).unwrap();
+    (na, nb, veth)
+}
+
+#[test]
+fn reliable_topic_delivers_everything_in_order() {
+    if !require_privileges("reliable_topic_delivers_everything_in_order") {
+        return;
+    }
+    let (na, nb, _veth) = nodes(7);
+    let publ = na
+        .publisher("/counter", "test/Counter", Qos::reliable(64))
+        .unwrap();
+    let sub = nb
+        .subscriber("/counter", "test/Counter", Qos::reliable(64))
+        .unwrap();
+    publ.wait_for_subscribers(1, T).unwrap();
+    sub.wait_for_publishers(1, T).unwrap();
+    let n = 5000u32;
+    let writer = std::thread::scope(|s| {
+        let h = s.spawn(|| {
+            for i in 0..n {
+                publ.publish(&i.to_be_bytes()).unwrap();
+            }
+            publ.wait_for_acks(T).unwrap();
+        });
+        let mut buf = [0u8; 64];
+        for i in 0..n {
+            let info = sub.recv_timeout(&mut buf, Some(T)).unwrap();
+            assert_eq!(info.len, 4);
+            assert_eq!(
+                u32::from_be_bytes(buf[..4].try_into().unwrap()),
+                i,
+                "in order, no gaps"
+            );
+            assert_eq!(info.writer.participant, na.id());
+        }
+        h.join()
+    });
+    writer.unwrap();
+    let mut buf = [0u8; 64];
+    assert!(
+        sub.try_recv(&mut buf).unwrap().is_none(),
+        "nothing delivered twice"
+    );
+}
+
+#[test]
+fn best_effort_large_sample_and_service() {
+    if !require_privileges("best_effort_large_sample_and_service") {
+        return;
+    }
+    let (na, nb, _veth) = nodes(8);
+
+    // Best effort: whatever arrives is intact and never duplicated.
+    let publ = na
+        .publisher("/scan", "test/Scan", Qos::BEST_EFFORT)
+        .unwrap();
+    let sub = nb
+        .subscriber("/scan", "test/Scan", Qos::BEST_EFFORT)
+        .unwrap();
+    publ.wait_for_subscribers(1, T).unwrap();
+    for i in 0..200u32 {
+        publ.publish(&[i as u8; 100]).unwrap();
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let mut buf = vec![0u8; 8 << 20];
+    let mut last = None;
+    while let Ok(info) = sub.recv_timeout(&mut buf, Some(Duration::from_millis(300))) {
+        assert_eq!(info.len, 100);
+        assert!(buf[..100].iter().all(|&b| b == buf[0]));
+        assert!(
+            last.is_none_or(|l| info.seq > l),
+            "no duplicates, no reordering"
+        );
+        last = Some(info.seq);
+    }
+    assert!(
+        last.is_some(),
+        "best effort delivered nothing on a clean veth"
+    );
+
+    // A 4 MiB sample, reliably (fragmented and reassembled).
+    let big_pub = na.publisher("/map", "test/Map", Qos::reliable(1)).unwrap();
+    let big_sub = nb.subscriber("/map", "test/Map", Qos::reliable(1)).unwrap();
+    big_pub.wait_for_subscribers(1, T).unwrap();
+    let big: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    big_pub.publish(&big).unwrap();
+    let info = big_sub.recv_timeout(&mut buf, Some(T)).unwrap();
+    assert_eq!(info.len, big.len());
+    assert!(buf[..big.len()] == big[..], "4 MiB sample arrived intact");
+
+    // A service call.
+    let server = nb.server("/add", "test/Add").unwrap();
+    let mut client = na.client("/add", "test/Add").unwrap();
+    client.wait_for_server(T).unwrap();
+    let srv = std::thread::spawn(move || {
+        let mut req = [0u8; 64];
+        let (id, len) = server.next_request(&mut req, Some(T)).unwrap();
+        assert_eq!(len, 8);
+        let a = u32::from_be_bytes(req[..4].try_into().unwrap());
+        let b = u32::from_be_bytes(req[4..8].try_into().unwrap());
+        server.reply(id, &(a + b).to_be_bytes()).unwrap();
+        server
+    });
+    let mut reply = [0u8; 16];
+    let mut req = [0u8; 8];
+    req[..4].copy_from_slice(&40u32.to_be_bytes());
+    req[4..].copy_from_slice(&2u32.to_be_bytes());
+    let len = client.call(&req, &mut reply, T).unwrap();
+    assert_eq!(len, 4);
+    assert_eq!(u32::from_be_bytes(reply[..4].try_into().unwrap()), 42);
+    drop(srv.join().unwrap());
+}
+
+#[test]
+fn goodbye_removes_the_peer_at_once() {
+    if !require_privileges("goodbye_removes_the_peer_at_once") {
+        return;
+    }
+    let (na, nb, _veth) = nodes(9);
+    let id_a = na.id();
+    let seen = loop {
+        match nb.next_event(Some(T)).unwrap() {
+            l2net::node::Event::ParticipantDiscovered { participant, .. } => break participant,
+            _ => continue,
+        }
+    };
+    assert_eq!(seen, id_a);
+    na.close();
+    loop {
+        match nb.next_event(Some(Duration::from_secs(2))).unwrap() {
+            l2net::node::Event::ParticipantLost {
+                participant,
+                reason,
+            } => {
+                assert_eq!(participant, id_a);
+                assert_eq!(reason, l2net_core::engine::LostReason::Goodbye);
+                break;
+            }
+            _ => continue,
+        }
+    }
+}
