@@ -32,6 +32,12 @@ const BPF_MAXINSNS: usize = 512;
 const FILTER_CAPACITY: usize = filter_len(MAX_MACS);
 const _: () = assert!(FILTER_CAPACITY <= BPF_MAXINSNS);
 
+/// Ethernet header length.
+const ETHER_HDR_LEN: usize = 14;
+
+/// Bytes of the two VLAN tags a frame may carry.
+const VLAN_ROOM: usize = 8;
+
 /// FreeBSD `BPF_T_NONE`: no timestamps at all.
 const BPF_T_NONE: u32 = 0x0003;
 
@@ -182,7 +188,10 @@ pub struct BpfLink {
     device: Option<u16>,
     mac: MacAddr,
     caps: Capabilities,
+    /// Largest frame we write: 14 + interface MTU.
     max_frame: usize,
+    /// Largest frame we keep on receive: 14 + two tags + interface MTU.
+    rx_snap: usize,
     timestamps: bool,
     promiscuous: bool,
     rx: RxBuffer,
@@ -219,8 +228,8 @@ impl BpfLink {
                 errno,
             },
         })?;
-        let mtu = usize::try_from(ifr.mtu()).unwrap_or(0);
-        if mtu == 0 {
+        let if_mtu = usize::try_from(ifr.mtu()).unwrap_or(0);
+        if if_mtu <= VLAN_ROOM {
             return Err(OpenError::Os {
                 op: "SIOCGIFMTU",
                 errno: libc::EINVAL,
@@ -265,15 +274,21 @@ impl BpfLink {
             sys::ioctl_void(&fd, REQ.biocpromisc).map_err(os_err("BIOCPROMISC"))?;
         }
 
-        let mut caps = Capabilities::new(mtu);
+        // BPF refuses writes longer than the interface MTU after the 14-byte header, VLAN tags
+        // included (bpf_movein: EMSGSIZE). The payload limit reported to the core leaves room
+        // for the two tags a frame may carry, so every frame the core builds can be written.
+        // Receive keeps up to a full MTU payload behind two tags, so tagged frames from hosts
+        // whose writes count tags apart (Linux) arrive whole.
+        let mut caps = Capabilities::new(if_mtu - VLAN_ROOM);
         caps.max_burst = config.tx_slots.max(1);
         caps.timestamps.rx_software = config.timestamps;
         let max_frame = caps.max_frame_len(2);
+        let rx_snap = ETHER_HDR_LEN + VLAN_ROOM + if_mtu;
 
         let blen = sys::ioctl_uint(&fd, REQ.biocgblen, 0).map_err(os_err("BIOCGBLEN"))? as usize;
         let layout = native_layout(xhdr_nanos);
         let needed = layout
-            .word_align(layout.min_header_len() + 16 + max_frame)
+            .word_align(layout.min_header_len() + 16 + rx_snap)
             .unwrap_or(usize::MAX);
         if blen < needed {
             return Err(OpenError::BufferTooSmall {
@@ -290,6 +305,7 @@ impl BpfLink {
             mac,
             caps,
             max_frame,
+            rx_snap,
             timestamps: config.timestamps,
             promiscuous: config.promiscuous,
             rx: RxBuffer::new(blen, layout),
@@ -353,7 +369,7 @@ impl BpfLink {
         let mut dst = Vec::with_capacity(1 + self.groups.len());
         dst.push(self.mac);
         dst.extend(self.groups.iter().map(|g| g.mac));
-        let accept = u32::try_from(self.max_frame).unwrap_or(u32::MAX);
+        let accept = u32::try_from(self.rx_snap).unwrap_or(u32::MAX);
         let n = l2net_filter(&dst, accept, &mut self.filter).map_err(FilterFailure::Build)?;
         let prog = self
             .filter
