@@ -30,9 +30,9 @@
 //! | `ring` | [`ring`] | `TPACKET_V3` RX ring, views point into ring blocks | `PACKET_TX_RING` frames filled in place, one `send` kick per flush |
 //! | `uring` | [`uring`] | io_uring submissions on the packet socket | linked send chains |
 //!
-//! `auto` takes the ring when the kernel accepts it, then mmsg, then plain. All backends share
-//! the socket set-up in [`link`]: the socket is created with protocol 0 (it receives nothing
-//! yet), gets `PACKET_AUXDATA`, `PACKET_IGNORE_OUTGOING`, the optional qdisc bypass, buffer
+//! `auto` takes the ring when the kernel accepts it, then io_uring, then mmsg, then plain. All
+//! backends share the socket set-up in [`link`]: the socket is created with protocol 0 (it
+//! receives nothing yet), gets `PACKET_AUXDATA`, `PACKET_IGNORE_OUTGOING`, the optional qdisc bypass, buffer
 //! sizes, busy polling and a classic-BPF EtherType filter, and is only then bound to the
 //! interface with `ETH_P_ALL` (and joined to a fanout group if configured). Binding `ETH_P_ALL`
 //! rather than `0x88B5` is what keeps VLAN tags: the kernel reports a tag it stripped only to

@@ -42,6 +42,7 @@ use crate::mmsg::MmsgLink;
 use crate::plain::PlainLink;
 use crate::ring::RingLink;
 use crate::sys::socket as sock;
+use crate::uring::UringLink;
 
 /// Which I/O mechanism a link uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -511,6 +512,12 @@ pub struct Selection {
     pub reason: String,
 }
 
+impl Selection {
+    fn new(backend: Backend, reason: String) -> Self {
+        Selection { backend, reason }
+    }
+}
+
 impl fmt::Display for Selection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.backend, self.reason)
@@ -518,11 +525,16 @@ impl fmt::Display for Selection {
 }
 
 /// A link on any backend, chosen by [`LinkConfig::backend`].
+// A link lives as long as the program uses the interface; boxing the larger variants would put
+// an indirection on every call for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum LinuxLink {
     /// [`Backend::Ring`].
     Ring(RingLink),
+    /// [`Backend::Uring`].
+    Uring(UringLink),
     /// [`Backend::Mmsg`].
     Mmsg(MmsgLink),
     /// [`Backend::Plain`].
@@ -531,10 +543,11 @@ pub enum LinuxLink {
 
 impl LinuxLink {
     /// Open a link with the configured backend. [`Backend::Auto`] tries, in order, the ring
-    /// (zero-copy, fewest system calls), then mmsg (batched copies), then plain, and takes the
-    /// first one the kernel accepts; errors that no backend can avoid (no such interface,
-    /// missing privileges, a refused option) are returned at once. io_uring is only used when
-    /// asked for explicitly ([`Backend::Uring`]).
+    /// (zero-copy both ways, no system call per frame), io_uring (no system call per frame, but
+    /// the kernel copies into provided buffers), mmsg (one system call per batch), then plain,
+    /// and takes the first one the kernel accepts; the [`Selection`] says which and why. Errors
+    /// that no backend can avoid (no such interface, missing privileges, an option the kernel
+    /// refuses) are returned at once.
     pub fn open(cfg: &LinkConfig) -> Result<(LinuxLink, Selection), OpenError> {
         match cfg.backend {
             Backend::Ring => Ok((
@@ -558,8 +571,12 @@ impl LinuxLink {
                     reason: "requested".into(),
                 },
             )),
-            Backend::Uring => Err(OpenError::Unsupported(
-                "the io_uring backend in this build of l2net-linux",
+            Backend::Uring => Ok((
+                LinuxLink::Uring(UringLink::open(cfg)?),
+                Selection {
+                    backend: Backend::Uring,
+                    reason: "requested".into(),
+                },
             )),
             Backend::Auto => {
                 let ring_err = match RingLink::open(cfg) {
@@ -569,36 +586,41 @@ impl LinuxLink {
                             link.rx_ring_bytes() >> 10,
                             link.tx_ring_bytes() >> 10
                         );
+                        return Ok((LinuxLink::Ring(link), Selection::new(Backend::Ring, reason)));
+                    }
+                    Err(e) if fatal_for_all(&e) => return Err(e),
+                    Err(e) => e,
+                };
+                let uring_err = match UringLink::open(cfg) {
+                    Ok(link) => {
+                        let reason = format!("auto: ring refused ({ring_err}); io_uring accepted");
                         return Ok((
-                            LinuxLink::Ring(link),
-                            Selection {
-                                backend: Backend::Ring,
-                                reason,
-                            },
+                            LinuxLink::Uring(link),
+                            Selection::new(Backend::Uring, reason),
                         ));
                     }
                     Err(e) if fatal_for_all(&e) => return Err(e),
                     Err(e) => e,
                 };
-                match MmsgLink::open(cfg) {
-                    Ok(link) => Ok((
-                        LinuxLink::Mmsg(link),
-                        Selection {
-                            backend: Backend::Mmsg,
-                            reason: format!("auto: ring refused ({ring_err}); recvmmsg/sendmmsg"),
-                        },
-                    )),
-                    Err(e) if fatal_for_all(&e) => Err(e),
-                    Err(mmsg_err) => Ok((
-                        LinuxLink::Plain(PlainLink::open(cfg)?),
-                        Selection {
-                            backend: Backend::Plain,
-                            reason: format!(
-                                "auto: ring refused ({ring_err}), mmsg refused ({mmsg_err})"
-                            ),
-                        },
-                    )),
-                }
+                let mmsg_err = match MmsgLink::open(cfg) {
+                    Ok(link) => {
+                        let reason = format!(
+                            "auto: ring refused ({ring_err}), io_uring refused ({uring_err}); \
+                             recvmmsg/sendmmsg"
+                        );
+                        return Ok((LinuxLink::Mmsg(link), Selection::new(Backend::Mmsg, reason)));
+                    }
+                    Err(e) if fatal_for_all(&e) => return Err(e),
+                    Err(e) => e,
+                };
+                let reason = format!(
+                    "auto: ring refused ({ring_err}), io_uring refused ({uring_err}), mmsg \
+                     refused ({mmsg_err})"
+                );
+                Ok((
+                    LinuxLink::Plain(PlainLink::open(cfg)?),
+                    Selection::new(Backend::Plain, reason),
+                ))
             }
         }
     }
@@ -607,6 +629,7 @@ impl LinuxLink {
     pub fn backend(&self) -> Backend {
         match self {
             LinuxLink::Ring(_) => Backend::Ring,
+            LinuxLink::Uring(_) => Backend::Uring,
             LinuxLink::Mmsg(_) => Backend::Mmsg,
             LinuxLink::Plain(_) => Backend::Plain,
         }
@@ -616,6 +639,7 @@ impl LinuxLink {
     pub fn interface(&self) -> &InterfaceInfo {
         match self {
             LinuxLink::Ring(l) => l.interface(),
+            LinuxLink::Uring(l) => l.interface(),
             LinuxLink::Mmsg(l) => l.interface(),
             LinuxLink::Plain(l) => l.interface(),
         }
@@ -625,6 +649,7 @@ impl LinuxLink {
     pub fn stats(&mut self) -> Result<LinkStats, LinkError> {
         match self {
             LinuxLink::Ring(l) => l.stats(),
+            LinuxLink::Uring(l) => l.stats(),
             LinuxLink::Mmsg(l) => l.stats(),
             LinuxLink::Plain(l) => l.stats(),
         }
@@ -635,6 +660,7 @@ impl LinuxLink {
     pub fn wait_readable(&self, timeout: Option<Duration>) -> io::Result<bool> {
         match self {
             LinuxLink::Ring(l) => l.wait_readable(timeout),
+            LinuxLink::Uring(l) => l.wait_readable(timeout),
             LinuxLink::Mmsg(l) => l.wait_readable(timeout),
             LinuxLink::Plain(l) => l.wait_readable(timeout),
         }
@@ -650,15 +676,15 @@ fn fatal_for_all(e: &OpenError) -> bool {
             | OpenError::NotEthernet { .. }
             | OpenError::NeedsCapNetRaw { .. }
             | OpenError::InvalidConfig(_)
-    ) || matches!(e, OpenError::OptionRefused { option, .. } if *option != "PACKET_RX_RING"
-        && *option != "PACKET_TX_RING"
-        && *option != "PACKET_VERSION")
+    ) || matches!(e, OpenError::OptionRefused { option, .. }
+        if !matches!(*option, "PACKET_RX_RING" | "PACKET_TX_RING" | "PACKET_VERSION" | "mmap"))
 }
 
 impl AsFd for LinuxLink {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self {
             LinuxLink::Ring(l) => l.as_fd(),
+            LinuxLink::Uring(l) => l.as_fd(),
             LinuxLink::Mmsg(l) => l.as_fd(),
             LinuxLink::Plain(l) => l.as_fd(),
         }
@@ -676,6 +702,8 @@ impl std::os::fd::AsRawFd for LinuxLink {
 pub enum LinuxRx<'a> {
     /// From the ring backend.
     Ring(<RingLink as RawLink>::Rx<'a>),
+    /// From the io_uring backend.
+    Uring(<UringLink as RawLink>::Rx<'a>),
     /// From the mmsg backend.
     Mmsg(<MmsgLink as RawLink>::Rx<'a>),
     /// From the plain backend.
@@ -686,6 +714,7 @@ impl RxFrame for LinuxRx<'_> {
     fn data(&self) -> &[u8] {
         match self {
             LinuxRx::Ring(f) => f.data(),
+            LinuxRx::Uring(f) => f.data(),
             LinuxRx::Mmsg(f) => f.data(),
             LinuxRx::Plain(f) => f.data(),
         }
@@ -693,6 +722,7 @@ impl RxFrame for LinuxRx<'_> {
     fn meta(&self) -> RxMeta {
         match self {
             LinuxRx::Ring(f) => f.meta(),
+            LinuxRx::Uring(f) => f.meta(),
             LinuxRx::Mmsg(f) => f.meta(),
             LinuxRx::Plain(f) => f.meta(),
         }
@@ -704,6 +734,8 @@ impl RxFrame for LinuxRx<'_> {
 pub enum LinuxTx<'a> {
     /// From the ring backend.
     Ring(<RingLink as RawLink>::Tx<'a>),
+    /// From the io_uring backend.
+    Uring(<UringLink as RawLink>::Tx<'a>),
     /// From the mmsg backend.
     Mmsg(<MmsgLink as RawLink>::Tx<'a>),
     /// From the plain backend.
@@ -714,6 +746,7 @@ impl TxToken for LinuxTx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, f: F) -> R {
         match self {
             LinuxTx::Ring(t) => t.consume(f),
+            LinuxTx::Uring(t) => t.consume(f),
             LinuxTx::Mmsg(t) => t.consume(f),
             LinuxTx::Plain(t) => t.consume(f),
         }
@@ -727,6 +760,7 @@ impl RawLink for LinuxLink {
     fn capabilities(&self) -> Capabilities {
         match self {
             LinuxLink::Ring(l) => l.capabilities(),
+            LinuxLink::Uring(l) => l.capabilities(),
             LinuxLink::Mmsg(l) => l.capabilities(),
             LinuxLink::Plain(l) => l.capabilities(),
         }
@@ -739,6 +773,7 @@ impl RawLink for LinuxLink {
     fn receive(&mut self, now: Instant) -> Result<Option<LinuxRx<'_>>, LinkError> {
         Ok(match self {
             LinuxLink::Ring(l) => l.receive(now)?.map(LinuxRx::Ring),
+            LinuxLink::Uring(l) => l.receive(now)?.map(LinuxRx::Uring),
             LinuxLink::Mmsg(l) => l.receive(now)?.map(LinuxRx::Mmsg),
             LinuxLink::Plain(l) => l.receive(now)?.map(LinuxRx::Plain),
         })
@@ -747,6 +782,7 @@ impl RawLink for LinuxLink {
     fn transmit(&mut self, now: Instant, len: usize) -> Result<Option<LinuxTx<'_>>, LinkError> {
         Ok(match self {
             LinuxLink::Ring(l) => l.transmit(now, len)?.map(LinuxTx::Ring),
+            LinuxLink::Uring(l) => l.transmit(now, len)?.map(LinuxTx::Uring),
             LinuxLink::Mmsg(l) => l.transmit(now, len)?.map(LinuxTx::Mmsg),
             LinuxLink::Plain(l) => l.transmit(now, len)?.map(LinuxTx::Plain),
         })
@@ -755,6 +791,7 @@ impl RawLink for LinuxLink {
     fn flush(&mut self, now: Instant) -> Result<FlushStatus, LinkError> {
         match self {
             LinuxLink::Ring(l) => l.flush(now),
+            LinuxLink::Uring(l) => l.flush(now),
             LinuxLink::Mmsg(l) => l.flush(now),
             LinuxLink::Plain(l) => l.flush(now),
         }
@@ -763,6 +800,7 @@ impl RawLink for LinuxLink {
     fn join_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
         match self {
             LinuxLink::Ring(l) => l.join_multicast(mac),
+            LinuxLink::Uring(l) => l.join_multicast(mac),
             LinuxLink::Mmsg(l) => l.join_multicast(mac),
             LinuxLink::Plain(l) => l.join_multicast(mac),
         }
@@ -771,6 +809,7 @@ impl RawLink for LinuxLink {
     fn leave_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
         match self {
             LinuxLink::Ring(l) => l.leave_multicast(mac),
+            LinuxLink::Uring(l) => l.leave_multicast(mac),
             LinuxLink::Mmsg(l) => l.leave_multicast(mac),
             LinuxLink::Plain(l) => l.leave_multicast(mac),
         }
