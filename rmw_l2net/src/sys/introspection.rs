@@ -480,7 +480,7 @@ impl Flavor for C {
         // SAFETY: the caller guarantees `p` is a rosidl sequence struct.
         let s = unsafe { &mut *p.cast::<rosidl_runtime_c__Sequence>() };
         let old = s.size;
-        if n == old && (n == 0 || !s.data.is_null()) {
+        if n == old && n > 0 && !s.data.is_null() {
             return Ok(());
         }
         let stride = f.elem.stride();
@@ -512,20 +512,33 @@ impl Flavor for C {
             return Err(CdrError::BadAlloc);
         }
         s.data = new.cast();
+        s.capacity = n;
         if n > old {
             // SAFETY: bytes old*stride..n*stride are inside the new buffer.
             unsafe { core::ptr::write_bytes(new.add(old * stride), 0, (n - old) * stride) };
-            if let Elem::Msg(sub) = f.elem {
-                if let Some(init) = sub.init_function {
-                    for i in old..n {
-                        // SAFETY: zeroed memory of the element's size, as init expects.
-                        unsafe { init(new.add(i * stride).cast(), MSG_INIT_ALL) };
+            for i in old..n {
+                // SAFETY: element i is inside the new buffer and zeroed.
+                let e = unsafe { new.add(i * stride) };
+                match f.elem {
+                    Elem::Msg(sub) => {
+                        if let Some(init) = sub.init_function {
+                            // SAFETY: zeroed memory of the element's size, as init expects.
+                            unsafe { init(e.cast(), MSG_INIT_ALL) };
+                        }
                     }
+                    // New strings hold "" with its NUL, as rosidl_runtime_c's __init leaves
+                    // them, so even a message whose deserialization fails later holds only
+                    // printable strings.
+                    // SAFETY: a zeroed (null, 0, 0) string struct.
+                    Elem::Str => unsafe { Self::string_assign(e, &[]) }?,
+                    // SAFETY: as above.
+                    Elem::WStr => unsafe { Self::wstring_assign(e, &[]) }?,
+                    Elem::Prim(_) => {}
                 }
+                s.size = i + 1;
             }
         }
         s.size = n;
-        s.capacity = n;
         Ok(())
     }
 }
