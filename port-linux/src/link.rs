@@ -218,6 +218,11 @@ impl LinkConfig {
         if matches!(self.busy_poll_us, Some(n) if n > i32::MAX as u32) {
             return Err(OpenError::InvalidConfig("busy_poll_us is too large"));
         }
+        if self.ring_memory > 1 << 30 {
+            return Err(OpenError::InvalidConfig(
+                "ring_memory must be at most 1 GiB",
+            ));
+        }
         if self.ring_block_timeout_ms == 0 {
             return Err(OpenError::InvalidConfig(
                 "ring_block_timeout_ms must be at least 1",
@@ -248,9 +253,11 @@ pub struct LinkStats {
     pub kernel_ring_full: u64,
 }
 
-/// Classic BPF: accept frames whose EtherType after up to two in-band VLAN tags is `ethertype`.
-/// (Hand-written until the core's filter generator lands; the tag the kernel strips is not in
-/// the bytes the filter sees.)
+/// Classic BPF: accept frames whose EtherType after up to two in-band VLAN tags is `ethertype`
+/// (the tag the kernel strips is not in the bytes the filter sees). This is the link's default
+/// filter, for any EtherType and every destination; the core's generator
+/// (`l2net_core::wire::bpf`, installed by [`crate::filter`]) adds a destination-MAC allow-list on
+/// top and replaces this program when a caller installs it.
 pub(crate) fn ethertype_filter(ethertype: u16) -> [libc::sock_filter; 12] {
     const LDH_ABS: u16 = 0x28; // BPF_LD | BPF_H | BPF_ABS
     const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K

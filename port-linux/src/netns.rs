@@ -77,6 +77,9 @@ impl Rtnl {
             .map_err(|e| OpenError::os("bind(NETLINK_ROUTE)", &e))?;
         sock.connect(&SocketAddr::new(0, 0))
             .map_err(|e| OpenError::os("connect(NETLINK_ROUTE)", &e))?;
+        // The kernel answers at once; never hang a test on a lost reply.
+        sys::socket::set_recv_timeout(sock.as_fd(), Duration::from_secs(10))
+            .map_err(|e| OpenError::os("SO_RCVTIMEO", &e))?;
         Ok(Rtnl {
             sock,
             seq: 0,

@@ -276,7 +276,7 @@ impl RingLink {
             if status & ring::TP_STATUS_WRONG_FORMAT != 0 {
                 self.sock.stats.tx_rejected += 1;
                 return Err(LinkError::TooLarge {
-                    len: 0,
+                    len: self.map.frame_header(off).tp_len as usize,
                     max: HEADER_LEN + self.sock.mtu(),
                 });
             }

@@ -2,8 +2,10 @@
 
 mod support;
 
+use l2net_core::RawLink;
 use l2net_linux::iface;
 use l2net_linux::netns::{Netns, Tap, VethPair, require_privileges};
+use l2net_linux::{LinkConfig, PlainLink};
 
 #[test]
 fn veth_pair_between_namespaces_with_jumbo_mtu() {
@@ -62,10 +64,34 @@ fn tap_moves_into_a_namespace_and_carries_frames() {
     assert!(iface::query(&name).is_err(), "gone from our namespace");
     let info = ns.run(|| iface::query(&name)).unwrap().unwrap();
     assert!(info.flags.up());
-    // Nothing was sent yet: reading does not block.
-    let mut buf = [0u8; 64];
-    let err = tap.read_frame(&mut buf).unwrap_err();
-    assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+    // Frames written to the TAP arrive at a link on the interface, and frames the link sends
+    // come out of the TAP (skipping whatever IPv6 chatter the kernel sends on a new link).
+    let mut link = ns
+        .run(|| PlainLink::open(&LinkConfig::new(&name)))
+        .unwrap()
+        .unwrap();
+    let inbound = support::frame([0x02, 0, 0, 0, 0, 9], &[], 100, 1);
+    tap.write_frame(&inbound).unwrap();
+    assert_eq!(support::recv_n(&mut link, 1)[0].0, inbound);
+    let outbound = support::frame(link.mac().octets(), &[], 200, 2);
+    support::send_all(&mut link, std::slice::from_ref(&outbound));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut buf = [0u8; 2048];
+    loop {
+        match tap.read_frame(&mut buf) {
+            Ok(n) if buf[..n] == outbound[..] => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "frame never left the TAP"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    drop(link);
     drop(tap);
     assert!(
         ns.run(|| iface::query(&name)).unwrap().is_err(),

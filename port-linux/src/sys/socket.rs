@@ -175,6 +175,15 @@ pub(crate) fn get_int(
     Ok(value)
 }
 
+/// `SO_RCVTIMEO`: blocking receives on `fd` fail with `EAGAIN` after `timeout`.
+pub(crate) fn set_recv_timeout(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+    };
+    setsockopt_raw(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)
+}
+
 /// Join (`add`) or leave the link-layer multicast group `mac` on `ifindex`.
 pub(crate) fn membership(
     fd: BorrowedFd<'_>,
