@@ -22,6 +22,7 @@ fn main() {
         "test_msgs_c.c",
         "test_msgs_cpp.cpp",
         "dlopen_smoke.c",
+        "fake_rcutils.c",
     ] {
         println!("cargo:rerun-if-changed={}", fixtures.join(f).display());
     }
@@ -34,6 +35,11 @@ fn main() {
         cc::Build::new().cpp(true).std("c++17"),
         &fixtures.join("test_msgs_cpp.cpp"),
         &out.join("libl2net_fixtures_cpp.so"),
+    );
+    shared_object(
+        cc::Build::new().cpp(false),
+        &fixtures.join("fake_rcutils.c"),
+        &out.join("libfake_rcutils.so"),
     );
     // A plain C program that dlopens the built library like rmw_implementation does.
     link(
