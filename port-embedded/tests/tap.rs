@@ -6,6 +6,8 @@
 //! Needs root (CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN); skips with a message otherwise, and
 //! fails instead when `L2NET_REQUIRE_PRIVILEGED=1`.
 
+#![cfg(target_os = "linux")]
+
 use std::process::Command;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
