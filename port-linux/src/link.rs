@@ -672,6 +672,17 @@ impl LinuxLink {
             LinuxLink::Plain(l) => l.wait_readable(timeout),
         }
     }
+
+    /// Sleep until the link can take frames again (after a flush left some pending) or
+    /// `timeout` passes (`None`: forever).
+    pub fn wait_writable(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        match self {
+            LinuxLink::Ring(l) => l.wait_writable(timeout),
+            LinuxLink::Uring(l) => l.wait_writable(timeout),
+            LinuxLink::Mmsg(l) => l.wait_writable(timeout),
+            LinuxLink::Plain(l) => l.wait_writable(timeout),
+        }
+    }
 }
 
 /// Errors that the next backend would hit as well.

@@ -89,6 +89,16 @@ pub(crate) fn geometry(max_frame: usize, budget: usize, page: usize) -> (Geometr
     (rx, tx)
 }
 
+/// The geometry to retry with after the kernel refused `rx`/`tx` with `errno`: half the
+/// blocks, if the refusal was for lack of memory and each ring keeps at least two blocks.
+pub(crate) fn shrink(errno: i32, rx: Geometry, tx: Geometry) -> Option<(Geometry, Geometry)> {
+    if !matches!(errno, libc::ENOMEM | libc::ENOBUFS | libc::EAGAIN) || rx.blocks < 4 {
+        return None;
+    }
+    let blocks = rx.blocks / 2;
+    Some((Geometry { blocks, ..rx }, Geometry { blocks, ..tx }))
+}
+
 #[derive(Debug)]
 struct RxState {
     /// Index of the block to read next.
@@ -153,19 +163,10 @@ impl RingLink {
             Ok(map) => Self::finish(cfg, sock, map, rx_geo, tx_geo),
             Err((option, e)) => {
                 let errno = sys::errno(&e);
-                if matches!(errno, libc::ENOMEM | libc::ENOBUFS | libc::EAGAIN) && rx_geo.blocks > 2
-                {
-                    let smaller = Geometry {
-                        blocks: rx_geo.blocks / 2,
-                        ..rx_geo
-                    };
-                    let smaller_tx = Geometry {
-                        blocks: smaller.blocks,
-                        ..tx_geo
-                    };
-                    Self::open_with(cfg, smaller, smaller_tx)
-                } else {
-                    Err(OpenError::OptionRefused { option, errno })
+                match shrink(errno, rx_geo, tx_geo) {
+                    // A ring cannot be set twice on one socket: start over on a fresh one.
+                    Some((rx, tx)) => Self::open_with(cfg, rx, tx),
+                    None => Err(OpenError::OptionRefused { option, errno }),
                 }
             }
         }
@@ -527,5 +528,24 @@ mod tests {
         assert!(rx.frames_per_block() >= 4 && tx.frames_per_block() >= 4);
         let (rx, _) = geometry(9022, 1, 4096);
         assert_eq!(rx.blocks, 2, "at least two blocks");
+    }
+
+    #[test]
+    fn refused_geometry_shrinks_by_halves_down_to_two_blocks() {
+        let (mut rx, mut tx) = geometry(1522, 8 << 20, 4096);
+        let start = rx.blocks;
+        let mut steps = 0;
+        while let Some((r, t)) = shrink(libc::ENOMEM, rx, tx) {
+            assert_eq!(r.blocks, rx.blocks / 2);
+            assert_eq!((t.blocks, t.frame_size), (r.blocks, tx.frame_size));
+            (rx, tx) = (r, t);
+            steps += 1;
+        }
+        assert!(steps > 0 && rx.blocks >= 2 && rx.blocks < start);
+        assert_eq!(
+            shrink(libc::EINVAL, rx, tx),
+            None,
+            "only lack of memory is retried"
+        );
     }
 }
