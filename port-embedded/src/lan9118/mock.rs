@@ -36,6 +36,10 @@ pub struct MockChip {
     /// The PHY's latched-low link bit: cleared when the link drops, set again by a read.
     pub link_latch: bool,
     pub phy_resets: u32,
+    pub phy_int_src: u32,
+    pub phy_int_mask: u32,
+    /// MII accesses made (to see that the driver does not poll the PHY needlessly).
+    pub mii_accesses: u32,
     pub tx_free: u32,
     tx_state: TxState,
     tx_remaining: usize,
@@ -80,6 +84,9 @@ impl MockChip {
             link: true,
             link_latch: true,
             phy_resets: 0,
+            phy_int_src: 0,
+            phy_int_mask: 0,
+            mii_accesses: 0,
             tx_free: 4608,
             tx_state: TxState::Idle,
             tx_remaining: 0,
@@ -137,11 +144,23 @@ impl MockChip {
     }
 
     pub fn set_link(&mut self, up: bool) {
-        if !up {
+        if up {
+            self.phy_int_src |= PHY_INT_AN_DONE | PHY_INT_ENERGY_ON;
+        } else {
             self.link_latch = false;
+            self.phy_int_src |= PHY_INT_LINK_DOWN;
         }
         self.link = up;
-        self.int_sts |= INT_PHY;
+        self.update_phy_int();
+    }
+
+    /// INT_STS.PHY_INT follows the PHY's unmasked interrupt sources.
+    fn update_phy_int(&mut self) {
+        if self.phy_int_src & self.phy_int_mask != 0 {
+            self.int_sts |= INT_PHY;
+        } else {
+            self.int_sts &= !INT_PHY;
+        }
     }
 
     fn reset(&mut self) {
@@ -183,6 +202,7 @@ impl MockChip {
             MAC_HASHH => self.hash = (self.hash & 0xFFFF_FFFF) | (u64::from(value) << 32),
             MAC_HASHL => self.hash = (self.hash & !0xFFFF_FFFF) | u64::from(value),
             MAC_MII_ACC => {
+                self.mii_accesses += 1;
                 assert_eq!(value >> MII_ACC_PHY_SHIFT & 0x1F, PHY_ADDR_INTERNAL);
                 let reg = value >> MII_ACC_REG_SHIFT & 0x1F;
                 if value & MII_ACC_WRITE != 0 {
@@ -209,6 +229,13 @@ impl MockChip {
             3 => 0xC0D1,
             PHY_ANAR => self.phy_anar,
             5 => self.phy_anlpar,
+            PHY_INT_SOURCE => {
+                let v = self.phy_int_src;
+                self.phy_int_src = 0;
+                self.update_phy_int();
+                v
+            }
+            PHY_INT_MASK => self.phy_int_mask,
             other => panic!("mock: read of unmodelled PHY register {other}"),
         }
     }
@@ -224,6 +251,10 @@ impl MockChip {
                 }
             }
             PHY_ANAR => self.phy_anar = value,
+            PHY_INT_MASK => {
+                self.phy_int_mask = value & 0xFF;
+                self.update_phy_int();
+            }
             other => panic!("mock: write of unmodelled PHY register {other}"),
         }
     }
@@ -300,7 +331,10 @@ impl Registers for MockChip {
         match offset {
             0x20..=0x3C => self.tx_push(value),
             IRQ_CFG => self.irq_cfg = value,
-            INT_STS => self.int_sts &= !value,
+            INT_STS => {
+                self.int_sts &= !value;
+                self.update_phy_int();
+            }
             INT_EN => self.int_en = value,
             FIFO_INT => self.fifo_int = value,
             TX_CFG => self.tx_cfg = value,

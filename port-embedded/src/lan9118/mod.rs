@@ -314,6 +314,12 @@ impl<R: Registers, const MTU: usize> Lan9118<R, MTU> {
         }
         this.phy_write(PHY_ANAR, PHY_ANAR_DEFAULT)?;
         this.phy_write(PHY_BCR, PHY_BCR_ANEN | PHY_BCR_RESTART_AN)?;
+        // Link changes raise INT_STS.PHY_INT (see `link_state`); clear what is pending.
+        this.phy_write(
+            PHY_INT_MASK,
+            PHY_INT_LINK_DOWN | PHY_INT_AN_DONE | PHY_INT_ENERGY_ON,
+        )?;
+        this.phy_read(PHY_INT_SOURCE)?;
 
         this.mac_write(MAC_HASHH, 0)?;
         this.mac_write(MAC_HASHL, 0)?;
@@ -598,16 +604,19 @@ impl<R: Registers, const MTU: usize> embassy_net_driver::Driver for Lan9118<R, M
     }
 
     fn link_state(&mut self, cx: &mut Context) -> embassy_net_driver::LinkState {
-        self.ack(INT_PHY);
-        // A PHY that stops answering is reported as a link that is down.
-        let up = self.read_link().unwrap_or(false);
-        if up != self.link_up {
-            if !up {
-                self.stats.link_down += 1;
-            }
-            info!("LAN9118 link {}", up);
-            self.link_up = up;
+        // The PHY raises INT_STS.PHY_INT on link down, auto-negotiation done and energy on (the
+        // mask set at bring-up), whether or not the interrupt is enabled: without it the cached
+        // state stands and this costs one register read instead of a dozen MII accesses.
+        if self.regs.read(INT_STS) & INT_PHY != 0 {
+            // Reading the PHY's interrupt source clears it, and with it PHY_INT.
+            // A PHY that stops answering is reported as a link that is down.
+            let up = self
+                .phy_read(PHY_INT_SOURCE)
+                .and_then(|_| self.read_link())
+                .unwrap_or(false);
+            self.note_link(up);
         }
+        let up = self.link_up;
         if let WakeMode::Interrupt(_) = self.wake {
             self.arm(cx, INT_PHY);
         }
@@ -659,6 +668,16 @@ impl<R: Registers, const MTU: usize> MulticastFilter for Lan9118<R, MTU> {
 }
 
 impl<R: Registers, const MTU: usize> Lan9118<R, MTU> {
+    fn note_link(&mut self, up: bool) {
+        if up != self.link_up {
+            if !up {
+                self.stats.link_down += 1;
+            }
+            info!("LAN9118 link {}", up);
+            self.link_up = up;
+        }
+    }
+
     fn write_hash(&mut self) -> Result<(), LinkError> {
         let mut hash = 0u64;
         for (bucket, &count) in self.mc_refs.iter().enumerate() {

@@ -116,6 +116,13 @@ pub const PHY_BCR: u32 = 0;
 pub const PHY_BSR: u32 = 1;
 pub const PHY_ID1: u32 = 2;
 pub const PHY_ANAR: u32 = 4;
+/// PHY interrupt source (SMSC vendor register; read clears).
+pub const PHY_INT_SOURCE: u32 = 29;
+/// PHY interrupt mask (SMSC vendor register).
+pub const PHY_INT_MASK: u32 = 30;
+pub const PHY_INT_LINK_DOWN: u32 = 1 << 4;
+pub const PHY_INT_AN_DONE: u32 = 1 << 6;
+pub const PHY_INT_ENERGY_ON: u32 = 1 << 7;
 pub const PHY_BCR_RESET: u32 = 1 << 15;
 pub const PHY_BCR_ANEN: u32 = 1 << 12;
 pub const PHY_BCR_RESTART_AN: u32 = 1 << 9;

@@ -266,6 +266,30 @@ fn link_state_follows_the_phy() {
 }
 
 #[test]
+fn link_state_reads_the_phy_only_after_a_phy_interrupt() {
+    let mut chip = MockChip::new();
+    let mut nic = up(&mut chip);
+    let mut cx = noop_context();
+    let before = nic.registers().mii_accesses;
+    for _ in 0..10 {
+        assert!(nic.link_state(&mut cx) == LinkState::Up);
+    }
+    assert_eq!(
+        nic.registers().mii_accesses,
+        before,
+        "no MII traffic without PHY_INT"
+    );
+    nic.registers().set_link(false);
+    assert!(nic.link_state(&mut cx) == LinkState::Down);
+    assert!(nic.registers().mii_accesses > before);
+    assert_eq!(
+        nic.registers().int_sts & INT_PHY,
+        0,
+        "source read cleared PHY_INT"
+    );
+}
+
+#[test]
 fn short_link_drop_is_not_missed_by_the_latch() {
     let mut chip = MockChip::new();
     let mut nic = up(&mut chip);
