@@ -91,6 +91,16 @@ pub trait NodeLink: RawLink + Send + 'static {
     fn readiness(&self) -> Readiness;
 }
 
+/// The in-memory segment (for tests, demos and running without privileges). It has no file
+/// descriptor, so a waiting node looks again every 200 us.
+impl<const LINKS: usize, const SLOTS: usize, const GROUPS: usize> NodeLink
+    for l2net_core::link::mem::SyncMemLink<'static, 'static, LINKS, SLOTS, GROUPS>
+{
+    fn readiness(&self) -> Readiness {
+        Readiness::Every(Duration::from_micros(200))
+    }
+}
+
 #[cfg(target_os = "linux")]
 impl NodeLink for l2net_linux::link::LinuxLink {
     fn readiness(&self) -> Readiness {
@@ -456,6 +466,23 @@ fn wait_fds(readiness: Readiness, wake_fd: RawFd, timeout: Option<Duration>) -> 
     Ok(())
 }
 
+/// A remote participant as [`Node::peers`] reports it.
+#[derive(Debug, Clone)]
+pub struct PeerView {
+    /// Participant id.
+    pub id: u64,
+    /// MAC address.
+    pub mac: MacAddr,
+    /// Announced name.
+    pub name: String,
+    /// Its lease.
+    pub lease: Duration,
+    /// Time left before it is dropped unless heard from again.
+    pub lease_left: Duration,
+    /// Its endpoints.
+    pub endpoints: Vec<l2net_core::engine::EndpointInfo>,
+}
+
 /// An l2net participant with its own I/O thread. Cheap to share: publishers and subscribers
 /// hold a reference to it.
 pub struct Node<L: NodeLink> {
@@ -570,6 +597,28 @@ impl<L: NodeLink> Node<L> {
     /// Protocol counters.
     pub fn stats(&self) -> Stats {
         *self.shared.lock().participant.stats()
+    }
+
+    /// The remote participants this node knows and their endpoints, with the time left on each
+    /// lease.
+    pub fn peers(&self) -> Vec<PeerView> {
+        let core = self.shared.lock();
+        let now = core.now();
+        let g = core.participant.graph();
+        g.peers()
+            .map(|(_, p)| PeerView {
+                id: p.id,
+                mac: p.mac,
+                name: p.name.as_str().to_string(),
+                lease: p.lease,
+                lease_left: p.expires().saturating_duration_since(now),
+                endpoints: g
+                    .endpoints()
+                    .filter(|(_, e)| e.participant == p.id)
+                    .map(|(_, e)| e.info)
+                    .collect(),
+            })
+            .collect()
     }
 
     /// Run `f` with the participant (read-only), for example to list the graph.

@@ -1,0 +1,183 @@
+//! `l2net perf`: throughput between two nodes, counted at the receiver.
+
+use std::time::{Duration, Instant};
+
+use clap::{Args as ClapArgs, ValueEnum};
+use l2net::node::{NodeError, Qos};
+
+use super::CliError;
+use super::common::{NetArgs, cpu_time};
+
+const TOPIC: &str = "/l2net/perf";
+const TYPE: &str = "l2net/Perf";
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Role {
+    /// Publish as fast as the link takes samples.
+    Send,
+    /// Count what arrives.
+    Recv,
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    net: NetArgs,
+    /// This side's role.
+    #[arg(long)]
+    role: Role,
+    /// Payload bytes per sample (the sender's; at least 8 carry the sequence number).
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// How long to run (the receiver: after the first sample).
+    #[arg(long, default_value_t = 5.0)]
+    secs: f64,
+    /// Reliable delivery (both sides must agree).
+    #[arg(long)]
+    reliable: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn qos(reliable: bool) -> Qos {
+    if reliable {
+        Qos::reliable(256)
+    } else {
+        Qos::BEST_EFFORT
+    }
+}
+
+pub fn run(a: Args) -> Result<(), CliError> {
+    if !a.secs.is_finite() || a.secs <= 0.0 {
+        return Err(CliError("--secs must be a positive number".into()));
+    }
+    match a.role {
+        Role::Send => send(a),
+        Role::Recv => recv(a),
+    }
+}
+
+fn send(a: Args) -> Result<(), CliError> {
+    let node = a.net.open("l2net-perf-send", false)?;
+    let publ = node.publisher(TOPIC, TYPE, qos(a.reliable))?;
+    publ.wait_for_subscribers(1, Duration::from_secs(10))
+        .map_err(|_| {
+            CliError(format!(
+                "no `l2net perf --role recv` on {} within 10 s",
+                a.net.interface
+            ))
+        })?;
+    let mut msg = vec![0u8; a.size];
+    let end = Instant::now() + Duration::from_secs_f64(a.secs);
+    let (cpu0, t0) = (cpu_time(), Instant::now());
+    let mut sent = 0u64;
+    while Instant::now() < end {
+        for _ in 0..64 {
+            sent += 1;
+            let n = msg.len().min(8);
+            msg[..n].copy_from_slice(&sent.to_be_bytes()[..n]);
+            match publ.publish_timeout(&msg, Some(Duration::from_secs(1))) {
+                Ok(_) => {}
+                Err(NodeError::Timeout) => {
+                    return Err(CliError("the receiver stopped acknowledging".into()));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    if a.reliable {
+        let _ = publ.wait_for_acks(Duration::from_secs(5));
+    }
+    let (elapsed, cpu) = (t0.elapsed().as_secs_f64(), cpu_time() - cpu0);
+    let per_sec = sent as f64 / elapsed;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"kind": "send", "sent": sent, "per_sec": per_sec,
+                "cpu_ns_per_sample": cpu.as_nanos() as f64 / sent.max(1) as f64})
+        );
+    } else {
+        println!(
+            "sent {sent} samples of {} B in {elapsed:.2} s: {per_sec:.0}/s, {:.0} ns CPU per sample",
+            a.size,
+            cpu.as_nanos() as f64 / sent.max(1) as f64
+        );
+    }
+    Ok(())
+}
+
+fn recv(a: Args) -> Result<(), CliError> {
+    let node = a.net.open("l2net-perf-recv", false)?;
+    let sub = node.subscriber(TOPIC, TYPE, qos(a.reliable))?;
+    let mut buf = vec![0u8; 8 << 20];
+    if !a.json {
+        eprintln!(
+            "waiting for `l2net perf --role send` on {} ...",
+            a.net.interface
+        );
+    }
+    let first = sub
+        .recv_timeout(&mut buf, Some(Duration::from_secs(30)))
+        .map_err(|e| match e {
+            NodeError::Timeout => CliError("no sample arrived within 30 s".into()),
+            e => e.into(),
+        })?;
+    let (cpu0, t0) = (cpu_time(), Instant::now());
+    let mut last_seq = seq_of(&buf[..first.len]);
+    let (mut delivered, mut gaps, mut last) = (1u64, 0u64, t0);
+    let end = t0 + Duration::from_secs_f64(a.secs);
+    let mut next_report = t0 + Duration::from_secs(1);
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        match sub.recv_timeout(&mut buf, Some((end - now).min(Duration::from_secs(2)))) {
+            Ok(info) => {
+                delivered += 1;
+                last = Instant::now();
+                let s = seq_of(&buf[..info.len]);
+                if let (Some(s), Some(l)) = (s, last_seq) {
+                    gaps += s.saturating_sub(l + 1);
+                }
+                last_seq = s.or(last_seq);
+            }
+            Err(NodeError::Timeout) => break,
+            Err(e) => return Err(e.into()),
+        }
+        if !a.json && last >= next_report {
+            eprint!("\r{delivered} samples ");
+            next_report += Duration::from_secs(1);
+        }
+    }
+    let span = (last - t0).as_secs_f64();
+    let per_sec = if span > 0.0 {
+        (delivered - 1) as f64 / span
+    } else {
+        0.0
+    };
+    let cpu = cpu_time() - cpu0;
+    let stats = node.stats();
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"kind": "sink", "delivered": delivered, "per_sec": per_sec,
+                "lost": gaps, "cpu_ns_per_sample": cpu.as_nanos() as f64 / delivered as f64,
+                "stats": format!("{stats:?}")})
+        );
+    } else {
+        eprintln!();
+        println!(
+            "delivered {delivered} samples in {span:.2} s: {per_sec:.0}/s, {gaps} lost, {:.0} ns CPU per sample",
+            cpu.as_nanos() as f64 / delivered as f64
+        );
+    }
+    Ok(())
+}
+
+/// The sender's sequence number in the first 8 bytes, if the sample has them.
+fn seq_of(b: &[u8]) -> Option<u64> {
+    b.get(..8)
+        .map(|s| u64::from_be_bytes(s.try_into().unwrap_or([0; 8])))
+}
