@@ -27,7 +27,7 @@ fi
 echo "== firmware (thumbv7em-none-eabihf, release)"
 firmware_target="$PWD/port-embedded/firmware/target"
 [[ -n "${CARGO_TARGET_DIR:-}" ]] && firmware_target="$CARGO_TARGET_DIR/firmware"
-(cd port-embedded/firmware && CARGO_TARGET_DIR="$firmware_target" cargo build -q --release)
-(cd port-embedded/firmware && CARGO_TARGET_DIR="$firmware_target" cargo clippy -q --release -- -D warnings)
+(cd port-embedded/firmware && CARGO_TARGET_DIR="$firmware_target" cargo build -q --release --bins)
+(cd port-embedded/firmware && CARGO_TARGET_DIR="$firmware_target" cargo clippy -q --release --bins -- -D warnings)
 (cd port-embedded/firmware && cargo fmt --check)
 echo "all targets build"

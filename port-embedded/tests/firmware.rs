@@ -6,7 +6,7 @@
 //!
 //! Needs: root (namespaces, TAP), `qemu-system-arm` (`port-embedded/ci/install-qemu.sh`, found
 //! through `L2NET_QEMU`, `/opt/l2net-qemu/bin/qemu-system-arm` or `PATH`), and the firmware ELF
-//! (`L2NET_FIRMWARE_ELF`, or built here with `cargo build --release` for thumbv7em-none-eabihf).
+//! (in `L2NET_FIRMWARE_DIR`, or built here with `cargo build --release` for thumbv7em-none-eabihf).
 //! Without one of them the test skips with a message; with `L2NET_REQUIRE_FIRMWARE=1` (or
 //! `L2NET_REQUIRE_PRIVILEGED=1` for the privileges) a skip is a failure.
 #![cfg(target_os = "linux")]
@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant as StdInstant};
 
+use l2net_core::engine::{Config, Event, Participant, Qos, drive};
 use l2net_core::wire::frame::{FrameRepr, parse_frame};
 use l2net_core::wire::msg::{DataRepr, MessageRepr};
 use l2net_core::wire::{EntityId, MacAddr, ParticipantId, TagStack};
@@ -53,10 +54,11 @@ fn find_qemu() -> Option<PathBuf> {
     })
 }
 
-/// The firmware ELF: given, or built here. `Err` says why there is none.
-fn firmware_elf() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("L2NET_FIRMWARE_ELF") {
-        return Ok(PathBuf::from(p));
+/// The firmware ELF `bin`: given (`L2NET_FIRMWARE_DIR` holding the release binaries), or
+/// built here. `Err` says why there is none.
+fn firmware_elf(bin: &str) -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os("L2NET_FIRMWARE_DIR") {
+        return Ok(PathBuf::from(dir).join(bin));
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("firmware");
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
@@ -76,7 +78,7 @@ fn firmware_elf() -> Result<PathBuf, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    Ok(target_dir.join("thumbv7em-none-eabihf/release/l2net-firmware"))
+    Ok(target_dir.join("thumbv7em-none-eabihf/release").join(bin))
 }
 
 /// QEMU with its output collected; killed if still running when dropped.
@@ -172,25 +174,15 @@ fn next_data(link: &mut PlainLink, until: StdInstant) -> Option<(MacAddr, u64, V
     None
 }
 
-#[test]
-fn firmware_beacons_acknowledges_a_command_and_exits_zero() {
-    let Some(qemu) = find_qemu() else {
-        return skip("qemu-system-arm not found (run port-embedded/ci/install-qemu.sh)");
-    };
-    if !require_privileges("firmware_beacons_acknowledges_a_command_and_exits_zero") {
-        return;
-    }
-    let elf = match firmware_elf() {
-        Ok(elf) => elf,
-        Err(why) => return skip(&why),
-    };
-
+/// Start QEMU on `elf` with its NIC on a TAP in a new namespace; return the namespace, QEMU and
+/// an AF_PACKET link on the TAP (up).
+fn boot(qemu: &Path, elf: &Path) -> (Netns, Qemu, PlainLink) {
     let ns = Netns::new("l2fw").expect("create namespace");
     let tap = format!("l2f{}", unique_suffix());
     let nic = format!("tap,ifname={tap},script=no,downscript=no,model=lan9118");
     let output = Arc::new(Mutex::new(Vec::new()));
     let child = {
-        let (qemu, elf) = (qemu.clone(), elf.clone());
+        let (qemu, elf) = (qemu.to_path_buf(), elf.to_path_buf());
         ns.run(move || {
             Command::new(qemu)
                 .args([
@@ -233,10 +225,28 @@ fn firmware_beacons_acknowledges_a_command_and_exits_zero() {
     }
     ns.set_up(&tap).expect("set TAP up");
     let cfg = LinkConfig::new(&tap);
-    let mut host = ns
+    let host = ns
         .run(move || PlainLink::open(&cfg))
         .expect("enter namespace")
         .expect("AF_PACKET socket on the TAP");
+    (ns, qemu, host)
+}
+
+#[test]
+fn firmware_beacons_acknowledges_a_command_and_exits_zero() {
+    let Some(qemu) = find_qemu() else {
+        return skip("qemu-system-arm not found (run port-embedded/ci/install-qemu.sh)");
+    };
+    if !require_privileges("firmware_beacons_acknowledges_a_command_and_exits_zero") {
+        return;
+    }
+    let elf = match firmware_elf("l2net-firmware") {
+        Ok(elf) => elf,
+        Err(why) => return skip(&why),
+    };
+
+    let (_ns, mut qemu, mut host) = boot(&qemu, &elf);
+    let deadline = StdInstant::now() + BOOT_WAIT;
 
     // A beacon tells the firmware's MAC.
     let mut board = None;
@@ -274,4 +284,97 @@ fn firmware_beacons_acknowledges_a_command_and_exits_zero() {
     assert_eq!(status.code(), Some(0), "semihosting exit status:\n{out}");
     assert!(out.contains("acknowledged command 42"), "{out}");
     eprintln!("firmware output:\n{out}");
+}
+
+/// The host side of the node test: a participant with generous capacities.
+type HostNode = Participant<'static, 8, 16, 2, 2, 16, 4, 4>;
+
+fn arena(n: usize) -> &'static mut [u8] {
+    Box::leak(vec![0u8; n].into_boxed_slice())
+}
+
+#[test]
+fn node_firmware_answers_a_linux_participant_and_exits_zero() {
+    let Some(qemu) = find_qemu() else {
+        return skip("qemu-system-arm not found (run port-embedded/ci/install-qemu.sh)");
+    };
+    if !require_privileges("node_firmware_answers_a_linux_participant_and_exits_zero") {
+        return;
+    }
+    let elf = match firmware_elf("l2net-node") {
+        Ok(elf) => elf,
+        Err(why) => return skip(&why),
+    };
+    let (_ns, mut qemu, mut link) = boot(&qemu, &elf);
+
+    let mut config = Config::new(DOMAIN, "linux-host");
+    config.mtu = link.capabilities().mtu;
+    let mac = link.mac();
+    let id = 0x4057_0000 | u64::from(std::process::id());
+    let mut node = HostNode::new(config, id, mac, arena(64 << 10), now()).unwrap();
+    let status = node
+        .create_reader("fw/status", "text", None, Qos::reliable(4), arena(4096))
+        .unwrap();
+    let cmd = node
+        .create_writer("fw/cmd", "text", None, Qos::reliable(4), arena(4096))
+        .unwrap();
+
+    let arg = format!("ping-{}", std::process::id());
+    let want = format!("ACK {arg}");
+    let deadline = StdInstant::now() + BOOT_WAIT;
+    let mut board_seen = false;
+    let mut sent = false;
+    let mut answer = None;
+    let mut buf = [0u8; 256];
+    while answer.is_none() {
+        assert!(
+            StdInstant::now() < deadline,
+            "no answer from the node (board seen: {board_seen}, command sent: {sent}):\n{}",
+            qemu.output()
+        );
+        let t = now();
+        if node.poll_timeout().is_some_and(|d| d <= t) {
+            node.handle_timeout(t);
+        }
+        match drive(&mut node, &mut link, t) {
+            Ok(_) | Err(LinkError::Down) => {}
+            Err(e) => panic!("drive: {e}"),
+        }
+        while let Some(ev) = node.poll_event() {
+            if let Event::ParticipantDiscovered { participant, .. } = ev {
+                board_seen |= participant == 0x0386_0000_0000_0002;
+            }
+        }
+        if !sent && node.writer_matches(cmd) > 0 && node.reader_matches(status) > 0 {
+            node.write(cmd, format!("CMD {arg}").as_bytes(), t).unwrap();
+            sent = true;
+        }
+        if let Some(info) = node.take(status, &mut buf).unwrap() {
+            answer = Some(buf[..info.len].to_vec());
+        }
+        let _ = link.wait_readable(Some(Duration::from_millis(5)));
+    }
+    assert_eq!(answer.unwrap(), want.as_bytes());
+    assert!(board_seen, "the board was discovered");
+
+    // Keep acknowledging until the node says goodbye and exits.
+    let exit_deadline = StdInstant::now() + EXIT_WAIT;
+    let status = loop {
+        if let Some(status) = qemu.wait(Duration::ZERO) {
+            break status;
+        }
+        assert!(
+            StdInstant::now() < exit_deadline,
+            "node did not exit:\n{}",
+            qemu.output()
+        );
+        let t = now();
+        node.handle_timeout(t);
+        let _ = drive(&mut node, &mut link, t);
+        while node.poll_event().is_some() {}
+        let _ = link.wait_readable(Some(Duration::from_millis(5)));
+    };
+    let out = qemu.output();
+    assert_eq!(status.code(), Some(0), "semihosting exit status:\n{out}");
+    eprintln!("node output:\n{out}");
 }

@@ -9,7 +9,7 @@ static LAN9118_TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// The LAN9118's registers, the first time; `None` afterwards, so that only one driver ever
 /// owns the FIFOs.
-pub fn take_lan9118() -> Option<Mmio> {
+pub(crate) fn take_lan9118() -> Option<Mmio> {
     if LAN9118_TAKEN.swap(true, Ordering::AcqRel) {
         return None;
     }

@@ -1,0 +1,117 @@
+//! The MPS2 AN386 board as a full l2net participant, driven by the core's sans-IO engine over
+//! the LAN9118 link.
+//!
+//! It is `mps2-an386` in domain 7 with a reliable writer on `fw/status` and a reliable reader on
+//! `fw/cmd` (type `text`). Each sample `CMD x` taken from `fw/cmd` is answered with `ACK x` on
+//! `fw/status`; once the first answer is acknowledged by every matched reader the participant
+//! says goodbye and the image exits through semihosting with status 0. A 60-second limit, a
+//! link or engine error, or a panic exit with a failure status.
+#![no_std]
+#![no_main]
+
+use core::time::Duration;
+
+use cortex_m_rt::entry;
+use l2net_core::engine::{Config, Event, Participant, Qos, WriteError, drive};
+use l2net_core::{Instant, LinkError, RawLink};
+use l2net_firmware::{BOARD_MAC, DOMAIN, Failure, bring_up, exit};
+use log::{info, warn};
+
+/// Capacities: 4 remote participants, 8 remote endpoints, 1 writer, 1 reader, 4 history slots,
+/// 2 matches per endpoint, 1 sample in reassembly.
+type Node<'a> = Participant<'a, 4, 8, 1, 1, 4, 2, 1>;
+
+const PARTICIPANT_ID: u64 = 0x0386_0000_0000_0002;
+const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
+/// After `close`, how long GOODBYEs may take to leave.
+const GOODBYE_TIME: Duration = Duration::from_millis(500);
+const MAX_SAMPLE: usize = 128;
+const CMD: &[u8] = b"CMD ";
+const ACK: &[u8] = b"ACK ";
+
+#[entry]
+fn main() -> ! {
+    exit(run())
+}
+
+fn run() -> Result<(), Failure> {
+    let (link, mut clock) = bring_up()?;
+    let reassembly = cortex_m::singleton!(: [u8; 512] = [0; 512]).ok_or(Failure::NoDevice)?;
+    let history = cortex_m::singleton!(: [u8; 512] = [0; 512]).ok_or(Failure::NoDevice)?;
+    let queue = cortex_m::singleton!(: [u8; 512] = [0; 512]).ok_or(Failure::NoDevice)?;
+
+    let mut config = Config::new(DOMAIN, "mps2-an386");
+    config.mtu = link.capabilities().mtu;
+    config.max_sample_len = MAX_SAMPLE;
+    let start = clock.now();
+    let node = Node::new(config, PARTICIPANT_ID, BOARD_MAC, reassembly, start)
+        .map_err(|_| Failure::Engine("participant configuration refused"))?;
+    // In .bss rather than on the stack, so that the size report counts the engine's state.
+    let node: &'static mut Node<'static> =
+        cortex_m::singleton!(: Node<'static> = node).ok_or(Failure::NoDevice)?;
+    let status = node
+        .create_writer("fw/status", "text", None, Qos::reliable(4), history)
+        .map_err(|_| Failure::Engine("cannot create the fw/status writer"))?;
+    let cmd = node
+        .create_reader("fw/cmd", "text", None, Qos::reliable(4), queue)
+        .map_err(|_| Failure::Engine("cannot create the fw/cmd reader"))?;
+    info!("participant {:#x} up", node.id());
+
+    let mut answered = false;
+    let mut closing_since: Option<Instant> = None;
+    let mut sample = [0u8; MAX_SAMPLE];
+    loop {
+        let now = clock.now();
+        if now.saturating_duration_since(start) > GIVE_UP_AFTER {
+            return Err(Failure::Timeout);
+        }
+        if let Some(since) = closing_since
+            && (node.is_closed() || now.saturating_duration_since(since) > GOODBYE_TIME)
+        {
+            return Ok(());
+        }
+        if node.poll_timeout().is_some_and(|t| t <= now) {
+            node.handle_timeout(now);
+        }
+        match drive(node, link, now) {
+            Ok(_) => {}
+            Err(LinkError::Down) => {}
+            Err(e) => return Err(e.into()),
+        }
+        while let Some(event) = node.poll_event() {
+            match event {
+                Event::ParticipantDiscovered { participant, mac } => {
+                    info!("discovered participant {participant:#x} at {mac}");
+                }
+                Event::Matched { .. } => info!("matched a remote endpoint"),
+                _ => {}
+            }
+        }
+        while let Some(info) = node
+            .take(cmd, &mut sample)
+            .map_err(|_| Failure::Engine("take from fw/cmd"))?
+        {
+            let Some(arg) = sample[..info.len].strip_prefix(CMD) else {
+                warn!("ignored a sample that is no command");
+                continue;
+            };
+            let mut reply = [0u8; MAX_SAMPLE];
+            let n = (ACK.len() + arg.len()).min(MAX_SAMPLE);
+            reply[..ACK.len()].copy_from_slice(ACK);
+            reply[ACK.len()..n].copy_from_slice(&arg[..n - ACK.len()]);
+            match node.write(status, &reply[..n], now) {
+                Ok(seq) => {
+                    info!("command {} answered with sample {seq}", info.seq);
+                    answered = true;
+                }
+                Err(WriteError::WouldBlock) => warn!("fw/status is full; command dropped"),
+                Err(_) => return Err(Failure::Engine("write to fw/status")),
+            }
+        }
+        if answered && closing_since.is_none() && node.is_acknowledged(status) {
+            info!("answer acknowledged, saying goodbye");
+            node.close(now);
+            closing_since = Some(now);
+        }
+    }
+}
