@@ -22,7 +22,11 @@
 //!
 //! **Locking**: state sits in an `embassy_sync` blocking mutex of the caller's choice:
 //! `NoopRawMutex` when everything runs in one executor, `CriticalSectionRawMutex` when the halves
-//! run at different interrupt priorities. The IP stack's receive closure runs under that lock.
+//! run at different interrupt priorities. No caller code runs under that lock except the
+//! transmit closures (which fill a device buffer): the IP half moves each frame into its own
+//! buffer first, because IP stacks transmit from inside their receive closure.
+//!
+//! RAM: `(L2Q + IPQ + 2) * MTU` bytes in the splitter, `MTU` more in the IP half.
 
 use core::cell::RefCell;
 use core::future::poll_fn;
@@ -280,7 +284,8 @@ impl<N: Nic, const MTU: usize, const L2Q: usize, const IPQ: usize> Inner<N, MTU,
 /// Shares one NIC between l2net and an IP stack. See the module docs.
 ///
 /// `MTU` is the slot size in bytes (a whole frame; default 1522), `L2Q` and `IPQ` the receive
-/// queue depths of the two halves. RAM use is about `(L2Q + IPQ + 2) * MTU` bytes.
+/// queue depths of the two halves. RAM use is about `(L2Q + IPQ + 2) * MTU` bytes, plus `MTU`
+/// in the [`IpHalf`].
 pub struct Splitter<
     M: RawMutex,
     N,
@@ -328,7 +333,14 @@ impl<M: RawMutex, N: Nic, const MTU: usize, const L2Q: usize, const IPQ: usize>
                 return None;
             }
             inner.halves_taken = true;
-            Some((L2Half { split: self }, IpHalf { split: self }))
+            Some((
+                L2Half { split: self },
+                IpHalf {
+                    split: self,
+                    rx_buf: [0; MTU],
+                    rx_len: None,
+                },
+            ))
         })
     }
 
@@ -521,13 +533,21 @@ impl<'s, M: RawMutex, N: Nic, const MTU: usize, const L2Q: usize, const IPQ: usi
 
 /// The IP side of a [`Splitter`]: an embassy-net driver (and smoltcp device) that sees every
 /// frame except l2net's.
+///
+/// A frame is moved out of the shared queue into the half's own buffer before the stack reads
+/// it, outside the splitter's lock: IP stacks transmit from inside their receive closure
+/// (smoltcp answers an ARP request that way), which must not find the lock taken.
 pub struct IpHalf<'a, M: RawMutex, N, const MTU: usize, const L2Q: usize, const IPQ: usize> {
     split: &'a Splitter<M, N, MTU, L2Q, IPQ>,
+    rx_buf: [u8; MTU],
+    /// Length of the frame waiting in `rx_buf` (its token was dropped unconsumed).
+    rx_len: Option<usize>,
 }
 
-/// Receive token of the [`IpHalf`]: lends the front slot of the IP queue.
-pub struct IpRx<'a, M: RawMutex, N, const MTU: usize, const L2Q: usize, const IPQ: usize> {
-    split: &'a Splitter<M, N, MTU, L2Q, IPQ>,
+/// Receive token of the [`IpHalf`]: lends the half's receive buffer.
+pub struct IpRx<'a> {
+    buf: &'a mut [u8],
+    len: &'a mut Option<usize>,
 }
 
 /// Transmit token of the [`IpHalf`].
@@ -535,20 +555,10 @@ pub struct IpTx<'a, M: RawMutex, N, const MTU: usize, const L2Q: usize, const IP
     split: &'a Splitter<M, N, MTU, L2Q, IPQ>,
 }
 
-impl<M: RawMutex, N: Nic, const MTU: usize, const L2Q: usize, const IPQ: usize>
-    IpRx<'_, M, N, MTU, L2Q, IPQ>
-{
+impl IpRx<'_> {
     fn consume_frame<R>(self, f: impl FnOnce(&mut [u8]) -> R) -> R {
-        self.split.with(|inner| {
-            let r = match inner.ip.rx.front_mut() {
-                Some(frame) => f(frame),
-                // Unreachable: the token was handed out for a non-empty queue that only this
-                // half pops, and the token borrows the half. An empty frame is still safe.
-                None => f(&mut []),
-            };
-            inner.ip.rx.pop();
-            r
-        })
+        let n = self.len.take().unwrap_or(0).min(self.buf.len());
+        f(&mut self.buf[..n])
     }
 }
 
@@ -570,9 +580,7 @@ impl<M: RawMutex, N: Nic, const MTU: usize, const L2Q: usize, const IPQ: usize>
     }
 }
 
-impl<M: RawMutex, N: Nic, const MTU: usize, const L2Q: usize, const IPQ: usize>
-    embassy_net_driver::RxToken for IpRx<'_, M, N, MTU, L2Q, IPQ>
-{
+impl embassy_net_driver::RxToken for IpRx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, f: F) -> R {
         self.consume_frame(f)
     }
@@ -589,8 +597,11 @@ impl<M: RawMutex, N: Nic, const MTU: usize, const L2Q: usize, const IPQ: usize>
 impl<'s, M: RawMutex, N: Nic, const MTU: usize, const L2Q: usize, const IPQ: usize>
     IpHalf<'s, M, N, MTU, L2Q, IPQ>
 {
-    fn rx_ready(&self, cx: Option<&Context<'_>>) -> bool {
-        self.split.with(|inner| {
+    /// A frame is in `rx_buf` and a transmit token can be given: move the front of the queue
+    /// into `rx_buf` if needed, or register interest.
+    fn rx_ready(&mut self, cx: Option<&Context<'_>>) -> bool {
+        let (split, buf, len) = (self.split, &mut self.rx_buf, &mut self.rx_len);
+        split.with(|inner| {
             let Inner {
                 nic,
                 ip,
@@ -598,14 +609,25 @@ impl<'s, M: RawMutex, N: Nic, const MTU: usize, const L2Q: usize, const IPQ: usi
                 last_now,
                 ..
             } = inner;
-            if ip.rx.is_empty() {
+            if len.is_none() && ip.rx.is_empty() {
                 if let Some(cx) = cx {
                     register(&mut ip.rx_waker, cx);
                 }
                 return false;
             }
             let noop = Context::from_waker(Waker::noop());
-            tx_available(nic, ip, pump_waker, cx.unwrap_or(&noop), *last_now)
+            if !tx_available(nic, ip, pump_waker, cx.unwrap_or(&noop), *last_now) {
+                return false;
+            }
+            if len.is_none()
+                && let Some(frame) = ip.rx.front_mut()
+            {
+                let n = frame.len().min(buf.len());
+                buf[..n].copy_from_slice(&frame[..n]);
+                *len = Some(n);
+                ip.rx.pop();
+            }
+            len.is_some()
         })
     }
 
@@ -632,7 +654,7 @@ impl<'s, M: RawMutex, N: Nic, const MTU: usize, const L2Q: usize, const IPQ: usi
     embassy_net_driver::Driver for IpHalf<'s, M, N, MTU, L2Q, IPQ>
 {
     type RxToken<'a>
-        = IpRx<'a, M, N, MTU, L2Q, IPQ>
+        = IpRx<'a>
     where
         Self: 'a;
     type TxToken<'a>
@@ -641,8 +663,16 @@ impl<'s, M: RawMutex, N: Nic, const MTU: usize, const L2Q: usize, const IPQ: usi
         Self: 'a;
 
     fn receive(&mut self, cx: &mut Context) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        self.rx_ready(Some(cx))
-            .then_some((IpRx { split: self.split }, IpTx { split: self.split }))
+        if !self.rx_ready(Some(cx)) {
+            return None;
+        }
+        Some((
+            IpRx {
+                buf: &mut self.rx_buf,
+                len: &mut self.rx_len,
+            },
+            IpTx { split: self.split },
+        ))
     }
 
     fn transmit(&mut self, cx: &mut Context) -> Option<Self::TxToken<'_>> {
@@ -673,9 +703,7 @@ impl<'s, M: RawMutex, N: Nic, const MTU: usize, const L2Q: usize, const IPQ: usi
 }
 
 #[cfg(feature = "smoltcp")]
-impl<M: RawMutex, N: Nic, const MTU: usize, const L2Q: usize, const IPQ: usize>
-    smoltcp::phy::RxToken for IpRx<'_, M, N, MTU, L2Q, IPQ>
-{
+impl smoltcp::phy::RxToken for IpRx<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
         self.consume_frame(|frame| f(frame))
     }
@@ -695,7 +723,7 @@ impl<'s, M: RawMutex, N: Nic, const MTU: usize, const L2Q: usize, const IPQ: usi
     smoltcp::phy::Device for IpHalf<'s, M, N, MTU, L2Q, IPQ>
 {
     type RxToken<'a>
-        = IpRx<'a, M, N, MTU, L2Q, IPQ>
+        = IpRx<'a>
     where
         Self: 'a;
     type TxToken<'a>
@@ -707,8 +735,16 @@ impl<'s, M: RawMutex, N: Nic, const MTU: usize, const L2Q: usize, const IPQ: usi
         &mut self,
         _timestamp: smoltcp::time::Instant,
     ) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        self.rx_ready(None)
-            .then_some((IpRx { split: self.split }, IpTx { split: self.split }))
+        if !self.rx_ready(None) {
+            return None;
+        }
+        Some((
+            IpRx {
+                buf: &mut self.rx_buf,
+                len: &mut self.rx_len,
+            },
+            IpTx { split: self.split },
+        ))
     }
 
     fn transmit(&mut self, _timestamp: smoltcp::time::Instant) -> Option<Self::TxToken<'_>> {
@@ -956,5 +992,80 @@ mod tests {
         TxToken::consume(tx, 60, |b| b.fill(1));
         assert_eq!(nic_sent(&s), [std::vec![1u8; 60]]);
         assert_eq!(Device::capabilities(&iph).max_transmission_unit, 1514);
+    }
+
+    #[cfg(feature = "smoltcp")]
+    #[test]
+    fn smoltcp_answers_arp_while_l2net_frames_reach_the_l2net_half() {
+        use smoltcp::iface::{Config as IfConfig, Interface, SocketSet, SocketStorage};
+        use smoltcp::wire::{
+            ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
+            EthernetRepr, HardwareAddress, IpAddress, IpCidr, Ipv4Address,
+        };
+
+        let peer = EthernetAddress([0x02, 0, 0, 0, 0, 0x99]);
+        let ours = Ipv4Address::new(10, 0, 0, 1);
+        let theirs = Ipv4Address::new(10, 0, 0, 2);
+        let eth = EthernetRepr {
+            src_addr: peer,
+            dst_addr: EthernetAddress::BROADCAST,
+            ethertype: EthernetProtocol::Arp,
+        };
+        let arp = ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request,
+            source_hardware_addr: peer,
+            source_protocol_addr: theirs,
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: ours,
+        };
+        let mut request = std::vec![0u8; eth.buffer_len() + arp.buffer_len()];
+        let mut frame = EthernetFrame::new_unchecked(&mut request[..]);
+        eth.emit(&mut frame);
+        arp.emit(&mut ArpPacket::new_unchecked(frame.payload_mut()));
+
+        let l2 = frame_bytes_l2net();
+        let mut dev = MockDev::new();
+        dev.rx.extend([l2.clone(), request]);
+        let s = splitter(dev);
+        let (l2h, mut iph) = s.split().unwrap();
+        s.pump(Instant::ZERO);
+
+        let now = smoltcp::time::Instant::ZERO;
+        let hw = HardwareAddress::Ethernet(EthernetAddress(crate::testutil::DEV_MAC.0));
+        let mut iface = Interface::new(IfConfig::new(hw), &mut iph, now);
+        iface.update_ip_addrs(|addrs| {
+            addrs.push(IpCidr::new(IpAddress::Ipv4(ours), 24)).unwrap();
+        });
+        let mut storage: [SocketStorage; 1] = Default::default();
+        let mut sockets = SocketSet::new(&mut storage[..]);
+        iface.poll(now, &mut iph, &mut sockets);
+
+        // The IP stack answered through the shared NIC...
+        let sent = nic_sent(&s);
+        let reply = sent
+            .iter()
+            .find(|f| f.len() >= 14 && f[12..14] == [0x08, 0x06])
+            .expect("an ARP reply left through the NIC");
+        let reply = EthernetFrame::new_checked(&reply[..]).unwrap();
+        assert_eq!(reply.dst_addr(), peer);
+        let arp = ArpRepr::parse(&ArpPacket::new_checked(reply.payload()).unwrap()).unwrap();
+        assert!(matches!(
+            arp,
+            ArpRepr::EthernetIpv4 { operation: ArpOperation::Reply, source_protocol_addr, .. }
+                if source_protocol_addr == ours
+        ));
+        // ...and the l2net half got its frame, which the IP stack never saw.
+        let mut link: NicLink<_> = NicLink::new(l2h);
+        assert_eq!(
+            link.receive(Instant::ZERO).unwrap().unwrap().data(),
+            &l2[..]
+        );
+        let st = s.stats();
+        assert_eq!((st.rx_l2net, st.rx_ip), (1, 1));
+    }
+
+    #[cfg(feature = "smoltcp")]
+    fn frame_bytes_l2net() -> Vec<u8> {
+        frame(B, &[(0x8100, 12)], 0x88B5, 90)
     }
 }
