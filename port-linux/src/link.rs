@@ -14,7 +14,10 @@
 //! `0x88B5` socket at all, since their EtherType after the stripped outer tag is `0x8100`. So
 //! the link binds `ETH_P_ALL` and attaches a classic BPF filter (when [`LinkConfig::ethertype`]
 //! is set, as it is by default) that accepts frames whose EtherType, after up to two in-band
-//! tags, is l2net's. `PACKET_IGNORE_OUTGOING` keeps the link's own transmissions out.
+//! tags, is l2net's. `PACKET_IGNORE_OUTGOING` keeps the link's own transmissions out. With
+//! [`LinkConfig::mac_filter`] the core's l2net program replaces that filter and also checks the
+//! destination: the link's MAC and the groups it joined (the program is swapped on every join
+//! and leave).
 //!
 //! # Frame sizes
 //!
@@ -173,6 +176,14 @@ pub struct LinkConfig {
     /// How long the ring backend lets a partly filled receive block wait before the kernel
     /// hands it over (`tp_retire_blk_tov`), in milliseconds. Default 1.
     pub ring_block_timeout_ms: u32,
+    /// Receive only l2net frames addressed to this link: the core's classic-BPF program
+    /// ([`crate::filter::install_l2net`]) accepts EtherType `0x88B5` (untagged or behind up to
+    /// two tags) sent to the interface's MAC or to a multicast group joined with
+    /// [`RawLink::join_multicast`]; the program is replaced on every join and leave. Frames of
+    /// a group already queued when it is left may still be received. Needs
+    /// [`LinkConfig::ethertype`] to be l2net's `0x88B5`; at most 63 groups. Default `false`
+    /// (every l2net frame the interface sees).
+    pub mac_filter: bool,
 }
 
 impl LinkConfig {
@@ -192,6 +203,7 @@ impl LinkConfig {
             rx_batch: 32,
             ring_memory: 8 << 20,
             ring_block_timeout_ms: 1,
+            mac_filter: false,
         }
     }
 
@@ -226,6 +238,11 @@ impl LinkConfig {
         if self.ring_block_timeout_ms == 0 {
             return Err(OpenError::InvalidConfig(
                 "ring_block_timeout_ms must be at least 1",
+            ));
+        }
+        if self.mac_filter && self.ethertype != Some(ETHERTYPE_L2NET) {
+            return Err(OpenError::InvalidConfig(
+                "mac_filter accepts only l2net frames: set ethertype to Some(0x88B5)",
             ));
         }
         Ok(name)
@@ -341,6 +358,31 @@ pub(crate) struct PacketSocket {
     pub fd: OwnedFd,
     pub info: InterfaceInfo,
     pub stats: LinkStats,
+    /// [`LinkConfig::mac_filter`] is on.
+    mac_filter: bool,
+    /// Multicast groups joined through this socket, once per join (the kernel counts
+    /// memberships the same way).
+    groups: Vec<MacAddr>,
+}
+
+/// The core's l2net program for `own` and `groups` (duplicates removed), or `None` if there
+/// are more addresses than one program can match.
+fn mac_program(own: MacAddr, groups: &[MacAddr]) -> Option<Vec<crate::filter::Insn>> {
+    use l2net_core::wire::bpf::{MAX_MACS, filter_len, l2net_filter};
+    let mut macs = Vec::with_capacity(groups.len() + 1);
+    macs.push(own);
+    for g in groups {
+        if !macs.contains(g) {
+            macs.push(*g);
+        }
+    }
+    if macs.len() > MAX_MACS {
+        return None;
+    }
+    let mut prog = vec![crate::filter::Insn::default(); filter_len(macs.len())];
+    let n = l2net_filter(&macs, u32::MAX, &mut prog).ok()?;
+    prog.truncate(n);
+    Some(prog)
 }
 
 fn refused(option: &'static str) -> impl Fn(io::Error) -> OpenError {
@@ -405,13 +447,23 @@ impl PacketSocket {
             sock::set_int(f, libc::SOL_SOCKET, libc::SO_BUSY_POLL, us as libc::c_int)
                 .map_err(refused("SO_BUSY_POLL"))?;
         }
-        if let Some(et) = cfg.ethertype {
+        if cfg.mac_filter {
+            // The socket is not bound yet, so nothing is queued and install's drain is empty.
+            crate::filter::install_l2net(f, &[info.mac], u32::MAX, false).map_err(|e| {
+                OpenError::OptionRefused {
+                    option: "SO_ATTACH_FILTER",
+                    errno: filter_errno(e),
+                }
+            })?;
+        } else if let Some(et) = cfg.ethertype {
             sock::attach_filter(f, &ethertype_filter(et)).map_err(refused("SO_ATTACH_FILTER"))?;
         }
         Ok(PacketSocket {
             fd,
             info,
             stats: LinkStats::default(),
+            mac_filter: cfg.mac_filter,
+            groups: Vec::new(),
         })
     }
 
@@ -469,7 +521,7 @@ impl PacketSocket {
         }
     }
 
-    pub(crate) fn multicast(&self, mac: MacAddr, join: bool) -> Result<(), LinkError> {
+    pub(crate) fn multicast(&mut self, mac: MacAddr, join: bool) -> Result<(), LinkError> {
         if !mac.is_multicast() {
             return Err(LinkError::Unsupported(
                 "multicast membership needs a group address",
@@ -480,8 +532,50 @@ impl PacketSocket {
         } else {
             "PACKET_DROP_MEMBERSHIP"
         };
-        sock::membership(self.fd.as_fd(), self.info.index, mac.octets(), join)
-            .map_err(|e| self.error(op, crate::sys::errno(&e)))
+        if !self.mac_filter {
+            return sock::membership(self.fd.as_fd(), self.info.index, mac.octets(), join)
+                .map_err(|e| self.error(op, crate::sys::errno(&e)));
+        }
+        let mut groups = self.groups.clone();
+        if join {
+            groups.push(mac);
+        } else {
+            match groups.iter().position(|g| *g == mac) {
+                Some(i) => {
+                    groups.remove(i);
+                }
+                // Not joined through this link: nothing to leave (the kernel, too, accepts
+                // PACKET_DROP_MEMBERSHIP of a group the socket is not in).
+                None => return Ok(()),
+            }
+        }
+        let prog = mac_program(self.info.mac, &groups).ok_or(LinkError::Unsupported(
+            "more than 63 multicast groups on a link with mac_filter",
+        ))?;
+        // Join: membership first, then widen the filter. Leave: narrow the filter first, then
+        // drop the membership. Either way the filter never admits a group the kernel does not
+        // deliver, and a failure is undone.
+        if join {
+            sock::membership(self.fd.as_fd(), self.info.index, mac.octets(), true)
+                .map_err(|e| self.error(op, crate::sys::errno(&e)))?;
+        }
+        if let Err(e) = crate::filter::attach(self.fd.as_fd(), &prog) {
+            if join {
+                let _ = sock::membership(self.fd.as_fd(), self.info.index, mac.octets(), false);
+            }
+            return Err(self.error("SO_ATTACH_FILTER", filter_errno(e)));
+        }
+        if !join
+            && let Err(e) = sock::membership(self.fd.as_fd(), self.info.index, mac.octets(), false)
+        {
+            let errno = crate::sys::errno(&e);
+            if let Some(old) = mac_program(self.info.mac, &self.groups) {
+                let _ = crate::filter::attach(self.fd.as_fd(), &old);
+            }
+            return Err(self.error(op, errno));
+        }
+        self.groups = groups;
+        Ok(())
     }
 
     /// Fold the kernel's counters (reset by the read) into ours and return them.
@@ -682,6 +776,16 @@ impl LinuxLink {
             LinuxLink::Mmsg(l) => l.wait_writable(timeout),
             LinuxLink::Plain(l) => l.wait_writable(timeout),
         }
+    }
+}
+
+/// The errno behind a filter error.
+fn filter_errno(e: crate::filter::FilterError) -> i32 {
+    use crate::filter::FilterError;
+    match e {
+        FilterError::Os { errno, .. } => errno,
+        FilterError::Locked => libc::EPERM,
+        FilterError::Rejected | FilterError::BadLength { .. } => libc::EINVAL,
     }
 }
 
