@@ -3,6 +3,9 @@
 //! socket (l2net-linux's `PlainLink`) on the TAP's interface, reports link down when the
 //! interface goes down, and carries traffic again once it is back up.
 //!
+//! A second test runs the core engine on both ends: a participant over the `EmbassyLink` and one
+//! over the `PlainLink` discover each other and exchange reliable samples both ways.
+//!
 //! Needs root (CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN); skips with a message otherwise, and
 //! fails instead when `L2NET_REQUIRE_PRIVILEGED=1`.
 
@@ -14,6 +17,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant as StdInstant};
 
+use l2net_core::engine::{Config, Event, Participant, Qos, drive};
 use l2net_core::wire::frame::{FrameRepr, parse_frame};
 use l2net_core::wire::msg::{DataRepr, MessageRepr};
 use l2net_core::wire::{EntityId, MacAddr, ParticipantId, TagStack, discovery_mac};
@@ -215,4 +219,132 @@ fn bad_arguments_are_errors_not_panics() {
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     let err = TapDriver::<1514>::open("l2ok", MacAddr::BROADCAST).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+type Part = Participant<'static, 8, 16, 2, 2, 16, 4, 4>;
+
+fn arena(n: usize) -> &'static mut [u8] {
+    Box::leak(vec![0u8; n].into_boxed_slice())
+}
+
+fn participant(name: &'static str, id: u64, link: &impl RawLink) -> Part {
+    let mut config = Config::new(DOMAIN, name);
+    config.mtu = link.capabilities().mtu;
+    Part::new(config, id, link.mac(), arena(64 << 10), now()).unwrap()
+}
+
+/// One round of a participant over its link: timers, drive, events dropped.
+fn step(p: &mut Part, link: &mut impl RawLink) {
+    let t = now();
+    if p.poll_timeout().is_some_and(|d| d <= t) {
+        p.handle_timeout(t);
+    }
+    match drive(p, link, t) {
+        Ok(_) | Err(LinkError::Down) => {}
+        Err(e) => panic!("drive: {e}"),
+    }
+}
+
+#[test]
+fn participants_on_the_embedded_link_and_on_af_packet_exchange_reliable_samples() {
+    if !require_privileges(
+        "participants_on_the_embedded_link_and_on_af_packet_exchange_reliable_samples",
+    ) {
+        return;
+    }
+    let ns = Netns::new("l2emb").expect("create namespace");
+    let name = format!("l2e{}", unique_suffix());
+    let tap_name = name.clone();
+    let driver = ns
+        .run(move || TapDriver::<1514>::open(&tap_name, BOARD_MAC))
+        .expect("enter namespace")
+        .expect("open TAP");
+    ns.set_up(&name).expect("set TAP up");
+    ns.wait_running(&name, WAIT).expect("TAP running");
+    let mut board_link: EmbassyLink<TapDriver> =
+        EmbassyLink::from_driver(driver).expect("Ethernet driver");
+    let cfg = LinkConfig::new(&name);
+    let mut host_link = ns
+        .run(move || PlainLink::open(&cfg))
+        .expect("enter namespace")
+        .expect("AF_PACKET socket on the TAP interface");
+
+    // The board: the embedded port's code path (EmbassyLink over an embassy driver).
+    let mut board = participant("board", 0xB0A2D, &board_link);
+    let board_out = board
+        .create_writer(
+            "board/out",
+            "text",
+            None,
+            Qos::reliable(16),
+            arena(16 << 10),
+        )
+        .unwrap();
+    let board_in = board
+        .create_reader("board/in", "text", None, Qos::reliable(16), arena(16 << 10))
+        .unwrap();
+    // The host: a Linux participant on AF_PACKET.
+    let mut host = participant("host", 0x4057, &host_link);
+    let host_in = host
+        .create_reader(
+            "board/out",
+            "text",
+            None,
+            Qos::reliable(16),
+            arena(16 << 10),
+        )
+        .unwrap();
+    let host_out = host
+        .create_writer("board/in", "text", None, Qos::reliable(16), arena(16 << 10))
+        .unwrap();
+
+    let deadline = StdInstant::now() + WAIT;
+    let mut discovered = false;
+    while !(board.writer_matches(board_out) > 0
+        && board.reader_matches(board_in) > 0
+        && host.writer_matches(host_out) > 0
+        && host.reader_matches(host_in) > 0)
+    {
+        assert!(StdInstant::now() < deadline, "no match within {WAIT:?}");
+        step(&mut board, &mut board_link);
+        step(&mut host, &mut host_link);
+        while let Some(e) = board.poll_event() {
+            if let Event::ParticipantDiscovered { participant, .. } = e {
+                discovered |= participant == 0x4057;
+            }
+        }
+        while host.poll_event().is_some() {}
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert!(discovered, "the board discovered the host");
+
+    // Ten samples each way, reliable, in order.
+    for i in 0..10u32 {
+        board
+            .write(board_out, format!("to host {i}").as_bytes(), now())
+            .unwrap();
+        host.write(host_out, format!("to board {i}").as_bytes(), now())
+            .unwrap();
+    }
+    let (mut at_host, mut at_board) = (Vec::new(), Vec::new());
+    let mut buf = [0u8; 256];
+    let deadline = StdInstant::now() + WAIT;
+    while at_host.len() < 10 || at_board.len() < 10 {
+        assert!(
+            StdInstant::now() < deadline,
+            "samples missing: host got {at_host:?}, board got {at_board:?}"
+        );
+        step(&mut board, &mut board_link);
+        step(&mut host, &mut host_link);
+        while let Some(info) = host.take(host_in, &mut buf).unwrap() {
+            at_host.push(String::from_utf8_lossy(&buf[..info.len]).into_owned());
+        }
+        while let Some(info) = board.take(board_in, &mut buf).unwrap() {
+            at_board.push(String::from_utf8_lossy(&buf[..info.len]).into_owned());
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    let want = |dir: &str| (0..10).map(|i| format!("to {dir} {i}")).collect::<Vec<_>>();
+    assert_eq!(at_host, want("host"));
+    assert_eq!(at_board, want("board"));
 }
