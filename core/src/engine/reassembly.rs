@@ -294,6 +294,25 @@ impl<'a, const F: usize> Reassembly<'a, F> {
         n
     }
 
+    /// Forget the sample of writer (`participant`, `entity`) with the highest sequence number
+    /// above `above`, to make room for an older one that blocks delivery. Returns its key.
+    pub fn evict_newest_of(
+        &mut self,
+        participant: u64,
+        entity: u32,
+        above: u64,
+    ) -> Option<FragKey> {
+        let slot = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.map(|e| (i, e.key)))
+            .filter(|(_, k)| k.participant == participant && k.entity == entity && k.seq > above)
+            .max_by_key(|(_, k)| k.seq)?
+            .0;
+        self.entries[slot].take().map(|e| e.key)
+    }
+
     /// Forget every sample of a participant; returns how many.
     pub fn remove_participant(&mut self, participant: u64) -> usize {
         let mut n = 0;

@@ -684,16 +684,40 @@ impl<
             entity: d.writer.0,
             seq,
         };
-        let out = self.reassembly.insert(
-            key,
-            d.layout.sample_len as usize,
-            usize::from(d.layout.frag_size),
-            d.frag_index,
-            d.fragment,
-            related_id(d.related),
-            self.config.max_sample_len,
-            self.now,
-        );
+        let head_of_line = readers.iter().any(|&(ri, mi)| {
+            self.readers[ri]
+                .as_ref()
+                .and_then(|r| r.writers[mi])
+                .is_some_and(|m| m.reliable && m.window.arrival(seq) == Arrival::Deliver)
+        });
+        let out = loop {
+            let out = self.reassembly.insert(
+                key,
+                d.layout.sample_len as usize,
+                usize::from(d.layout.frag_size),
+                d.frag_index,
+                d.fragment,
+                related_id(d.related),
+                self.config.max_sample_len,
+                self.now,
+            );
+            if out != Err(FragError::NoRoom) || !head_of_line {
+                break out;
+            }
+            // The sample that blocks in-order delivery goes first: make room by dropping this
+            // writer's newest held or partial sample (the writer resends it later).
+            let Some(victim) = self.reassembly.evict_newest_of(sender, d.writer.0, seq) else {
+                break out;
+            };
+            self.stats.rx_reassembly_full += 1;
+            for r in self.readers.iter_mut().flatten() {
+                for m in r.writers.iter_mut().flatten() {
+                    if m.participant == sender && m.entity == d.writer.0 {
+                        m.window.unhold(victim.seq);
+                    }
+                }
+            }
+        };
         match out {
             Ok(FragOutcome::Incomplete) => {}
             Ok(FragOutcome::Duplicate) => self.stats.rx_duplicate += 1,

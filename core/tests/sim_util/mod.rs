@@ -1,0 +1,416 @@
+//! A deterministic, seeded simulator of several participants on one in-memory Ethernet segment
+//! (`link::mem`), each behind a fault-injecting link.
+//!
+//! Layering per node, top to bottom:
+//!
+//! ```text
+//! Participant --drive()--> Nic (FCS: appends a CRC-32 on send, checks and strips it on receive)
+//!                          Faults (loss, duplication, reordering by random delay, corruption,
+//!                                  partitions), applied on receive
+//!                          MemLink on the shared Segment
+//! ```
+//!
+//! The FCS layer models what every Ethernet NIC does: a frame damaged on the wire fails its CRC
+//! and is dropped before software sees it. l2net relies on that (it has no checksum of its own);
+//! `Faults::corrupt_past_fcs` delivers damaged frames anyway, to test robustness against bytes the
+//! FCS did not catch.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use l2net_core::engine::{Config, Event, Participant, drive};
+use l2net_core::link::mem::{LinkConfig, MemLink, Segment, SegmentConfig, arena_len};
+use l2net_core::link::{Capabilities, FlushStatus, LinkError, RawLink, RxFrame, RxMeta, TxToken};
+use l2net_core::{Instant, MacAddr};
+
+/// SplitMix64: small, seedable, good enough for fault decisions.
+#[derive(Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// True with probability `p` (0..=1).
+    pub fn chance(&mut self, p: f64) -> bool {
+        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next_u64() % n }
+    }
+}
+
+/// What the wire does to frames arriving at one node.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Faults {
+    pub loss: f64,
+    pub duplicate: f64,
+    /// Probability that a frame is delayed by up to `max_delay` (reordering it).
+    pub reorder: f64,
+    pub max_delay: Duration,
+    pub corrupt: f64,
+    /// Deliver corrupted frames although their FCS is wrong.
+    pub corrupt_past_fcs: bool,
+}
+
+impl Faults {
+    pub const NONE: Faults = Faults {
+        loss: 0.0,
+        duplicate: 0.0,
+        reorder: 0.0,
+        max_delay: Duration::ZERO,
+        corrupt: 0.0,
+        corrupt_past_fcs: false,
+    };
+    pub fn lossy(loss: f64) -> Faults {
+        Faults {
+            loss,
+            duplicate: 0.05,
+            reorder: 0.1,
+            max_delay: Duration::from_millis(5),
+            corrupt: 0.02,
+            corrupt_past_fcs: false,
+        }
+    }
+}
+
+/// Counters of the fault layer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FaultStats {
+    pub lost: u64,
+    pub duplicated: u64,
+    pub delayed: u64,
+    pub corrupted: u64,
+    pub fcs_dropped: u64,
+    pub partitioned: u64,
+}
+
+const FCS: usize = 4;
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A node's link: FCS emulation over fault injection over a `MemLink`.
+pub struct SimLink<L> {
+    pub inner: L,
+    pub faults: Faults,
+    pub rng: Rng,
+    /// (deliver at, frame with FCS, meta)
+    queue: VecDeque<(Instant, Vec<u8>, RxMeta)>,
+    /// Frames from these MACs are dropped while set (a partition).
+    pub blocked: Vec<MacAddr>,
+    pub stats: FaultStats,
+}
+
+impl<L: RawLink> SimLink<L> {
+    pub fn new(inner: L, seed: u64) -> Self {
+        SimLink {
+            inner,
+            faults: Faults::NONE,
+            rng: Rng::new(seed),
+            queue: VecDeque::new(),
+            blocked: Vec::new(),
+            stats: FaultStats::default(),
+        }
+    }
+
+    fn pull(&mut self, now: Instant) -> Result<(), LinkError> {
+        loop {
+            let Some(rx) = self.inner.receive(now)? else {
+                return Ok(());
+            };
+            let data = rx.data().to_vec();
+            let meta = rx.meta();
+            drop(rx);
+            let src = MacAddr(data[6..12].try_into().unwrap());
+            if self.blocked.contains(&src) {
+                self.stats.partitioned += 1;
+                continue;
+            }
+            let f = self.faults;
+            if self.rng.chance(f.loss) {
+                self.stats.lost += 1;
+                continue;
+            }
+            let copies = if self.rng.chance(f.duplicate) {
+                self.stats.duplicated += 1;
+                2
+            } else {
+                1
+            };
+            for _ in 0..copies {
+                let mut d = data.clone();
+                if self.rng.chance(f.corrupt) {
+                    self.stats.corrupted += 1;
+                    let flips = 1 + self.rng.below(3);
+                    for _ in 0..flips {
+                        let i = self.rng.below(d.len() as u64) as usize;
+                        d[i] ^= 1 << self.rng.below(8);
+                    }
+                }
+                let mut at = now;
+                if self.rng.chance(f.reorder) {
+                    self.stats.delayed += 1;
+                    at += Duration::from_nanos(self.rng.below(f.max_delay.as_nanos() as u64 + 1));
+                }
+                let pos = self
+                    .queue
+                    .iter()
+                    .position(|(t, _, _)| *t > at)
+                    .unwrap_or(self.queue.len());
+                self.queue.insert(pos, (at, d, meta));
+            }
+        }
+    }
+}
+
+pub struct SimRx {
+    data: Vec<u8>,
+    meta: RxMeta,
+}
+
+impl RxFrame for SimRx {
+    fn data(&self) -> &[u8] {
+        &self.data
+    }
+    fn meta(&self) -> RxMeta {
+        self.meta
+    }
+}
+
+pub struct SimTx<T> {
+    inner: T,
+    len: usize,
+}
+
+impl<T: TxToken> TxToken for SimTx<T> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, f: F) -> R {
+        let len = self.len;
+        self.inner.consume(|buf| {
+            let r = f(&mut buf[..len]);
+            let body = buf.len() - FCS;
+            buf[len..body].fill(0);
+            let crc = crc32(&buf[..body]);
+            buf[body..].copy_from_slice(&crc.to_le_bytes());
+            r
+        })
+    }
+}
+
+impl<L: RawLink> RawLink for SimLink<L> {
+    type Rx<'a>
+        = SimRx
+    where
+        Self: 'a;
+    type Tx<'a>
+        = SimTx<L::Tx<'a>>
+    where
+        Self: 'a;
+
+    fn capabilities(&self) -> Capabilities {
+        let mut c = self.inner.capabilities();
+        c.mtu -= FCS;
+        c
+    }
+    fn mac(&self) -> MacAddr {
+        self.inner.mac()
+    }
+    fn receive(&mut self, now: Instant) -> Result<Option<SimRx>, LinkError> {
+        self.pull(now)?;
+        while self.queue.front().is_some_and(|(t, _, _)| *t <= now) {
+            let (_, mut d, mut meta) = self.queue.pop_front().unwrap();
+            let body = d.len() - FCS;
+            let ok = crc32(&d[..body]).to_le_bytes() == d[body..];
+            if !ok && !self.faults.corrupt_past_fcs {
+                self.stats.fcs_dropped += 1;
+                continue;
+            }
+            d.truncate(body);
+            meta.wire_len = body;
+            return Ok(Some(SimRx { data: d, meta }));
+        }
+        Ok(None)
+    }
+    fn transmit(&mut self, now: Instant, len: usize) -> Result<Option<Self::Tx<'_>>, LinkError> {
+        // Pad to the Ethernet minimum first, then the FCS, as a NIC does.
+        let total = len.max(60) + FCS;
+        Ok(self
+            .inner
+            .transmit(now, total)?
+            .map(|inner| SimTx { inner, len }))
+    }
+    fn flush(&mut self, now: Instant) -> Result<FlushStatus, LinkError> {
+        self.inner.flush(now)
+    }
+    fn join_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
+        self.inner.join_multicast(mac)
+    }
+    fn leave_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
+        self.inner.leave_multicast(mac)
+    }
+}
+
+/// Participant capacities used by the simulations.
+pub type Part<'a> = Participant<'a, 8, 32, 4, 4, 64, 8, 16>;
+
+pub const LINKS: usize = 6;
+pub const SLOTS: usize = LINKS * (256 + 64);
+pub const MTU: usize = 1500;
+
+pub type Seg = Segment<'static, LINKS, SLOTS>;
+pub type Link = SimLink<MemLink<'static, 'static, LINKS, SLOTS>>;
+
+pub fn leak(n: usize) -> &'static mut [u8] {
+    Box::leak(vec![0u8; n].into_boxed_slice())
+}
+
+pub fn segment() -> &'static Seg {
+    let arena = leak(arena_len(SLOTS, MTU));
+    Box::leak(Box::new(Seg::new(arena, SegmentConfig::DEFAULT).unwrap()))
+}
+
+pub fn mac(i: usize) -> MacAddr {
+    MacAddr([0x02, 0, 0, 0, 1, i as u8 + 1])
+}
+
+pub struct Node {
+    pub p: Part<'static>,
+    pub link: Link,
+    pub events: Vec<Event>,
+    pub running: bool,
+}
+
+pub struct Sim {
+    pub seg: &'static Seg,
+    pub nodes: Vec<Node>,
+    pub now: Instant,
+    pub tick: Duration,
+}
+
+impl Sim {
+    /// `n` nodes with the configuration `cfg(i)` (its MTU is set to the link's), seeded.
+    pub fn new(n: usize, seed: u64, cfg: impl Fn(usize) -> Config<'static>) -> Sim {
+        let seg = segment();
+        let mut rng = Rng::new(seed);
+        let now = Instant::from_millis(1);
+        let nodes = (0..n)
+            .map(|i| {
+                let mut lc = LinkConfig::new(mac(i), MTU, &seg.config());
+                lc.rx_queue = 256;
+                lc.tx_queue = 64;
+                let inner = seg.link_with(lc).unwrap();
+                let link = SimLink::new(inner, rng.next_u64());
+                let mut c = cfg(i);
+                c.mtu = link.capabilities().mtu;
+                let id = rng.next_u64() | 1;
+                let p = Part::new(c, id, mac(i), leak(16 << 20), now).unwrap();
+                Node {
+                    p,
+                    link,
+                    events: Vec::new(),
+                    running: true,
+                }
+            })
+            .collect();
+        Sim {
+            seg,
+            nodes,
+            now,
+            tick: Duration::from_millis(1),
+        }
+    }
+
+    pub fn set_faults(&mut self, f: Faults) {
+        for n in &mut self.nodes {
+            n.link.faults = f;
+        }
+    }
+
+    /// One tick: every running node drives once (in order), then time advances.
+    pub fn step(&mut self) {
+        for n in self.nodes.iter_mut().filter(|n| n.running) {
+            drive(&mut n.p, &mut n.link, self.now).unwrap();
+            while let Some(e) = n.p.poll_event() {
+                n.events.push(e);
+            }
+        }
+        self.now += self.tick;
+    }
+
+    pub fn run_for(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.now < end {
+            self.step();
+        }
+    }
+
+    /// Step until `done` holds or `limit` passes; returns whether it held.
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&mut Sim) -> bool) -> bool {
+        let end = self.now + limit;
+        while self.now < end {
+            if done(self) {
+                return true;
+            }
+            self.step();
+        }
+        done(self)
+    }
+
+    /// Partition node `a` from node `b` (both directions) or heal it.
+    pub fn partition(&mut self, a: usize, b: usize, on: bool) {
+        let (ma, mb) = (mac(a), mac(b));
+        for (x, m) in [(a, mb), (b, ma)] {
+            let bl = &mut self.nodes[x].link.blocked;
+            if on {
+                if !bl.contains(&m) {
+                    bl.push(m);
+                }
+            } else {
+                bl.retain(|y| *y != m);
+            }
+        }
+    }
+}
+
+/// A payload that carries its sequence number and can be checked: `len` bytes derived from
+/// `seq`.
+pub fn payload(seq: u64, len: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len.max(8));
+    v.extend_from_slice(&seq.to_le_bytes());
+    let mut x = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.push(x as u8);
+    }
+    v.truncate(len.max(8));
+    v
+}
+
+/// The sequence number a payload claims, if the payload is intact.
+pub fn check_payload(data: &[u8]) -> Option<u64> {
+    let seq = u64::from_le_bytes(data.get(..8)?.try_into().ok()?);
+    (payload(seq, data.len()) == data).then_some(seq)
+}
