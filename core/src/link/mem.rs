@@ -48,8 +48,8 @@
 //! [`Segment`] keeps its state in `RefCell`s: [`Segment::link`] takes `&self` and returns a
 //! [`MemLink`] borrowing the segment, so many links are used from one thread at once. Each slot
 //! has its own cell, so a receive view or a TX token of one link never blocks another link's
-//! flush. With the `std` feature, [`SyncSegment`] is the same segment behind `std::sync::Mutex`es
-//! with a `Condvar`: it is `Sync`, its links are `Send`, and [`MemLink::wait_readable`] lets a
+//! flush. With the `std` feature, `SyncSegment` is the same segment behind `std::sync::Mutex`es
+//! with a `Condvar`: it is `Sync`, its links are `Send`, and `MemLink::wait_readable` lets a
 //! receiver thread sleep until a frame arrives. Share it with `std::thread::scope`, or leak it
 //! (`Box::leak`) to get a `&'static` segment for spawned threads.
 //!
@@ -132,7 +132,7 @@ mod sealed {
 }
 
 /// Marker for how a segment synchronises: [`Local`] (one thread, `RefCell`) or, with the `std`
-/// feature, [`Threaded`] (`Mutex` and `Condvar`). Sealed.
+/// feature, `Threaded` (`Mutex` and `Condvar`). Sealed.
 pub trait Kind: sealed::Kind {}
 
 /// One-thread segments ([`Segment`]): state in `RefCell`s, no locking cost.
@@ -157,7 +157,7 @@ impl sealed::Kind for Local {
 }
 impl Kind for Local {}
 
-/// Thread-safe segments ([`SyncSegment`]): state behind `std::sync::Mutex`, a `Condvar` to wake
+/// Thread-safe segments (`SyncSegment`): state behind `std::sync::Mutex`, a `Condvar` to wake
 /// receivers.
 #[cfg(feature = "std")]
 #[derive(Debug, Clone, Copy)]
@@ -187,12 +187,12 @@ impl sealed::Kind for Threaded {
 #[cfg(feature = "std")]
 impl Kind for Threaded {}
 
-/// A thread-safe [`Segment`]: `Sync`, with `Send` links and [`MemLink::wait_readable`].
+/// A thread-safe [`Segment`]: `Sync`, with `Send` links and `MemLink::wait_readable`.
 #[cfg(feature = "std")]
 pub type SyncSegment<'a, const LINKS: usize, const SLOTS: usize, const GROUPS: usize = 16> =
     Segment<'a, LINKS, SLOTS, GROUPS, Threaded>;
 
-/// A link of a [`SyncSegment`].
+/// A link of a `SyncSegment`.
 #[cfg(feature = "std")]
 pub type SyncMemLink<'s, 'a, const LINKS: usize, const SLOTS: usize, const GROUPS: usize = 16> =
     MemLink<'s, 'a, LINKS, SLOTS, GROUPS, Threaded>;
@@ -555,7 +555,7 @@ fn copy_frame(
 ///
 /// `LINKS` is the number of link places, `SLOTS` the number of frame slots the arena is cut
 /// into, `GROUPS` the multicast filter entries per link, and `K` the synchronisation
-/// ([`Local`] here, [`Threaded`] for [`SyncSegment`]).
+/// ([`Local`] here, `Threaded` for `SyncSegment`).
 pub struct Segment<'a, const LINKS: usize, const SLOTS: usize, const GROUPS: usize = 16, K = Local>
 where
     K: Kind,
