@@ -33,7 +33,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
-use l2net_core::link::{FlushStatus, RxMeta};
+use l2net_core::link::{FlushStatus, RxMeta, TimestampCaps, TimestampSource, TxTimestamp};
 use l2net_core::wire::ethernet::HEADER_LEN;
 use l2net_core::wire::vlan::TPID_8021Q;
 use l2net_core::wire::{ETHERTYPE_L2NET, MacAddr};
@@ -45,6 +45,7 @@ use crate::mmsg::MmsgLink;
 use crate::plain::PlainLink;
 use crate::ring::RingLink;
 use crate::sys::socket as sock;
+use crate::timestamp::{self, Enabled, TimestampError, TimestampMode};
 use crate::uring::UringLink;
 
 /// Which I/O mechanism a link uses.
@@ -184,6 +185,23 @@ pub struct LinkConfig {
     /// [`LinkConfig::ethertype`] to be l2net's `0x88B5`; at most 63 groups. Default `false`
     /// (every l2net frame the interface sees).
     pub mac_filter: bool,
+    /// Timestamp frames (`SO_TIMESTAMPING`, see [`crate::timestamp`]): every received frame
+    /// carries [`RxMeta::timestamp`], and a frame whose token asked with
+    /// [`TxToken::request_timestamp`] reports when it left through
+    /// [`RawLink::poll_tx_timestamp`] (needs Linux 6.13 for the per-frame id). Software
+    /// stamps are on `CLOCK_REALTIME`; [`TimestampMode::Hardware`] switches the NIC's stamping
+    /// on (`CAP_NET_ADMIN`) or fails the open. Per backend:
+    /// * plain: receive and transmit stamps;
+    /// * mmsg: receive and transmit stamps, but while they are on it receives one frame per
+    ///   `recvmsg` (its batch control buffers only hold the VLAN auxdata) and sends each
+    ///   stamped frame with its own `sendmsg` between `sendmmsg` batches;
+    /// * ring: receive stamps (the ring stamps every frame anyway); transmit requests fail
+    ///   with [`LinkError::Unsupported`];
+    /// * uring: refused with [`OpenError::Unsupported`] (its receive buffers only hold the VLAN
+    ///   auxdata), so `auto` passes over it.
+    ///
+    /// [`Capabilities::timestamps`] says what the opened link delivers. Default `None`.
+    pub timestamps: Option<TimestampMode>,
 }
 
 impl LinkConfig {
@@ -204,6 +222,7 @@ impl LinkConfig {
             ring_memory: 8 << 20,
             ring_block_timeout_ms: 1,
             mac_filter: false,
+            timestamps: None,
         }
     }
 
@@ -268,6 +287,8 @@ pub struct LinkStats {
     pub kernel_drops: u64,
     /// Times the receive ring was full (`tp_freeze_q_cnt`, ring backend only).
     pub kernel_ring_full: u64,
+    /// Failed reads of the transmit-timestamp error queue (the stamps in them are lost).
+    pub tx_timestamp_errors: u64,
 }
 
 /// Classic BPF: accept frames whose EtherType after up to two in-band VLAN tags is `ethertype`
@@ -363,6 +384,31 @@ pub(crate) struct PacketSocket {
     /// Multicast groups joined through this socket, once per join (the kernel counts
     /// memberships the same way).
     groups: Vec<MacAddr>,
+    /// What [`LinkConfig::timestamps`] turned on.
+    pub ts: Option<Enabled>,
+}
+
+/// `PACKET_TIMESTAMP` (`linux/if_packet.h`): which stamp the rings report.
+const PACKET_TIMESTAMP: libc::c_int = 17;
+
+/// Status word, TCI and TPID of the `PACKET_AUXDATA` message in received control bytes.
+pub(crate) fn auxdata(control: &[u8]) -> Option<(u32, u16, u16)> {
+    let m = timestamp::cmsgs(control)
+        .find(|m| m.level == libc::SOL_PACKET && m.kind == sock::PACKET_AUXDATA)?;
+    let d = m.data;
+    let u16_at = |at: usize| Some(u16::from_ne_bytes(d.get(at..at + 2)?.try_into().ok()?));
+    let status = u32::from_ne_bytes(d.get(0..4)?.try_into().ok()?);
+    Some((status, u16_at(16)?, u16_at(18)?))
+}
+
+fn timestamp_open_error(e: TimestampError) -> OpenError {
+    match e {
+        TimestampError::NoHardwareSupport => {
+            OpenError::Unsupported("hardware timestamps on this interface")
+        }
+        TimestampError::Os { op, errno } => OpenError::OptionRefused { option: op, errno },
+        _ => OpenError::Unsupported("transmit timestamp ids on this architecture"),
+    }
 }
 
 /// The core's l2net program for `own` and `groups` (duplicates removed), or `None` if there
@@ -447,6 +493,23 @@ impl PacketSocket {
             sock::set_int(f, libc::SOL_SOCKET, libc::SO_BUSY_POLL, us as libc::c_int)
                 .map_err(refused("SO_BUSY_POLL"))?;
         }
+        let ts = match cfg.timestamps {
+            Some(mode) => {
+                let on = timestamp::enable(f, name.as_str(), mode).map_err(timestamp_open_error)?;
+                if on.rx == TimestampSource::Hardware {
+                    // The rings report the NIC's raw stamp instead of the software one.
+                    sock::set_int(
+                        f,
+                        sock::SOL_PACKET,
+                        PACKET_TIMESTAMP,
+                        libc::SOF_TIMESTAMPING_RAW_HARDWARE as libc::c_int,
+                    )
+                    .map_err(refused("PACKET_TIMESTAMP"))?;
+                }
+                Some(on)
+            }
+            None => None,
+        };
         if cfg.mac_filter {
             // The socket is not bound yet, so nothing is queued and install's drain is empty.
             crate::filter::install_l2net(f, &[info.mac], u32::MAX, false).map_err(|e| {
@@ -464,6 +527,7 @@ impl PacketSocket {
             stats: LinkStats::default(),
             mac_filter: cfg.mac_filter,
             groups: Vec::new(),
+            ts,
         })
     }
 
@@ -600,7 +664,42 @@ impl PacketSocket {
         let mut caps = Capabilities::new(self.mtu());
         caps.max_burst = max_burst;
         caps.vlan.rx_strip = true;
+        caps.timestamps = self.timestamp_caps(false);
         caps
+    }
+
+    /// Timestamps in force: receive stamps when on, transmit stamps too when the backend
+    /// sends them (`tx`).
+    pub(crate) fn timestamp_caps(&self, tx: bool) -> TimestampCaps {
+        let mut caps = TimestampCaps::default();
+        if let Some(on) = self.ts {
+            let hw = on.rx == TimestampSource::Hardware;
+            caps.rx_hardware = hw;
+            caps.rx_software = !hw;
+            if tx {
+                caps.tx_hardware = on.tx == TimestampSource::Hardware;
+                caps.tx_software = on.tx != TimestampSource::Hardware;
+            }
+        }
+        caps
+    }
+
+    /// Whether transmit stamps are taken by the NIC (for the per-frame request).
+    pub(crate) fn tx_hardware(&self) -> bool {
+        self.ts.is_some_and(|on| on.tx == TimestampSource::Hardware)
+    }
+
+    /// The next transmit timestamp from the error queue, if timestamps are on and one is
+    /// waiting. Errors reading the queue are counted ([`LinkStats::tx_timestamp_errors`]).
+    pub(crate) fn poll_tx_timestamp(&mut self, control: &mut [u8]) -> Option<TxTimestamp> {
+        self.ts?;
+        match timestamp::read_tx_timestamp(self.fd.as_fd(), control) {
+            Ok(t) => t,
+            Err(_) => {
+                self.stats.tx_timestamp_errors += 1;
+                None
+            }
+        }
     }
 }
 
@@ -873,6 +972,15 @@ impl TxToken for LinuxTx<'_> {
             LinuxTx::Plain(t) => t.consume(f),
         }
     }
+
+    fn request_timestamp(&mut self, id: u32) -> Result<(), LinkError> {
+        match self {
+            LinuxTx::Ring(t) => t.request_timestamp(id),
+            LinuxTx::Uring(t) => t.request_timestamp(id),
+            LinuxTx::Mmsg(t) => t.request_timestamp(id),
+            LinuxTx::Plain(t) => t.request_timestamp(id),
+        }
+    }
 }
 
 impl RawLink for LinuxLink {
@@ -934,6 +1042,15 @@ impl RawLink for LinuxLink {
             LinuxLink::Uring(l) => l.leave_multicast(mac),
             LinuxLink::Mmsg(l) => l.leave_multicast(mac),
             LinuxLink::Plain(l) => l.leave_multicast(mac),
+        }
+    }
+
+    fn poll_tx_timestamp(&mut self) -> Option<TxTimestamp> {
+        match self {
+            LinuxLink::Ring(l) => l.poll_tx_timestamp(),
+            LinuxLink::Uring(l) => l.poll_tx_timestamp(),
+            LinuxLink::Mmsg(l) => l.poll_tx_timestamp(),
+            LinuxLink::Plain(l) => l.poll_tx_timestamp(),
         }
     }
 }

@@ -10,20 +10,28 @@
 //!   [`RawLink::flush`] sends all queued frames with `sendmmsg` (one call per
 //!   [`LinkConfig::tx_slots`] frames). Frames the kernel does not take (`EAGAIN`/`ENOBUFS`) stay
 //!   queued and are reported pending.
+//! * Timestamps ([`LinkConfig::timestamps`]): the per-message control buffers of the batch
+//!   receive only hold the VLAN auxdata, so while timestamps are on the link receives one
+//!   frame per `recvmsg` (as the plain backend does) to get each frame's stamp without losing
+//!   its tag. A frame whose token asked for a transmit stamp is sent alone with `sendmsg` and
+//!   the request's control messages; the frames around it still go in `sendmmsg` batches.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
-use l2net_core::link::{FlushStatus, check_tx_len};
+use l2net_core::link::{FlushStatus, TxTimestamp, check_tx_len};
 use l2net_core::wire::ethernet::MIN_FRAME_LEN;
 use l2net_core::{Capabilities, Instant, LinkError, MacAddr, RawLink};
 
 use crate::error::OpenError;
 use crate::iface::InterfaceInfo;
 use crate::link::{LinkConfig, LinkStats, PacketSocket};
-use crate::plain::{BufRx, QueueTx, TxQueue, received_meta};
+use crate::plain::{BufRx, QueueTx, TxQueue, received_meta, recv_stamped, send_head};
 use crate::sys::{self, socket as sock};
+
+/// A frame buffer and a control buffer.
+type StampedRx = (Box<[u8]>, Box<[u8]>);
 
 /// The mmsg backend. See the module docs.
 #[derive(Debug)]
@@ -37,6 +45,10 @@ pub struct MmsgLink {
     txm: sock::MmsgTx,
     rejected: Option<LinkError>,
     batch: usize,
+    /// Frame and control buffer for one-at-a-time receives while timestamps are on.
+    stamped_rx: Option<StampedRx>,
+    /// Control buffer for the transmit-timestamp error queue.
+    errq_control: Box<[u8]>,
 }
 
 impl std::fmt::Debug for sock::MmsgRx {
@@ -67,6 +79,13 @@ impl MmsgLink {
             txm: sock::MmsgTx::new(cfg.tx_slots),
             rejected: None,
             batch: cfg.rx_batch,
+            stamped_rx: sock.ts.map(|_| {
+                (
+                    vec![0u8; rx_len].into_boxed_slice(),
+                    vec![0u8; crate::timestamp::RX_CONTROL_SPACE].into_boxed_slice(),
+                )
+            }),
+            errq_control: vec![0u8; crate::timestamp::ERRQUEUE_CONTROL_SPACE].into_boxed_slice(),
             sock,
         })
     }
@@ -113,7 +132,9 @@ impl RawLink for MmsgLink {
     type Tx<'a> = QueueTx<'a>;
 
     fn capabilities(&self) -> Capabilities {
-        self.sock.capabilities(self.batch)
+        let mut caps = self.sock.capabilities(self.batch);
+        caps.timestamps = self.sock.timestamp_caps(true);
+        caps
     }
 
     fn mac(&self) -> MacAddr {
@@ -121,6 +142,10 @@ impl RawLink for MmsgLink {
     }
 
     fn receive(&mut self, _now: Instant) -> Result<Option<BufRx<'_>>, LinkError> {
+        if let Some((buf, control)) = &mut self.stamped_rx {
+            let got = recv_stamped(&mut self.sock, buf, control)?;
+            return Ok(got.map(|(held, meta)| BufRx::new(&buf[..held], meta)));
+        }
         if self.rx_next == self.rx_count {
             self.rx_next = 0;
             self.rx_count = 0;
@@ -154,12 +179,14 @@ impl RawLink for MmsgLink {
         if self.tx.is_full() {
             return Ok(None);
         }
+        let stamps = self.sock.ts.is_some();
         Ok(Some(QueueTx::new(
             &mut self.tx,
             &mut self.rejected,
             &mut self.sock.stats,
             len,
             self.sock.info.mtu as usize,
+            stamps,
         )))
     }
 
@@ -170,10 +197,28 @@ impl RawLink for MmsgLink {
         let mut sent = 0;
         while self.tx.queued() > 0 {
             let queued = self.tx.queued();
+            // A frame with a transmit-timestamp request goes alone, with its control messages.
+            let stamped = (0..queued).position(|k| self.tx.id(k).is_some());
+            if stamped == Some(0) {
+                match send_head(&self.sock, &self.tx) {
+                    Ok(_) => {
+                        self.tx.pop(1);
+                        sent += 1;
+                        self.sock.stats.tx_frames += 1;
+                        continue;
+                    }
+                    Err(e) => match sys::errno(&e) {
+                        libc::EAGAIN | libc::ENOBUFS => break,
+                        libc::EINTR => continue,
+                        errno => return Err(self.sock.error("sendmsg", errno)),
+                    },
+                }
+            }
+            let batch = stamped.unwrap_or(queued);
             let tx = &self.tx;
             match self
                 .txm
-                .send(self.sock.fd.as_fd(), (0..queued).map(|k| tx.get(k)))
+                .send(self.sock.fd.as_fd(), (0..batch).map(|k| tx.get(k)))
             {
                 Ok(0) => break,
                 Ok(n) => {
@@ -200,5 +245,9 @@ impl RawLink for MmsgLink {
 
     fn leave_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
         self.sock.multicast(mac, false)
+    }
+
+    fn poll_tx_timestamp(&mut self) -> Option<TxTimestamp> {
+        self.sock.poll_tx_timestamp(&mut self.errq_control)
     }
 }

@@ -9,19 +9,25 @@
 //!   allocation per frame); [`RawLink::flush`] sends the queued frames in order. When the kernel
 //!   pushes back (`EAGAIN`/`ENOBUFS`) the frame stays queued and the flush reports it pending.
 //!   Frames shorter than 60 bytes are padded with zeros to 60, as an Ethernet NIC pads them.
+//! * Timestamps ([`LinkConfig::timestamps`]): received frames are read together with their
+//!   `SCM_TIMESTAMPING` message into a control buffer sized for it and the auxdata; a frame
+//!   whose token asked for a transmit stamp is sent with `sendmsg` and the request's control
+//!   messages, and its stamp is read from the error queue by
+//!   [`RawLink::poll_tx_timestamp`].
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
-use l2net_core::link::{FlushStatus, RxMeta, check_tx_len};
+use l2net_core::link::{FlushStatus, RxMeta, TxTimestamp, check_tx_len};
 use l2net_core::wire::ethernet::MIN_FRAME_LEN;
 use l2net_core::{Capabilities, Instant, LinkError, MacAddr, RawLink, RxFrame, TxToken};
 
 use crate::error::OpenError;
 use crate::iface::InterfaceInfo;
-use crate::link::{LinkConfig, LinkStats, PacketSocket, check_frame, rx_meta};
+use crate::link::{LinkConfig, LinkStats, PacketSocket, auxdata, check_frame, rx_meta};
 use crate::sys::{self, socket as sock};
+use crate::timestamp;
 
 /// A pool of equal transmit slots used as a FIFO: frames are filled at the tail and sent from
 /// the head. Allocated once.
@@ -30,6 +36,8 @@ pub(crate) struct TxQueue {
     buf: Box<[u8]>,
     slot: usize,
     lens: Box<[usize]>,
+    /// Transmit-timestamp id requested for each slot's frame.
+    ids: Box<[Option<u32>]>,
     head: usize,
     queued: usize,
 }
@@ -40,6 +48,7 @@ impl TxQueue {
             buf: vec![0u8; slots * slot].into_boxed_slice(),
             slot,
             lens: vec![0; slots].into_boxed_slice(),
+            ids: vec![None; slots].into_boxed_slice(),
             head: 0,
             queued: 0,
         }
@@ -60,11 +69,17 @@ impl TxQueue {
         &mut self.buf[i * self.slot..][..len]
     }
 
-    /// Queue the frame written at the tail.
-    fn push(&mut self, len: usize) {
+    /// Queue the frame written at the tail, with the id of its transmit-timestamp request.
+    fn push(&mut self, len: usize, id: Option<u32>) {
         let i = (self.head + self.queued) % self.lens.len();
         self.lens[i] = len;
+        self.ids[i] = id;
         self.queued += 1;
+    }
+
+    /// The transmit-timestamp id of the `k`-th queued frame, if one was requested.
+    pub(crate) fn id(&self, k: usize) -> Option<u32> {
+        self.ids[(self.head + k) % self.lens.len()]
     }
 
     /// The `k`-th queued frame from the head.
@@ -89,6 +104,9 @@ pub struct QueueTx<'a> {
     stats: &'a mut LinkStats,
     len: usize,
     mtu: usize,
+    /// The link sends transmit-timestamp requests.
+    stamps: bool,
+    id: Option<u32>,
 }
 
 impl<'a> QueueTx<'a> {
@@ -98,6 +116,7 @@ impl<'a> QueueTx<'a> {
         stats: &'a mut LinkStats,
         len: usize,
         mtu: usize,
+        stamps: bool,
     ) -> Self {
         QueueTx {
             queue,
@@ -105,6 +124,8 @@ impl<'a> QueueTx<'a> {
             stats,
             len,
             mtu,
+            stamps,
+            id: None,
         }
     }
 }
@@ -118,13 +139,23 @@ impl TxToken for QueueTx<'_> {
         // on veth as on a wire, and the kernel drops tagged frames with almost no payload.
         buf[self.len..].fill(0);
         match check_frame(buf, self.mtu) {
-            Ok(()) => self.queue.push(padded),
+            Ok(()) => self.queue.push(padded, self.id),
             Err(e) => {
                 self.stats.tx_rejected += 1;
                 *self.rejected = Some(e);
             }
         }
         r
+    }
+
+    fn request_timestamp(&mut self, id: u32) -> Result<(), LinkError> {
+        if !self.stamps {
+            return Err(LinkError::Unsupported(
+                "transmit timestamps: open a plain or mmsg link with LinkConfig::timestamps",
+            ));
+        }
+        self.id = Some(id);
+        Ok(())
     }
 }
 
@@ -167,12 +198,52 @@ pub(crate) fn received_meta(rx: sock::Received, cap: usize) -> (usize, RxMeta) {
     (held, meta)
 }
 
+/// Receive one frame into `buf` with its control messages in `control` (at least
+/// [`timestamp::RX_CONTROL_SPACE`] bytes): the frame's held length and metadata, timestamp
+/// included. For sockets with timestamps on, whose stamp would not fit the auxdata-sized
+/// control buffers of the batch paths.
+pub(crate) fn recv_stamped(
+    sock: &mut PacketSocket,
+    buf: &mut [u8],
+    control: &mut [u8],
+) -> Result<Option<(usize, RxMeta)>, LinkError> {
+    match timestamp::recv_with_control(sock.fd.as_fd(), buf, control) {
+        Ok(Some(r)) => {
+            let c = &control[..r.control_len.min(control.len())];
+            let (status, tci, tpid) = auxdata(c).unwrap_or((0, 0, 0));
+            let mut meta = rx_meta(status, tci, tpid, r.wire_len, r.len);
+            meta.timestamp = timestamp::rx_timestamp(c);
+            sock.stats.rx_frames += 1;
+            sock.stats.rx_truncated += u64::from(meta.truncated);
+            Ok(Some((r.len, meta)))
+        }
+        Ok(None) => Ok(None),
+        Err(e) => Err(sock.error("recvmsg", sys::errno(&e))),
+    }
+}
+
+/// Send the frame at the head of `tx`: with `send`, or with `sendmsg` and the control messages
+/// of its transmit-timestamp request.
+pub(crate) fn send_head(sock: &PacketSocket, tx: &TxQueue) -> io::Result<usize> {
+    let Some(id) = tx.id(0) else {
+        return sock::send(sock.fd.as_fd(), tx.get(0));
+    };
+    let mut control = [0u8; timestamp::TX_REQUEST_SPACE];
+    let n = timestamp::write_tx_request(&mut control, id, sock.tx_hardware())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EOPNOTSUPP))?;
+    timestamp::send_with_control(sock.fd.as_fd(), tx.get(0), &control[..n])
+}
+
 /// The plain backend. See the module docs.
 #[derive(Debug)]
 pub struct PlainLink {
     sock: PacketSocket,
     rx_buf: Box<[u8]>,
     cmsg: Box<sock::CmsgBuf>,
+    /// Control buffer for receives with timestamps.
+    rx_control: Box<[u8]>,
+    /// Control buffer for the transmit-timestamp error queue.
+    errq_control: Box<[u8]>,
     tx: TxQueue,
     rejected: Option<LinkError>,
 }
@@ -186,6 +257,8 @@ impl PlainLink {
         Ok(PlainLink {
             rx_buf: vec![0u8; sock.rx_len()].into_boxed_slice(),
             cmsg: Box::default(),
+            rx_control: vec![0u8; timestamp::RX_CONTROL_SPACE].into_boxed_slice(),
+            errq_control: vec![0u8; timestamp::ERRQUEUE_CONTROL_SPACE].into_boxed_slice(),
             tx: TxQueue::new(cfg.tx_slots, sock.max_tx_len().max(MIN_FRAME_LEN)),
             rejected: None,
             sock,
@@ -229,7 +302,7 @@ impl AsRawFd for PlainLink {
 fn flush_one_by_one(sock: &mut PacketSocket, tx: &mut TxQueue) -> Result<FlushStatus, LinkError> {
     let mut sent = 0;
     while tx.queued() > 0 {
-        match sock::send(sock.fd.as_fd(), tx.get(0)) {
+        match send_head(sock, tx) {
             Ok(_) => {
                 tx.pop(1);
                 sent += 1;
@@ -253,7 +326,9 @@ impl RawLink for PlainLink {
     type Tx<'a> = QueueTx<'a>;
 
     fn capabilities(&self) -> Capabilities {
-        self.sock.capabilities(1)
+        let mut caps = self.sock.capabilities(1);
+        caps.timestamps = self.sock.timestamp_caps(true);
+        caps
     }
 
     fn mac(&self) -> MacAddr {
@@ -261,6 +336,10 @@ impl RawLink for PlainLink {
     }
 
     fn receive(&mut self, _now: Instant) -> Result<Option<BufRx<'_>>, LinkError> {
+        if self.sock.ts.is_some() {
+            let got = recv_stamped(&mut self.sock, &mut self.rx_buf, &mut self.rx_control)?;
+            return Ok(got.map(|(held, meta)| BufRx::new(&self.rx_buf[..held], meta)));
+        }
         loop {
             match sock::recv_aux(self.sock.fd.as_fd(), &mut self.rx_buf, &mut self.cmsg) {
                 Ok(rx) => {
@@ -283,12 +362,14 @@ impl RawLink for PlainLink {
         if self.tx.is_full() {
             return Ok(None);
         }
+        let stamps = self.sock.ts.is_some();
         Ok(Some(QueueTx::new(
             &mut self.tx,
             &mut self.rejected,
             &mut self.sock.stats,
             len,
             self.sock.info.mtu as usize,
+            stamps,
         )))
     }
 
@@ -306,6 +387,10 @@ impl RawLink for PlainLink {
     fn leave_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
         self.sock.multicast(mac, false)
     }
+
+    fn poll_tx_timestamp(&mut self) -> Option<TxTimestamp> {
+        self.sock.poll_tx_timestamp(&mut self.errq_control)
+    }
 }
 
 #[cfg(test)]
@@ -318,15 +403,16 @@ mod tests {
         for (k, len) in [14usize, 20, 15].into_iter().enumerate() {
             assert!(!q.is_full());
             q.tail_mut(len).fill(k as u8);
-            q.push(len);
+            q.push(len, (k == 1).then_some(7));
         }
         assert!(q.is_full());
         assert_eq!(q.get(0), &[0u8; 14][..]);
         assert_eq!(q.get(1), &[1u8; 20][..]);
+        assert_eq!((q.id(0), q.id(1)), (None, Some(7)));
         q.pop(2);
         assert_eq!(q.queued(), 1);
         q.tail_mut(16).fill(9);
-        q.push(16);
+        q.push(16, None);
         assert_eq!(q.get(0), &[2u8; 15][..]);
         assert_eq!(q.get(1), &[9u8; 16][..]);
         q.pop(5);

@@ -26,17 +26,14 @@ use l2net_core::{Capabilities, Instant, LinkError, MacAddr, RawLink};
 
 use crate::error::OpenError;
 use crate::iface::InterfaceInfo;
-use crate::link::{LinkConfig, LinkStats, PacketSocket, rx_meta};
+use crate::link::{LinkConfig, LinkStats, PacketSocket, auxdata, rx_meta};
 use crate::plain::{BufRx, QueueTx, TxQueue};
 use crate::sys::uring::{SetupError, Uring};
-use crate::timestamp::cmsgs;
 
 /// Receive buffers in the kernel's provided-buffer ring (a power of two).
 const RX_BUFFERS: u16 = 256;
 /// Largest number of sends in one chain (one `io_uring_enter`).
 const MAX_BATCH: usize = 256;
-/// `PACKET_AUXDATA` (`linux/if_packet.h`).
-const PACKET_AUXDATA: libc::c_int = 8;
 
 /// The io_uring backend. See the module docs.
 #[derive(Debug)]
@@ -56,8 +53,15 @@ pub struct UringLink {
 impl UringLink {
     /// Open an io_uring link on `cfg.interface` in the calling thread's network namespace
     /// (`cfg.backend` is not consulted). Fails with [`OpenError::Unsupported`] if the kernel
-    /// lacks a feature the backend needs.
+    /// lacks a feature the backend needs, or if [`LinkConfig::timestamps`] asks for timestamps:
+    /// the control area of the provided receive buffers holds only the VLAN auxdata, and a
+    /// timestamp message (which the kernel writes first) would push the tag out.
     pub fn open(cfg: &LinkConfig) -> Result<Self, OpenError> {
+        if cfg.timestamps.is_some() {
+            return Err(OpenError::Unsupported(
+                "timestamps on the io_uring backend (use ring, plain or mmsg)",
+            ));
+        }
         let sock = PacketSocket::open(cfg)?;
         sock.bind(cfg)?;
         let batch = cfg.tx_slots.clamp(1, MAX_BATCH);
@@ -117,15 +121,6 @@ impl AsFd for UringLink {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.sock.fd.as_fd()
     }
-}
-
-/// Status word, TCI and TPID of a `PACKET_AUXDATA` control message.
-fn auxdata(control: &[u8]) -> Option<(u32, u16, u16)> {
-    let m = cmsgs(control).find(|m| m.level == libc::SOL_PACKET && m.kind == PACKET_AUXDATA)?;
-    let d = m.data;
-    let u16_at = |at: usize| Some(u16::from_ne_bytes(d.get(at..at + 2)?.try_into().ok()?));
-    let status = u32::from_ne_bytes(d.get(0..4)?.try_into().ok()?);
-    Some((status, u16_at(16)?, u16_at(18)?))
 }
 
 impl RawLink for UringLink {
@@ -211,6 +206,7 @@ impl RawLink for UringLink {
             &mut self.sock.stats,
             len,
             self.sock.info.mtu as usize,
+            false,
         )))
     }
 
@@ -269,7 +265,7 @@ mod tests {
         let hdr = crate::timestamp::cmsg_space(0);
         c[..8].copy_from_slice(&((hdr + 20) as u64).to_ne_bytes());
         c[8..12].copy_from_slice(&libc::SOL_PACKET.to_ne_bytes());
-        c[12..16].copy_from_slice(&PACKET_AUXDATA.to_ne_bytes());
+        c[12..16].copy_from_slice(&crate::sys::socket::PACKET_AUXDATA.to_ne_bytes());
         c[hdr..hdr + 4].copy_from_slice(&0x20u32.to_ne_bytes());
         c[hdr + 16..hdr + 18].copy_from_slice(&0x2005u16.to_ne_bytes());
         c[hdr + 18..hdr + 20].copy_from_slice(&0x8100u16.to_ne_bytes());

@@ -1,0 +1,167 @@
+//! `LinkConfig::timestamps` through `LinuxLink` on a veth pair: receive stamps in
+//! `RxMeta::timestamp` (plain, mmsg, ring), transmit stamps for the frames that asked and only
+//! for them (plain, mmsg), the capabilities that say so, VLAN tags still reported next to the
+//! stamps, and clear refusals where a backend cannot stamp.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
+
+use l2net_core::link::TimestampSource;
+use l2net_core::{LinkError, RawLink, TxToken};
+use l2net_linux::netns::require_privileges;
+use l2net_linux::timestamp::TimestampMode;
+use l2net_linux::{Backend, LinkConfig, LinuxLink, OpenError};
+use support::{Tag, check, contract, frame, now, recv_n};
+
+fn realtime_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos() as u64
+}
+
+/// Queue `frames`, asking for a transmit stamp (id = index) for those in `stamp`, and flush
+/// until all left.
+fn send_stamped(link: &mut LinuxLink, frames: &[Vec<u8>], stamp: &[u32]) {
+    for (i, f) in frames.iter().enumerate() {
+        let mut tok = link
+            .transmit(now(), f.len())
+            .expect("transmit")
+            .expect("a free slot");
+        if stamp.contains(&(i as u32)) {
+            tok.request_timestamp(i as u32).expect("request a stamp");
+        }
+        tok.consume(|b| b.copy_from_slice(f));
+    }
+    let deadline = StdInstant::now() + Duration::from_secs(5);
+    while !link.flush(now()).expect("flush").is_complete() {
+        assert!(StdInstant::now() < deadline, "flush never completed");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn receive_and_transmit_stamps_per_backend() {
+    if !require_privileges("receive_and_transmit_stamps_per_backend") {
+        return;
+    }
+    let _serial = support::serial();
+    let w = support::Wire::new("ts", 1500);
+    let tags: [&[Tag]; 2] = [&[], &[(0x8100, 5, false, 321)]];
+    for backend in [Backend::Plain, Backend::Mmsg, Backend::Ring] {
+        let mut tx: LinuxLink = contract::open(&w.a, w.veth.a_name(), |c| {
+            c.backend = backend;
+            c.timestamps = Some(TimestampMode::Software);
+        });
+        let mut rx: LinuxLink = contract::open(&w.b, w.veth.b_name(), |c| {
+            c.backend = backend;
+            c.timestamps = Some(TimestampMode::Software);
+        });
+        let tx_stamps = backend != Backend::Ring;
+        let caps = rx.capabilities().timestamps;
+        assert!(caps.rx_software && !caps.rx_hardware, "{backend}: {caps:?}");
+        let caps = tx.capabilities().timestamps;
+        assert_eq!(caps.tx_software, tx_stamps, "{backend}: {caps:?}");
+        // The kernel switches software receive stamping on from a workqueue.
+        std::thread::sleep(Duration::from_millis(100));
+
+        for tags in tags {
+            let before = realtime_ns();
+            let sent: Vec<Vec<u8>> = (0..6)
+                .map(|i| frame(tx.interface().mac.octets(), tags, 100, i))
+                .collect();
+            if tx_stamps {
+                send_stamped(&mut tx, &sent, &[1, 3, 4]);
+            } else {
+                // An unused token sends nothing.
+                let mut tok = tx.transmit(now(), 64).unwrap().unwrap();
+                assert_eq!(
+                    tok.request_timestamp(1),
+                    Err(LinkError::Unsupported("transmit timestamps"))
+                );
+                support::send_all(&mut tx, &sent);
+            }
+            let got = recv_n(&mut rx, sent.len());
+            let after = realtime_ns();
+            // Bytes and tags as without timestamps: the stamp did not push the auxdata out.
+            check(&sent, tags, &got);
+            let mut last = 0;
+            for (i, (_, meta)) in got.iter().enumerate() {
+                let ts = meta
+                    .timestamp
+                    .unwrap_or_else(|| panic!("{backend}: frame {i} has no stamp"));
+                assert_eq!(ts.source, TimestampSource::Software);
+                assert!(
+                    (before..=after).contains(&ts.nanos),
+                    "{backend}: stamp {} outside [{before}, {after}]",
+                    ts.nanos
+                );
+                assert!(ts.nanos >= last, "{backend}: stamps go backwards");
+                last = ts.nanos;
+            }
+            if tx_stamps {
+                let mut stamps = BTreeMap::new();
+                let deadline = StdInstant::now() + Duration::from_secs(5);
+                while stamps.len() < 3 {
+                    match tx.poll_tx_timestamp() {
+                        Some(t) => {
+                            assert_eq!(t.timestamp.source, TimestampSource::Software);
+                            assert!((before..=after).contains(&t.timestamp.nanos));
+                            assert!(stamps.insert(t.id, t.timestamp.nanos).is_none());
+                        }
+                        None => {
+                            assert!(StdInstant::now() < deadline, "{backend}: {stamps:?}");
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                    }
+                }
+                assert_eq!(stamps.keys().copied().collect::<Vec<_>>(), [1, 3, 4]);
+                // Frames that did not ask have no stamp.
+                std::thread::sleep(Duration::from_millis(20));
+                assert_eq!(tx.poll_tx_timestamp(), None, "{backend}");
+            } else {
+                assert_eq!(tx.poll_tx_timestamp(), None);
+            }
+        }
+    }
+}
+
+#[test]
+fn without_the_option_nothing_is_stamped_and_uring_refuses_it() {
+    if !require_privileges("without_the_option_nothing_is_stamped_and_uring_refuses_it") {
+        return;
+    }
+    let _serial = support::serial();
+    let w = support::Wire::new("tu", 1500);
+    for backend in [Backend::Plain, Backend::Mmsg, Backend::Uring] {
+        let mut tx: LinuxLink = contract::open(&w.a, w.veth.a_name(), |c| c.backend = backend);
+        let mut rx: LinuxLink = contract::open(&w.b, w.veth.b_name(), |c| c.backend = backend);
+        assert_eq!(tx.capabilities().timestamps, Default::default());
+        let mut tok = tx.transmit(now(), 64).unwrap().unwrap();
+        assert!(
+            matches!(tok.request_timestamp(9), Err(LinkError::Unsupported(_))),
+            "{backend}"
+        );
+        let sent = vec![frame(tx.interface().mac.octets(), &[], 50, 1)];
+        support::send_all(&mut tx, &sent);
+        let got = recv_n(&mut rx, 1);
+        assert_eq!(got[0].1.timestamp, None, "{backend}");
+        assert_eq!(tx.poll_tx_timestamp(), None);
+    }
+
+    let mut c = LinkConfig::new(w.veth.b_name()).with_backend(Backend::Uring);
+    c.timestamps = Some(TimestampMode::Software);
+    let r = w.b.run(|| LinuxLink::open(&c).map(|_| ())).unwrap();
+    assert!(matches!(r, Err(OpenError::Unsupported(_))), "{r:?}");
+    // veth has no hardware clock.
+    c.backend = Backend::Plain;
+    c.timestamps = Some(TimestampMode::Hardware);
+    let r = w.b.run(|| LinuxLink::open(&c).map(|_| ())).unwrap();
+    assert!(matches!(r, Err(OpenError::Unsupported(_))), "{r:?}");
+    // PreferHardware falls back to software stamps.
+    c.timestamps = Some(TimestampMode::PreferHardware);
+    let (link, _) = w.b.run(|| LinuxLink::open(&c)).unwrap().expect("open");
+    assert!(link.capabilities().timestamps.rx_software);
+}
