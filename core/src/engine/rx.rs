@@ -217,8 +217,11 @@ impl<
                 mac: src,
             });
             // A newcomer should hear from us soon, not at the end of the steady period.
+            // (At most one extra round per fast period, so a flood of newcomers cannot make
+            // us flood the wire in return.)
             if dst.is_multicast() && !h.reply_requested {
-                self.next_announce = self.next_announce.min(self.now);
+                let soon = self.now + self.config.fast_announce_period;
+                self.next_announce = self.next_announce.min(soon);
             }
         }
         let now = self.now;
