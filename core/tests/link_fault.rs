@@ -617,3 +617,144 @@ fn construction_and_length_errors() {
     assert_eq!(Probability::from_f64(7.0), Probability::ALWAYS);
     assert_eq!(Probability::from_ppm(2_000_000), Probability::ALWAYS);
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn faults() -> impl Strategy<Value = Faults> {
+        let p = || proptest::sample::select(vec![0u32, 10, 50, 100]).prop_map(Probability::percent);
+        (
+            (p(), p(), p(), p(), p()),
+            0..4u32,
+            any::<bool>(),
+            any::<bool>(),
+            0..5u64,
+        )
+            .prop_map(
+                |((loss, duplicate, reorder, corrupt, delay), after, hold, payload, ms)| Faults {
+                    loss,
+                    duplicate,
+                    reorder,
+                    reorder_after: after,
+                    reorder_max_hold: hold.then(|| Duration::from_millis(2)),
+                    corrupt,
+                    corrupt_payload_only: payload,
+                    delay,
+                    delay_min: Duration::from_millis(ms),
+                    delay_max: Duration::from_millis(ms * 2),
+                },
+            )
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// a sends to b (b receives through its faults).
+        ToB(usize),
+        /// b sends to a through its faults.
+        FromB(usize),
+        FlushA,
+        FlushB,
+        RecvA,
+        RecvB,
+        Tick(u64),
+        Partition(bool),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (14..1530usize).prop_map(Op::ToB),
+            (10..1530usize).prop_map(Op::FromB),
+            Just(Op::FlushA),
+            Just(Op::FlushB),
+            Just(Op::RecvA),
+            Just(Op::RecvB),
+            (0..3000u64).prop_map(Op::Tick),
+            any::<bool>().prop_map(Op::Partition),
+        ]
+    }
+
+    fn run<const H: usize>(
+        seed: u64,
+        rx: Faults,
+        tx: Faults,
+        ops: &[Op],
+    ) -> Result<(), TestCaseError> {
+        let mut mem = vec![0u8; arena_len(64, 1500)];
+        let seg = Segment::<2, 64>::new(&mut mem, SegmentConfig::DEFAULT).unwrap();
+        let mut a = seg.link(A, 1500).unwrap();
+        let b = seg.link(B, 1500).unwrap();
+        let mut arena = vec![0u8; fault_arena_len(H, 1500)];
+        let mut fb = FaultLink::<_, H>::new(b, &mut arena, FaultConfig { seed, rx, tx }).unwrap();
+        let mut now = Instant::from_millis(1);
+        let mut delivered = 0u64;
+        for op in ops {
+            match *op {
+                Op::ToB(len) => {
+                    if let Ok(Some(tok)) = a.transmit(now, len) {
+                        tok.consume(|buf| buf.copy_from_slice(&frame_of(len)));
+                    }
+                }
+                Op::FromB(len) => match fb.transmit(now, len) {
+                    Ok(Some(tok)) => tok.consume(|buf| buf.copy_from_slice(&frame_of(len))),
+                    Ok(None) => {}
+                    Err(LinkError::TooShort { .. }) => prop_assert!(len < 14),
+                    Err(LinkError::TooLarge { .. }) => prop_assert!(len > 1522),
+                    Err(e) => prop_assert!(false, "{e:?}"),
+                },
+                Op::FlushA => {
+                    a.flush(now).unwrap();
+                }
+                Op::FlushB => {
+                    fb.flush(now).unwrap();
+                }
+                Op::RecvA => while a.receive(now).unwrap().is_some() {},
+                Op::RecvB => {
+                    while let Some(rx) = fb.receive(now).unwrap() {
+                        prop_assert!(rx.data().len() >= 14);
+                        delivered += 1;
+                    }
+                }
+                Op::Tick(us) => now += Duration::from_micros(us),
+                Op::Partition(p) => fb.set_partitioned(p),
+            }
+            let s = fb.stats();
+            let (held_rx, held_tx) = fb.held();
+            prop_assert!(held_rx <= H + 1 && held_tx <= H);
+            // Every frame that entered is accounted for.
+            prop_assert_eq!(
+                s.rx.frames + s.rx.duplicated,
+                delivered + s.rx.lost + s.rx.partitioned + s.rx.unbuffered + held_rx as u64
+            );
+            let inner = fb.inner().stats();
+            let to_inner = inner.tx_frames + inner.tx_oversize + fb.inner().tx_queued() as u64;
+            prop_assert_eq!(
+                s.tx.frames + s.tx.duplicated,
+                to_inner + s.tx.lost + s.tx.partitioned + s.tx.release_errors + held_tx as u64
+            );
+        }
+        Ok(())
+    }
+
+    fn frame_of(len: usize) -> Vec<u8> {
+        let mut f = frame(len as u32);
+        f.resize(len, 0xab);
+        f
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Random faults and traffic never panic and never lose track of a frame.
+        #[test]
+        fn frames_are_accounted_for(
+            seed in any::<u64>(),
+            rx in faults(),
+            tx in faults(),
+            ops in proptest::collection::vec(op(), 1..150),
+        ) {
+            run::<1>(seed, rx, tx, &ops)?;
+            run::<3>(seed, rx, tx, &ops)?;
+        }
+    }
+}

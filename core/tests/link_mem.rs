@@ -641,25 +641,55 @@ mod prop {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Send { from: usize, dst: usize, len: usize },
-        Flush { from: usize },
-        Recv { to: usize },
-        DropToken { from: usize },
-        Join { l: usize, g: usize },
-        Leave { l: usize, g: usize },
-        Up { l: usize, up: bool },
-        Strip { l: usize, on: bool },
+        Send {
+            from: usize,
+            dst: usize,
+            len: usize,
+            tpid: u16,
+        },
+        Flush {
+            from: usize,
+        },
+        Recv {
+            to: usize,
+        },
+        DropToken {
+            from: usize,
+        },
+        Join {
+            l: usize,
+            g: usize,
+        },
+        Leave {
+            l: usize,
+            g: usize,
+        },
+        Up {
+            l: usize,
+            up: bool,
+        },
+        Strip {
+            l: usize,
+            on: bool,
+        },
     }
 
     const MACS: [MacAddr; 6] = [A, B, C, D, GROUP, MacAddr::BROADCAST];
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            (0..3usize, 0..6usize, 0..1600usize).prop_map(|(from, dst, len)| Op::Send {
-                from,
-                dst,
-                len
-            }),
+            (
+                0..3usize,
+                0..6usize,
+                0..1600usize,
+                proptest::sample::select(vec![0x88b5u16, 0x8100, 0x88a8]),
+            )
+                .prop_map(|(from, dst, len, tpid)| Op::Send {
+                    from,
+                    dst,
+                    len,
+                    tpid
+                }),
             (0..3usize).prop_map(|from| Op::Flush { from }),
             (0..3usize).prop_map(|to| Op::Recv { to }),
             (0..3usize).prop_map(|from| Op::DropToken { from }),
@@ -684,14 +714,17 @@ mod prop {
             ];
             for op in ops {
                 match op {
-                    Op::Send { from, dst, len } => {
+                    Op::Send { from, dst, len, tpid } => {
                         let l = &mut links[from];
                         let (queued, up) = (l.tx_queued(), l.is_up());
                         match l.transmit(T0, len) {
                             Ok(Some(tok)) => tok.consume(|buf| {
                                 buf.fill(0x81);
-                                if buf.len() >= 12 {
-                                    buf[..6].copy_from_slice(&MACS[dst].0);
+                                // Lengths below 14 never get a token.
+                                buf[..6].copy_from_slice(&MACS[dst].0);
+                                buf[12..14].copy_from_slice(&tpid.to_be_bytes());
+                                if buf.len() >= 18 && len % 3 == 0 {
+                                    buf[16..18].copy_from_slice(&0x8100u16.to_be_bytes());
                                 }
                             }),
                             Ok(None) => prop_assert_eq!(queued, 3),

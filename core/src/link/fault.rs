@@ -283,7 +283,9 @@ impl Fate {
         let delay = rng.chance(f.delay);
         let span =
             u64::try_from(f.delay_max.saturating_sub(f.delay_min).as_nanos()).unwrap_or(u64::MAX);
-        let delay_by = f.delay_min + Duration::from_nanos(rng.below(span.saturating_add(1)));
+        let delay_by = f
+            .delay_min
+            .saturating_add(Duration::from_nanos(rng.below(span.saturating_add(1))));
         let pos = rng.next();
         let mask = (rng.below(255) + 1) as u8;
         let hold = if delay {
@@ -646,9 +648,13 @@ impl<'b, L: RawLink, const HELD: usize> FaultLink<'b, L, HELD> {
         }
     }
 
-    /// Frames held back in each direction: `(receive, transmit)`.
+    /// Frames held back in each direction: `(receive, transmit)`. The receive count includes a
+    /// frame waiting for a held slot to free up.
     pub fn held(&self) -> (usize, usize) {
-        (self.rx.pool.len(), self.tx.pool.len())
+        (
+            self.rx.pool.len() + usize::from(self.stashed.is_some()),
+            self.tx.pool.len(),
+        )
     }
 
     /// When a held frame next comes due (receive it or flush it then); `Instant::ZERO` if one

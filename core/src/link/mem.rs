@@ -101,12 +101,12 @@ pub const TX_TIMESTAMP_QUEUE: usize = 16;
 /// Arena bytes needed for `slots` slots that each hold a frame of a link with MTU `mtu`
 /// (header, two VLAN tags and the MTU, at least the 60-byte Ethernet minimum).
 pub const fn arena_len(slots: usize, mtu: usize) -> usize {
-    slots * slot_len_for_mtu(mtu)
+    slots.saturating_mul(slot_len_for_mtu(mtu))
 }
 
 /// Slot bytes needed for a link with MTU `mtu`.
 const fn slot_len_for_mtu(mtu: usize) -> usize {
-    let frame = HEADER_LEN + MAX_TAG_BYTES + mtu;
+    let frame = mtu.saturating_add(HEADER_LEN + MAX_TAG_BYTES);
     if frame < MIN_FRAME_LEN {
         MIN_FRAME_LEN
     } else {
@@ -508,11 +508,15 @@ impl<const L: usize, const S: usize, const G: usize> State<L, S, G> {
     }
 }
 
-/// Number of VLAN tags (at most two) at the front of a frame.
+/// Number of VLAN tags (at most two) at the front of a frame; a tag counts only if the frame
+/// also holds the EtherType after it.
 fn tag_count(frame: &[u8]) -> usize {
     let mut n = 0;
     while n < 2 {
         let at = 12 + 4 * n;
+        if frame.len() < at + 6 {
+            break;
+        }
         match frame.get(at..at + 2) {
             Some(&[a, b]) if matches!(u16::from_be_bytes([a, b]), TPID_8021Q | TPID_8021AD) => {
                 n += 1
@@ -768,7 +772,7 @@ impl<'a, const L: usize, const S: usize, const G: usize, K: Kind> Segment<'a, L,
             let src = K::lock(&self.slots[s]);
             let frame = &src[..meta.len];
             let tags = tag_count(frame);
-            let payload = meta.len - HEADER_LEN - 4 * tags;
+            let payload = meta.len.saturating_sub(HEADER_LEN + 4 * tags);
             let wire_len = if self.config.pad_short_frames {
                 meta.len.max(MIN_FRAME_LEN)
             } else {
