@@ -115,3 +115,65 @@ fn a_leaked_segment_serves_spawned_threads() {
     let rx = b.receive(Instant::ZERO).unwrap().unwrap();
     assert_eq!(&rx.data()[14..18], &42u32.to_be_bytes());
 }
+
+#[test]
+fn several_threads_send_and_receive_at_once() {
+    const MACS: [MacAddr; 3] = [
+        MacAddr([0x02, 0, 0, 0, 1, 1]),
+        MacAddr([0x02, 0, 0, 0, 1, 2]),
+        MacAddr([0x02, 0, 0, 0, 1, 3]),
+    ];
+    const PER_PEER: u32 = 500;
+    let mut mem = vec![0u8; arena_len(96, 1500)];
+    let seg = SyncSegment::<3, 96>::new(&mut mem, SegmentConfig::DEFAULT).unwrap();
+    // Attach every link before any thread sends: frames to an absent MAC go nowhere.
+    let links: Vec<_> = MACS.iter().map(|&m| seg.link(m, 1500).unwrap()).collect();
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = links
+            .into_iter()
+            .enumerate()
+            .map(|(me, mut link)| {
+                s.spawn(move || {
+                    let mut got = 0u64;
+                    let mut sent = 0;
+                    let mut idle = 0;
+                    // Until everything addressed to this link arrived or was counted as
+                    // dropped; the idle limit only stops a broken run.
+                    while idle < 500 {
+                        if sent == 2 * PER_PEER
+                            && got + link.stats().rx_dropped >= u64::from(2 * PER_PEER)
+                        {
+                            break;
+                        }
+                        if sent < 2 * PER_PEER {
+                            let dst = MACS[(me + 1 + (sent as usize % 2)) % 3];
+                            if let Some(tok) = link.transmit(Instant::ZERO, 64).unwrap() {
+                                tok.consume(|buf| {
+                                    buf.fill(0);
+                                    buf[..6].copy_from_slice(&dst.0);
+                                });
+                                sent += 1;
+                            }
+                            link.flush(Instant::ZERO).unwrap();
+                        } else if !link.wait_readable(Duration::from_millis(10)) {
+                            idle += 1;
+                        }
+                        // Hold a view while the other threads flush into the segment.
+                        while let Some(rx) = link.receive(Instant::ZERO).unwrap() {
+                            assert_eq!(&rx.data()[..6], &MACS[me].0);
+                            got += 1;
+                        }
+                    }
+                    (got, link.stats())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (got, stats) in results {
+        assert_eq!(stats.tx_frames, u64::from(2 * PER_PEER));
+        assert_eq!(got, stats.rx_frames);
+        assert_eq!(got + stats.rx_dropped, u64::from(2 * PER_PEER));
+    }
+    assert_eq!(seg.free_slots(), 96);
+}

@@ -990,14 +990,19 @@ pub struct MemRx<'l, 'a, const L: usize, const S: usize, const G: usize, K: Kind
     id: usize,
     slot: usize,
     meta: RxMeta,
-    bytes: <K as sealed::Kind>::Guard<'l, &'a mut [u8]>,
+    /// Always `Some` until drop, which releases the slot lock before taking the state lock (the
+    /// segment never holds a slot lock while waiting for the state lock).
+    bytes: Option<<K as sealed::Kind>::Guard<'l, &'a mut [u8]>>,
 }
 
 impl<const L: usize, const S: usize, const G: usize, K: Kind> RxFrame
     for MemRx<'_, '_, L, S, G, K>
 {
     fn data(&self) -> &[u8] {
-        &self.bytes[..self.meta.wire_len]
+        match &self.bytes {
+            Some(b) => &b[..self.meta.wire_len],
+            None => &[],
+        }
     }
     fn meta(&self) -> RxMeta {
         self.meta
@@ -1006,6 +1011,7 @@ impl<const L: usize, const S: usize, const G: usize, K: Kind> RxFrame
 
 impl<const L: usize, const S: usize, const G: usize, K: Kind> Drop for MemRx<'_, '_, L, S, G, K> {
     fn drop(&mut self) {
+        drop(self.bytes.take());
         let mut st = K::lock(&self.seg.state);
         let State {
             links, slots, free, ..
@@ -1032,14 +1038,19 @@ pub struct MemTx<'l, 'a, const L: usize, const S: usize, const G: usize, K: Kind
     len: usize,
     ts_id: Option<u32>,
     queued: bool,
-    bytes: <K as sealed::Kind>::Guard<'l, &'a mut [u8]>,
+    /// `Some` until consumed; released before the state lock is taken.
+    bytes: Option<<K as sealed::Kind>::Guard<'l, &'a mut [u8]>>,
 }
 
 impl<const L: usize, const S: usize, const G: usize, K: Kind> TxToken
     for MemTx<'_, '_, L, S, G, K>
 {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(mut self, f: F) -> R {
-        let r = f(&mut self.bytes[..self.len]);
+        let r = match self.bytes.take() {
+            Some(mut b) => f(&mut b[..self.len]),
+            // Unreachable: only consume and drop take the guard.
+            None => f(&mut []),
+        };
         let mut st = K::lock(&self.seg.state);
         let State { links, slots, .. } = &mut *st;
         if let Some(Some(link)) = links.get_mut(self.id) {
@@ -1065,6 +1076,7 @@ impl<const L: usize, const S: usize, const G: usize, K: Kind> TxToken
 
 impl<const L: usize, const S: usize, const G: usize, K: Kind> Drop for MemTx<'_, '_, L, S, G, K> {
     fn drop(&mut self) {
+        drop(self.bytes.take());
         if self.queued {
             return;
         }
@@ -1134,7 +1146,7 @@ impl<'s, 'a, const L: usize, const S: usize, const G: usize, K: Kind> RawLink
             id: self.id,
             slot,
             meta,
-            bytes: K::lock(&seg.slots[slot]),
+            bytes: Some(K::lock(&seg.slots[slot])),
         }))
     }
 
@@ -1168,7 +1180,7 @@ impl<'s, 'a, const L: usize, const S: usize, const G: usize, K: Kind> RawLink
             len,
             ts_id: None,
             queued: false,
-            bytes: K::lock(&seg.slots[slot]),
+            bytes: Some(K::lock(&seg.slots[slot])),
         }))
     }
 
