@@ -278,6 +278,91 @@ pub struct rmw_message_info_t {
     pub from_intra_process: bool,
 }
 
+/// `rmw_subscriptions_t` (rmw/types.h): the `data` pointers of the subscriptions to wait on.
+#[repr(C)]
+#[derive(Debug)]
+pub struct rmw_subscriptions_t {
+    pub subscriber_count: usize,
+    pub subscribers: *mut *mut c_void,
+}
+
+/// `rmw_guard_conditions_t` (rmw/types.h): the `data` pointers of the guard conditions.
+#[repr(C)]
+#[derive(Debug)]
+pub struct rmw_guard_conditions_t {
+    pub guard_condition_count: usize,
+    pub guard_conditions: *mut *mut c_void,
+}
+
+/// `rmw_services_t` (rmw/types.h): the `data` pointers of the services.
+#[repr(C)]
+#[derive(Debug)]
+pub struct rmw_services_t {
+    pub service_count: usize,
+    pub services: *mut *mut c_void,
+}
+
+/// `rmw_clients_t` (rmw/types.h): the `data` pointers of the clients.
+#[repr(C)]
+#[derive(Debug)]
+pub struct rmw_clients_t {
+    pub client_count: usize,
+    pub clients: *mut *mut c_void,
+}
+
+/// `rmw_events_t` (rmw/types.h): the `rmw_event_t` pointers of the events.
+#[repr(C)]
+#[derive(Debug)]
+pub struct rmw_events_t {
+    pub event_count: usize,
+    pub events: *mut *mut c_void,
+}
+
+/// `rmw_wait_set_t` (rmw/types.h).
+#[repr(C)]
+#[derive(Debug)]
+pub struct rmw_wait_set_t {
+    pub implementation_identifier: *const c_char,
+    pub guard_conditions: *mut rmw_guard_conditions_t,
+    pub data: *mut c_void,
+}
+
+/// `rmw_message_sequence_t` (rmw/message_sequence.h).
+#[repr(C)]
+#[derive(Debug)]
+pub struct rmw_message_sequence_t {
+    pub data: *mut *mut c_void,
+    pub size: usize,
+    pub capacity: usize,
+    pub allocator: *mut rcutils_allocator_t,
+}
+
+/// `rmw_message_info_sequence_t` (rmw/message_sequence.h).
+#[repr(C)]
+#[derive(Debug)]
+pub struct rmw_message_info_sequence_t {
+    pub data: *mut rmw_message_info_t,
+    pub size: usize,
+    pub capacity: usize,
+    pub allocator: *mut rcutils_allocator_t,
+}
+
+/// `RMW_AUTOMATIC_DISCOVERY_RANGE_*` (rmw/discovery_options.h).
+pub const RMW_AUTOMATIC_DISCOVERY_RANGE_NOT_SET: c_int = 0;
+pub const RMW_AUTOMATIC_DISCOVERY_RANGE_OFF: c_int = 1;
+pub const RMW_AUTOMATIC_DISCOVERY_RANGE_LOCALHOST: c_int = 2;
+pub const RMW_AUTOMATIC_DISCOVERY_RANGE_SUBNET: c_int = 3;
+pub const RMW_AUTOMATIC_DISCOVERY_RANGE_SYSTEM_DEFAULT: c_int = 4;
+/// `RMW_LOCALHOST_ONLY_ENABLED` (rmw/localhost.h).
+pub const RMW_LOCALHOST_ONLY_ENABLED: c_int = 1;
+/// `RMW_SECURITY_ENFORCEMENT_ENFORCE` (rmw/security_options.h).
+pub const RMW_SECURITY_ENFORCEMENT_ENFORCE: c_int = 1;
+/// `RMW_QOS_POLICY_HISTORY_*` (rmw/qos_policy_kind.h).
+pub const RMW_QOS_POLICY_HISTORY_SYSTEM_DEFAULT: c_int = 0;
+pub const RMW_QOS_POLICY_HISTORY_KEEP_LAST: c_int = 1;
+pub const RMW_QOS_POLICY_HISTORY_KEEP_ALL: c_int = 2;
+pub const RMW_QOS_POLICY_HISTORY_UNKNOWN: c_int = 3;
+
 /// `rmw_event_type_t` (rmw/event.h).
 pub type rmw_event_type_t = c_int;
 /// The sentinel `RMW_EVENT_INVALID`: every valid event type is below it.
@@ -608,6 +693,71 @@ mod tests {
             reception_sequence_number = 24,
             publisher_gid = 32,
             from_intra_process = 56
+        );
+    }
+
+    #[test]
+    fn wait_and_sequence_layouts() {
+        layout!(
+            rmw_subscriptions_t,
+            size = 16,
+            align = 8,
+            subscriber_count = 0,
+            subscribers = 8
+        );
+        layout!(
+            rmw_guard_conditions_t,
+            size = 16,
+            align = 8,
+            guard_condition_count = 0,
+            guard_conditions = 8
+        );
+        layout!(
+            rmw_services_t,
+            size = 16,
+            align = 8,
+            service_count = 0,
+            services = 8
+        );
+        layout!(
+            rmw_clients_t,
+            size = 16,
+            align = 8,
+            client_count = 0,
+            clients = 8
+        );
+        layout!(
+            rmw_events_t,
+            size = 16,
+            align = 8,
+            event_count = 0,
+            events = 8
+        );
+        layout!(
+            rmw_wait_set_t,
+            size = 24,
+            align = 8,
+            implementation_identifier = 0,
+            guard_conditions = 8,
+            data = 16
+        );
+        layout!(
+            rmw_message_sequence_t,
+            size = 32,
+            align = 8,
+            data = 0,
+            size = 8,
+            capacity = 16,
+            allocator = 24
+        );
+        layout!(
+            rmw_message_info_sequence_t,
+            size = 32,
+            align = 8,
+            data = 0,
+            size = 8,
+            capacity = 16,
+            allocator = 24
         );
     }
 

@@ -1,5 +1,5 @@
 //! Guard condition state. A guard condition is a flag that any thread may raise and that a
-//! wait set (coming with the engine) consumes.
+//! wait set consumes (`rmw_wait` lowers it when it reports it ready).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -15,9 +15,10 @@ impl GuardCondition {
         Self::default()
     }
 
-    /// Raises the flag.
+    /// Raises the flag and wakes the wait sets.
     pub fn trigger(&self) {
         self.triggered.store(true, Ordering::Release);
+        crate::wait::WAKER.notify();
     }
 
     /// Whether the flag is up, without lowering it.

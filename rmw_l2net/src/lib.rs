@@ -1,15 +1,18 @@
 //! `rmw_l2net_cpp`: a ROS 2 (Jazzy) middleware on top of the l2net raw-Ethernet stack.
 //!
 //! The crate builds `librmw_l2net_cpp.so`, which `rmw_implementation` loads when
-//! `RMW_IMPLEMENTATION=rmw_l2net_cpp`. What it exports today is the part of the rmw API that
-//! needs no protocol engine: identification, CDR (de)serialization driven by the rosidl
-//! introspection type supports (byte-compatible with rmw_cyclonedds_cpp), init options, QoS
-//! compatibility, GID comparison, feature queries, log severity and guard conditions.
+//! `RMW_IMPLEMENTATION=rmw_l2net_cpp`. It exports identification, CDR (de)serialization driven
+//! by the rosidl introspection type supports (byte-compatible with rmw_cyclonedds_cpp), init
+//! options, contexts (one l2net participant each), nodes, publishers, subscriptions, guard
+//! conditions and wait sets, QoS compatibility, GID comparison and feature queries.
 //!
 //! Layout:
 //! * [`abi`]: hand-written `#[repr(C)]` declarations of the Jazzy C types, with layout tests;
 //! * [`cdr`]: the CDR byte stream (safe code only);
 //! * [`qos`]: QoS compatibility rules (safe code only);
+//! * [`config`]: interface and domain from the init options and the environment;
+//! * [`context`]: a context's node, its event dispatcher, subscription queues (Linux);
+//! * [`wait`]: the wake-up that `rmw_wait` sleeps on;
 //! * [`guard`]: guard condition state (safe code only);
 //! * [`sys`]: every `unsafe` block: the introspection walk, the C++ string shim, the rcutils
 //!   error state and the exported C functions, each behind a panic boundary.
@@ -22,10 +25,14 @@
 
 pub mod abi;
 pub mod cdr;
+pub mod config;
+#[cfg(target_os = "linux")]
+pub mod context;
 pub mod guard;
 pub mod qos;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod wait;
 
 /// The implementation identifier, also the value of `RMW_IMPLEMENTATION` that selects us.
 pub static IDENTIFIER: &core::ffi::CStr = c"rmw_l2net_cpp";

@@ -152,6 +152,126 @@ pub fn write_reason(reason: &str, out: &mut [u8]) {
     out[n] = 0;
 }
 
+/// Which side of a topic a profile is for (`BEST_AVAILABLE` resolves differently).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Publisher,
+    Subscription,
+}
+
+/// `RMW_DURATION_INFINITE`.
+pub const DURATION_INFINITE: rmw_time_t = rmw_time_t {
+    sec: 9_223_372_036,
+    nsec: 854_775_807,
+};
+
+/// History slots of an endpoint (`l2net::node::HISTORY_SLOTS`): the largest keep-last depth.
+pub const MAX_DEPTH: usize = l2net::node::HISTORY_SLOTS;
+
+fn duration(what: &str, t: rmw_time_t) -> Result<Option<core::time::Duration>, String> {
+    if is_unspecified(t) || nanos(t) >= nanos(DURATION_INFINITE) {
+        return Ok(None);
+    }
+    if t.nsec >= 1_000_000_000 {
+        return Err(format!("{what} has {} ns (must be below 1 s)", t.nsec));
+    }
+    Ok(Some(core::time::Duration::new(t.sec, t.nsec as u32)))
+}
+
+/// Maps an rmw profile to the engine's QoS. Returns the QoS and the profile with every
+/// "system default" and "best available" resolved (what `get_actual_qos` reports), or why
+/// the profile cannot be honoured.
+///
+/// Resolution: reliability and durability default to reliable / volatile; best available is
+/// reliable / transient-local for a publisher (the strongest offer) and best effort / volatile
+/// for a subscription (matches every publisher); history defaults to keep-last, depth 0 means
+/// 1 (the DDS default); deadline and lifespan `{0, 0}` or infinite mean none. Liveliness is
+/// automatic (the participant lease): manual-by-topic and finite lease durations are refused.
+pub fn to_engine(
+    p: &rmw_qos_profile_t,
+    role: Role,
+) -> Result<(l2net_core::engine::Qos, rmw_qos_profile_t), String> {
+    use l2net_core::engine::{Durability, HistoryKind, Qos, Reliability};
+    let mut actual = *p;
+    let pubr = role == Role::Publisher;
+    let reliability = match p.reliability {
+        RMW_QOS_POLICY_RELIABILITY_SYSTEM_DEFAULT | RMW_QOS_POLICY_RELIABILITY_RELIABLE => {
+            Reliability::Reliable
+        }
+        RMW_QOS_POLICY_RELIABILITY_BEST_EFFORT => Reliability::BestEffort,
+        RMW_QOS_POLICY_RELIABILITY_BEST_AVAILABLE if pubr => Reliability::Reliable,
+        RMW_QOS_POLICY_RELIABILITY_BEST_AVAILABLE => Reliability::BestEffort,
+        r => return Err(format!("unknown reliability policy {r}")),
+    };
+    actual.reliability = match reliability {
+        Reliability::Reliable => RMW_QOS_POLICY_RELIABILITY_RELIABLE,
+        Reliability::BestEffort => RMW_QOS_POLICY_RELIABILITY_BEST_EFFORT,
+    };
+    let durability = match p.durability {
+        RMW_QOS_POLICY_DURABILITY_SYSTEM_DEFAULT | RMW_QOS_POLICY_DURABILITY_VOLATILE => {
+            Durability::Volatile
+        }
+        RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL => Durability::TransientLocal,
+        RMW_QOS_POLICY_DURABILITY_BEST_AVAILABLE if pubr => Durability::TransientLocal,
+        RMW_QOS_POLICY_DURABILITY_BEST_AVAILABLE => Durability::Volatile,
+        d => return Err(format!("unknown durability policy {d}")),
+    };
+    actual.durability = match durability {
+        Durability::Volatile => RMW_QOS_POLICY_DURABILITY_VOLATILE,
+        Durability::TransientLocal => RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL,
+    };
+    let history = match p.history {
+        RMW_QOS_POLICY_HISTORY_SYSTEM_DEFAULT | RMW_QOS_POLICY_HISTORY_KEEP_LAST => {
+            let depth = p.depth.max(1);
+            if depth > MAX_DEPTH {
+                return Err(format!(
+                    "history depth {depth} exceeds the {MAX_DEPTH} history slots of an l2net \
+                     endpoint"
+                ));
+            }
+            actual.history = RMW_QOS_POLICY_HISTORY_KEEP_LAST;
+            actual.depth = depth;
+            HistoryKind::KeepLast(depth as u16)
+        }
+        RMW_QOS_POLICY_HISTORY_KEEP_ALL => HistoryKind::KeepAll,
+        h => return Err(format!("unknown history policy {h}")),
+    };
+    let deadline = duration("deadline", p.deadline)?;
+    let lifespan = duration("lifespan", p.lifespan)?;
+    match p.liveliness {
+        RMW_QOS_POLICY_LIVELINESS_SYSTEM_DEFAULT
+        | RMW_QOS_POLICY_LIVELINESS_AUTOMATIC
+        | RMW_QOS_POLICY_LIVELINESS_BEST_AVAILABLE => {
+            actual.liveliness = RMW_QOS_POLICY_LIVELINESS_AUTOMATIC;
+        }
+        RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC => {
+            return Err(
+                "liveliness MANUAL_BY_TOPIC is not supported by rmw_l2net_cpp \
+                        (liveliness is the participant's lease)"
+                    .into(),
+            );
+        }
+        l => return Err(format!("unknown liveliness policy {l}")),
+    }
+    if duration("liveliness lease duration", p.liveliness_lease_duration)?.is_some() {
+        return Err(
+            "a finite liveliness lease duration is not supported by rmw_l2net_cpp \
+                    (the participant lease is fixed at 10 s)"
+                .into(),
+        );
+    }
+    Ok((
+        Qos {
+            reliability,
+            durability,
+            history,
+            deadline,
+            lifespan,
+        },
+        actual,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +348,76 @@ mod tests {
         write_reason("abcdef", &mut buf);
         assert_eq!(&buf, b"abc\0");
         write_reason("x", &mut []);
+    }
+
+    #[test]
+    fn mapping_to_the_engine() {
+        use l2net_core::engine::{Durability, HistoryKind, Reliability};
+        let mut p = profile(
+            RMW_QOS_POLICY_RELIABILITY_SYSTEM_DEFAULT,
+            RMW_QOS_POLICY_DURABILITY_SYSTEM_DEFAULT,
+        );
+        p.history = RMW_QOS_POLICY_HISTORY_SYSTEM_DEFAULT;
+        p.depth = 0;
+        let (q, a) = to_engine(&p, Role::Publisher).unwrap();
+        assert_eq!(q.reliability, Reliability::Reliable);
+        assert_eq!(q.durability, Durability::Volatile);
+        assert_eq!(q.history, HistoryKind::KeepLast(1));
+        assert_eq!((q.deadline, q.lifespan), (None, None));
+        assert_eq!(a.reliability, RMW_QOS_POLICY_RELIABILITY_RELIABLE);
+        assert_eq!(a.durability, RMW_QOS_POLICY_DURABILITY_VOLATILE);
+        assert_eq!((a.history, a.depth), (RMW_QOS_POLICY_HISTORY_KEEP_LAST, 1));
+        assert_eq!(a.liveliness, RMW_QOS_POLICY_LIVELINESS_AUTOMATIC);
+
+        p.reliability = RMW_QOS_POLICY_RELIABILITY_BEST_AVAILABLE;
+        p.durability = RMW_QOS_POLICY_DURABILITY_BEST_AVAILABLE;
+        let (qp, _) = to_engine(&p, Role::Publisher).unwrap();
+        let (qs, _) = to_engine(&p, Role::Subscription).unwrap();
+        assert_eq!(
+            (qp.reliability, qp.durability),
+            (Reliability::Reliable, Durability::TransientLocal)
+        );
+        assert_eq!(
+            (qs.reliability, qs.durability),
+            (Reliability::BestEffort, Durability::Volatile)
+        );
+
+        p.history = RMW_QOS_POLICY_HISTORY_KEEP_ALL;
+        p.deadline = rmw_time_t { sec: 1, nsec: 5 };
+        p.lifespan = DURATION_INFINITE;
+        let (q, _) = to_engine(&p, Role::Subscription).unwrap();
+        assert_eq!(q.history, HistoryKind::KeepAll);
+        assert_eq!(q.deadline, Some(core::time::Duration::new(1, 5)));
+        assert_eq!(q.lifespan, None);
+
+        let bad = |f: &dyn Fn(&mut rmw_qos_profile_t)| {
+            let mut b = p;
+            f(&mut b);
+            to_engine(&b, Role::Publisher).unwrap_err()
+        };
+        assert!(bad(&|b| b.reliability = RMW_QOS_POLICY_RELIABILITY_UNKNOWN).contains("reliab"));
+        assert!(bad(&|b| b.durability = 99).contains("durability"));
+        assert!(bad(&|b| b.history = RMW_QOS_POLICY_HISTORY_UNKNOWN).contains("history"));
+        assert!(
+            bad(&|b| {
+                b.history = RMW_QOS_POLICY_HISTORY_KEEP_LAST;
+                b.depth = MAX_DEPTH + 1
+            })
+            .contains("slots")
+        );
+        assert!(
+            bad(&|b| b.deadline = rmw_time_t {
+                sec: 0,
+                nsec: 2_000_000_000
+            })
+            .contains("ns")
+        );
+        assert!(
+            bad(&|b| b.liveliness = RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC).contains("MANUAL")
+        );
+        assert!(
+            bad(&|b| b.liveliness_lease_duration = rmw_time_t { sec: 1, nsec: 0 })
+                .contains("lease")
+        );
     }
 }

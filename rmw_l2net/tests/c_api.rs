@@ -290,7 +290,10 @@ fn severity_features_and_unsupported_calls() {
     assert_eq!(log_severity(), RMW_LOG_SEVERITY_WARN);
     assert_eq!(rmw_set_log_severity(RMW_LOG_SEVERITY_INFO), RMW_RET_OK);
 
-    for f in 0..4 {
+    // Publication and reception sequence numbers.
+    assert!(rmw_feature_supported(0));
+    assert!(rmw_feature_supported(1));
+    for f in 2..4 {
         assert!(!rmw_feature_supported(f));
     }
     for e in 0..=RMW_EVENT_INVALID {

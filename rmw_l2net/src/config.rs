@@ -1,0 +1,214 @@
+//! Where a context's participant runs: the network interface and the domain, from the init
+//! options and the environment.
+//!
+//! * `RMW_L2NET_INTERFACE=<name>` names the interface;
+//! * otherwise `RMW_L2NET_CONFIG=<path>` names a file of `key = value` lines (`#` starts a
+//!   comment) with the key `interface`;
+//! * `ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST` (which rcl hands over in the init options'
+//!   discovery range) or the deprecated `ROS_LOCALHOST_ONLY=1` select the loopback interface
+//!   `lo`, whatever the variables above say.
+
+#![forbid(unsafe_code)]
+
+use core::ffi::c_int;
+
+use l2net_core::MacAddr;
+
+use crate::abi::*;
+
+/// Environment variable that names the interface.
+pub const ENV_INTERFACE: &str = "RMW_L2NET_INTERFACE";
+/// Environment variable that names the configuration file.
+pub const ENV_CONFIG: &str = "RMW_L2NET_CONFIG";
+/// The loopback interface used for `LOCALHOST` discovery.
+pub const LOOPBACK: &str = "lo";
+
+/// What `rmw_init` needs to open a participant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Interface to open.
+    pub interface: String,
+    /// Domain id on the wire.
+    pub domain: u16,
+    /// Unicast peers announced to directly (the init options' static peers, as MACs).
+    pub static_peers: Vec<MacAddr>,
+}
+
+/// The parts of `rmw_init_options_t` that choose the settings, already read from C.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// `domain_id` (`RMW_DEFAULT_DOMAIN_ID` means 0).
+    pub domain_id: usize,
+    /// `discovery_options.automatic_discovery_range`.
+    pub discovery_range: c_int,
+    /// `localhost_only`.
+    pub localhost_only: c_int,
+    /// `discovery_options.static_peers`, as strings.
+    pub static_peers: Vec<String>,
+    /// `security_options.enforce_security`.
+    pub enforce_security: c_int,
+    /// The value of `RMW_L2NET_INTERFACE`.
+    pub env_interface: Option<String>,
+    /// The value of `RMW_L2NET_CONFIG`.
+    pub env_config: Option<String>,
+}
+
+/// Resolves the settings; the error says what is missing or wrong and how to fix it.
+pub fn resolve(inputs: &Inputs) -> Result<Settings, String> {
+    let domain = match inputs.domain_id {
+        RMW_DEFAULT_DOMAIN_ID => 0,
+        d => u16::try_from(d)
+            .map_err(|_| format!("domain id {d} is out of range (0..=65535 on l2net)"))?,
+    };
+    if inputs.enforce_security == RMW_SECURITY_ENFORCEMENT_ENFORCE {
+        return Err(
+            "security enforcement was requested (ROS_SECURITY_STRATEGY=Enforce) but \
+                    rmw_l2net_cpp has no security support"
+                .into(),
+        );
+    }
+    let static_peers = inputs
+        .static_peers
+        .iter()
+        .map(|p| {
+            p.trim().parse::<MacAddr>().map_err(|_| {
+                format!(
+                    "static peer {p:?} is not a MAC address (l2net peers are Ethernet \
+                     addresses such as 02:00:00:00:00:01)"
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let interface = match inputs.discovery_range {
+        RMW_AUTOMATIC_DISCOVERY_RANGE_LOCALHOST => LOOPBACK.to_string(),
+        RMW_AUTOMATIC_DISCOVERY_RANGE_OFF => {
+            return Err(
+                "ROS_AUTOMATIC_DISCOVERY_RANGE=OFF is not supported by rmw_l2net_cpp \
+                        (l2net always announces on its interface); use LOCALHOST or SUBNET"
+                    .into(),
+            );
+        }
+        _ if inputs.localhost_only == RMW_LOCALHOST_ONLY_ENABLED => LOOPBACK.to_string(),
+        _ => configured_interface(inputs)?,
+    };
+    Ok(Settings {
+        interface,
+        domain,
+        static_peers,
+    })
+}
+
+fn configured_interface(inputs: &Inputs) -> Result<String, String> {
+    if let Some(i) = inputs.env_interface.as_deref() {
+        let i = i.trim();
+        if i.is_empty() {
+            return Err(format!("{ENV_INTERFACE} is set but empty"));
+        }
+        return Ok(i.to_string());
+    }
+    let Some(path) = inputs.env_config.as_deref() else {
+        return Err(format!(
+            "no network interface configured for rmw_l2net_cpp: set {ENV_INTERFACE}=<interface> \
+             or {ENV_CONFIG}=<file with a line `interface = <name>`>, or \
+             ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST for the loopback interface"
+        ));
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {ENV_CONFIG} file {path:?}: {e}"))?;
+    parse_config(&text).map_err(|e| format!("{ENV_CONFIG} file {path:?}: {e}"))
+}
+
+/// Parses a configuration file; returns the interface.
+pub fn parse_config(text: &str) -> Result<String, String> {
+    let mut interface = None;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else {
+            return Err(format!("line {}: expected `key = value`", n + 1));
+        };
+        let (k, v) = (k.trim(), v.trim().trim_matches('"'));
+        match k {
+            "interface" if v.is_empty() => {
+                return Err(format!("line {}: empty interface name", n + 1));
+            }
+            "interface" => interface = Some(v.to_string()),
+            other => {
+                return Err(format!(
+                    "line {}: unknown key {other:?} (known: interface)",
+                    n + 1
+                ));
+            }
+        }
+    }
+    interface.ok_or_else(|| "no `interface = <name>` line".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> Inputs {
+        Inputs {
+            domain_id: RMW_DEFAULT_DOMAIN_ID,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn interface_from_env_then_file_then_error() {
+        let mut i = inputs();
+        let e = resolve(&i).unwrap_err();
+        assert!(e.contains(ENV_INTERFACE) && e.contains(ENV_CONFIG), "{e}");
+        i.env_interface = Some("eth1".into());
+        let s = resolve(&i).unwrap();
+        assert_eq!((s.interface.as_str(), s.domain), ("eth1", 0));
+        i.env_interface = Some(" ".into());
+        assert!(resolve(&i).unwrap_err().contains("empty"));
+        i.env_interface = None;
+        i.env_config = Some("/nonexistent/rmw_l2net.conf".into());
+        assert!(resolve(&i).unwrap_err().contains("cannot read"));
+    }
+
+    #[test]
+    fn config_file_syntax() {
+        assert_eq!(
+            parse_config("# c\n interface = \"enp3s0\" # x\n").unwrap(),
+            "enp3s0"
+        );
+        assert!(parse_config("").unwrap_err().contains("no `interface"));
+        assert!(
+            parse_config("iface = x")
+                .unwrap_err()
+                .contains("unknown key")
+        );
+        assert!(parse_config("interface").unwrap_err().contains("line 1"));
+        assert!(parse_config("interface =").unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn localhost_domain_peers_security() {
+        let mut i = inputs();
+        i.discovery_range = RMW_AUTOMATIC_DISCOVERY_RANGE_LOCALHOST;
+        i.domain_id = 42;
+        i.static_peers = vec!["02:00:00:00:00:01".into()];
+        let s = resolve(&i).unwrap();
+        assert_eq!((s.interface.as_str(), s.domain), ("lo", 42));
+        assert_eq!(s.static_peers.len(), 1);
+        i.static_peers = vec!["192.168.1.2".into()];
+        assert!(resolve(&i).unwrap_err().contains("not a MAC"));
+        i.static_peers.clear();
+        i.domain_id = 70000;
+        assert!(resolve(&i).unwrap_err().contains("out of range"));
+        i.domain_id = 1;
+        i.discovery_range = RMW_AUTOMATIC_DISCOVERY_RANGE_OFF;
+        assert!(resolve(&i).unwrap_err().contains("OFF"));
+        i.discovery_range = RMW_AUTOMATIC_DISCOVERY_RANGE_SUBNET;
+        i.localhost_only = RMW_LOCALHOST_ONLY_ENABLED;
+        assert_eq!(resolve(&i).unwrap().interface, "lo");
+        i.enforce_security = RMW_SECURITY_ENFORCEMENT_ENFORCE;
+        assert!(resolve(&i).unwrap_err().contains("security"));
+    }
+}

@@ -1,0 +1,286 @@
+//! The state behind an `rmw_context_t`: one l2net [`Node`] (one participant on one interface),
+//! a dispatcher thread that turns the node's events into wait set wake-ups and graph guard
+//! condition triggers, and the subscription queues `rmw_wait` / `rmw_take` read from.
+//!
+//! The dispatcher exists because the Node API has no call that waits on several subscribers
+//! at once: it blocks in [`Node::next_event`] (which drives the participant), and on every
+//! event bumps the process-wide [`WAKER`]; a waiting `rmw_wait` then polls its subscriptions
+//! without blocking. It wakes at least every [`DISPATCH_POLL`] to notice shutdown, because
+//! the Node API has no way to interrupt `next_event` either.
+
+#![forbid(unsafe_code)]
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use l2net::node::{Event, Node, NodeConfig, NodeError, SampleInfo, Subscriber};
+use l2net_core::engine::TakeError;
+
+use crate::config::Settings;
+use crate::guard::GuardCondition;
+use crate::wait::WAKER;
+
+/// The link the middleware runs on.
+pub type Link = l2net_linux::link::LinuxLink;
+/// The node type of a context.
+pub type L2Node = Node<Link>;
+
+/// Longest time the dispatcher blocks before looking at the stop flag.
+pub const DISPATCH_POLL: Duration = Duration::from_millis(100);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+type GraphGuards = Arc<Mutex<Vec<Weak<GuardCondition>>>>;
+
+/// One initialised context.
+pub struct Context {
+    node: Option<Arc<L2Node>>,
+    dispatcher: Option<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    graph: GraphGuards,
+    link_error: Arc<Mutex<Option<String>>>,
+    settings: Settings,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("settings", &self.settings)
+            .field("node_id", &self.node.as_ref().map(|n| n.id()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// Opens the interface and starts the participant.
+    pub fn open(settings: Settings, name: &str) -> Result<Context, String> {
+        let mut cfg = NodeConfig::new(settings.domain, name);
+        cfg.static_peers = settings.static_peers.clone();
+        let opened = Link::open(&l2net_linux::link::LinkConfig::new(&settings.interface))
+            .map_err(|e| e.to_string())
+            .and_then(|(link, _backend)| L2Node::new(link, cfg).map_err(|e| e.to_string()));
+        let node = opened.map_err(|e| {
+            format!(
+                "cannot open l2net on interface {:?}: {e} (check {} / {}, and that the process \
+                 may open raw sockets: root or CAP_NET_RAW)",
+                settings.interface,
+                crate::config::ENV_INTERFACE,
+                crate::config::ENV_CONFIG
+            )
+        })?;
+        let node = Arc::new(node);
+        let stop = Arc::new(AtomicBool::new(false));
+        let graph: GraphGuards = Arc::default();
+        let link_error = Arc::new(Mutex::new(None));
+        let dispatcher = {
+            let (node, stop, graph, link_error) = (
+                Arc::clone(&node),
+                Arc::clone(&stop),
+                Arc::clone(&graph),
+                Arc::clone(&link_error),
+            );
+            std::thread::Builder::new()
+                .name("rmw_l2net-events".into())
+                .spawn(move || dispatch(&node, &stop, &graph, &link_error))
+                .map_err(|e| format!("cannot start the event thread: {e}"))?
+        };
+        Ok(Context {
+            node: Some(node),
+            dispatcher: Some(dispatcher),
+            stop,
+            graph,
+            link_error,
+            settings,
+        })
+    }
+
+    /// The settings the context was opened with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The node, unless the context was shut down.
+    pub fn node(&self) -> Result<&Arc<L2Node>, String> {
+        if let Some(e) = lock(&self.link_error).as_ref() {
+            return Err(format!("the l2net link failed: {e}"));
+        }
+        self.node
+            .as_ref()
+            .ok_or_else(|| "the context has been shut down".to_string())
+    }
+
+    /// Whether `rmw_shutdown` ran.
+    pub fn is_shut_down(&self) -> bool {
+        self.node.is_none()
+    }
+
+    /// A new graph guard condition, triggered whenever participants or endpoints appear or
+    /// disappear.
+    pub fn graph_guard(&self) -> Arc<GuardCondition> {
+        let g = Arc::new(GuardCondition::new());
+        let mut list = lock(&self.graph);
+        list.retain(|w| w.strong_count() > 0);
+        list.push(Arc::downgrade(&g));
+        g
+    }
+
+    /// Stops the dispatcher and closes the participant (says goodbye on the wire). Endpoints
+    /// still alive keep the engine's memory until they are destroyed, but no longer exchange
+    /// anything.
+    pub fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(d) = self.dispatcher.take() {
+            let _ = d.join();
+        }
+        if let Some(node) = self.node.take() {
+            if let Ok(node) = Arc::try_unwrap(node) {
+                node.close();
+            }
+        }
+        WAKER.notify();
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn dispatch(
+    node: &L2Node,
+    stop: &AtomicBool,
+    graph: &Mutex<Vec<Weak<GuardCondition>>>,
+    link_error: &Mutex<Option<String>>,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        match node.next_event(Some(DISPATCH_POLL)) {
+            Ok(ev) => {
+                if is_graph_event(&ev) {
+                    for g in lock(graph).iter().filter_map(Weak::upgrade) {
+                        g.trigger();
+                    }
+                }
+                WAKER.notify();
+            }
+            Err(NodeError::Timeout) => {}
+            Err(NodeError::Closed) => break,
+            Err(e) => {
+                let first = lock(link_error).replace(e.to_string()).is_none();
+                if first {
+                    WAKER.notify();
+                }
+                std::thread::sleep(DISPATCH_POLL);
+            }
+        }
+    }
+}
+
+fn is_graph_event(ev: &Event) -> bool {
+    matches!(
+        ev,
+        Event::ParticipantDiscovered { .. }
+            | Event::ParticipantLost { .. }
+            | Event::EndpointDiscovered { .. }
+            | Event::EndpointLost { .. }
+            | Event::Matched { .. }
+            | Event::Unmatched { .. }
+    )
+}
+
+/// One received sample, out of the engine.
+#[derive(Debug)]
+pub struct Taken {
+    /// The serialized message (CDR with its header).
+    pub data: Vec<u8>,
+    /// What the engine says about it.
+    pub info: SampleInfo,
+    /// Wall clock when it was taken out of the engine, in ns since the epoch.
+    pub received_ns: i64,
+    /// Its number in this subscription's stream of received samples (from 1).
+    pub reception_seq: u64,
+}
+
+/// A subscriber plus the one sample `rmw_wait` may have pulled out of the engine to see that
+/// the subscription is ready.
+pub struct SubQueue {
+    sub: Subscriber<Link>,
+    pending: Mutex<Option<Taken>>,
+    scratch: Mutex<Vec<u8>>,
+    received: AtomicU64,
+    ignore_participant: Option<u64>,
+}
+
+impl std::fmt::Debug for SubQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubQueue")
+            .field("received", &self.received)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SubQueue {
+    /// Wraps a subscriber; samples of participant `ignore_participant` (ours, when the
+    /// subscription ignores local publications) are dropped.
+    pub fn new(sub: Subscriber<Link>, ignore_participant: Option<u64>) -> Self {
+        SubQueue {
+            sub,
+            pending: Mutex::new(None),
+            scratch: Mutex::new(vec![0; 1 << 16]),
+            received: AtomicU64::new(0),
+            ignore_participant,
+        }
+    }
+
+    /// The subscriber.
+    pub fn subscriber(&self) -> &Subscriber<Link> {
+        &self.sub
+    }
+
+    /// Whether a sample is waiting (pulls one out of the engine to find out).
+    pub fn ready(&self) -> Result<bool, String> {
+        let mut p = lock(&self.pending);
+        if p.is_none() {
+            *p = self.pull()?;
+        }
+        Ok(p.is_some())
+    }
+
+    /// The oldest waiting sample, if any.
+    pub fn take(&self) -> Result<Option<Taken>, String> {
+        if let Some(t) = lock(&self.pending).take() {
+            return Ok(Some(t));
+        }
+        self.pull()
+    }
+
+    fn pull(&self) -> Result<Option<Taken>, String> {
+        let mut buf = lock(&self.scratch);
+        loop {
+            match self.sub.try_recv(&mut buf) {
+                Ok(Some(info)) => {
+                    if self.ignore_participant == Some(info.writer.participant) {
+                        continue;
+                    }
+                    let received_ns = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+                    let reception_seq = self.received.fetch_add(1, Ordering::Relaxed) + 1;
+                    return Ok(Some(Taken {
+                        data: buf[..info.len].to_vec(),
+                        info,
+                        received_ns,
+                        reception_seq,
+                    }));
+                }
+                Ok(None) => return Ok(None),
+                Err(NodeError::Take(TakeError::BufferTooSmall { need })) => buf.resize(need, 0),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+}

@@ -1,0 +1,1464 @@
+//! The engine-backed exports: init / shutdown of a context, nodes, publishers,
+//! subscriptions and wait sets.
+//!
+//! Ownership: every rmw handle (`rmw_node_t`, `rmw_publisher_t`, ...) is a `Box` whose `data`
+//! points to a second `Box` with our state; destroy functions free both. The safe logic lives
+//! in [`crate::context`], [`crate::config`], [`crate::qos`] and [`crate::wait`]; this file
+//! only checks and converts C arguments.
+
+use std::ffi::CString;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use l2net::node::{NodeError, Publisher, RemoteId};
+
+use super::*;
+use crate::config;
+use crate::context::{Context, Link, SubQueue, Taken};
+use crate::qos::{Role, to_engine};
+use crate::wait::WAKER;
+
+/// How long `rmw_publish` may block on a full reliable window before it gives up (the DDS
+/// default `max_blocking_time`).
+pub const PUBLISH_BLOCK: Duration = Duration::from_millis(100);
+
+/// Stands for "forever" where the Node API wants a duration.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn zero_context() -> rmw_context_t {
+    rmw_context_t {
+        instance_id: 0,
+        implementation_identifier: core::ptr::null(),
+        options: zero_init_options(),
+        actual_domain_id: 0,
+        impl_: core::ptr::null_mut(),
+    }
+}
+
+/// A C string argument as UTF-8.
+///
+/// # Safety
+/// `s` is null or NUL-terminated.
+unsafe fn utf8<'a>(s: *const c_char) -> Option<&'a str> {
+    if s.is_null() {
+        return None;
+    }
+    // SAFETY: the caller guarantees a NUL-terminated string.
+    unsafe { CStr::from_ptr(s) }.to_str().ok()
+}
+
+/// A duration argument; `None` for `{0, 0}` / infinite where the caller treats them so.
+fn rmw_duration(t: rmw_time_t) -> Duration {
+    Duration::from_secs(t.sec).saturating_add(Duration::from_nanos(t.nsec))
+}
+
+/// GID of a remote (or local) endpoint: participant id, then entity id, little endian.
+fn gid(participant: u64, entity: u32) -> rmw_gid_t {
+    let mut data = [0u8; RMW_GID_STORAGE_SIZE];
+    data[..8].copy_from_slice(&participant.to_le_bytes());
+    data[8..12].copy_from_slice(&entity.to_le_bytes());
+    rmw_gid_t {
+        implementation_identifier: IDENTIFIER.as_ptr(),
+        data,
+    }
+}
+
+fn remote_gid(r: RemoteId) -> rmw_gid_t {
+    gid(r.participant, r.entity)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Init and shutdown.
+
+/// Reads what the settings depend on from the C options and the environment.
+///
+/// # Safety
+/// `o` is an initialised `rmw_init_options_t`.
+unsafe fn config_inputs(o: &rmw_init_options_t) -> Result<config::Inputs, String> {
+    let mut peers = Vec::new();
+    let d = &o.discovery_options;
+    if d.static_peers_count > 0 {
+        if d.static_peers.is_null() {
+            return Err("discovery options have static peers but a null array".into());
+        }
+        for i in 0..d.static_peers_count {
+            // SAFETY: the array holds static_peers_count entries.
+            let p = unsafe { &*d.static_peers.add(i) };
+            let bytes: Vec<u8> = p
+                .peer_address
+                .iter()
+                .take_while(|&&c| c != 0)
+                .map(|&c| c as u8)
+                .collect();
+            peers.push(String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    let mut range = d.automatic_discovery_range;
+    if range == RMW_AUTOMATIC_DISCOVERY_RANGE_NOT_SET {
+        // Options not filled by rcl: honour the variable rcl would have read.
+        range = match std::env::var("ROS_AUTOMATIC_DISCOVERY_RANGE").as_deref() {
+            Ok("LOCALHOST") => RMW_AUTOMATIC_DISCOVERY_RANGE_LOCALHOST,
+            Ok("OFF") => RMW_AUTOMATIC_DISCOVERY_RANGE_OFF,
+            _ => RMW_AUTOMATIC_DISCOVERY_RANGE_NOT_SET,
+        };
+    }
+    Ok(config::Inputs {
+        domain_id: o.domain_id,
+        discovery_range: range,
+        localhost_only: o.localhost_only,
+        static_peers: peers,
+        enforce_security: o.security_options.enforce_security,
+        env_interface: std::env::var(config::ENV_INTERFACE).ok(),
+        env_config: std::env::var(config::ENV_CONFIG).ok(),
+    })
+}
+
+/// # Safety
+/// rmw API contract: `options` is initialised, `context` zero-initialised.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_init(
+    options: *const rmw_init_options_t,
+    context: *mut rmw_context_t,
+) -> rmw_ret_t {
+    boundary("rmw_init", RMW_RET_ERROR, || {
+        check_null!(options);
+        check_null!(context);
+        // SAFETY: checked non-null; the caller guarantees validity.
+        let (o, c) = unsafe { (&*options, &mut *context) };
+        if o.implementation_identifier.is_null() {
+            error!("rmw_init: expected initialized init options");
+            return RMW_RET_INVALID_ARGUMENT;
+        }
+        check_ours!("init options", o.implementation_identifier);
+        if o.enclave.is_null() {
+            error!("rmw_init: init options have no enclave");
+            return RMW_RET_INVALID_ARGUMENT;
+        }
+        if !c.implementation_identifier.is_null() || !c.impl_.is_null() {
+            error!("rmw_init: expected a zero-initialized context");
+            return RMW_RET_INVALID_ARGUMENT;
+        }
+        // SAFETY: `o` is initialised (checked above, caller's contract).
+        let settings = match unsafe { config_inputs(o) }.and_then(|i| config::resolve(&i)) {
+            Ok(s) => s,
+            Err(e) => {
+                error!("rmw_init: {e}");
+                return RMW_RET_ERROR;
+            }
+        };
+        let domain = settings.domain;
+        let name = format!("ros2-{}", std::process::id());
+        let ctx = match Context::open(settings, &name) {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                error!("rmw_init: {e}");
+                return RMW_RET_ERROR;
+            }
+        };
+        c.options = zero_init_options();
+        // SAFETY: `o` is initialised and ours, `c.options` was just zeroed.
+        let ret = unsafe { rmw_init_options_copy(o, &mut c.options) };
+        if ret != RMW_RET_OK {
+            return ret;
+        }
+        c.instance_id = o.instance_id;
+        c.implementation_identifier = IDENTIFIER.as_ptr();
+        c.actual_domain_id = usize::from(domain);
+        c.impl_ = Box::into_raw(Box::new(ctx)).cast();
+        RMW_RET_OK
+    })
+}
+
+/// Our context state behind an rmw context.
+///
+/// # Safety
+/// `c` is a context this library initialised and did not finalise.
+unsafe fn context_state<'a>(c: &rmw_context_t) -> Option<&'a mut Context> {
+    // SAFETY: impl_ of our contexts is a Box<Context> (rmw_init) or null.
+    unsafe { c.impl_.cast::<Context>().as_mut() }
+}
+
+/// # Safety
+/// rmw API contract: `context` was initialised by `rmw_init`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_shutdown(context: *mut rmw_context_t) -> rmw_ret_t {
+    boundary("rmw_shutdown", RMW_RET_ERROR, || {
+        check_null!(context);
+        // SAFETY: checked non-null; the caller guarantees validity.
+        let c = unsafe { &mut *context };
+        check_ours!("context", c.implementation_identifier);
+        // SAFETY: an initialised context of ours.
+        let Some(state) = (unsafe { context_state(c) }) else {
+            error!("rmw_shutdown: context is not initialized");
+            return RMW_RET_INVALID_ARGUMENT;
+        };
+        state.shutdown();
+        RMW_RET_OK
+    })
+}
+
+/// # Safety
+/// rmw API contract: `context` was initialised by `rmw_init` and shut down.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_context_fini(context: *mut rmw_context_t) -> rmw_ret_t {
+    boundary("rmw_context_fini", RMW_RET_ERROR, || {
+        check_null!(context);
+        // SAFETY: checked non-null; the caller guarantees validity.
+        let c = unsafe { &mut *context };
+        if c.impl_.is_null() {
+            error!("rmw_context_fini: expected an initialized context");
+            return RMW_RET_INVALID_ARGUMENT;
+        }
+        check_ours!("context", c.implementation_identifier);
+        // SAFETY: an initialised context of ours.
+        if unsafe { context_state(c) }.is_some_and(|s| !s.is_shut_down()) {
+            error!("rmw_context_fini: context has not been shut down");
+            return RMW_RET_INVALID_ARGUMENT;
+        }
+        // SAFETY: impl_ is the Box<Context> made by rmw_init, freed once (zeroed below).
+        drop(unsafe { Box::from_raw(c.impl_.cast::<Context>()) });
+        c.impl_ = core::ptr::null_mut();
+        // SAFETY: the options were copied by rmw_init with rmw_init_options_copy.
+        let ret = unsafe { rmw_init_options_fini(&mut c.options) };
+        *c = zero_context();
+        ret
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes.
+
+struct NodeImpl {
+    name: CString,
+    namespace: CString,
+    // Keeps the guard condition `graph_handle.data` points to alive.
+    _graph: Arc<GuardCondition>,
+    graph_handle: rmw_guard_condition_t,
+    participant: u64,
+    next_entity: std::sync::atomic::AtomicU32,
+}
+
+/// Our node state and context state behind an rmw node.
+///
+/// # Safety
+/// `node` is null or a live node of any implementation.
+unsafe fn node_parts<'a>(
+    node: *const rmw_node_t,
+    what: &str,
+) -> Result<(&'a NodeImpl, &'a Context), rmw_ret_t> {
+    // SAFETY: the caller guarantees null or a live node.
+    let Some(n) = (unsafe { node.as_ref() }) else {
+        error!("{what}: node argument is null");
+        return Err(RMW_RET_INVALID_ARGUMENT);
+    };
+    check_ours!(
+        "node",
+        n.implementation_identifier,
+        Err(RMW_RET_INCORRECT_RMW_IMPLEMENTATION)
+    );
+    // SAFETY: data of our nodes is a Box<NodeImpl>; context is the live rmw context the node
+    // was created in (rcl destroys nodes before finalising their context).
+    unsafe {
+        let ni = n.data.cast::<NodeImpl>().as_ref();
+        let ctx = n.context.as_ref().and_then(|c| context_state(c));
+        match (ni, ctx) {
+            (Some(ni), Some(ctx)) => Ok((ni, &*ctx)),
+            _ => {
+                error!("{what}: node is not initialized or its context was finalized");
+                Err(RMW_RET_ERROR)
+            }
+        }
+    }
+}
+
+/// # Safety
+/// rmw API contract: `context` is initialised; `name` and `namespace_` are NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_create_node(
+    context: *mut rmw_context_t,
+    name: *const c_char,
+    namespace_: *const c_char,
+) -> *mut rmw_node_t {
+    let null = core::ptr::null_mut();
+    boundary("rmw_create_node", null, || {
+        check_null!(context, null);
+        check_null!(name, null);
+        check_null!(namespace_, null);
+        // SAFETY: checked non-null; the caller guarantees validity.
+        let c = unsafe { &mut *context };
+        check_ours!("context", c.implementation_identifier, null);
+        // SAFETY: an initialised context of ours.
+        let Some(state) = (unsafe { context_state(c) }) else {
+            error!("rmw_create_node: context is not initialized");
+            return null;
+        };
+        let node = match state.node() {
+            Ok(n) => n,
+            Err(e) => {
+                error!("rmw_create_node: {e}");
+                return null;
+            }
+        };
+        // SAFETY: checked non-null, NUL-terminated (caller's contract).
+        let (n, ns) = unsafe { (CStr::from_ptr(name), CStr::from_ptr(namespace_)) };
+        if n.is_empty() {
+            error!("rmw_create_node: empty node name");
+            return null;
+        }
+        let graph = state.graph_guard();
+        let mut ni = Box::new(NodeImpl {
+            name: n.to_owned(),
+            namespace: ns.to_owned(),
+            graph_handle: rmw_guard_condition_t {
+                implementation_identifier: IDENTIFIER.as_ptr(),
+                data: Arc::as_ptr(&graph).cast_mut().cast(),
+                context,
+            },
+            _graph: graph,
+            participant: node.id(),
+            next_entity: std::sync::atomic::AtomicU32::new(1),
+        });
+        let handle = rmw_node_t {
+            implementation_identifier: IDENTIFIER.as_ptr(),
+            data: core::ptr::null_mut(),
+            name: ni.name.as_ptr(),
+            namespace_: ni.namespace.as_ptr(),
+            context,
+        };
+        ni.graph_handle.context = context;
+        let handle = Box::into_raw(Box::new(handle));
+        // SAFETY: just allocated.
+        unsafe { (*handle).data = Box::into_raw(ni).cast() };
+        handle
+    })
+}
+
+/// # Safety
+/// rmw API contract: `node` was created by `rmw_create_node`; its publishers and
+/// subscriptions were destroyed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_destroy_node(node: *mut rmw_node_t) -> rmw_ret_t {
+    boundary("rmw_destroy_node", RMW_RET_ERROR, || {
+        check_null!(node);
+        // SAFETY: checked non-null; the caller guarantees validity.
+        let id = unsafe { (*node).implementation_identifier };
+        check_ours!("node", id);
+        // SAFETY: both boxes were made by rmw_create_node and are freed once.
+        unsafe {
+            let n = Box::from_raw(node);
+            if !n.data.is_null() {
+                drop(Box::from_raw(n.data.cast::<NodeImpl>()));
+            }
+        }
+        RMW_RET_OK
+    })
+}
+
+/// # Safety
+/// rmw API contract: `node` is a live node.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_node_get_graph_guard_condition(
+    node: *const rmw_node_t,
+) -> *const rmw_guard_condition_t {
+    boundary(
+        "rmw_node_get_graph_guard_condition",
+        core::ptr::null(),
+        || {
+            // SAFETY: the caller guarantees null or a live node.
+            match unsafe { node_parts(node, "rmw_node_get_graph_guard_condition") } {
+                Ok((ni, _)) => &ni.graph_handle,
+                Err(_) => core::ptr::null(),
+            }
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Publishers.
+
+/// `"pkg/msg/Type"` from the introspection tables.
+fn type_name(tables: introspection::MessageTables<'_>) -> Result<String, String> {
+    let (ns, name) = match tables {
+        introspection::MessageTables::C(m) => (m.message_namespace_, m.message_name_),
+        introspection::MessageTables::Cpp(m) => (m.message_namespace_, m.message_name_),
+    };
+    // SAFETY: the names in introspection tables are null or NUL-terminated static strings.
+    let (ns, name) = unsafe { (utf8(ns), utf8(name)) };
+    match (ns, name) {
+        (Some(ns), Some(name)) if !name.is_empty() => {
+            let ns = ns.replace("::", "/").replace("__", "/");
+            Ok(if ns.is_empty() {
+                name.to_string()
+            } else {
+                format!("{ns}/{name}")
+            })
+        }
+        _ => Err("type support has no message name".into()),
+    }
+}
+
+/// Checks the arguments common to publisher and subscription creation; returns the tables,
+/// topic and type name.
+///
+/// # Safety
+/// Pointers are null or valid (rmw API contract).
+unsafe fn endpoint_args<'a>(
+    what: &str,
+    type_support: *const rosidl_message_type_support_t,
+    topic_name: *const c_char,
+    qos: *const rmw_qos_profile_t,
+) -> Option<(
+    introspection::MessageTables<'a>,
+    CString,
+    String,
+    rmw_qos_profile_t,
+)> {
+    if type_support.is_null() || topic_name.is_null() || qos.is_null() {
+        error!("{what}: type_support, topic_name and qos must not be null");
+        return None;
+    }
+    // SAFETY: a valid type support (caller's contract); its tables live as long as the library
+    // that provides it, which outlives the endpoint.
+    let tables = match unsafe { introspection::resolve(type_support) } {
+        Ok(t) => t,
+        Err(e) => {
+            error!("{what}: {e}");
+            return None;
+        }
+    };
+    let ty = match type_name(tables) {
+        Ok(t) => t,
+        Err(e) => {
+            error!("{what}: {e}");
+            return None;
+        }
+    };
+    // SAFETY: checked non-null, NUL-terminated (caller's contract).
+    let topic = unsafe { CStr::from_ptr(topic_name) };
+    if topic.is_empty() || topic.to_str().is_err() {
+        error!("{what}: topic name must be non-empty UTF-8");
+        return None;
+    }
+    // SAFETY: checked non-null.
+    let qos = unsafe { *qos };
+    Some((tables, topic.to_owned(), ty, qos))
+}
+
+struct PubImpl {
+    publ: Publisher<Link>,
+    tables: introspection::MessageTables<'static>,
+    qos: rmw_qos_profile_t,
+    gid: rmw_gid_t,
+    topic: CString,
+    scratch: Mutex<Vec<u8>>,
+}
+
+/// # Safety
+/// `p` is null or a live publisher of any implementation.
+unsafe fn pub_impl<'a>(p: *const rmw_publisher_t, what: &str) -> Result<&'a PubImpl, rmw_ret_t> {
+    // SAFETY: the caller guarantees null or a live publisher.
+    let Some(p) = (unsafe { p.as_ref() }) else {
+        error!("{what}: publisher argument is null");
+        return Err(RMW_RET_INVALID_ARGUMENT);
+    };
+    check_ours!(
+        "publisher",
+        p.implementation_identifier,
+        Err(RMW_RET_INCORRECT_RMW_IMPLEMENTATION)
+    );
+    // SAFETY: data of our publishers is a Box<PubImpl>.
+    unsafe { p.data.cast::<PubImpl>().as_ref() }.ok_or_else(|| {
+        error!("{what}: publisher is not initialized");
+        RMW_RET_ERROR
+    })
+}
+
+/// # Safety
+/// rmw API contract: live node, valid type support, NUL-terminated topic, valid profiles.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_create_publisher(
+    node: *const rmw_node_t,
+    type_support: *const rosidl_message_type_support_t,
+    topic_name: *const c_char,
+    qos_profile: *const rmw_qos_profile_t,
+    publisher_options: *const rmw_publisher_options_t,
+) -> *mut rmw_publisher_t {
+    let null = core::ptr::null_mut();
+    boundary("rmw_create_publisher", null, || {
+        const WHAT: &str = "rmw_create_publisher";
+        // SAFETY: the caller guarantees null or a live node.
+        let Ok((ni, ctx)) = (unsafe { node_parts(node, WHAT) }) else {
+            return null;
+        };
+        check_null!(publisher_options, null);
+        // SAFETY: pointers null or valid (caller's contract).
+        let Some((tables, topic, ty, qos)) =
+            (unsafe { endpoint_args(WHAT, type_support, topic_name, qos_profile) })
+        else {
+            return null;
+        };
+        // SAFETY: checked non-null.
+        let options = unsafe { *publisher_options };
+        if options.require_unique_network_flow_endpoints == 1 {
+            error!("{WHAT}: unique network flow endpoints are not supported by rmw_l2net_cpp");
+            return null;
+        }
+        let (q, actual) = match to_engine(&qos, Role::Publisher) {
+            Ok(v) => v,
+            Err(e) => {
+                error!("{WHAT}: {e}");
+                return null;
+            }
+        };
+        let node = match ctx.node() {
+            Ok(n) => n,
+            Err(e) => {
+                error!("{WHAT}: {e}");
+                return null;
+            }
+        };
+        let publ = match node.publisher(topic.to_str().unwrap_or_default(), &ty, q) {
+            Ok(p) => p,
+            Err(e) => {
+                error!("{WHAT}: topic {topic:?} type {ty}: {e}");
+                return null;
+            }
+        };
+        let entity = ni
+            .next_entity
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let pi = Box::new(PubImpl {
+            publ,
+            tables,
+            qos: actual,
+            gid: gid(ni.participant, entity),
+            topic,
+            scratch: Mutex::new(Vec::new()),
+        });
+        let handle = Box::new(rmw_publisher_t {
+            implementation_identifier: IDENTIFIER.as_ptr(),
+            data: core::ptr::null_mut(),
+            topic_name: pi.topic.as_ptr(),
+            options,
+            can_loan_messages: false,
+        });
+        let handle = Box::into_raw(handle);
+        // SAFETY: just allocated.
+        unsafe { (*handle).data = Box::into_raw(pi).cast() };
+        handle
+    })
+}
+
+/// # Safety
+/// rmw API contract: `publisher` was created by `rmw_create_publisher` on `node`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_destroy_publisher(
+    node: *mut rmw_node_t,
+    publisher: *mut rmw_publisher_t,
+) -> rmw_ret_t {
+    boundary("rmw_destroy_publisher", RMW_RET_ERROR, || {
+        check_null!(node);
+        check_null!(publisher);
+        // SAFETY: checked non-null; the caller guarantees validity.
+        let (nid, pid) = unsafe {
+            (
+                (*node).implementation_identifier,
+                (*publisher).implementation_identifier,
+            )
+        };
+        check_ours!("node", nid);
+        check_ours!("publisher", pid);
+        // SAFETY: both boxes were made by rmw_create_publisher and are freed once.
+        unsafe {
+            let p = Box::from_raw(publisher);
+            if !p.data.is_null() {
+                drop(Box::from_raw(p.data.cast::<PubImpl>()));
+            }
+        }
+        RMW_RET_OK
+    })
+}
+
+fn publish_bytes(pi: &PubImpl, bytes: &[u8], what: &str) -> rmw_ret_t {
+    match pi.publ.publish_timeout(bytes, Some(PUBLISH_BLOCK)) {
+        Ok(_) => RMW_RET_OK,
+        Err(NodeError::Timeout) => {
+            error!(
+                "{what}: the reliable window stayed full for {PUBLISH_BLOCK:?} (a matched \
+                 subscription does not acknowledge)"
+            );
+            RMW_RET_TIMEOUT
+        }
+        Err(e) => {
+            error!("{what}: {e}");
+            RMW_RET_ERROR
+        }
+    }
+}
+
+/// # Safety
+/// rmw API contract: live publisher; `ros_message` of the publisher's type.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_publish(
+    publisher: *const rmw_publisher_t,
+    ros_message: *const c_void,
+    allocation: *mut c_void,
+) -> rmw_ret_t {
+    boundary("rmw_publish", RMW_RET_ERROR, || {
+        let _ = allocation;
+        // SAFETY: the caller guarantees null or a live publisher.
+        let pi = match unsafe { pub_impl(publisher, "rmw_publish") } {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        check_null!(ros_message);
+        let mut buf = lock(&pi.scratch);
+        // SAFETY: the message is of the publisher's type (caller's contract).
+        let size = match unsafe { introspection::serialized_size(pi.tables, ros_message) } {
+            Ok(s) => s,
+            Err(e) => {
+                error!("rmw_publish: {e}");
+                return cdr_ret(e);
+            }
+        };
+        if buf.len() < size {
+            buf.resize(size, 0);
+        }
+        // SAFETY: as above.
+        let n = match unsafe { introspection::serialize_into(pi.tables, ros_message, &mut buf) } {
+            Ok(n) => n,
+            Err(e) => {
+                error!("rmw_publish: {e}");
+                return cdr_ret(e);
+            }
+        };
+        publish_bytes(pi, &buf[..n], "rmw_publish")
+    })
+}
+
+/// # Safety
+/// rmw API contract: live publisher; `serialized_message` holds `buffer_length` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_publish_serialized_message(
+    publisher: *const rmw_publisher_t,
+    serialized_message: *const rmw_serialized_message_t,
+    allocation: *mut c_void,
+) -> rmw_ret_t {
+    boundary("rmw_publish_serialized_message", RMW_RET_ERROR, || {
+        let _ = allocation;
+        // SAFETY: the caller guarantees null or a live publisher.
+        let pi = match unsafe { pub_impl(publisher, "rmw_publish_serialized_message") } {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        check_null!(serialized_message);
+        // SAFETY: checked non-null.
+        let sm = unsafe { &*serialized_message };
+        let bytes: &[u8] = if sm.buffer_length == 0 {
+            &[]
+        } else if sm.buffer.is_null() {
+            error!("rmw_publish_serialized_message: a length but no buffer");
+            return RMW_RET_INVALID_ARGUMENT;
+        } else {
+            // SAFETY: the caller guarantees buffer_length readable bytes.
+            unsafe { core::slice::from_raw_parts(sm.buffer, sm.buffer_length) }
+        };
+        publish_bytes(pi, bytes, "rmw_publish_serialized_message")
+    })
+}
+
+/// # Safety
+/// rmw API contract: live publisher, writable `qos`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_publisher_get_actual_qos(
+    publisher: *const rmw_publisher_t,
+    qos: *mut rmw_qos_profile_t,
+) -> rmw_ret_t {
+    boundary("rmw_publisher_get_actual_qos", RMW_RET_ERROR, || {
+        // SAFETY: the caller guarantees null or a live publisher.
+        let pi = match unsafe { pub_impl(publisher, "rmw_publisher_get_actual_qos") } {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        check_null!(qos);
+        // SAFETY: checked non-null, writable (caller's contract).
+        unsafe { *qos = pi.qos };
+        RMW_RET_OK
+    })
+}
+
+/// # Safety
+/// rmw API contract: live publisher, writable `subscription_count`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_publisher_count_matched_subscriptions(
+    publisher: *const rmw_publisher_t,
+    subscription_count: *mut usize,
+) -> rmw_ret_t {
+    boundary(
+        "rmw_publisher_count_matched_subscriptions",
+        RMW_RET_ERROR,
+        || {
+            // SAFETY: the caller guarantees null or a live publisher.
+            let pi =
+                match unsafe { pub_impl(publisher, "rmw_publisher_count_matched_subscriptions") } {
+                    Ok(p) => p,
+                    Err(r) => return r,
+                };
+            check_null!(subscription_count);
+            // SAFETY: checked non-null, writable.
+            unsafe { *subscription_count = pi.publ.matched() };
+            RMW_RET_OK
+        },
+    )
+}
+
+/// # Safety
+/// rmw API contract: live publisher, writable `gid`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_get_gid_for_publisher(
+    publisher: *const rmw_publisher_t,
+    gid: *mut rmw_gid_t,
+) -> rmw_ret_t {
+    boundary("rmw_get_gid_for_publisher", RMW_RET_ERROR, || {
+        // SAFETY: the caller guarantees null or a live publisher.
+        let pi = match unsafe { pub_impl(publisher, "rmw_get_gid_for_publisher") } {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        check_null!(gid);
+        // SAFETY: checked non-null, writable.
+        unsafe { *gid = pi.gid };
+        RMW_RET_OK
+    })
+}
+
+/// Liveliness is automatic (the participant's lease): asserting it is always satisfied.
+///
+/// # Safety
+/// rmw API contract: live publisher.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_publisher_assert_liveliness(
+    publisher: *const rmw_publisher_t,
+) -> rmw_ret_t {
+    boundary("rmw_publisher_assert_liveliness", RMW_RET_ERROR, || {
+        // SAFETY: the caller guarantees null or a live publisher.
+        match unsafe { pub_impl(publisher, "rmw_publisher_assert_liveliness") } {
+            Ok(_) => RMW_RET_OK,
+            Err(r) => r,
+        }
+    })
+}
+
+/// # Safety
+/// rmw API contract: live publisher.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_publisher_wait_for_all_acked(
+    publisher: *const rmw_publisher_t,
+    wait_timeout: rmw_time_t,
+) -> rmw_ret_t {
+    boundary("rmw_publisher_wait_for_all_acked", RMW_RET_ERROR, || {
+        // SAFETY: the caller guarantees null or a live publisher.
+        let pi = match unsafe { pub_impl(publisher, "rmw_publisher_wait_for_all_acked") } {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        if pi.qos.reliability != RMW_QOS_POLICY_RELIABILITY_RELIABLE {
+            return RMW_RET_OK;
+        }
+        let t = if wait_timeout.sec >= crate::qos::DURATION_INFINITE.sec {
+            FOREVER
+        } else {
+            rmw_duration(wait_timeout)
+        };
+        match pi.publ.wait_for_acks(t) {
+            Ok(()) => RMW_RET_OK,
+            Err(NodeError::Timeout) => RMW_RET_TIMEOUT,
+            Err(e) => {
+                error!("rmw_publisher_wait_for_all_acked: {e}");
+                RMW_RET_ERROR
+            }
+        }
+    })
+}
+
+macro_rules! no_loans {
+    ($name:ident($($arg:ident: $ty:ty),*)) => {
+        /// Message loaning is not supported (`can_loan_messages` is false).
+        #[unsafe(no_mangle)]
+        pub extern "C" fn $name($($arg: $ty),*) -> rmw_ret_t {
+            boundary(stringify!($name), RMW_RET_ERROR, || {
+                $(let _ = $arg;)*
+                error!(concat!(stringify!($name), ": message loaning is not supported by rmw_l2net_cpp"));
+                RMW_RET_UNSUPPORTED
+            })
+        }
+    };
+}
+
+no_loans!(rmw_borrow_loaned_message(
+    publisher: *const rmw_publisher_t,
+    type_support: *const rosidl_message_type_support_t,
+    ros_message: *mut *mut c_void
+));
+no_loans!(rmw_return_loaned_message_from_publisher(
+    publisher: *const rmw_publisher_t,
+    loaned_message: *mut c_void
+));
+no_loans!(rmw_publish_loaned_message(
+    publisher: *const rmw_publisher_t,
+    ros_message: *mut c_void,
+    allocation: *mut c_void
+));
+no_loans!(rmw_take_loaned_message(
+    subscription: *const rmw_subscription_t,
+    loaned_message: *mut *mut c_void,
+    taken: *mut bool,
+    allocation: *mut c_void
+));
+no_loans!(rmw_take_loaned_message_with_info(
+    subscription: *const rmw_subscription_t,
+    loaned_message: *mut *mut c_void,
+    taken: *mut bool,
+    message_info: *mut rmw_message_info_t,
+    allocation: *mut c_void
+));
+no_loans!(rmw_return_loaned_message_from_subscription(
+    subscription: *const rmw_subscription_t,
+    loaned_message: *mut c_void
+));
+
+/// QoS events (deadline missed, liveliness, incompatible QoS, matched) are not offered yet;
+/// rcl reports `RCL_RET_UNSUPPORTED` and rclcpp carries on without them.
+#[unsafe(no_mangle)]
+pub extern "C" fn rmw_publisher_event_init(
+    rmw_event: *mut c_void,
+    publisher: *const rmw_publisher_t,
+    event_type: rmw_event_type_t,
+) -> rmw_ret_t {
+    boundary("rmw_publisher_event_init", RMW_RET_ERROR, || {
+        let _ = (rmw_event, publisher);
+        error!(
+            "rmw_publisher_event_init: event type {event_type} is not supported by rmw_l2net_cpp"
+        );
+        RMW_RET_UNSUPPORTED
+    })
+}
+
+/// See [`rmw_publisher_event_init`].
+#[unsafe(no_mangle)]
+pub extern "C" fn rmw_subscription_event_init(
+    rmw_event: *mut c_void,
+    subscription: *const rmw_subscription_t,
+    event_type: rmw_event_type_t,
+) -> rmw_ret_t {
+    boundary("rmw_subscription_event_init", RMW_RET_ERROR, || {
+        let _ = (rmw_event, subscription);
+        error!(
+            "rmw_subscription_event_init: event type {event_type} is not supported by rmw_l2net_cpp"
+        );
+        RMW_RET_UNSUPPORTED
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscriptions.
+
+struct SubImpl {
+    queue: SubQueue,
+    tables: introspection::MessageTables<'static>,
+    qos: rmw_qos_profile_t,
+    topic: CString,
+}
+
+/// # Safety
+/// `s` is null or a live subscription of any implementation.
+unsafe fn sub_impl<'a>(s: *const rmw_subscription_t, what: &str) -> Result<&'a SubImpl, rmw_ret_t> {
+    // SAFETY: the caller guarantees null or a live subscription.
+    let Some(s) = (unsafe { s.as_ref() }) else {
+        error!("{what}: subscription argument is null");
+        return Err(RMW_RET_INVALID_ARGUMENT);
+    };
+    check_ours!(
+        "subscription",
+        s.implementation_identifier,
+        Err(RMW_RET_INCORRECT_RMW_IMPLEMENTATION)
+    );
+    // SAFETY: data of our subscriptions is a Box<SubImpl>.
+    unsafe { s.data.cast::<SubImpl>().as_ref() }.ok_or_else(|| {
+        error!("{what}: subscription is not initialized");
+        RMW_RET_ERROR
+    })
+}
+
+/// # Safety
+/// rmw API contract: live node, valid type support, NUL-terminated topic, valid profiles.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_create_subscription(
+    node: *const rmw_node_t,
+    type_support: *const rosidl_message_type_support_t,
+    topic_name: *const c_char,
+    qos_policies: *const rmw_qos_profile_t,
+    subscription_options: *const rmw_subscription_options_t,
+) -> *mut rmw_subscription_t {
+    let null = core::ptr::null_mut();
+    boundary("rmw_create_subscription", null, || {
+        const WHAT: &str = "rmw_create_subscription";
+        // SAFETY: the caller guarantees null or a live node.
+        let Ok((ni, ctx)) = (unsafe { node_parts(node, WHAT) }) else {
+            return null;
+        };
+        check_null!(subscription_options, null);
+        // SAFETY: pointers null or valid (caller's contract).
+        let Some((tables, topic, ty, qos)) =
+            (unsafe { endpoint_args(WHAT, type_support, topic_name, qos_policies) })
+        else {
+            return null;
+        };
+        // SAFETY: checked non-null.
+        let options = unsafe { *subscription_options };
+        if options.require_unique_network_flow_endpoints == 1 {
+            error!("{WHAT}: unique network flow endpoints are not supported by rmw_l2net_cpp");
+            return null;
+        }
+        let (q, actual) = match to_engine(&qos, Role::Subscription) {
+            Ok(v) => v,
+            Err(e) => {
+                error!("{WHAT}: {e}");
+                return null;
+            }
+        };
+        let node = match ctx.node() {
+            Ok(n) => n,
+            Err(e) => {
+                error!("{WHAT}: {e}");
+                return null;
+            }
+        };
+        let sub = match node.subscriber(topic.to_str().unwrap_or_default(), &ty, q) {
+            Ok(s) => s,
+            Err(e) => {
+                error!("{WHAT}: topic {topic:?} type {ty}: {e}");
+                return null;
+            }
+        };
+        let ignore = options.ignore_local_publications.then_some(ni.participant);
+        let si = Box::new(SubImpl {
+            queue: SubQueue::new(sub, ignore),
+            tables,
+            qos: actual,
+            topic,
+        });
+        // Content filters are not applied: `is_cft_enabled` stays false, which tells rcl so.
+        let handle = Box::new(rmw_subscription_t {
+            implementation_identifier: IDENTIFIER.as_ptr(),
+            data: core::ptr::null_mut(),
+            topic_name: si.topic.as_ptr(),
+            options,
+            can_loan_messages: false,
+            is_cft_enabled: false,
+        });
+        let handle = Box::into_raw(handle);
+        // SAFETY: just allocated.
+        unsafe { (*handle).data = Box::into_raw(si).cast() };
+        handle
+    })
+}
+
+/// # Safety
+/// rmw API contract: `subscription` was created by `rmw_create_subscription` on `node`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_destroy_subscription(
+    node: *mut rmw_node_t,
+    subscription: *mut rmw_subscription_t,
+) -> rmw_ret_t {
+    boundary("rmw_destroy_subscription", RMW_RET_ERROR, || {
+        check_null!(node);
+        check_null!(subscription);
+        // SAFETY: checked non-null; the caller guarantees validity.
+        let (nid, sid) = unsafe {
+            (
+                (*node).implementation_identifier,
+                (*subscription).implementation_identifier,
+            )
+        };
+        check_ours!("node", nid);
+        check_ours!("subscription", sid);
+        // SAFETY: both boxes were made by rmw_create_subscription and are freed once.
+        unsafe {
+            let s = Box::from_raw(subscription);
+            if !s.data.is_null() {
+                drop(Box::from_raw(s.data.cast::<SubImpl>()));
+            }
+        }
+        RMW_RET_OK
+    })
+}
+
+/// # Safety
+/// rmw API contract: live subscription, writable `qos`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_subscription_get_actual_qos(
+    subscription: *const rmw_subscription_t,
+    qos: *mut rmw_qos_profile_t,
+) -> rmw_ret_t {
+    boundary("rmw_subscription_get_actual_qos", RMW_RET_ERROR, || {
+        // SAFETY: the caller guarantees null or a live subscription.
+        let si = match unsafe { sub_impl(subscription, "rmw_subscription_get_actual_qos") } {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        check_null!(qos);
+        // SAFETY: checked non-null, writable.
+        unsafe { *qos = si.qos };
+        RMW_RET_OK
+    })
+}
+
+/// # Safety
+/// rmw API contract: live subscription, writable `publisher_count`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_subscription_count_matched_publishers(
+    subscription: *const rmw_subscription_t,
+    publisher_count: *mut usize,
+) -> rmw_ret_t {
+    boundary(
+        "rmw_subscription_count_matched_publishers",
+        RMW_RET_ERROR,
+        || {
+            // SAFETY: the caller guarantees null or a live subscription.
+            let si = match unsafe {
+                sub_impl(subscription, "rmw_subscription_count_matched_publishers")
+            } {
+                Ok(s) => s,
+                Err(r) => return r,
+            };
+            check_null!(publisher_count);
+            // SAFETY: checked non-null, writable.
+            unsafe { *publisher_count = si.queue.subscriber().matched() };
+            RMW_RET_OK
+        },
+    )
+}
+
+fn info_of(t: &Taken) -> rmw_message_info_t {
+    rmw_message_info_t {
+        // The engine does not hand out the writer's timestamp yet.
+        source_timestamp: 0,
+        received_timestamp: t.received_ns,
+        publication_sequence_number: t.info.seq,
+        reception_sequence_number: t.reception_seq,
+        publisher_gid: remote_gid(t.info.writer),
+        from_intra_process: false,
+    }
+}
+
+/// Takes one sample and hands it to `deliver`; writes `taken`.
+///
+/// # Safety
+/// `subscription` null or live; `taken` null or writable.
+unsafe fn take_common(
+    what: &str,
+    subscription: *const rmw_subscription_t,
+    taken: *mut bool,
+    deliver: impl FnOnce(&SubImpl, Taken) -> rmw_ret_t,
+) -> rmw_ret_t {
+    // SAFETY: the caller guarantees null or a live subscription.
+    let si = match unsafe { sub_impl(subscription, what) } {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    check_null!(taken);
+    // SAFETY: checked non-null, writable.
+    unsafe { *taken = false };
+    match si.queue.take() {
+        Ok(None) => RMW_RET_OK,
+        Ok(Some(t)) => {
+            let ret = deliver(si, t);
+            if ret == RMW_RET_OK {
+                // SAFETY: as above.
+                unsafe { *taken = true };
+            }
+            ret
+        }
+        Err(e) => {
+            error!("{what}: {e}");
+            RMW_RET_ERROR
+        }
+    }
+}
+
+/// # Safety
+/// `msg` is an initialised message of `si`'s type.
+unsafe fn deliver_message(si: &SubImpl, t: &Taken, msg: *mut c_void, what: &str) -> rmw_ret_t {
+    // SAFETY: forwarded from the caller.
+    match unsafe { introspection::deserialize(si.tables, &t.data, msg) } {
+        Ok(()) => RMW_RET_OK,
+        Err(e) => {
+            error!("{what}: dropping a sample that does not deserialize: {e}");
+            cdr_ret(e)
+        }
+    }
+}
+
+/// # Safety
+/// rmw API contract: live subscription; `ros_message` of its type; `taken` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_take(
+    subscription: *const rmw_subscription_t,
+    ros_message: *mut c_void,
+    taken: *mut bool,
+    allocation: *mut c_void,
+) -> rmw_ret_t {
+    boundary("rmw_take", RMW_RET_ERROR, || {
+        let _ = allocation;
+        check_null!(ros_message);
+        // SAFETY: caller's contract; the message matches the subscription's type.
+        unsafe {
+            take_common("rmw_take", subscription, taken, |si, t| {
+                deliver_message(si, &t, ros_message, "rmw_take")
+            })
+        }
+    })
+}
+
+/// # Safety
+/// rmw API contract: as `rmw_take`, and `message_info` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_take_with_info(
+    subscription: *const rmw_subscription_t,
+    ros_message: *mut c_void,
+    taken: *mut bool,
+    message_info: *mut rmw_message_info_t,
+    allocation: *mut c_void,
+) -> rmw_ret_t {
+    boundary("rmw_take_with_info", RMW_RET_ERROR, || {
+        let _ = allocation;
+        check_null!(ros_message);
+        check_null!(message_info);
+        // SAFETY: caller's contract; the message matches the subscription's type and
+        // message_info is writable.
+        unsafe {
+            take_common("rmw_take_with_info", subscription, taken, |si, t| {
+                let r = deliver_message(si, &t, ros_message, "rmw_take_with_info");
+                if r == RMW_RET_OK {
+                    *message_info = info_of(&t);
+                }
+                r
+            })
+        }
+    })
+}
+
+/// Copies a sample into a serialized message, growing it with its allocator.
+///
+/// # Safety
+/// `sm` is an initialised `rmw_serialized_message_t`.
+unsafe fn fill_serialized(sm: &mut rmw_serialized_message_t, data: &[u8], what: &str) -> rmw_ret_t {
+    if sm.buffer_capacity < data.len() || sm.buffer.is_null() {
+        let Some(realloc) = sm.allocator.reallocate else {
+            error!("{what}: serialized message has no valid allocator");
+            return RMW_RET_INVALID_ARGUMENT;
+        };
+        // SAFETY: the buffer belongs to this array's allocator.
+        let new = unsafe { realloc(sm.buffer.cast(), data.len().max(1), sm.allocator.state) };
+        if new.is_null() {
+            error!("{what}: failed to allocate {} bytes", data.len());
+            return RMW_RET_BAD_ALLOC;
+        }
+        sm.buffer = new.cast();
+        sm.buffer_capacity = data.len().max(1);
+    }
+    // SAFETY: the buffer holds at least data.len() bytes.
+    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), sm.buffer, data.len()) };
+    sm.buffer_length = data.len();
+    RMW_RET_OK
+}
+
+/// # Safety
+/// rmw API contract: live subscription; initialised `serialized_message`; writable `taken`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_take_serialized_message(
+    subscription: *const rmw_subscription_t,
+    serialized_message: *mut rmw_serialized_message_t,
+    taken: *mut bool,
+    allocation: *mut c_void,
+) -> rmw_ret_t {
+    boundary("rmw_take_serialized_message", RMW_RET_ERROR, || {
+        let _ = allocation;
+        check_null!(serialized_message);
+        // SAFETY: caller's contract.
+        unsafe {
+            take_common(
+                "rmw_take_serialized_message",
+                subscription,
+                taken,
+                |_, t| {
+                    fill_serialized(
+                        &mut *serialized_message,
+                        &t.data,
+                        "rmw_take_serialized_message",
+                    )
+                },
+            )
+        }
+    })
+}
+
+/// # Safety
+/// rmw API contract: as `rmw_take_serialized_message`, and `message_info` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_take_serialized_message_with_info(
+    subscription: *const rmw_subscription_t,
+    serialized_message: *mut rmw_serialized_message_t,
+    taken: *mut bool,
+    message_info: *mut rmw_message_info_t,
+    allocation: *mut c_void,
+) -> rmw_ret_t {
+    boundary(
+        "rmw_take_serialized_message_with_info",
+        RMW_RET_ERROR,
+        || {
+            let _ = allocation;
+            check_null!(serialized_message);
+            check_null!(message_info);
+            const WHAT: &str = "rmw_take_serialized_message_with_info";
+            // SAFETY: caller's contract.
+            unsafe {
+                take_common(WHAT, subscription, taken, |_, t| {
+                    let r = fill_serialized(&mut *serialized_message, &t.data, WHAT);
+                    if r == RMW_RET_OK {
+                        *message_info = info_of(&t);
+                    }
+                    r
+                })
+            }
+        },
+    )
+}
+
+/// # Safety
+/// rmw API contract: live subscription; sequences initialised with at least `count`
+/// capacity, their messages initialised; `taken` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_take_sequence(
+    subscription: *const rmw_subscription_t,
+    count: usize,
+    message_sequence: *mut rmw_message_sequence_t,
+    message_info_sequence: *mut rmw_message_info_sequence_t,
+    taken: *mut usize,
+    allocation: *mut c_void,
+) -> rmw_ret_t {
+    boundary("rmw_take_sequence", RMW_RET_ERROR, || {
+        const WHAT: &str = "rmw_take_sequence";
+        let _ = allocation;
+        // SAFETY: the caller guarantees null or a live subscription.
+        let si = match unsafe { sub_impl(subscription, WHAT) } {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        check_null!(message_sequence);
+        check_null!(message_info_sequence);
+        check_null!(taken);
+        // SAFETY: checked non-null; distinct objects (caller's contract).
+        let (ms, mis, taken) = unsafe {
+            (
+                &mut *message_sequence,
+                &mut *message_info_sequence,
+                &mut *taken,
+            )
+        };
+        if count == 0 {
+            error!("{WHAT}: count must be greater than 0");
+            return RMW_RET_INVALID_ARGUMENT;
+        }
+        if count > ms.capacity || count > mis.capacity || ms.data.is_null() || mis.data.is_null() {
+            error!("{WHAT}: count {count} exceeds the capacity of the sequences");
+            return RMW_RET_INVALID_ARGUMENT;
+        }
+        *taken = 0;
+        while *taken < count {
+            let t = match si.queue.take() {
+                Ok(Some(t)) => t,
+                Ok(None) => break,
+                Err(e) => {
+                    error!("{WHAT}: {e}");
+                    return RMW_RET_ERROR;
+                }
+            };
+            // SAFETY: both arrays hold `capacity` >= count entries; messages are initialised.
+            let r = unsafe {
+                let msg = *ms.data.add(*taken);
+                let r = deliver_message(si, &t, msg, WHAT);
+                if r == RMW_RET_OK {
+                    *mis.data.add(*taken) = info_of(&t);
+                }
+                r
+            };
+            if r != RMW_RET_OK {
+                ms.size = *taken;
+                mis.size = *taken;
+                return r;
+            }
+            *taken += 1;
+        }
+        ms.size = *taken;
+        mis.size = *taken;
+        RMW_RET_OK
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wait sets.
+
+/// # Safety
+/// rmw API contract: `context` is initialised.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_create_wait_set(
+    context: *mut rmw_context_t,
+    max_conditions: usize,
+) -> *mut rmw_wait_set_t {
+    let null = core::ptr::null_mut();
+    boundary("rmw_create_wait_set", null, || {
+        let _ = max_conditions;
+        check_null!(context, null);
+        // SAFETY: checked non-null; the caller guarantees validity.
+        let c = unsafe { &*context };
+        check_ours!("context", c.implementation_identifier, null);
+        Box::into_raw(Box::new(rmw_wait_set_t {
+            implementation_identifier: IDENTIFIER.as_ptr(),
+            guard_conditions: core::ptr::null_mut(),
+            data: core::ptr::null_mut(),
+        }))
+    })
+}
+
+/// # Safety
+/// rmw API contract: `wait_set` was created by `rmw_create_wait_set`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_destroy_wait_set(wait_set: *mut rmw_wait_set_t) -> rmw_ret_t {
+    boundary("rmw_destroy_wait_set", RMW_RET_ERROR, || {
+        check_null!(wait_set);
+        // SAFETY: checked non-null; the caller guarantees validity.
+        let id = unsafe { (*wait_set).implementation_identifier };
+        check_ours!("wait set", id);
+        // SAFETY: made by rmw_create_wait_set, freed once.
+        drop(unsafe { Box::from_raw(wait_set) });
+        RMW_RET_OK
+    })
+}
+
+/// The non-null entries of one rmw array, as a mutable slice.
+///
+/// # Safety
+/// `ptr` is null or holds `count` entries.
+unsafe fn entries<'a>(count: usize, ptr: *mut *mut c_void) -> &'a mut [*mut c_void] {
+    if ptr.is_null() || count == 0 {
+        return &mut [];
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { core::slice::from_raw_parts_mut(ptr, count) }
+}
+
+/// # Safety
+/// rmw API contract: every array is null or holds its count of entries, each null or the
+/// `data` of a live handle of ours (the `rmw_event_t` itself for events); `wait_set` is ours.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_wait(
+    subscriptions: *mut rmw_subscriptions_t,
+    guard_conditions: *mut rmw_guard_conditions_t,
+    services: *mut rmw_services_t,
+    clients: *mut rmw_clients_t,
+    events: *mut rmw_events_t,
+    wait_set: *mut rmw_wait_set_t,
+    wait_timeout: *const rmw_time_t,
+) -> rmw_ret_t {
+    boundary("rmw_wait", RMW_RET_ERROR, || {
+        check_null!(wait_set);
+        // SAFETY: checked non-null; the caller guarantees validity.
+        let id = unsafe { (*wait_set).implementation_identifier };
+        check_ours!("wait set", id);
+        // SAFETY: the arrays are null or valid (caller's contract).
+        let (subs, gcs, srvs, clis, evs) = unsafe {
+            (
+                subscriptions
+                    .as_mut()
+                    .map_or(&mut [][..], |s| entries(s.subscriber_count, s.subscribers)),
+                guard_conditions.as_mut().map_or(&mut [][..], |g| {
+                    entries(g.guard_condition_count, g.guard_conditions)
+                }),
+                services
+                    .as_mut()
+                    .map_or(&mut [][..], |s| entries(s.service_count, s.services)),
+                clients
+                    .as_mut()
+                    .map_or(&mut [][..], |c| entries(c.client_count, c.clients)),
+                events
+                    .as_mut()
+                    .map_or(&mut [][..], |e| entries(e.event_count, e.events)),
+            )
+        };
+        // SAFETY: null or a valid time (caller's contract).
+        let timeout = unsafe { wait_timeout.as_ref() }.map(|t| rmw_duration(*t));
+        let start = Instant::now();
+        let deadline = timeout.and_then(|t| start.checked_add(t));
+        let forever = timeout.is_none() || deadline.is_none();
+        let mut sub_ready = vec![false; subs.len()];
+        let mut gc_ready = vec![false; gcs.len()];
+        let any = loop {
+            let seen = WAKER.generation();
+            let mut any = false;
+            for (entry, ready) in subs.iter().zip(sub_ready.iter_mut()) {
+                // SAFETY: entries are null or the data of our live subscriptions.
+                let Some(si) = (unsafe { entry.cast::<SubImpl>().as_ref() }) else {
+                    continue;
+                };
+                match si.queue.ready() {
+                    Ok(r) => *ready = r,
+                    Err(e) => {
+                        error!("rmw_wait: subscription on {:?}: {e}", si.topic);
+                        return RMW_RET_ERROR;
+                    }
+                }
+                any |= *ready;
+            }
+            for (entry, ready) in gcs.iter().zip(gc_ready.iter_mut()) {
+                // SAFETY: entries are null or the data of our live guard conditions.
+                if let Some(g) = unsafe { entry.cast::<GuardCondition>().as_ref() } {
+                    *ready = g.is_triggered();
+                    any |= *ready;
+                }
+            }
+            if any {
+                break true;
+            }
+            if !forever && deadline.is_none_or(|d| Instant::now() >= d) {
+                break false;
+            }
+            WAKER.wait(seen, if forever { None } else { deadline });
+        };
+        for (entry, ready) in subs.iter_mut().zip(&sub_ready) {
+            if !ready {
+                *entry = core::ptr::null_mut();
+            }
+        }
+        for (entry, ready) in gcs.iter_mut().zip(&gc_ready) {
+            if *ready {
+                // SAFETY: as above; a ready entry is non-null.
+                if let Some(g) = unsafe { entry.cast::<GuardCondition>().as_ref() } {
+                    g.take();
+                }
+            } else {
+                *entry = core::ptr::null_mut();
+            }
+        }
+        // No services, clients or events exist in this implementation yet: never ready.
+        for e in srvs.iter_mut().chain(clis.iter_mut()).chain(evs.iter_mut()) {
+            *e = core::ptr::null_mut();
+        }
+        if any { RMW_RET_OK } else { RMW_RET_TIMEOUT }
+    })
+}

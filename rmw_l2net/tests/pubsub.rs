@@ -1,0 +1,513 @@
+//! The engine-backed exports through their C ABI, as rcl calls them: init and shutdown of a
+//! context, nodes, publishers and subscriptions, wait sets, take with info, serialized
+//! publish / take, sequences. The network tests run two contexts in two network namespaces
+//! joined by a veth pair (root needed; skipped otherwise unless L2NET_REQUIRE_PRIVILEGED=1).
+
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::ffi::{CStr, CString, c_void};
+use std::ptr::null_mut;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use l2net_linux::netns::{Netns, VethPair, require_privileges};
+use rmw_l2net_cpp::abi::*;
+use rmw_l2net_cpp::sys::error_state::last_error;
+use rmw_l2net_cpp::sys::exports::*;
+use support::{Flavor, Msg, Serialized, allocator, load_vectors, same_value};
+
+/// Tests that change the environment (RMW_L2NET_*) hold this lock.
+static ENV: Mutex<()> = Mutex::new(());
+
+const T: Duration = Duration::from_secs(10);
+
+fn error_contains(s: &str) -> bool {
+    last_error().is_some_and(|e| e.contains(s))
+}
+
+fn set_env(k: &str, v: Option<&str>) {
+    // SAFETY: only tests holding ENV touch these variables, and the library reads them only
+    // inside rmw_init, which those tests call while holding the lock.
+    unsafe {
+        match v {
+            Some(v) => std::env::set_var(k, v),
+            None => std::env::remove_var(k),
+        }
+    }
+}
+
+/// Initialised init options with an enclave, as rcl makes them.
+fn options(domain: usize) -> rmw_init_options_t {
+    // SAFETY: all-zero is the zero-initialised rmw_init_options_t.
+    let mut o: rmw_init_options_t = unsafe { std::mem::zeroed() };
+    // SAFETY: zero-initialised options and a valid allocator.
+    assert_eq!(
+        unsafe { rmw_init_options_init(&mut o, allocator()) },
+        RMW_RET_OK
+    );
+    // SAFETY: strdup'd string, freed by rmw_init_options_fini with the allocator (free).
+    o.enclave = unsafe { libc::strdup(c"/".as_ptr()) };
+    o.domain_id = domain;
+    o
+}
+
+fn fini_options(mut o: rmw_init_options_t) {
+    // SAFETY: initialised by options().
+    assert_eq!(unsafe { rmw_init_options_fini(&mut o) }, RMW_RET_OK);
+}
+
+fn zero_context() -> Box<rmw_context_t> {
+    // SAFETY: all-zero is rmw_get_zero_initialized_context().
+    Box::new(unsafe { std::mem::zeroed() })
+}
+
+#[test]
+fn init_without_an_interface_is_a_clear_error() {
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    set_env("RMW_L2NET_INTERFACE", None);
+    set_env("RMW_L2NET_CONFIG", None);
+    let o = options(RMW_DEFAULT_DOMAIN_ID);
+    let mut c = zero_context();
+    // SAFETY: initialised options, zero-initialised context.
+    assert_eq!(unsafe { rmw_init(&o, &mut *c) }, RMW_RET_ERROR);
+    assert!(error_contains("RMW_L2NET_INTERFACE"), "{:?}", last_error());
+    assert!(c.impl_.is_null() && c.implementation_identifier.is_null());
+
+    set_env("RMW_L2NET_INTERFACE", Some("l2net-no-such-if0"));
+    // SAFETY: as above.
+    assert_eq!(unsafe { rmw_init(&o, &mut *c) }, RMW_RET_ERROR);
+    assert!(error_contains("l2net-no-such-if0"), "{:?}", last_error());
+
+    set_env("RMW_L2NET_INTERFACE", None);
+    let path = std::env::temp_dir().join(format!("rmw_l2net_test_{}.conf", std::process::id()));
+    std::fs::write(&path, "interfaces = eth0\n").unwrap();
+    set_env("RMW_L2NET_CONFIG", path.to_str());
+    // SAFETY: as above.
+    assert_eq!(unsafe { rmw_init(&o, &mut *c) }, RMW_RET_ERROR);
+    assert!(error_contains("unknown key"), "{:?}", last_error());
+    std::fs::remove_file(&path).unwrap();
+    set_env("RMW_L2NET_CONFIG", None);
+
+    // Bad arguments.
+    // SAFETY: null pointers are refused before use.
+    unsafe {
+        assert_eq!(
+            rmw_init(std::ptr::null(), &mut *c),
+            RMW_RET_INVALID_ARGUMENT
+        );
+        assert_eq!(rmw_init(&o, null_mut()), RMW_RET_INVALID_ARGUMENT);
+        assert_eq!(rmw_shutdown(null_mut()), RMW_RET_INVALID_ARGUMENT);
+        assert_eq!(rmw_context_fini(&mut *c), RMW_RET_INVALID_ARGUMENT);
+    }
+    fini_options(o);
+}
+
+/// A context that only carries our identifier: enough for guard conditions and wait sets.
+fn bare_context() -> Box<rmw_context_t> {
+    let mut c = zero_context();
+    c.implementation_identifier = rmw_get_implementation_identifier();
+    c
+}
+
+#[test]
+fn wait_on_guard_conditions() {
+    let mut c = bare_context();
+    // SAFETY: the whole test follows the rmw call sequence on live objects.
+    unsafe {
+        let ws = rmw_create_wait_set(&mut *c, 0);
+        assert!(!ws.is_null());
+        let g1 = rmw_create_guard_condition(&mut *c);
+        let g2 = rmw_create_guard_condition(&mut *c);
+        let mut arr = [(*g1).data, (*g2).data];
+        let wait = |arr: &mut [*mut c_void; 2], timeout: Option<rmw_time_t>| {
+            let mut gcs = rmw_guard_conditions_t {
+                guard_condition_count: 2,
+                guard_conditions: arr.as_mut_ptr(),
+            };
+            let t = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+            rmw_wait(
+                null_mut(),
+                &mut gcs,
+                null_mut(),
+                null_mut(),
+                null_mut(),
+                ws,
+                t,
+            )
+        };
+        let zero = rmw_time_t { sec: 0, nsec: 0 };
+        assert_eq!(wait(&mut arr, Some(zero)), RMW_RET_TIMEOUT);
+        assert!(
+            arr.iter().all(|p| p.is_null()),
+            "not ready entries are nulled"
+        );
+
+        arr = [(*g1).data, (*g2).data];
+        let t0 = Instant::now();
+        assert_eq!(
+            wait(
+                &mut arr,
+                Some(rmw_time_t {
+                    sec: 0,
+                    nsec: 30_000_000
+                })
+            ),
+            RMW_RET_TIMEOUT
+        );
+        assert!(t0.elapsed() >= Duration::from_millis(30));
+
+        assert_eq!(rmw_trigger_guard_condition(g2), RMW_RET_OK);
+        arr = [(*g1).data, (*g2).data];
+        assert_eq!(wait(&mut arr, None), RMW_RET_OK);
+        assert!(arr[0].is_null());
+        assert_eq!(arr[1], (*g2).data);
+        // The trigger was consumed.
+        arr = [(*g1).data, (*g2).data];
+        assert_eq!(wait(&mut arr, Some(zero)), RMW_RET_TIMEOUT);
+
+        // A trigger from another thread ends a wait without timeout.
+        let g1_addr = g1 as usize;
+        let h = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            rmw_trigger_guard_condition(g1_addr as *const rmw_guard_condition_t)
+        });
+        arr = [(*g1).data, (*g2).data];
+        assert_eq!(wait(&mut arr, None), RMW_RET_OK);
+        assert_eq!(arr[0], (*g1).data);
+        assert!(arr[1].is_null());
+        assert_eq!(h.join().unwrap(), RMW_RET_OK);
+
+        assert_eq!(
+            rmw_wait(
+                null_mut(),
+                null_mut(),
+                null_mut(),
+                null_mut(),
+                null_mut(),
+                null_mut(),
+                std::ptr::null()
+            ),
+            RMW_RET_INVALID_ARGUMENT
+        );
+        assert_eq!(rmw_destroy_guard_condition(g1), RMW_RET_OK);
+        assert_eq!(rmw_destroy_guard_condition(g2), RMW_RET_OK);
+        assert_eq!(rmw_destroy_wait_set(ws), RMW_RET_OK);
+    }
+}
+
+/// A context of ours, initialised inside `ns` on `iface`.
+struct Ctx(*mut rmw_context_t);
+
+// SAFETY: rmw contexts may be used from any thread.
+unsafe impl Send for Ctx {}
+
+impl Ctx {
+    fn init(ns: &Netns, iface: &str, domain: usize) -> Ctx {
+        let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+        let iface = iface.to_string();
+        let addr = ns
+            .run(move || {
+                set_env("RMW_L2NET_INTERFACE", Some(&iface));
+                let o = options(domain);
+                let c = Box::into_raw(zero_context());
+                // SAFETY: initialised options, zero-initialised context.
+                let r = unsafe { rmw_init(&o, c) };
+                set_env("RMW_L2NET_INTERFACE", None);
+                assert_eq!(r, RMW_RET_OK, "rmw_init: {:?}", last_error());
+                fini_options(o);
+                c as usize
+            })
+            .unwrap();
+        Ctx(addr as *mut rmw_context_t)
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        // SAFETY: initialised by rmw_init; finalised once.
+        unsafe {
+            assert_eq!(rmw_shutdown(self.0), RMW_RET_OK);
+            assert_eq!(
+                rmw_shutdown(self.0),
+                RMW_RET_OK,
+                "shutdown twice is harmless"
+            );
+            assert_eq!(rmw_context_fini(self.0), RMW_RET_OK);
+            assert!((*self.0).impl_.is_null());
+            drop(Box::from_raw(self.0));
+        }
+    }
+}
+
+fn default_qos() -> rmw_qos_profile_t {
+    rmw_qos_profile_t {
+        history: RMW_QOS_POLICY_HISTORY_KEEP_LAST,
+        depth: 10,
+        reliability: RMW_QOS_POLICY_RELIABILITY_RELIABLE,
+        durability: RMW_QOS_POLICY_DURABILITY_VOLATILE,
+        deadline: rmw_time_t { sec: 0, nsec: 0 },
+        lifespan: rmw_time_t { sec: 0, nsec: 0 },
+        liveliness: RMW_QOS_POLICY_LIVELINESS_SYSTEM_DEFAULT,
+        liveliness_lease_duration: rmw_time_t { sec: 0, nsec: 0 },
+        avoid_ros_namespace_conventions: false,
+    }
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + T;
+    while !f() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits on one subscription; returns whether it was reported ready.
+///
+/// # Safety
+/// Live wait set and subscription.
+unsafe fn wait_sub(
+    ws: *mut rmw_wait_set_t,
+    sub: *mut rmw_subscription_t,
+    timeout: Option<rmw_time_t>,
+) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        let mut entry = [(*sub).data];
+        let mut subs = rmw_subscriptions_t {
+            subscriber_count: 1,
+            subscribers: entry.as_mut_ptr(),
+        };
+        let t = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+        let r = rmw_wait(
+            &mut subs,
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            ws,
+            t,
+        );
+        match r {
+            RMW_RET_OK => {
+                assert_eq!(entry[0], (*sub).data);
+                true
+            }
+            RMW_RET_TIMEOUT => {
+                assert!(entry[0].is_null());
+                false
+            }
+            r => panic!("rmw_wait returned {r}: {:?}", last_error()),
+        }
+    }
+}
+
+#[test]
+fn publish_wait_take_across_namespaces() {
+    if !require_privileges("publish_wait_take_across_namespaces") {
+        return;
+    }
+    let a = Netns::new("rmw").unwrap();
+    let b = Netns::new("rmw").unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let ca = Ctx::init(&a, veth.a_name(), 17);
+    let cb = Ctx::init(&b, veth.b_name(), 17);
+    // SAFETY: initialised contexts.
+    unsafe {
+        assert_eq!((*ca.0).actual_domain_id, 17);
+    }
+    let vectors = load_vectors();
+    let basic = vectors
+        .iter()
+        .find(|v| v.ty == "test_msgs/msg/BasicTypes")
+        .expect("BasicTypes vectors");
+    let ty = "test_msgs/msg/BasicTypes";
+    let ts = support::type_support(Flavor::C, ty);
+    let topic = CString::new("/rmw_l2net/basic").unwrap();
+
+    // SAFETY: the rmw call sequence of rcl, on live objects.
+    unsafe {
+        let na = rmw_create_node(ca.0, c"talker".as_ptr(), c"/".as_ptr());
+        let nb = rmw_create_node(cb.0, c"listener".as_ptr(), c"/ns".as_ptr());
+        assert!(!na.is_null() && !nb.is_null(), "{:?}", last_error());
+        assert_eq!(CStr::from_ptr((*nb).namespace_), c"/ns");
+        let graph = rmw_node_get_graph_guard_condition(nb);
+        assert!(!graph.is_null());
+
+        let popts: rmw_publisher_options_t = std::mem::zeroed();
+        let sopts: rmw_subscription_options_t = std::mem::zeroed();
+        let qos = default_qos();
+        let publ = rmw_create_publisher(na, ts, topic.as_ptr(), &qos, &popts);
+        assert!(!publ.is_null(), "{:?}", last_error());
+        let sub = rmw_create_subscription(nb, ts, topic.as_ptr(), &qos, &sopts);
+        assert!(!sub.is_null(), "{:?}", last_error());
+        assert_eq!(CStr::from_ptr((*sub).topic_name), topic.as_c_str());
+
+        // Bad QoS is refused with a reason.
+        let mut bad = qos;
+        bad.liveliness = RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC;
+        assert!(rmw_create_publisher(na, ts, topic.as_ptr(), &bad, &popts).is_null());
+        assert!(error_contains("MANUAL_BY_TOPIC"));
+
+        let mut actual: rmw_qos_profile_t = std::mem::zeroed();
+        assert_eq!(rmw_publisher_get_actual_qos(publ, &mut actual), RMW_RET_OK);
+        assert_eq!(actual.reliability, RMW_QOS_POLICY_RELIABILITY_RELIABLE);
+        assert_eq!(actual.depth, 10);
+        assert_eq!(actual.liveliness, RMW_QOS_POLICY_LIVELINESS_AUTOMATIC);
+        assert_eq!(
+            rmw_subscription_get_actual_qos(sub, &mut actual),
+            RMW_RET_OK
+        );
+        assert_eq!(actual.durability, RMW_QOS_POLICY_DURABILITY_VOLATILE);
+
+        wait_until("the match", || {
+            let (mut np, mut ns) = (0usize, 0usize);
+            assert_eq!(
+                rmw_publisher_count_matched_subscriptions(publ, &mut np),
+                RMW_RET_OK
+            );
+            assert_eq!(
+                rmw_subscription_count_matched_publishers(sub, &mut ns),
+                RMW_RET_OK
+            );
+            np == 1 && ns == 1
+        });
+        // Discovery triggered the graph guard condition.
+        assert!(
+            rmw_l2net_cpp::sys::exports::guard_condition_state(graph)
+                .unwrap()
+                .is_triggered()
+        );
+
+        let ws = rmw_create_wait_set(cb.0, 0);
+        assert!(!ws.is_null());
+        let zero = rmw_time_t { sec: 0, nsec: 0 };
+        assert!(!wait_sub(ws, sub, Some(zero)), "nothing published yet");
+
+        // Typed publish, wait, take with info.
+        let case = &basic.cases[basic.cases.len() - 1];
+        let mut out = Msg::new(Flavor::C, ty);
+        out.fill(&case.value);
+        assert_eq!(rmw_publish(publ, out.ptr.cast(), null_mut()), RMW_RET_OK);
+        assert!(wait_sub(ws, sub, Some(rmw_time_t { sec: 10, nsec: 0 })));
+        let got = Msg::new(Flavor::C, ty);
+        let mut taken = false;
+        let mut info: rmw_message_info_t = std::mem::zeroed();
+        assert_eq!(
+            rmw_take_with_info(sub, got.ptr.cast(), &mut taken, &mut info, null_mut()),
+            RMW_RET_OK
+        );
+        assert!(taken);
+        assert!(same_value(&got.read(), &case.value), "{}", case.name);
+        assert_eq!(info.publication_sequence_number, 1);
+        assert_eq!(info.reception_sequence_number, 1);
+        assert!(info.received_timestamp > 0);
+        let mut pgid: rmw_gid_t = std::mem::zeroed();
+        assert_eq!(rmw_get_gid_for_publisher(publ, &mut pgid), RMW_RET_OK);
+        assert_eq!(
+            info.publisher_gid.data[..8],
+            pgid.data[..8],
+            "same participant"
+        );
+        assert!(!wait_sub(ws, sub, Some(zero)), "taken");
+        assert_eq!(
+            rmw_take(sub, got.ptr.cast(), &mut taken, null_mut()),
+            RMW_RET_OK
+        );
+        assert!(!taken);
+
+        // Serialized publish and take: the reference bytes go through unchanged.
+        let ser = Serialized::from_bytes(&case.cdr);
+        assert_eq!(
+            rmw_publish_serialized_message(publ, &ser.0, null_mut()),
+            RMW_RET_OK
+        );
+        assert!(wait_sub(ws, sub, None));
+        let mut back = Serialized::empty();
+        assert_eq!(
+            rmw_take_serialized_message_with_info(
+                sub,
+                &mut back.0,
+                &mut taken,
+                &mut info,
+                null_mut()
+            ),
+            RMW_RET_OK
+        );
+        assert!(taken);
+        assert_eq!(back.bytes(), &case.cdr[..]);
+        assert_eq!(info.publication_sequence_number, 2);
+
+        // A typed publish taken as bytes equals the reference serialization.
+        assert_eq!(rmw_publish(publ, out.ptr.cast(), null_mut()), RMW_RET_OK);
+        assert!(wait_sub(ws, sub, None));
+        assert_eq!(
+            rmw_take_serialized_message(sub, &mut back.0, &mut taken, null_mut()),
+            RMW_RET_OK
+        );
+        assert!(taken);
+        assert_eq!(back.bytes(), &case.cdr[..]);
+
+        // Sequences: every case, in order.
+        let n = basic.cases.len();
+        let msgs: Vec<Msg> = (0..n).map(|_| Msg::new(Flavor::C, ty)).collect();
+        for c in &basic.cases {
+            let mut m = Msg::new(Flavor::C, ty);
+            m.fill(&c.value);
+            assert_eq!(rmw_publish(publ, m.ptr.cast(), null_mut()), RMW_RET_OK);
+        }
+        assert_eq!(
+            rmw_publisher_wait_for_all_acked(publ, rmw_time_t { sec: 10, nsec: 0 }),
+            RMW_RET_OK
+        );
+        let mut got_n = 0;
+        let mut infos: Vec<rmw_message_info_t> = vec![std::mem::zeroed(); n];
+        while got_n < n {
+            assert!(wait_sub(ws, sub, Some(rmw_time_t { sec: 10, nsec: 0 })));
+            let mut ptrs: Vec<*mut c_void> = msgs[got_n..].iter().map(|m| m.ptr.cast()).collect();
+            let mut seq = rmw_message_sequence_t {
+                data: ptrs.as_mut_ptr(),
+                size: 0,
+                capacity: ptrs.len(),
+                allocator: null_mut(),
+            };
+            let mut iseq = rmw_message_info_sequence_t {
+                data: infos[got_n..].as_mut_ptr(),
+                size: 0,
+                capacity: n - got_n,
+                allocator: null_mut(),
+            };
+            let mut k = 0usize;
+            assert_eq!(
+                rmw_take_sequence(sub, n - got_n, &mut seq, &mut iseq, &mut k, null_mut()),
+                RMW_RET_OK,
+                "{:?}",
+                last_error()
+            );
+            assert_eq!((seq.size, iseq.size), (k, k));
+            got_n += k;
+        }
+        for (i, c) in basic.cases.iter().enumerate() {
+            assert!(same_value(&msgs[i].read(), &c.value), "{}", c.name);
+            assert_eq!(infos[i].publication_sequence_number, 4 + i as u64);
+        }
+
+        // Loans are refused.
+        let mut loan = null_mut();
+        assert_eq!(
+            rmw_borrow_loaned_message(publ, ts, &mut loan),
+            RMW_RET_UNSUPPORTED
+        );
+        assert_eq!(rmw_publisher_assert_liveliness(publ), RMW_RET_OK);
+
+        assert_eq!(rmw_destroy_wait_set(ws), RMW_RET_OK);
+        assert_eq!(rmw_destroy_subscription(nb, sub), RMW_RET_OK);
+        assert_eq!(rmw_destroy_publisher(na, publ), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(na), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(nb), RMW_RET_OK);
+    }
+    drop(cb);
+    drop(ca);
+    drop(veth);
+}
