@@ -15,6 +15,8 @@
 
 mod drive;
 mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod graph;
 pub mod history;
 mod participant;
