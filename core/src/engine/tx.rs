@@ -533,7 +533,8 @@ impl<
                 let msg = MessageRepr::DataFrag(DataFragRepr {
                     writer: EntityId(wr.entity),
                     seq,
-                    source_timestamp_ns: meta.written.as_nanos(),
+                    // The engine has no wall clock: "not given" (section 4.3).
+                    source_timestamp_ns: 0,
                     related: related_wire(meta.related),
                     layout,
                     frag_index: index,
@@ -547,7 +548,8 @@ impl<
                 let msg = MessageRepr::Data(DataRepr {
                     writer: EntityId(wr.entity),
                     seq,
-                    source_timestamp_ns: meta.written.as_nanos(),
+                    // The engine has no wall clock: "not given" (section 4.3).
+                    source_timestamp_ns: 0,
                     related: related_wire(meta.related),
                     payload: data,
                 });
@@ -559,11 +561,10 @@ impl<
                 for s in first..first + u64::from(count) {
                     list.push(wr.history.get(s)?.0).ok()?;
                 }
-                let ts = wr.history.get(first)?.1.written.as_nanos();
                 let msg = MessageRepr::Batch(BatchRepr {
                     writer: EntityId(wr.entity),
                     first_seq: first,
-                    source_timestamp_ns: ts,
+                    source_timestamp_ns: 0,
                     samples: Samples::List(&list),
                 });
                 Some(f(wr.mac, &msg))
