@@ -24,8 +24,8 @@
 //!   transmitted plus a duration drawn from `delay_min..=delay_max`. A delayed received frame's
 //!   timestamp is moved by the same amount (it "arrived" later).
 //! * **reordering**: the frame is held until [`Faults::reorder_after`] later frames have passed
-//!   it (or [`Faults::reorder_max_hold`] has elapsed, so a frame is never stuck when traffic
-//!   stops). Delay wins when both are drawn.
+//!   it, or [`Faults::reorder_max_hold`] has elapsed (set it when traffic may stop, or the last
+//!   reordered frames stay held until more frames pass). Delay wins when both are drawn.
 //! * **partition** ([`FaultLink::set_partitioned`]): while set, everything in both directions is
 //!   dropped, including held frames that come due; clearing it heals the link.
 //!
@@ -772,7 +772,10 @@ impl<'a, L: RawLink + 'a, const HELD: usize> TxToken for FaultTx<'a, '_, L, HELD
             ts_id,
             ..
         } = self;
-        side.fate = None;
+        // A partition drops frames without using up the drawn fate, as on receive.
+        if !matches!(kind, TxKind::Discard(_, true)) {
+            side.fate = None;
+        }
         side.stats.frames += 1;
         let payload_only = side.faults.corrupt_payload_only;
         match kind {
