@@ -23,6 +23,7 @@ fn main() {
         "test_msgs_cpp.cpp",
         "dlopen_smoke.c",
         "fake_rcutils.c",
+        "rcl_like.c",
     ] {
         println!("cargo:rerun-if-changed={}", fixtures.join(f).display());
     }
@@ -46,6 +47,13 @@ fn main() {
         cc::Build::new().cpp(false),
         &fixtures.join("dlopen_smoke.c"),
         &out.join("dlopen_smoke"),
+        &["-ldl"],
+    );
+    // A plain C program that drives the library the way rcl does (tests/rcl_like.rs).
+    link(
+        cc::Build::new().cpp(false).std("gnu11"),
+        &fixtures.join("rcl_like.c"),
+        &out.join("rcl_like"),
         &["-ldl"],
     );
 }
