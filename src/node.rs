@@ -2,9 +2,9 @@
 //! blocking and timed receive.
 //!
 //! ```no_run
-//! # #[cfg(target_os = "linux")] {
+//! # #[cfg(unix)] {
 //! use l2net::node::{Node, NodeConfig, Qos};
-//! let node = Node::open_linux("eth0", NodeConfig::new(0, "robot")).unwrap();
+//! let node = Node::open("eth0", NodeConfig::new(0, "robot")).unwrap();
 //! let publ = node.publisher("/odom", "nav/Odometry", Qos::reliable(10)).unwrap();
 //! publ.publish(b"hello").unwrap();
 //! let sub = node.subscriber("/cmd", "nav/Twist", Qos::BEST_EFFORT).unwrap();
@@ -107,6 +107,30 @@ impl NodeLink for l2net_linux::link::LinuxLink {
         Readiness::Fd(self.as_raw_fd())
     }
 }
+
+#[cfg(any(
+    target_os = "macos",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd"
+))]
+impl NodeLink for l2net_bsd::BpfLink {
+    fn readiness(&self) -> Readiness {
+        Readiness::Fd(self.as_raw_fd())
+    }
+}
+
+/// The link type of the host's port: `LinuxLink` on Linux, `BpfLink` on macOS and the BSDs.
+#[cfg(target_os = "linux")]
+pub type HostLink = l2net_linux::link::LinuxLink;
+/// The link type of the host's port: `LinuxLink` on Linux, `BpfLink` on macOS and the BSDs.
+#[cfg(any(
+    target_os = "macos",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd"
+))]
+pub type HostLink = l2net_bsd::BpfLink;
 
 /// Settings of a [`Node`]. [`NodeConfig::new`] gives the defaults.
 #[derive(Debug, Clone)]
@@ -492,13 +516,27 @@ pub struct Node<L: NodeLink> {
     mac: MacAddr,
 }
 
-#[cfg(target_os = "linux")]
-impl Node<l2net_linux::link::LinuxLink> {
-    /// Open interface `iface` with the best backend this kernel offers and start a node on it.
-    pub fn open_linux(iface: &str, config: NodeConfig) -> Result<Self, NodeError> {
-        let cfg = l2net_linux::link::LinkConfig::new(iface);
-        let (link, _selection) =
-            l2net_linux::link::LinuxLink::open(&cfg).map_err(|e| NodeError::Open(e.to_string()))?;
+#[cfg(any(
+    target_os = "linux",
+    target_os = "macos",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd"
+))]
+impl Node<HostLink> {
+    /// Open interface `iface` with the host's port (on Linux the best backend this kernel
+    /// offers, on macOS and the BSDs `/dev/bpf`) and start a node on it. The same code runs on
+    /// every host.
+    pub fn open(iface: &str, config: NodeConfig) -> Result<Self, NodeError> {
+        #[cfg(target_os = "linux")]
+        let link = {
+            let cfg = l2net_linux::link::LinkConfig::new(iface);
+            l2net_linux::link::LinuxLink::open(&cfg)
+                .map_err(|e| NodeError::Open(e.to_string()))?
+                .0
+        };
+        #[cfg(not(target_os = "linux"))]
+        let link = l2net_bsd::BpfLink::open(iface).map_err(|e| NodeError::Open(e.to_string()))?;
         Node::new(link, config)
     }
 }
