@@ -103,14 +103,19 @@ fn reliable_run(seed: u64, faults: Faults, count: u64, sizes: &[usize]) {
     );
     sim.set_faults(faults);
     let got = pump(&mut sim, &t, count, sizes, Duration::from_secs(120));
+    if faults.loss > 0.0 {
+        let lost: u64 = sim.nodes.iter().map(|n| n.link.inner.stats().rx.lost).sum();
+        assert!(lost > 0, "the fault link lost nothing");
+    }
     let expect: Vec<u64> = (1..=count).collect();
     for (k, g) in got.iter().enumerate() {
         assert_eq!(
             g,
             &expect,
-            "seed {seed} reader {k}: {:?} {:?}",
+            "seed {seed} reader {k}: {:?} {:?} {:?}",
             sim.nodes[t.readers[k].0].p.stats(),
-            sim.nodes[t.readers[k].0].link.stats
+            sim.nodes[t.readers[k].0].link.stats,
+            sim.nodes[t.readers[k].0].link.inner.stats(),
         );
     }
 }
@@ -133,6 +138,16 @@ fn reliable_under_10_percent_loss() {
 fn reliable_under_30_percent_loss() {
     for seed in 10..12 {
         reliable_run(seed, Faults::lossy(0.30), 200, SIZES);
+    }
+}
+
+/// Soak: many seeds at 0-30 % loss (`cargo test --release -- --ignored soak`).
+#[test]
+#[ignore]
+fn soak_many_seeds() {
+    for seed in 100..160 {
+        let loss = (seed % 4) as f64 * 0.1;
+        reliable_run(seed, Faults::lossy(loss), 200, SIZES);
     }
 }
 

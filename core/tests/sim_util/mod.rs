@@ -1,12 +1,13 @@
 //! A deterministic, seeded simulator of several participants on one in-memory Ethernet segment
-//! (`link::mem`), each behind a fault-injecting link.
+//! (`link::mem`), each behind the fault-injecting link (`link::fault`).
 //!
 //! Layering per node, top to bottom:
 //!
 //! ```text
-//! Participant --drive()--> Nic (FCS: appends a CRC-32 on send, checks and strips it on receive)
-//!                          Faults (loss, duplication, reordering by random delay, corruption,
-//!                                  partitions), applied on receive
+//! Participant --drive()--> Nic   (FCS: appends a CRC-32 on send, checks and strips it on
+//!                                 receive; per-peer partitions)
+//!                          FaultLink (seeded loss, duplication, reordering, delay, corruption
+//!                                 of received frames)
 //!                          MemLink on the shared Segment
 //! ```
 //!
@@ -17,15 +18,15 @@
 
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use l2net_core::engine::{Config, Event, Participant, drive};
+use l2net_core::link::fault::{self, FaultConfig, FaultLink, Probability, fault_arena_len};
 use l2net_core::link::mem::{LinkConfig, MemLink, Segment, SegmentConfig, arena_len};
 use l2net_core::link::{Capabilities, FlushStatus, LinkError, RawLink, RxFrame, RxMeta, TxToken};
 use l2net_core::{Instant, MacAddr};
 
-/// SplitMix64: small, seedable, good enough for fault decisions.
+/// SplitMix64: seeds for the nodes.
 #[derive(Clone)]
 pub struct Rng(u64);
 
@@ -40,13 +41,6 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    /// True with probability `p` (0..=1).
-    pub fn chance(&mut self, p: f64) -> bool {
-        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next_u64() % n }
-    }
 }
 
 /// What the wire does to frames arriving at one node.
@@ -54,7 +48,7 @@ impl Rng {
 pub struct Faults {
     pub loss: f64,
     pub duplicate: f64,
-    /// Probability that a frame is delayed by up to `max_delay` (reordering it).
+    /// Probability that a frame is delayed by up to `max_delay` or overtaken by the next frames.
     pub reorder: f64,
     pub max_delay: Duration,
     pub corrupt: f64,
@@ -81,15 +75,26 @@ impl Faults {
             corrupt_past_fcs: false,
         }
     }
+    fn to_link(self) -> fault::Faults {
+        let max = self.max_delay.max(Duration::from_micros(1));
+        fault::Faults {
+            loss: Probability::from_f64(self.loss),
+            duplicate: Probability::from_f64(self.duplicate),
+            reorder: Probability::from_f64(self.reorder / 2.0),
+            reorder_after: 3,
+            reorder_max_hold: Some(max),
+            corrupt: Probability::from_f64(self.corrupt),
+            corrupt_payload_only: false,
+            delay: Probability::from_f64(self.reorder / 2.0),
+            delay_min: Duration::ZERO,
+            delay_max: max,
+        }
+    }
 }
 
-/// Counters of the fault layer.
+/// Counters of the NIC layer.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct FaultStats {
-    pub lost: u64,
-    pub duplicated: u64,
-    pub delayed: u64,
-    pub corrupted: u64,
+pub struct NicStats {
     pub fcs_dropped: u64,
     pub partitioned: u64,
 }
@@ -111,78 +116,13 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-/// A node's link: FCS emulation over fault injection over a `MemLink`.
-pub struct SimLink<L> {
+/// A node's NIC: FCS emulation and per-peer partitions over the fault link.
+pub struct Nic<L> {
     pub inner: L,
-    pub faults: Faults,
-    pub rng: Rng,
-    /// (deliver at, frame with FCS, meta)
-    queue: VecDeque<(Instant, Vec<u8>, RxMeta)>,
-    /// Frames from these MACs are dropped while set (a partition).
+    pub corrupt_past_fcs: bool,
+    /// Frames from these MACs are dropped while listed (a partition).
     pub blocked: Vec<MacAddr>,
-    pub stats: FaultStats,
-}
-
-impl<L: RawLink> SimLink<L> {
-    pub fn new(inner: L, seed: u64) -> Self {
-        SimLink {
-            inner,
-            faults: Faults::NONE,
-            rng: Rng::new(seed),
-            queue: VecDeque::new(),
-            blocked: Vec::new(),
-            stats: FaultStats::default(),
-        }
-    }
-
-    fn pull(&mut self, now: Instant) -> Result<(), LinkError> {
-        loop {
-            let Some(rx) = self.inner.receive(now)? else {
-                return Ok(());
-            };
-            let data = rx.data().to_vec();
-            let meta = rx.meta();
-            drop(rx);
-            let src = MacAddr(data[6..12].try_into().unwrap());
-            if self.blocked.contains(&src) {
-                self.stats.partitioned += 1;
-                continue;
-            }
-            let f = self.faults;
-            if self.rng.chance(f.loss) {
-                self.stats.lost += 1;
-                continue;
-            }
-            let copies = if self.rng.chance(f.duplicate) {
-                self.stats.duplicated += 1;
-                2
-            } else {
-                1
-            };
-            for _ in 0..copies {
-                let mut d = data.clone();
-                if self.rng.chance(f.corrupt) {
-                    self.stats.corrupted += 1;
-                    let flips = 1 + self.rng.below(3);
-                    for _ in 0..flips {
-                        let i = self.rng.below(d.len() as u64) as usize;
-                        d[i] ^= 1 << self.rng.below(8);
-                    }
-                }
-                let mut at = now;
-                if self.rng.chance(f.reorder) {
-                    self.stats.delayed += 1;
-                    at += Duration::from_nanos(self.rng.below(f.max_delay.as_nanos() as u64 + 1));
-                }
-                let pos = self
-                    .queue
-                    .iter()
-                    .position(|(t, _, _)| *t > at)
-                    .unwrap_or(self.queue.len());
-                self.queue.insert(pos, (at, d, meta));
-            }
-        }
-    }
+    pub stats: NicStats,
 }
 
 pub struct SimRx {
@@ -218,7 +158,7 @@ impl<T: TxToken> TxToken for SimTx<T> {
     }
 }
 
-impl<L: RawLink> RawLink for SimLink<L> {
+impl<L: RawLink> RawLink for Nic<L> {
     type Rx<'a>
         = SimRx
     where
@@ -237,12 +177,25 @@ impl<L: RawLink> RawLink for SimLink<L> {
         self.inner.mac()
     }
     fn receive(&mut self, now: Instant) -> Result<Option<SimRx>, LinkError> {
-        self.pull(now)?;
-        while self.queue.front().is_some_and(|(t, _, _)| *t <= now) {
-            let (_, mut d, mut meta) = self.queue.pop_front().unwrap();
+        loop {
+            let Some(rx) = self.inner.receive(now)? else {
+                return Ok(None);
+            };
+            let mut d = rx.data().to_vec();
+            let mut meta = rx.meta();
+            drop(rx);
+            if d.len() < 14 + FCS {
+                self.stats.fcs_dropped += 1;
+                continue;
+            }
+            let src = MacAddr(d[6..12].try_into().unwrap());
+            if self.blocked.contains(&src) {
+                self.stats.partitioned += 1;
+                continue;
+            }
             let body = d.len() - FCS;
             let ok = crc32(&d[..body]).to_le_bytes() == d[body..];
-            if !ok && !self.faults.corrupt_past_fcs {
+            if !ok && !self.corrupt_past_fcs {
                 self.stats.fcs_dropped += 1;
                 continue;
             }
@@ -250,7 +203,6 @@ impl<L: RawLink> RawLink for SimLink<L> {
             meta.wire_len = body;
             return Ok(Some(SimRx { data: d, meta }));
         }
-        Ok(None)
     }
     fn transmit(&mut self, now: Instant, len: usize) -> Result<Option<Self::Tx<'_>>, LinkError> {
         // Pad to the Ethernet minimum first, then the FCS, as a NIC does.
@@ -279,7 +231,8 @@ pub const SLOTS: usize = LINKS * (256 + 64);
 pub const MTU: usize = 1500;
 
 pub type Seg = Segment<'static, LINKS, SLOTS>;
-pub type Link = SimLink<MemLink<'static, 'static, LINKS, SLOTS>>;
+pub const HELD: usize = 16;
+pub type Link = Nic<FaultLink<'static, MemLink<'static, 'static, LINKS, SLOTS>, HELD>>;
 
 pub fn leak(n: usize) -> &'static mut [u8] {
     Box::leak(vec![0u8; n].into_boxed_slice())
@@ -319,8 +272,15 @@ impl Sim {
                 let mut lc = LinkConfig::new(mac(i), MTU, &seg.config());
                 lc.rx_queue = 256;
                 lc.tx_queue = 64;
-                let inner = seg.link_with(lc).unwrap();
-                let link = SimLink::new(inner, rng.next_u64());
+                let mem = seg.link_with(lc).unwrap();
+                let arena = leak(fault_arena_len(HELD, MTU));
+                let inner = FaultLink::new(mem, arena, FaultConfig::new(rng.next_u64())).unwrap();
+                let link = Nic {
+                    inner,
+                    corrupt_past_fcs: false,
+                    blocked: Vec::new(),
+                    stats: NicStats::default(),
+                };
                 let mut c = cfg(i);
                 c.mtu = link.capabilities().mtu;
                 let id = rng.next_u64() | 1;
@@ -343,7 +303,8 @@ impl Sim {
 
     pub fn set_faults(&mut self, f: Faults) {
         for n in &mut self.nodes {
-            n.link.faults = f;
+            n.link.inner.set_faults(f.to_link(), fault::Faults::NONE);
+            n.link.corrupt_past_fcs = f.corrupt_past_fcs;
         }
     }
 
