@@ -127,6 +127,11 @@ fn discovery_and_goodbye() {
     }
     bus.nodes[2].p.close(bus.now);
     bus.run(5);
+    assert!(bus.nodes[2].p.is_closed());
+    assert!(
+        bus.nodes[2].groups.is_empty(),
+        "a closed participant leaves its groups"
+    );
     for n in &bus.nodes[..2] {
         assert_eq!(n.p.graph().peers().count(), 1);
         assert!(n.events.iter().any(|e| matches!(

@@ -396,6 +396,8 @@ impl<
         reassembly: &'a mut [u8],
         now: Instant,
     ) -> Result<Self, ConfigError> {
+        // Handles store slot indices in a byte.
+        const { assert!(W <= 256 && R <= 256, "at most 256 writers and 256 readers") };
         if id == 0 {
             return Err(ConfigError::ZeroId);
         }
@@ -477,7 +479,22 @@ impl<
     /// or deleting readers (and once after construction, for the discovery group). If the link
     /// fails to apply it, call [`Participant::link_op_failed`] so it is retried.
     pub fn poll_link_op(&mut self) -> Option<LinkOp> {
-        if !self.discovery_joined && !self.closing {
+        if self.closing {
+            // Leaving: give every group back.
+            if self.discovery_joined {
+                self.discovery_joined = false;
+                return Some(LinkOp::Leave(self.discovery_mac()));
+            }
+            for i in 0..R {
+                if let Some(mac) = self.reader_groups[i].take() {
+                    if !self.reader_groups.contains(&Some(mac)) {
+                        return Some(LinkOp::Leave(mac));
+                    }
+                }
+            }
+            return None;
+        }
+        if !self.discovery_joined {
             self.discovery_joined = true;
             return Some(LinkOp::Join(self.discovery_mac()));
         }
