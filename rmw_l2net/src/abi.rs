@@ -363,6 +363,75 @@ pub const RMW_QOS_POLICY_HISTORY_KEEP_LAST: c_int = 1;
 pub const RMW_QOS_POLICY_HISTORY_KEEP_ALL: c_int = 2;
 pub const RMW_QOS_POLICY_HISTORY_UNKNOWN: c_int = 3;
 
+/// `rmw_client_t` (rmw/types.h).
+#[repr(C)]
+#[derive(Debug)]
+pub struct rmw_client_t {
+    pub implementation_identifier: *const c_char,
+    pub data: *mut c_void,
+    pub service_name: *const c_char,
+}
+
+/// `rmw_service_t` (rmw/types.h).
+#[repr(C)]
+#[derive(Debug)]
+pub struct rmw_service_t {
+    pub implementation_identifier: *const c_char,
+    pub data: *mut c_void,
+    pub service_name: *const c_char,
+}
+
+/// `rmw_request_id_t` (rmw/types.h).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct rmw_request_id_t {
+    pub writer_guid: [i8; 16],
+    pub sequence_number: i64,
+}
+
+/// `rmw_service_info_t` (rmw/types.h).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct rmw_service_info_t {
+    pub source_timestamp: i64,
+    pub received_timestamp: i64,
+    pub request_id: rmw_request_id_t,
+}
+
+/// `rosidl_service_type_support_t` (rosidl_runtime_c/service_type_support_struct.h).
+#[repr(C)]
+#[derive(Debug)]
+pub struct rosidl_service_type_support_t {
+    pub typesupport_identifier: *const c_char,
+    pub data: *const c_void,
+    pub func: Option<
+        unsafe extern "C" fn(
+            *const rosidl_service_type_support_t,
+            *const c_char,
+        ) -> *const rosidl_service_type_support_t,
+    >,
+    pub request_typesupport: *const rosidl_message_type_support_t,
+    pub response_typesupport: *const rosidl_message_type_support_t,
+    pub event_typesupport: *const rosidl_message_type_support_t,
+    pub event_message_create_handle_function: *const c_void,
+    pub event_message_destroy_handle_function: *const c_void,
+    pub get_type_hash_func: *const c_void,
+    pub get_type_description_func: *const c_void,
+    pub get_type_description_sources_func: *const c_void,
+}
+
+/// `rosidl_typesupport_introspection_c__ServiceMembers` (the `_cpp` one has the same layout,
+/// with C++ message members).
+#[repr(C)]
+#[derive(Debug)]
+pub struct rosidl_typesupport_introspection_c__ServiceMembers {
+    pub service_namespace_: *const c_char,
+    pub service_name_: *const c_char,
+    pub request_members_: *const c_void,
+    pub response_members_: *const c_void,
+    pub event_members_: *const c_void,
+}
+
 /// `rmw_event_type_t` (rmw/event.h).
 pub type rmw_event_type_t = c_int;
 /// The sentinel `RMW_EVENT_INVALID`: every valid event type is below it.
@@ -758,6 +827,52 @@ mod tests {
             size = 8,
             capacity = 16,
             allocator = 24
+        );
+    }
+
+    #[test]
+    fn service_layouts() {
+        layout!(
+            rmw_client_t,
+            size = 24,
+            align = 8,
+            implementation_identifier = 0,
+            data = 8,
+            service_name = 16
+        );
+        layout!(rmw_service_t, size = 24, align = 8, service_name = 16);
+        layout!(
+            rmw_request_id_t,
+            size = 24,
+            align = 8,
+            writer_guid = 0,
+            sequence_number = 16
+        );
+        layout!(
+            rmw_service_info_t,
+            size = 40,
+            align = 8,
+            source_timestamp = 0,
+            received_timestamp = 8,
+            request_id = 16
+        );
+        layout!(
+            rosidl_service_type_support_t,
+            size = 88,
+            align = 8,
+            typesupport_identifier = 0,
+            data = 8,
+            func = 16,
+            request_typesupport = 24,
+            response_typesupport = 32,
+            event_typesupport = 40
+        );
+        layout!(
+            rosidl_typesupport_introspection_c__ServiceMembers,
+            size = 40,
+            align = 8,
+            request_members_ = 16,
+            response_members_ = 24
         );
     }
 

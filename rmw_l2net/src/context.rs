@@ -213,6 +213,7 @@ pub struct SubQueue {
     scratch: Mutex<Vec<u8>>,
     received: AtomicU64,
     ignore_participant: Option<u64>,
+    prefix: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for SubQueue {
@@ -233,7 +234,15 @@ impl SubQueue {
             scratch: Mutex::new(vec![0; 1 << 16]),
             received: AtomicU64::new(0),
             ignore_participant,
+            prefix: None,
         }
+    }
+
+    /// Only samples that start with `prefix` are delivered (a client's replies start with its
+    /// GID); the others are dropped.
+    pub fn with_prefix(mut self, prefix: &[u8]) -> Self {
+        self.prefix = Some(prefix.to_vec());
+        self
     }
 
     /// The subscriber.
@@ -265,6 +274,11 @@ impl SubQueue {
                 Ok(Some(info)) => {
                     if self.ignore_participant == Some(info.writer.participant) {
                         continue;
+                    }
+                    if let Some(p) = &self.prefix {
+                        if !buf[..info.len].starts_with(p) {
+                            continue;
+                        }
                     }
                     let received_ns = SystemTime::now()
                         .duration_since(UNIX_EPOCH)

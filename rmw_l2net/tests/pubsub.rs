@@ -511,3 +511,188 @@ fn publish_wait_take_across_namespaces() {
     drop(ca);
     drop(veth);
 }
+
+/// A service type support whose request is std_msgs/msg/String and whose response is
+/// test_msgs/msg/BasicTypes, from the fixture's message handles.
+fn service_type_support() -> rosidl_service_type_support_t {
+    rosidl_service_type_support_t {
+        typesupport_identifier: c"rosidl_typesupport_introspection_c".as_ptr(),
+        data: std::ptr::null(),
+        func: None,
+        request_typesupport: support::type_support(Flavor::C, "std_msgs/msg/String"),
+        response_typesupport: support::type_support(Flavor::C, "test_msgs/msg/BasicTypes"),
+        event_typesupport: std::ptr::null(),
+        event_message_create_handle_function: std::ptr::null(),
+        event_message_destroy_handle_function: std::ptr::null(),
+        get_type_hash_func: std::ptr::null(),
+        get_type_description_func: std::ptr::null(),
+        get_type_description_sources_func: std::ptr::null(),
+    }
+}
+
+/// Waits on services and clients; returns which entries stayed non-null.
+///
+/// # Safety
+/// Live wait set; entries are the data of live services / clients.
+unsafe fn wait_services(
+    ws: *mut rmw_wait_set_t,
+    services: &[*mut c_void],
+    clients: &[*mut c_void],
+    timeout: Option<rmw_time_t>,
+) -> (Vec<bool>, Vec<bool>) {
+    let mut s = services.to_vec();
+    let mut c = clients.to_vec();
+    let mut sa = rmw_services_t {
+        service_count: s.len(),
+        services: s.as_mut_ptr(),
+    };
+    let mut ca = rmw_clients_t {
+        client_count: c.len(),
+        clients: c.as_mut_ptr(),
+    };
+    let t = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+    // SAFETY: forwarded from the caller.
+    let r = unsafe { rmw_wait(null_mut(), null_mut(), &mut sa, &mut ca, null_mut(), ws, t) };
+    assert!(
+        r == RMW_RET_OK || r == RMW_RET_TIMEOUT,
+        "{r}: {:?}",
+        last_error()
+    );
+    (
+        s.iter().map(|p| !p.is_null()).collect(),
+        c.iter().map(|p| !p.is_null()).collect(),
+    )
+}
+
+#[test]
+fn service_call_across_namespaces() {
+    if !require_privileges("service_call_across_namespaces") {
+        return;
+    }
+    let a = Netns::new("rmwsrv").unwrap();
+    let b = Netns::new("rmwcli").unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let ca = Ctx::init(&a, veth.a_name(), 18);
+    let cb = Ctx::init(&b, veth.b_name(), 18);
+    let ts = service_type_support();
+    let vectors = load_vectors();
+    let basic = vectors
+        .iter()
+        .find(|v| v.ty == "test_msgs/msg/BasicTypes")
+        .unwrap();
+    let strings = vectors
+        .iter()
+        .find(|v| v.ty == "std_msgs/msg/String")
+        .unwrap();
+    let qos = default_qos();
+    // SAFETY: the rmw call sequence of rcl, on live objects.
+    unsafe {
+        let na = rmw_create_node(ca.0, c"server".as_ptr(), c"/".as_ptr());
+        let nb = rmw_create_node(cb.0, c"client".as_ptr(), c"/".as_ptr());
+        let srv = rmw_create_service(na, &ts, c"/add".as_ptr(), &qos);
+        assert!(!srv.is_null(), "{:?}", last_error());
+        let cli = rmw_create_client(nb, &ts, c"/add".as_ptr(), &qos);
+        let other = rmw_create_client(nb, &ts, c"/add".as_ptr(), &qos);
+        assert!(!cli.is_null() && !other.is_null(), "{:?}", last_error());
+        assert_eq!(CStr::from_ptr((*srv).service_name), c"/add");
+        let mut actual: rmw_qos_profile_t = std::mem::zeroed();
+        assert_eq!(
+            rmw_client_request_publisher_get_actual_qos(cli, &mut actual),
+            RMW_RET_OK
+        );
+        assert_eq!(actual.reliability, RMW_QOS_POLICY_RELIABILITY_RELIABLE);
+        wait_until("the server", || {
+            let mut up = false;
+            assert_eq!(
+                rmw_service_server_is_available(nb, cli, &mut up),
+                RMW_RET_OK
+            );
+            let mut up2 = false;
+            assert_eq!(
+                rmw_service_server_is_available(nb, other, &mut up2),
+                RMW_RET_OK
+            );
+            up && up2
+        });
+
+        let ws_a = rmw_create_wait_set(ca.0, 0);
+        let ws_b = rmw_create_wait_set(cb.0, 0);
+        let zero = rmw_time_t { sec: 0, nsec: 0 };
+        let ten = rmw_time_t { sec: 10, nsec: 0 };
+        let (s, _) = wait_services(ws_a, &[(*srv).data], &[], Some(zero));
+        assert_eq!(s, [false]);
+
+        let mut request = Msg::new(Flavor::C, "std_msgs/msg/String");
+        let rcase = &strings.cases[strings.cases.len() - 1];
+        request.fill(&rcase.value);
+        let mut seq = 0i64;
+        assert_eq!(
+            rmw_send_request(cli, request.ptr.cast(), &mut seq),
+            RMW_RET_OK
+        );
+        assert_eq!(seq, 1);
+
+        let (s, _) = wait_services(ws_a, &[(*srv).data], &[], Some(ten));
+        assert_eq!(s, [true]);
+        let got = Msg::new(Flavor::C, "std_msgs/msg/String");
+        let mut info: rmw_service_info_t = std::mem::zeroed();
+        let mut taken = false;
+        assert_eq!(
+            rmw_take_request(srv, &mut info, got.ptr.cast(), &mut taken),
+            RMW_RET_OK
+        );
+        assert!(taken);
+        assert!(same_value(&got.read(), &rcase.value));
+        assert_eq!(info.request_id.sequence_number, 1);
+        let mut cgid: rmw_gid_t = std::mem::zeroed();
+        assert_eq!(rmw_get_gid_for_client(cli, &mut cgid), RMW_RET_OK);
+        assert!(
+            info.request_id
+                .writer_guid
+                .iter()
+                .zip(cgid.data)
+                .all(|(a, b)| *a as u8 == b)
+        );
+
+        let mut response = Msg::new(Flavor::C, "test_msgs/msg/BasicTypes");
+        let case = &basic.cases[basic.cases.len() - 1];
+        response.fill(&case.value);
+        let mut id = info.request_id;
+        assert_eq!(
+            rmw_send_response(srv, &mut id, response.ptr.cast()),
+            RMW_RET_OK
+        );
+        let (_, c) = wait_services(ws_b, &[], &[(*cli).data, (*other).data], Some(ten));
+        assert_eq!(c, [true, false], "only the caller sees the reply");
+        let back = Msg::new(Flavor::C, "test_msgs/msg/BasicTypes");
+        assert_eq!(
+            rmw_take_response(cli, &mut info, back.ptr.cast(), &mut taken),
+            RMW_RET_OK
+        );
+        assert!(taken);
+        assert_eq!(info.request_id.sequence_number, 1);
+        assert!(same_value(&back.read(), &case.value));
+        // The other client never gets it.
+        let (_, c) = wait_services(
+            ws_b,
+            &[],
+            &[(*other).data],
+            Some(rmw_time_t {
+                sec: 0,
+                nsec: 50_000_000,
+            }),
+        );
+        assert_eq!(c, [false]);
+
+        assert_eq!(rmw_destroy_wait_set(ws_a), RMW_RET_OK);
+        assert_eq!(rmw_destroy_wait_set(ws_b), RMW_RET_OK);
+        assert_eq!(rmw_destroy_client(nb, cli), RMW_RET_OK);
+        assert_eq!(rmw_destroy_client(nb, other), RMW_RET_OK);
+        assert_eq!(rmw_destroy_service(na, srv), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(na), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(nb), RMW_RET_OK);
+    }
+    drop(cb);
+    drop(ca);
+    drop(veth);
+}

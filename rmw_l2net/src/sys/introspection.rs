@@ -28,9 +28,10 @@ use core::marker::PhantomData;
 
 use crate::abi::{
     field_type as ft, rosidl_message_type_support_t, rosidl_runtime_c__Sequence,
-    rosidl_runtime_c__String, rosidl_runtime_c__U16String,
+    rosidl_runtime_c__String, rosidl_runtime_c__U16String, rosidl_service_type_support_t,
     rosidl_typesupport_introspection_c__MessageMember as CMember,
     rosidl_typesupport_introspection_c__MessageMembers as CMembers,
+    rosidl_typesupport_introspection_c__ServiceMembers,
     rosidl_typesupport_introspection_cpp__MessageMember as CppMember,
     rosidl_typesupport_introspection_cpp__MessageMembers as CppMembers,
 };
@@ -103,6 +104,71 @@ pub unsafe fn resolve<'a>(
     }
     Err(CdrError::BadTypeSupport(
         "no introspection type support available",
+    ))
+}
+
+/// The request and response tables of a service type support: through its
+/// `request_typesupport` / `response_typesupport` handles when it has them (rosidl since Iron),
+/// otherwise through the introspection service members its `func` hands out.
+///
+/// # Safety
+/// `ts` is null or points to a valid `rosidl_service_type_support_t` whose tables stay valid
+/// for `'a`.
+pub unsafe fn resolve_service<'a>(
+    ts: *const rosidl_service_type_support_t,
+) -> Result<(MessageTables<'a>, MessageTables<'a>), CdrError> {
+    // SAFETY: the caller guarantees `ts` is null or valid.
+    let handle = unsafe { ts.as_ref() }.ok_or(CdrError::BadTypeSupport("null type support"))?;
+    if !handle.request_typesupport.is_null() && !handle.response_typesupport.is_null() {
+        // SAFETY: non-null message handles of a valid service handle are valid.
+        return unsafe {
+            Ok((
+                resolve(handle.request_typesupport)?,
+                resolve(handle.response_typesupport)?,
+            ))
+        };
+    }
+    let mut candidates = vec![handle];
+    if let Some(func) = handle.func {
+        for want in [INTROSPECTION_C, INTROSPECTION_CPP] {
+            // SAFETY: `func` is the handle-getter of this type support.
+            if let Some(h) = unsafe { func(ts, want.as_ptr()).as_ref() } {
+                candidates.push(h);
+            }
+        }
+    }
+    for h in candidates {
+        if h.typesupport_identifier.is_null() || h.data.is_null() {
+            continue;
+        }
+        // SAFETY: non-null identifiers are NUL-terminated static strings.
+        let id = unsafe { CStr::from_ptr(h.typesupport_identifier) };
+        // SAFETY: the data of an introspection service handle is its ServiceMembers, whose
+        // request / response members are the flavour's MessageMembers.
+        unsafe {
+            let m = &*h
+                .data
+                .cast::<rosidl_typesupport_introspection_c__ServiceMembers>();
+            let (rq, rs) = (m.request_members_, m.response_members_);
+            if rq.is_null() || rs.is_null() {
+                continue;
+            }
+            if id == INTROSPECTION_C {
+                return Ok((
+                    MessageTables::C(&*rq.cast::<CMembers>()),
+                    MessageTables::C(&*rs.cast::<CMembers>()),
+                ));
+            }
+            if id == INTROSPECTION_CPP {
+                return Ok((
+                    MessageTables::Cpp(&*rq.cast::<CppMembers>()),
+                    MessageTables::Cpp(&*rs.cast::<CppMembers>()),
+                ));
+            }
+        }
+    }
+    Err(CdrError::BadTypeSupport(
+        "no introspection service type support available",
     ))
 }
 

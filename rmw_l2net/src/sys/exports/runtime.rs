@@ -785,19 +785,112 @@ pub unsafe extern "C" fn rmw_publisher_wait_for_all_acked(
     })
 }
 
-macro_rules! no_loans {
-    ($name:ident($($arg:ident: $ty:ty),*)) => {
-        /// Message loaning is not supported (`can_loan_messages` is false).
+macro_rules! unsupported {
+    ($why:literal, $name:ident($($arg:ident: $ty:ty),*)) => {
+        #[doc = concat!("`RMW_RET_UNSUPPORTED`: ", $why, ".")]
         #[unsafe(no_mangle)]
         pub extern "C" fn $name($($arg: $ty),*) -> rmw_ret_t {
             boundary(stringify!($name), RMW_RET_ERROR, || {
                 $(let _ = $arg;)*
-                error!(concat!(stringify!($name), ": message loaning is not supported by rmw_l2net_cpp"));
+                error!(concat!(stringify!($name), ": not supported by rmw_l2net_cpp (", $why, ")"));
                 RMW_RET_UNSUPPORTED
             })
         }
     };
 }
+
+macro_rules! no_loans {
+    ($name:ident($($arg:ident: $ty:ty),*)) => {
+        unsupported!("message loaning; `can_loan_messages` is false", $name($($arg: $ty),*));
+    };
+}
+
+unsupported!(
+    "listener callbacks (EventsExecutor); wait sets work",
+    rmw_subscription_set_on_new_message_callback(
+        subscription: *mut rmw_subscription_t,
+        callback: *const c_void,
+        user_data: *const c_void
+    )
+);
+unsupported!(
+    "listener callbacks (EventsExecutor); wait sets work",
+    rmw_service_set_on_new_request_callback(
+        service: *mut rmw_service_t,
+        callback: *const c_void,
+        user_data: *const c_void
+    )
+);
+unsupported!(
+    "listener callbacks (EventsExecutor); wait sets work",
+    rmw_client_set_on_new_response_callback(
+        client: *mut rmw_client_t,
+        callback: *const c_void,
+        user_data: *const c_void
+    )
+);
+unsupported!(
+    "listener callbacks (EventsExecutor); no QoS event exists yet",
+    rmw_event_set_callback(
+        event: *mut c_void,
+        callback: *const c_void,
+        user_data: *const c_void
+    )
+);
+unsupported!(
+    "no QoS event can be created yet",
+    rmw_take_event(event_handle: *const c_void, event_info: *mut c_void, taken: *mut bool)
+);
+unsupported!(
+    "content filtered topics",
+    rmw_subscription_set_content_filter(
+        subscription: *mut rmw_subscription_t,
+        options: *const c_void
+    )
+);
+unsupported!(
+    "content filtered topics",
+    rmw_subscription_get_content_filter(
+        subscription: *const rmw_subscription_t,
+        allocator: *mut rcutils_allocator_t,
+        options: *mut c_void
+    )
+);
+unsupported!(
+    "network flow endpoints",
+    rmw_publisher_get_network_flow_endpoints(
+        publisher: *const rmw_publisher_t,
+        allocator: *mut rcutils_allocator_t,
+        network_flow_endpoint_array: *mut c_void
+    )
+);
+unsupported!(
+    "network flow endpoints",
+    rmw_subscription_get_network_flow_endpoints(
+        subscription: *const rmw_subscription_t,
+        allocator: *mut rcutils_allocator_t,
+        network_flow_endpoint_array: *mut c_void
+    )
+);
+unsupported!(
+    "dynamic messages",
+    rmw_take_dynamic_message(
+        subscription: *const rmw_subscription_t,
+        dynamic_message: *mut c_void,
+        taken: *mut bool,
+        allocation: *mut c_void
+    )
+);
+unsupported!(
+    "dynamic messages",
+    rmw_take_dynamic_message_with_info(
+        subscription: *const rmw_subscription_t,
+        dynamic_message: *mut c_void,
+        taken: *mut bool,
+        message_info: *mut rmw_message_info_t,
+        allocation: *mut c_void
+    )
+);
 
 no_loans!(rmw_borrow_loaned_message(
     publisher: *const rmw_publisher_t,
@@ -1408,6 +1501,8 @@ pub unsafe extern "C" fn rmw_wait(
         let forever = timeout.is_none() || deadline.is_none();
         let mut sub_ready = vec![false; subs.len()];
         let mut gc_ready = vec![false; gcs.len()];
+        let mut srv_ready = vec![false; srvs.len()];
+        let mut cli_ready = vec![false; clis.len()];
         let any = loop {
             let seen = WAKER.generation();
             let mut any = false;
@@ -1420,6 +1515,34 @@ pub unsafe extern "C" fn rmw_wait(
                     Ok(r) => *ready = r,
                     Err(e) => {
                         error!("rmw_wait: subscription on {:?}: {e}", si.topic);
+                        return RMW_RET_ERROR;
+                    }
+                }
+                any |= *ready;
+            }
+            for (entry, ready) in srvs.iter().zip(srv_ready.iter_mut()) {
+                // SAFETY: entries are null or the data of our live services.
+                let Some(si) = (unsafe { entry.cast::<ServiceImpl>().as_ref() }) else {
+                    continue;
+                };
+                match si.requests.ready() {
+                    Ok(r) => *ready = r,
+                    Err(e) => {
+                        error!("rmw_wait: service {:?}: {e}", si.name);
+                        return RMW_RET_ERROR;
+                    }
+                }
+                any |= *ready;
+            }
+            for (entry, ready) in clis.iter().zip(cli_ready.iter_mut()) {
+                // SAFETY: entries are null or the data of our live clients.
+                let Some(ci) = (unsafe { entry.cast::<ClientImpl>().as_ref() }) else {
+                    continue;
+                };
+                match ci.replies.ready() {
+                    Ok(r) => *ready = r,
+                    Err(e) => {
+                        error!("rmw_wait: client of {:?}: {e}", ci.name);
                         return RMW_RET_ERROR;
                     }
                 }
@@ -1455,10 +1578,737 @@ pub unsafe extern "C" fn rmw_wait(
                 *entry = core::ptr::null_mut();
             }
         }
-        // No services, clients or events exist in this implementation yet: never ready.
-        for e in srvs.iter_mut().chain(clis.iter_mut()).chain(evs.iter_mut()) {
+        for (entry, ready) in srvs
+            .iter_mut()
+            .zip(&srv_ready)
+            .chain(clis.iter_mut().zip(&cli_ready))
+        {
+            if !ready {
+                *entry = core::ptr::null_mut();
+            }
+        }
+        // No event can be created in this implementation yet: never ready.
+        for e in evs.iter_mut() {
             *e = core::ptr::null_mut();
         }
         if any { RMW_RET_OK } else { RMW_RET_TIMEOUT }
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Services and clients.
+//
+// A service is two topics, as the DDS middlewares lay them out: requests on
+// `rq<service>Request`, replies on `rr<service>Reply`. Every sample starts with a 24-byte
+// header: the client's GID (16 bytes) and the request's sequence number (i64, little endian),
+// then the CDR of the request or response. A client's reply subscription delivers only the
+// replies that carry its GID.
+
+/// Bytes of the request / reply header.
+pub const SERVICE_HEADER: usize = 24;
+
+fn request_topic(service: &CStr) -> String {
+    format!("rq{}Request", service.to_string_lossy())
+}
+
+fn reply_topic(service: &CStr) -> String {
+    format!("rr{}Reply", service.to_string_lossy())
+}
+
+struct ClientImpl {
+    requests: Publisher<Link>,
+    replies: SubQueue,
+    request: introspection::MessageTables<'static>,
+    response: introspection::MessageTables<'static>,
+    gid: rmw_gid_t,
+    next_seq: std::sync::atomic::AtomicI64,
+    request_qos: rmw_qos_profile_t,
+    reply_qos: rmw_qos_profile_t,
+    name: CString,
+    scratch: Mutex<Vec<u8>>,
+}
+
+struct ServiceImpl {
+    requests: SubQueue,
+    replies: Publisher<Link>,
+    request: introspection::MessageTables<'static>,
+    response: introspection::MessageTables<'static>,
+    request_qos: rmw_qos_profile_t,
+    reply_qos: rmw_qos_profile_t,
+    name: CString,
+    scratch: Mutex<Vec<u8>>,
+}
+
+/// Serializes `msg` behind `header` into `buf`; returns the sample length.
+///
+/// # Safety
+/// `msg` is an initialised message of the type `tables` describes.
+unsafe fn serialize_with_header(
+    tables: introspection::MessageTables<'_>,
+    msg: *const c_void,
+    header: &[u8; SERVICE_HEADER],
+    buf: &mut Vec<u8>,
+) -> Result<usize, CdrError> {
+    // SAFETY: forwarded from the caller.
+    let size = unsafe { introspection::serialized_size(tables, msg) }?;
+    let total = SERVICE_HEADER + size;
+    if buf.len() < total {
+        buf.resize(total, 0);
+    }
+    buf[..SERVICE_HEADER].copy_from_slice(header);
+    // SAFETY: forwarded from the caller.
+    let n = unsafe { introspection::serialize_into(tables, msg, &mut buf[SERVICE_HEADER..total]) }?;
+    Ok(SERVICE_HEADER + n)
+}
+
+fn header(guid: &[u8; 16], seq: i64) -> [u8; SERVICE_HEADER] {
+    let mut h = [0u8; SERVICE_HEADER];
+    h[..16].copy_from_slice(guid);
+    h[16..].copy_from_slice(&seq.to_le_bytes());
+    h
+}
+
+/// The request id in a sample's header, or `None` when the sample is too short.
+fn request_id_of(data: &[u8]) -> Option<rmw_request_id_t> {
+    let h = data.get(..SERVICE_HEADER)?;
+    let mut writer_guid = [0i8; 16];
+    for (d, s) in writer_guid.iter_mut().zip(&h[..16]) {
+        *d = *s as i8;
+    }
+    Some(rmw_request_id_t {
+        writer_guid,
+        sequence_number: i64::from_le_bytes(h[16..].try_into().ok()?),
+    })
+}
+
+fn service_qos(
+    qos: &rmw_qos_profile_t,
+    what: &str,
+) -> Option<(
+    l2net_core::engine::Qos,
+    rmw_qos_profile_t,
+    l2net_core::engine::Qos,
+    rmw_qos_profile_t,
+)> {
+    let w = to_engine(qos, Role::Publisher);
+    let r = to_engine(qos, Role::Subscription);
+    match (w, r) {
+        (Ok((wq, wa)), Ok((rq, ra))) => Some((wq, wa, rq, ra)),
+        (Err(e), _) | (_, Err(e)) => {
+            error!("{what}: {e}");
+            None
+        }
+    }
+}
+
+/// Checks the arguments of service / client creation.
+///
+/// # Safety
+/// Pointers are null or valid (rmw API contract).
+unsafe fn service_args<'a>(
+    what: &str,
+    type_support: *const rosidl_service_type_support_t,
+    service_name: *const c_char,
+    qos: *const rmw_qos_profile_t,
+) -> Option<(
+    introspection::MessageTables<'a>,
+    introspection::MessageTables<'a>,
+    CString,
+    rmw_qos_profile_t,
+)> {
+    if type_support.is_null() || service_name.is_null() || qos.is_null() {
+        error!("{what}: type_support, service_name and qos must not be null");
+        return None;
+    }
+    // SAFETY: a valid service type support (caller's contract).
+    let (rq, rs) = match unsafe { introspection::resolve_service(type_support) } {
+        Ok(t) => t,
+        Err(e) => {
+            error!("{what}: {e}");
+            return None;
+        }
+    };
+    // SAFETY: checked non-null, NUL-terminated (caller's contract).
+    let name = unsafe { CStr::from_ptr(service_name) };
+    if name.is_empty() || name.to_str().is_err() {
+        error!("{what}: service name must be non-empty UTF-8");
+        return None;
+    }
+    // SAFETY: checked non-null.
+    Some((rq, rs, name.to_owned(), unsafe { *qos }))
+}
+
+/// # Safety
+/// rmw API contract: live node, valid service type support, NUL-terminated name, valid QoS.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_create_client(
+    node: *const rmw_node_t,
+    type_support: *const rosidl_service_type_support_t,
+    service_name: *const c_char,
+    qos_policies: *const rmw_qos_profile_t,
+) -> *mut rmw_client_t {
+    let null = core::ptr::null_mut();
+    boundary("rmw_create_client", null, || {
+        const WHAT: &str = "rmw_create_client";
+        // SAFETY: the caller guarantees null or a live node.
+        let Ok((ni, ctx)) = (unsafe { node_parts(node, WHAT) }) else {
+            return null;
+        };
+        // SAFETY: pointers null or valid (caller's contract).
+        let Some((rq, rs, name, qos)) =
+            (unsafe { service_args(WHAT, type_support, service_name, qos_policies) })
+        else {
+            return null;
+        };
+        let Some((wq, wa, rqos, ra)) = service_qos(&qos, WHAT) else {
+            return null;
+        };
+        let (rq_ty, rs_ty) = match (type_name(rq), type_name(rs)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                error!("{WHAT}: {e}");
+                return null;
+            }
+        };
+        let node = match ctx.node() {
+            Ok(n) => n,
+            Err(e) => {
+                error!("{WHAT}: {e}");
+                return null;
+            }
+        };
+        let entity = ni
+            .next_entity
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let gid = gid(ni.participant, entity);
+        let made = node
+            .publisher(&request_topic(&name), &rq_ty, wq)
+            .and_then(|p| {
+                node.subscriber(&reply_topic(&name), &rs_ty, rqos)
+                    .map(|s| (p, s))
+            });
+        let (requests, replies) = match made {
+            Ok(v) => v,
+            Err(e) => {
+                error!("{WHAT}: service {name:?}: {e}");
+                return null;
+            }
+        };
+        let ci = Box::new(ClientImpl {
+            requests,
+            replies: SubQueue::new(replies, None).with_prefix(&gid.data),
+            request: rq,
+            response: rs,
+            gid,
+            next_seq: std::sync::atomic::AtomicI64::new(1),
+            request_qos: wa,
+            reply_qos: ra,
+            name,
+            scratch: Mutex::new(Vec::new()),
+        });
+        let handle = Box::into_raw(Box::new(rmw_client_t {
+            implementation_identifier: IDENTIFIER.as_ptr(),
+            data: core::ptr::null_mut(),
+            service_name: ci.name.as_ptr(),
+        }));
+        // SAFETY: just allocated.
+        unsafe { (*handle).data = Box::into_raw(ci).cast() };
+        handle
+    })
+}
+
+/// # Safety
+/// `c` is null or a live client of any implementation.
+unsafe fn client_impl<'a>(c: *const rmw_client_t, what: &str) -> Result<&'a ClientImpl, rmw_ret_t> {
+    // SAFETY: the caller guarantees null or a live client.
+    let Some(c) = (unsafe { c.as_ref() }) else {
+        error!("{what}: client argument is null");
+        return Err(RMW_RET_INVALID_ARGUMENT);
+    };
+    check_ours!(
+        "client",
+        c.implementation_identifier,
+        Err(RMW_RET_INCORRECT_RMW_IMPLEMENTATION)
+    );
+    // SAFETY: data of our clients is a Box<ClientImpl>.
+    unsafe { c.data.cast::<ClientImpl>().as_ref() }.ok_or_else(|| {
+        error!("{what}: client is not initialized");
+        RMW_RET_ERROR
+    })
+}
+
+/// # Safety
+/// `s` is null or a live service of any implementation.
+unsafe fn service_impl<'a>(
+    s: *const rmw_service_t,
+    what: &str,
+) -> Result<&'a ServiceImpl, rmw_ret_t> {
+    // SAFETY: the caller guarantees null or a live service.
+    let Some(s) = (unsafe { s.as_ref() }) else {
+        error!("{what}: service argument is null");
+        return Err(RMW_RET_INVALID_ARGUMENT);
+    };
+    check_ours!(
+        "service",
+        s.implementation_identifier,
+        Err(RMW_RET_INCORRECT_RMW_IMPLEMENTATION)
+    );
+    // SAFETY: data of our services is a Box<ServiceImpl>.
+    unsafe { s.data.cast::<ServiceImpl>().as_ref() }.ok_or_else(|| {
+        error!("{what}: service is not initialized");
+        RMW_RET_ERROR
+    })
+}
+
+/// # Safety
+/// rmw API contract: `client` was created by `rmw_create_client` on `node`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_destroy_client(
+    node: *mut rmw_node_t,
+    client: *mut rmw_client_t,
+) -> rmw_ret_t {
+    boundary("rmw_destroy_client", RMW_RET_ERROR, || {
+        check_null!(node);
+        check_null!(client);
+        // SAFETY: checked non-null; the caller guarantees validity.
+        let (nid, cid) = unsafe {
+            (
+                (*node).implementation_identifier,
+                (*client).implementation_identifier,
+            )
+        };
+        check_ours!("node", nid);
+        check_ours!("client", cid);
+        // SAFETY: both boxes were made by rmw_create_client and are freed once.
+        unsafe {
+            let c = Box::from_raw(client);
+            if !c.data.is_null() {
+                drop(Box::from_raw(c.data.cast::<ClientImpl>()));
+            }
+        }
+        RMW_RET_OK
+    })
+}
+
+/// # Safety
+/// rmw API contract: live node, valid service type support, NUL-terminated name, valid QoS.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_create_service(
+    node: *const rmw_node_t,
+    type_support: *const rosidl_service_type_support_t,
+    service_name: *const c_char,
+    qos_profile: *const rmw_qos_profile_t,
+) -> *mut rmw_service_t {
+    let null = core::ptr::null_mut();
+    boundary("rmw_create_service", null, || {
+        const WHAT: &str = "rmw_create_service";
+        // SAFETY: the caller guarantees null or a live node.
+        let Ok((_, ctx)) = (unsafe { node_parts(node, WHAT) }) else {
+            return null;
+        };
+        // SAFETY: pointers null or valid (caller's contract).
+        let Some((rq, rs, name, qos)) =
+            (unsafe { service_args(WHAT, type_support, service_name, qos_profile) })
+        else {
+            return null;
+        };
+        let Some((wq, wa, rqos, ra)) = service_qos(&qos, WHAT) else {
+            return null;
+        };
+        let (rq_ty, rs_ty) = match (type_name(rq), type_name(rs)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                error!("{WHAT}: {e}");
+                return null;
+            }
+        };
+        let node = match ctx.node() {
+            Ok(n) => n,
+            Err(e) => {
+                error!("{WHAT}: {e}");
+                return null;
+            }
+        };
+        let made = node
+            .subscriber(&request_topic(&name), &rq_ty, rqos)
+            .and_then(|s| {
+                node.publisher(&reply_topic(&name), &rs_ty, wq)
+                    .map(|p| (s, p))
+            });
+        let (requests, replies) = match made {
+            Ok(v) => v,
+            Err(e) => {
+                error!("{WHAT}: service {name:?}: {e}");
+                return null;
+            }
+        };
+        let si = Box::new(ServiceImpl {
+            requests: SubQueue::new(requests, None),
+            replies,
+            request: rq,
+            response: rs,
+            request_qos: ra,
+            reply_qos: wa,
+            name,
+            scratch: Mutex::new(Vec::new()),
+        });
+        let handle = Box::into_raw(Box::new(rmw_service_t {
+            implementation_identifier: IDENTIFIER.as_ptr(),
+            data: core::ptr::null_mut(),
+            service_name: si.name.as_ptr(),
+        }));
+        // SAFETY: just allocated.
+        unsafe { (*handle).data = Box::into_raw(si).cast() };
+        handle
+    })
+}
+
+/// # Safety
+/// rmw API contract: `service` was created by `rmw_create_service` on `node`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_destroy_service(
+    node: *mut rmw_node_t,
+    service: *mut rmw_service_t,
+) -> rmw_ret_t {
+    boundary("rmw_destroy_service", RMW_RET_ERROR, || {
+        check_null!(node);
+        check_null!(service);
+        // SAFETY: checked non-null; the caller guarantees validity.
+        let (nid, sid) = unsafe {
+            (
+                (*node).implementation_identifier,
+                (*service).implementation_identifier,
+            )
+        };
+        check_ours!("node", nid);
+        check_ours!("service", sid);
+        // SAFETY: both boxes were made by rmw_create_service and are freed once.
+        unsafe {
+            let s = Box::from_raw(service);
+            if !s.data.is_null() {
+                drop(Box::from_raw(s.data.cast::<ServiceImpl>()));
+            }
+        }
+        RMW_RET_OK
+    })
+}
+
+/// # Safety
+/// rmw API contract: live client; `ros_request` of its request type; `sequence_id` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_send_request(
+    client: *const rmw_client_t,
+    ros_request: *const c_void,
+    sequence_id: *mut i64,
+) -> rmw_ret_t {
+    boundary("rmw_send_request", RMW_RET_ERROR, || {
+        const WHAT: &str = "rmw_send_request";
+        // SAFETY: the caller guarantees null or a live client.
+        let ci = match unsafe { client_impl(client, WHAT) } {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        check_null!(ros_request);
+        check_null!(sequence_id);
+        let seq = ci
+            .next_seq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut buf = lock(&ci.scratch);
+        // SAFETY: the request is of the client's request type (caller's contract).
+        let n = match unsafe {
+            serialize_with_header(
+                ci.request,
+                ros_request,
+                &header(&ci.gid.data, seq),
+                &mut buf,
+            )
+        } {
+            Ok(n) => n,
+            Err(e) => {
+                error!("{WHAT}: {e}");
+                return cdr_ret(e);
+            }
+        };
+        match ci.requests.publish_timeout(&buf[..n], Some(PUBLISH_BLOCK)) {
+            Ok(_) => {
+                // SAFETY: checked non-null, writable.
+                unsafe { *sequence_id = seq };
+                RMW_RET_OK
+            }
+            Err(e) => {
+                error!("{WHAT}: service {:?}: {e}", ci.name);
+                if matches!(e, NodeError::Timeout) {
+                    RMW_RET_TIMEOUT
+                } else {
+                    RMW_RET_ERROR
+                }
+            }
+        }
+    })
+}
+
+/// # Safety
+/// rmw API contract: live client; `ros_response` of its response type; the other pointers
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_take_response(
+    client: *const rmw_client_t,
+    request_header: *mut rmw_service_info_t,
+    ros_response: *mut c_void,
+    taken: *mut bool,
+) -> rmw_ret_t {
+    boundary("rmw_take_response", RMW_RET_ERROR, || {
+        const WHAT: &str = "rmw_take_response";
+        // SAFETY: the caller guarantees null or a live client.
+        let ci = match unsafe { client_impl(client, WHAT) } {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        check_null!(request_header);
+        check_null!(ros_response);
+        check_null!(taken);
+        // SAFETY: checked non-null, writable; the response matches the client's type.
+        unsafe {
+            *taken = false;
+            take_service_sample(
+                &ci.replies,
+                ci.response,
+                request_header,
+                ros_response,
+                taken,
+                WHAT,
+            )
+        }
+    })
+}
+
+/// Takes one request or reply: header into `info`, CDR into `msg`.
+///
+/// # Safety
+/// `info`, `msg`, `taken` valid; `msg` of the type `tables` describes.
+unsafe fn take_service_sample(
+    queue: &SubQueue,
+    tables: introspection::MessageTables<'_>,
+    info: *mut rmw_service_info_t,
+    msg: *mut c_void,
+    taken: *mut bool,
+    what: &str,
+) -> rmw_ret_t {
+    let t = match queue.take() {
+        Ok(Some(t)) => t,
+        Ok(None) => return RMW_RET_OK,
+        Err(e) => {
+            error!("{what}: {e}");
+            return RMW_RET_ERROR;
+        }
+    };
+    let Some(id) = request_id_of(&t.data) else {
+        error!(
+            "{what}: dropping a {}-byte sample without the service header",
+            t.data.len()
+        );
+        return RMW_RET_ERROR;
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if let Err(e) = introspection::deserialize(tables, &t.data[SERVICE_HEADER..], msg) {
+            error!("{what}: dropping a sample that does not deserialize: {e}");
+            return cdr_ret(e);
+        }
+        *info = rmw_service_info_t {
+            source_timestamp: 0,
+            received_timestamp: t.received_ns,
+            request_id: id,
+        };
+        *taken = true;
+    }
+    RMW_RET_OK
+}
+
+/// # Safety
+/// rmw API contract: live service; `ros_request` of its request type; the other pointers
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_take_request(
+    service: *const rmw_service_t,
+    request_header: *mut rmw_service_info_t,
+    ros_request: *mut c_void,
+    taken: *mut bool,
+) -> rmw_ret_t {
+    boundary("rmw_take_request", RMW_RET_ERROR, || {
+        const WHAT: &str = "rmw_take_request";
+        // SAFETY: the caller guarantees null or a live service.
+        let si = match unsafe { service_impl(service, WHAT) } {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        check_null!(request_header);
+        check_null!(ros_request);
+        check_null!(taken);
+        // SAFETY: checked non-null, writable; the request matches the service's type.
+        unsafe {
+            *taken = false;
+            take_service_sample(
+                &si.requests,
+                si.request,
+                request_header,
+                ros_request,
+                taken,
+                WHAT,
+            )
+        }
+    })
+}
+
+/// # Safety
+/// rmw API contract: live service; `request_header` from `rmw_take_request`; `ros_response`
+/// of the service's response type.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_send_response(
+    service: *const rmw_service_t,
+    request_header: *mut rmw_request_id_t,
+    ros_response: *mut c_void,
+) -> rmw_ret_t {
+    boundary("rmw_send_response", RMW_RET_ERROR, || {
+        const WHAT: &str = "rmw_send_response";
+        // SAFETY: the caller guarantees null or a live service.
+        let si = match unsafe { service_impl(service, WHAT) } {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        check_null!(request_header);
+        check_null!(ros_response);
+        // SAFETY: checked non-null.
+        let id = unsafe { *request_header };
+        let mut guid = [0u8; 16];
+        for (d, s) in guid.iter_mut().zip(id.writer_guid) {
+            *d = s as u8;
+        }
+        let mut buf = lock(&si.scratch);
+        // SAFETY: the response is of the service's response type (caller's contract).
+        let n = match unsafe {
+            serialize_with_header(
+                si.response,
+                ros_response,
+                &header(&guid, id.sequence_number),
+                &mut buf,
+            )
+        } {
+            Ok(n) => n,
+            Err(e) => {
+                error!("{WHAT}: {e}");
+                return cdr_ret(e);
+            }
+        };
+        match si.replies.publish_timeout(&buf[..n], Some(PUBLISH_BLOCK)) {
+            Ok(_) => RMW_RET_OK,
+            Err(NodeError::Timeout) => {
+                error!(
+                    "{WHAT}: service {:?}: the reply window stayed full",
+                    si.name
+                );
+                RMW_RET_TIMEOUT
+            }
+            Err(e) => {
+                error!("{WHAT}: service {:?}: {e}", si.name);
+                RMW_RET_ERROR
+            }
+        }
+    })
+}
+
+/// # Safety
+/// rmw API contract: live node and client; `is_available` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_service_server_is_available(
+    node: *const rmw_node_t,
+    client: *const rmw_client_t,
+    is_available: *mut bool,
+) -> rmw_ret_t {
+    boundary("rmw_service_server_is_available", RMW_RET_ERROR, || {
+        const WHAT: &str = "rmw_service_server_is_available";
+        // SAFETY: the caller guarantees null or a live node.
+        if let Err(r) = unsafe { node_parts(node, WHAT) } {
+            return r;
+        }
+        // SAFETY: the caller guarantees null or a live client.
+        let ci = match unsafe { client_impl(client, WHAT) } {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        check_null!(is_available);
+        let up = ci.requests.matched() > 0 && ci.replies.subscriber().matched() > 0;
+        // SAFETY: checked non-null, writable.
+        unsafe { *is_available = up };
+        RMW_RET_OK
+    })
+}
+
+/// # Safety
+/// rmw API contract: live client; `gid` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_get_gid_for_client(
+    client: *const rmw_client_t,
+    gid: *mut rmw_gid_t,
+) -> rmw_ret_t {
+    boundary("rmw_get_gid_for_client", RMW_RET_ERROR, || {
+        // SAFETY: the caller guarantees null or a live client.
+        let ci = match unsafe { client_impl(client, "rmw_get_gid_for_client") } {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        check_null!(gid);
+        // SAFETY: checked non-null, writable.
+        unsafe { *gid = ci.gid };
+        RMW_RET_OK
+    })
+}
+
+macro_rules! actual_qos {
+    ($name:ident, $handle:ty, $get:ident, $field:ident) => {
+        /// # Safety
+        /// rmw API contract: live handle; `qos` writable.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name(
+            h: *const $handle,
+            qos: *mut rmw_qos_profile_t,
+        ) -> rmw_ret_t {
+            boundary(stringify!($name), RMW_RET_ERROR, || {
+                // SAFETY: the caller guarantees null or a live handle.
+                let i = match unsafe { $get(h, stringify!($name)) } {
+                    Ok(i) => i,
+                    Err(r) => return r,
+                };
+                check_null!(qos);
+                // SAFETY: checked non-null, writable.
+                unsafe { *qos = i.$field };
+                RMW_RET_OK
+            })
+        }
+    };
+}
+
+actual_qos!(
+    rmw_client_request_publisher_get_actual_qos,
+    rmw_client_t,
+    client_impl,
+    request_qos
+);
+actual_qos!(
+    rmw_client_response_subscription_get_actual_qos,
+    rmw_client_t,
+    client_impl,
+    reply_qos
+);
+actual_qos!(
+    rmw_service_request_subscription_get_actual_qos,
+    rmw_service_t,
+    service_impl,
+    request_qos
+);
+actual_qos!(
+    rmw_service_response_publisher_get_actual_qos,
+    rmw_service_t,
+    service_impl,
+    reply_qos
+);
