@@ -320,3 +320,81 @@ fn corruption_past_the_fcs_is_survived() {
     let s = sim.nodes[1].p.stats();
     assert!(s.rx_frames > 0);
 }
+
+#[test]
+fn several_readers_of_one_writer_in_one_participant() {
+    // Two reliable readers (one created late) and a best-effort one on node 1, under loss: each
+    // reliable one gets its whole stream exactly once in order.
+    let mut sim = Sim::new(2, 55, cfg);
+    sim.set_faults(Faults::lossy(0.15));
+    let w = sim.nodes[0]
+        .p
+        .create_writer("multi", "Msg", None, Qos::reliable(256), leak(4 << 20))
+        .unwrap();
+    let r1 = sim.nodes[1]
+        .p
+        .create_reader("multi", "Msg", None, Qos::reliable(256), leak(4 << 20))
+        .unwrap();
+    let be = sim.nodes[1]
+        .p
+        .create_reader(
+            "multi",
+            "Msg",
+            None,
+            Qos::BEST_EFFORT.keep_all(),
+            leak(4 << 20),
+        )
+        .unwrap();
+    assert!(
+        sim.run_until(Duration::from_secs(10), |s| s.nodes[0].p.writer_matches(w)
+            == 2)
+    );
+    let mut r2 = None;
+    let mut r2_first = 0;
+    let mut got = [Vec::new(), Vec::new(), Vec::new()];
+    let mut buf = vec![0u8; 1 << 20];
+    let mut next = 1u64;
+    let end = sim.now + Duration::from_secs(60);
+    while sim.now < end {
+        if next == 100 && r2.is_none() {
+            r2 = Some(
+                sim.nodes[1]
+                    .p
+                    .create_reader("multi", "Msg", None, Qos::reliable(256), leak(4 << 20))
+                    .unwrap(),
+            );
+            r2_first = next;
+        }
+        if next <= 300 {
+            let now = sim.now;
+            if sim.nodes[0]
+                .p
+                .write(w, &payload(next, SIZES[next as usize % SIZES.len()]), now)
+                .is_ok()
+            {
+                next += 1;
+            }
+        }
+        sim.step();
+        for (k, r) in [Some(r1), Some(be), r2].into_iter().enumerate() {
+            let Some(r) = r else { continue };
+            while let Some(info) = sim.nodes[1].p.take(r, &mut buf).unwrap() {
+                assert_eq!(check_payload(&buf[..info.len]), Some(info.seq));
+                got[k].push(info.seq);
+            }
+        }
+        if got[0].len() == 300 && got[2].last() == Some(&300) {
+            break;
+        }
+    }
+    assert_eq!(got[0], (1..=300).collect::<Vec<_>>());
+    assert!(got[1].windows(2).all(|w| w[0] < w[1]));
+    // The late reader starts after it was created and then misses nothing.
+    let g2 = &got[2];
+    assert!(
+        !g2.is_empty() && g2[0] >= r2_first,
+        "{:?}",
+        &g2[..g2.len().min(5)]
+    );
+    assert_eq!(*g2, (g2[0]..=300).collect::<Vec<_>>());
+}

@@ -785,7 +785,14 @@ impl<
                 }
                 continue;
             }
-            let lost = m.window.skip_to(hb.first_seq);
+            // A unicast HEARTBEAT may be meant for another reader of this participant: only
+            // the multicast one (first = oldest sample the writer holds) makes a synchronised
+            // reader skip.
+            let lost = if unicast {
+                0
+            } else {
+                m.window.skip_to(hb.first_seq)
+            };
             if lost > 0 {
                 let remote = RemoteId {
                     participant: sender,

@@ -495,7 +495,20 @@ impl<
             Plan::SyncHeartbeat { w, p } => {
                 let wr = self.writers[w].as_ref()?;
                 let px = wr.proxies[p].as_ref()?;
-                let first = px.state.acked_below().max(wr.history.first_seq()).max(1);
+                // One HEARTBEAT reaches every reader of that participant, and a HEARTBEAT names
+                // no reader: start at the earliest entitlement of those that wait for it, so
+                // none is told to skip samples it is owed (one that started earlier just gets
+                // a few older samples).
+                let first = wr
+                    .proxies
+                    .iter()
+                    .flatten()
+                    .filter(|q| q.participant == px.participant && q.reliable && q.state.needs_sync)
+                    .map(|q| q.state.acked_below())
+                    .min()
+                    .unwrap_or(px.state.acked_below())
+                    .max(wr.history.first_seq())
+                    .max(1);
                 let last = wr.sent_below.saturating_sub(1).max(first - 1);
                 let msg = MessageRepr::Heartbeat(HeartbeatRepr {
                     is_final: false,
@@ -719,8 +732,11 @@ impl<
             Plan::SyncHeartbeat { w, p } => {
                 if let Some(wr) = self.writers[w].as_mut() {
                     wr.hb_count = wr.hb_count.wrapping_add(1);
-                    if let Some(px) = wr.proxies[p].as_mut() {
-                        px.sync_next = now + hb_period;
+                    let target = wr.proxies[p].map(|px| px.participant);
+                    for q in wr.proxies.iter_mut().flatten() {
+                        if Some(q.participant) == target && q.state.needs_sync {
+                            q.sync_next = now + hb_period;
+                        }
                     }
                 }
             }
