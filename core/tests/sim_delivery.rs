@@ -212,7 +212,8 @@ fn reliable_across_a_partition_that_heals() {
                     all.push((k, check_payload(&buf[..info.len]).unwrap()));
                 }
             }
-            if next > 150 && all.iter().filter(|(k, _)| *k == 1).count() >= 100 {
+            let have = |k: usize| got[k].len() + all.iter().filter(|(j, _)| *j == k).count();
+            if next > 150 && have(0) >= 150 && have(1) >= 150 {
                 break;
             }
         }

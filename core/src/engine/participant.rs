@@ -281,6 +281,8 @@ pub(crate) struct LocalWriter<'a, const H: usize, const M: usize> {
     pub(crate) proxies: [Option<Proxy>; M],
     pub(crate) hb_count: u32,
     pub(crate) hb_next: Instant,
+    /// When the last HEARTBEAT went out (rate limit of the after-burst HEARTBEAT).
+    pub(crate) hb_last: Instant,
     /// Send a HEARTBEAT as soon as the current burst of data is out.
     pub(crate) hb_soon: bool,
     /// `write` returned WouldBlock; report [`Event::Writable`] when room appears.
@@ -617,6 +619,7 @@ impl<
             proxies: [None; M],
             hb_count: 0,
             hb_next: self.now,
+            hb_last: Instant::ZERO,
             hb_soon: false,
             blocked: false,
             deadline_next: qos.deadline.map(|d| self.now + d),
@@ -1584,6 +1587,9 @@ impl<
         for w in self.writers.iter().flatten() {
             if Self::needs_heartbeat(w) {
                 t = t.min(w.hb_next);
+                if w.hb_soon {
+                    t = t.min(w.hb_last + self.config.heartbeat_period / 8);
+                }
             }
             for p in w.proxies.iter().flatten() {
                 if p.reliable && p.state.needs_sync {

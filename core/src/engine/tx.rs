@@ -281,7 +281,10 @@ impl<
                 }
             }
             if Self::needs_heartbeat(w)
-                && (w.hb_next <= now || (w.hb_soon && w.sent_below >= w.history.next_seq()))
+                && (w.hb_next <= now
+                    || (w.hb_soon
+                        && w.sent_below >= w.history.next_seq()
+                        && now >= w.hb_last + self.config.heartbeat_period / 8))
             {
                 return Some(Plan::Heartbeat { w: wi });
             }
@@ -744,6 +747,7 @@ impl<
                 if let Some(wr) = self.writers[w].as_mut() {
                     wr.hb_count = wr.hb_count.wrapping_add(1);
                     wr.hb_next = now + hb_period;
+                    wr.hb_last = now;
                     wr.hb_soon = false;
                 }
             }
