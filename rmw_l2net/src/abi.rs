@@ -432,6 +432,59 @@ pub struct rosidl_typesupport_introspection_c__ServiceMembers {
     pub event_members_: *const c_void,
 }
 
+/// `rcutils_string_array_t` (rcutils/types/string_array.h).
+#[repr(C)]
+#[derive(Debug)]
+pub struct rcutils_string_array_t {
+    pub size: usize,
+    pub data: *mut *mut c_char,
+    pub allocator: rcutils_allocator_t,
+}
+
+/// `rmw_names_and_types_t` (rmw/names_and_types.h).
+#[repr(C)]
+#[derive(Debug)]
+pub struct rmw_names_and_types_t {
+    pub names: rcutils_string_array_t,
+    pub types: *mut rcutils_string_array_t,
+}
+
+/// `rosidl_type_hash_t` (rosidl_runtime_c/type_hash.h).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct rosidl_type_hash_t {
+    pub version: u8,
+    pub value: [u8; ROSIDL_TYPE_HASH_SIZE],
+}
+
+/// `rmw_endpoint_type_t` (rmw/topic_endpoint_info.h).
+pub const RMW_ENDPOINT_PUBLISHER: c_int = 1;
+pub const RMW_ENDPOINT_SUBSCRIPTION: c_int = 2;
+
+/// `rmw_topic_endpoint_info_t` (rmw/topic_endpoint_info.h).
+#[repr(C)]
+#[derive(Debug)]
+pub struct rmw_topic_endpoint_info_t {
+    pub node_name: *const c_char,
+    pub node_namespace: *const c_char,
+    pub topic_type: *const c_char,
+    pub topic_type_hash: rosidl_type_hash_t,
+    pub endpoint_type: c_int,
+    pub endpoint_gid: [u8; RMW_GID_STORAGE_SIZE],
+    pub qos_profile: rmw_qos_profile_t,
+}
+
+/// `rmw_topic_endpoint_info_array_t` (rmw/topic_endpoint_info_array.h).
+#[repr(C)]
+#[derive(Debug)]
+pub struct rmw_topic_endpoint_info_array_t {
+    pub size: usize,
+    pub info_array: *mut rmw_topic_endpoint_info_t,
+}
+
+/// `RMW_RET_NODE_NAME_NON_EXISTENT` (rmw/ret_types.h).
+pub const RMW_RET_NODE_NAME_NON_EXISTENT: rmw_ret_t = 203;
+
 /// `rmw_event_type_t` (rmw/event.h).
 pub type rmw_event_type_t = c_int;
 /// The sentinel `RMW_EVENT_INVALID`: every valid event type is below it.
@@ -873,6 +926,51 @@ mod tests {
             align = 8,
             request_members_ = 16,
             response_members_ = 24
+        );
+    }
+
+    #[test]
+    fn graph_layouts() {
+        layout!(
+            rcutils_string_array_t,
+            size = 56,
+            align = 8,
+            size = 0,
+            data = 8,
+            allocator = 16
+        );
+        layout!(
+            rmw_names_and_types_t,
+            size = 64,
+            align = 8,
+            names = 0,
+            types = 56
+        );
+        layout!(
+            rosidl_type_hash_t,
+            size = 33,
+            align = 1,
+            version = 0,
+            value = 1
+        );
+        layout!(
+            rmw_topic_endpoint_info_t,
+            size = 168,
+            align = 8,
+            node_name = 0,
+            node_namespace = 8,
+            topic_type = 16,
+            topic_type_hash = 24,
+            endpoint_type = 60,
+            endpoint_gid = 64,
+            qos_profile = 80
+        );
+        layout!(
+            rmw_topic_endpoint_info_array_t,
+            size = 16,
+            align = 8,
+            size = 0,
+            info_array = 8
         );
     }
 

@@ -15,10 +15,13 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use l2net::node::{Event, Node, NodeConfig, NodeError, SampleInfo, Subscriber};
+use std::collections::HashMap;
+
+use l2net::node::{Event, Node, NodeConfig, NodeError, Publisher, Qos, SampleInfo, Subscriber};
 use l2net_core::engine::TakeError;
 
 use crate::config::Settings;
+use crate::graph::{self, EndpointDesc, Local, NodeDesc, View};
 use crate::guard::GuardCondition;
 use crate::wait::WAKER;
 
@@ -34,14 +37,163 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-type GraphGuards = Arc<Mutex<Vec<Weak<GuardCondition>>>>;
+/// The ROS graph of a context: its own nodes and endpoints (announced on
+/// [`graph::GRAPH_TOPIC`]), the latest description of every remote participant, and the graph
+/// guard conditions to trigger when either changes.
+pub struct GraphState {
+    local: Mutex<Local>,
+    remote: Mutex<HashMap<u64, Vec<NodeDesc>>>,
+    guards: Mutex<Vec<Weak<GuardCondition>>>,
+    publ: Publisher<Link>,
+    sub: Subscriber<Link>,
+    scratch: Mutex<Vec<u8>>,
+    self_id: u64,
+}
+
+impl std::fmt::Debug for GraphState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphState")
+            .field("local", &self.local)
+            .field("remote", &self.remote)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GraphState {
+    fn new(node: &L2Node) -> Result<GraphState, NodeError> {
+        let publ = node.publisher(
+            graph::GRAPH_TOPIC,
+            graph::GRAPH_TYPE,
+            Qos::reliable(1).transient_local(),
+        )?;
+        let sub = node.subscriber(
+            graph::GRAPH_TOPIC,
+            graph::GRAPH_TYPE,
+            Qos::reliable(256).transient_local(),
+        )?;
+        Ok(GraphState {
+            local: Mutex::default(),
+            remote: Mutex::default(),
+            guards: Mutex::default(),
+            publ,
+            sub,
+            scratch: Mutex::new(vec![0; 1 << 16]),
+            self_id: node.id(),
+        })
+    }
+
+    fn changed(&self) {
+        for g in lock(&self.guards).iter().filter_map(Weak::upgrade) {
+            g.trigger();
+        }
+    }
+
+    /// Publishes the local description (the latest one reaches late joiners too).
+    fn announce(&self) {
+        let bytes = graph::encode(&lock(&self.local).snapshot());
+        // A full window or a closed node only delays the description: the next change or a
+        // late joiner's match sends the latest one.
+        let _ = self
+            .publ
+            .publish_timeout(&bytes, Some(Duration::from_millis(100)));
+        self.changed();
+    }
+
+    /// Registers a node; it is unregistered when the returned guard drops.
+    pub fn add_node(self: &Arc<Self>, name: &str, namespace: &str, enclave: &str) -> Registration {
+        let key = lock(&self.local).add_node(name, namespace, enclave);
+        self.announce();
+        Registration {
+            graph: Arc::clone(self),
+            key,
+            node: true,
+        }
+    }
+
+    /// Registers an endpoint of node `node`.
+    pub fn add_endpoint(self: &Arc<Self>, node: &Registration, e: EndpointDesc) -> Registration {
+        let key = lock(&self.local).add_endpoint(node.key, e);
+        self.announce();
+        Registration {
+            graph: Arc::clone(self),
+            key,
+            node: false,
+        }
+    }
+
+    /// Reads the descriptions that arrived; returns whether anything changed.
+    fn drain(&self) -> bool {
+        let mut buf = lock(&self.scratch);
+        let mut changed = false;
+        loop {
+            match self.sub.try_recv(&mut buf) {
+                Ok(Some(info)) => {
+                    if info.writer.participant == self.self_id {
+                        continue;
+                    }
+                    // A description that does not decode is ignored: the sender's next one
+                    // replaces it.
+                    if let Ok(nodes) = graph::decode(&buf[..info.len]) {
+                        lock(&self.remote).insert(info.writer.participant, nodes);
+                        changed = true;
+                    }
+                }
+                Err(NodeError::Take(TakeError::BufferTooSmall { need })) => buf.resize(need, 0),
+                Ok(None) | Err(_) => return changed,
+            }
+        }
+    }
+
+    fn lost(&self, participant: u64) -> bool {
+        lock(&self.remote).remove(&participant).is_some()
+    }
+
+    /// Every known node, local ones first.
+    pub fn view(&self) -> View {
+        self.drain();
+        let mut nodes = lock(&self.local).snapshot();
+        for n in lock(&self.remote).values() {
+            nodes.extend(n.iter().cloned());
+        }
+        View { nodes }
+    }
+}
+
+/// A node or endpoint in the local graph; removed (and the change announced) on drop.
+#[derive(Debug)]
+pub struct Registration {
+    graph: Arc<GraphState>,
+    key: u64,
+    node: bool,
+}
+
+impl Registration {
+    /// The graph it belongs to.
+    pub fn graph(&self) -> &Arc<GraphState> {
+        &self.graph
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        {
+            let mut l = lock(&self.graph.local);
+            if self.node {
+                l.remove_node(self.key);
+            } else {
+                l.remove_endpoint(self.key);
+            }
+        }
+        self.graph.announce();
+    }
+}
 
 /// One initialised context.
 pub struct Context {
     node: Option<Arc<L2Node>>,
     dispatcher: Option<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
-    graph: GraphGuards,
+    graph: Arc<GraphState>,
     link_error: Arc<Mutex<Option<String>>>,
     settings: Settings,
 }
@@ -72,9 +224,11 @@ impl Context {
                 crate::config::ENV_CONFIG
             )
         })?;
+        let graph = GraphState::new(&node)
+            .map_err(|e| format!("cannot create the graph topic {}: {e}", graph::GRAPH_TOPIC))?;
+        let graph = Arc::new(graph);
         let node = Arc::new(node);
         let stop = Arc::new(AtomicBool::new(false));
-        let graph: GraphGuards = Arc::default();
         let link_error = Arc::new(Mutex::new(None));
         let dispatcher = {
             let (node, stop, graph, link_error) = (
@@ -118,11 +272,16 @@ impl Context {
         self.node.is_none()
     }
 
+    /// The ROS graph.
+    pub fn graph(&self) -> &Arc<GraphState> {
+        &self.graph
+    }
+
     /// A new graph guard condition, triggered whenever participants or endpoints appear or
     /// disappear.
     pub fn graph_guard(&self) -> Arc<GuardCondition> {
         let g = Arc::new(GuardCondition::new());
-        let mut list = lock(&self.graph);
+        let mut list = lock(&self.graph.guards);
         list.retain(|w| w.strong_count() > 0);
         list.push(Arc::downgrade(&g));
         g
@@ -154,16 +313,19 @@ impl Drop for Context {
 fn dispatch(
     node: &L2Node,
     stop: &AtomicBool,
-    graph: &Mutex<Vec<Weak<GuardCondition>>>,
+    graph: &GraphState,
     link_error: &Mutex<Option<String>>,
 ) {
     while !stop.load(Ordering::Relaxed) {
         match node.next_event(Some(DISPATCH_POLL)) {
             Ok(ev) => {
-                if is_graph_event(&ev) {
-                    for g in lock(graph).iter().filter_map(Weak::upgrade) {
-                        g.trigger();
-                    }
+                let mut changed = is_graph_event(&ev);
+                if let Event::ParticipantLost { participant, .. } = ev {
+                    changed |= graph.lost(participant);
+                }
+                changed |= graph.drain();
+                if changed {
+                    graph.changed();
                 }
                 WAKER.notify();
             }

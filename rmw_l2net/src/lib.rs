@@ -13,6 +13,7 @@
 //! * [`config`]: interface and domain from the init options and the environment;
 //! * [`context`]: a context's node, its event dispatcher, subscription queues (Linux);
 //! * [`wait`]: the wake-up that `rmw_wait` sleeps on;
+//! * [`graph`]: the ROS graph (nodes and their endpoints) and its wire description;
 //! * [`guard`]: guard condition state (safe code only);
 //! * [`sys`]: every `unsafe` block: the introspection walk, the C++ string shim, the rcutils
 //!   error state and the exported C functions, each behind a panic boundary.
@@ -28,6 +29,7 @@ pub mod cdr;
 pub mod config;
 #[cfg(target_os = "linux")]
 pub mod context;
+pub mod graph;
 pub mod guard;
 pub mod qos;
 #[allow(unsafe_code)]

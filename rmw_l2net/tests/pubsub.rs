@@ -303,6 +303,155 @@ unsafe fn wait_sub(
     }
 }
 
+/// Frees a string array filled by the library (malloc-based allocator).
+///
+/// # Safety
+/// Filled by a graph query.
+unsafe fn take_strings(a: &mut rcutils_string_array_t) -> Vec<String> {
+    // SAFETY: `data` holds `size` NUL-terminated strings from malloc.
+    unsafe {
+        let v = (0..a.size)
+            .map(|i| {
+                let p = *a.data.add(i);
+                let s = CStr::from_ptr(p).to_string_lossy().into_owned();
+                libc::free(p.cast());
+                s
+            })
+            .collect();
+        libc::free(a.data.cast());
+        a.data = null_mut();
+        a.size = 0;
+        v
+    }
+}
+
+/// Graph queries from both sides once the talker and listener know each other.
+///
+/// # Safety
+/// Live nodes and publisher.
+unsafe fn check_graph(
+    na: *mut rmw_node_t,
+    nb: *mut rmw_node_t,
+    publ: *mut rmw_publisher_t,
+    topic: &CStr,
+) {
+    // SAFETY: the rmw call sequence on live objects.
+    unsafe {
+        for node in [na, nb] {
+            wait_until("both nodes in the graph", || {
+                let mut names: rcutils_string_array_t = std::mem::zeroed();
+                let mut nss: rcutils_string_array_t = std::mem::zeroed();
+                let mut encl: rcutils_string_array_t = std::mem::zeroed();
+                assert_eq!(
+                    rmw_get_node_names_with_enclaves(node, &mut names, &mut nss, &mut encl),
+                    RMW_RET_OK
+                );
+                let names = take_strings(&mut names);
+                let nss = take_strings(&mut nss);
+                assert_eq!(take_strings(&mut encl).len(), names.len());
+                names.contains(&"talker".to_string())
+                    && names.contains(&"listener".to_string())
+                    && nss.contains(&"/ns".to_string())
+            });
+            // Descriptions arrive one change at a time: the endpoints may follow the nodes.
+            wait_until("both endpoints in the graph", || {
+                let (mut np, mut ns) = (0usize, 0usize);
+                assert_eq!(
+                    rmw_count_publishers(node, topic.as_ptr(), &mut np),
+                    RMW_RET_OK
+                );
+                assert_eq!(
+                    rmw_count_subscribers(node, topic.as_ptr(), &mut ns),
+                    RMW_RET_OK
+                );
+                assert!(np <= 1 && ns <= 1);
+                (np, ns) == (1, 1)
+            });
+        }
+        let mut alloc = allocator();
+        let mut nt: rmw_names_and_types_t = std::mem::zeroed();
+        assert_eq!(
+            rmw_get_topic_names_and_types(nb, &mut alloc, false, &mut nt),
+            RMW_RET_OK
+        );
+        let names = take_strings(&mut nt.names);
+        let i = names
+            .iter()
+            .position(|n| n.as_str() == topic.to_str().unwrap())
+            .expect("the topic is listed");
+        assert_eq!(
+            take_strings(&mut *nt.types.add(i)),
+            ["test_msgs/msg/BasicTypes"]
+        );
+        for j in (0..names.len()).filter(|&j| j != i) {
+            take_strings(&mut *nt.types.add(j));
+        }
+        libc::free(nt.types.cast());
+
+        let mut nt: rmw_names_and_types_t = std::mem::zeroed();
+        assert_eq!(
+            rmw_get_publisher_names_and_types_by_node(
+                nb,
+                &mut alloc,
+                c"talker".as_ptr(),
+                c"/".as_ptr(),
+                false,
+                &mut nt
+            ),
+            RMW_RET_OK
+        );
+        assert_eq!(take_strings(&mut nt.names), [topic.to_str().unwrap()]);
+        take_strings(&mut *nt.types);
+        libc::free(nt.types.cast());
+        let mut nt: rmw_names_and_types_t = std::mem::zeroed();
+        assert_eq!(
+            rmw_get_subscriber_names_and_types_by_node(
+                na,
+                &mut alloc,
+                c"nobody".as_ptr(),
+                c"/".as_ptr(),
+                false,
+                &mut nt
+            ),
+            RMW_RET_NODE_NAME_NON_EXISTENT
+        );
+
+        let mut infos: rmw_topic_endpoint_info_array_t = std::mem::zeroed();
+        assert_eq!(
+            rmw_get_publishers_info_by_topic(nb, &mut alloc, topic.as_ptr(), false, &mut infos),
+            RMW_RET_OK
+        );
+        assert_eq!(infos.size, 1);
+        let info = &*infos.info_array;
+        assert_eq!(CStr::from_ptr(info.node_name), c"talker");
+        assert_eq!(CStr::from_ptr(info.topic_type), c"test_msgs/msg/BasicTypes");
+        assert_eq!(info.endpoint_type, RMW_ENDPOINT_PUBLISHER);
+        assert_eq!(
+            info.qos_profile.reliability,
+            RMW_QOS_POLICY_RELIABILITY_RELIABLE
+        );
+        let mut pgid: rmw_gid_t = std::mem::zeroed();
+        assert_eq!(rmw_get_gid_for_publisher(publ, &mut pgid), RMW_RET_OK);
+        assert_eq!(info.endpoint_gid, pgid.data);
+        libc::free(info.node_name.cast_mut().cast());
+        libc::free(info.node_namespace.cast_mut().cast());
+        libc::free(info.topic_type.cast_mut().cast());
+        libc::free(infos.info_array.cast());
+        let mut infos: rmw_topic_endpoint_info_array_t = std::mem::zeroed();
+        assert_eq!(
+            rmw_get_subscriptions_info_by_topic(na, &mut alloc, topic.as_ptr(), false, &mut infos),
+            RMW_RET_OK
+        );
+        assert_eq!(infos.size, 1);
+        let info = &*infos.info_array;
+        assert_eq!(CStr::from_ptr(info.node_namespace), c"/ns");
+        libc::free(info.node_name.cast_mut().cast());
+        libc::free(info.node_namespace.cast_mut().cast());
+        libc::free(info.topic_type.cast_mut().cast());
+        libc::free(infos.info_array.cast());
+    }
+}
+
 #[test]
 fn publish_wait_take_across_namespaces() {
     if !require_privileges("publish_wait_take_across_namespaces") {
@@ -379,6 +528,8 @@ fn publish_wait_take_across_namespaces() {
                 .unwrap()
                 .is_triggered()
         );
+
+        check_graph(na, nb, publ, &topic);
 
         let ws = rmw_create_wait_set(cb.0, 0);
         assert!(!ws.is_null());
@@ -614,6 +765,25 @@ fn service_call_across_namespaces() {
             );
             up && up2
         });
+
+        wait_until("the service in the graph", || {
+            let (mut s, mut c) = (0usize, 0usize);
+            assert_eq!(rmw_count_services(nb, c"/add".as_ptr(), &mut s), RMW_RET_OK);
+            assert_eq!(rmw_count_clients(na, c"/add".as_ptr(), &mut c), RMW_RET_OK);
+            s == 1 && c == 2
+        });
+        let mut alloc = allocator();
+        let mut nt: rmw_names_and_types_t = std::mem::zeroed();
+        assert_eq!(
+            rmw_get_service_names_and_types(nb, &mut alloc, &mut nt),
+            RMW_RET_OK
+        );
+        let names = take_strings(&mut nt.names);
+        assert!(names.contains(&"/add".to_string()), "{names:?}");
+        for j in 0..names.len() {
+            take_strings(&mut *nt.types.add(j));
+        }
+        libc::free(nt.types.cast());
 
         let ws_a = rmw_create_wait_set(ca.0, 0);
         let ws_b = rmw_create_wait_set(cb.0, 0);

@@ -14,7 +14,8 @@ use l2net::node::{NodeError, Publisher, RemoteId};
 
 use super::*;
 use crate::config;
-use crate::context::{Context, Link, SubQueue, Taken};
+use crate::context::{Context, Link, Registration, SubQueue, Taken};
+use crate::graph::{EndpointDesc, Kind, QosDesc};
 use crate::qos::{Role, to_engine};
 use crate::wait::WAKER;
 
@@ -233,6 +234,7 @@ pub unsafe extern "C" fn rmw_context_fini(context: *mut rmw_context_t) -> rmw_re
 // Nodes.
 
 struct NodeImpl {
+    reg: Registration,
     name: CString,
     namespace: CString,
     // Keeps the guard condition `graph_handle.data` points to alive.
@@ -310,7 +312,17 @@ pub unsafe extern "C" fn rmw_create_node(
             return null;
         }
         let graph = state.graph_guard();
+        // SAFETY: the context's options were copied by rmw_init: enclave is NUL-terminated.
+        let enclave = unsafe { utf8(c.options.enclave) }
+            .unwrap_or("/")
+            .to_string();
+        let (Ok(name_s), Ok(ns_s)) = (n.to_str(), ns.to_str()) else {
+            error!("rmw_create_node: node name and namespace must be UTF-8");
+            return null;
+        };
+        let reg = state.graph().add_node(name_s, ns_s, &enclave);
         let mut ni = Box::new(NodeImpl {
+            reg,
             name: n.to_owned(),
             namespace: ns.to_owned(),
             graph_handle: rmw_guard_condition_t {
@@ -375,6 +387,50 @@ pub unsafe extern "C" fn rmw_node_get_graph_guard_condition(
             }
         },
     )
+}
+
+fn qos_desc(q: &rmw_qos_profile_t) -> QosDesc {
+    QosDesc {
+        history: q.history,
+        depth: q.depth as u64,
+        reliability: q.reliability,
+        durability: q.durability,
+        deadline: (q.deadline.sec, q.deadline.nsec),
+        lifespan: (q.lifespan.sec, q.lifespan.nsec),
+        liveliness: q.liveliness,
+        liveliness_lease: (
+            q.liveliness_lease_duration.sec,
+            q.liveliness_lease_duration.nsec,
+        ),
+    }
+}
+
+fn register(
+    ni: &NodeImpl,
+    kind: Kind,
+    name: &CStr,
+    type_name: &str,
+    gid: &rmw_gid_t,
+    qos: &rmw_qos_profile_t,
+) -> Registration {
+    ni.reg.graph().add_endpoint(
+        &ni.reg,
+        EndpointDesc {
+            kind,
+            name: name.to_string_lossy().into_owned(),
+            type_name: type_name.to_string(),
+            gid: gid.data,
+            qos: qos_desc(qos),
+        },
+    )
+}
+
+/// `pkg/srv/Type` from the request type `pkg/srv/Type_Request`.
+fn service_type(request_type: &str) -> String {
+    request_type
+        .strip_suffix("_Request")
+        .unwrap_or(request_type)
+        .to_string()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -449,6 +505,7 @@ unsafe fn endpoint_args<'a>(
 }
 
 struct PubImpl {
+    _reg: Registration,
     publ: Publisher<Link>,
     tables: introspection::MessageTables<'static>,
     qos: rmw_qos_profile_t,
@@ -531,11 +588,13 @@ pub unsafe extern "C" fn rmw_create_publisher(
         let entity = ni
             .next_entity
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let gid = gid(ni.participant, entity);
         let pi = Box::new(PubImpl {
+            _reg: register(ni, Kind::Publisher, &topic, &ty, &gid, &actual),
             publ,
             tables,
             qos: actual,
-            gid: gid(ni.participant, entity),
+            gid,
             topic,
             scratch: Mutex::new(Vec::new()),
         });
@@ -961,6 +1020,7 @@ pub extern "C" fn rmw_subscription_event_init(
 // Subscriptions.
 
 struct SubImpl {
+    _reg: Registration,
     queue: SubQueue,
     tables: introspection::MessageTables<'static>,
     qos: rmw_qos_profile_t,
@@ -1039,7 +1099,12 @@ pub unsafe extern "C" fn rmw_create_subscription(
             }
         };
         let ignore = options.ignore_local_publications.then_some(ni.participant);
+        let entity = ni
+            .next_entity
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let sgid = gid(ni.participant, entity);
         let si = Box::new(SubImpl {
+            _reg: register(ni, Kind::Subscription, &topic, &ty, &sgid, &actual),
             queue: SubQueue::new(sub, ignore),
             tables,
             qos: actual,
@@ -1616,6 +1681,7 @@ fn reply_topic(service: &CStr) -> String {
 }
 
 struct ClientImpl {
+    _reg: Registration,
     requests: Publisher<Link>,
     replies: SubQueue,
     request: introspection::MessageTables<'static>,
@@ -1629,6 +1695,7 @@ struct ClientImpl {
 }
 
 struct ServiceImpl {
+    _reg: Registration,
     requests: SubQueue,
     replies: Publisher<Link>,
     request: introspection::MessageTables<'static>,
@@ -1795,6 +1862,7 @@ pub unsafe extern "C" fn rmw_create_client(
             }
         };
         let ci = Box::new(ClientImpl {
+            _reg: register(ni, Kind::Client, &name, &service_type(&rq_ty), &gid, &wa),
             requests,
             replies: SubQueue::new(replies, None).with_prefix(&gid.data),
             request: rq,
@@ -1903,7 +1971,7 @@ pub unsafe extern "C" fn rmw_create_service(
     boundary("rmw_create_service", null, || {
         const WHAT: &str = "rmw_create_service";
         // SAFETY: the caller guarantees null or a live node.
-        let Ok((_, ctx)) = (unsafe { node_parts(node, WHAT) }) else {
+        let Ok((ni, ctx)) = (unsafe { node_parts(node, WHAT) }) else {
             return null;
         };
         // SAFETY: pointers null or valid (caller's contract).
@@ -1942,7 +2010,12 @@ pub unsafe extern "C" fn rmw_create_service(
                 return null;
             }
         };
+        let entity = ni
+            .next_entity
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let sgid = gid(ni.participant, entity);
         let si = Box::new(ServiceImpl {
+            _reg: register(ni, Kind::Service, &name, &service_type(&rq_ty), &sgid, &ra),
             requests: SubQueue::new(requests, None),
             replies,
             request: rq,
@@ -2312,3 +2385,582 @@ actual_qos!(
     service_impl,
     reply_qos
 );
+
+// ---------------------------------------------------------------------------------------------
+// Graph queries. The view is the context's own nodes plus the latest description of every
+// remote participant (see `crate::graph`). Names are ROS names: l2net does not mangle topic
+// names, so `no_demangle` changes nothing.
+
+unsafe extern "C" fn g_alloc(n: usize, _: *mut c_void) -> *mut c_void {
+    // SAFETY: plain malloc.
+    unsafe { libc::malloc(n) }
+}
+unsafe extern "C" fn g_free(p: *mut c_void, _: *mut c_void) {
+    // SAFETY: `p` came from g_alloc / g_realloc / g_calloc (or is null).
+    unsafe { libc::free(p) }
+}
+unsafe extern "C" fn g_realloc(p: *mut c_void, n: usize, _: *mut c_void) -> *mut c_void {
+    // SAFETY: `p` came from this allocator (or is null).
+    unsafe { libc::realloc(p, n) }
+}
+unsafe extern "C" fn g_calloc(n: usize, k: usize, _: *mut c_void) -> *mut c_void {
+    // SAFETY: plain calloc.
+    unsafe { libc::calloc(n, k) }
+}
+
+/// The allocator of the string arrays whose query takes none (as rcutils' default one).
+fn default_allocator() -> rcutils_allocator_t {
+    rcutils_allocator_t {
+        allocate: Some(g_alloc),
+        deallocate: Some(g_free),
+        reallocate: Some(g_realloc),
+        zero_allocate: Some(g_calloc),
+        state: core::ptr::null_mut(),
+    }
+}
+
+/// Frees a string array filled by [`fill_strings`] (as `rcutils_string_array_fini`).
+///
+/// # Safety
+/// `arr` was filled by `fill_strings` or is zeroed.
+unsafe fn free_strings(arr: &mut rcutils_string_array_t) {
+    let a = arr.allocator;
+    if !arr.data.is_null() {
+        for i in 0..arr.size {
+            // SAFETY: `data` holds `size` entries, each null or from `a`.
+            unsafe { dealloc((*arr.data.add(i)).cast(), &a) };
+        }
+        // SAFETY: from `a`.
+        unsafe { dealloc(arr.data.cast(), &a) };
+    }
+    arr.data = core::ptr::null_mut();
+    arr.size = 0;
+}
+
+/// Fills a zero-initialised string array (as `rcutils_string_array_init` + copies).
+///
+/// # Safety
+/// `arr` is writable; `a` is valid.
+unsafe fn fill_strings<S: AsRef<str>>(
+    arr: &mut rcutils_string_array_t,
+    items: &[S],
+    a: &rcutils_allocator_t,
+) -> Result<(), rmw_ret_t> {
+    arr.allocator = *a;
+    arr.size = 0;
+    arr.data = core::ptr::null_mut();
+    if items.is_empty() {
+        return Ok(());
+    }
+    let zalloc = a.zero_allocate.ok_or(RMW_RET_INVALID_ARGUMENT)?;
+    // SAFETY: a valid allocator.
+    let data: *mut *mut c_char =
+        unsafe { zalloc(items.len(), size_of::<*mut c_char>(), a.state) }.cast();
+    if data.is_null() {
+        return Err(RMW_RET_BAD_ALLOC);
+    }
+    arr.data = data;
+    arr.size = items.len();
+    for (i, s) in items.iter().enumerate() {
+        let c = CString::new(s.as_ref().replace('\0', "")).unwrap_or_default();
+        // SAFETY: NUL-terminated; a valid allocator.
+        match unsafe { strdup(c.as_ptr(), a) } {
+            // SAFETY: `data` holds `items.len()` entries.
+            Ok(p) => unsafe { *arr.data.add(i) = p },
+            Err(()) => {
+                // SAFETY: filled by this function.
+                unsafe { free_strings(arr) };
+                return Err(RMW_RET_BAD_ALLOC);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_zero_strings(a: &rcutils_string_array_t) -> bool {
+    a.size == 0 && a.data.is_null()
+}
+
+/// Fills zero-initialised names and types from a sorted map.
+///
+/// # Safety
+/// `nt` is writable; `a` is valid.
+unsafe fn fill_names_and_types(
+    nt: &mut rmw_names_and_types_t,
+    map: &std::collections::BTreeMap<String, Vec<String>>,
+    a: &rcutils_allocator_t,
+) -> Result<(), rmw_ret_t> {
+    let names: Vec<&String> = map.keys().collect();
+    // SAFETY: forwarded.
+    unsafe { fill_strings(&mut nt.names, &names, a) }?;
+    if names.is_empty() {
+        return Ok(());
+    }
+    let zalloc = a.zero_allocate.ok_or(RMW_RET_INVALID_ARGUMENT)?;
+    // SAFETY: a valid allocator; zeroed memory is a valid empty rcutils_string_array_t.
+    let types = unsafe { zalloc(names.len(), size_of::<rcutils_string_array_t>(), a.state) }
+        .cast::<rcutils_string_array_t>();
+    if types.is_null() {
+        // SAFETY: filled above.
+        unsafe { free_strings(&mut nt.names) };
+        return Err(RMW_RET_BAD_ALLOC);
+    }
+    nt.types = types;
+    for (i, t) in map.values().enumerate() {
+        // SAFETY: `types` holds `names.len()` zeroed entries.
+        if let Err(e) = unsafe { fill_strings(&mut *types.add(i), t, a) } {
+            // SAFETY: every entry is filled or zeroed.
+            unsafe {
+                for j in 0..names.len() {
+                    free_strings(&mut *types.add(j));
+                }
+                dealloc(types.cast(), a);
+                free_strings(&mut nt.names);
+            }
+            nt.types = core::ptr::null_mut();
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// The graph of the node's context.
+///
+/// # Safety
+/// `node` is null or a live node.
+unsafe fn graph_view(node: *const rmw_node_t, what: &str) -> Result<crate::graph::View, rmw_ret_t> {
+    // SAFETY: forwarded.
+    let (ni, _) = unsafe { node_parts(node, what) }?;
+    Ok(ni.reg.graph().view())
+}
+
+/// # Safety
+/// rmw API contract: live node; zero-initialised string arrays.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_get_node_names(
+    node: *const rmw_node_t,
+    node_names: *mut rcutils_string_array_t,
+    node_namespaces: *mut rcutils_string_array_t,
+) -> rmw_ret_t {
+    boundary("rmw_get_node_names", RMW_RET_ERROR, || {
+        // SAFETY: the caller's contract.
+        unsafe { node_names_impl(node, node_names, node_namespaces, core::ptr::null_mut()) }
+    })
+}
+
+/// # Safety
+/// rmw API contract: live node; zero-initialised string arrays.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_get_node_names_with_enclaves(
+    node: *const rmw_node_t,
+    node_names: *mut rcutils_string_array_t,
+    node_namespaces: *mut rcutils_string_array_t,
+    enclaves: *mut rcutils_string_array_t,
+) -> rmw_ret_t {
+    boundary("rmw_get_node_names_with_enclaves", RMW_RET_ERROR, || {
+        check_null!(enclaves);
+        // SAFETY: the caller's contract.
+        unsafe { node_names_impl(node, node_names, node_namespaces, enclaves) }
+    })
+}
+
+/// # Safety
+/// As `rmw_get_node_names_with_enclaves`; `enclaves` may be null.
+unsafe fn node_names_impl(
+    node: *const rmw_node_t,
+    names: *mut rcutils_string_array_t,
+    namespaces: *mut rcutils_string_array_t,
+    enclaves: *mut rcutils_string_array_t,
+) -> rmw_ret_t {
+    const WHAT: &str = "rmw_get_node_names";
+    // SAFETY: forwarded.
+    let view = match unsafe { graph_view(node, WHAT) } {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    check_null!(names);
+    check_null!(namespaces);
+    // SAFETY: checked non-null, writable (caller's contract).
+    let (names, namespaces, mut enclaves) =
+        unsafe { (&mut *names, &mut *namespaces, enclaves.as_mut()) };
+    if !is_zero_strings(names)
+        || !is_zero_strings(namespaces)
+        || enclaves.as_ref().is_some_and(|e| !is_zero_strings(e))
+    {
+        error!("{WHAT}: the string arrays must be zero-initialized");
+        return RMW_RET_INVALID_ARGUMENT;
+    }
+    let a = default_allocator();
+    let n: Vec<&str> = view.nodes.iter().map(|n| n.name.as_str()).collect();
+    let ns: Vec<&str> = view.nodes.iter().map(|n| n.namespace.as_str()).collect();
+    let en: Vec<&str> = view.nodes.iter().map(|n| n.enclave.as_str()).collect();
+    // SAFETY: writable arrays, a valid allocator; on failure everything is freed.
+    unsafe {
+        let mut r = fill_strings(names, &n, &a).and_then(|()| fill_strings(namespaces, &ns, &a));
+        if let (Ok(()), Some(e)) = (r, enclaves.as_deref_mut()) {
+            r = fill_strings(e, &en, &a);
+        }
+        match r {
+            Ok(()) => RMW_RET_OK,
+            Err(ret) => {
+                free_strings(names);
+                free_strings(namespaces);
+                if let Some(e) = enclaves {
+                    free_strings(e);
+                }
+                error!("{WHAT}: failed to allocate the names");
+                ret
+            }
+        }
+    }
+}
+
+macro_rules! count_fn {
+    ($name:ident, $kind:expr) => {
+        /// # Safety
+        /// rmw API contract: live node; NUL-terminated name; writable count.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name(
+            node: *const rmw_node_t,
+            name: *const c_char,
+            count: *mut usize,
+        ) -> rmw_ret_t {
+            boundary(stringify!($name), RMW_RET_ERROR, || {
+                // SAFETY: the caller's contract.
+                let view = match unsafe { graph_view(node, stringify!($name)) } {
+                    Ok(v) => v,
+                    Err(r) => return r,
+                };
+                check_null!(name);
+                check_null!(count);
+                // SAFETY: checked non-null, NUL-terminated.
+                let Some(name) = (unsafe { utf8(name) }) else {
+                    error!(concat!(stringify!($name), ": name is not UTF-8"));
+                    return RMW_RET_INVALID_ARGUMENT;
+                };
+                // SAFETY: checked non-null, writable.
+                unsafe { *count = view.count($kind, name) };
+                RMW_RET_OK
+            })
+        }
+    };
+}
+
+count_fn!(rmw_count_publishers, Kind::Publisher);
+count_fn!(rmw_count_subscribers, Kind::Subscription);
+count_fn!(rmw_count_clients, Kind::Client);
+count_fn!(rmw_count_services, Kind::Service);
+
+/// Names and types of endpoints of `kinds`, of one node if `node_name` is not null.
+///
+/// # Safety
+/// Pointers null or valid (rmw API contract).
+unsafe fn names_and_types_impl(
+    what: &str,
+    node: *const rmw_node_t,
+    allocator: *mut rcutils_allocator_t,
+    node_name: Option<(*const c_char, *const c_char)>,
+    kinds: &[Kind],
+    out: *mut rmw_names_and_types_t,
+) -> rmw_ret_t {
+    // SAFETY: forwarded.
+    let view = match unsafe { graph_view(node, what) } {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    check_null!(allocator);
+    check_null!(out);
+    // SAFETY: checked non-null (caller's contract).
+    let (a, nt) = unsafe { (*allocator, &mut *out) };
+    if !a.is_valid() {
+        error!("{what}: invalid allocator");
+        return RMW_RET_INVALID_ARGUMENT;
+    }
+    if !is_zero_strings(&nt.names) || !nt.types.is_null() {
+        error!("{what}: names and types must be zero-initialized");
+        return RMW_RET_INVALID_ARGUMENT;
+    }
+    let filter = match node_name {
+        None => None,
+        Some((n, ns)) => {
+            // SAFETY: NUL-terminated or null (caller's contract).
+            let (Some(n), Some(ns)) = (unsafe { utf8(n) }, unsafe { utf8(ns) }) else {
+                error!("{what}: node name and namespace must be non-null UTF-8");
+                return RMW_RET_INVALID_ARGUMENT;
+            };
+            if !view.has_node(n, ns) {
+                error!("{what}: no node {n:?} in namespace {ns:?}");
+                return RMW_RET_NODE_NAME_NON_EXISTENT;
+            }
+            Some((n, ns))
+        }
+    };
+    let map = view.names_and_types(kinds, filter);
+    // SAFETY: writable, zero-initialised; a valid allocator.
+    match unsafe { fill_names_and_types(nt, &map, &a) } {
+        Ok(()) => RMW_RET_OK,
+        Err(r) => {
+            error!("{what}: failed to allocate the result");
+            r
+        }
+    }
+}
+
+/// # Safety
+/// rmw API contract: live node, valid allocator, zero-initialised result.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_get_topic_names_and_types(
+    node: *const rmw_node_t,
+    allocator: *mut rcutils_allocator_t,
+    no_demangle: bool,
+    topic_names_and_types: *mut rmw_names_and_types_t,
+) -> rmw_ret_t {
+    const WHAT: &str = "rmw_get_topic_names_and_types";
+    boundary(WHAT, RMW_RET_ERROR, || {
+        let _ = no_demangle;
+        let kinds = [Kind::Publisher, Kind::Subscription];
+        // SAFETY: the caller's contract.
+        unsafe { names_and_types_impl(WHAT, node, allocator, None, &kinds, topic_names_and_types) }
+    })
+}
+
+/// # Safety
+/// rmw API contract: live node, valid allocator, zero-initialised result.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_get_service_names_and_types(
+    node: *const rmw_node_t,
+    allocator: *mut rcutils_allocator_t,
+    service_names_and_types: *mut rmw_names_and_types_t,
+) -> rmw_ret_t {
+    const WHAT: &str = "rmw_get_service_names_and_types";
+    boundary(WHAT, RMW_RET_ERROR, || {
+        // SAFETY: the caller's contract.
+        unsafe {
+            names_and_types_impl(
+                WHAT,
+                node,
+                allocator,
+                None,
+                &[Kind::Service],
+                service_names_and_types,
+            )
+        }
+    })
+}
+
+macro_rules! by_node_fn {
+    ($name:ident, $kind:expr $(, $demangle:ident)?) => {
+        /// # Safety
+        /// rmw API contract: live node, valid allocator, NUL-terminated names,
+        /// zero-initialised result.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name(
+            node: *const rmw_node_t,
+            allocator: *mut rcutils_allocator_t,
+            node_name: *const c_char,
+            node_namespace: *const c_char,
+            $($demangle: bool,)?
+            names_and_types: *mut rmw_names_and_types_t,
+        ) -> rmw_ret_t {
+            boundary(stringify!($name), RMW_RET_ERROR, || {
+                $(let _ = $demangle;)?
+                // SAFETY: the caller's contract.
+                unsafe {
+                    names_and_types_impl(
+                        stringify!($name),
+                        node,
+                        allocator,
+                        Some((node_name, node_namespace)),
+                        &[$kind],
+                        names_and_types,
+                    )
+                }
+            })
+        }
+    };
+}
+
+by_node_fn!(
+    rmw_get_publisher_names_and_types_by_node,
+    Kind::Publisher,
+    no_demangle
+);
+by_node_fn!(
+    rmw_get_subscriber_names_and_types_by_node,
+    Kind::Subscription,
+    no_demangle
+);
+by_node_fn!(rmw_get_service_names_and_types_by_node, Kind::Service);
+by_node_fn!(rmw_get_client_names_and_types_by_node, Kind::Client);
+
+/// Endpoint infos of `kind` on `topic_name`.
+///
+/// # Safety
+/// Pointers null or valid (rmw API contract).
+unsafe fn infos_by_topic(
+    what: &str,
+    node: *const rmw_node_t,
+    allocator: *mut rcutils_allocator_t,
+    topic_name: *const c_char,
+    kind: Kind,
+    out: *mut rmw_topic_endpoint_info_array_t,
+) -> rmw_ret_t {
+    // SAFETY: forwarded.
+    let view = match unsafe { graph_view(node, what) } {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    check_null!(allocator);
+    check_null!(topic_name);
+    check_null!(out);
+    // SAFETY: checked non-null (caller's contract).
+    let (a, arr, topic) = unsafe { (*allocator, &mut *out, utf8(topic_name)) };
+    let Some(topic) = topic else {
+        error!("{what}: topic name is not UTF-8");
+        return RMW_RET_INVALID_ARGUMENT;
+    };
+    if !a.is_valid() {
+        error!("{what}: invalid allocator");
+        return RMW_RET_INVALID_ARGUMENT;
+    }
+    if arr.size != 0 || !arr.info_array.is_null() {
+        error!("{what}: the info array must be zero-initialized");
+        return RMW_RET_INVALID_ARGUMENT;
+    }
+    let found: Vec<_> = view
+        .endpoints()
+        .filter(|(_, e)| e.kind == kind && e.name == topic)
+        .collect();
+    if found.is_empty() {
+        return RMW_RET_OK;
+    }
+    let Some(zalloc) = a.zero_allocate else {
+        error!("{what}: invalid allocator");
+        return RMW_RET_INVALID_ARGUMENT;
+    };
+    // SAFETY: a valid allocator; zeroed memory is a valid empty endpoint info.
+    let infos = unsafe { zalloc(found.len(), size_of::<rmw_topic_endpoint_info_t>(), a.state) }
+        .cast::<rmw_topic_endpoint_info_t>();
+    if infos.is_null() {
+        error!("{what}: failed to allocate the infos");
+        return RMW_RET_BAD_ALLOC;
+    }
+    let mut failed = false;
+    for (i, (n, e)) in found.iter().enumerate() {
+        let dup = |s: &str| {
+            let c = CString::new(s.replace('\0', "")).unwrap_or_default();
+            // SAFETY: NUL-terminated; a valid allocator.
+            unsafe { strdup(c.as_ptr(), &a) }.unwrap_or(core::ptr::null_mut())
+        };
+        let q = &e.qos;
+        let info = rmw_topic_endpoint_info_t {
+            node_name: dup(&n.name),
+            node_namespace: dup(&n.namespace),
+            topic_type: dup(&e.type_name),
+            topic_type_hash: rosidl_type_hash_t {
+                version: 0,
+                value: [0; ROSIDL_TYPE_HASH_SIZE],
+            },
+            endpoint_type: match kind {
+                Kind::Publisher => RMW_ENDPOINT_PUBLISHER,
+                _ => RMW_ENDPOINT_SUBSCRIPTION,
+            },
+            endpoint_gid: e.gid,
+            qos_profile: rmw_qos_profile_t {
+                history: q.history,
+                depth: q.depth as usize,
+                reliability: q.reliability,
+                durability: q.durability,
+                deadline: rmw_time_t {
+                    sec: q.deadline.0,
+                    nsec: q.deadline.1,
+                },
+                lifespan: rmw_time_t {
+                    sec: q.lifespan.0,
+                    nsec: q.lifespan.1,
+                },
+                liveliness: q.liveliness,
+                liveliness_lease_duration: rmw_time_t {
+                    sec: q.liveliness_lease.0,
+                    nsec: q.liveliness_lease.1,
+                },
+                avoid_ros_namespace_conventions: false,
+            },
+        };
+        failed |=
+            info.node_name.is_null() || info.node_namespace.is_null() || info.topic_type.is_null();
+        // SAFETY: `infos` holds found.len() entries.
+        unsafe { infos.add(i).write(info) };
+    }
+    if failed {
+        // SAFETY: every entry's strings are null or from `a`; the array is from `a`.
+        unsafe {
+            for i in 0..found.len() {
+                let e = &*infos.add(i);
+                dealloc(e.node_name.cast_mut().cast(), &a);
+                dealloc(e.node_namespace.cast_mut().cast(), &a);
+                dealloc(e.topic_type.cast_mut().cast(), &a);
+            }
+            dealloc(infos.cast(), &a);
+        }
+        error!("{what}: failed to allocate the infos");
+        return RMW_RET_BAD_ALLOC;
+    }
+    arr.size = found.len();
+    arr.info_array = infos;
+    RMW_RET_OK
+}
+
+/// # Safety
+/// rmw API contract: live node, valid allocator, NUL-terminated topic, zero-initialised array.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_get_publishers_info_by_topic(
+    node: *const rmw_node_t,
+    allocator: *mut rcutils_allocator_t,
+    topic_name: *const c_char,
+    no_mangle: bool,
+    publishers_info: *mut rmw_topic_endpoint_info_array_t,
+) -> rmw_ret_t {
+    const WHAT: &str = "rmw_get_publishers_info_by_topic";
+    boundary(WHAT, RMW_RET_ERROR, || {
+        let _ = no_mangle;
+        // SAFETY: the caller's contract.
+        unsafe {
+            infos_by_topic(
+                WHAT,
+                node,
+                allocator,
+                topic_name,
+                Kind::Publisher,
+                publishers_info,
+            )
+        }
+    })
+}
+
+/// # Safety
+/// rmw API contract: live node, valid allocator, NUL-terminated topic, zero-initialised array.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_get_subscriptions_info_by_topic(
+    node: *const rmw_node_t,
+    allocator: *mut rcutils_allocator_t,
+    topic_name: *const c_char,
+    no_mangle: bool,
+    subscriptions_info: *mut rmw_topic_endpoint_info_array_t,
+) -> rmw_ret_t {
+    const WHAT: &str = "rmw_get_subscriptions_info_by_topic";
+    boundary(WHAT, RMW_RET_ERROR, || {
+        let _ = no_mangle;
+        // SAFETY: the caller's contract.
+        unsafe {
+            infos_by_topic(
+                WHAT,
+                node,
+                allocator,
+                topic_name,
+                Kind::Subscription,
+                subscriptions_info,
+            )
+        }
+    })
+}
