@@ -150,6 +150,7 @@ fn lease_expiry() {
         let mut c = Config::new(1, "n");
         if i == 1 {
             c.lease = Duration::from_millis(500);
+            c.announce_period = Duration::from_millis(150);
         }
         c
     });

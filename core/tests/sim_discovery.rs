@@ -207,16 +207,31 @@ fn flood_of_forged_participants_never_evicts_a_matched_peer() {
 
 /// A minimal HELLO frame (no endpoints) from participant `id`.
 fn forged_hello(dst: MacAddr, src: MacAddr, id: u64) -> Vec<u8> {
-    use l2net_core::wire::msg::{Endpoints, HelloRepr};
-    use l2net_core::wire::{HeaderRepr, MsgKind, ParticipantId};
+    forged_hello_with(dst, src, id, 0)
+}
+
+/// A HELLO from participant `id` announcing `n` subscribers on topics nobody uses.
+fn forged_hello_with(dst: MacAddr, src: MacAddr, id: u64, n: usize) -> Vec<u8> {
+    use l2net_core::wire::msg::{EndpointKind, EndpointRepr, Endpoints, HelloRepr, Qos as WQos};
+    use l2net_core::wire::{EntityId, HeaderRepr, MsgKind, ParticipantId};
+    let eps: Vec<EndpointRepr<'_>> = (0..n)
+        .map(|i| EndpointRepr {
+            entity: EntityId(i as u32 + 1),
+            kind: EndpointKind::Subscriber,
+            qos: WQos::default(),
+            topic: "junk",
+            type_name: "J",
+            type_hash: None,
+        })
+        .collect();
     let hello = HelloRepr {
         reply_requested: false,
         lease_ms: 600_000,
         graph_epoch: 1,
         first_endpoint_index: 0,
-        total_endpoints: 0,
+        total_endpoints: n as u16,
         name: "evil",
-        endpoints: Endpoints::List(&[]),
+        endpoints: Endpoints::List(&eps),
     };
     let body = hello.buffer_len();
     let mut f = vec![0u8; 14 + 16 + body];
@@ -475,4 +490,37 @@ fn service_call_under_loss() {
         );
     }
     let _ = Instant::ZERO;
+}
+
+#[test]
+fn endpoint_flood_does_not_lock_out_real_endpoints() {
+    let mut sim = Sim::new(3, 11, cfg);
+    sim.run_for(Duration::from_millis(300));
+    // Attackers fill node 0's 32-entry endpoint table with junk endpoints.
+    for k in 0..6u64 {
+        let frame = forged_hello_with(sim.nodes[2].p.discovery_mac(), mac(2), 0xbad_0000 + k, 20);
+        let now = sim.now;
+        let l = &mut sim.nodes[2].link;
+        let tok = l.transmit(now, frame.len()).unwrap().unwrap();
+        tok.consume(|b| b.copy_from_slice(&frame));
+        l.flush(now).unwrap();
+        sim.step();
+    }
+    assert!(sim.nodes[0].p.graph().endpoints().count() >= 20);
+    assert!(sim.nodes[0].p.stats().graph_evictions > 0, "the table never filled up");
+    // A real endpoint appears and is matched all the same.
+    let w = sim.nodes[0]
+        .p
+        .create_writer("real", "T", None, Qos::reliable(4), leak(4096))
+        .unwrap();
+    let _r = sim.nodes[1]
+        .p
+        .create_reader("real", "T", None, Qos::reliable(4), leak(4096))
+        .unwrap();
+    assert!(
+        sim.run_until(Duration::from_secs(2), |s| s.nodes[0].p.writer_matches(w)
+            == 1),
+        "{:?}",
+        sim.nodes[0].p.stats()
+    );
 }

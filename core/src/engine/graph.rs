@@ -228,6 +228,23 @@ impl<const P: usize, const E: usize> Graph<P, E> {
             .map_or(Admission::Full, |(i, _)| Admission::Evict(i))
     }
 
+    /// The least recently heard participant other than `exclude` that has no matched endpoint
+    /// and is not static: the one to evict when a table is full.
+    pub fn eviction_candidate(&self, exclude: u64) -> Option<usize> {
+        self.peers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+            .filter(|(_, p)| p.id != exclude && !p.is_static && !self.peer_is_matched(p.id))
+            .min_by_key(|(_, p)| p.last_seen)
+            .map(|(i, _)| i)
+    }
+
+    /// True if the endpoint table has no free slot.
+    pub fn endpoints_full(&self) -> bool {
+        self.endpoints.iter().all(Option::is_some)
+    }
+
     /// Put `peer` into `slot` (from [`Graph::admit`]; an occupant must have been removed).
     pub fn insert_peer(&mut self, slot: usize, peer: Peer) {
         if let Some(p) = self.peers.get_mut(slot) {

@@ -124,6 +124,9 @@ pub enum ConfigError {
     BadWindow,
     /// The MAC address is a group address.
     MulticastMac,
+    /// A period (announce, fast announce, heartbeat) is shorter than 1 ms, or the lease is
+    /// not longer than the announce period.
+    BadPeriod,
 }
 
 /// Why an endpoint could not be created.
@@ -414,6 +417,14 @@ impl<
         }
         if mac.is_multicast() {
             return Err(ConfigError::MulticastMac);
+        }
+        let ms = Duration::from_millis(1);
+        if config.announce_period < ms
+            || config.fast_announce_period < ms
+            || config.heartbeat_period < ms
+            || config.lease <= config.announce_period
+        {
+            return Err(ConfigError::BadPeriod);
         }
         Ok(Participant {
             config,

@@ -306,6 +306,14 @@ impl<
             matched: 0,
             epoch,
         };
+        if self.graph.endpoints_full() {
+            // Same rule as for participants: room is taken from the least recently heard
+            // unmatched, non-static participant, never from one that carries traffic.
+            if let Some(victim) = self.graph.eviction_candidate(participant) {
+                self.stats.graph_evictions += 1;
+                self.remove_peer(victim, LostReason::Evicted);
+            }
+        }
         let Some(s) = self
             .graph
             .insert_endpoint(ep, self.config.max_endpoints_per_peer)
