@@ -173,6 +173,23 @@ mod tests {
     }
 
     #[test]
+    fn interface_from_a_config_file() {
+        let path = std::env::temp_dir().join(format!(
+            "rmw_l2net_config_{}_{:?}.conf",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::write(&path, "# robot\ninterface = enp1s0\n").unwrap();
+        let mut i = inputs();
+        i.env_config = Some(path.to_string_lossy().into_owned());
+        assert_eq!(resolve(&i).unwrap().interface, "enp1s0");
+        // The variable wins over the file.
+        i.env_interface = Some("eth9".into());
+        assert_eq!(resolve(&i).unwrap().interface, "eth9");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
     fn config_file_syntax() {
         assert_eq!(
             parse_config("# c\n interface = \"enp3s0\" # x\n").unwrap(),

@@ -48,6 +48,7 @@ pub struct GraphState {
     sub: Subscriber<Link>,
     scratch: Mutex<Vec<u8>>,
     self_id: u64,
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for GraphState {
@@ -79,6 +80,7 @@ impl GraphState {
             sub,
             scratch: Mutex::new(vec![0; 1 << 16]),
             self_id: node.id(),
+            closed: AtomicBool::new(false),
         })
     }
 
@@ -90,6 +92,11 @@ impl GraphState {
 
     /// Publishes the local description (the latest one reaches late joiners too).
     fn announce(&self) {
+        if self.closed.load(Ordering::Relaxed) {
+            // After rmw_shutdown the participant said goodbye: nothing to tell anyone.
+            self.changed();
+            return;
+        }
         let bytes = graph::encode(&lock(&self.local).snapshot());
         // A full window or a closed node only delays the description: the next change or a
         // late joiner's match sends the latest one.
@@ -292,6 +299,7 @@ impl Context {
     /// anything.
     pub fn shutdown(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        self.graph.closed.store(true, Ordering::Relaxed);
         if let Some(d) = self.dispatcher.take() {
             let _ = d.join();
         }

@@ -2,7 +2,8 @@
 //! rmw_implementation and calls it like rcl: first two contexts in one process (over a veth
 //! pair with both ends in one namespace, and over the loopback interface), then a publisher
 //! and a subscriber process in two namespaces joined by a veth pair. Needs root: skipped with a
-//! message otherwise, a failure when L2NET_REQUIRE_PRIVILEGED=1.
+//! message otherwise, a failure when L2NET_REQUIRE_PRIVILEGED=1. The child processes join
+//! the namespaces with setns(2) before exec.
 
 #![cfg(target_os = "linux")]
 
@@ -27,11 +28,24 @@ fn library() -> PathBuf {
     panic!("librmw_l2net_cpp.so not found beside {}", exe.display());
 }
 
-/// The program inside network namespace `ns` (`ip netns exec`).
+/// The program inside network namespace `ns`: the child joins it (setns) before exec.
 fn command(ns: &Netns, args: &[&str]) -> Command {
-    let mut c = Command::new("ip");
-    c.args(["netns", "exec", ns.name(), PROGRAM])
-        .arg(args[0])
+    use std::os::unix::process::CommandExt;
+    let file = std::fs::File::open(ns.path()).expect("open the namespace file");
+    let mut c = Command::new(PROGRAM);
+    // SAFETY: between fork and exec only setns(2), an async-signal-safe system call, runs; the
+    // namespace file stays open in the parent (moved into the closure) until the command is
+    // dropped.
+    unsafe {
+        c.pre_exec(move || {
+            use std::os::fd::AsRawFd;
+            if libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    c.arg(args[0])
         .arg(library())
         .arg(FIXTURES)
         .args(&args[1..])
