@@ -87,6 +87,8 @@ usage: cargo bench -p l2net-linux --bench throughput [-- OPTIONS]
   --sizes LIST      comma-separated frame sizes in bytes, 60..=9014 (default 64,1514,9014)
   --modes LIST      softirq,threaded (default both)
   --batch N         frames queued per flush (default 64)
+  --rx-room BYTES   receive room per link: rcvbuf, and half of the ring's ring_memory
+                    (default 4194304)
   --rounds N        measure every cell N times, report the round with the median
                     delivered/s (default 3; damps other load on the machine)
   -h, --help        this text
@@ -153,6 +155,7 @@ Needs root. Prints Markdown tables on stdout.";
         modes: Vec<Mode>,
         batch: usize,
         rounds: usize,
+        rx_room: usize,
     }
 
     fn list<T>(v: &str, f: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
@@ -173,6 +176,7 @@ Needs root. Prints Markdown tables on stdout.";
                 modes: vec![Mode::Softirq, Mode::Threaded],
                 batch: 64,
                 rounds: 3,
+                rx_room: 4 << 20,
             };
             let mut it = args.iter();
             while let Some(a) = it.next() {
@@ -212,6 +216,13 @@ Needs root. Prints Markdown tables on stdout.";
                             .ok()
                             .filter(|n| (1..=1024).contains(n))
                             .ok_or("--batch must be 1 to 1024")?
+                    }
+                    "--rx-room" => {
+                        o.rx_room = v
+                            .parse()
+                            .ok()
+                            .filter(|n| (64 << 10..=256 << 20).contains(n))
+                            .ok_or("--rx-room must be 64 KiB to 256 MiB")?
                     }
                     "--rounds" => {
                         o.rounds = v
@@ -603,13 +614,14 @@ Needs root. Prints Markdown tables on stdout.";
         }
     }
 
-    fn link_config(dev: &str, batch: usize) -> LinkConfig {
+    fn link_config(dev: &str, opts: &Opts) -> LinkConfig {
         let mut c = LinkConfig::new(dev);
-        // The same 4 MiB of receive room for every backend (the ring's RX ring is half of
-        // its 8 MiB ring_memory).
-        c.rcvbuf = Some(4 << 20);
+        // The same receive room for every backend (the ring's RX ring is half of its
+        // ring_memory).
+        c.rcvbuf = Some(opts.rx_room);
+        c.ring_memory = 2 * opts.rx_room;
         c.sndbuf = Some(4 << 20);
-        c.tx_slots = batch;
+        c.tx_slots = opts.batch;
         c
     }
 
@@ -621,8 +633,8 @@ Needs root. Prints Markdown tables on stdout.";
         opts: &Opts,
         cpus: (Option<usize>, Option<usize>),
     ) -> Result<Cell, String> {
-        let rx_cfg = link_config(env.veth.b_name(), opts.batch);
-        let tx_cfg = link_config(env.veth.a_name(), opts.batch);
+        let rx_cfg = link_config(env.veth.b_name(), opts);
+        let tx_cfg = link_config(env.veth.a_name(), opts);
         let open = |ns: &Netns, cfg: &LinkConfig| {
             ns.run(|| L::open_link(cfg))
                 .map_err(|e| e.to_string())?
@@ -912,7 +924,7 @@ Needs root. Prints Markdown tables on stdout.";
             out,
             "Machine: {ncpu} CPUs ({}), kernel {}; load average {load_before} before the run, \
              {} after. Window {} s per cell after {} s warm-up, median of {} rounds by delivered/s, \
-             {} frames per flush, sender pinned to CPU 0 and receiver to CPU 1, same backend \
+             {} frames per flush, {} KiB receive room per link, sender pinned to CPU 0 and receiver to CPU 1, same backend \
              on both ends. CPU user/system split is tick-sampled (250 Hz); their sum is exact.",
             probe::cpu_model(),
             probe::kernel(),
@@ -920,7 +932,8 @@ Needs root. Prints Markdown tables on stdout.";
             opts.secs,
             opts.warmup,
             opts.rounds,
-            opts.batch
+            opts.batch,
+            opts.rx_room >> 10
         );
         for &mode in &opts.modes {
             table(&cells, mode, &mut out);
