@@ -485,6 +485,29 @@ pub struct rmw_topic_endpoint_info_array_t {
 /// `RMW_RET_NODE_NAME_NON_EXISTENT` (rmw/ret_types.h).
 pub const RMW_RET_NODE_NAME_NON_EXISTENT: rmw_ret_t = 203;
 
+/// `rmw_event_t` (rmw/event.h).
+#[repr(C)]
+#[derive(Debug)]
+pub struct rmw_event_t {
+    pub implementation_identifier: *const c_char,
+    pub data: *mut c_void,
+    pub event_type: c_int,
+}
+
+/// `rmw_matched_status_t` (rmw/events_statuses/matched.h).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct rmw_matched_status_t {
+    pub total_count: usize,
+    pub total_count_change: usize,
+    pub current_count: usize,
+    pub current_count_change: i32,
+}
+
+/// `RMW_EVENT_SUBSCRIPTION_MATCHED` and `RMW_EVENT_PUBLICATION_MATCHED` (rmw/event.h).
+pub const RMW_EVENT_SUBSCRIPTION_MATCHED: c_int = 5;
+pub const RMW_EVENT_PUBLICATION_MATCHED: c_int = 10;
+
 /// `rmw_event_type_t` (rmw/event.h).
 pub type rmw_event_type_t = c_int;
 /// The sentinel `RMW_EVENT_INVALID`: every valid event type is below it.
@@ -971,6 +994,27 @@ mod tests {
             align = 8,
             size = 0,
             info_array = 8
+        );
+    }
+
+    #[test]
+    fn event_layouts() {
+        layout!(
+            rmw_event_t,
+            size = 24,
+            align = 8,
+            implementation_identifier = 0,
+            data = 8,
+            event_type = 16
+        );
+        layout!(
+            rmw_matched_status_t,
+            size = 32,
+            align = 8,
+            total_count = 0,
+            total_count_change = 8,
+            current_count = 16,
+            current_count_change = 24
         );
     }
 

@@ -468,3 +468,82 @@ impl SubQueue {
         }
     }
 }
+
+/// The matched status of a publisher or subscription, as the matched events report it. The
+/// Node API gives the current number of matches; changes are seen when the status is looked
+/// at (the dispatcher wakes the wait sets on every match and unmatch), so a match and an
+/// unmatch between two looks cancel out in `total_count`.
+#[derive(Debug, Default)]
+pub struct MatchedStatus {
+    last: usize,
+    total: usize,
+    total_reported: usize,
+}
+
+/// One reading of a [`MatchedStatus`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MatchedReading {
+    pub total_count: usize,
+    pub total_count_change: usize,
+    pub current_count: usize,
+    pub current_count_change: i32,
+}
+
+impl MatchedStatus {
+    /// Whether `current` differs from what was last reported.
+    pub fn changed(&self, current: usize) -> bool {
+        current != self.last
+    }
+
+    /// Reports the status for `current` matches and resets the changes.
+    pub fn take(&mut self, current: usize) -> MatchedReading {
+        if current > self.last {
+            self.total += current - self.last;
+        }
+        let change = current as i64 - self.last as i64;
+        let r = MatchedReading {
+            total_count: self.total,
+            total_count_change: self.total - self.total_reported,
+            current_count: current,
+            current_count_change: change.clamp(i32::MIN.into(), i32::MAX.into()) as i32,
+        };
+        self.last = current;
+        self.total_reported = self.total;
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matched_status_counts_changes() {
+        let mut m = MatchedStatus::default();
+        assert!(!m.changed(0));
+        assert!(m.changed(2));
+        let r = m.take(2);
+        assert_eq!(
+            (
+                r.total_count,
+                r.total_count_change,
+                r.current_count,
+                r.current_count_change
+            ),
+            (2, 2, 2, 2)
+        );
+        assert!(!m.changed(2));
+        let r = m.take(1);
+        assert_eq!(
+            (
+                r.total_count,
+                r.total_count_change,
+                r.current_count,
+                r.current_count_change
+            ),
+            (2, 0, 1, -1)
+        );
+        let r = m.take(3);
+        assert_eq!((r.total_count, r.total_count_change), (4, 2));
+    }
+}

@@ -452,6 +452,44 @@ unsafe fn check_graph(
     }
 }
 
+/// Waits on events; returns which entries stayed non-null.
+///
+/// # Safety
+/// Live wait set and events.
+unsafe fn wait_events(
+    ws: *mut rmw_wait_set_t,
+    events: &mut [&mut rmw_event_t],
+    timeout: Option<rmw_time_t>,
+) -> Vec<bool> {
+    let mut entries: Vec<*mut c_void> = events
+        .iter_mut()
+        .map(|e| (&mut **e as *mut rmw_event_t).cast())
+        .collect();
+    let mut ea = rmw_events_t {
+        event_count: entries.len(),
+        events: entries.as_mut_ptr(),
+    };
+    let t = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+    // SAFETY: forwarded from the caller.
+    let r = unsafe {
+        rmw_wait(
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            &mut ea,
+            ws,
+            t,
+        )
+    };
+    assert!(
+        r == RMW_RET_OK || r == RMW_RET_TIMEOUT,
+        "{r}: {:?}",
+        last_error()
+    );
+    entries.iter().map(|p| !p.is_null()).collect()
+}
+
 #[test]
 fn publish_wait_take_across_namespaces() {
     if !require_privileges("publish_wait_take_across_namespaces") {
@@ -530,6 +568,62 @@ fn publish_wait_take_across_namespaces() {
         );
 
         check_graph(na, nb, publ, &topic);
+
+        // Matched events: ready once after the match, then quiet.
+        let mut pev: rmw_event_t = std::mem::zeroed();
+        let mut sev: rmw_event_t = std::mem::zeroed();
+        let mut other: rmw_event_t = std::mem::zeroed();
+        assert_eq!(
+            rmw_publisher_event_init(&mut pev, publ, RMW_EVENT_PUBLICATION_MATCHED),
+            RMW_RET_OK
+        );
+        assert_eq!(
+            rmw_subscription_event_init(&mut sev, sub, RMW_EVENT_SUBSCRIPTION_MATCHED),
+            RMW_RET_OK
+        );
+        assert_eq!(
+            rmw_publisher_event_init(&mut other, publ, 7),
+            RMW_RET_UNSUPPORTED
+        );
+        let ws_ev = rmw_create_wait_set(ca.0, 0);
+        assert_eq!(
+            wait_events(
+                ws_ev,
+                &mut [&mut pev, &mut sev],
+                Some(rmw_time_t { sec: 0, nsec: 0 })
+            ),
+            [true, true]
+        );
+        for ev in [&pev, &sev] {
+            let mut st: rmw_matched_status_t = std::mem::zeroed();
+            let mut taken = false;
+            assert_eq!(
+                rmw_take_event(
+                    ev,
+                    (&mut st as *mut rmw_matched_status_t).cast(),
+                    &mut taken
+                ),
+                RMW_RET_OK
+            );
+            assert!(taken);
+            assert_eq!(
+                st,
+                rmw_matched_status_t {
+                    total_count: 1,
+                    total_count_change: 1,
+                    current_count: 1,
+                    current_count_change: 1
+                }
+            );
+        }
+        assert_eq!(
+            wait_events(
+                ws_ev,
+                &mut [&mut pev, &mut sev],
+                Some(rmw_time_t { sec: 0, nsec: 0 })
+            ),
+            [false, false]
+        );
 
         let ws = rmw_create_wait_set(cb.0, 0);
         assert!(!ws.is_null());
@@ -654,6 +748,28 @@ fn publish_wait_take_across_namespaces() {
 
         assert_eq!(rmw_destroy_wait_set(ws), RMW_RET_OK);
         assert_eq!(rmw_destroy_subscription(nb, sub), RMW_RET_OK);
+        // The publisher's matched event reports the subscription leaving.
+        assert_eq!(
+            wait_events(
+                ws_ev,
+                &mut [&mut pev],
+                Some(rmw_time_t { sec: 10, nsec: 0 })
+            ),
+            [true]
+        );
+        let mut st: rmw_matched_status_t = std::mem::zeroed();
+        let mut taken = false;
+        assert_eq!(
+            rmw_take_event(
+                &pev,
+                (&mut st as *mut rmw_matched_status_t).cast(),
+                &mut taken
+            ),
+            RMW_RET_OK
+        );
+        assert_eq!((st.current_count, st.current_count_change), (0, -1));
+        assert_eq!(st.total_count, 1);
+        assert_eq!(rmw_destroy_wait_set(ws_ev), RMW_RET_OK);
         assert_eq!(rmw_destroy_publisher(na, publ), RMW_RET_OK);
         assert_eq!(rmw_destroy_node(na), RMW_RET_OK);
         assert_eq!(rmw_destroy_node(nb), RMW_RET_OK);

@@ -545,12 +545,16 @@ pub extern "C" fn rmw_feature_supported(feature: rmw_feature_t) -> bool {
     })
 }
 
-/// No event type is supported yet: events come with the engine.
+/// The matched events are supported (publication and subscription matched); the other QoS
+/// events need engine events the Node API cannot route to an endpoint yet.
 #[unsafe(no_mangle)]
 pub extern "C" fn rmw_event_type_is_supported(event_type: rmw_event_type_t) -> bool {
     boundary("rmw_event_type_is_supported", false, || {
-        let _ = event_type;
-        false
+        cfg!(target_os = "linux")
+            && matches!(
+                event_type,
+                RMW_EVENT_SUBSCRIPTION_MATCHED | RMW_EVENT_PUBLICATION_MATCHED
+            )
     })
 }
 

@@ -14,7 +14,7 @@ use l2net::node::{NodeError, Publisher, RemoteId};
 
 use super::*;
 use crate::config;
-use crate::context::{Context, Link, Registration, SubQueue, Taken};
+use crate::context::{Context, Link, MatchedStatus, Registration, SubQueue, Taken};
 use crate::graph::{EndpointDesc, Kind, QosDesc};
 use crate::qos::{Role, to_engine};
 use crate::wait::WAKER;
@@ -506,6 +506,7 @@ unsafe fn endpoint_args<'a>(
 
 struct PubImpl {
     _reg: Registration,
+    matched: Mutex<MatchedStatus>,
     publ: Publisher<Link>,
     tables: introspection::MessageTables<'static>,
     qos: rmw_qos_profile_t,
@@ -591,6 +592,7 @@ pub unsafe extern "C" fn rmw_create_publisher(
         let gid = gid(ni.participant, entity);
         let pi = Box::new(PubImpl {
             _reg: register(ni, Kind::Publisher, &topic, &ty, &gid, &actual),
+            matched: Mutex::default(),
             publ,
             tables,
             qos: actual,
@@ -889,16 +891,12 @@ unsupported!(
     )
 );
 unsupported!(
-    "listener callbacks (EventsExecutor); no QoS event exists yet",
+    "listener callbacks (EventsExecutor); wait sets work",
     rmw_event_set_callback(
         event: *mut c_void,
         callback: *const c_void,
         user_data: *const c_void
     )
-);
-unsupported!(
-    "no QoS event can be created yet",
-    rmw_take_event(event_handle: *const c_void, event_info: *mut c_void, taken: *mut bool)
 );
 unsupported!(
     "content filtered topics",
@@ -983,36 +981,131 @@ no_loans!(rmw_return_loaned_message_from_subscription(
     loaned_message: *mut c_void
 ));
 
-/// QoS events (deadline missed, liveliness, incompatible QoS, matched) are not offered yet;
-/// rcl reports `RCL_RET_UNSUPPORTED` and rclcpp carries on without them.
+/// Initialises a publisher event: `RMW_EVENT_PUBLICATION_MATCHED` is supported; the other
+/// QoS events (deadline, liveliness, incompatible QoS or type) return `RMW_RET_UNSUPPORTED`,
+/// which rcl / rclcpp accept.
+///
+/// # Safety
+/// rmw API contract: `rmw_event` zero-initialised and writable; live publisher.
 #[unsafe(no_mangle)]
-pub extern "C" fn rmw_publisher_event_init(
-    rmw_event: *mut c_void,
+pub unsafe extern "C" fn rmw_publisher_event_init(
+    rmw_event: *mut rmw_event_t,
     publisher: *const rmw_publisher_t,
     event_type: rmw_event_type_t,
 ) -> rmw_ret_t {
     boundary("rmw_publisher_event_init", RMW_RET_ERROR, || {
-        let _ = (rmw_event, publisher);
-        error!(
-            "rmw_publisher_event_init: event type {event_type} is not supported by rmw_l2net_cpp"
-        );
-        RMW_RET_UNSUPPORTED
+        const WHAT: &str = "rmw_publisher_event_init";
+        check_null!(rmw_event);
+        // SAFETY: the caller guarantees null or a live publisher.
+        if let Err(r) = unsafe { pub_impl(publisher, WHAT) } {
+            return r;
+        }
+        if event_type != RMW_EVENT_PUBLICATION_MATCHED {
+            error!("{WHAT}: event type {event_type} is not supported by rmw_l2net_cpp");
+            return RMW_RET_UNSUPPORTED;
+        }
+        // SAFETY: checked non-null, writable; the event points at the publisher's handle,
+        // which outlives it (rcl finalises events before their publisher).
+        unsafe {
+            *rmw_event = rmw_event_t {
+                implementation_identifier: IDENTIFIER.as_ptr(),
+                data: (*publisher).data,
+                event_type,
+            };
+        }
+        RMW_RET_OK
     })
 }
 
-/// See [`rmw_publisher_event_init`].
+/// Initialises a subscription event: `RMW_EVENT_SUBSCRIPTION_MATCHED` is supported; see
+/// [`rmw_publisher_event_init`].
+///
+/// # Safety
+/// rmw API contract: `rmw_event` zero-initialised and writable; live subscription.
 #[unsafe(no_mangle)]
-pub extern "C" fn rmw_subscription_event_init(
-    rmw_event: *mut c_void,
+pub unsafe extern "C" fn rmw_subscription_event_init(
+    rmw_event: *mut rmw_event_t,
     subscription: *const rmw_subscription_t,
     event_type: rmw_event_type_t,
 ) -> rmw_ret_t {
     boundary("rmw_subscription_event_init", RMW_RET_ERROR, || {
-        let _ = (rmw_event, subscription);
-        error!(
-            "rmw_subscription_event_init: event type {event_type} is not supported by rmw_l2net_cpp"
-        );
-        RMW_RET_UNSUPPORTED
+        const WHAT: &str = "rmw_subscription_event_init";
+        check_null!(rmw_event);
+        // SAFETY: the caller guarantees null or a live subscription.
+        if let Err(r) = unsafe { sub_impl(subscription, WHAT) } {
+            return r;
+        }
+        if event_type != RMW_EVENT_SUBSCRIPTION_MATCHED {
+            error!("{WHAT}: event type {event_type} is not supported by rmw_l2net_cpp");
+            return RMW_RET_UNSUPPORTED;
+        }
+        // SAFETY: as in rmw_publisher_event_init.
+        unsafe {
+            *rmw_event = rmw_event_t {
+                implementation_identifier: IDENTIFIER.as_ptr(),
+                data: (*subscription).data,
+                event_type,
+            };
+        }
+        RMW_RET_OK
+    })
+}
+
+/// The matched status behind one of our events and the current number of matches.
+///
+/// # Safety
+/// `e` is an event initialised by this library whose publisher / subscription is alive.
+unsafe fn event_source<'a>(e: &rmw_event_t) -> Option<(&'a Mutex<MatchedStatus>, usize)> {
+    // SAFETY: the data of our events is the PubImpl / SubImpl their type says.
+    unsafe {
+        match e.event_type {
+            RMW_EVENT_PUBLICATION_MATCHED => {
+                let p = e.data.cast::<PubImpl>().as_ref()?;
+                Some((&p.matched, p.publ.matched()))
+            }
+            RMW_EVENT_SUBSCRIPTION_MATCHED => {
+                let s = e.data.cast::<SubImpl>().as_ref()?;
+                Some((&s.matched, s.queue.subscriber().matched()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// # Safety
+/// rmw API contract: `event_handle` initialised by this library; `event_info` points to the
+/// status struct of its type (`rmw_matched_status_t`); `taken` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_take_event(
+    event_handle: *const rmw_event_t,
+    event_info: *mut c_void,
+    taken: *mut bool,
+) -> rmw_ret_t {
+    boundary("rmw_take_event", RMW_RET_ERROR, || {
+        check_null!(event_handle);
+        check_null!(event_info);
+        check_null!(taken);
+        // SAFETY: checked non-null; the caller guarantees validity.
+        let e = unsafe { &*event_handle };
+        check_ours!("event", e.implementation_identifier);
+        // SAFETY: an event of ours (checked above).
+        let Some((status, current)) = (unsafe { event_source(e) }) else {
+            error!("rmw_take_event: event is not initialized or of an unsupported type");
+            return RMW_RET_INVALID_ARGUMENT;
+        };
+        let r = lock(status).take(current);
+        // SAFETY: the caller provides an rmw_matched_status_t for matched events; `taken` is
+        // writable.
+        unsafe {
+            *event_info.cast::<rmw_matched_status_t>() = rmw_matched_status_t {
+                total_count: r.total_count,
+                total_count_change: r.total_count_change,
+                current_count: r.current_count,
+                current_count_change: r.current_count_change,
+            };
+            *taken = true;
+        }
+        RMW_RET_OK
     })
 }
 
@@ -1021,6 +1114,7 @@ pub extern "C" fn rmw_subscription_event_init(
 
 struct SubImpl {
     _reg: Registration,
+    matched: Mutex<MatchedStatus>,
     queue: SubQueue,
     tables: introspection::MessageTables<'static>,
     qos: rmw_qos_profile_t,
@@ -1105,6 +1199,7 @@ pub unsafe extern "C" fn rmw_create_subscription(
         let sgid = gid(ni.participant, entity);
         let si = Box::new(SubImpl {
             _reg: register(ni, Kind::Subscription, &topic, &ty, &sgid, &actual),
+            matched: Mutex::default(),
             queue: SubQueue::new(sub, ignore),
             tables,
             qos: actual,
@@ -1568,6 +1663,7 @@ pub unsafe extern "C" fn rmw_wait(
         let mut gc_ready = vec![false; gcs.len()];
         let mut srv_ready = vec![false; srvs.len()];
         let mut cli_ready = vec![false; clis.len()];
+        let mut ev_ready = vec![false; evs.len()];
         let any = loop {
             let seen = WAKER.generation();
             let mut any = false;
@@ -1613,6 +1709,17 @@ pub unsafe extern "C" fn rmw_wait(
                 }
                 any |= *ready;
             }
+            for (entry, ready) in evs.iter().zip(ev_ready.iter_mut()) {
+                // SAFETY: entries are null or our live rmw_event_t (rcl passes the handles).
+                let Some(e) = (unsafe { entry.cast::<rmw_event_t>().as_ref() }) else {
+                    continue;
+                };
+                // SAFETY: an event of ours whose endpoint is alive (caller's contract).
+                if let Some((status, current)) = unsafe { event_source(e) } {
+                    *ready = lock(status).changed(current);
+                    any |= *ready;
+                }
+            }
             for (entry, ready) in gcs.iter().zip(gc_ready.iter_mut()) {
                 // SAFETY: entries are null or the data of our live guard conditions.
                 if let Some(g) = unsafe { entry.cast::<GuardCondition>().as_ref() } {
@@ -1647,14 +1754,11 @@ pub unsafe extern "C" fn rmw_wait(
             .iter_mut()
             .zip(&srv_ready)
             .chain(clis.iter_mut().zip(&cli_ready))
+            .chain(evs.iter_mut().zip(&ev_ready))
         {
             if !ready {
                 *entry = core::ptr::null_mut();
             }
-        }
-        // No event can be created in this implementation yet: never ready.
-        for e in evs.iter_mut() {
-            *e = core::ptr::null_mut();
         }
         if any { RMW_RET_OK } else { RMW_RET_TIMEOUT }
     })
