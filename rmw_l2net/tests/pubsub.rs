@@ -12,7 +12,7 @@ use std::ptr::null_mut;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use l2net_linux::netns::{Netns, VethPair, require_privileges};
+use l2net_linux::netns::{Netns, VethPair, require_privileges, without_capabilities};
 use rmw_l2net_cpp::abi::*;
 use rmw_l2net_cpp::sys::error_state::last_error;
 use rmw_l2net_cpp::sys::exports::*;
@@ -102,6 +102,28 @@ fn init_without_an_interface_is_a_clear_error() {
         assert_eq!(rmw_context_fini(&mut *c), RMW_RET_INVALID_ARGUMENT);
     }
     fini_options(o);
+}
+
+#[test]
+fn init_without_raw_socket_rights_is_a_clear_error() {
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    set_env("RMW_L2NET_INTERFACE", Some("lo"));
+    let (ret, msg) = without_capabilities(|| {
+        let o = options(RMW_DEFAULT_DOMAIN_ID);
+        let mut c = zero_context();
+        // SAFETY: initialised options, zero-initialised context.
+        let r = unsafe { rmw_init(&o, &mut *c) };
+        fini_options(o);
+        (r, last_error())
+    })
+    .unwrap();
+    set_env("RMW_L2NET_INTERFACE", None);
+    assert_eq!(ret, RMW_RET_ERROR);
+    let msg = msg.unwrap();
+    assert!(
+        msg.contains("\"lo\"") && msg.contains("CAP_NET_RAW"),
+        "{msg}"
+    );
 }
 
 /// A context that only carries our identifier: enough for guard conditions and wait sets.
