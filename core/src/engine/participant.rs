@@ -36,7 +36,7 @@ pub const EVENT_QUEUE: usize = 128;
 /// Pending unicast HELLO replies.
 const REPLY_QUEUE: usize = 4;
 /// Pending NACK_FRAG requests per writer.
-const FRAG_NACKS: usize = 4;
+const FRAG_NACKS: usize = 8;
 /// GOODBYE frames sent on shutdown (more than one survives a lossy link).
 const GOODBYES: u8 = 2;
 
@@ -308,6 +308,10 @@ pub(crate) struct MatchedWriter {
     pub(crate) nack_count: u32,
     pub(crate) ack_due: bool,
     pub(crate) nackfrag_due: bool,
+    /// NACK_FRAG windows still to send for the current HEARTBEAT, and the first fragment the
+    /// next window may start at.
+    pub(crate) nackfrag_left: u8,
+    pub(crate) nackfrag_from: u32,
     pub(crate) last_hb_count: Option<u32>,
     /// Newest sequence number the writer announced.
     pub(crate) writer_last: u64,
@@ -1097,6 +1101,8 @@ impl<
             nack_count: 0,
             ack_due: false,
             nackfrag_due: false,
+            nackfrag_left: 0,
+            nackfrag_from: 0,
             last_hb_count: None,
             writer_last: 0,
         });

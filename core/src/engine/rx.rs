@@ -86,6 +86,9 @@ fn related_id(r: Option<RelatedSample>) -> Option<SampleId> {
     })
 }
 
+/// NACK_FRAG windows (of 256 fragments each) a reader sends per HEARTBEAT.
+const NACK_FRAG_WINDOWS: u8 = 8;
+
 /// What one reader did with one complete sample.
 enum Took {
     Delivered,
@@ -218,10 +221,18 @@ impl<
             });
             // A newcomer should hear from us soon, not at the end of the steady period.
             // (At most one extra round per fast period, so a flood of newcomers cannot make
-            // us flood the wire in return.)
+            // us flood the wire in return.) It also gets one unicast round at once, so that
+            // it knows us before our data reaches it; the reply queue is small and bounded.
             if dst.is_multicast() && !h.reply_requested {
                 let soon = self.now + self.config.fast_announce_period;
                 self.next_announce = self.next_announce.min(soon);
+                if self.replies.push_back(src).is_ok() {
+                    if let Some(p) = self.graph.peer_mut(slot) {
+                        p.last_reply = Some(self.now);
+                    }
+                } else {
+                    self.stats.hello_replies_limited += 1;
+                }
             }
         }
         let now = self.now;
@@ -790,6 +801,8 @@ impl<
                     m.window.skip_to(hb.first_seq);
                     m.ack_due = true;
                     m.nackfrag_due = true;
+                    m.nackfrag_left = NACK_FRAG_WINDOWS;
+                    m.nackfrag_from = 0;
                 }
                 continue;
             }
@@ -826,6 +839,8 @@ impl<
                 if !hb.is_final || m.window.next() <= hb.last_seq {
                     m.ack_due = true;
                     m.nackfrag_due = true;
+                    m.nackfrag_left = NACK_FRAG_WINDOWS;
+                    m.nackfrag_from = 0;
                 }
             }
             self.drain_writer(ri, mi);
@@ -918,13 +933,9 @@ impl<
         }
         // Merge with a pending request for the same sample, or take a free slot.
         for (seq, have) in w.frag_nacks.iter_mut().flatten() {
-            if *seq == n.seq {
-                if have.base() == set.base() {
-                    for f in set.iter() {
-                        have.insert(f);
-                    }
-                } else {
-                    *have = set;
+            if *seq == n.seq && have.base() == set.base() {
+                for f in set.iter() {
+                    have.insert(f);
                 }
                 return;
             }

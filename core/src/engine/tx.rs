@@ -262,6 +262,7 @@ impl<
                         m.entity,
                         m.window.next(),
                         m.writer_last,
+                        m.nackfrag_from,
                     ) {
                         return Some(Plan::NackFrag {
                             r: ri,
@@ -309,6 +310,7 @@ impl<
         entity: u32,
         from: u64,
         last: u64,
+        min_frag: u32,
     ) -> Option<(u64, u32)> {
         let mut best: Option<(u64, u32)> = None;
         for slot in self.reassembly.slots_of(participant, entity) {
@@ -324,7 +326,7 @@ impl<
             if best.is_some_and(|(s, _)| s <= key.seq) {
                 continue;
             }
-            let first_missing = (0..n).find(|i| !self.reassembly.has_fragment(slot, *i))?;
+            let first_missing = (min_frag..n).find(|i| !self.reassembly.has_fragment(slot, *i))?;
             best = Some((key.seq, first_missing));
         }
         best
@@ -726,10 +728,13 @@ impl<
                     mw.ack_due = false;
                 }
             }
-            Plan::NackFrag { r, m, .. } => {
+            Plan::NackFrag { r, m, base, .. } => {
                 if let Some(mw) = self.readers[r].as_mut().and_then(|r| r.writers[m].as_mut()) {
                     mw.nack_count = mw.nack_count.wrapping_add(1);
-                    mw.nackfrag_due = false;
+                    // The next window starts after this one's 256 fragments.
+                    mw.nackfrag_from = base.saturating_add(SEQSET_BITS);
+                    mw.nackfrag_left = mw.nackfrag_left.saturating_sub(1);
+                    mw.nackfrag_due = mw.nackfrag_left > 0;
                 }
             }
             Plan::SyncHeartbeat { w, p } => {
