@@ -18,8 +18,8 @@
 //!
 //! Then it repeats everything with threaded NAPI on the receiving veth (GRO on, which gives
 //! veth a NAPI instance, and `threaded` = 1) and TSO off on the sender, so that the receive
-//! work runs in a kernel thread the scheduler can put on the other core instead of in the
-//! sender's `send` call.
+//! work runs in a kernel thread instead of in the sender's `send` call; that thread is pinned to
+//! the receiver's CPU (the scheduler otherwise wakes it on the sender's).
 //!
 //! Output: Markdown tables on stdout (progress on stderr), with ratios against the plain
 //! backend measured in the same run. Nothing here asserts a speed.
@@ -118,7 +118,8 @@ Needs root. Prints Markdown tables on stdout.";
                     "veth defaults (receive work in softirq inside the sender's send, on CPU 0)"
                 }
                 Mode::Threaded => {
-                    "threaded NAPI on the receiving veth (GRO on), TSO off on the sender"
+                    "threaded NAPI on the receiving veth (GRO on), its thread pinned to the \
+                     receiver's CPU 1, TSO off on the sender"
                 }
             }
         }
@@ -865,6 +866,7 @@ Needs root. Prints Markdown tables on stdout.";
         );
         let mut cells = Vec::new();
         let mut notes = Vec::new();
+        let mut napi_threads: Vec<u32> = Vec::new();
         for &mode in &opts.modes {
             for &size in &opts.sizes {
                 let mtu = if size > 1514 { 9000 } else { 1500 };
@@ -877,8 +879,26 @@ Needs root. Prints Markdown tables on stdout.";
                     break;
                 }
                 if mode == Mode::Threaded {
-                    let t = probe::kthreads("napi/");
-                    eprintln!("throughput: NAPI threads: {t:?}");
+                    // Put the receive work on the receiver's core: left alone, the scheduler
+                    // wakes the NAPI thread where the sender runs (observed: CPU 0).
+                    let mut napi = format!("napi/{}", env.veth.b_name());
+                    napi.truncate(15);
+                    let threads = probe::kthreads(&napi);
+                    if threads.is_empty() {
+                        notes.push(format!("threaded mode: no {napi}* kernel thread found"));
+                    }
+                    for (pid, name) in &threads {
+                        match cpus.1 {
+                            Some(cpu) => match sys::pin_pid_to_cpu(*pid, cpu) {
+                                Ok(()) => eprintln!("throughput: {name} pinned to CPU {cpu}"),
+                                Err(e) => {
+                                    notes.push(format!("could not pin {name} to CPU {cpu}: {e}"))
+                                }
+                            },
+                            None => eprintln!("throughput: NAPI thread {name} (not pinned)"),
+                        }
+                    }
+                    napi_threads = threads.into_iter().map(|(pid, _)| pid).collect();
                 }
                 for &kind in &opts.backends {
                     eprint!("throughput: {} {size} B {} ... ", mode.name(), kind.name());
@@ -900,6 +920,11 @@ Needs root. Prints Markdown tables on stdout.";
                     };
                     match median {
                         Ok(c) => {
+                            for pid in &napi_threads {
+                                if let Some(cpu) = probe::last_cpu(*pid) {
+                                    eprint!("(NAPI thread last on CPU {cpu}) ");
+                                }
+                            }
                             eprintln!(
                                 "{} sent/s, {} delivered/s, {} ns CPU/frame",
                                 kfps(c.sent_fps),

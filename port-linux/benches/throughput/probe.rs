@@ -36,18 +36,27 @@ pub fn kthread_ns(prefixes: &[&str]) -> u64 {
     total
 }
 
-/// Names of the running kernel threads whose name starts with `prefix`.
-pub fn kthreads(prefix: &str) -> Vec<String> {
+/// Process ids and names of the kernel threads whose name starts with `prefix`.
+pub fn kthreads(prefix: &str) -> Vec<(u32, String)> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.flatten()
         .filter_map(|e| {
-            let pid = e.file_name().into_string().ok()?;
+            let pid: u32 = e.file_name().into_string().ok()?.parse().ok()?;
             let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-            comm.starts_with(prefix).then(|| comm.trim().to_owned())
+            comm.starts_with(prefix)
+                .then(|| (pid, comm.trim().to_owned()))
         })
         .collect()
+}
+
+/// The CPU thread `pid` last ran on (`/proc/PID/stat`, field 39).
+pub fn last_cpu(pid: u32) -> Option<usize> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The name (field 2) is in parentheses and may hold spaces: count from after it.
+    let rest = &s[s.rfind(')')? + 1..];
+    rest.split_whitespace().nth(36)?.parse().ok()
 }
 
 /// Frames dropped because a CPU's input backlog (`netdev_max_backlog`) was full, summed over

@@ -80,6 +80,25 @@ pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// Pin thread or process `pid` (for example a kernel thread) to CPU `cpu`.
+pub fn pin_pid_to_cpu(pid: u32, cpu: usize) -> io::Result<()> {
+    if cpu >= libc::CPU_SETSIZE as usize || pid == 0 || pid > i32::MAX as u32 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: `cpu_set_t` is a bit array; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` was checked against CPU_SETSIZE, so the bit lies inside `set`.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a valid cpu_set_t of the size passed, only read by the call; `pid` is a
+    // positive id (a wrong one fails with ESRCH).
+    let rc =
+        unsafe { libc::sched_setaffinity(pid as libc::pid_t, size_of::<libc::cpu_set_t>(), &set) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `struct ethtool_value`.
 #[repr(C)]
 struct EthtoolValue {
