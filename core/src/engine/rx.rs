@@ -12,7 +12,7 @@ use super::history::{HistoryKind, SampleId, SampleMeta};
 use super::participant::Participant;
 use super::qos::{Durability, Qos, Reliability};
 use super::reassembly::{FragError, FragKey, FragOutcome};
-use super::seqset::SeqSet;
+use super::seqset::{SEQSET_BITS, SeqSet};
 use super::window::{AckError, Arrival};
 use crate::link::RxMeta;
 use crate::time::Instant;
@@ -418,6 +418,15 @@ impl<
         }
     }
 
+    fn reliably_read(&self, participant: u64, entity: u32) -> bool {
+        self.readers.iter().flatten().any(|r| {
+            r.writers
+                .iter()
+                .flatten()
+                .any(|m| m.participant == participant && m.entity == entity && m.reliable)
+        })
+    }
+
     fn held_by_any(&self, key: &FragKey) -> bool {
         self.readers.iter().flatten().any(|r| {
             r.writers.iter().flatten().any(|m| {
@@ -458,9 +467,15 @@ impl<
                 {
                     m.be_last = origin.seq;
                 }
-                // Older incomplete samples of this writer will never be wanted.
-                self.reassembly
-                    .remove_writer_below(origin.participant, origin.entity, origin.seq);
+                // Older incomplete samples of this writer will never be wanted (unless a
+                // reliable reader of the same writer still needs them).
+                if !self.reliably_read(origin.participant, origin.entity) {
+                    self.reassembly.remove_writer_below(
+                        origin.participant,
+                        origin.entity,
+                        origin.seq,
+                    );
+                }
                 return Took::Delivered;
             }
             return Took::Refused;
@@ -889,7 +904,12 @@ impl<
                     p.sync_next = self.now;
                 }
                 for s in req.iter().filter(|s| *s >= first) {
-                    w.resend.insert(s);
+                    // The resend set spans 256 numbers; when it is empty it moves to where the
+                    // requests are (a history deeper than 256 samples).
+                    if !w.resend.insert(s) && w.resend.is_empty() {
+                        w.resend = SeqSet::new(s, SEQSET_BITS);
+                        w.resend.insert(s);
+                    }
                 }
             }
             Err(AckError::Stale) => self.stats.rx_stale_control += 1,
