@@ -507,7 +507,10 @@ fn endpoint_flood_does_not_lock_out_real_endpoints() {
         sim.step();
     }
     assert!(sim.nodes[0].p.graph().endpoints().count() >= 20);
-    assert!(sim.nodes[0].p.stats().graph_evictions > 0, "the table never filled up");
+    assert!(
+        sim.nodes[0].p.stats().graph_evictions > 0,
+        "the table never filled up"
+    );
     // A real endpoint appears and is matched all the same.
     let w = sim.nodes[0]
         .p
