@@ -539,7 +539,10 @@ pub struct rosidl_message_type_support_t {
     pub typesupport_identifier: *const c_char,
     pub data: *const c_void,
     pub func: rosidl_message_typesupport_handle_function,
-    pub get_type_hash_func: *const c_void,
+    /// `rosidl_message_get_type_hash_function`: the type's RIHS hash, or null.
+    pub get_type_hash_func: Option<
+        unsafe extern "C" fn(*const rosidl_message_type_support_t) -> *const rosidl_type_hash_t,
+    >,
     pub get_type_description_func: *const c_void,
     pub get_type_description_sources_func: *const c_void,
 }

@@ -14,7 +14,7 @@ pub const GRAPH_TOPIC: &str = "/_l2net/ros_graph";
 /// Its type name.
 pub const GRAPH_TYPE: &str = "rmw_l2net/GraphInfo";
 /// Format version, the first byte of a description.
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 /// What an endpoint is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +67,8 @@ pub struct EndpointDesc {
     pub name: String,
     pub type_name: String,
     pub gid: [u8; 16],
+    /// The type's RIHS01 hash, when the type support gives one.
+    pub type_hash: Option<[u8; 32]>,
     pub qos: QosDesc,
 }
 
@@ -87,6 +89,7 @@ pub enum DecodeError {
     BadKind(u8),
     BadUtf8,
     TooMany,
+    BadHash(u8),
 }
 
 /// Encodes the nodes of one participant.
@@ -111,6 +114,13 @@ pub fn encode(nodes: &[NodeDesc]) -> Vec<u8> {
             s(&mut out, &e.name);
             s(&mut out, &e.type_name);
             out.extend_from_slice(&e.gid);
+            match &e.type_hash {
+                Some(h) => {
+                    out.push(1);
+                    out.extend_from_slice(h);
+                }
+                None => out.push(0),
+            }
             let q = &e.qos;
             out.extend_from_slice(&q.history.to_le_bytes());
             out.extend_from_slice(&q.depth.to_le_bytes());
@@ -190,6 +200,15 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<NodeDesc>, DecodeError> {
             let type_name = c.string()?;
             let mut gid = [0u8; 16];
             gid.copy_from_slice(c.take(16)?);
+            let type_hash = match c.u8()? {
+                0 => None,
+                1 => {
+                    let mut h = [0u8; 32];
+                    h.copy_from_slice(c.take(32)?);
+                    Some(h)
+                }
+                v => return Err(DecodeError::BadHash(v)),
+            };
             let qos = QosDesc {
                 history: c.i32()?,
                 depth: c.u64()?,
@@ -205,6 +224,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<NodeDesc>, DecodeError> {
                 name,
                 type_name,
                 gid,
+                type_hash,
                 qos,
             });
         }
@@ -344,6 +364,7 @@ mod tests {
                         name: "/chatter".into(),
                         type_name: "std_msgs/msg/String".into(),
                         gid: [7; 16],
+                        type_hash: Some([9; 32]),
                         qos: QosDesc {
                             depth: 10,
                             reliability: 1,
@@ -356,6 +377,7 @@ mod tests {
                         name: "/add".into(),
                         type_name: "example/srv/Add".into(),
                         gid: [1; 16],
+                        type_hash: None,
                         qos: QosDesc::default(),
                     },
                 ],
@@ -395,6 +417,7 @@ mod tests {
             name: name.into(),
             type_name: ty.into(),
             gid: [0; 16],
+            type_hash: None,
             qos: QosDesc::default(),
         };
         let p = l.add_endpoint(a, mk(Kind::Publisher, "/chatter", "std_msgs/msg/String"));

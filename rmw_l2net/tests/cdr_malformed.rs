@@ -251,7 +251,7 @@ fn handle(
         typesupport_identifier: id.as_ptr(),
         data: std::ptr::null(),
         func,
-        get_type_hash_func: std::ptr::null(),
+        get_type_hash_func: None,
         get_type_description_func: std::ptr::null(),
         get_type_description_sources_func: std::ptr::null(),
     }

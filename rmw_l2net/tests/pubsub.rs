@@ -853,6 +853,111 @@ unsafe fn wait_services(
     )
 }
 
+static HASH_A: rosidl_type_hash_t = rosidl_type_hash_t {
+    version: 1,
+    value: [0xaa; 32],
+};
+static HASH_B: rosidl_type_hash_t = rosidl_type_hash_t {
+    version: 1,
+    value: [0xbb; 32],
+};
+unsafe extern "C" fn hash_a(_: *const rosidl_message_type_support_t) -> *const rosidl_type_hash_t {
+    &HASH_A
+}
+unsafe extern "C" fn hash_b(_: *const rosidl_message_type_support_t) -> *const rosidl_type_hash_t {
+    &HASH_B
+}
+
+/// The fixture's String type support with a type hash getter.
+fn with_hash(
+    f: unsafe extern "C" fn(*const rosidl_message_type_support_t) -> *const rosidl_type_hash_t,
+) -> rosidl_message_type_support_t {
+    let base = support::type_support(Flavor::C, "std_msgs/msg/String");
+    // SAFETY: a valid fixture handle.
+    let b = unsafe { &*base };
+    rosidl_message_type_support_t {
+        typesupport_identifier: b.typesupport_identifier,
+        data: b.data,
+        func: b.func,
+        get_type_hash_func: Some(f),
+        get_type_description_func: std::ptr::null(),
+        get_type_description_sources_func: std::ptr::null(),
+    }
+}
+
+#[test]
+fn type_hashes_decide_matching_and_reach_the_graph() {
+    if !require_privileges("type_hashes_decide_matching_and_reach_the_graph") {
+        return;
+    }
+    let a = Netns::new("rmwha").unwrap();
+    let b = Netns::new("rmwhb").unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let ca = Ctx::init(&a, veth.a_name(), 19);
+    let cb = Ctx::init(&b, veth.b_name(), 19);
+    let (ts_a, ts_b) = (with_hash(hash_a), with_hash(hash_b));
+    let qos = default_qos();
+    let topic = c"/hashed";
+    // SAFETY: the rmw call sequence of rcl, on live objects.
+    unsafe {
+        let na = rmw_create_node(ca.0, c"talker".as_ptr(), c"/".as_ptr());
+        let nb = rmw_create_node(cb.0, c"listener".as_ptr(), c"/".as_ptr());
+        let popts: rmw_publisher_options_t = std::mem::zeroed();
+        let sopts: rmw_subscription_options_t = std::mem::zeroed();
+        let wrong = rmw_create_subscription(nb, &ts_b, topic.as_ptr(), &qos, &sopts);
+        let right = rmw_create_subscription(nb, &ts_a, topic.as_ptr(), &qos, &sopts);
+        let publ = rmw_create_publisher(na, &ts_a, topic.as_ptr(), &qos, &popts);
+        assert!(!wrong.is_null() && !right.is_null() && !publ.is_null());
+        wait_until("the matching hash to match", || {
+            let mut n = 0usize;
+            assert_eq!(
+                rmw_subscription_count_matched_publishers(right, &mut n),
+                RMW_RET_OK
+            );
+            n == 1
+        });
+        let (mut nw, mut np) = (0usize, 0usize);
+        assert_eq!(
+            rmw_subscription_count_matched_publishers(wrong, &mut nw),
+            RMW_RET_OK
+        );
+        assert_eq!(
+            rmw_publisher_count_matched_subscriptions(publ, &mut np),
+            RMW_RET_OK
+        );
+        assert_eq!((nw, np), (0, 1), "a different type hash does not match");
+
+        let mut alloc = allocator();
+        wait_until("the publisher in the graph", || {
+            let mut n = 0usize;
+            assert_eq!(rmw_count_publishers(nb, topic.as_ptr(), &mut n), RMW_RET_OK);
+            n == 1
+        });
+        let mut infos: rmw_topic_endpoint_info_array_t = std::mem::zeroed();
+        assert_eq!(
+            rmw_get_publishers_info_by_topic(nb, &mut alloc, topic.as_ptr(), false, &mut infos),
+            RMW_RET_OK
+        );
+        assert_eq!(infos.size, 1);
+        let info = &*infos.info_array;
+        assert_eq!(info.topic_type_hash.version, 1);
+        assert_eq!(info.topic_type_hash.value, [0xaa; 32]);
+        libc::free(info.node_name.cast_mut().cast());
+        libc::free(info.node_namespace.cast_mut().cast());
+        libc::free(info.topic_type.cast_mut().cast());
+        libc::free(infos.info_array.cast());
+
+        assert_eq!(rmw_destroy_subscription(nb, wrong), RMW_RET_OK);
+        assert_eq!(rmw_destroy_subscription(nb, right), RMW_RET_OK);
+        assert_eq!(rmw_destroy_publisher(na, publ), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(na), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(nb), RMW_RET_OK);
+    }
+    drop(cb);
+    drop(ca);
+    drop(veth);
+}
+
 #[test]
 fn service_call_across_namespaces() {
     if !require_privileges("service_call_across_namespaces") {

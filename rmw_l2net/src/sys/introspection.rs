@@ -172,6 +172,21 @@ pub unsafe fn resolve_service<'a>(
     ))
 }
 
+/// The type's RIHS01 hash from the handle's `get_type_hash_func`, when it has one (rosidl
+/// since Iron); `None` when it has none or reports an unset (version 0) hash.
+///
+/// # Safety
+/// `ts` is null or points to a valid `rosidl_message_type_support_t`.
+pub unsafe fn type_hash(ts: *const rosidl_message_type_support_t) -> Option<[u8; 32]> {
+    // SAFETY: the caller guarantees `ts` is null or valid.
+    let handle = unsafe { ts.as_ref() }?;
+    let get = handle.get_type_hash_func?;
+    // SAFETY: the type's own hash getter, called with its handle; it returns null or a hash
+    // with static lifetime.
+    let hash = unsafe { get(ts).as_ref() }?;
+    (hash.version != 0).then_some(hash.value)
+}
+
 /// The tables of an introspection handle, or `None` for another identifier.
 ///
 /// # Safety

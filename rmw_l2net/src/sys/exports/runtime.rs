@@ -409,7 +409,7 @@ fn register(
     ni: &NodeImpl,
     kind: Kind,
     name: &CStr,
-    type_name: &str,
+    (type_name, type_hash): (&str, Option<[u8; 32]>),
     gid: &rmw_gid_t,
     qos: &rmw_qos_profile_t,
 ) -> Registration {
@@ -420,6 +420,7 @@ fn register(
             name: name.to_string_lossy().into_owned(),
             type_name: type_name.to_string(),
             gid: gid.data,
+            type_hash,
             qos: qos_desc(qos),
         },
     )
@@ -457,8 +458,17 @@ fn type_name(tables: introspection::MessageTables<'_>) -> Result<String, String>
     }
 }
 
+/// What publisher and subscription creation take from their arguments.
+struct EndpointArgs<'a> {
+    tables: introspection::MessageTables<'a>,
+    topic: CString,
+    ty: String,
+    hash: Option<[u8; 32]>,
+    qos: rmw_qos_profile_t,
+}
+
 /// Checks the arguments common to publisher and subscription creation; returns the tables,
-/// topic and type name.
+/// topic, type name and hash, and the profile.
 ///
 /// # Safety
 /// Pointers are null or valid (rmw API contract).
@@ -467,12 +477,7 @@ unsafe fn endpoint_args<'a>(
     type_support: *const rosidl_message_type_support_t,
     topic_name: *const c_char,
     qos: *const rmw_qos_profile_t,
-) -> Option<(
-    introspection::MessageTables<'a>,
-    CString,
-    String,
-    rmw_qos_profile_t,
-)> {
+) -> Option<EndpointArgs<'a>> {
     if type_support.is_null() || topic_name.is_null() || qos.is_null() {
         error!("{what}: type_support, topic_name and qos must not be null");
         return None;
@@ -499,9 +504,15 @@ unsafe fn endpoint_args<'a>(
         error!("{what}: topic name must be non-empty UTF-8");
         return None;
     }
-    // SAFETY: checked non-null.
-    let qos = unsafe { *qos };
-    Some((tables, topic.to_owned(), ty, qos))
+    // SAFETY: checked non-null; a valid type support.
+    let (qos, hash) = unsafe { (*qos, introspection::type_hash(type_support)) };
+    Some(EndpointArgs {
+        tables,
+        topic: topic.to_owned(),
+        ty,
+        hash,
+        qos,
+    })
 }
 
 struct PubImpl {
@@ -554,8 +565,13 @@ pub unsafe extern "C" fn rmw_create_publisher(
         };
         check_null!(publisher_options, null);
         // SAFETY: pointers null or valid (caller's contract).
-        let Some((tables, topic, ty, qos)) =
-            (unsafe { endpoint_args(WHAT, type_support, topic_name, qos_profile) })
+        let Some(EndpointArgs {
+            tables,
+            topic,
+            ty,
+            hash,
+            qos,
+        }) = (unsafe { endpoint_args(WHAT, type_support, topic_name, qos_profile) })
         else {
             return null;
         };
@@ -579,7 +595,8 @@ pub unsafe extern "C" fn rmw_create_publisher(
                 return null;
             }
         };
-        let publ = match node.publisher(topic.to_str().unwrap_or_default(), &ty, q) {
+        let publ = match node.publisher_with_hash(topic.to_str().unwrap_or_default(), &ty, hash, q)
+        {
             Ok(p) => p,
             Err(e) => {
                 error!("{WHAT}: topic {topic:?} type {ty}: {e}");
@@ -591,7 +608,7 @@ pub unsafe extern "C" fn rmw_create_publisher(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let gid = gid(ni.participant, entity);
         let pi = Box::new(PubImpl {
-            _reg: register(ni, Kind::Publisher, &topic, &ty, &gid, &actual),
+            _reg: register(ni, Kind::Publisher, &topic, (&ty, hash), &gid, &actual),
             matched: Mutex::default(),
             publ,
             tables,
@@ -1160,8 +1177,13 @@ pub unsafe extern "C" fn rmw_create_subscription(
         };
         check_null!(subscription_options, null);
         // SAFETY: pointers null or valid (caller's contract).
-        let Some((tables, topic, ty, qos)) =
-            (unsafe { endpoint_args(WHAT, type_support, topic_name, qos_policies) })
+        let Some(EndpointArgs {
+            tables,
+            topic,
+            ty,
+            hash,
+            qos,
+        }) = (unsafe { endpoint_args(WHAT, type_support, topic_name, qos_policies) })
         else {
             return null;
         };
@@ -1185,7 +1207,8 @@ pub unsafe extern "C" fn rmw_create_subscription(
                 return null;
             }
         };
-        let sub = match node.subscriber(topic.to_str().unwrap_or_default(), &ty, q) {
+        let sub = match node.subscriber_with_hash(topic.to_str().unwrap_or_default(), &ty, hash, q)
+        {
             Ok(s) => s,
             Err(e) => {
                 error!("{WHAT}: topic {topic:?} type {ty}: {e}");
@@ -1198,7 +1221,7 @@ pub unsafe extern "C" fn rmw_create_subscription(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let sgid = gid(ni.participant, entity);
         let si = Box::new(SubImpl {
-            _reg: register(ni, Kind::Subscription, &topic, &ty, &sgid, &actual),
+            _reg: register(ni, Kind::Subscription, &topic, (&ty, hash), &sgid, &actual),
             matched: Mutex::default(),
             queue: SubQueue::new(sub, ignore),
             tables,
@@ -1776,6 +1799,24 @@ pub unsafe extern "C" fn rmw_wait(
 /// Bytes of the request / reply header.
 pub const SERVICE_HEADER: usize = 24;
 
+/// The request and response type hashes of a service type support, where its message handles
+/// give them.
+///
+/// # Safety
+/// `ts` is a valid service type support.
+unsafe fn service_hashes(
+    ts: *const rosidl_service_type_support_t,
+) -> (Option<[u8; 32]>, Option<[u8; 32]>) {
+    // SAFETY: a valid service type support whose message handles are null or valid.
+    unsafe {
+        let t = &*ts;
+        (
+            introspection::type_hash(t.request_typesupport),
+            introspection::type_hash(t.response_typesupport),
+        )
+    }
+}
+
 fn request_topic(service: &CStr) -> String {
     format!("rq{}Request", service.to_string_lossy())
 }
@@ -1952,10 +1993,12 @@ pub unsafe extern "C" fn rmw_create_client(
             .next_entity
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let gid = gid(ni.participant, entity);
+        // SAFETY: checked valid by service_args.
+        let (hq, hs) = unsafe { service_hashes(type_support) };
         let made = node
-            .publisher(&request_topic(&name), &rq_ty, wq)
+            .publisher_with_hash(&request_topic(&name), &rq_ty, hq, wq)
             .and_then(|p| {
-                node.subscriber(&reply_topic(&name), &rs_ty, rqos)
+                node.subscriber_with_hash(&reply_topic(&name), &rs_ty, hs, rqos)
                     .map(|s| (p, s))
             });
         let (requests, replies) = match made {
@@ -1966,7 +2009,14 @@ pub unsafe extern "C" fn rmw_create_client(
             }
         };
         let ci = Box::new(ClientImpl {
-            _reg: register(ni, Kind::Client, &name, &service_type(&rq_ty), &gid, &wa),
+            _reg: register(
+                ni,
+                Kind::Client,
+                &name,
+                (&service_type(&rq_ty), None),
+                &gid,
+                &wa,
+            ),
             requests,
             replies: SubQueue::new(replies, None).with_prefix(&gid.data),
             request: rq,
@@ -2101,10 +2151,12 @@ pub unsafe extern "C" fn rmw_create_service(
                 return null;
             }
         };
+        // SAFETY: checked valid by service_args.
+        let (hq, hs) = unsafe { service_hashes(type_support) };
         let made = node
-            .subscriber(&request_topic(&name), &rq_ty, rqos)
+            .subscriber_with_hash(&request_topic(&name), &rq_ty, hq, rqos)
             .and_then(|s| {
-                node.publisher(&reply_topic(&name), &rs_ty, wq)
+                node.publisher_with_hash(&reply_topic(&name), &rs_ty, hs, wq)
                     .map(|p| (s, p))
             });
         let (requests, replies) = match made {
@@ -2119,7 +2171,14 @@ pub unsafe extern "C" fn rmw_create_service(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let sgid = gid(ni.participant, entity);
         let si = Box::new(ServiceImpl {
-            _reg: register(ni, Kind::Service, &name, &service_type(&rq_ty), &sgid, &ra),
+            _reg: register(
+                ni,
+                Kind::Service,
+                &name,
+                (&service_type(&rq_ty), None),
+                &sgid,
+                &ra,
+            ),
             requests: SubQueue::new(requests, None),
             replies,
             request: rq,
@@ -2962,8 +3021,8 @@ unsafe fn infos_by_topic(
             node_namespace: dup(&n.namespace),
             topic_type: dup(&e.type_name),
             topic_type_hash: rosidl_type_hash_t {
-                version: 0,
-                value: [0; ROSIDL_TYPE_HASH_SIZE],
+                version: u8::from(e.type_hash.is_some()),
+                value: e.type_hash.unwrap_or([0; ROSIDL_TYPE_HASH_SIZE]),
             },
             endpoint_type: match kind {
                 Kind::Publisher => RMW_ENDPOINT_PUBLISHER,
