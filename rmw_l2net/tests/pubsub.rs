@@ -853,6 +853,75 @@ unsafe fn wait_services(
     )
 }
 
+#[test]
+fn cpp_publisher_reaches_c_subscription() {
+    if !require_privileges("cpp_publisher_reaches_c_subscription") {
+        return;
+    }
+    let a = Netns::new("rmwcpp").unwrap();
+    let b = Netns::new("rmwc").unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let ca = Ctx::init(&a, veth.a_name(), 20);
+    let cb = Ctx::init(&b, veth.b_name(), 20);
+    let ty = "test_msgs/msg/BasicTypes";
+    let vectors = load_vectors();
+    let basic = vectors.iter().find(|v| v.ty == ty).unwrap();
+    let case = &basic.cases[basic.cases.len() - 1];
+    let qos = default_qos();
+    let topic = c"/cross";
+    // SAFETY: the rmw call sequence of rcl, on live objects.
+    unsafe {
+        let na = rmw_create_node(ca.0, c"cpp".as_ptr(), c"/".as_ptr());
+        let nb = rmw_create_node(cb.0, c"c".as_ptr(), c"/".as_ptr());
+        let popts: rmw_publisher_options_t = std::mem::zeroed();
+        let sopts: rmw_subscription_options_t = std::mem::zeroed();
+        let publ = rmw_create_publisher(
+            na,
+            support::type_support(Flavor::Cpp, ty),
+            topic.as_ptr(),
+            &qos,
+            &popts,
+        );
+        let sub = rmw_create_subscription(
+            nb,
+            support::type_support(Flavor::C, ty),
+            topic.as_ptr(),
+            &qos,
+            &sopts,
+        );
+        assert!(!publ.is_null() && !sub.is_null(), "{:?}", last_error());
+        wait_until("C++ and C to match (same type name)", || {
+            let mut n = 0usize;
+            assert_eq!(
+                rmw_publisher_count_matched_subscriptions(publ, &mut n),
+                RMW_RET_OK
+            );
+            n == 1
+        });
+        let mut out = Msg::new(Flavor::Cpp, ty);
+        out.fill(&case.value);
+        assert_eq!(rmw_publish(publ, out.ptr.cast(), null_mut()), RMW_RET_OK);
+        let ws = rmw_create_wait_set(cb.0, 0);
+        assert!(wait_sub(ws, sub, Some(rmw_time_t { sec: 10, nsec: 0 })));
+        let got = Msg::new(Flavor::C, ty);
+        let mut taken = false;
+        assert_eq!(
+            rmw_take(sub, got.ptr.cast(), &mut taken, null_mut()),
+            RMW_RET_OK
+        );
+        assert!(taken);
+        assert!(same_value(&got.read(), &case.value));
+        assert_eq!(rmw_destroy_wait_set(ws), RMW_RET_OK);
+        assert_eq!(rmw_destroy_subscription(nb, sub), RMW_RET_OK);
+        assert_eq!(rmw_destroy_publisher(na, publ), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(na), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(nb), RMW_RET_OK);
+    }
+    drop(cb);
+    drop(ca);
+    drop(veth);
+}
+
 static HASH_A: rosidl_type_hash_t = rosidl_type_hash_t {
     version: 1,
     value: [0xaa; 32],
