@@ -33,7 +33,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant as StdInstant};
@@ -292,6 +292,8 @@ struct Core<L: NodeLink> {
     /// Set when the link failed for good.
     link_error: Option<l2net_core::LinkError>,
     epoch: StdInstant,
+    /// Nanoseconds since `epoch` of the last drive, readable without the lock.
+    activity: Arc<AtomicU64>,
 }
 
 impl<L: NodeLink> Core<L> {
@@ -306,6 +308,8 @@ impl<L: NodeLink> Core<L> {
             return Err(NodeError::Link(e));
         }
         let mut progressed = false;
+        self.activity
+            .store(self.epoch.elapsed().as_nanos() as u64, Ordering::Relaxed);
         for _ in 0..64 {
             let now = self.now();
             match engine::drive(&mut self.participant, &mut self.link, now) {
@@ -347,6 +351,9 @@ impl<L: NodeLink> Core<L> {
 
 struct Shared<L: NodeLink> {
     core: Mutex<Core<L>>,
+    /// The core's `activity` and `epoch`, for the I/O thread to see without the lock.
+    activity: Arc<AtomicU64>,
+    epoch: StdInstant,
     readiness: Readiness,
     busy_poll: bool,
     endpoint_arena: usize,
@@ -373,6 +380,11 @@ impl<L: NodeLink> Shared<L> {
                 let engine_due;
                 {
                     let mut core = self.lock();
+                    // What is already queued needs no system call; drive the link only when
+                    // the condition is not met yet.
+                    if let Some(v) = ready(&mut core)? {
+                        return Ok(v);
+                    }
                     core.pump()?;
                     if let Some(v) = ready(&mut core)? {
                         return Ok(v);
@@ -593,6 +605,7 @@ impl<L: NodeLink> Node<L> {
         let (io_rx, io_wake) = UnixStream::pair().map_err(NodeError::Io)?;
         io_rx.set_nonblocking(true).map_err(NodeError::Io)?;
         io_wake.set_nonblocking(true).map_err(NodeError::Io)?;
+        let activity = Arc::new(AtomicU64::new(0));
         let shared = Arc::new(Shared {
             core: Mutex::new(Core {
                 participant,
@@ -602,7 +615,10 @@ impl<L: NodeLink> Node<L> {
                 waiters: Vec::with_capacity(64),
                 link_error: None,
                 epoch,
+                activity: Arc::clone(&activity),
             }),
+            activity,
+            epoch,
             readiness,
             busy_poll: config.busy_poll,
             endpoint_arena: config.endpoint_arena.max(1 << 12),
@@ -803,11 +819,33 @@ impl<L: NodeLink> Drop for Node<L> {
     }
 }
 
+/// How long application threads must leave the node alone before the I/O thread drives it.
+const IO_IDLE: Duration = Duration::from_millis(1);
+
 fn io_thread<L: NodeLink>(shared: &Shared<L>, wake: UnixStream) {
     let mut buf = [0u8; 64];
     while !shared.stop.load(Ordering::Relaxed) {
+        // While application threads drive the node (publishing, receiving), they run the timers
+        // and receive too: stay out of their way instead of contending for the lock on every
+        // frame, and take over once they have been quiet for IO_IDLE.
+        let since = (shared.epoch.elapsed().as_nanos() as u64)
+            .saturating_sub(shared.activity.load(Ordering::Relaxed));
+        if since < IO_IDLE.as_nanos() as u64 {
+            let left = IO_IDLE - Duration::from_nanos(since);
+            let _ = wait_fds(Readiness::Every(left), wake.as_raw_fd(), Some(left));
+            while matches!((&wake).read(&mut buf), Ok(n) if n > 0) {}
+            continue;
+        }
         let (due, watch_link) = {
-            let mut core = shared.lock();
+            let mut core = match shared.core.try_lock() {
+                Ok(c) => c,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    // Someone is driving right now.
+                    let _ = wait_fds(Readiness::Every(IO_IDLE), wake.as_raw_fd(), Some(IO_IDLE));
+                    continue;
+                }
+            };
             if core.pump().is_err() {
                 // The link failed for good: waiters were told; nothing left to drive.
                 drop(core);

@@ -22,6 +22,11 @@ pub struct NetArgs {
     /// timeout to every sample's latency.
     #[arg(long, default_value = "mmsg")]
     pub backend: Backend,
+    /// How long (microseconds) a small best-effort sample may wait for others to share its
+    /// frame. 0 sends each at once; batches still form when the link is slower than the
+    /// publisher.
+    #[arg(long, default_value_t = 0)]
+    pub batch_us: u64,
 }
 
 impl NetArgs {
@@ -30,6 +35,7 @@ impl NetArgs {
         let (link, _sel) = LinuxLink::open(&cfg)?;
         let mut nc = NodeConfig::new(self.domain, name);
         nc.busy_poll = busy_poll;
+        nc.batch_delay = Duration::from_micros(self.batch_us);
         Ok(Node::new(link, nc)?)
     }
 }

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use clap::{Args as ClapArgs, ValueEnum};
-use l2net::node::{NodeError, Qos};
+use l2net::node::{HistoryKind, NodeError, Qos};
 
 use super::CliError;
 use super::common::{NetArgs, cpu_time};
@@ -44,7 +44,12 @@ fn qos(reliable: bool) -> Qos {
     if reliable {
         Qos::reliable(256)
     } else {
-        Qos::BEST_EFFORT
+        // A deep queue: a keep-last(1) writer or reader would count every sample that arrives
+        // while the previous one is still queued as lost.
+        Qos {
+            history: HistoryKind::KeepLast(256),
+            ..Qos::BEST_EFFORT
+        }
     }
 }
 
@@ -95,7 +100,8 @@ fn send(a: Args) -> Result<(), CliError> {
         println!(
             "{}",
             serde_json::json!({"kind": "send", "sent": sent, "per_sec": per_sec,
-                "cpu_ns_per_sample": cpu.as_nanos() as f64 / sent.max(1) as f64})
+                "cpu_ns_per_sample": cpu.as_nanos() as f64 / sent.max(1) as f64,
+                "stats": format!("{:?}", node.stats())})
         );
     } else {
         println!(
