@@ -416,10 +416,6 @@ impl<L: NodeLink> Shared<L> {
                 {
                     let mut core = self.lock();
                     core.waiters.retain(|&fd| fd != w.tx_fd);
-                    if core.waiters.is_empty() {
-                        // The I/O thread may be sleeping on timers only: let it watch the link.
-                        let _ = (&self.io_wake).write(&[1]);
-                    }
                 }
                 res.map_err(NodeError::Io)?;
                 if deadline.is_some_and(|d| StdInstant::now() >= d) {
@@ -821,6 +817,8 @@ impl<L: NodeLink> Drop for Node<L> {
 
 /// How long application threads must leave the node alone before the I/O thread drives it.
 const IO_IDLE: Duration = Duration::from_millis(1);
+/// How often the I/O thread checks whether it must watch the link again while receivers wait.
+const IO_RECHECK: Duration = Duration::from_millis(5);
 
 fn io_thread<L: NodeLink>(shared: &Shared<L>, wake: UnixStream) {
     let mut buf = [0u8; 64];
@@ -863,11 +861,14 @@ fn io_thread<L: NodeLink>(shared: &Shared<L>, wake: UnixStream) {
                 .map(|t| Duration::from_nanos(t.as_nanos().saturating_sub(now.as_nanos())));
             (due, core.waiters.is_empty())
         };
-        let readiness = if watch_link {
-            shared.readiness
+        let (readiness, due) = if watch_link {
+            (shared.readiness, due)
         } else {
-            // Receivers are sleeping on the link themselves: only timers are ours.
-            Readiness::Every(Duration::from_secs(3600))
+            // Receivers are sleeping on the link themselves: only timers are ours. Look again
+            // within IO_RECHECK in case they all left (waking this thread whenever a receiver
+            // leaves would cost a wake-up per sample).
+            let due = due.map_or(IO_RECHECK, |d| d.min(IO_RECHECK));
+            (Readiness::Every(IO_RECHECK), Some(due))
         };
         let _ = wait_fds(readiness, wake.as_raw_fd(), due);
         while matches!((&wake).read(&mut buf), Ok(n) if n > 0) {}

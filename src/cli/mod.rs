@@ -52,6 +52,10 @@ impl<E: std::fmt::Display> From<E> for CliError {
 }
 
 pub fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes away
+    // (`l2net echo ... | head`) instead of failing on every later print.
+    // SAFETY: setting a signal disposition to SIG_DFL has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(a) => demo::run(a),
