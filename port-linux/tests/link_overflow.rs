@@ -59,10 +59,14 @@ fn every_backend_keeps_receiving_after_its_queue_overflowed() {
         let st = rx.stats().unwrap();
         assert!(first > 0, "{backend}: nothing of the queue delivered");
         assert!(st.kernel_drops > 0, "{backend}: the queue never overflowed");
-        assert_eq!(
-            first as u64 + st.kernel_drops,
-            sent.len() as u64,
-            "{backend}: every frame delivered or counted as dropped"
+        // Nothing may go unaccounted. The kernel's drop counter can also count other frames that
+        // crossed the interface while the queue was full (IPv6 neighbour discovery, MLD), so the
+        // sum may exceed what we sent; delivered frames alone never may.
+        assert!(first <= sent.len(), "{backend}: more delivered than sent");
+        assert!(
+            first as u64 + st.kernel_drops >= sent.len() as u64,
+            "{backend}: every frame delivered or counted as dropped ({first} + {})",
+            st.kernel_drops
         );
         assert_eq!(second, 100, "{backend}: stalled after overflow");
     }

@@ -184,5 +184,5 @@ fn no_descriptor_leaks() {
         let _ = m.try_next_event().unwrap();
         let _ = LinkMonitor::for_name("l2net-nosuch0");
     }
-    assert_eq!(support::open_fds(), before);
+    support::assert_no_fd_leak(before);
 }

@@ -65,5 +65,5 @@ fn bad_names_are_errors() {
         let _ = ethtool::offload_facts("lo");
         let _ = ethtool::offload_facts("l2net-nosuch0");
     }
-    assert_eq!(support::open_fds(), before, "no descriptor leaked");
+    support::assert_no_fd_leak(before);
 }

@@ -47,7 +47,7 @@ fn veth_pair_between_namespaces_with_jumbo_mtu() {
         drop(a);
         assert!(!path.exists(), "namespace unmounted and removed on drop");
     }
-    assert_eq!(support::open_fds(), fds_before, "no descriptor leaked");
+    support::assert_no_fd_leak(fds_before);
 }
 
 #[test]

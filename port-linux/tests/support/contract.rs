@@ -211,7 +211,7 @@ pub fn no_descriptor_leaks<L: TestBackend>() {
         let _ =
             w.a.run(|| L::open_link(&LinkConfig::new("l2nope0")).map(|_| ()));
     }
-    assert_eq!(super::open_fds(), before);
+    super::assert_no_fd_leak(before);
 }
 
 /// Contract check.

@@ -11,6 +11,23 @@ pub fn open_fds() -> usize {
         .unwrap_or(0)
 }
 
+/// Assert that the process has no more descriptors open than `before`. Other tests of the same
+/// binary run in parallel and open descriptors of their own for a moment, so the count is given
+/// up to 5 s to settle; a real leak stays and fails.
+pub fn assert_no_fd_leak(before: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let now = open_fds();
+        if now <= before {
+            return;
+        }
+        if std::time::Instant::now() >= deadline {
+            panic!("descriptor leak: {now} open, {before} before");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Serialise the tests of one binary that count descriptors or need quiet interfaces.
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
