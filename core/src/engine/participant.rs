@@ -1188,7 +1188,7 @@ impl<
     // -----------------------------------------------------------------------------------------
     // Writing
 
-    fn min_acked(w: &LocalWriter<'a, H, M>) -> u64 {
+    pub(crate) fn min_acked(w: &LocalWriter<'a, H, M>) -> u64 {
         w.proxies
             .iter()
             .flatten()
@@ -1610,7 +1610,7 @@ impl<
             if Self::needs_heartbeat(w) {
                 t = t.min(w.hb_next);
                 if w.hb_soon {
-                    t = t.min(w.hb_last + self.config.heartbeat_period / 8);
+                    t = t.min(self.hb_soon_at(w));
                 }
             }
             for p in w.proxies.iter().flatten() {
@@ -1638,6 +1638,22 @@ impl<
             }
         }
         (t != Instant::MAX).then_some(t)
+    }
+
+    /// When a writer that just finished a burst sends its HEARTBEAT: an eighth of the heartbeat
+    /// period after the last one, or after a hundredth once a quarter of the reliable window is
+    /// unacknowledged, so that acknowledgements keep pace with a fast writer instead of capping
+    /// it at a window per eighth period.
+    pub(crate) fn hb_soon_at(&self, w: &LocalWriter<'a, H, M>) -> Instant {
+        let next = w.history.next_seq();
+        let unacked = next - Self::min_acked(w).min(next);
+        let pressure = unacked >= u64::from(self.config.reliable_window) / 4;
+        let gap = if pressure {
+            self.config.heartbeat_period / 100
+        } else {
+            self.config.heartbeat_period / 8
+        };
+        w.hb_last + gap
     }
 
     pub(crate) fn needs_heartbeat(w: &LocalWriter<'a, H, M>) -> bool {

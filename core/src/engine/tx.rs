@@ -285,7 +285,7 @@ impl<
                 && (w.hb_next <= now
                     || (w.hb_soon
                         && w.sent_below >= w.history.next_seq()
-                        && now >= w.hb_last + self.config.heartbeat_period / 8))
+                        && now >= self.hb_soon_at(w)))
             {
                 return Some(Plan::Heartbeat { w: wi });
             }
