@@ -681,8 +681,16 @@ impl<L: NodeLink> Node<L> {
         self.shared.wait_for(timeout, |c| Ok(c.events.pop_front()))
     }
 
-    fn endpoint_arena(&self, core: &mut Core<L>) -> &'static mut [u8] {
-        core.arenas.alloc(self.shared.endpoint_arena)
+    /// Create an endpoint with `N` fresh arenas, and announce it at once.
+    fn create<H, const N: usize>(
+        &self,
+        make: impl FnOnce(&mut Part, [&'static mut [u8]; N]) -> Result<H, EndpointError>,
+    ) -> Result<H, NodeError> {
+        let mut core = self.shared.lock();
+        let arenas = std::array::from_fn(|_| core.arenas.alloc(self.shared.endpoint_arena));
+        let h = make(&mut core.participant, arenas).map_err(NodeError::Endpoint)?;
+        core.pump()?;
+        Ok(h)
     }
 
     /// Create a publisher.
@@ -703,16 +711,10 @@ impl<L: NodeLink> Node<L> {
         type_hash: Option<TypeHash>,
         qos: Qos,
     ) -> Result<Publisher<L>, NodeError> {
-        let mut core = self.shared.lock();
-        let arena = self.endpoint_arena(&mut core);
-        let h = core
-            .participant
-            .create_writer(topic, type_name, type_hash, qos, arena)
-            .map_err(NodeError::Endpoint)?;
-        core.pump()?;
+        let handle = self.create(|p, [a]| p.create_writer(topic, type_name, type_hash, qos, a))?;
         Ok(Publisher {
             shared: Arc::clone(&self.shared),
-            handle: h,
+            handle,
         })
     }
 
@@ -734,52 +736,32 @@ impl<L: NodeLink> Node<L> {
         type_hash: Option<TypeHash>,
         qos: Qos,
     ) -> Result<Subscriber<L>, NodeError> {
-        let mut core = self.shared.lock();
-        let arena = self.endpoint_arena(&mut core);
-        let h = core
-            .participant
-            .create_reader(topic, type_name, type_hash, qos, arena)
-            .map_err(NodeError::Endpoint)?;
-        core.pump()?;
+        let handle = self.create(|p, [a]| p.create_reader(topic, type_name, type_hash, qos, a))?;
         Ok(Subscriber {
             shared: Arc::clone(&self.shared),
-            handle: h,
+            handle,
         })
     }
 
     /// Create a service client (requests and replies are reliable).
     pub fn client(&self, service: &str, type_name: &str) -> Result<Client<L>, NodeError> {
-        let mut core = self.shared.lock();
-        let (a, b) = (
-            self.endpoint_arena(&mut core),
-            self.endpoint_arena(&mut core),
-        );
-        let h = core
-            .participant
-            .create_client(service, type_name, None, Qos::reliable(64), a, b)
-            .map_err(NodeError::Endpoint)?;
-        core.pump()?;
+        let handle = self.create(|p, [a, b]| {
+            p.create_client(service, type_name, None, Qos::reliable(64), a, b)
+        })?;
         Ok(Client {
             shared: Arc::clone(&self.shared),
-            handle: h,
+            handle,
         })
     }
 
     /// Create a service server.
     pub fn server(&self, service: &str, type_name: &str) -> Result<Server<L>, NodeError> {
-        let mut core = self.shared.lock();
-        let (a, b) = (
-            self.endpoint_arena(&mut core),
-            self.endpoint_arena(&mut core),
-        );
-        let h = core
-            .participant
-            .create_server(service, type_name, None, Qos::reliable(64), a, b)
-            .map_err(NodeError::Endpoint)?;
-        core.pump()?;
+        let handle = self.create(|p, [a, b]| {
+            p.create_server(service, type_name, None, Qos::reliable(64), a, b)
+        })?;
         Ok(Server {
             shared: Arc::clone(&self.shared),
-            handle: h,
+            handle,
         })
     }
 
