@@ -208,6 +208,12 @@ pub fn run(args: &[String]) -> Res<()> {
         .ok_or("executable path is not UTF-8")?
         .to_string();
     let have_dds = Command::new("ddsperf").arg("help").output().is_ok();
+    if !have_dds {
+        eprintln!(
+            "compare: ddsperf not found; the Cyclone DDS rows stay n/a \
+             (install it with `apt-get install cyclonedds-tools`)"
+        );
+    }
     let wire = Wire::create()?;
     let secs = format!("{}", o.secs);
     let dir = std::env::temp_dir();
