@@ -510,13 +510,13 @@ fn render(table: &[(usize, [Row; 4])], secs: f64) -> String {
                             if r <= 0.6 { "met" } else { "MISSED" }
                         ));
                     }
-                    if *size <= 1024 {
-                        if let Some(r) = rbe {
-                            targets.push(format!(
-                                "rate >= 1.5: {}",
-                                if r >= 1.5 { "met" } else { "MISSED" }
-                            ));
-                        }
+                    if *size <= 1024
+                        && let Some(r) = rbe
+                    {
+                        targets.push(format!(
+                            "rate >= 1.5: {}",
+                            if r >= 1.5 { "met" } else { "MISSED" }
+                        ));
                     }
                 }
                 _ => {}

@@ -488,10 +488,11 @@ impl LinkMonitor {
 
     fn handle(&mut self, msg: NetlinkMessage<RouteNetlinkMessage>) -> Result<(), MonitorError> {
         let from_dump = self.is_dump_reply(&msg.header);
-        if from_dump && msg.header.flags & NLM_F_DUMP_INTR != 0 {
-            if let Some(dump) = &mut self.dump {
-                dump.interrupted = true;
-            }
+        if from_dump
+            && msg.header.flags & NLM_F_DUMP_INTR != 0
+            && let Some(dump) = &mut self.dump
+        {
+            dump.interrupted = true;
         }
         match msg.payload {
             NetlinkPayload::Done(_) if from_dump => self.finish_dump(),
@@ -618,14 +619,15 @@ impl LinkMonitor {
     }
 
     fn apply_del(&mut self, index: u32, report: bool) {
-        if let Some(old) = self.links.remove(&index) {
-            if report && self.in_scope(index) {
-                self.pending.push_back(LinkEvent {
-                    index,
-                    name: old.name,
-                    change: LinkChange::Removed,
-                });
-            }
+        if let Some(old) = self.links.remove(&index)
+            && report
+            && self.in_scope(index)
+        {
+            self.pending.push_back(LinkEvent {
+                index,
+                name: old.name,
+                change: LinkChange::Removed,
+            });
         }
     }
 }

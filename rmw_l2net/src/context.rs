@@ -303,10 +303,10 @@ impl Context {
         if let Some(d) = self.dispatcher.take() {
             let _ = d.join();
         }
-        if let Some(node) = self.node.take() {
-            if let Ok(node) = Arc::try_unwrap(node) {
-                node.close();
-            }
+        if let Some(node) = self.node.take()
+            && let Ok(node) = Arc::try_unwrap(node)
+        {
+            node.close();
         }
         WAKER.notify();
     }
@@ -445,10 +445,10 @@ impl SubQueue {
                     if self.ignore_participant == Some(info.writer.participant) {
                         continue;
                     }
-                    if let Some(p) = &self.prefix {
-                        if !buf[..info.len].starts_with(p) {
-                            continue;
-                        }
+                    if let Some(p) = &self.prefix
+                        && !buf[..info.len].starts_with(p)
+                    {
+                        continue;
                     }
                     let received_ns = SystemTime::now()
                         .duration_since(UNIX_EPOCH)

@@ -326,10 +326,10 @@ impl View {
             if !kinds.contains(&e.kind) {
                 continue;
             }
-            if let Some((name, ns)) = node {
-                if n.name != name || n.namespace != ns {
-                    continue;
-                }
+            if let Some((name, ns)) = node
+                && (n.name != name || n.namespace != ns)
+            {
+                continue;
             }
             let types = out.entry(e.name.clone()).or_default();
             if !types.contains(&e.type_name) {

@@ -508,10 +508,10 @@ impl<
                 return Some(LinkOp::Leave(self.discovery_mac()));
             }
             for i in 0..R {
-                if let Some(mac) = self.reader_groups[i].take() {
-                    if !self.reader_groups.contains(&Some(mac)) {
-                        return Some(LinkOp::Leave(mac));
-                    }
+                if let Some(mac) = self.reader_groups[i].take()
+                    && !self.reader_groups.contains(&Some(mac))
+                {
+                    return Some(LinkOp::Leave(mac));
                 }
             }
             return None;
@@ -527,12 +527,12 @@ impl<
                 continue;
             }
             self.reader_groups[i] = want;
-            if let Some(old) = have {
-                if !self.reader_groups.contains(&Some(old)) {
-                    // Leave the old group first; the new one (if any) is joined on the next call.
-                    self.reader_groups[i] = None;
-                    return Some(LinkOp::Leave(old));
-                }
+            if let Some(old) = have
+                && !self.reader_groups.contains(&Some(old))
+            {
+                // Leave the old group first; the new one (if any) is joined on the next call.
+                self.reader_groups[i] = None;
+                return Some(LinkOp::Leave(old));
             }
             if let Some(new) = want {
                 let others = self
@@ -865,10 +865,10 @@ impl<
             entity: w.entity,
         });
         for p in w.proxies.iter().flatten() {
-            if let Some(s) = self.graph.find_endpoint(p.participant, p.entity) {
-                if let Some(ep) = self.graph.endpoint_mut(s) {
-                    ep.matched = ep.matched.saturating_sub(1);
-                }
+            if let Some(s) = self.graph.find_endpoint(p.participant, p.entity)
+                && let Some(ep) = self.graph.endpoint_mut(s)
+            {
+                ep.matched = ep.matched.saturating_sub(1);
             }
             let remote = RemoteId {
                 participant: p.participant,
@@ -887,10 +887,10 @@ impl<
             entity: r.entity,
         });
         for m in r.writers.iter().flatten() {
-            if let Some(s) = self.graph.find_endpoint(m.participant, m.entity) {
-                if let Some(ep) = self.graph.endpoint_mut(s) {
-                    ep.matched = ep.matched.saturating_sub(1);
-                }
+            if let Some(s) = self.graph.find_endpoint(m.participant, m.entity)
+                && let Some(ep) = self.graph.endpoint_mut(s)
+            {
+                ep.matched = ep.matched.saturating_sub(1);
             }
             if !self.writer_still_read(m.participant, m.entity) {
                 self.reassembly
@@ -1491,13 +1491,14 @@ impl<
             };
             self.next_announce = now + period;
         }
-        if !self.closing && self.announce.is_none() {
-            if let Some(mac) = self.replies.pop_front() {
-                self.announce = Some(AnnounceCursor {
-                    target: AnnounceTarget::Reply(mac),
-                    first_index: 0,
-                });
-            }
+        if !self.closing
+            && self.announce.is_none()
+            && let Some(mac) = self.replies.pop_front()
+        {
+            self.announce = Some(AnnounceCursor {
+                target: AnnounceTarget::Reply(mac),
+                first_index: 0,
+            });
         }
         // Writers: lifespan, deadlines.
         for wi in 0..W {
@@ -1519,15 +1520,15 @@ impl<
                     }
                 }
             }
-            if let (Some(d), Some(next)) = (w.info.qos.deadline, w.deadline_next) {
-                if now > next {
-                    w.deadline_next = Some(now + d);
-                    let local = LocalEndpoint::Writer(WriterHandle {
-                        index: wi as u8,
-                        entity: w.entity,
-                    });
-                    self.push_event(Event::DeadlineMissed { local });
-                }
+            if let (Some(d), Some(next)) = (w.info.qos.deadline, w.deadline_next)
+                && now > next
+            {
+                w.deadline_next = Some(now + d);
+                let local = LocalEndpoint::Writer(WriterHandle {
+                    index: wi as u8,
+                    entity: w.entity,
+                });
+                self.push_event(Event::DeadlineMissed { local });
             }
             // Fragment requests for samples no longer held are void.
             if let Some(w) = self.writers[wi].as_mut() {
@@ -1547,15 +1548,16 @@ impl<
             let Some(r) = self.readers[ri].as_mut() else {
                 continue;
             };
-            if let (Some(d), Some(next)) = (r.info.qos.deadline, r.deadline_next) {
-                if now > next && r.writers.iter().flatten().next().is_some() {
-                    r.deadline_next = Some(now + d);
-                    let local = LocalEndpoint::Reader(ReaderHandle {
-                        index: ri as u8,
-                        entity: r.entity,
-                    });
-                    self.push_event(Event::DeadlineMissed { local });
-                }
+            if let (Some(d), Some(next)) = (r.info.qos.deadline, r.deadline_next)
+                && now > next
+                && r.writers.iter().flatten().next().is_some()
+            {
+                r.deadline_next = Some(now + d);
+                let local = LocalEndpoint::Reader(ReaderHandle {
+                    index: ri as u8,
+                    entity: r.entity,
+                });
+                self.push_event(Event::DeadlineMissed { local });
             }
         }
     }
@@ -1624,17 +1626,17 @@ impl<
             if let Some(b) = w.batch_until {
                 t = t.min(b);
             }
-            if let Some(life) = w.info.qos.lifespan {
-                if let Some((_, m)) = w.history.get(w.history.first_seq()) {
-                    t = t.min(m.written + life + Duration::from_nanos(1));
-                }
+            if let Some(life) = w.info.qos.lifespan
+                && let Some((_, m)) = w.history.get(w.history.first_seq())
+            {
+                t = t.min(m.written + life + Duration::from_nanos(1));
             }
         }
         for r in self.readers.iter().flatten() {
-            if let Some(d) = r.deadline_next {
-                if r.writers.iter().flatten().next().is_some() {
-                    t = t.min(d + Duration::from_nanos(1));
-                }
+            if let Some(d) = r.deadline_next
+                && r.writers.iter().flatten().next().is_some()
+            {
+                t = t.min(d + Duration::from_nanos(1));
             }
         }
         (t != Instant::MAX).then_some(t)

@@ -409,12 +409,12 @@ impl<
                 Took::Delivered | Took::Refused => {}
             }
         }
-        if !any_held {
-            if let Some(slot) = self.reassembly.find(&key) {
-                if self.reassembly.complete(slot).is_some() && !self.held_by_any(&key) {
-                    self.reassembly.remove(slot);
-                }
-            }
+        if !any_held
+            && let Some(slot) = self.reassembly.find(&key)
+            && self.reassembly.complete(slot).is_some()
+            && !self.held_by_any(&key)
+        {
+            self.reassembly.remove(slot);
         }
     }
 
@@ -675,10 +675,10 @@ impl<
             {
                 m.window.delivered();
             }
-            if !self.held_by_any(&key) {
-                if let Some(s) = self.reassembly.find(&key) {
-                    self.reassembly.remove(s);
-                }
+            if !self.held_by_any(&key)
+                && let Some(s) = self.reassembly.find(&key)
+            {
+                self.reassembly.remove(s);
             }
         }
     }
@@ -850,13 +850,12 @@ impl<
             if let Some(m) = self.readers[ri]
                 .as_mut()
                 .and_then(|r| r.writers[mi].as_mut())
+                && (!hb.is_final || m.window.next() <= hb.last_seq)
             {
-                if !hb.is_final || m.window.next() <= hb.last_seq {
-                    m.ack_due = true;
-                    m.nackfrag_due = true;
-                    m.nackfrag_left = NACK_FRAG_WINDOWS;
-                    m.nackfrag_from = 0;
-                }
+                m.ack_due = true;
+                m.nackfrag_due = true;
+                m.nackfrag_left = NACK_FRAG_WINDOWS;
+                m.nackfrag_from = 0;
             }
             self.drain_writer(ri, mi);
         }

@@ -256,21 +256,21 @@ impl<
                 if m.ack_due {
                     return Some(Plan::AckNack { r: ri, m: mi });
                 }
-                if m.nackfrag_due {
-                    if let Some((seq, base)) = self.first_incomplete(
+                if m.nackfrag_due
+                    && let Some((seq, base)) = self.first_incomplete(
                         m.participant,
                         m.entity,
                         m.window.next(),
                         m.writer_last,
                         m.nackfrag_from,
-                    ) {
-                        return Some(Plan::NackFrag {
-                            r: ri,
-                            m: mi,
-                            seq,
-                            base,
-                        });
-                    }
+                    )
+                {
+                    return Some(Plan::NackFrag {
+                        r: ri,
+                        m: mi,
+                        seq,
+                        base,
+                    });
                 }
             }
         }
@@ -334,15 +334,15 @@ impl<
 
     fn plan_writer_data(&self, wi: usize, w: &LocalWriter<'a, H, M>, now: Instant) -> Option<Plan> {
         for (k, e) in w.frag_nacks.iter().enumerate() {
-            if let Some((seq, set)) = e {
-                if let Some(f) = set.first() {
-                    return Some(Plan::FragRepair {
-                        w: wi,
-                        k,
-                        seq: *seq,
-                        index: f as u32,
-                    });
-                }
+            if let Some((seq, set)) = e
+                && let Some(f) = set.first()
+            {
+                return Some(Plan::FragRepair {
+                    w: wi,
+                    k,
+                    seq: *seq,
+                    index: f as u32,
+                });
             }
         }
         if let Some((seq, index)) = w.resend_cursor {
@@ -713,13 +713,13 @@ impl<
                     target,
                     first_index: 0,
                 });
-                if self.announce.is_none() {
-                    if let Some(mac) = self.replies.pop_front() {
-                        self.announce = Some(AnnounceCursor {
-                            target: AnnounceTarget::Reply(mac),
-                            first_index: 0,
-                        });
-                    }
+                if self.announce.is_none()
+                    && let Some(mac) = self.replies.pop_front()
+                {
+                    self.announce = Some(AnnounceCursor {
+                        target: AnnounceTarget::Reply(mac),
+                        first_index: 0,
+                    });
                 }
             }
             Plan::AckNack { r, m } => {

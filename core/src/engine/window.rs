@@ -325,11 +325,10 @@ mod tests {
                 // reader answers a heartbeat with an ACKNACK (which may be lost too)
                 count += 1;
                 let ack = reader.missing(sent);
-                if d.next().copied().unwrap_or(0) > 2 {
-                    if let Ok(req) = proxy.on_acknack(&ack, count, sent) {
+                if d.next().copied().unwrap_or(0) > 2
+                    && let Ok(req) = proxy.on_acknack(&ack, count, sent) {
                         in_flight.extend(req.iter());
                     }
-                }
             }
             let expect: Vec<u64> = (1..=n).collect();
             prop_assert_eq!(delivered, expect);

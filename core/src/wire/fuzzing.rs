@@ -128,10 +128,10 @@ pub fn check_frame(data: &[u8]) {
         sender: p.header.sender,
         message: m,
     };
-    if let MessageRepr::Hello(h) = &m {
-        if h.endpoints.iter().any(|e| e.is_err()) {
-            return;
-        }
+    if let MessageRepr::Hello(h) = &m
+        && h.endpoints.iter().any(|e| e.is_err())
+    {
+        return;
     }
     let len = fr.buffer_len();
     let n = fr.emit(&mut a[..len]).expect("parsed frame must emit");
@@ -150,13 +150,13 @@ pub fn check_frame(data: &[u8]) {
 /// A tag stack and EtherType, starting at frame offset 12.
 pub fn check_vlan(data: &[u8]) {
     let data = cut(data);
-    if let Ok(tag) = Tag::new_checked(data) {
-        if let Ok(t) = VlanTag::parse(&tag) {
-            let mut b = [0u8; 4];
-            t.emit(&mut Tag::new_unchecked(&mut b[..]))
-                .expect("tag emits");
-            assert_eq!(b, data[..4]);
-        }
+    if let Ok(tag) = Tag::new_checked(data)
+        && let Ok(t) = VlanTag::parse(&tag)
+    {
+        let mut b = [0u8; 4];
+        t.emit(&mut Tag::new_unchecked(&mut b[..]))
+            .expect("tag emits");
+        assert_eq!(b, data[..4]);
     }
     let Ok((stack, ethertype, used)) = TagStack::parse(data) else {
         return;

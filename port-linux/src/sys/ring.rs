@@ -185,7 +185,7 @@ impl RingMap {
 
     /// The status word at `off` as an atomic, if `off` is in range and 4-aligned.
     fn status_word(&self, off: usize) -> Option<&AtomicU32> {
-        if off % 4 != 0 || off.checked_add(4)? > self.len {
+        if !off.is_multiple_of(4) || off.checked_add(4)? > self.len {
             return None;
         }
         // SAFETY: in bounds and aligned (the mapping is page-aligned and off % 4 == 0); the
