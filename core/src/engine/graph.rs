@@ -185,6 +185,13 @@ impl<const P: usize, const E: usize> Graph<P, E> {
             .position(|p| p.is_some_and(|p| p.id == id))
     }
 
+    /// The MAC address of participant `id`, if it is known.
+    pub fn peer_mac(&self, id: u64) -> Option<MacAddr> {
+        self.find_peer(id)
+            .and_then(|slot| self.peer(slot))
+            .map(|p| p.mac)
+    }
+
     /// The participant in `slot`.
     pub fn peer(&self, slot: usize) -> Option<&Peer> {
         self.peers.get(slot)?.as_ref()

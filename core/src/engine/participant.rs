@@ -1020,9 +1020,8 @@ impl<
         };
         let mac = self
             .graph
-            .find_peer(ep.participant)
-            .and_then(|p| self.graph.peer(p))
-            .map_or(MacAddr::BROADCAST, |p| p.mac);
+            .peer_mac(ep.participant)
+            .unwrap_or(MacAddr::BROADCAST);
         let late_joiner = ep.info.qos.durability == Durability::TransientLocal
             && w.info.qos.durability == Durability::TransientLocal;
         let start = if late_joiner {
@@ -1092,9 +1091,8 @@ impl<
         };
         let mac = self
             .graph
-            .find_peer(ep.participant)
-            .and_then(|p| self.graph.peer(p))
-            .map_or(MacAddr::BROADCAST, |p| p.mac);
+            .peer_mac(ep.participant)
+            .unwrap_or(MacAddr::BROADCAST);
         r.writers[free] = Some(MatchedWriter {
             participant: ep.participant,
             entity: ep.info.entity,
