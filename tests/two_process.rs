@@ -204,10 +204,12 @@ fn listener(iface: &str) {
     // Discovery: the talker shows up by name with its endpoints.
     let deadline = Instant::now() + T;
     let talker = loop {
-        if let Some(p) = node.peers().into_iter().find(|p| p.name == "talker") {
-            if p.endpoints.len() >= 4 {
-                break p;
-            }
+        if let Some(p) = node
+            .peers()
+            .into_iter()
+            .find(|p| p.name == "talker" && p.endpoints.len() >= 4)
+        {
+            break p;
         }
         assert!(Instant::now() < deadline, "the talker was never discovered");
         std::thread::sleep(Duration::from_millis(10));
