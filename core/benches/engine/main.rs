@@ -1,0 +1,94 @@
+//! Engine alone: two participants with the facade's capacities wired back to back in memory
+//! (no link, no system call), measuring samples per second delivered writer -> reader on one
+//! core (both participants run on the bench thread), and allocations per sample.
+//!
+//! `cargo bench -p l2net-core --bench engine`; results in docs/BENCHMARKS.md, "Engine alone".
+
+#[path = "../../tests/support/alloc_count.rs"]
+mod alloc_count;
+#[path = "../../tests/support/pair.rs"]
+mod pair;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use pair::{Pair, Scenario};
+
+#[global_allocator]
+static ALLOC: alloc_count::Counting = alloc_count::Counting;
+
+fn scenarios() -> Vec<Scenario> {
+    let mut v = Vec::new();
+    for reliable in [false, true] {
+        for payload in [16, 1024] {
+            for topics in [1, 8] {
+                v.push(Scenario {
+                    payload,
+                    reliable,
+                    topics,
+                });
+            }
+        }
+    }
+    v
+}
+
+/// Steady state must not allocate: count over many rounds after warm-up and refuse to report
+/// numbers otherwise.
+fn check_allocations() {
+    for s in scenarios() {
+        let mut p = Pair::new(s);
+        for _ in 0..200 {
+            p.round();
+        }
+        let before = alloc_count::allocations();
+        let samples_before = p.delivered;
+        for _ in 0..2_000 {
+            p.round();
+        }
+        let allocs = alloc_count::allocations() - before;
+        let samples = p.delivered - samples_before;
+        println!(
+            "allocations {:<28} {allocs} in {samples} samples ({:.3} per sample)",
+            s.name(),
+            allocs as f64 / samples.max(1) as f64
+        );
+        assert!(samples > 0, "{}: nothing delivered", s.name());
+        assert_eq!(allocs, 0, "{}: the steady state allocated", s.name());
+    }
+}
+
+fn engine(c: &mut Criterion) {
+    let mut g = c.benchmark_group("engine");
+    g.throughput(Throughput::Elements(1));
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+    g.sample_size(20);
+    for s in scenarios() {
+        let mut p = Pair::new(s);
+        for _ in 0..200 {
+            p.round();
+        }
+        // One "iteration" is one delivered sample.
+        g.bench_function(s.name(), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                let mut got = 0u64;
+                while got < iters {
+                    got += black_box(p.round());
+                }
+                let t = start.elapsed();
+                t.mul_f64(iters as f64 / got as f64)
+            })
+        });
+    }
+    g.finish();
+}
+
+fn main() {
+    check_allocations();
+    let mut c = Criterion::default().configure_from_args();
+    engine(&mut c);
+    c.final_summary();
+}

@@ -1,0 +1,219 @@
+//! Two participants wired back to back in memory, with the facade's capacities: the engine
+//! alone, no link. Shared by the engine bench (`benches/engine`) and the zero-allocation test.
+//!
+//! Every frame one participant plans is written into one reused buffer and handed straight to
+//! the other's `handle_frame`. After set-up nothing here allocates: arenas, frame and take
+//! buffers and the payload are made once.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use l2net_core::engine::{Config, Participant, Qos, ReaderHandle, WriteError, WriterHandle};
+use l2net_core::{Instant, MacAddr, RxMeta};
+
+// The facade's capacities (src/node.rs: MAX_PARTICIPANTS, MAX_REMOTE_ENDPOINTS, MAX_WRITERS,
+// MAX_READERS, HISTORY_SLOTS, MAX_MATCHES, REASSEMBLY_SLOTS).
+pub const P: usize = 64;
+pub const E: usize = 512;
+pub const W: usize = 32;
+pub const R: usize = 32;
+pub const H: usize = 256;
+pub const M: usize = 32;
+pub const F: usize = 16;
+
+/// A participant as the facade instantiates it.
+pub type FacadePart = Participant<'static, P, E, W, R, H, M, F>;
+
+/// Samples each writer is offered per round (then the frames are exchanged and taken).
+pub const BURST: usize = 32;
+/// Simulated time per round.
+pub const ROUND: Duration = Duration::from_micros(100);
+/// Keep-last depth of the bench endpoints (at least a burst, so best effort overwrites none).
+pub const DEPTH: u16 = 64;
+
+fn leak(n: usize) -> &'static mut [u8] {
+    Box::leak(vec![0u8; n].into_boxed_slice())
+}
+
+/// What one scenario measures.
+#[derive(Clone, Copy, Debug)]
+pub struct Scenario {
+    pub payload: usize,
+    pub reliable: bool,
+    /// Active topics: one writer on `a` and one reader on `b` each.
+    pub topics: usize,
+}
+
+impl Scenario {
+    pub fn name(&self) -> String {
+        format!(
+            "{}/{}B/{}topics",
+            if self.reliable {
+                "reliable"
+            } else {
+                "best_effort"
+            },
+            self.payload,
+            self.topics
+        )
+    }
+}
+
+pub struct Pair {
+    pub a: Box<FacadePart>,
+    pub b: Box<FacadePart>,
+    pub writers: Vec<WriterHandle>,
+    pub readers: Vec<ReaderHandle>,
+    pub now: Instant,
+    frame: Box<[u8]>,
+    take: Box<[u8]>,
+    payload: Box<[u8]>,
+    next_writer: usize,
+    pub delivered: u64,
+    pub would_block: u64,
+}
+
+/// Build on a thread with a large stack: a participant of these capacities is several MiB and
+/// passes through the stack on its way into the `Box` in unoptimised builds.
+fn build(s: Scenario) -> Pair {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || build_inner(s))
+        .expect("spawn builder thread")
+        .join()
+        .expect("builder thread")
+}
+
+fn build_inner(s: Scenario) -> Pair {
+    let now = Instant::from_millis(1);
+    let (mac_a, mac_b) = (MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]));
+    let a = Box::new(
+        FacadePart::new(
+            Config::new(0, "bench-a"),
+            0xa11ce,
+            mac_a,
+            leak(1 << 20),
+            now,
+        )
+        .unwrap(),
+    );
+    let b = Box::new(
+        FacadePart::new(Config::new(0, "bench-b"), 0xb0b, mac_b, leak(1 << 20), now).unwrap(),
+    );
+    let mut pair = Pair {
+        a,
+        b,
+        writers: Vec::new(),
+        readers: Vec::new(),
+        now,
+        frame: vec![0u8; 1600].into_boxed_slice(),
+        take: vec![0u8; 64 << 10].into_boxed_slice(),
+        payload: vec![0x5a; s.payload].into_boxed_slice(),
+        next_writer: 0,
+        delivered: 0,
+        would_block: 0,
+    };
+    let qos = if s.reliable {
+        Qos::reliable(DEPTH)
+    } else {
+        Qos {
+            history: l2net_core::engine::HistoryKind::KeepLast(DEPTH),
+            ..Qos::BEST_EFFORT
+        }
+    };
+    let arena = usize::from(DEPTH) * (s.payload + 64);
+    for t in 0..s.topics {
+        let topic = format!("/bench/{t}");
+        let w = pair
+            .a
+            .create_writer(&topic, "Bytes", None, qos, leak(arena))
+            .unwrap();
+        let r = pair
+            .b
+            .create_reader(&topic, "Bytes", None, qos, leak(arena.max(1 << 16)))
+            .unwrap();
+        pair.writers.push(w);
+        pair.readers.push(r);
+    }
+    // Discovery: HELLOs both ways until every writer has its reader.
+    for _ in 0..10_000 {
+        pair.exchange();
+        pair.now += Duration::from_millis(1);
+        if pair.writers.iter().all(|w| pair.a.writer_matches(*w) == 1)
+            && pair.readers.iter().all(|r| pair.b.reader_matches(*r) == 1)
+        {
+            break;
+        }
+    }
+    assert!(
+        pair.writers.iter().all(|w| pair.a.writer_matches(*w) == 1),
+        "bench pair never matched"
+    );
+    // Let the start-up announcement rounds finish so that steady state is measured.
+    for _ in 0..2_000 {
+        pair.exchange();
+        pair.now += Duration::from_millis(1);
+    }
+    pair
+}
+
+impl Pair {
+    pub fn new(s: Scenario) -> Pair {
+        build(s)
+    }
+
+    /// Move every planned frame across, both ways, until both sides are quiet.
+    pub fn exchange(&mut self) {
+        let now = self.now;
+        loop {
+            let mut moved = false;
+            for dir in 0..2 {
+                let (from, to) = if dir == 0 {
+                    (&mut self.a, &mut self.b)
+                } else {
+                    (&mut self.b, &mut self.a)
+                };
+                while let Some(len) = from.poll_transmit(now) {
+                    let buf = &mut self.frame[..len];
+                    let n = from.write_transmit(buf).unwrap();
+                    to.handle_frame(&buf[..n], RxMeta::new(n), now);
+                    moved = true;
+                }
+                while from.poll_event().is_some() {}
+            }
+            if !moved {
+                break;
+            }
+        }
+        while self.a.poll_event().is_some() {}
+        while self.b.poll_event().is_some() {}
+    }
+
+    /// One round: offer a burst to the writers (round-robin), exchange frames, take everything
+    /// delivered, advance the clock. Returns the samples taken.
+    pub fn round(&mut self) -> u64 {
+        let now = self.now;
+        let k = self.writers.len();
+        for _ in 0..BURST * k {
+            let w = self.writers[self.next_writer];
+            self.next_writer = (self.next_writer + 1) % k;
+            match self.a.write(w, &self.payload, now) {
+                Ok(_) => {}
+                Err(WriteError::WouldBlock) => self.would_block += 1,
+                Err(e) => panic!("write failed: {e:?}"),
+            }
+        }
+        self.exchange();
+        let mut got = 0;
+        for r in &self.readers {
+            while let Some(info) = self.b.take(*r, &mut self.take).unwrap() {
+                debug_assert_eq!(info.len, self.payload.len());
+                got += 1;
+            }
+        }
+        self.now += ROUND;
+        self.delivered += got;
+        got
+    }
+}
