@@ -171,8 +171,10 @@ pub struct LinkConfig {
     pub tx_slots: usize,
     /// Frames received per system call (mmsg backend). Default 32.
     pub rx_batch: usize,
-    /// Memory for the ring backend's two rings together, in bytes. Default 8 MiB; the
-    /// geometry is derived from it and the MTU, and shrunk if the kernel refuses it.
+    /// Memory for the ring backend's two rings together, in bytes (at least 256 KiB are
+    /// used). Default 8 MiB; the geometry is derived from it and the MTU (blocks of up to
+    /// 64 KiB, smaller so that a small ring still has eight receive blocks), and shrunk if the
+    /// kernel refuses it.
     pub ring_memory: usize,
     /// How long the ring backend lets a partly filled receive block wait before the kernel
     /// hands it over (`tp_retire_blk_tov`), in milliseconds. Default 1.

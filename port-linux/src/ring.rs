@@ -69,11 +69,31 @@ impl Geometry {
     }
 }
 
+/// Receive blocks the geometry aims for before it makes blocks smaller than [`MAX_BLOCK`].
+///
+/// A `TPACKET_V3` block is retired (handed to user space) when it is full *or* when the retire
+/// timer fires with at least one frame in it. While the reader is away, every timer period in
+/// which traffic arrived therefore uses up a whole block however little it holds: with two
+/// blocks and the default 1 ms timeout, a burst that pauses twice for a millisecond freezes the
+/// ring and the kernel drops the rest (`tp_drops`, `tp_freeze_q_cnt`) although most of the
+/// memory is empty. Smaller blocks in a small ring keep it from freezing that early.
+const MIN_RX_BLOCKS: usize = 8;
+/// The largest block: big enough that a busy reader returns a block per hundreds of small
+/// frames, small enough that a ring of a few MiB has dozens of blocks.
+const MAX_BLOCK: usize = 64 << 10;
+/// The smallest budget used, whatever [`LinkConfig::ring_memory`] says: two rings of two
+/// [`MAX_BLOCK`]s (which the geometry cuts into [`MIN_RX_BLOCKS`] smaller blocks).
+const MIN_BUDGET: usize = 4 * MAX_BLOCK;
+
 /// RX and TX geometry for frames of up to `max_frame` bytes within `budget` bytes.
 pub(crate) fn geometry(max_frame: usize, budget: usize, page: usize) -> (Geometry, Geometry) {
+    let budget = budget.max(MIN_BUDGET);
     let frame_size = (ring::TPACKET3_HDRLEN + max_frame).next_multiple_of(16);
-    // Blocks hold at least four frames and are at least 64 KiB, in whole pages.
-    let block_size = (4 * frame_size).max(64 << 10).next_multiple_of(page);
+    // Blocks hold at least four frames, in whole pages; up to 64 KiB, but small enough for
+    // MIN_RX_BLOCKS receive blocks when the budget allows it.
+    let smallest = (4 * frame_size).next_multiple_of(page);
+    let per_block = (budget / 2 / MIN_RX_BLOCKS).min(MAX_BLOCK) / page * page;
+    let block_size = per_block.max(smallest);
     let blocks = (budget / 2 / block_size).max(2);
     let rx = Geometry {
         block_size,
@@ -527,7 +547,23 @@ mod tests {
         let (rx, tx) = geometry(9022, 8 << 20, 4096);
         assert!(rx.frames_per_block() >= 4 && tx.frames_per_block() >= 4);
         let (rx, _) = geometry(9022, 1, 4096);
-        assert_eq!(rx.blocks, 2, "at least two blocks");
+        assert!(rx.blocks >= 2, "at least two blocks");
+        assert_eq!(geometry(1522, 1, 4096), geometry(1522, 256 << 10, 4096));
+    }
+
+    #[test]
+    fn small_rings_get_more_smaller_blocks_large_rings_64_kib_blocks() {
+        // The default 8 MiB: 64 KiB blocks, 64 of them per ring.
+        let (rx, _) = geometry(1522, 8 << 20, 4096);
+        assert_eq!((rx.block_size, rx.blocks), (64 << 10, 64));
+        // 256 KiB: eight 16 KiB receive blocks rather than two of 64 KiB.
+        let (rx, tx) = geometry(1522, 256 << 10, 4096);
+        assert_eq!((rx.block_size, rx.blocks), (16 << 10, 8));
+        assert!(rx.bytes() + tx.bytes() <= 256 << 10);
+        // Never fewer than four frames a block, even when that leaves fewer blocks.
+        let (rx, _) = geometry(9022, 256 << 10, 4096);
+        assert!(rx.frames_per_block() >= 4 && rx.blocks >= 2);
+        assert_eq!(rx.block_size % 4096, 0);
     }
 
     #[test]

@@ -40,7 +40,7 @@ fn blocks_recycle_and_frames_are_timestamped() {
     }
     let _serial = support::serial();
     let w = support::Wire::new("rr", 1500);
-    // The smallest ring: two 64 KiB blocks each way.
+    // The smallest ring: 128 KiB each way (eight 16 KiB blocks).
     let small = |c: &mut l2net_linux::LinkConfig| c.ring_memory = 1;
     let mut a = contract::open::<RingLink>(&w.a, w.veth.a_name(), small);
     let mut b = contract::open::<RingLink>(&w.b, w.veth.b_name(), small);
@@ -49,8 +49,8 @@ fn blocks_recycle_and_frames_are_timestamped() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64;
-    // 80 rounds of 10 frames of 1000 bytes: many times what the two RX blocks hold. (Rounds
-    // are kept small: two 64 KiB blocks overflow if the receiver is descheduled mid-burst.)
+    // 80 rounds of 10 frames of 1000 bytes: many times what the RX blocks hold. (Rounds are
+    // kept small: a small ring overflows if the receiver is descheduled mid-burst.)
     for round in 0..80u32 {
         let sent: Vec<Vec<u8>> = (0..10)
             .map(|i| support::frame(a.mac().octets(), &[], 986, round * 100 + i))
