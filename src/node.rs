@@ -902,6 +902,12 @@ impl<L: NodeLink> Publisher<L> {
         Ok(seq)
     }
 
+    /// The engine's handle of this publisher's writer: the `local` endpoint that
+    /// [`Node::next_event`] names in matching, QoS and deadline events about it.
+    pub fn handle(&self) -> WriterHandle {
+        self.handle
+    }
+
     /// Number of matched subscribers.
     pub fn matched(&self) -> usize {
         self.shared.lock().participant.writer_matches(self.handle)
@@ -962,6 +968,12 @@ impl<L: NodeLink> Subscriber<L> {
         core.participant
             .take(self.handle, buf)
             .map_err(NodeError::Take)
+    }
+
+    /// The engine's handle of this subscriber's reader: the `local` endpoint that
+    /// [`Node::next_event`] names in matching, QoS, deadline and sample-loss events about it.
+    pub fn handle(&self) -> ReaderHandle {
+        self.handle
     }
 
     /// Number of matched publishers.

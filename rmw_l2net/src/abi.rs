@@ -504,9 +504,89 @@ pub struct rmw_matched_status_t {
     pub current_count_change: i32,
 }
 
-/// `RMW_EVENT_SUBSCRIPTION_MATCHED` and `RMW_EVENT_PUBLICATION_MATCHED` (rmw/event.h).
+/// `rmw_event_type_t` values (rmw/event.h): subscription events, then publisher events.
+pub const RMW_EVENT_LIVELINESS_CHANGED: c_int = 0;
+pub const RMW_EVENT_REQUESTED_DEADLINE_MISSED: c_int = 1;
+pub const RMW_EVENT_REQUESTED_QOS_INCOMPATIBLE: c_int = 2;
+pub const RMW_EVENT_MESSAGE_LOST: c_int = 3;
+pub const RMW_EVENT_SUBSCRIPTION_INCOMPATIBLE_TYPE: c_int = 4;
 pub const RMW_EVENT_SUBSCRIPTION_MATCHED: c_int = 5;
+pub const RMW_EVENT_LIVELINESS_LOST: c_int = 6;
+pub const RMW_EVENT_OFFERED_DEADLINE_MISSED: c_int = 7;
+pub const RMW_EVENT_OFFERED_QOS_INCOMPATIBLE: c_int = 8;
+pub const RMW_EVENT_PUBLISHER_INCOMPATIBLE_TYPE: c_int = 9;
 pub const RMW_EVENT_PUBLICATION_MATCHED: c_int = 10;
+
+/// `rmw_qos_policy_kind_t` (rmw/qos_policy_kind.h): one bit per policy.
+pub type rmw_qos_policy_kind_t = c_int;
+pub const RMW_QOS_POLICY_INVALID: c_int = 1 << 0;
+pub const RMW_QOS_POLICY_DURABILITY: c_int = 1 << 1;
+pub const RMW_QOS_POLICY_DEADLINE: c_int = 1 << 2;
+pub const RMW_QOS_POLICY_LIVELINESS: c_int = 1 << 3;
+pub const RMW_QOS_POLICY_RELIABILITY: c_int = 1 << 4;
+pub const RMW_QOS_POLICY_HISTORY: c_int = 1 << 5;
+pub const RMW_QOS_POLICY_LIFESPAN: c_int = 1 << 6;
+pub const RMW_QOS_POLICY_DEPTH: c_int = 1 << 7;
+pub const RMW_QOS_POLICY_LIVELINESS_LEASE_DURATION: c_int = 1 << 8;
+pub const RMW_QOS_POLICY_AVOID_ROS_NAMESPACE_CONVENTIONS: c_int = 1 << 9;
+
+/// `rmw_liveliness_changed_status_t` (rmw/events_statuses/liveliness_changed.h).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct rmw_liveliness_changed_status_t {
+    pub alive_count: i32,
+    pub not_alive_count: i32,
+    pub alive_count_change: i32,
+    pub not_alive_count_change: i32,
+}
+
+/// `rmw_liveliness_lost_status_t` (rmw/events_statuses/liveliness_lost.h).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct rmw_liveliness_lost_status_t {
+    pub total_count: i32,
+    pub total_count_change: i32,
+}
+
+/// `rmw_requested_deadline_missed_status_t`
+/// (rmw/events_statuses/requested_deadline_missed.h).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct rmw_requested_deadline_missed_status_t {
+    pub total_count: i32,
+    pub total_count_change: i32,
+}
+
+/// `rmw_offered_deadline_missed_status_t` (rmw/events_statuses/offered_deadline_missed.h):
+/// the same layout as the requested one.
+pub type rmw_offered_deadline_missed_status_t = rmw_requested_deadline_missed_status_t;
+
+/// `struct rmw_qos_incompatible_event_status_s` (rmw/events_statuses/incompatible_qos.h),
+/// typedef'd as `rmw_requested_qos_incompatible_event_status_t` and
+/// `rmw_offered_qos_incompatible_event_status_t`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct rmw_qos_incompatible_event_status_t {
+    pub total_count: i32,
+    pub total_count_change: i32,
+    pub last_policy_kind: rmw_qos_policy_kind_t,
+}
+
+/// `rmw_message_lost_status_t` (rmw/events_statuses/message_lost.h): `size_t` counters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct rmw_message_lost_status_t {
+    pub total_count: usize,
+    pub total_count_change: usize,
+}
+
+/// `rmw_incompatible_type_status_t` (rmw/events_statuses/incompatible_type.h).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct rmw_incompatible_type_status_t {
+    pub total_count: i32,
+    pub total_count_change: i32,
+}
 
 /// `rmw_event_type_t` (rmw/event.h).
 pub type rmw_event_type_t = c_int;
@@ -1019,6 +1099,80 @@ mod tests {
             current_count = 16,
             current_count_change = 24
         );
+        layout!(
+            rmw_liveliness_changed_status_t,
+            size = 16,
+            align = 4,
+            alive_count = 0,
+            not_alive_count = 4,
+            alive_count_change = 8,
+            not_alive_count_change = 12
+        );
+        layout!(
+            rmw_liveliness_lost_status_t,
+            size = 8,
+            align = 4,
+            total_count = 0,
+            total_count_change = 4
+        );
+        layout!(
+            rmw_requested_deadline_missed_status_t,
+            size = 8,
+            align = 4,
+            total_count = 0,
+            total_count_change = 4
+        );
+        layout!(
+            rmw_offered_deadline_missed_status_t,
+            size = 8,
+            align = 4,
+            total_count = 0,
+            total_count_change = 4
+        );
+        layout!(
+            rmw_qos_incompatible_event_status_t,
+            size = 12,
+            align = 4,
+            total_count = 0,
+            total_count_change = 4,
+            last_policy_kind = 8
+        );
+        layout!(
+            rmw_message_lost_status_t,
+            size = 16,
+            align = 8,
+            total_count = 0,
+            total_count_change = 8
+        );
+        layout!(
+            rmw_incompatible_type_status_t,
+            size = 8,
+            align = 4,
+            total_count = 0,
+            total_count_change = 4
+        );
+    }
+
+    #[test]
+    fn event_type_values_follow_the_header_order() {
+        // rmw/event.h declares the enumerators in this order, from 0, with the sentinel last.
+        let order = [
+            RMW_EVENT_LIVELINESS_CHANGED,
+            RMW_EVENT_REQUESTED_DEADLINE_MISSED,
+            RMW_EVENT_REQUESTED_QOS_INCOMPATIBLE,
+            RMW_EVENT_MESSAGE_LOST,
+            RMW_EVENT_SUBSCRIPTION_INCOMPATIBLE_TYPE,
+            RMW_EVENT_SUBSCRIPTION_MATCHED,
+            RMW_EVENT_LIVELINESS_LOST,
+            RMW_EVENT_OFFERED_DEADLINE_MISSED,
+            RMW_EVENT_OFFERED_QOS_INCOMPATIBLE,
+            RMW_EVENT_PUBLISHER_INCOMPATIBLE_TYPE,
+            RMW_EVENT_PUBLICATION_MATCHED,
+            RMW_EVENT_INVALID,
+        ];
+        for (i, v) in order.iter().enumerate() {
+            assert_eq!(*v as usize, i);
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ use l2net::node::{Event, Node, NodeConfig, NodeError, Publisher, Qos, SampleInfo
 use l2net_core::engine::TakeError;
 
 use crate::config::Settings;
+use crate::events::EventRouter;
 use crate::graph::{self, EndpointDesc, Local, NodeDesc, View};
 use crate::guard::GuardCondition;
 use crate::wait::WAKER;
@@ -201,6 +202,7 @@ pub struct Context {
     dispatcher: Option<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
     graph: Arc<GraphState>,
+    router: Arc<EventRouter>,
     link_error: Arc<Mutex<Option<String>>>,
     settings: Settings,
 }
@@ -237,16 +239,18 @@ impl Context {
         let node = Arc::new(node);
         let stop = Arc::new(AtomicBool::new(false));
         let link_error = Arc::new(Mutex::new(None));
+        let router = Arc::new(EventRouter::default());
         let dispatcher = {
-            let (node, stop, graph, link_error) = (
+            let (node, stop, graph, router, link_error) = (
                 Arc::clone(&node),
                 Arc::clone(&stop),
                 Arc::clone(&graph),
+                Arc::clone(&router),
                 Arc::clone(&link_error),
             );
             std::thread::Builder::new()
                 .name("rmw_l2net-events".into())
-                .spawn(move || dispatch(&node, &stop, &graph, &link_error))
+                .spawn(move || dispatch(&node, &stop, &graph, &router, &link_error))
                 .map_err(|e| format!("cannot start the event thread: {e}"))?
         };
         Ok(Context {
@@ -254,6 +258,7 @@ impl Context {
             dispatcher: Some(dispatcher),
             stop,
             graph,
+            router,
             link_error,
             settings,
         })
@@ -282,6 +287,11 @@ impl Context {
     /// The ROS graph.
     pub fn graph(&self) -> &Arc<GraphState> {
         &self.graph
+    }
+
+    /// Where the engine's QoS events are routed to the endpoints' counters.
+    pub fn events(&self) -> &EventRouter {
+        &self.router
     }
 
     /// A new graph guard condition, triggered whenever participants or endpoints appear or
@@ -322,11 +332,13 @@ fn dispatch(
     node: &L2Node,
     stop: &AtomicBool,
     graph: &GraphState,
+    router: &EventRouter,
     link_error: &Mutex<Option<String>>,
 ) {
     while !stop.load(Ordering::Relaxed) {
         match node.next_event(Some(DISPATCH_POLL)) {
             Ok(ev) => {
+                router.route(&ev);
                 let mut changed = is_graph_event(&ev);
                 if let Event::ParticipantLost { participant, .. } = ev {
                     changed |= graph.lost(participant);

@@ -12,6 +12,7 @@
 //! * [`qos`]: QoS compatibility rules (safe code only);
 //! * [`config`]: interface and domain from the init options and the environment;
 //! * [`context`]: a context's node, its event dispatcher, subscription queues (Linux);
+//! * [`events`]: QoS event statuses (deadline, incompatible QoS, lost messages) per endpoint;
 //! * [`wait`]: the wake-up that `rmw_wait` sleeps on;
 //! * [`graph`]: the ROS graph (nodes and their endpoints) and its wire description;
 //! * [`guard`]: guard condition state (safe code only);
@@ -29,6 +30,7 @@ pub mod cdr;
 pub mod config;
 #[cfg(target_os = "linux")]
 pub mod context;
+pub mod events;
 pub mod graph;
 pub mod guard;
 pub mod qos;

@@ -296,10 +296,20 @@ fn severity_features_and_unsupported_calls() {
     for f in 2..4 {
         assert!(!rmw_feature_supported(f));
     }
-    for e in 0..=RMW_EVENT_INVALID {
+    let supported = [
+        RMW_EVENT_REQUESTED_DEADLINE_MISSED,
+        RMW_EVENT_REQUESTED_QOS_INCOMPATIBLE,
+        RMW_EVENT_MESSAGE_LOST,
+        RMW_EVENT_SUBSCRIPTION_MATCHED,
+        RMW_EVENT_OFFERED_DEADLINE_MISSED,
+        RMW_EVENT_OFFERED_QOS_INCOMPATIBLE,
+        RMW_EVENT_PUBLICATION_MATCHED,
+    ];
+    for e in -1..=RMW_EVENT_INVALID {
         assert_eq!(
             rmw_event_type_is_supported(e),
-            e == RMW_EVENT_SUBSCRIPTION_MATCHED || e == RMW_EVENT_PUBLICATION_MATCHED
+            supported.contains(&e),
+            "{e}"
         );
     }
     let mut size = 0usize;

@@ -604,7 +604,17 @@ fn publish_wait_take_across_namespaces() {
             RMW_RET_OK
         );
         assert_eq!(
-            rmw_publisher_event_init(&mut other, publ, 7),
+            rmw_publisher_event_init(&mut other, publ, RMW_EVENT_PUBLISHER_INCOMPATIBLE_TYPE),
+            RMW_RET_UNSUPPORTED
+        );
+        assert!(error_contains("another type"), "{:?}", last_error());
+        assert_eq!(
+            rmw_publisher_event_init(&mut other, publ, RMW_EVENT_MESSAGE_LOST),
+            RMW_RET_UNSUPPORTED,
+            "a subscription event on a publisher"
+        );
+        assert_eq!(
+            rmw_subscription_event_init(&mut other, sub, RMW_EVENT_INVALID),
             RMW_RET_UNSUPPORTED
         );
         let ws_ev = rmw_create_wait_set(ca.0, 0);
@@ -1171,6 +1181,177 @@ fn service_call_across_namespaces() {
         assert_eq!(rmw_destroy_client(nb, cli), RMW_RET_OK);
         assert_eq!(rmw_destroy_client(nb, other), RMW_RET_OK);
         assert_eq!(rmw_destroy_service(na, srv), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(na), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(nb), RMW_RET_OK);
+    }
+    drop(cb);
+    drop(ca);
+    drop(veth);
+}
+
+/// Takes an event's status, which must be taken.
+///
+/// # Safety
+/// A live event of ours whose status type is `S`.
+unsafe fn take_status<S>(ev: &rmw_event_t) -> S {
+    // SAFETY: all-zero is a valid status (plain integers); the caller guarantees `S` is the
+    // event's status type.
+    unsafe {
+        let mut st: S = std::mem::zeroed();
+        let mut taken = false;
+        assert_eq!(
+            rmw_take_event(ev, (&mut st as *mut S).cast(), &mut taken),
+            RMW_RET_OK,
+            "{:?}",
+            last_error()
+        );
+        assert!(taken, "a status is always taken");
+        st
+    }
+}
+
+/// An initialised event of a publisher or subscription.
+///
+/// # Safety
+/// A live publisher (`Ok`) or subscription (`Err`).
+unsafe fn event_of(
+    endpoint: Result<*mut rmw_publisher_t, *mut rmw_subscription_t>,
+    ty: rmw_event_type_t,
+) -> rmw_event_t {
+    // SAFETY: forwarded from the caller; all-zero is the zero-initialised event.
+    unsafe {
+        let mut ev: rmw_event_t = std::mem::zeroed();
+        let r = match endpoint {
+            Ok(p) => rmw_publisher_event_init(&mut ev, p, ty),
+            Err(s) => rmw_subscription_event_init(&mut ev, s, ty),
+        };
+        assert_eq!(r, RMW_RET_OK, "event type {ty}: {:?}", last_error());
+        ev
+    }
+}
+
+#[test]
+fn qos_events_across_namespaces() {
+    if !require_privileges("qos_events_across_namespaces") {
+        return;
+    }
+    let a = Netns::new("rmwea").unwrap();
+    let b = Netns::new("rmweb").unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let ca = Ctx::init(&a, veth.a_name(), 23);
+    let cb = Ctx::init(&b, veth.b_name(), 23);
+    let ts = support::type_support(Flavor::C, "std_msgs/msg/String");
+    let zero = Some(rmw_time_t { sec: 0, nsec: 0 });
+    let long = Some(rmw_time_t { sec: 10, nsec: 0 });
+    // SAFETY: the rmw call sequence of rcl, on live objects.
+    unsafe {
+        let na = rmw_create_node(ca.0, c"talker".as_ptr(), c"/".as_ptr());
+        let nb = rmw_create_node(cb.0, c"listener".as_ptr(), c"/".as_ptr());
+        assert!(!na.is_null() && !nb.is_null(), "{:?}", last_error());
+        let popts: rmw_publisher_options_t = std::mem::zeroed();
+        let sopts: rmw_subscription_options_t = std::mem::zeroed();
+        let (ws_a, ws_b) = (rmw_create_wait_set(ca.0, 0), rmw_create_wait_set(cb.0, 0));
+
+        // Incompatible QoS: a best-effort publisher and a reliable subscription. Both sides
+        // report it once, with the reliability policy; nothing matches.
+        let topic = c"/events/incompatible";
+        let mut be = default_qos();
+        be.reliability = RMW_QOS_POLICY_RELIABILITY_BEST_EFFORT;
+        let publ = rmw_create_publisher(na, ts, topic.as_ptr(), &be, &popts);
+        assert!(!publ.is_null(), "{:?}", last_error());
+        let mut pev = event_of(Ok(publ), RMW_EVENT_OFFERED_QOS_INCOMPATIBLE);
+        let mut pmatched = event_of(Ok(publ), RMW_EVENT_PUBLICATION_MATCHED);
+        let sub = rmw_create_subscription(nb, ts, topic.as_ptr(), &default_qos(), &sopts);
+        assert!(!sub.is_null(), "{:?}", last_error());
+        let mut sev = event_of(Err(sub), RMW_EVENT_REQUESTED_QOS_INCOMPATIBLE);
+        assert_eq!(wait_events(ws_a, &mut [&mut pev], long), [true]);
+        assert_eq!(wait_events(ws_b, &mut [&mut sev], long), [true]);
+        for ev in [&pev, &sev] {
+            let st: rmw_qos_incompatible_event_status_t = take_status(ev);
+            assert_eq!(
+                st,
+                rmw_qos_incompatible_event_status_t {
+                    total_count: 1,
+                    total_count_change: 1,
+                    last_policy_kind: RMW_QOS_POLICY_RELIABILITY
+                }
+            );
+        }
+        // Taken: quiet in the wait set, and the change is reset.
+        assert_eq!(
+            wait_events(ws_a, &mut [&mut pev, &mut pmatched], zero),
+            [false, false]
+        );
+        assert_eq!(wait_events(ws_b, &mut [&mut sev], zero), [false]);
+        for ev in [&pev, &sev] {
+            let st: rmw_qos_incompatible_event_status_t = take_status(ev);
+            assert_eq!((st.total_count, st.total_count_change), (1, 0));
+            assert_eq!(st.last_policy_kind, RMW_QOS_POLICY_RELIABILITY);
+        }
+        let m: rmw_matched_status_t = take_status(&pmatched);
+        assert_eq!((m.total_count, m.current_count), (0, 0), "nothing matched");
+        assert_eq!(rmw_destroy_subscription(nb, sub), RMW_RET_OK);
+        assert_eq!(rmw_destroy_publisher(na, publ), RMW_RET_OK);
+
+        // Deadlines: the publisher promises a sample every 50 ms, the subscription asks for
+        // one every 100 ms (compatible). Publishing nothing misses both, again and again.
+        let topic = c"/events/deadline";
+        let (mut pq, mut sq) = (default_qos(), default_qos());
+        pq.deadline = rmw_time_t {
+            sec: 0,
+            nsec: 50_000_000,
+        };
+        sq.deadline = rmw_time_t {
+            sec: 0,
+            nsec: 100_000_000,
+        };
+        let publ = rmw_create_publisher(na, ts, topic.as_ptr(), &pq, &popts);
+        let sub = rmw_create_subscription(nb, ts, topic.as_ptr(), &sq, &sopts);
+        assert!(!publ.is_null() && !sub.is_null(), "{:?}", last_error());
+        let mut actual: rmw_qos_profile_t = std::mem::zeroed();
+        assert_eq!(rmw_publisher_get_actual_qos(publ, &mut actual), RMW_RET_OK);
+        assert_eq!(actual.deadline, pq.deadline);
+        let mut pev = event_of(Ok(publ), RMW_EVENT_OFFERED_DEADLINE_MISSED);
+        let mut sev = event_of(Err(sub), RMW_EVENT_REQUESTED_DEADLINE_MISSED);
+        let mut smatched = event_of(Err(sub), RMW_EVENT_SUBSCRIPTION_MATCHED);
+        let mut pmatched = event_of(Ok(publ), RMW_EVENT_PUBLICATION_MATCHED);
+        assert_eq!(wait_events(ws_b, &mut [&mut smatched], long), [true]);
+        assert_eq!(wait_events(ws_a, &mut [&mut pmatched], long), [true]);
+        for ev in [&smatched, &pmatched] {
+            let m: rmw_matched_status_t = take_status(ev);
+            assert_eq!((m.total_count, m.current_count), (1, 1));
+        }
+        // A sample arrives; then the stream stops.
+        let hello =
+            Serialized::from_bytes(&[0, 1, 0, 0, 6, 0, 0, 0, b'h', b'e', b'l', b'l', b'o', 0]);
+        assert_eq!(
+            rmw_publish_serialized_message(publ, &hello.0, null_mut()),
+            RMW_RET_OK
+        );
+        assert!(wait_sub(ws_b, sub, long));
+        for (ws, ev) in [(ws_a, &mut pev), (ws_b, &mut sev)] {
+            assert_eq!(wait_events(ws, &mut [ev], long), [true]);
+            let first: rmw_requested_deadline_missed_status_t = take_status(ev);
+            assert!(first.total_count >= 1);
+            assert_eq!(first.total_count_change, first.total_count);
+            // Still nothing published: more deadlines pass; each take reports what passed
+            // since the previous one.
+            std::thread::sleep(Duration::from_millis(350));
+            let second: rmw_offered_deadline_missed_status_t = take_status(ev);
+            assert!(
+                second.total_count > first.total_count,
+                "{first:?} {second:?}"
+            );
+            assert_eq!(
+                second.total_count_change,
+                second.total_count - first.total_count
+            );
+        }
+        assert_eq!(rmw_destroy_subscription(nb, sub), RMW_RET_OK);
+        assert_eq!(rmw_destroy_publisher(na, publ), RMW_RET_OK);
+
+        assert_eq!(rmw_destroy_wait_set(ws_a), RMW_RET_OK);
+        assert_eq!(rmw_destroy_wait_set(ws_b), RMW_RET_OK);
         assert_eq!(rmw_destroy_node(na), RMW_RET_OK);
         assert_eq!(rmw_destroy_node(nb), RMW_RET_OK);
     }

@@ -545,17 +545,26 @@ pub extern "C" fn rmw_feature_supported(feature: rmw_feature_t) -> bool {
     })
 }
 
-/// The matched events are supported (publication and subscription matched); the other QoS
-/// events need engine events the Node API cannot route to an endpoint yet.
+/// The event types `rmw_publisher_event_init` / `rmw_subscription_event_init` accept: matched,
+/// deadline missed and incompatible QoS on both sides, message lost on subscriptions. Not
+/// liveliness (the engine has no per-writer liveliness yet) nor incompatible type (l2net does
+/// not report endpoints of a topic with another type).
 #[unsafe(no_mangle)]
 pub extern "C" fn rmw_event_type_is_supported(event_type: rmw_event_type_t) -> bool {
     boundary("rmw_event_type_is_supported", false, || {
-        cfg!(target_os = "linux")
-            && matches!(
-                event_type,
-                RMW_EVENT_SUBSCRIPTION_MATCHED | RMW_EVENT_PUBLICATION_MATCHED
-            )
+        cfg!(target_os = "linux") && event_type_supported(event_type)
     })
+}
+
+#[cfg(target_os = "linux")]
+fn event_type_supported(event_type: rmw_event_type_t) -> bool {
+    runtime::endpoint_event_supported(event_type, true)
+        || runtime::endpoint_event_supported(event_type, false)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn event_type_supported(_: rmw_event_type_t) -> bool {
+    false
 }
 
 static LOG_SEVERITY: std::sync::atomic::AtomicI32 =

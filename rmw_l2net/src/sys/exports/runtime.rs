@@ -11,10 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use l2net::node::{NodeError, Publisher, RemoteId};
+use l2net_core::engine::LocalEndpoint;
 
 use super::*;
 use crate::config;
 use crate::context::{Context, Link, MatchedStatus, Registration, SubQueue, Taken};
+use crate::events::{EndpointEvents, EventRouter, Kind as EventKind};
 use crate::graph::{EndpointDesc, Kind, QosDesc};
 use crate::qos::{Role, to_engine};
 use crate::wait::WAKER;
@@ -518,6 +520,7 @@ unsafe fn endpoint_args<'a>(
 struct PubImpl {
     _reg: Registration,
     matched: Mutex<MatchedStatus>,
+    events: Arc<EndpointEvents>,
     publ: Publisher<Link>,
     tables: introspection::MessageTables<'static>,
     qos: rmw_qos_profile_t,
@@ -595,6 +598,10 @@ pub unsafe extern "C" fn rmw_create_publisher(
                 return null;
             }
         };
+        // The router stays locked until the writer is registered: an event the engine
+        // reports while creating it (an incompatible subscription) must reach it.
+        let events = Arc::new(EndpointEvents::default());
+        let mut router = ctx.events().creating();
         let publ = match node.publisher_with_hash(topic.to_str().unwrap_or_default(), &ty, hash, q)
         {
             Ok(p) => p,
@@ -603,6 +610,8 @@ pub unsafe extern "C" fn rmw_create_publisher(
                 return null;
             }
         };
+        EventRouter::register(&mut router, LocalEndpoint::Writer(publ.handle()), &events);
+        drop(router);
         let entity = ni
             .next_entity
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -610,6 +619,7 @@ pub unsafe extern "C" fn rmw_create_publisher(
         let pi = Box::new(PubImpl {
             _reg: register(ni, Kind::Publisher, &topic, (&ty, hash), &gid, &actual),
             matched: Mutex::default(),
+            events,
             publ,
             tables,
             qos: actual,
@@ -998,9 +1008,43 @@ no_loans!(rmw_return_loaned_message_from_subscription(
     loaned_message: *mut c_void
 ));
 
-/// Initialises a publisher event: `RMW_EVENT_PUBLICATION_MATCHED` is supported; the other
-/// QoS events (deadline, liveliness, incompatible QoS or type) return `RMW_RET_UNSUPPORTED`,
-/// which rcl / rclcpp accept.
+/// Whether a publisher (`publisher == true`) or a subscription supports `event_type`: the
+/// matched events, deadline missed, incompatible QoS and (subscriptions) message lost.
+pub fn endpoint_event_supported(event_type: rmw_event_type_t, publisher: bool) -> bool {
+    let matched = if publisher {
+        RMW_EVENT_PUBLICATION_MATCHED
+    } else {
+        RMW_EVENT_SUBSCRIPTION_MATCHED
+    };
+    event_type == matched || EventKind::from_rmw(event_type, publisher).is_some()
+}
+
+/// Why an event type is refused on a publisher / subscription.
+fn unsupported_event(what: &str, event_type: rmw_event_type_t, publisher: bool) -> rmw_ret_t {
+    let side = if publisher {
+        "publishers"
+    } else {
+        "subscriptions"
+    };
+    let why = match event_type {
+        RMW_EVENT_LIVELINESS_CHANGED | RMW_EVENT_LIVELINESS_LOST => {
+            "liveliness events need the engine's per-writer liveliness, which l2net does not \
+             have yet"
+        }
+        RMW_EVENT_SUBSCRIPTION_INCOMPATIBLE_TYPE | RMW_EVENT_PUBLISHER_INCOMPATIBLE_TYPE => {
+            "l2net does not report endpoints of a topic with another type"
+        }
+        t if (0..RMW_EVENT_INVALID).contains(&t) => "it is an event of the other side",
+        _ => "it is not an rmw event type",
+    };
+    error!("{what}: event type {event_type} is not supported on {side} by rmw_l2net_cpp ({why})");
+    RMW_RET_UNSUPPORTED
+}
+
+/// Initialises a publisher event: `RMW_EVENT_PUBLICATION_MATCHED`,
+/// `RMW_EVENT_OFFERED_DEADLINE_MISSED` and `RMW_EVENT_OFFERED_QOS_INCOMPATIBLE` are
+/// supported; liveliness lost and incompatible type return `RMW_RET_UNSUPPORTED` (which rcl /
+/// rclcpp accept) with the reason in the error state.
 ///
 /// # Safety
 /// rmw API contract: `rmw_event` zero-initialised and writable; live publisher.
@@ -1017,9 +1061,8 @@ pub unsafe extern "C" fn rmw_publisher_event_init(
         if let Err(r) = unsafe { pub_impl(publisher, WHAT) } {
             return r;
         }
-        if event_type != RMW_EVENT_PUBLICATION_MATCHED {
-            error!("{WHAT}: event type {event_type} is not supported by rmw_l2net_cpp");
-            return RMW_RET_UNSUPPORTED;
+        if !endpoint_event_supported(event_type, true) {
+            return unsupported_event(WHAT, event_type, true);
         }
         // SAFETY: checked non-null, writable; the event points at the publisher's handle,
         // which outlives it (rcl finalises events before their publisher).
@@ -1034,8 +1077,9 @@ pub unsafe extern "C" fn rmw_publisher_event_init(
     })
 }
 
-/// Initialises a subscription event: `RMW_EVENT_SUBSCRIPTION_MATCHED` is supported; see
-/// [`rmw_publisher_event_init`].
+/// Initialises a subscription event: `RMW_EVENT_SUBSCRIPTION_MATCHED`,
+/// `RMW_EVENT_REQUESTED_DEADLINE_MISSED`, `RMW_EVENT_REQUESTED_QOS_INCOMPATIBLE` and
+/// `RMW_EVENT_MESSAGE_LOST` are supported; see [`rmw_publisher_event_init`].
 ///
 /// # Safety
 /// rmw API contract: `rmw_event` zero-initialised and writable; live subscription.
@@ -1052,9 +1096,8 @@ pub unsafe extern "C" fn rmw_subscription_event_init(
         if let Err(r) = unsafe { sub_impl(subscription, WHAT) } {
             return r;
         }
-        if event_type != RMW_EVENT_SUBSCRIPTION_MATCHED {
-            error!("{WHAT}: event type {event_type} is not supported by rmw_l2net_cpp");
-            return RMW_RET_UNSUPPORTED;
+        if !endpoint_event_supported(event_type, false) {
+            return unsupported_event(WHAT, event_type, false);
         }
         // SAFETY: as in rmw_publisher_event_init.
         unsafe {
@@ -1068,30 +1111,61 @@ pub unsafe extern "C" fn rmw_subscription_event_init(
     })
 }
 
-/// The matched status behind one of our events and the current number of matches.
-///
-/// # Safety
-/// `e` is an event initialised by this library whose publisher / subscription is alive.
-unsafe fn event_source<'a>(e: &rmw_event_t) -> Option<(&'a Mutex<MatchedStatus>, usize)> {
-    // SAFETY: the data of our events is the PubImpl / SubImpl their type says.
-    unsafe {
-        match e.event_type {
-            RMW_EVENT_PUBLICATION_MATCHED => {
-                let p = e.data.cast::<PubImpl>().as_ref()?;
-                Some((&p.matched, p.publ.matched()))
-            }
-            RMW_EVENT_SUBSCRIPTION_MATCHED => {
-                let s = e.data.cast::<SubImpl>().as_ref()?;
-                Some((&s.matched, s.queue.subscriber().matched()))
-            }
-            _ => None,
+/// What one of our events reports on.
+enum EventSource<'a> {
+    /// A matched event: the status and the current number of matches.
+    Matched(&'a Mutex<MatchedStatus>, usize),
+    /// A counted QoS event of this kind.
+    Counted(&'a EndpointEvents, EventKind),
+}
+
+impl EventSource<'_> {
+    /// Whether the status changed since it was last taken.
+    fn pending(&self) -> bool {
+        match self {
+            EventSource::Matched(status, current) => lock(status).changed(*current),
+            EventSource::Counted(events, kind) => events.pending(*kind),
         }
     }
 }
 
+/// The status behind one of our events.
+///
+/// # Safety
+/// `e` is an event initialised by this library whose publisher / subscription is alive.
+unsafe fn event_source<'a>(e: &rmw_event_t) -> Option<EventSource<'a>> {
+    let publisher = (RMW_EVENT_LIVELINESS_LOST..RMW_EVENT_INVALID).contains(&e.event_type);
+    // SAFETY: the data of our events is the PubImpl (publisher event types) or SubImpl
+    // (subscription event types) they were initialised with.
+    unsafe {
+        if publisher {
+            let p = e.data.cast::<PubImpl>().as_ref()?;
+            if e.event_type == RMW_EVENT_PUBLICATION_MATCHED {
+                return Some(EventSource::Matched(&p.matched, p.publ.matched()));
+            }
+            EventKind::from_rmw(e.event_type, true).map(|k| EventSource::Counted(&p.events, k))
+        } else {
+            let s = e.data.cast::<SubImpl>().as_ref()?;
+            if e.event_type == RMW_EVENT_SUBSCRIPTION_MATCHED {
+                return Some(EventSource::Matched(
+                    &s.matched,
+                    s.queue.subscriber().matched(),
+                ));
+            }
+            EventKind::from_rmw(e.event_type, false).map(|k| EventSource::Counted(&s.events, k))
+        }
+    }
+}
+
+/// Writes the status of `e` into `event_info` and resets its changes. As in
+/// rmw_cyclonedds_cpp (and as test_rmw_implementation's event tests expect), a status is
+/// always taken (`taken = true`), with zero changes when nothing happened since the last take;
+/// `rmw_wait` only reports the event ready when something changed.
+///
 /// # Safety
 /// rmw API contract: `event_handle` initialised by this library; `event_info` points to the
-/// status struct of its type (`rmw_matched_status_t`); `taken` writable.
+/// status struct of its type (`rmw_matched_status_t`, `rmw_*_deadline_missed_status_t`,
+/// `rmw_*_qos_incompatible_event_status_t`, `rmw_message_lost_status_t`); `taken` writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rmw_take_event(
     event_handle: *const rmw_event_t,
@@ -1106,22 +1180,46 @@ pub unsafe extern "C" fn rmw_take_event(
         let e = unsafe { &*event_handle };
         check_ours!("event", e.implementation_identifier);
         // SAFETY: an event of ours (checked above).
-        let Some((status, current)) = (unsafe { event_source(e) }) else {
+        let Some(source) = (unsafe { event_source(e) }) else {
+            // SAFETY: `taken` is writable.
+            unsafe { *taken = false };
             error!("rmw_take_event: event is not initialized or of an unsupported type");
             return RMW_RET_INVALID_ARGUMENT;
         };
-        let r = lock(status).take(current);
-        // SAFETY: the caller provides an rmw_matched_status_t for matched events; `taken` is
-        // writable.
-        unsafe {
-            *event_info.cast::<rmw_matched_status_t>() = rmw_matched_status_t {
-                total_count: r.total_count,
-                total_count_change: r.total_count_change,
-                current_count: r.current_count,
-                current_count_change: r.current_count_change,
-            };
-            *taken = true;
+        match source {
+            EventSource::Matched(status, current) => {
+                let r = lock(status).take(current);
+                // SAFETY: a matched event: the caller provides an rmw_matched_status_t.
+                unsafe {
+                    *event_info.cast::<rmw_matched_status_t>() = rmw_matched_status_t {
+                        total_count: r.total_count,
+                        total_count_change: r.total_count_change,
+                        current_count: r.current_count,
+                        current_count_change: r.current_count_change,
+                    };
+                }
+            }
+            EventSource::Counted(events, EventKind::DeadlineMissed) => {
+                let st = events.take_deadline();
+                // SAFETY: a deadline event: the caller provides an
+                // rmw_{requested,offered}_deadline_missed_status_t (one layout).
+                unsafe { *event_info.cast::<rmw_requested_deadline_missed_status_t>() = st };
+            }
+            EventSource::Counted(events, EventKind::IncompatibleQos) => {
+                let st = events.take_incompatible_qos();
+                // SAFETY: an incompatible-QoS event: the caller provides an
+                // rmw_{requested,offered}_qos_incompatible_event_status_t (one struct).
+                unsafe { *event_info.cast::<rmw_qos_incompatible_event_status_t>() = st };
+            }
+            EventSource::Counted(events, EventKind::MessageLost) => {
+                let st = events.take_message_lost();
+                // SAFETY: a message-lost event: the caller provides an
+                // rmw_message_lost_status_t.
+                unsafe { *event_info.cast::<rmw_message_lost_status_t>() = st };
+            }
         }
+        // SAFETY: `taken` is writable (caller's contract).
+        unsafe { *taken = true };
         RMW_RET_OK
     })
 }
@@ -1132,6 +1230,7 @@ pub unsafe extern "C" fn rmw_take_event(
 struct SubImpl {
     _reg: Registration,
     matched: Mutex<MatchedStatus>,
+    events: Arc<EndpointEvents>,
     queue: SubQueue,
     tables: introspection::MessageTables<'static>,
     qos: rmw_qos_profile_t,
@@ -1207,6 +1306,9 @@ pub unsafe extern "C" fn rmw_create_subscription(
                 return null;
             }
         };
+        // As for publishers: registered before the router lets the next event through.
+        let events = Arc::new(EndpointEvents::default());
+        let mut router = ctx.events().creating();
         let sub = match node.subscriber_with_hash(topic.to_str().unwrap_or_default(), &ty, hash, q)
         {
             Ok(s) => s,
@@ -1215,6 +1317,8 @@ pub unsafe extern "C" fn rmw_create_subscription(
                 return null;
             }
         };
+        EventRouter::register(&mut router, LocalEndpoint::Reader(sub.handle()), &events);
+        drop(router);
         let ignore = options.ignore_local_publications.then_some(ni.participant);
         let entity = ni
             .next_entity
@@ -1223,6 +1327,7 @@ pub unsafe extern "C" fn rmw_create_subscription(
         let si = Box::new(SubImpl {
             _reg: register(ni, Kind::Subscription, &topic, (&ty, hash), &sgid, &actual),
             matched: Mutex::default(),
+            events,
             queue: SubQueue::new(sub, ignore),
             tables,
             qos: actual,
@@ -1738,8 +1843,8 @@ pub unsafe extern "C" fn rmw_wait(
                     continue;
                 };
                 // SAFETY: an event of ours whose endpoint is alive (caller's contract).
-                if let Some((status, current)) = unsafe { event_source(e) } {
-                    *ready = lock(status).changed(current);
+                if let Some(source) = unsafe { event_source(e) } {
+                    *ready = source.pending();
                     any |= *ready;
                 }
             }

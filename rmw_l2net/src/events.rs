@@ -1,0 +1,333 @@
+//! QoS event statuses of publishers and subscriptions: the engine's events (deadline missed,
+//! incompatible QoS, samples lost), routed to the endpoint they name, counted the way the
+//! rmw status structs report them.
+//!
+//! Every publisher and subscription owns an [`EndpointEvents`]; the context's [`EventRouter`]
+//! maps the engine's handle of its writer or reader ([`LocalEndpoint`]) to it. The context's
+//! dispatcher thread hands every engine event to [`EventRouter::route`] and then wakes the
+//! wait sets, so an event entry of a wait set becomes ready without anyone polling.
+//!
+//! Counting follows DDS (and so rmw_cyclonedds_cpp): `total_count` is cumulative, each
+//! `*_change` is the difference since the status was last taken and is reset by a take.
+
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use l2net_core::engine::{Event, LocalEndpoint, QosPolicy};
+
+use crate::abi::*;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The event types of one endpoint that this module counts (the matched events are computed
+/// from the current number of matches instead, see `context::MatchedStatus`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `RMW_EVENT_OFFERED_DEADLINE_MISSED` / `RMW_EVENT_REQUESTED_DEADLINE_MISSED`.
+    DeadlineMissed,
+    /// `RMW_EVENT_OFFERED_QOS_INCOMPATIBLE` / `RMW_EVENT_REQUESTED_QOS_INCOMPATIBLE`.
+    IncompatibleQos,
+    /// `RMW_EVENT_MESSAGE_LOST`.
+    MessageLost,
+}
+
+impl Kind {
+    /// The kind behind an rmw event type, for a publisher (`publisher == true`) or a
+    /// subscription; `None` for types this module does not count.
+    pub fn from_rmw(event_type: rmw_event_type_t, publisher: bool) -> Option<Kind> {
+        match (event_type, publisher) {
+            (RMW_EVENT_OFFERED_DEADLINE_MISSED, true)
+            | (RMW_EVENT_REQUESTED_DEADLINE_MISSED, false) => Some(Kind::DeadlineMissed),
+            (RMW_EVENT_OFFERED_QOS_INCOMPATIBLE, true)
+            | (RMW_EVENT_REQUESTED_QOS_INCOMPATIBLE, false) => Some(Kind::IncompatibleQos),
+            (RMW_EVENT_MESSAGE_LOST, false) => Some(Kind::MessageLost),
+            _ => None,
+        }
+    }
+}
+
+/// The `rmw_qos_policy_kind_t` of the engine's policy.
+pub fn policy_kind(p: QosPolicy) -> rmw_qos_policy_kind_t {
+    match p {
+        QosPolicy::Reliability => RMW_QOS_POLICY_RELIABILITY,
+        QosPolicy::Durability => RMW_QOS_POLICY_DURABILITY,
+        QosPolicy::Deadline => RMW_QOS_POLICY_DEADLINE,
+    }
+}
+
+/// A cumulative count and what of it was already reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Count {
+    total: u64,
+    reported: u64,
+}
+
+impl Count {
+    fn add(&mut self, n: u64) {
+        self.total = self.total.saturating_add(n);
+    }
+
+    fn pending(&self) -> bool {
+        self.total != self.reported
+    }
+
+    /// `(total, change)`, and the change is reset.
+    fn take(&mut self) -> (u64, u64) {
+        let change = self.total - self.reported;
+        self.reported = self.total;
+        (self.total, change)
+    }
+}
+
+/// Saturating conversion to the `int32_t` counters of the rmw statuses.
+fn i32_of(v: u64) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// `usize` counters (`rmw_message_lost_status_t`).
+fn usize_of(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    deadline: Count,
+    incompatible: Count,
+    last_policy: Option<QosPolicy>,
+    lost: Count,
+}
+
+/// What an engine event adds to the counters of the endpoint it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Occurrence {
+    /// A deadline passed without a sample.
+    DeadlineMissed,
+    /// A remote endpoint of the topic has incompatible QoS; the first policy that failed.
+    IncompatibleQos(QosPolicy),
+    /// This many samples will never arrive.
+    Lost(u64),
+}
+
+impl Occurrence {
+    /// The local endpoint an engine event is about and what it adds, if it is one this
+    /// module counts.
+    pub fn of(ev: &Event) -> Option<(LocalEndpoint, Occurrence)> {
+        match *ev {
+            Event::DeadlineMissed { local } => Some((local, Occurrence::DeadlineMissed)),
+            Event::IncompatibleQos { local, policy, .. } => {
+                Some((local, Occurrence::IncompatibleQos(policy)))
+            }
+            Event::SamplesLost { reader, count, .. } => {
+                Some((LocalEndpoint::Reader(reader), Occurrence::Lost(count)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The QoS event counters of one publisher or subscription.
+#[derive(Debug, Default)]
+pub struct EndpointEvents {
+    c: Mutex<Counters>,
+}
+
+impl EndpointEvents {
+    /// Counts one occurrence at this endpoint.
+    pub fn record(&self, o: Occurrence) {
+        let mut c = lock(&self.c);
+        match o {
+            Occurrence::DeadlineMissed => c.deadline.add(1),
+            Occurrence::IncompatibleQos(policy) => {
+                c.incompatible.add(1);
+                c.last_policy = Some(policy);
+            }
+            Occurrence::Lost(count) => c.lost.add(count),
+        }
+    }
+
+    /// Whether the status of `kind` changed since it was last taken (what makes a wait set's
+    /// event entry ready).
+    pub fn pending(&self, kind: Kind) -> bool {
+        let c = lock(&self.c);
+        match kind {
+            Kind::DeadlineMissed => c.deadline.pending(),
+            Kind::IncompatibleQos => c.incompatible.pending(),
+            Kind::MessageLost => c.lost.pending(),
+        }
+    }
+
+    /// Takes the deadline-missed status (offered and requested have the same layout).
+    pub fn take_deadline(&self) -> rmw_requested_deadline_missed_status_t {
+        let (total, change) = lock(&self.c).deadline.take();
+        rmw_requested_deadline_missed_status_t {
+            total_count: i32_of(total),
+            total_count_change: i32_of(change),
+        }
+    }
+
+    /// Takes the incompatible-QoS status. `last_policy_kind` is `RMW_QOS_POLICY_INVALID`
+    /// until an incompatibility was seen.
+    pub fn take_incompatible_qos(&self) -> rmw_qos_incompatible_event_status_t {
+        let mut c = lock(&self.c);
+        let (total, change) = c.incompatible.take();
+        rmw_qos_incompatible_event_status_t {
+            total_count: i32_of(total),
+            total_count_change: i32_of(change),
+            last_policy_kind: c.last_policy.map_or(RMW_QOS_POLICY_INVALID, policy_kind),
+        }
+    }
+
+    /// Takes the message-lost status.
+    pub fn take_message_lost(&self) -> rmw_message_lost_status_t {
+        let (total, change) = lock(&self.c).lost.take();
+        rmw_message_lost_status_t {
+            total_count: usize_of(total),
+            total_count_change: usize_of(change),
+        }
+    }
+}
+
+/// Routes the engine's events to the endpoints they name.
+#[derive(Debug, Default)]
+pub struct EventRouter {
+    map: Mutex<HashMap<LocalEndpoint, Weak<EndpointEvents>>>,
+}
+
+impl EventRouter {
+    /// Registers `events` as the counters of `local`. Hold [`EventRouter::creating`] while
+    /// the endpoint is created and registered, so that an event the engine reports during
+    /// its creation (an incompatible remote endpoint) is not routed before it is registered.
+    pub fn register(
+        guard: &mut RouterGuard<'_>,
+        local: LocalEndpoint,
+        events: &Arc<EndpointEvents>,
+    ) {
+        guard.0.retain(|_, w| w.strong_count() > 0);
+        guard.0.insert(local, Arc::downgrade(events));
+    }
+
+    /// Locks the router (see [`EventRouter::register`]).
+    pub fn creating(&self) -> RouterGuard<'_> {
+        RouterGuard(lock(&self.map))
+    }
+
+    /// Counts `ev` at the endpoint it names, if that endpoint is registered and alive.
+    /// Returns whether it was routed.
+    pub fn route(&self, ev: &Event) -> bool {
+        let Some((local, o)) = Occurrence::of(ev) else {
+            return false;
+        };
+        let Some(e) = lock(&self.map).get(&local).and_then(Weak::upgrade) else {
+            return false;
+        };
+        e.record(o);
+        true
+    }
+}
+
+/// The locked router, while an endpoint is being created.
+#[derive(Debug)]
+pub struct RouterGuard<'a>(MutexGuard<'a, HashMap<LocalEndpoint, Weak<EndpointEvents>>>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_reset_their_change_on_take() {
+        let e = EndpointEvents::default();
+        assert!(!e.pending(Kind::DeadlineMissed));
+        let s = e.take_deadline();
+        assert_eq!((s.total_count, s.total_count_change), (0, 0));
+        e.record(Occurrence::DeadlineMissed);
+        e.record(Occurrence::DeadlineMissed);
+        assert!(e.pending(Kind::DeadlineMissed));
+        assert!(!e.pending(Kind::IncompatibleQos));
+        let s = e.take_deadline();
+        assert_eq!((s.total_count, s.total_count_change), (2, 2));
+        assert!(!e.pending(Kind::DeadlineMissed));
+        e.record(Occurrence::DeadlineMissed);
+        let s = e.take_deadline();
+        assert_eq!((s.total_count, s.total_count_change), (3, 1));
+
+        let q = e.take_incompatible_qos();
+        assert_eq!(q.last_policy_kind, RMW_QOS_POLICY_INVALID);
+        e.record(Occurrence::IncompatibleQos(QosPolicy::Reliability));
+        e.record(Occurrence::IncompatibleQos(QosPolicy::Durability));
+        assert!(e.pending(Kind::IncompatibleQos));
+        let q = e.take_incompatible_qos();
+        assert_eq!((q.total_count, q.total_count_change), (2, 2));
+        assert_eq!(q.last_policy_kind, RMW_QOS_POLICY_DURABILITY);
+        let q = e.take_incompatible_qos();
+        assert_eq!((q.total_count, q.total_count_change), (2, 0));
+        assert_eq!(q.last_policy_kind, RMW_QOS_POLICY_DURABILITY);
+    }
+
+    #[test]
+    fn messages_lost_add_up() {
+        let e = EndpointEvents::default();
+        e.record(Occurrence::Lost(5));
+        e.record(Occurrence::Lost(3));
+        assert!(e.pending(Kind::MessageLost));
+        let s = e.take_message_lost();
+        assert_eq!((s.total_count, s.total_count_change), (8, 8));
+        assert!(!e.pending(Kind::MessageLost));
+        let s = e.take_message_lost();
+        assert_eq!((s.total_count, s.total_count_change), (8, 0));
+    }
+
+    #[test]
+    fn saturates_at_the_c_counter_width() {
+        let e = EndpointEvents::default();
+        e.record(Occurrence::Lost(u64::MAX));
+        e.record(Occurrence::Lost(1));
+        lock(&e.c).deadline.add(u64::from(u32::MAX) + 5);
+        assert_eq!(e.take_deadline().total_count, i32::MAX);
+        assert_eq!(e.take_message_lost().total_count, usize::MAX);
+    }
+
+    #[test]
+    fn kinds_of_rmw_event_types() {
+        assert_eq!(
+            Kind::from_rmw(RMW_EVENT_OFFERED_DEADLINE_MISSED, true),
+            Some(Kind::DeadlineMissed)
+        );
+        assert_eq!(
+            Kind::from_rmw(RMW_EVENT_REQUESTED_DEADLINE_MISSED, false),
+            Some(Kind::DeadlineMissed)
+        );
+        // A subscription event on a publisher (and the reverse) is not one of its kinds.
+        assert_eq!(
+            Kind::from_rmw(RMW_EVENT_REQUESTED_DEADLINE_MISSED, true),
+            None
+        );
+        assert_eq!(
+            Kind::from_rmw(RMW_EVENT_OFFERED_QOS_INCOMPATIBLE, false),
+            None
+        );
+        assert_eq!(Kind::from_rmw(RMW_EVENT_MESSAGE_LOST, true), None);
+        assert_eq!(
+            Kind::from_rmw(RMW_EVENT_MESSAGE_LOST, false),
+            Some(Kind::MessageLost)
+        );
+        assert_eq!(Kind::from_rmw(RMW_EVENT_INVALID, false), None);
+        assert_eq!(Kind::from_rmw(-1, true), None);
+    }
+
+    #[test]
+    fn policies_map_to_rmw_kinds() {
+        assert_eq!(
+            policy_kind(QosPolicy::Reliability),
+            RMW_QOS_POLICY_RELIABILITY
+        );
+        assert_eq!(
+            policy_kind(QosPolicy::Durability),
+            RMW_QOS_POLICY_DURABILITY
+        );
+        assert_eq!(policy_kind(QosPolicy::Deadline), RMW_QOS_POLICY_DEADLINE);
+    }
+}
