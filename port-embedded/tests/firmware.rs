@@ -4,6 +4,10 @@
 //! beacons, sends it a command frame, receives the acknowledgement, and the test checks that
 //! the firmware then exited through semihosting with status 0.
 //!
+//! Pass or fail rests on what Linux sees (frames on the TAP, QEMU's exit status); the board's log
+//! is only for people: the images log with defmt over semihosting stdout, which this test decodes
+//! with the format-string table of the ELF (`defmt-decoder`) and prints with every failure.
+//!
 //! Needs: root (namespaces, TAP), `qemu-system-arm` (`port-embedded/ci/install-qemu.sh`, found
 //! through `L2NET_QEMU`, `/opt/l2net-qemu/bin/qemu-system-arm` or `PATH`), and the firmware ELF
 //! (in `L2NET_FIRMWARE_DIR`, or built here with `cargo build --release` for thumbv7em-none-eabihf).
@@ -84,12 +88,20 @@ fn firmware_elf(bin: &str) -> Result<PathBuf, String> {
 /// QEMU with its output collected; killed if still running when dropped.
 struct Qemu {
     child: Child,
-    output: Arc<Mutex<Vec<u8>>>,
+    /// The image's defmt frames (semihosting stdout goes to QEMU's standard output).
+    defmt: Arc<Mutex<Vec<u8>>>,
+    /// QEMU's own messages.
+    stderr: Arc<Mutex<Vec<u8>>>,
+    /// The image, for its defmt table.
+    elf: PathBuf,
 }
 
 impl Qemu {
+    /// What a person needs to see: QEMU's messages and the image's decoded log.
     fn output(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+        let stderr = String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned();
+        let log = decode_defmt(&self.elf, &self.defmt.lock().unwrap());
+        format!("--- QEMU stderr ---\n{stderr}--- firmware log (defmt) ---\n{log}")
     }
 
     fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
@@ -104,6 +116,60 @@ impl Qemu {
             thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// The defmt frames in `bytes` as text lines (level, message, source location), decoded with the
+/// table in `elf`. Never fails: what cannot be decoded is said in the text, with the byte count.
+fn decode_defmt(elf: &Path, bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+
+    use defmt_decoder::{DecodeError, Table};
+
+    let image = match std::fs::read(elf) {
+        Ok(image) => image,
+        Err(e) => {
+            return format!(
+                "(cannot read {}: {e}; {} bytes)\n",
+                elf.display(),
+                bytes.len()
+            );
+        }
+    };
+    let table = match Table::parse(&image) {
+        Ok(Some(table)) => table,
+        Ok(None) => {
+            return format!(
+                "({} has no defmt table; {} bytes)\n",
+                elf.display(),
+                bytes.len()
+            );
+        }
+        Err(e) => {
+            return format!(
+                "(defmt table of {}: {e}; {} bytes)\n",
+                elf.display(),
+                bytes.len()
+            );
+        }
+    };
+    let locations = table.get_locations(&image).unwrap_or_default();
+    let mut out = String::new();
+    let mut decoder = table.new_stream_decoder();
+    decoder.received(bytes);
+    loop {
+        match decoder.decode() {
+            Ok(frame) => {
+                let _ = write!(out, "{}", frame.display(false));
+                if let Some(at) = locations.get(&frame.index()) {
+                    let _ = write!(out, "  ({}:{})", at.file.display(), at.line);
+                }
+                out.push('\n');
+            }
+            Err(DecodeError::UnexpectedEof) => break,
+            Err(DecodeError::Malformed) => out.push_str("(malformed defmt frame skipped)\n"),
+        }
+    }
+    out
 }
 
 impl Drop for Qemu {
@@ -180,7 +246,6 @@ fn boot(qemu: &Path, elf: &Path) -> (Netns, Qemu, PlainLink) {
     let ns = Netns::new("l2fw").expect("create namespace");
     let tap = format!("l2f{}", unique_suffix());
     let nic = format!("tap,ifname={tap},script=no,downscript=no,model=lan9118");
-    let output = Arc::new(Mutex::new(Vec::new()));
     let child = {
         let (qemu, elf) = (qemu.to_path_buf(), elf.to_path_buf());
         ns.run(move || {
@@ -206,9 +271,14 @@ fn boot(qemu: &Path, elf: &Path) -> (Netns, Qemu, PlainLink) {
         .expect("enter namespace")
         .expect("start QEMU")
     };
-    let mut qemu = Qemu { child, output };
-    collect(qemu.child.stdout.take().unwrap(), qemu.output.clone());
-    collect(qemu.child.stderr.take().unwrap(), qemu.output.clone());
+    let mut qemu = Qemu {
+        child,
+        defmt: Arc::default(),
+        stderr: Arc::default(),
+        elf: elf.to_path_buf(),
+    };
+    collect(qemu.child.stdout.take().unwrap(), qemu.defmt.clone());
+    collect(qemu.child.stderr.take().unwrap(), qemu.stderr.clone());
 
     // QEMU creates the TAP; bring it up and listen on it.
     let deadline = StdInstant::now() + BOOT_WAIT;
@@ -282,7 +352,6 @@ fn firmware_beacons_acknowledges_a_command_and_exits_zero() {
     let out = qemu.output();
     let status = status.unwrap_or_else(|| panic!("firmware did not exit:\n{out}"));
     assert_eq!(status.code(), Some(0), "semihosting exit status:\n{out}");
-    assert!(out.contains("acknowledged command 42"), "{out}");
     eprintln!("firmware output:\n{out}");
 }
 

@@ -1,33 +1,45 @@
 //! What the firmware images for Arm MPS2 AN386 share: bring-up of the LAN9118 behind an
-//! `EmbassyLink`, a SysTick clock, text logging and exit through semihosting, the panic handler.
+//! `EmbassyLink`, a SysTick clock, defmt logging and exit through semihosting, the panic handler.
 //!
 //! * `l2net-firmware` (src/main.rs): the port's bring-up image: raw l2net frames built with
 //!   `l2net_core::wire`, no protocol engine.
 //! * `l2net-node` (src/bin/node.rs): a full l2net participant driven by the core's engine.
+//!
+//! Logs are defmt frames on semihosting stdout (`defmt-semihosting`): QEMU writes them to its
+//! standard output, where `defmt-print -e IMAGE` or the Linux test (through `defmt-decoder` and the
+//! image's format-string table) turns them back into text. No `core::fmt` in the image: a log
+//! line costs a table index and its arguments' bytes.
 #![no_std]
 
 pub mod clock;
-pub mod logger;
 mod sys;
 
-use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
 
-use cortex_m_semihosting::{debug, hprintln};
+use defmt::{error, info};
+use defmt_semihosting as _;
 use l2net_core::LinkError;
 use l2net_core::wire::MacAddr;
 use l2net_embedded::EmbassyLink;
 use l2net_embedded::lan9118::{self, Lan9118, mmio::Mmio};
-use log::{error, info};
 
 /// The board's MAC: locally administered, "L2" in the second and third bytes.
 pub const BOARD_MAC: MacAddr = MacAddr([0x02, 0x4C, 0x32, 0x00, 0x03, 0x86]);
 /// The l2net domain of the test network.
 pub const DOMAIN: u16 = 7;
 
+/// Semihosting exit status of a run that did what it was meant to.
+pub const EXIT_SUCCESS: i32 = 0;
+/// Exit status of a run that gave up (see [`Failure`]).
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit status after a panic (Rust's own panic status, so that a test can tell the two apart).
+pub const EXIT_PANIC: i32 = 101;
+
 /// The link every image uses.
 pub type Link = EmbassyLink<Lan9118<Mmio>>;
 
 /// Why an image gives up.
+#[derive(defmt::Format)]
 pub enum Failure {
     /// A peripheral was already taken.
     NoDevice,
@@ -43,64 +55,59 @@ pub enum Failure {
     Engine(&'static str),
 }
 
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::NoDevice => f.write_str("peripheral already taken"),
-            Failure::Lan9118(e) => write!(f, "{e}"),
-            Failure::Link(e) => write!(f, "{e}"),
-            Failure::NotEthernet => f.write_str("driver is not an Ethernet driver"),
-            Failure::Timeout => f.write_str("no exchange within the time limit"),
-            Failure::Engine(what) => write!(f, "engine: {what}"),
-        }
-    }
-}
-
 impl From<LinkError> for Failure {
     fn from(e: LinkError) -> Self {
         Failure::Link(e)
     }
 }
 
-/// Logger, clock, LAN9118 and the link over it (in `.bss`, so that the size report counts its
-/// buffers).
+/// Clock, LAN9118 and the link over it (in `.bss`, so that the size report counts its buffers).
 pub fn bring_up() -> Result<(&'static mut Link, clock::Clock), Failure> {
-    logger::init(log::LevelFilter::Info);
     let core = cortex_m::Peripherals::take().ok_or(Failure::NoDevice)?;
     let clock = clock::Clock::new(core.SYST);
     let regs = sys::take_lan9118().ok_or(Failure::NoDevice)?;
     let config = lan9118::Config::default().with_mac(BOARD_MAC);
     let nic: Lan9118<Mmio> = Lan9118::new(regs, config).map_err(Failure::Lan9118)?;
-    info!("LAN9118 id {:#010x}, MAC {}", nic.chip_id(), nic.mac());
+    info!("LAN9118 id {=u32:#010x}, MAC {}", nic.chip_id(), nic.mac());
     let link = EmbassyLink::from_driver(nic).map_err(|_| Failure::NotEthernet)?;
     let link: &'static mut Link = cortex_m::singleton!(: Link = link).ok_or(Failure::NoDevice)?;
     Ok((link, clock))
 }
 
-/// Exit through semihosting: status 0 for `Ok`, failure otherwise.
+/// Exit through semihosting: [`EXIT_SUCCESS`] for `Ok`, [`EXIT_FAILURE`] otherwise.
 pub fn exit(result: Result<(), Failure>) -> ! {
     let status = match result {
         Ok(()) => {
             info!("done, exiting with success");
-            debug::EXIT_SUCCESS
+            EXIT_SUCCESS
         }
         Err(e) => {
-            error!("failed: {e}");
-            debug::EXIT_FAILURE
+            error!("failed: {}", e);
+            EXIT_FAILURE
         }
     };
-    debug::exit(status);
-    // Only reached without a semihosting host.
-    loop {
-        cortex_m::asm::wfi();
-    }
+    halt(status)
 }
 
+/// Semihosting exit with `status` (SYS_EXIT_EXTENDED, which QEMU passes on as its own exit
+/// status). On a board without a debugger the semihosting call faults and the core stays in
+/// cortex-m-rt's HardFault loop.
+fn halt(status: i32) -> ! {
+    semihosting::process::exit(status)
+}
+
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
+/// Logs where the panic happened (file and line as defmt arguments: the message would need
+/// `core::fmt`, which this image does not link) and exits with [`EXIT_PANIC`]. A panic inside the
+/// logger itself (it refuses to be entered twice) exits without logging.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    hprintln!("panic: {}", info);
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
+    if !PANICKED.swap(true, Ordering::Relaxed) {
+        match info.location() {
+            Some(at) => error!("panic at {=str}:{=u32}", at.file(), at.line()),
+            None => error!("panic"),
+        }
     }
+    halt(EXIT_PANIC)
 }

@@ -14,12 +14,12 @@
 use core::time::Duration;
 
 use cortex_m_rt::entry;
+use defmt::{info, warn};
 use l2net_core::wire::frame::{FrameRepr, parse_frame};
 use l2net_core::wire::msg::{DataRepr, MessageRepr};
 use l2net_core::wire::{EntityId, MacAddr, ParticipantId, TagStack, discovery_mac};
 use l2net_core::{Instant, LinkError, RawLink, RxFrame, TxToken};
 use l2net_firmware::{BOARD_MAC, DOMAIN, Failure, Link, bring_up, clock, exit};
-use log::{info, warn};
 
 /// The firmware's participant id (fixed: one board per test network).
 const PARTICIPANT: ParticipantId = match ParticipantId::new(0x0386_0000_0000_0001) {
@@ -108,7 +108,7 @@ fn serve(link: &mut Link, clock: &mut clock::Clock) -> Result<(), Failure> {
             next_beacon = now + BEACON_PERIOD;
             match send(link, now, discovery_mac(DOMAIN), seq, BEACON_TEXT) {
                 Ok(true) => {
-                    info!("beacon {seq} sent");
+                    info!("beacon {=u64} sent", seq);
                     seq += 1;
                     was_up = true;
                 }
@@ -128,7 +128,7 @@ fn serve(link: &mut Link, clock: &mut clock::Clock) -> Result<(), Failure> {
             None => None,
         };
         if let Some((from, cmd_seq, n)) = cmd {
-            info!("command {cmd_seq} from {from}");
+            info!("command {=u64} from {}", cmd_seq, from);
             let mut payload = [0u8; ACK.len() + MAX_ARG];
             payload[..ACK.len()].copy_from_slice(ACK);
             payload[ACK.len()..ACK.len() + n].copy_from_slice(&arg[..n]);
@@ -140,7 +140,7 @@ fn serve(link: &mut Link, clock: &mut clock::Clock) -> Result<(), Failure> {
                     return Err(Failure::Timeout);
                 }
                 if send(link, now, from, cmd_seq, reply)? {
-                    info!("acknowledged command {cmd_seq}");
+                    info!("acknowledged command {=u64}", cmd_seq);
                     return Ok(());
                 }
             }

@@ -12,10 +12,10 @@
 use core::time::Duration;
 
 use cortex_m_rt::entry;
+use defmt::{info, warn};
 use l2net_core::engine::{Config, Event, Participant, Qos, WriteError, drive};
 use l2net_core::{Instant, LinkError, RawLink};
 use l2net_firmware::{BOARD_MAC, DOMAIN, Failure, bring_up, exit};
-use log::{info, warn};
 
 /// Capacities: 4 remote participants, 8 remote endpoints, 1 writer, 1 reader, 4 history slots,
 /// 2 matches per endpoint, 1 sample in reassembly.
@@ -55,7 +55,7 @@ fn run() -> Result<(), Failure> {
     let cmd = node
         .create_reader("fw/cmd", "text", None, Qos::reliable(4), queue)
         .map_err(|_| Failure::Engine("cannot create the fw/cmd reader"))?;
-    info!("participant {:#x} up", node.id());
+    info!("participant {=u64:#x} up", node.id());
 
     let mut answered = false;
     let mut closing_since: Option<Instant> = None;
@@ -81,7 +81,7 @@ fn run() -> Result<(), Failure> {
         while let Some(event) = node.poll_event() {
             match event {
                 Event::ParticipantDiscovered { participant, mac } => {
-                    info!("discovered participant {participant:#x} at {mac}");
+                    info!("discovered participant {=u64:#x} at {}", participant, mac);
                 }
                 Event::Matched { .. } => info!("matched a remote endpoint"),
                 _ => {}
@@ -101,7 +101,7 @@ fn run() -> Result<(), Failure> {
             reply[ACK.len()..n].copy_from_slice(&arg[..n - ACK.len()]);
             match node.write(status, &reply[..n], now) {
                 Ok(seq) => {
-                    info!("command {} answered with sample {seq}", info.seq);
+                    info!("command {=u64} answered with sample {=u64}", info.seq, seq);
                     answered = true;
                 }
                 Err(WriteError::WouldBlock) => warn!("fw/status is full; command dropped"),
