@@ -293,6 +293,24 @@ pub(crate) struct LocalWriter<'a, const H: usize, const M: usize> {
     pub(crate) deadline_next: Option<Instant>,
     /// A lone small sample may wait until then for a BATCH partner.
     pub(crate) batch_until: Option<Instant>,
+    /// `proxies[proxies_hi..]` are all `None`: scans stop there (matches take the first free
+    /// slot, so the used ones stay packed at the front).
+    pub(crate) proxies_hi: usize,
+}
+
+impl<const H: usize, const M: usize> LocalWriter<'_, H, M> {
+    /// The proxy slots that may be in use.
+    pub(crate) fn live(&self) -> &[Option<Proxy>] {
+        &self.proxies[..self.proxies_hi]
+    }
+    pub(crate) fn live_mut(&mut self) -> &mut [Option<Proxy>] {
+        &mut self.proxies[..self.proxies_hi]
+    }
+    fn shrink(&mut self) {
+        while self.proxies_hi > 0 && self.proxies[self.proxies_hi - 1].is_none() {
+            self.proxies_hi -= 1;
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -327,6 +345,23 @@ pub(crate) struct LocalReader<'a, const H: usize, const M: usize> {
     /// [`Event::DataAvailable`] was reported and the queue was not emptied since.
     pub(crate) notified: bool,
     pub(crate) deadline_next: Option<Instant>,
+    /// `writers[writers_hi..]` are all `None` (see [`LocalWriter::proxies_hi`]).
+    pub(crate) writers_hi: usize,
+}
+
+impl<const H: usize, const M: usize> LocalReader<'_, H, M> {
+    /// The matched-writer slots that may be in use.
+    pub(crate) fn live(&self) -> &[Option<MatchedWriter>] {
+        &self.writers[..self.writers_hi]
+    }
+    pub(crate) fn live_mut(&mut self) -> &mut [Option<MatchedWriter>] {
+        &mut self.writers[..self.writers_hi]
+    }
+    fn shrink(&mut self) {
+        while self.writers_hi > 0 && self.writers[self.writers_hi - 1].is_none() {
+            self.writers_hi -= 1;
+        }
+    }
 }
 
 /// HELLO pages still to send in the current announcement.
@@ -385,6 +420,14 @@ pub struct Participant<
     pub(crate) goodbyes_left: u8,
     pub(crate) closing: bool,
     pub(crate) rr_writer: usize,
+    /// `writers[w_hi..]` and `readers[r_hi..]` are all `None`: per-drive scans stop there, so
+    /// their cost follows the endpoints in use, not the capacities.
+    pub(crate) w_hi: usize,
+    pub(crate) r_hi: usize,
+    /// No peer lease expires before this (a lower bound; renewals only move leases later).
+    pub(crate) lease_check_at: Instant,
+    /// No incomplete sample in reassembly times out before this (a lower bound).
+    pub(crate) reassembly_check_at: Instant,
     /// The frame planned by `poll_transmit` and its length.
     pub(crate) planned: Option<(super::tx::Plan, usize)>,
 }
@@ -457,6 +500,10 @@ impl<
             goodbyes_left: 0,
             closing: false,
             rr_writer: 0,
+            w_hi: 0,
+            r_hi: 0,
+            lease_check_at: Instant::MAX,
+            reassembly_check_at: Instant::MAX,
             planned: None,
         })
     }
@@ -595,6 +642,28 @@ impl<
         })
     }
 
+    /// Move `w_hi` / `r_hi` down past slots freed at the end.
+    fn shrink_tables(&mut self) {
+        while self.w_hi > 0 && self.writers[self.w_hi - 1].is_none() {
+            self.w_hi -= 1;
+        }
+        while self.r_hi > 0 && self.readers[self.r_hi - 1].is_none() {
+            self.r_hi -= 1;
+        }
+    }
+
+    /// The writer slots that may be in use.
+    pub(crate) fn live_writers(&self) -> &[Option<LocalWriter<'a, H, M>>] {
+        &self.writers[..self.w_hi]
+    }
+    /// The reader slots that may be in use.
+    pub(crate) fn live_readers(&self) -> &[Option<LocalReader<'a, H, M>>] {
+        &self.readers[..self.r_hi]
+    }
+    pub(crate) fn live_readers_mut(&mut self) -> &mut [Option<LocalReader<'a, H, M>>] {
+        &mut self.readers[..self.r_hi]
+    }
+
     fn endpoints_changed(&mut self) {
         self.epoch = self.epoch.wrapping_add(1);
         self.fast_left = self.config.fast_announces.max(1);
@@ -637,6 +706,7 @@ impl<
             resend_cursor: None,
             frag_nacks: [None; FRAG_NACKS],
             proxies: [None; M],
+            proxies_hi: 0,
             hb_count: 0,
             hb_next: self.now,
             hb_last: Instant::ZERO,
@@ -645,6 +715,7 @@ impl<
             deadline_next: qos.deadline.map(|d| self.now + d),
             batch_until: None,
         });
+        self.w_hi = self.w_hi.max(slot + 1);
         Ok(WriterHandle {
             index: slot as u8,
             entity,
@@ -682,7 +753,9 @@ impl<
             writers: [None; M],
             notified: false,
             deadline_next: None,
+            writers_hi: 0,
         });
+        self.r_hi = self.r_hi.max(slot + 1);
         Ok(ReaderHandle {
             index: slot as u8,
             entity,
@@ -808,6 +881,7 @@ impl<
             Ok(r) => r,
             Err(e) => {
                 self.writers[usize::from(w.index)] = None;
+                self.shrink_tables();
                 return Err(e);
             }
         };
@@ -860,11 +934,12 @@ impl<
         let Some(w) = self.writers[i].take() else {
             return;
         };
+        self.shrink_tables();
         let local = LocalEndpoint::Writer(WriterHandle {
             index: i as u8,
             entity: w.entity,
         });
-        for p in w.proxies.iter().flatten() {
+        for p in w.live().iter().flatten() {
             if let Some(s) = self.graph.find_endpoint(p.participant, p.entity)
                 && let Some(ep) = self.graph.endpoint_mut(s)
             {
@@ -882,11 +957,12 @@ impl<
         let Some(r) = self.readers[i].take() else {
             return;
         };
+        self.shrink_tables();
         let local = LocalEndpoint::Reader(ReaderHandle {
             index: i as u8,
             entity: r.entity,
         });
-        for m in r.writers.iter().flatten() {
+        for m in r.live().iter().flatten() {
             if let Some(s) = self.graph.find_endpoint(m.participant, m.entity)
                 && let Some(ep) = self.graph.endpoint_mut(s)
             {
@@ -924,14 +1000,14 @@ impl<
     pub fn writer_matches(&self, h: WriterHandle) -> usize {
         self.writer_index(h)
             .and_then(|i| self.writers[i].as_ref())
-            .map_or(0, |w| w.proxies.iter().flatten().count())
+            .map_or(0, |w| w.live().iter().flatten().count())
     }
 
     /// Number of remote endpoints matched with a local reader.
     pub fn reader_matches(&self, h: ReaderHandle) -> usize {
         self.reader_index(h)
             .and_then(|i| self.readers[i].as_ref())
-            .map_or(0, |r| r.writers.iter().flatten().count())
+            .map_or(0, |r| r.live().iter().flatten().count())
     }
 
     /// True if every sample a reliable writer sent was acknowledged by every matched reliable
@@ -973,10 +1049,10 @@ impl<
     }
 
     pub(crate) fn match_remote(&mut self, slot: usize) {
-        for wi in 0..W {
+        for wi in 0..self.w_hi {
             self.try_match_writer(wi, slot);
         }
-        for ri in 0..R {
+        for ri in 0..self.r_hi {
             self.try_match_reader(ri, slot);
         }
     }
@@ -1030,6 +1106,7 @@ impl<
             w.history.next_seq()
         };
         let reliable = ep.info.qos.reliability == Reliability::Reliable;
+        w.proxies_hi = w.proxies_hi.max(free + 1);
         w.proxies[free] = Some(Proxy {
             participant: ep.participant,
             entity: ep.info.entity,
@@ -1093,6 +1170,7 @@ impl<
             .graph
             .peer_mac(ep.participant)
             .unwrap_or(MacAddr::BROADCAST);
+        r.writers_hi = r.writers_hi.max(free + 1);
         r.writers[free] = Some(MatchedWriter {
             participant: ep.participant,
             entity: ep.info.entity,
@@ -1128,18 +1206,19 @@ impl<
             participant: pid,
             entity: eid,
         };
-        for wi in 0..W {
+        for wi in 0..self.w_hi {
             let Some(w) = self.writers[wi].as_mut() else {
                 continue;
             };
             let mut hit = false;
-            for p in w.proxies.iter_mut() {
+            for p in w.live_mut().iter_mut() {
                 if p.is_some_and(|p| p.participant == pid && p.entity == eid) {
                     *p = None;
                     hit = true;
                 }
             }
             if hit {
+                w.shrink();
                 let local = LocalEndpoint::Writer(WriterHandle {
                     index: wi as u8,
                     entity: w.entity,
@@ -1148,18 +1227,19 @@ impl<
                 self.after_acks(wi);
             }
         }
-        for ri in 0..R {
+        for ri in 0..self.r_hi {
             let Some(r) = self.readers[ri].as_mut() else {
                 continue;
             };
             let mut hit = false;
-            for m in r.writers.iter_mut() {
+            for m in r.live_mut().iter_mut() {
                 if m.is_some_and(|m| m.participant == pid && m.entity == eid) {
                     *m = None;
                     hit = true;
                 }
             }
             if hit {
+                r.shrink();
                 let local = LocalEndpoint::Reader(ReaderHandle {
                     index: ri as u8,
                     entity: r.entity,
@@ -1175,7 +1255,7 @@ impl<
 
     /// True if some local reader is still matched with writer (`participant`, `entity`).
     pub(crate) fn writer_still_read(&self, participant: u64, entity: u32) -> bool {
-        self.readers.iter().flatten().any(|r| {
+        self.live_readers().iter().flatten().any(|r| {
             r.writers
                 .iter()
                 .flatten()
@@ -1288,8 +1368,9 @@ impl<
                     w.frag_next = 0;
                 }
                 w.resend.advance_to(w.history.first_seq());
-                for p in w.proxies.iter_mut().flatten() {
-                    p.state.history_released_below(w.history.first_seq());
+                let first = w.history.first_seq();
+                for p in w.live_mut().iter_mut().flatten() {
+                    p.state.history_released_below(first);
                 }
                 if let Some(d) = w.info.qos.deadline {
                     w.deadline_next = Some(now + d);
@@ -1463,17 +1544,25 @@ impl<
             self.now = now;
         }
         let now = self.now;
-        // Leases.
-        while let Some(slot) = self.graph.expired(now) {
-            self.remove_peer(slot, LostReason::LeaseExpired);
+        // Leases (the peer table is only scanned when the earliest lease may have run out).
+        if now > self.lease_check_at {
+            while let Some(slot) = self.graph.expired(now) {
+                self.remove_peer(slot, LostReason::LeaseExpired);
+            }
+            self.lease_check_at = self.graph.next_expiry().unwrap_or(Instant::MAX);
         }
-        // Reassembly.
-        let idle = Instant::from_nanos(
-            now.as_nanos()
-                .saturating_sub(self.config.reassembly_timeout.as_nanos() as u64),
-        );
-        if now.as_nanos() > self.config.reassembly_timeout.as_nanos() as u64 {
-            self.stats.reassembly_expired += self.reassembly.expire(idle) as u64;
+        // Reassembly (likewise).
+        if now > self.reassembly_check_at {
+            let timeout = self.config.reassembly_timeout;
+            let idle =
+                Instant::from_nanos(now.as_nanos().saturating_sub(timeout.as_nanos() as u64));
+            if now.as_nanos() > timeout.as_nanos() as u64 {
+                self.stats.reassembly_expired += self.reassembly.expire(idle) as u64;
+            }
+            self.reassembly_check_at = self
+                .reassembly
+                .oldest_progress()
+                .map_or(Instant::MAX, |p| p.saturating_add(timeout));
         }
         // Announcements.
         if !self.closing && self.announce.is_none() && now >= self.next_announce {
@@ -1499,7 +1588,7 @@ impl<
             });
         }
         // Writers: lifespan, deadlines.
-        for wi in 0..W {
+        for wi in 0..self.w_hi {
             let Some(w) = self.writers[wi].as_mut() else {
                 continue;
             };
@@ -1513,7 +1602,7 @@ impl<
                         w.frag_next = 0;
                     }
                     w.resend.advance_to(first);
-                    for p in w.proxies.iter_mut().flatten() {
+                    for p in w.live_mut().iter_mut().flatten() {
                         p.state.history_released_below(first);
                     }
                 }
@@ -1542,13 +1631,13 @@ impl<
             }
             self.after_acks(wi);
         }
-        for ri in 0..R {
+        for ri in 0..self.r_hi {
             let Some(r) = self.readers[ri].as_mut() else {
                 continue;
             };
             if let (Some(d), Some(next)) = (r.info.qos.deadline, r.deadline_next)
                 && now > next
-                && r.writers.iter().flatten().next().is_some()
+                && r.live().iter().flatten().next().is_some()
             {
                 r.deadline_next = Some(now + d);
                 let local = LocalEndpoint::Reader(ReaderHandle {
@@ -1567,6 +1656,10 @@ impl<
         let Some(w) = self.writers[wi].as_mut() else {
             return;
         };
+        if !w.blocked && w.history.kind() != HistoryKind::KeepAll {
+            // Nothing to release and nobody waiting: skip the scan of the proxies.
+            return;
+        }
         let min_acked = Self::min_acked(w);
         if w.history.kind() == HistoryKind::KeepAll {
             w.history.release_below(min_acked.min(w.sent_below));
@@ -1606,14 +1699,14 @@ impl<
         if let Some(p) = self.reassembly.oldest_progress() {
             t = t.min(p + self.config.reassembly_timeout + Duration::from_nanos(1));
         }
-        for w in self.writers.iter().flatten() {
+        for w in self.live_writers().iter().flatten() {
             if Self::needs_heartbeat(w) {
                 t = t.min(w.hb_next);
                 if w.hb_soon {
                     t = t.min(self.hb_soon_at(w));
                 }
             }
-            for p in w.proxies.iter().flatten() {
+            for p in w.live().iter().flatten() {
                 if p.reliable && p.state.needs_sync {
                     t = t.min(p.sync_next);
                 }
@@ -1630,9 +1723,9 @@ impl<
                 t = t.min(m.written + life + Duration::from_nanos(1));
             }
         }
-        for r in self.readers.iter().flatten() {
+        for r in self.live_readers().iter().flatten() {
             if let Some(d) = r.deadline_next
-                && r.writers.iter().flatten().next().is_some()
+                && r.live().iter().flatten().next().is_some()
             {
                 t = t.min(d + Duration::from_nanos(1));
             }

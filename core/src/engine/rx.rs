@@ -236,6 +236,8 @@ impl<
             }
         }
         let now = self.now;
+        // The lease may be shorter than any other: make the next timer check look.
+        self.lease_check_at = self.lease_check_at.min(now.saturating_add(lease));
         let Some(peer) = self.graph.peer_mut(slot) else {
             return;
         };
@@ -348,7 +350,7 @@ impl<
     /// Readers matched with writer (`participant`, `entity`), as (reader index, match index).
     fn matched_readers(&self, participant: u64, entity: u32) -> heapless::Vec<(usize, usize), R> {
         let mut v = heapless::Vec::new();
-        for (ri, r) in self.readers.iter().enumerate() {
+        for (ri, r) in self.live_readers().iter().enumerate() {
             let Some(r) = r else { continue };
             if let Some(mi) = r
                 .writers
@@ -419,7 +421,7 @@ impl<
     }
 
     fn reliably_read(&self, participant: u64, entity: u32) -> bool {
-        self.readers.iter().flatten().any(|r| {
+        self.live_readers().iter().flatten().any(|r| {
             r.writers
                 .iter()
                 .flatten()
@@ -428,8 +430,8 @@ impl<
     }
 
     fn held_by_any(&self, key: &FragKey) -> bool {
-        self.readers.iter().flatten().any(|r| {
-            r.writers.iter().flatten().any(|m| {
+        self.live_readers().iter().flatten().any(|r| {
+            r.live().iter().flatten().any(|m| {
                 m.participant == key.participant
                     && m.entity == key.entity
                     && m.reliable
@@ -448,7 +450,10 @@ impl<
         payload: Option<&[u8]>,
         key: FragKey,
     ) -> Took {
-        let Some(m) = self.readers[ri].as_ref().and_then(|r| r.writers[mi]) else {
+        let Some(m) = self.readers[ri]
+            .as_ref()
+            .and_then(|r| r.writers[mi].as_ref())
+        else {
             return Took::Refused;
         };
         if !m.reliable {
@@ -627,14 +632,18 @@ impl<
 
     /// Deliver samples held after a gap that is now filled, for every writer of reader `ri`.
     pub(crate) fn drain_held(&mut self, ri: usize) {
-        for mi in 0..M {
+        let hi = self.readers[ri].as_ref().map_or(0, |r| r.writers_hi);
+        for mi in 0..hi {
             self.drain_writer(ri, mi);
         }
     }
 
     fn drain_writer(&mut self, ri: usize, mi: usize) {
         loop {
-            let Some(m) = self.readers[ri].as_ref().and_then(|r| r.writers[mi]) else {
+            let Some(m) = self.readers[ri]
+                .as_ref()
+                .and_then(|r| r.writers[mi].as_ref())
+            else {
                 return;
             };
             if !m.reliable || !m.window.is_synced() {
@@ -644,14 +653,15 @@ impl<
             if !m.window.held_set().contains(seq) {
                 return;
             }
+            let (participant, entity) = (m.participant, m.entity);
             let key = FragKey {
-                participant: m.participant,
-                entity: m.entity,
+                participant,
+                entity,
                 seq,
             };
             let origin = SampleId {
-                participant: m.participant,
-                entity: m.entity,
+                participant,
+                entity,
                 seq,
             };
             if self.reassembly.find(&key).is_none() {
@@ -738,6 +748,11 @@ impl<
                 self.config.max_sample_len,
                 self.now,
             );
+            if out.is_ok() {
+                // A new incomplete sample may time out before any other.
+                let at = self.now.saturating_add(self.config.reassembly_timeout);
+                self.reassembly_check_at = self.reassembly_check_at.min(at);
+            }
             if out != Err(FragError::NoRoom) || !head_of_line {
                 break out;
             }
@@ -747,8 +762,8 @@ impl<
                 break out;
             };
             self.stats.rx_reassembly_full += 1;
-            for r in self.readers.iter_mut().flatten() {
-                for m in r.writers.iter_mut().flatten() {
+            for r in self.live_readers_mut().iter_mut().flatten() {
+                for m in r.live_mut().iter_mut().flatten() {
                     if m.participant == sender && m.entity == d.writer.0 {
                         m.window.unhold(victim.seq);
                     }

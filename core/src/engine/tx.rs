@@ -150,7 +150,7 @@ impl<
     // HELLO contents
 
     fn announced_count(&self) -> usize {
-        self.writers.iter().flatten().count()
+        self.live_writers().iter().flatten().count()
             + self
                 .readers
                 .iter()
@@ -246,9 +246,9 @@ impl<
                 count,
             });
         }
-        for (ri, r) in self.readers.iter().enumerate() {
+        for (ri, r) in self.live_readers().iter().enumerate() {
             let Some(r) = r else { continue };
-            for (mi, m) in r.writers.iter().enumerate() {
+            for (mi, m) in r.live().iter().enumerate() {
                 let Some(m) = m else { continue };
                 if !m.reliable || !m.window.is_synced() {
                     continue;
@@ -274,9 +274,9 @@ impl<
                 }
             }
         }
-        for (wi, w) in self.writers.iter().enumerate() {
+        for (wi, w) in self.live_writers().iter().enumerate() {
             let Some(w) = w else { continue };
-            for (pi, p) in w.proxies.iter().enumerate() {
+            for (pi, p) in w.live().iter().enumerate() {
                 if p.is_some_and(|p| p.reliable && p.state.needs_sync && p.sync_next <= now) {
                     return Some(Plan::SyncHeartbeat { w: wi, p: pi });
                 }
@@ -292,6 +292,9 @@ impl<
         }
         for k in 0..W {
             let wi = (self.rr_writer + k) % W;
+            if wi >= self.w_hi {
+                continue;
+            }
             let Some(w) = self.writers[wi].as_ref() else {
                 continue;
             };
@@ -741,7 +744,7 @@ impl<
                 if let Some(wr) = self.writers[w].as_mut() {
                     wr.hb_count = wr.hb_count.wrapping_add(1);
                     let target = wr.proxies[p].map(|px| px.participant);
-                    for q in wr.proxies.iter_mut().flatten() {
+                    for q in wr.live_mut().iter_mut().flatten() {
                         if Some(q.participant) == target && q.state.needs_sync {
                             q.sync_next = now + hb_period;
                         }
