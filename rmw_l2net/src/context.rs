@@ -17,11 +17,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use std::collections::HashMap;
 
-use l2net::node::{Event, Node, NodeConfig, NodeError, Publisher, Qos, SampleInfo, Subscriber};
+use l2net::node::{
+    Event, Node, NodeConfig, NodeError, Publisher, Qos, RemoteId, SampleInfo, Subscriber,
+};
 use l2net_core::engine::TakeError;
 
 use crate::config::Settings;
-use crate::events::EventRouter;
+use crate::events::{EventRouter, Identity};
 use crate::graph::{self, EndpointDesc, Local, NodeDesc, View};
 use crate::guard::GuardCondition;
 use crate::wait::WAKER;
@@ -339,6 +341,11 @@ fn dispatch(
         match node.next_event(Some(DISPATCH_POLL)) {
             Ok(ev) => {
                 router.route(&ev);
+                if let Event::EndpointDiscovered { remote, .. } = ev
+                    && let Some(id) = remote_identity(node, remote)
+                {
+                    router.discovered(remote, &id);
+                }
                 let mut changed = is_graph_event(&ev);
                 if let Event::ParticipantLost { participant, .. } = ev {
                     changed |= graph.lost(participant);
@@ -360,6 +367,33 @@ fn dispatch(
             }
         }
     }
+}
+
+/// The identity of remote endpoint `remote` as discovery knows it (`None` once it is gone, or
+/// for a service endpoint).
+fn remote_identity(node: &L2Node, remote: RemoteId) -> Option<Identity> {
+    node.with_participant(|p| {
+        let g = p.graph();
+        let slot = g.find_endpoint(remote.participant, remote.entity)?;
+        Identity::of(&g.endpoint(slot)?.info)
+    })
+}
+
+/// The remote topic endpoints on `topic` that discovery knows, with their identities.
+pub fn remote_identities(node: &L2Node, topic: &str) -> Vec<(RemoteId, Identity)> {
+    node.with_participant(|p| {
+        p.graph()
+            .endpoints()
+            .filter(|(_, e)| e.info.topic.as_str() == topic)
+            .filter_map(|(_, e)| {
+                let id = RemoteId {
+                    participant: e.participant,
+                    entity: e.info.entity,
+                };
+                Identity::of(&e.info).map(|i| (id, i))
+            })
+            .collect()
+    })
 }
 
 fn is_graph_event(ev: &Event) -> bool {

@@ -1,6 +1,6 @@
 //! QoS event statuses of publishers and subscriptions: the engine's events (deadline missed,
-//! incompatible QoS, samples lost), routed to the endpoint they name, counted the way the
-//! rmw status structs report them.
+//! incompatible QoS, samples lost), routed to the endpoint they name, and endpoints of the
+//! same topic with another type, counted the way the rmw status structs report them.
 //!
 //! Every publisher and subscription owns an [`EndpointEvents`]; the context's [`EventRouter`]
 //! maps the engine's handle of its writer or reader ([`LocalEndpoint`]) to it. The context's
@@ -12,10 +12,12 @@
 
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use l2net_core::engine::{Event, LocalEndpoint, QosPolicy};
+use l2net_core::engine::{
+    EndpointInfo, EndpointKind, Event, LocalEndpoint, QosPolicy, RemoteId, TypeHash,
+};
 
 use crate::abi::*;
 
@@ -33,6 +35,8 @@ pub enum Kind {
     IncompatibleQos,
     /// `RMW_EVENT_MESSAGE_LOST`.
     MessageLost,
+    /// `RMW_EVENT_PUBLISHER_INCOMPATIBLE_TYPE` / `RMW_EVENT_SUBSCRIPTION_INCOMPATIBLE_TYPE`.
+    IncompatibleType,
 }
 
 impl Kind {
@@ -45,6 +49,8 @@ impl Kind {
             (RMW_EVENT_OFFERED_QOS_INCOMPATIBLE, true)
             | (RMW_EVENT_REQUESTED_QOS_INCOMPATIBLE, false) => Some(Kind::IncompatibleQos),
             (RMW_EVENT_MESSAGE_LOST, false) => Some(Kind::MessageLost),
+            (RMW_EVENT_PUBLISHER_INCOMPATIBLE_TYPE, true)
+            | (RMW_EVENT_SUBSCRIPTION_INCOMPATIBLE_TYPE, false) => Some(Kind::IncompatibleType),
             _ => None,
         }
     }
@@ -99,6 +105,7 @@ struct Counters {
     incompatible: Count,
     last_policy: Option<QosPolicy>,
     lost: Count,
+    incompatible_type: Count,
 }
 
 /// What an engine event adds to the counters of the endpoint it names.
@@ -110,6 +117,8 @@ pub enum Occurrence {
     IncompatibleQos(QosPolicy),
     /// This many samples will never arrive.
     Lost(u64),
+    /// An endpoint of the other side of the topic has another type.
+    IncompatibleType,
 }
 
 impl Occurrence {
@@ -146,6 +155,7 @@ impl EndpointEvents {
                 c.last_policy = Some(policy);
             }
             Occurrence::Lost(count) => c.lost.add(count),
+            Occurrence::IncompatibleType => c.incompatible_type.add(1),
         }
     }
 
@@ -157,6 +167,7 @@ impl EndpointEvents {
             Kind::DeadlineMissed => c.deadline.pending(),
             Kind::IncompatibleQos => c.incompatible.pending(),
             Kind::MessageLost => c.lost.pending(),
+            Kind::IncompatibleType => c.incompatible_type.pending(),
         }
     }
 
@@ -181,6 +192,15 @@ impl EndpointEvents {
         }
     }
 
+    /// Takes the incompatible-type status.
+    pub fn take_incompatible_type(&self) -> rmw_incompatible_type_status_t {
+        let (total, change) = lock(&self.c).incompatible_type.take();
+        rmw_incompatible_type_status_t {
+            total_count: i32_of(total),
+            total_count_change: i32_of(change),
+        }
+    }
+
     /// Takes the message-lost status.
     pub fn take_message_lost(&self) -> rmw_message_lost_status_t {
         let (total, change) = lock(&self.c).lost.take();
@@ -191,23 +211,100 @@ impl EndpointEvents {
     }
 }
 
+/// What a publisher or subscription is, for the incompatible-type check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// A publisher (writer); otherwise a subscription (reader).
+    pub writer: bool,
+    /// The topic name as the engine knows it.
+    pub topic: String,
+    /// The type name as the engine knows it (`pkg/msg/Type`).
+    pub type_name: String,
+    /// The RIHS01 hash, all zero when unknown.
+    pub type_hash: TypeHash,
+}
+
+impl Identity {
+    /// The identity of a discovered topic endpoint (`None` for service endpoints).
+    pub fn of(info: &EndpointInfo) -> Option<Identity> {
+        let writer = match info.kind {
+            EndpointKind::Publisher => true,
+            EndpointKind::Subscriber => false,
+            EndpointKind::ServiceServer | EndpointKind::ServiceClient => return None,
+        };
+        Some(Identity {
+            writer,
+            topic: info.topic.as_str().to_string(),
+            type_name: info.type_name.as_str().to_string(),
+            type_hash: info.type_hash,
+        })
+    }
+
+    /// Whether `other` is on the other side of the same topic with a type the engine does not
+    /// match with ours: another type name, or another type hash when both are known (the
+    /// engine's matching rule, `names_match`, negated).
+    pub fn type_conflicts(&self, other: &Identity) -> bool {
+        let known = |h: &TypeHash| *h != [0; 32];
+        self.writer != other.writer
+            && self.topic == other.topic
+            && (self.type_name != other.type_name
+                || (known(&self.type_hash)
+                    && known(&other.type_hash)
+                    && self.type_hash != other.type_hash))
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    events: Weak<EndpointEvents>,
+    identity: Identity,
+    /// Remote endpoints already counted as an incompatible type (each counts once).
+    counted: HashSet<RemoteId>,
+}
+
 /// Routes the engine's events to the endpoints they name.
 #[derive(Debug, Default)]
 pub struct EventRouter {
-    map: Mutex<HashMap<LocalEndpoint, Weak<EndpointEvents>>>,
+    map: Mutex<HashMap<LocalEndpoint, Entry>>,
 }
 
 impl EventRouter {
-    /// Registers `events` as the counters of `local`. Hold [`EventRouter::creating`] while
-    /// the endpoint is created and registered, so that an event the engine reports during
-    /// its creation (an incompatible remote endpoint) is not routed before it is registered.
+    /// Registers `events` as the counters of `local`, whose identity is `identity`. Hold
+    /// [`EventRouter::creating`] while the endpoint is created and registered, so that an
+    /// event the engine reports during its creation (an incompatible remote endpoint) is not
+    /// routed before it is registered. `remotes` are the remote endpoints already discovered:
+    /// those (and the local endpoints) of the topic with another type are counted at once, as
+    /// later discoveries are by [`EventRouter::discovered`].
     pub fn register(
         guard: &mut RouterGuard<'_>,
         local: LocalEndpoint,
         events: &Arc<EndpointEvents>,
+        identity: Identity,
+        remotes: &[(RemoteId, Identity)],
     ) {
-        guard.0.retain(|_, w| w.strong_count() > 0);
-        guard.0.insert(local, Arc::downgrade(events));
+        guard.0.retain(|_, e| e.events.strong_count() > 0);
+        for other in guard.0.values() {
+            if identity.type_conflicts(&other.identity) {
+                events.record(Occurrence::IncompatibleType);
+                if let Some(o) = other.events.upgrade() {
+                    o.record(Occurrence::IncompatibleType);
+                }
+            }
+        }
+        let mut counted = HashSet::new();
+        for (rid, r) in remotes {
+            if identity.type_conflicts(r) && counted.insert(*rid) {
+                events.record(Occurrence::IncompatibleType);
+            }
+        }
+        guard.0.insert(
+            local,
+            Entry {
+                events: Arc::downgrade(events),
+                identity,
+                counted,
+            },
+        );
     }
 
     /// Locks the router (see [`EventRouter::register`]).
@@ -221,17 +318,34 @@ impl EventRouter {
         let Some((local, o)) = Occurrence::of(ev) else {
             return false;
         };
-        let Some(e) = lock(&self.map).get(&local).and_then(Weak::upgrade) else {
+        let Some(e) = lock(&self.map).get(&local).and_then(|e| e.events.upgrade()) else {
             return false;
         };
         e.record(o);
         true
     }
+
+    /// Remote endpoint `id` was discovered: every local endpoint on the other side of its
+    /// topic with another type counts an incompatible type (once per remote endpoint, also
+    /// when it was already counted at registration). Returns how many did.
+    pub fn discovered(&self, id: RemoteId, remote: &Identity) -> usize {
+        let mut n = 0;
+        for e in lock(&self.map).values_mut() {
+            if e.identity.type_conflicts(remote)
+                && e.counted.insert(id)
+                && let Some(ev) = e.events.upgrade()
+            {
+                ev.record(Occurrence::IncompatibleType);
+                n += 1;
+            }
+        }
+        n
+    }
 }
 
 /// The locked router, while an endpoint is being created.
 #[derive(Debug)]
-pub struct RouterGuard<'a>(MutexGuard<'a, HashMap<LocalEndpoint, Weak<EndpointEvents>>>);
+pub struct RouterGuard<'a>(MutexGuard<'a, HashMap<LocalEndpoint, Entry>>);
 
 #[cfg(test)]
 mod tests {
@@ -316,6 +430,55 @@ mod tests {
         );
         assert_eq!(Kind::from_rmw(RMW_EVENT_INVALID, false), None);
         assert_eq!(Kind::from_rmw(-1, true), None);
+    }
+
+    fn id(writer: bool, topic: &str, ty: &str, hash: u8) -> Identity {
+        Identity {
+            writer,
+            topic: topic.into(),
+            type_name: ty.into(),
+            type_hash: [hash; 32],
+        }
+    }
+
+    #[test]
+    fn type_conflicts_follow_the_engine_matching_rule() {
+        let w = id(true, "/t", "a/msg/A", 1);
+        assert!(
+            !w.type_conflicts(&id(false, "/t", "a/msg/A", 1)),
+            "same type"
+        );
+        assert!(
+            !w.type_conflicts(&id(false, "/t", "a/msg/A", 0)),
+            "unknown hash"
+        );
+        assert!(
+            !w.type_conflicts(&id(true, "/t", "b/msg/B", 1)),
+            "same side"
+        );
+        assert!(
+            !w.type_conflicts(&id(false, "/u", "b/msg/B", 1)),
+            "other topic"
+        );
+        assert!(
+            w.type_conflicts(&id(false, "/t", "b/msg/B", 1)),
+            "other name"
+        );
+        assert!(
+            w.type_conflicts(&id(false, "/t", "b/msg/B", 0)),
+            "other name"
+        );
+        assert!(
+            w.type_conflicts(&id(false, "/t", "a/msg/A", 2)),
+            "other hash"
+        );
+        let e = EndpointEvents::default();
+        assert!(!e.pending(Kind::IncompatibleType));
+        e.record(Occurrence::IncompatibleType);
+        assert!(e.pending(Kind::IncompatibleType));
+        let st = e.take_incompatible_type();
+        assert_eq!((st.total_count, st.total_count_change), (1, 1));
+        assert!(!e.pending(Kind::IncompatibleType));
     }
 
     #[test]

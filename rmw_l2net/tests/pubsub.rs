@@ -604,10 +604,10 @@ fn publish_wait_take_across_namespaces() {
             RMW_RET_OK
         );
         assert_eq!(
-            rmw_publisher_event_init(&mut other, publ, RMW_EVENT_PUBLISHER_INCOMPATIBLE_TYPE),
+            rmw_publisher_event_init(&mut other, publ, RMW_EVENT_LIVELINESS_LOST),
             RMW_RET_UNSUPPORTED
         );
-        assert!(error_contains("another type"), "{:?}", last_error());
+        assert!(error_contains("liveliness"), "{:?}", last_error());
         assert_eq!(
             rmw_publisher_event_init(&mut other, publ, RMW_EVENT_MESSAGE_LOST),
             RMW_RET_UNSUPPORTED,
@@ -1005,6 +1005,37 @@ fn type_hashes_decide_matching_and_reach_the_graph() {
             RMW_RET_OK
         );
         assert_eq!((nw, np), (0, 1), "a different type hash does not match");
+
+        // The mismatch is an incompatible type on both sides, once; the matching pair has none.
+        let mut wrong_ev = event_of(Err(wrong), RMW_EVENT_SUBSCRIPTION_INCOMPATIBLE_TYPE);
+        let right_ev = event_of(Err(right), RMW_EVENT_SUBSCRIPTION_INCOMPATIBLE_TYPE);
+        let mut publ_ev = event_of(Ok(publ), RMW_EVENT_PUBLISHER_INCOMPATIBLE_TYPE);
+        let long = Some(rmw_time_t { sec: 10, nsec: 0 });
+        let zero = Some(rmw_time_t { sec: 0, nsec: 0 });
+        let (ws_a, ws_b) = (rmw_create_wait_set(ca.0, 0), rmw_create_wait_set(cb.0, 0));
+        assert_eq!(wait_events(ws_b, &mut [&mut wrong_ev], long), [true]);
+        assert_eq!(wait_events(ws_a, &mut [&mut publ_ev], long), [true]);
+        for ev in [&wrong_ev, &publ_ev] {
+            let st: rmw_incompatible_type_status_t = take_status(ev);
+            assert_eq!((st.total_count, st.total_count_change), (1, 1));
+            let st: rmw_incompatible_type_status_t = take_status(ev);
+            assert_eq!((st.total_count, st.total_count_change), (1, 0));
+        }
+        assert_eq!(wait_events(ws_b, &mut [&mut wrong_ev], zero), [false]);
+        let st: rmw_incompatible_type_status_t = take_status(&right_ev);
+        assert_eq!((st.total_count, st.total_count_change), (0, 0));
+        // A second local subscription of the other type in the publisher's context counts
+        // at once, on both.
+        let local_wrong = rmw_create_subscription(na, &ts_b, topic.as_ptr(), &qos, &sopts);
+        assert!(!local_wrong.is_null(), "{:?}", last_error());
+        let local_ev = event_of(Err(local_wrong), RMW_EVENT_SUBSCRIPTION_INCOMPATIBLE_TYPE);
+        let st: rmw_incompatible_type_status_t = take_status(&local_ev);
+        assert_eq!((st.total_count, st.total_count_change), (1, 1));
+        let st: rmw_incompatible_type_status_t = take_status(&publ_ev);
+        assert_eq!((st.total_count, st.total_count_change), (2, 1));
+        assert_eq!(rmw_destroy_subscription(na, local_wrong), RMW_RET_OK);
+        assert_eq!(rmw_destroy_wait_set(ws_a), RMW_RET_OK);
+        assert_eq!(rmw_destroy_wait_set(ws_b), RMW_RET_OK);
 
         let mut alloc = allocator();
         wait_until("the publisher in the graph", || {

@@ -546,9 +546,8 @@ pub extern "C" fn rmw_feature_supported(feature: rmw_feature_t) -> bool {
 }
 
 /// The event types `rmw_publisher_event_init` / `rmw_subscription_event_init` accept: matched,
-/// deadline missed and incompatible QoS on both sides, message lost on subscriptions. Not
-/// liveliness (the engine has no per-writer liveliness yet) nor incompatible type (l2net does
-/// not report endpoints of a topic with another type).
+/// deadline missed, incompatible QoS and incompatible type on both sides, message lost on
+/// subscriptions. Not liveliness (the engine has no per-writer liveliness yet).
 #[unsafe(no_mangle)]
 pub extern "C" fn rmw_event_type_is_supported(event_type: rmw_event_type_t) -> bool {
     boundary("rmw_event_type_is_supported", false, || {

@@ -16,7 +16,7 @@ use l2net_core::engine::LocalEndpoint;
 use super::*;
 use crate::config;
 use crate::context::{Context, Link, MatchedStatus, Registration, SubQueue, Taken};
-use crate::events::{EndpointEvents, EventRouter, Kind as EventKind};
+use crate::events::{EndpointEvents, EventRouter, Identity, Kind as EventKind};
 use crate::graph::{EndpointDesc, Kind, QosDesc};
 use crate::qos::{Role, to_engine};
 use crate::wait::WAKER;
@@ -610,7 +610,20 @@ pub unsafe extern "C" fn rmw_create_publisher(
                 return null;
             }
         };
-        EventRouter::register(&mut router, LocalEndpoint::Writer(publ.handle()), &events);
+        let identity = Identity {
+            writer: true,
+            topic: topic.to_string_lossy().into_owned(),
+            type_name: ty.clone(),
+            type_hash: hash.unwrap_or_default(),
+        };
+        let remotes = crate::context::remote_identities(node, &identity.topic);
+        EventRouter::register(
+            &mut router,
+            LocalEndpoint::Writer(publ.handle()),
+            &events,
+            identity,
+            &remotes,
+        );
         drop(router);
         let entity = ni
             .next_entity
@@ -1009,7 +1022,8 @@ no_loans!(rmw_return_loaned_message_from_subscription(
 ));
 
 /// Whether a publisher (`publisher == true`) or a subscription supports `event_type`: the
-/// matched events, deadline missed, incompatible QoS and (subscriptions) message lost.
+/// matched events, deadline missed, incompatible QoS, incompatible type and (subscriptions)
+/// message lost.
 pub fn endpoint_event_supported(event_type: rmw_event_type_t, publisher: bool) -> bool {
     let matched = if publisher {
         RMW_EVENT_PUBLICATION_MATCHED
@@ -1031,9 +1045,6 @@ fn unsupported_event(what: &str, event_type: rmw_event_type_t, publisher: bool) 
             "liveliness events need the engine's per-writer liveliness, which l2net does not \
              have yet"
         }
-        RMW_EVENT_SUBSCRIPTION_INCOMPATIBLE_TYPE | RMW_EVENT_PUBLISHER_INCOMPATIBLE_TYPE => {
-            "l2net does not report endpoints of a topic with another type"
-        }
         t if (0..RMW_EVENT_INVALID).contains(&t) => "it is an event of the other side",
         _ => "it is not an rmw event type",
     };
@@ -1042,9 +1053,9 @@ fn unsupported_event(what: &str, event_type: rmw_event_type_t, publisher: bool) 
 }
 
 /// Initialises a publisher event: `RMW_EVENT_PUBLICATION_MATCHED`,
-/// `RMW_EVENT_OFFERED_DEADLINE_MISSED` and `RMW_EVENT_OFFERED_QOS_INCOMPATIBLE` are
-/// supported; liveliness lost and incompatible type return `RMW_RET_UNSUPPORTED` (which rcl /
-/// rclcpp accept) with the reason in the error state.
+/// `RMW_EVENT_OFFERED_DEADLINE_MISSED`, `RMW_EVENT_OFFERED_QOS_INCOMPATIBLE` and
+/// `RMW_EVENT_PUBLISHER_INCOMPATIBLE_TYPE` are supported; liveliness lost returns
+/// `RMW_RET_UNSUPPORTED` (which rcl / rclcpp accept) with the reason in the error state.
 ///
 /// # Safety
 /// rmw API contract: `rmw_event` zero-initialised and writable; live publisher.
@@ -1078,8 +1089,9 @@ pub unsafe extern "C" fn rmw_publisher_event_init(
 }
 
 /// Initialises a subscription event: `RMW_EVENT_SUBSCRIPTION_MATCHED`,
-/// `RMW_EVENT_REQUESTED_DEADLINE_MISSED`, `RMW_EVENT_REQUESTED_QOS_INCOMPATIBLE` and
-/// `RMW_EVENT_MESSAGE_LOST` are supported; see [`rmw_publisher_event_init`].
+/// `RMW_EVENT_REQUESTED_DEADLINE_MISSED`, `RMW_EVENT_REQUESTED_QOS_INCOMPATIBLE`,
+/// `RMW_EVENT_MESSAGE_LOST` and `RMW_EVENT_SUBSCRIPTION_INCOMPATIBLE_TYPE` are supported; see
+/// [`rmw_publisher_event_init`].
 ///
 /// # Safety
 /// rmw API contract: `rmw_event` zero-initialised and writable; live subscription.
@@ -1165,7 +1177,8 @@ unsafe fn event_source<'a>(e: &rmw_event_t) -> Option<EventSource<'a>> {
 /// # Safety
 /// rmw API contract: `event_handle` initialised by this library; `event_info` points to the
 /// status struct of its type (`rmw_matched_status_t`, `rmw_*_deadline_missed_status_t`,
-/// `rmw_*_qos_incompatible_event_status_t`, `rmw_message_lost_status_t`); `taken` writable.
+/// `rmw_*_qos_incompatible_event_status_t`, `rmw_incompatible_type_status_t`,
+/// `rmw_message_lost_status_t`); `taken` writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rmw_take_event(
     event_handle: *const rmw_event_t,
@@ -1210,6 +1223,12 @@ pub unsafe extern "C" fn rmw_take_event(
                 // SAFETY: an incompatible-QoS event: the caller provides an
                 // rmw_{requested,offered}_qos_incompatible_event_status_t (one struct).
                 unsafe { *event_info.cast::<rmw_qos_incompatible_event_status_t>() = st };
+            }
+            EventSource::Counted(events, EventKind::IncompatibleType) => {
+                let st = events.take_incompatible_type();
+                // SAFETY: an incompatible-type event: the caller provides an
+                // rmw_incompatible_type_status_t.
+                unsafe { *event_info.cast::<rmw_incompatible_type_status_t>() = st };
             }
             EventSource::Counted(events, EventKind::MessageLost) => {
                 let st = events.take_message_lost();
@@ -1317,7 +1336,20 @@ pub unsafe extern "C" fn rmw_create_subscription(
                 return null;
             }
         };
-        EventRouter::register(&mut router, LocalEndpoint::Reader(sub.handle()), &events);
+        let identity = Identity {
+            writer: false,
+            topic: topic.to_string_lossy().into_owned(),
+            type_name: ty.clone(),
+            type_hash: hash.unwrap_or_default(),
+        };
+        let remotes = crate::context::remote_identities(node, &identity.topic);
+        EventRouter::register(
+            &mut router,
+            LocalEndpoint::Reader(sub.handle()),
+            &events,
+            identity,
+            &remotes,
+        );
         drop(router);
         let ignore = options.ignore_local_publications.then_some(ni.participant);
         let entity = ni
