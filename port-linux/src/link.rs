@@ -193,14 +193,16 @@ pub struct LinkConfig {
     /// [`RawLink::poll_tx_timestamp`] (needs Linux 6.13 for the per-frame id). Software
     /// stamps are on `CLOCK_REALTIME`; [`TimestampMode::Hardware`] switches the NIC's stamping
     /// on (`CAP_NET_ADMIN`) or fails the open. Per backend:
-    /// * plain: receive and transmit stamps;
-    /// * mmsg: receive and transmit stamps, but while they are on it receives one frame per
-    ///   `recvmsg` (its batch control buffers only hold the VLAN auxdata) and sends each
-    ///   stamped frame with its own `sendmsg` between `sendmmsg` batches;
-    /// * ring: receive stamps (the ring stamps every frame anyway); transmit requests fail
-    ///   with [`LinkError::Unsupported`];
-    /// * uring: refused with [`OpenError::Unsupported`] (its receive buffers only hold the VLAN
-    ///   auxdata), so `auto` passes over it.
+    /// * plain: receive and transmit stamps (`SCM_TIMESTAMPING`, the error queue);
+    /// * mmsg: the same, receives still batched (each message's control buffer holds the stamp
+    ///   and the VLAN auxdata); each stamped frame is sent with its own `sendmsg` between
+    ///   `sendmmsg` batches;
+    /// * ring: receive stamps from the frame headers (the ring stamps every frame anyway);
+    ///   transmit stamps from the released TX frame's header, which the kernel only fills
+    ///   when the sent buffer was stamped: on veth (the peer's receive time) and NICs whose
+    ///   driver stamps in hardware, not on other NICs (see [`crate::ring`]);
+    /// * uring: receive stamps in each provided buffer's control area; each stamped frame is
+    ///   sent with its own `sendmsg` outside the ring.
     ///
     /// [`Capabilities::timestamps`] says what the opened link delivers. Default `None`.
     pub timestamps: Option<TimestampMode>,
@@ -289,7 +291,8 @@ pub struct LinkStats {
     pub kernel_drops: u64,
     /// Times the receive ring was full (`tp_freeze_q_cnt`, ring backend only).
     pub kernel_ring_full: u64,
-    /// Failed reads of the transmit-timestamp error queue (the stamps in them are lost).
+    /// Transmit stamps that were asked for and are lost: failed reads of the error queue, or
+    /// (ring) frames the kernel released without a stamp.
     pub tx_timestamp_errors: u64,
 }
 
@@ -498,16 +501,20 @@ impl PacketSocket {
         let ts = match cfg.timestamps {
             Some(mode) => {
                 let on = timestamp::enable(f, name.as_str(), mode).map_err(timestamp_open_error)?;
+                // Which stamps the rings write into frame headers: the receive ring always
+                // has the software one and adds the NIC's raw stamp in hardware mode; the
+                // transmit ring writes one into released frames only if asked here.
+                let mut ring_flags = libc::SOF_TIMESTAMPING_SOFTWARE;
                 if on.rx == TimestampSource::Hardware {
-                    // The rings report the NIC's raw stamp instead of the software one.
-                    sock::set_int(
-                        f,
-                        sock::SOL_PACKET,
-                        PACKET_TIMESTAMP,
-                        libc::SOF_TIMESTAMPING_RAW_HARDWARE as libc::c_int,
-                    )
-                    .map_err(refused("PACKET_TIMESTAMP"))?;
+                    ring_flags |= libc::SOF_TIMESTAMPING_RAW_HARDWARE;
                 }
+                sock::set_int(
+                    f,
+                    sock::SOL_PACKET,
+                    PACKET_TIMESTAMP,
+                    ring_flags as libc::c_int,
+                )
+                .map_err(refused("PACKET_TIMESTAMP"))?;
                 Some(on)
             }
             None => None,

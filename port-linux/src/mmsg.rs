@@ -10,11 +10,12 @@
 //!   [`RawLink::flush`] sends all queued frames with `sendmmsg` (one call per
 //!   [`LinkConfig::tx_slots`] frames). Frames the kernel does not take (`EAGAIN`/`ENOBUFS`) stay
 //!   queued and are reported pending.
-//! * Timestamps ([`LinkConfig::timestamps`]): the per-message control buffers of the batch
-//!   receive only hold the VLAN auxdata, so while timestamps are on the link receives one
-//!   frame per `recvmsg` (as the plain backend does) to get each frame's stamp without losing
-//!   its tag. A frame whose token asked for a transmit stamp is sent alone with `sendmsg` and
-//!   the request's control messages; the frames around it still go in `sendmmsg` batches.
+//! * Timestamps ([`LinkConfig::timestamps`]): each message of a batch has a control buffer
+//!   big enough for both its `PACKET_AUXDATA` and its `SCM_TIMESTAMPING` message, so batches
+//!   stay batches and every frame keeps its tag and its stamp (software: `CLOCK_REALTIME`
+//!   when the kernel received it; hardware: the NIC's clock). A frame whose token asked for a
+//!   transmit stamp is sent alone with `sendmsg` and the request's control messages; the
+//!   frames around it still go in `sendmmsg` batches.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -26,12 +27,9 @@ use l2net_core::{Capabilities, Instant, LinkError, MacAddr, RawLink};
 
 use crate::error::OpenError;
 use crate::iface::InterfaceInfo;
-use crate::link::{LinkConfig, LinkStats, PacketSocket};
-use crate::plain::{BufRx, QueueTx, TxQueue, received_meta, recv_stamped, send_head};
+use crate::link::{LinkConfig, LinkStats, PacketSocket, auxdata, rx_meta};
+use crate::plain::{BufRx, QueueTx, TxQueue, send_head};
 use crate::sys::{self, socket as sock};
-
-/// A frame buffer and a control buffer.
-type StampedRx = (Box<[u8]>, Box<[u8]>);
 
 /// The mmsg backend. See the module docs.
 #[derive(Debug)]
@@ -45,8 +43,6 @@ pub struct MmsgLink {
     txm: sock::MmsgTx,
     rejected: Option<LinkError>,
     batch: usize,
-    /// Frame and control buffer for one-at-a-time receives while timestamps are on.
-    stamped_rx: Option<StampedRx>,
     /// Control buffer for the transmit-timestamp error queue.
     errq_control: Box<[u8]>,
 }
@@ -79,12 +75,6 @@ impl MmsgLink {
             txm: sock::MmsgTx::new(cfg.tx_slots),
             rejected: None,
             batch: cfg.rx_batch,
-            stamped_rx: sock.ts.map(|_| {
-                (
-                    vec![0u8; rx_len].into_boxed_slice(),
-                    vec![0u8; crate::timestamp::RX_CONTROL_SPACE].into_boxed_slice(),
-                )
-            }),
             errq_control: vec![0u8; crate::timestamp::ERRQUEUE_CONTROL_SPACE].into_boxed_slice(),
             sock,
         })
@@ -142,10 +132,6 @@ impl RawLink for MmsgLink {
     }
 
     fn receive(&mut self, _now: Instant) -> Result<Option<BufRx<'_>>, LinkError> {
-        if let Some((buf, control)) = &mut self.stamped_rx {
-            let got = recv_stamped(&mut self.sock, buf, control)?;
-            return Ok(got.map(|(held, meta)| BufRx::new(&buf[..held], meta)));
-        }
         if self.rx_next == self.rx_count {
             self.rx_next = 0;
             self.rx_count = 0;
@@ -166,9 +152,14 @@ impl RawLink for MmsgLink {
                 return Ok(None);
             }
         }
-        let (buf, rx) = self.rx.frame(self.rx_next);
+        let (buf, wire_len, control) = self.rx.frame(self.rx_next);
         self.rx_next += 1;
-        let (held, meta) = received_meta(rx, self.rx_len);
+        let held = wire_len.min(self.rx_len);
+        let (status, tci, tpid) = auxdata(control).unwrap_or((0, 0, 0));
+        let mut meta = rx_meta(status, tci, tpid, wire_len, held);
+        if self.sock.ts.is_some() {
+            meta.timestamp = crate::timestamp::rx_timestamp(control);
+        }
         self.sock.stats.rx_frames += 1;
         self.sock.stats.rx_truncated += u64::from(meta.truncated);
         Ok(Some(BufRx::new(&buf[..held], meta)))

@@ -151,7 +151,7 @@ impl TxToken for QueueTx<'_> {
     fn request_timestamp(&mut self, id: u32) -> Result<(), LinkError> {
         if !self.stamps {
             return Err(LinkError::Unsupported(
-                "transmit timestamps: open a plain or mmsg link with LinkConfig::timestamps",
+                "transmit timestamps: open the link with LinkConfig::timestamps",
             ));
         }
         self.id = Some(id);
@@ -200,8 +200,7 @@ pub(crate) fn received_meta(rx: sock::Received, cap: usize) -> (usize, RxMeta) {
 
 /// Receive one frame into `buf` with its control messages in `control` (at least
 /// [`timestamp::RX_CONTROL_SPACE`] bytes): the frame's held length and metadata, timestamp
-/// included. For sockets with timestamps on, whose stamp would not fit the auxdata-sized
-/// control buffers of the batch paths.
+/// included. For sockets with timestamps on.
 pub(crate) fn recv_stamped(
     sock: &mut PacketSocket,
     buf: &mut [u8],

@@ -23,12 +23,31 @@
 //!   again. A frame the kernel rejects (`TP_STATUS_WRONG_FORMAT`, which the link's own size check
 //!   prevents unless the MTU shrank after opening) is reported as [`LinkError::TooLarge`]; the
 //!   kernel stops transmitting at it, so the link must be reopened.
+//! * **Transmit timestamps** ([`LinkConfig::timestamps`]). The socket's `PACKET_TIMESTAMP` is
+//!   set to `SOF_TIMESTAMPING_SOFTWARE` (plus `SOF_TIMESTAMPING_RAW_HARDWARE` in hardware
+//!   mode). When the kernel frees a sent frame's buffer it gives the TX frame back
+//!   (`tpacket_destruct_skb`) and, if the buffer carries a stamp, writes it into the frame's
+//!   `tp_sec`/`tp_nsec` and flags the status `TP_STATUS_TS_RAW_HARDWARE` (the NIC's clock, when
+//!   its driver stamped the buffer) or `TP_STATUS_TS_SOFTWARE` (the buffer's `skb->tstamp`,
+//!   `CLOCK_REALTIME`), see `__packet_set_timestamp` in `net/packet/af_packet.c`. A frame whose
+//!   token asked ([`TxToken::request_timestamp`]) reports that stamp through
+//!   [`RawLink::poll_tx_timestamp`] once the kernel released the frame, before the frame is
+//!   reused. The software stamp is only there when something on the way stamped the buffer: a
+//!   veth pair delivers the very buffer to its peer, whose receive path stamps it, so on veth
+//!   it is the time the peer received the frame; a NIC driver without hardware stamping leaves
+//!   it unset. A released frame without a stamp is counted in
+//!   [`LinkStats::tx_timestamp_errors`] and reports nothing; use the plain, mmsg or uring
+//!   backend for software transmit stamps on such NICs (their stamps come from the driver's
+//!   `skb_tx_timestamp` through the error queue).
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
-use l2net_core::link::{FlushStatus, RxMeta, Timestamp, TimestampSource, check_tx_len};
+use l2net_core::link::{
+    FlushStatus, RxMeta, Timestamp, TimestampSource, TxTimestamp, check_tx_len,
+};
 use l2net_core::wire::ethernet::{HEADER_LEN, MIN_FRAME_LEN};
 use l2net_core::{Capabilities, Instant, LinkError, MacAddr, RawLink, RxFrame, TxToken};
 
@@ -139,6 +158,12 @@ struct TxState {
     /// First frame submitted but not yet taken by the kernel, and how many there are.
     wait_start: usize,
     waiting: usize,
+    /// Per frame: the id of its transmit-timestamp request, until the stamp is read.
+    ids: Box<[Option<u32>]>,
+    /// Submitted frames with a request, oldest first.
+    stamp_wait: VecDeque<usize>,
+    /// Stamps read from released frames, not yet polled.
+    stamps: VecDeque<TxTimestamp>,
 }
 
 /// The ring backend. See the module docs.
@@ -228,6 +253,9 @@ impl RingLink {
                 filled: 0,
                 wait_start: 0,
                 waiting: 0,
+                ids: vec![None; tx_geo.frames()].into_boxed_slice(),
+                stamp_wait: VecDeque::new(),
+                stamps: VecDeque::new(),
             },
             rejected: None,
             tx_slots: cfg.tx_slots,
@@ -282,6 +310,39 @@ impl RingLink {
         self.rx_geo.bytes()
             + (index / fpb) * self.tx_geo.block_size
             + (index % fpb) * self.tx_geo.frame_size
+    }
+
+    /// Read the transmit stamps of the requesting frames the kernel has released, oldest
+    /// first, stopping at the first one still in its hands.
+    fn harvest_stamps(&mut self) {
+        while let Some(&index) = self.tx.stamp_wait.front() {
+            let off = self.tx_off(index);
+            let status = self.map.tx_status(off);
+            if status & (ring::TP_STATUS_SEND_REQUEST | ring::TP_STATUS_SENDING) != 0 {
+                break;
+            }
+            self.tx.stamp_wait.pop_front();
+            let Some(id) = self.tx.ids[index].take() else {
+                continue;
+            };
+            let source = if status & ring::TP_STATUS_TS_RAW_HARDWARE != 0 {
+                TimestampSource::Hardware
+            } else if status & ring::TP_STATUS_TS_SOFTWARE != 0 {
+                TimestampSource::Software
+            } else {
+                // Rejected (WRONG_FORMAT) or released without a stamp.
+                self.sock.stats.tx_timestamp_errors += 1;
+                continue;
+            };
+            let h = self.map.frame_header(off);
+            self.tx.stamps.push_back(TxTimestamp {
+                id,
+                timestamp: Timestamp {
+                    nanos: u64::from(h.tp_sec) * 1_000_000_000 + u64::from(h.tp_nsec),
+                    source,
+                },
+            });
+        }
     }
 
     /// Walk the submitted frames and retire those the kernel took.
@@ -358,6 +419,7 @@ pub struct RingTx<'a> {
     link: &'a mut RingLink,
     off: usize,
     len: usize,
+    id: Option<u32>,
 }
 
 impl TxToken for RingTx<'_> {
@@ -374,6 +436,7 @@ impl TxToken for RingTx<'_> {
             Ok(()) => {
                 self.link.map.tx_set_len(self.off, padded as u32);
                 let n = self.link.tx_geo.frames();
+                self.link.tx.ids[self.link.tx.tail] = self.id;
                 self.link.tx.tail = (self.link.tx.tail + 1) % n;
                 self.link.tx.filled += 1;
             }
@@ -385,6 +448,16 @@ impl TxToken for RingTx<'_> {
         }
         r
     }
+
+    fn request_timestamp(&mut self, id: u32) -> Result<(), LinkError> {
+        if self.link.sock.ts.is_none() {
+            return Err(LinkError::Unsupported(
+                "transmit timestamps: open the link with LinkConfig::timestamps",
+            ));
+        }
+        self.id = Some(id);
+        Ok(())
+    }
 }
 
 impl RawLink for RingLink {
@@ -393,6 +466,8 @@ impl RawLink for RingLink {
 
     fn capabilities(&self) -> Capabilities {
         let mut caps = self.sock.capabilities(self.tx_geo.frames());
+        caps.timestamps = self.sock.timestamp_caps(true);
+        // The ring stamps every received frame, whether or not timestamps were asked for.
         caps.timestamps.rx_software = true;
         caps
     }
@@ -477,9 +552,13 @@ impl RawLink for RingLink {
         }
         let off = self.tx_off(self.tx.tail);
         let status = self.map.tx_status(off);
-        if status == ring::TP_STATUS_SENDING || status == ring::TP_STATUS_SEND_REQUEST {
+        if status & (ring::TP_STATUS_SENDING | ring::TP_STATUS_SEND_REQUEST) != 0 {
             // Still in the kernel's hands (a frame is released when its send completes).
             return Ok(None);
+        }
+        if self.tx.ids[self.tx.tail].is_some() {
+            // Its stamp must be read before the frame is filled again.
+            self.harvest_stamps();
         }
         if status & ring::TP_STATUS_WRONG_FORMAT != 0 {
             self.map.set_tx_status(off, ring::TP_STATUS_AVAILABLE);
@@ -488,6 +567,7 @@ impl RawLink for RingLink {
             link: self,
             off,
             len,
+            id: None,
         }))
     }
 
@@ -497,8 +577,12 @@ impl RawLink for RingLink {
         }
         let n = self.tx_geo.frames();
         for k in 0..self.tx.filled {
-            let off = self.tx_off((self.tx.fill_start + k) % n);
-            self.map.set_tx_status(off, ring::TP_STATUS_SEND_REQUEST);
+            let index = (self.tx.fill_start + k) % n;
+            self.map
+                .set_tx_status(self.tx_off(index), ring::TP_STATUS_SEND_REQUEST);
+            if self.tx.ids[index].is_some() {
+                self.tx.stamp_wait.push_back(index);
+            }
         }
         self.tx.waiting += self.tx.filled;
         self.tx.fill_start = (self.tx.fill_start + self.tx.filled) % n;
@@ -529,6 +613,11 @@ impl RawLink for RingLink {
 
     fn leave_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
         self.sock.multicast(mac, false)
+    }
+
+    fn poll_tx_timestamp(&mut self) -> Option<TxTimestamp> {
+        self.harvest_stamps();
+        self.tx.stamps.pop_front()
     }
 }
 

@@ -13,6 +13,14 @@
 //!   pushes back (`EAGAIN`/`ENOBUFS`): that frame and the rest stay queued and the flush
 //!   reports them pending. Nothing is dropped.
 //!
+//! * Timestamps ([`LinkConfig::timestamps`]): each receive buffer's control area
+//!   (`struct io_uring_recvmsg_out`, then the control messages, then the frame) holds the
+//!   `SCM_TIMESTAMPING` message next to the auxdata, so every frame carries its stamp
+//!   (software: `CLOCK_REALTIME` when the kernel received it; hardware: the NIC's clock). A
+//!   frame whose token asked for a transmit stamp is sent alone with `sendmsg` and the
+//!   request's control messages, outside the ring (the send chain carries no control
+//!   messages); the stamp comes back on the socket's error queue as with the plain backend.
+//!
 //! Opening probes the kernel (`IORING_REGISTER_PROBE`, buffer-ring registration, a first
 //! multishot receive) and fails with [`OpenError::Unsupported`] naming the missing feature, so
 //! [`Backend::Auto`](crate::link::Backend) can fall back to another backend.
@@ -21,13 +29,13 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
-use l2net_core::link::{FlushStatus, RxMeta, check_tx_len};
+use l2net_core::link::{FlushStatus, RxMeta, TxTimestamp, check_tx_len};
 use l2net_core::{Capabilities, Instant, LinkError, MacAddr, RawLink};
 
 use crate::error::OpenError;
 use crate::iface::InterfaceInfo;
 use crate::link::{LinkConfig, LinkStats, PacketSocket, auxdata, rx_meta};
-use crate::plain::{BufRx, QueueTx, TxQueue};
+use crate::plain::{BufRx, QueueTx, TxQueue, send_head};
 use crate::sys::uring::{SetupError, Uring};
 
 /// Receive buffers in the kernel's provided-buffer ring (a power of two).
@@ -48,20 +56,15 @@ pub struct UringLink {
     /// Per-send results of one batch.
     results: Box<[i32]>,
     batch: usize,
+    /// Control buffer for the transmit-timestamp error queue.
+    errq_control: Box<[u8]>,
 }
 
 impl UringLink {
     /// Open an io_uring link on `cfg.interface` in the calling thread's network namespace
     /// (`cfg.backend` is not consulted). Fails with [`OpenError::Unsupported`] if the kernel
-    /// lacks a feature the backend needs, or if [`LinkConfig::timestamps`] asks for timestamps:
-    /// the control area of the provided receive buffers holds only the VLAN auxdata, and a
-    /// timestamp message (which the kernel writes first) would push the tag out.
+    /// lacks a feature the backend needs.
     pub fn open(cfg: &LinkConfig) -> Result<Self, OpenError> {
-        if cfg.timestamps.is_some() {
-            return Err(OpenError::Unsupported(
-                "timestamps on the io_uring backend (use ring, plain or mmsg)",
-            ));
-        }
         let sock = PacketSocket::open(cfg)?;
         sock.bind(cfg)?;
         let batch = cfg.tx_slots.clamp(1, MAX_BATCH);
@@ -78,6 +81,7 @@ impl UringLink {
             rejected: None,
             lent: None,
             results: vec![0; batch].into_boxed_slice(),
+            errq_control: vec![0u8; crate::timestamp::ERRQUEUE_CONTROL_SPACE].into_boxed_slice(),
             batch,
         })
     }
@@ -128,7 +132,9 @@ impl RawLink for UringLink {
     type Tx<'a> = QueueTx<'a>;
 
     fn capabilities(&self) -> Capabilities {
-        self.sock.capabilities(self.batch)
+        let mut caps = self.sock.capabilities(self.batch);
+        caps.timestamps = self.sock.timestamp_caps(true);
+        caps
     }
 
     fn mac(&self) -> MacAddr {
@@ -185,10 +191,13 @@ impl RawLink for UringLink {
             });
         };
         let held = payload.len().min(cap);
-        let meta: RxMeta = match auxdata(control) {
+        let mut meta: RxMeta = match auxdata(control) {
             Some((status, tci, tpid)) => rx_meta(status, tci, tpid, wire_len, held),
             None => rx_meta(0, 0, 0, wire_len, held),
         };
+        if self.sock.ts.is_some() {
+            meta.timestamp = crate::timestamp::rx_timestamp(control);
+        }
         self.sock.stats.rx_frames += 1;
         self.sock.stats.rx_truncated += u64::from(meta.truncated);
         self.lent = Some(bid);
@@ -206,7 +215,7 @@ impl RawLink for UringLink {
             &mut self.sock.stats,
             len,
             self.sock.info.mtu as usize,
-            false,
+            self.sock.ts.is_some(),
         )))
     }
 
@@ -216,7 +225,25 @@ impl RawLink for UringLink {
         }
         let mut sent = 0;
         while self.tx.queued() > 0 {
-            let n = self.tx.queued().min(self.batch);
+            // A frame with a transmit-timestamp request goes alone, with its control messages.
+            let queued = self.tx.queued();
+            let stamped = (0..queued).position(|k| self.tx.id(k).is_some());
+            if stamped == Some(0) {
+                match send_head(&self.sock, &self.tx) {
+                    Ok(_) => {
+                        self.tx.pop(1);
+                        sent += 1;
+                        self.sock.stats.tx_frames += 1;
+                        continue;
+                    }
+                    Err(e) => match crate::sys::errno(&e) {
+                        libc::EAGAIN | libc::ENOBUFS => break,
+                        libc::EINTR => continue,
+                        errno => return Err(self.sock.error("sendmsg", errno)),
+                    },
+                }
+            }
+            let n = stamped.unwrap_or(queued).min(self.batch);
             let tx = &self.tx;
             let submitted = self
                 .ring
@@ -252,6 +279,10 @@ impl RawLink for UringLink {
 
     fn leave_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
         self.sock.multicast(mac, false)
+    }
+
+    fn poll_tx_timestamp(&mut self) -> Option<TxTimestamp> {
+        self.sock.poll_tx_timestamp(&mut self.errq_control)
     }
 }
 

@@ -71,10 +71,15 @@ pub(crate) struct TpacketStatsV3 {
     pub tp_freeze_q_cnt: u32,
 }
 
-/// Control buffer large enough for one `PACKET_AUXDATA` message, aligned for `cmsghdr`.
+/// Control buffer of a received frame, aligned for `cmsghdr`: room for its `PACKET_AUXDATA`
+/// message and an `SCM_TIMESTAMPING` message (`crate::timestamp::RX_CONTROL_SPACE`, 112 bytes
+/// on 64-bit Linux), so batched receives keep the VLAN tag and the stamp of every frame.
 #[repr(C, align(8))]
 #[derive(Clone, Copy)]
-pub(crate) struct CmsgBuf([u8; 64]);
+pub(crate) struct CmsgBuf([u8; CMSG_BUF_LEN]);
+
+/// Bytes of a [`CmsgBuf`].
+pub(crate) const CMSG_BUF_LEN: usize = crate::timestamp::RX_CONTROL_SPACE;
 
 impl core::fmt::Debug for CmsgBuf {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -84,7 +89,7 @@ impl core::fmt::Debug for CmsgBuf {
 
 impl Default for CmsgBuf {
     fn default() -> Self {
-        CmsgBuf([0; 64])
+        CmsgBuf([0; CMSG_BUF_LEN])
     }
 }
 
@@ -406,14 +411,18 @@ impl MmsgRx {
         Ok(n as usize)
     }
 
-    /// Frame `i` of the last batch: its buffer (the whole slot), wire length and auxdata.
-    pub(crate) fn frame(&self, i: usize) -> (&[u8], Received) {
+    /// Frame `i` of the last batch: its buffer (the whole slot), its length on the wire and
+    /// the control messages the kernel wrote for it (parsed by the caller in safe code).
+    pub(crate) fn frame(&self, i: usize) -> (&[u8], usize, &[u8]) {
         let hdr = &self.hdrs[i];
-        let rx = Received {
-            wire_len: hdr.msg_len as usize,
-            aux: find_auxdata(&hdr.msg_hdr),
-        };
-        (&self.data[i * self.slot..(i + 1) * self.slot], rx)
+        // `size_t` on glibc, `socklen_t` on musl.
+        #[allow(clippy::unnecessary_cast)]
+        let control_len = (hdr.msg_hdr.msg_controllen as usize).min(CMSG_BUF_LEN);
+        (
+            &self.data[i * self.slot..(i + 1) * self.slot],
+            hdr.msg_len as usize,
+            &self.cmsgs[i].0[..control_len],
+        )
     }
 }
 
@@ -497,9 +506,12 @@ mod tests {
         assert_eq!(size_of::<TpacketStatsV3>(), 12);
         assert_eq!(offset_of!(TpacketStatsV3, tp_drops), 4);
         assert_eq!(offset_of!(TpacketStatsV3, tp_freeze_q_cnt), 8);
+        // Room for the auxdata and SCM_TIMESTAMPING (three timespecs) together.
         assert!(
             size_of::<CmsgBuf>()
-                >= unsafe_free_cmsg_space(size_of::<TpacketAuxdata>() as u32) as usize
+                >= (unsafe_free_cmsg_space(size_of::<TpacketAuxdata>() as u32)
+                    + unsafe_free_cmsg_space(3 * size_of::<libc::timespec>() as u32))
+                    as usize
         );
     }
 

@@ -23,8 +23,10 @@ const RECV_TAG: u64 = 1 << 63;
 const CANCEL_TAG: u64 = (1 << 63) | 1;
 /// Buffer group id of the receive buffers.
 const BGID: u16 = 0;
-/// Bytes of control data each receive reserves (one `PACKET_AUXDATA`: CMSG_SPACE(20) = 40).
-pub(crate) const CONTROL_LEN: usize = 64;
+/// Bytes of control data each receive reserves: a `PACKET_AUXDATA` message (CMSG_SPACE(20) =
+/// 40) and an `SCM_TIMESTAMPING` message (CMSG_SPACE(48) = 64), which the kernel writes first
+/// when timestamps are on.
+pub(crate) const CONTROL_LEN: usize = crate::timestamp::RX_CONTROL_SPACE;
 /// `sizeof(struct io_uring_recvmsg_out)`.
 const RECVMSG_OUT_LEN: usize = 16;
 
