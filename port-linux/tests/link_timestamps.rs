@@ -166,3 +166,71 @@ fn without_the_option_nothing_is_stamped_but_the_ring_receive() {
     let (link, sel) = w.b.run(|| LinuxLink::open(&c)).unwrap().expect("open");
     assert_eq!(link.backend(), Backend::Ring, "{sel}");
 }
+
+/// Read frames from `tap` until `want` comes out (skipping the kernel's own IPv6 chatter).
+fn read_from_tap(tap: &l2net_linux::netns::Tap, want: &[u8]) {
+    let deadline = StdInstant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 2048];
+    loop {
+        match tap.read_frame(&mut buf) {
+            Ok(n) if &buf[..n] == want => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(StdInstant::now() < deadline, "frame never left the TAP");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => panic!("read TAP: {e}"),
+        }
+    }
+}
+
+/// The documented limit of the ring's transmit stamps: the kernel writes one into the released
+/// TX frame only if the buffer was stamped on its way. A TAP, like a NIC without hardware
+/// stamping, stamps nothing into the buffer itself (its driver's software stamp goes to the
+/// error queue): the ring reports no stamp and counts it lost, while plain gets the driver's
+/// stamp from the error queue.
+#[test]
+fn ring_transmit_stamp_needs_a_stamped_buffer() {
+    if !require_privileges("ring_transmit_stamp_needs_a_stamped_buffer") {
+        return;
+    }
+    let _serial = support::serial();
+    let ns = l2net_linux::netns::Netns::new("tt").expect("namespace");
+    let mut tap = l2net_linux::netns::Tap::new().expect("TAP");
+    tap.move_to(&ns).expect("move TAP");
+    for backend in [Backend::Ring, Backend::Plain] {
+        let mut link: LinuxLink = contract::open(&ns, tap.name(), |c| {
+            c.backend = backend;
+            c.timestamps = Some(TimestampMode::Software);
+        });
+        let before = realtime_ns();
+        let f = frame(link.interface().mac.octets(), &[], 100, 7);
+        send_stamped(&mut link, std::slice::from_ref(&f), &[0]);
+        read_from_tap(&tap, &f);
+        let deadline = StdInstant::now() + Duration::from_secs(2);
+        let got = loop {
+            if let Some(t) = link.poll_tx_timestamp() {
+                break Some(t);
+            }
+            if backend == Backend::Ring && link.stats().unwrap().tx_timestamp_errors > 0 {
+                break None;
+            }
+            assert!(
+                StdInstant::now() < deadline,
+                "{backend}: neither stamp nor loss"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        match backend {
+            Backend::Ring => {
+                assert_eq!(got, None);
+                assert_eq!(link.stats().unwrap().tx_timestamp_errors, 1);
+            }
+            _ => {
+                let t = got.expect("plain: the driver's stamp");
+                assert_eq!((t.id, t.timestamp.source), (0, TimestampSource::Software));
+                assert!((before..=realtime_ns()).contains(&t.timestamp.nanos));
+            }
+        }
+    }
+}
