@@ -82,6 +82,8 @@ pub fn fragment_count(total: usize, frag_size: usize) -> Option<u32> {
 pub struct Reassembly<'a, const F: usize> {
     arena: &'a mut [u8],
     entries: [Option<Entry>; F],
+    /// Entries in use (so that the common case, nothing in reassembly, costs no scan).
+    used: usize,
 }
 
 impl<'a, const F: usize> Reassembly<'a, F> {
@@ -90,6 +92,7 @@ impl<'a, const F: usize> Reassembly<'a, F> {
         Reassembly {
             arena,
             entries: [None; F],
+            used: 0,
         }
     }
 
@@ -100,27 +103,42 @@ impl<'a, const F: usize> Reassembly<'a, F> {
 
     /// Number of samples in progress or held.
     pub fn len(&self) -> usize {
-        self.entries.iter().flatten().count()
-    }
-
-    /// True if nothing is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.check_used();
+        self.used
     }
 
     /// The slot holding `key`, if any.
     pub fn find(&self, key: &FragKey) -> Option<usize> {
+        self.check_used();
+        if self.used == 0 {
+            return None;
+        }
         self.entries
             .iter()
             .position(|e| e.is_some_and(|e| e.key == *key))
     }
 
+    /// True if nothing is in progress or held.
+    pub fn is_empty(&self) -> bool {
+        self.check_used();
+        self.used == 0
+    }
+
+    /// The count stays equal to the entries in use (checked in debug builds: every test).
+    fn check_used(&self) {
+        debug_assert_eq!(self.used, self.entries.iter().flatten().count());
+    }
+
     /// Slots holding samples of one writer, in no particular order.
     pub fn slots_of(&self, participant: u64, entity: u32) -> impl Iterator<Item = usize> + '_ {
-        self.entries.iter().enumerate().filter_map(move |(i, e)| {
-            e.filter(|e| e.key.participant == participant && e.key.entity == entity)
-                .map(|_| i)
-        })
+        let n = if self.used == 0 { 0 } else { F };
+        self.entries[..n]
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, e)| {
+                e.filter(|e| e.key.participant == participant && e.key.entity == entity)
+                    .map(|_| i)
+            })
     }
 
     /// The key of slot `slot`.
@@ -206,6 +224,7 @@ impl<'a, const F: usize> Reassembly<'a, F> {
                 e.off = self.alloc(e.region_len()).ok_or(FragError::NoRoom)?;
                 self.arena[e.off..e.off + e.bitmap_len()].fill(0);
                 self.entries[free] = Some(e);
+                self.used += 1;
                 free
             }
         };
@@ -274,14 +293,19 @@ impl<'a, const F: usize> Reassembly<'a, F> {
 
     /// Forget slot `slot`.
     pub fn remove(&mut self, slot: usize) {
-        if let Some(e) = self.entries.get_mut(slot) {
-            *e = None;
+        if let Some(e) = self.entries.get_mut(slot)
+            && e.take().is_some()
+        {
+            self.used -= 1;
         }
     }
 
     /// Forget every sample of a writer with a sequence number below `seq` (all of them with
     /// `u64::MAX`); returns how many were dropped.
     pub fn remove_writer_below(&mut self, participant: u64, entity: u32, seq: u64) -> usize {
+        if self.used == 0 {
+            return 0;
+        }
         let mut n = 0;
         for e in self.entries.iter_mut() {
             if e.is_some_and(|e| {
@@ -291,6 +315,7 @@ impl<'a, const F: usize> Reassembly<'a, F> {
                 n += 1;
             }
         }
+        self.used -= n;
         n
     }
 
@@ -310,7 +335,9 @@ impl<'a, const F: usize> Reassembly<'a, F> {
             .filter(|(_, k)| k.participant == participant && k.entity == entity && k.seq > above)
             .max_by_key(|(_, k)| k.seq)?
             .0;
-        self.entries[slot].take().map(|e| e.key)
+        let key = self.entries[slot].take().map(|e| e.key);
+        self.used -= usize::from(key.is_some());
+        key
     }
 
     /// Forget every sample of a participant; returns how many.
@@ -322,6 +349,7 @@ impl<'a, const F: usize> Reassembly<'a, F> {
                 n += 1;
             }
         }
+        self.used -= n;
         n
     }
 
@@ -334,6 +362,7 @@ impl<'a, const F: usize> Reassembly<'a, F> {
                 n += 1;
             }
         }
+        self.used -= n;
         n
     }
 
