@@ -1390,3 +1390,90 @@ fn qos_events_across_namespaces() {
     drop(ca);
     drop(veth);
 }
+
+#[test]
+fn message_lost_across_namespaces() {
+    if !require_privileges("message_lost_across_namespaces") {
+        return;
+    }
+    let a = Netns::new("rmwla").unwrap();
+    let b = Netns::new("rmwlb").unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let ca = Ctx::init(&a, veth.a_name(), 29);
+    let cb = Ctx::init(&b, veth.b_name(), 29);
+    let ts = support::type_support(Flavor::C, "std_msgs/msg/String");
+    let long = Some(rmw_time_t { sec: 10, nsec: 0 });
+    let zero = Some(rmw_time_t { sec: 0, nsec: 0 });
+    // SAFETY: the rmw call sequence of rcl, on live objects.
+    unsafe {
+        let na = rmw_create_node(ca.0, c"talker".as_ptr(), c"/".as_ptr());
+        let nb = rmw_create_node(cb.0, c"listener".as_ptr(), c"/".as_ptr());
+        let popts: rmw_publisher_options_t = std::mem::zeroed();
+        let sopts: rmw_subscription_options_t = std::mem::zeroed();
+        let topic = c"/events/lost";
+        // A reliable publisher whose samples expire after 20 ms.
+        let mut pq = default_qos();
+        pq.lifespan = rmw_time_t {
+            sec: 0,
+            nsec: 20_000_000,
+        };
+        let publ = rmw_create_publisher(na, ts, topic.as_ptr(), &pq, &popts);
+        let sub = rmw_create_subscription(nb, ts, topic.as_ptr(), &default_qos(), &sopts);
+        assert!(!publ.is_null() && !sub.is_null(), "{:?}", last_error());
+        let mut lost = event_of(Err(sub), RMW_EVENT_MESSAGE_LOST);
+        wait_until("the match", || {
+            let (mut np, mut ns) = (0usize, 0usize);
+            assert_eq!(
+                rmw_publisher_count_matched_subscriptions(publ, &mut np),
+                RMW_RET_OK
+            );
+            assert_eq!(
+                rmw_subscription_count_matched_publishers(sub, &mut ns),
+                RMW_RET_OK
+            );
+            np == 1 && ns == 1
+        });
+        let ws_b = rmw_create_wait_set(cb.0, 0);
+        assert_eq!(wait_events(ws_b, &mut [&mut lost], zero), [false]);
+        let st: rmw_message_lost_status_t = take_status(&lost);
+        assert_eq!((st.total_count, st.total_count_change), (0, 0));
+
+        // The publisher's link refuses every frame for a while: what it publishes meanwhile
+        // expires before it can be sent (the link keeps only a few frames queued), and the
+        // subscription learns from the next HEARTBEAT that those samples are gone.
+        a.set_pfifo_qdisc(veth.a_name(), 0).unwrap();
+        let msg = Serialized::from_bytes(&[0, 1, 0, 0, 5, 0, 0, 0, b'l', b'o', b's', b't', 0]);
+        for _ in 0..600 {
+            let r = rmw_publish_serialized_message(publ, &msg.0, null_mut());
+            assert!(
+                r == RMW_RET_OK || r == RMW_RET_TIMEOUT,
+                "{r}: {:?}",
+                last_error()
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        a.delete_root_qdisc(veth.a_name()).unwrap();
+        assert_eq!(
+            rmw_publish_serialized_message(publ, &msg.0, null_mut()),
+            RMW_RET_OK
+        );
+        assert_eq!(wait_events(ws_b, &mut [&mut lost], long), [true]);
+        let st: rmw_message_lost_status_t = take_status(&lost);
+        assert!(st.total_count > 0, "{st:?}");
+        assert_eq!(st.total_count_change, st.total_count);
+        eprintln!(
+            "message_lost_across_namespaces: {} samples lost",
+            st.total_count
+        );
+
+        assert_eq!(rmw_destroy_wait_set(ws_b), RMW_RET_OK);
+        assert_eq!(rmw_destroy_subscription(nb, sub), RMW_RET_OK);
+        assert_eq!(rmw_destroy_publisher(na, publ), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(na), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(nb), RMW_RET_OK);
+    }
+    drop(cb);
+    drop(ca);
+    drop(veth);
+}
