@@ -99,6 +99,69 @@ fn usize_of(v: u64) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }
 
+/// The liveliness of the writers matched to one reader, as `rmw_liveliness_changed_status_t`
+/// reports it: how many are alive and not alive now, and how those numbers moved since the
+/// last take.
+#[derive(Debug, Default)]
+pub struct LivelinessTracker {
+    writers: HashMap<RemoteId, bool>,
+    alive_change: i64,
+    not_alive_change: i64,
+}
+
+impl LivelinessTracker {
+    fn counts(&self) -> (usize, usize) {
+        let alive = self.writers.values().filter(|a| **a).count();
+        (alive, self.writers.len() - alive)
+    }
+
+    /// Writer `remote` became alive (`true`) or not alive (`false`).
+    pub fn changed(&mut self, remote: RemoteId, alive: bool) {
+        match self.writers.insert(remote, alive) {
+            Some(was) if was == alive => {}
+            Some(_) if alive => {
+                self.alive_change += 1;
+                self.not_alive_change -= 1;
+            }
+            Some(_) => {
+                self.alive_change -= 1;
+                self.not_alive_change += 1;
+            }
+            None if alive => self.alive_change += 1,
+            None => self.not_alive_change += 1,
+        }
+    }
+
+    /// Writer `remote` is no longer matched: it leaves whichever count it was in.
+    pub fn gone(&mut self, remote: RemoteId) {
+        match self.writers.remove(&remote) {
+            Some(true) => self.alive_change -= 1,
+            Some(false) => self.not_alive_change -= 1,
+            None => {}
+        }
+    }
+
+    /// Whether the counts moved since the last take.
+    pub fn pending(&self) -> bool {
+        self.alive_change != 0 || self.not_alive_change != 0
+    }
+
+    /// The status; the changes are reset.
+    pub fn take(&mut self) -> rmw_liveliness_changed_status_t {
+        let (alive, not_alive) = self.counts();
+        let clamp = |v: i64| v.clamp(i32::MIN.into(), i32::MAX.into()) as i32;
+        let st = rmw_liveliness_changed_status_t {
+            alive_count: clamp(alive as i64),
+            not_alive_count: clamp(not_alive as i64),
+            alive_count_change: clamp(self.alive_change),
+            not_alive_count_change: clamp(self.not_alive_change),
+        };
+        self.alive_change = 0;
+        self.not_alive_change = 0;
+        st
+    }
+}
+
 #[derive(Debug, Default)]
 struct Counters {
     deadline: Count,
@@ -479,6 +542,67 @@ mod tests {
         let st = e.take_incompatible_type();
         assert_eq!((st.total_count, st.total_count_change), (1, 1));
         assert!(!e.pending(Kind::IncompatibleType));
+    }
+
+    #[test]
+    fn liveliness_counts_alive_and_not_alive_writers() {
+        let w = |entity| RemoteId {
+            participant: 9,
+            entity,
+        };
+        let mut t = LivelinessTracker::default();
+        assert!(!t.pending());
+        assert_eq!(t.take(), rmw_liveliness_changed_status_t::default());
+        t.changed(w(1), true);
+        t.changed(w(2), true);
+        t.changed(w(2), true);
+        assert!(t.pending());
+        let st = t.take();
+        assert_eq!(
+            (
+                st.alive_count,
+                st.not_alive_count,
+                st.alive_count_change,
+                st.not_alive_count_change
+            ),
+            (2, 0, 2, 0)
+        );
+        assert!(!t.pending());
+        // Writer 1 stops asserting: alive 2 -> 1, not alive 0 -> 1.
+        t.changed(w(1), false);
+        let st = t.take();
+        assert_eq!(
+            (
+                st.alive_count,
+                st.not_alive_count,
+                st.alive_count_change,
+                st.not_alive_count_change
+            ),
+            (1, 1, -1, 1)
+        );
+        // It comes back, and writer 2 goes away: both moves are in one take.
+        t.changed(w(1), true);
+        t.gone(w(2));
+        let st = t.take();
+        assert_eq!(
+            (
+                st.alive_count,
+                st.not_alive_count,
+                st.alive_count_change,
+                st.not_alive_count_change
+            ),
+            (1, 0, 0, -1)
+        );
+        // A change that returns to where it was still counts as no change.
+        t.changed(w(1), false);
+        t.changed(w(1), true);
+        assert!(!t.pending());
+        t.gone(w(7));
+        assert!(!t.pending());
+        t.changed(w(3), false);
+        let st = t.take();
+        assert_eq!((st.alive_count, st.not_alive_count), (1, 1));
+        assert_eq!(st.not_alive_count_change, 1);
     }
 
     #[test]

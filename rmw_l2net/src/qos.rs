@@ -1,11 +1,14 @@
 //! QoS compatibility between a publisher and a subscription, as DDS request/offer rules
-//! decide it (the rules rmw_dds_common applies for the DDS-based middlewares).
+//! decide it: the rules of rmw/qos_profiles.h, checked in the order and with the reasons of
+//! rmw_dds_common (which rmw_cyclonedds_cpp uses).
 //!
 //! Errors: best-effort offered to a reliable request; volatile offered to transient-local;
-//! an offered deadline or liveliness lease longer than the requested one (or none offered when
-//! one is requested); automatic liveliness offered to manual-by-topic. Warnings: a policy set
-//! to "system default" or "unknown" on one side where the other side's value would conflict
-//! with some possible resolution.
+//! no deadline offered when one is requested, or a longer one; automatic liveliness offered
+//! to manual-by-topic; no liveliness lease offered when one is requested, or a longer one.
+//! Warnings (only looked for when there is no error): a reliability, durability or liveliness
+//! policy left to "system default" on one side where the other side's value, or the same
+//! unknown on both sides, leaves the outcome open. A policy set to "unknown" is not a
+//! profile at all: the check refuses it, as the header says.
 
 #![forbid(unsafe_code)]
 
@@ -39,105 +42,166 @@ fn nanos(t: rmw_time_t) -> u128 {
     u128::from(t.sec) * 1_000_000_000 + u128::from(t.nsec)
 }
 
+/// `rmw_qos_*_policy_to_str` for the values a warning can name.
+fn policy_str(v: i32) -> &'static str {
+    match v {
+        0 => "system_default",
+        _ => "unknown",
+    }
+}
+
+/// Which policy of a profile is "unknown", if any (history, reliability, durability,
+/// liveliness).
+fn unknown_policy(p: &rmw_qos_profile_t) -> Option<&'static str> {
+    if p.history == RMW_QOS_POLICY_HISTORY_UNKNOWN {
+        Some("history")
+    } else if p.reliability == RMW_QOS_POLICY_RELIABILITY_UNKNOWN {
+        Some("reliability")
+    } else if p.durability == RMW_QOS_POLICY_DURABILITY_UNKNOWN {
+        Some("durability")
+    } else if p.liveliness == RMW_QOS_POLICY_LIVELINESS_UNKNOWN {
+        Some("liveliness")
+    } else {
+        None
+    }
+}
+
 /// Checks a publisher profile against a subscription profile; returns the verdict and the
-/// reasons, each ending with `;`.
+/// reasons (errors, or else warnings), each ending with `;`, or why the profiles cannot be
+/// checked (a policy is "unknown").
 pub fn check_compatible(
     publisher: &rmw_qos_profile_t,
     subscription: &rmw_qos_profile_t,
-) -> (Compatibility, String) {
-    let mut errors = String::new();
-    let mut warnings = String::new();
-
-    let (pr, sr) = (publisher.reliability, subscription.reliability);
-    if pr == RMW_QOS_POLICY_RELIABILITY_BEST_EFFORT && sr == RMW_QOS_POLICY_RELIABILITY_RELIABLE {
-        errors.push_str("ERROR: Best effort publisher and reliable subscription;");
-    }
-    let undecided_r = |r| {
-        r == RMW_QOS_POLICY_RELIABILITY_SYSTEM_DEFAULT || r == RMW_QOS_POLICY_RELIABILITY_UNKNOWN
-    };
-    if undecided_r(pr) && sr == RMW_QOS_POLICY_RELIABILITY_RELIABLE {
-        warnings.push_str(
-            "WARNING: Publisher reliability is SYSTEM_DEFAULT or UNKNOWN and subscription \
-             reliability is RELIABLE;",
-        );
-    }
-    if pr == RMW_QOS_POLICY_RELIABILITY_BEST_EFFORT && undecided_r(sr) {
-        warnings.push_str(
-            "WARNING: Publisher reliability is BEST_EFFORT and subscription reliability is \
-             SYSTEM_DEFAULT or UNKNOWN;",
-        );
-    }
-
-    let (pd, sd) = (publisher.durability, subscription.durability);
-    if pd == RMW_QOS_POLICY_DURABILITY_VOLATILE && sd == RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL {
-        errors.push_str("ERROR: Volatile publisher and transient local subscription;");
-    }
-    let undecided_d =
-        |d| d == RMW_QOS_POLICY_DURABILITY_SYSTEM_DEFAULT || d == RMW_QOS_POLICY_DURABILITY_UNKNOWN;
-    if undecided_d(pd) && sd == RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL {
-        warnings.push_str(
-            "WARNING: Publisher durability is SYSTEM_DEFAULT or UNKNOWN and subscription \
-             durability is TRANSIENT_LOCAL;",
-        );
-    }
-    if pd == RMW_QOS_POLICY_DURABILITY_VOLATILE && undecided_d(sd) {
-        warnings.push_str(
-            "WARNING: Publisher durability is VOLATILE and subscription durability is \
-             SYSTEM_DEFAULT or UNKNOWN;",
-        );
-    }
-
-    if !is_unspecified(subscription.deadline) {
-        if is_unspecified(publisher.deadline) {
-            errors.push_str("ERROR: Subscription has a deadline, but publisher does not;");
-        } else if nanos(publisher.deadline) > nanos(subscription.deadline) {
-            errors.push_str("ERROR: Subscription deadline is less than publisher deadline;");
+) -> Result<(Compatibility, String), String> {
+    for (side, p) in [("publisher", publisher), ("subscription", subscription)] {
+        if let Some(policy) = unknown_policy(p) {
+            return Err(format!(
+                "the {side} profile's {policy} policy is UNKNOWN, which cannot be checked"
+            ));
         }
     }
+    let mut errors = String::new();
 
-    let (pl, sl) = (publisher.liveliness, subscription.liveliness);
-    if pl == RMW_QOS_POLICY_LIVELINESS_AUTOMATIC && sl == RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC
+    if publisher.reliability == RMW_QOS_POLICY_RELIABILITY_BEST_EFFORT
+        && subscription.reliability == RMW_QOS_POLICY_RELIABILITY_RELIABLE
+    {
+        errors.push_str("ERROR: Best effort publisher and reliable subscription;");
+    }
+    if publisher.durability == RMW_QOS_POLICY_DURABILITY_VOLATILE
+        && subscription.durability == RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL
+    {
+        errors.push_str("ERROR: Volatile publisher and transient local subscription;");
+    }
+
+    let (pd, sd) = (publisher.deadline, subscription.deadline);
+    if is_unspecified(pd) && !is_unspecified(sd) {
+        errors.push_str("ERROR: Subscription has a deadline, but publisher does not;");
+    }
+    if !is_unspecified(pd) && !is_unspecified(sd) && nanos(sd) < nanos(pd) {
+        errors.push_str("ERROR: Subscription deadline is less than publisher deadline;");
+    }
+
+    if publisher.liveliness == RMW_QOS_POLICY_LIVELINESS_AUTOMATIC
+        && subscription.liveliness == RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC
     {
         errors.push_str(
             "ERROR: Publisher's liveliness is automatic and subscription's is manual by topic;",
         );
     }
-    let undecided_l =
-        |l| l == RMW_QOS_POLICY_LIVELINESS_SYSTEM_DEFAULT || l == RMW_QOS_POLICY_LIVELINESS_UNKNOWN;
-    if undecided_l(pl) && sl == RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC {
-        warnings.push_str(
-            "WARNING: Publisher liveliness is SYSTEM_DEFAULT or UNKNOWN and subscription \
-             liveliness is MANUAL_BY_TOPIC;",
-        );
-    }
-    if pl == RMW_QOS_POLICY_LIVELINESS_AUTOMATIC && undecided_l(sl) {
-        warnings.push_str(
-            "WARNING: Publisher liveliness is AUTOMATIC and subscription liveliness is \
-             SYSTEM_DEFAULT or UNKNOWN;",
-        );
-    }
 
-    let (plead, slead) = (
+    let (pl, sl) = (
         publisher.liveliness_lease_duration,
         subscription.liveliness_lease_duration,
     );
-    if !is_unspecified(slead) {
-        if is_unspecified(plead) {
-            errors.push_str(
-                "ERROR: Subscription has a liveliness lease duration, but publisher does not;",
-            );
-        } else if nanos(plead) > nanos(slead) {
-            errors
-                .push_str("ERROR: Subscription liveliness lease duration is less than publisher;");
-        }
+    if is_unspecified(pl) && !is_unspecified(sl) {
+        errors.push_str(
+            "ERROR: Subscription has a liveliness lease duration, but publisher does not;",
+        );
+    }
+    if !is_unspecified(pl) && !is_unspecified(sl) && nanos(sl) < nanos(pl) {
+        errors.push_str("ERROR: Subscription liveliness lease duration is less than publisher;");
     }
 
     if !errors.is_empty() {
-        (Compatibility::Error, errors)
-    } else if !warnings.is_empty() {
-        (Compatibility::Warning, warnings)
+        return Ok((Compatibility::Error, errors));
+    }
+
+    // Warnings: "system default" leaves the policy to the middleware of each side.
+    let mut warnings = String::new();
+    let (pr, sr) = (publisher.reliability, subscription.reliability);
+    let (pr_open, sr_open) = (
+        pr == RMW_QOS_POLICY_RELIABILITY_SYSTEM_DEFAULT,
+        sr == RMW_QOS_POLICY_RELIABILITY_SYSTEM_DEFAULT,
+    );
+    if pr_open && sr_open {
+        warnings.push_str(&format!(
+            "WARNING: Publisher reliability is {} and subscription reliability is {};",
+            policy_str(pr),
+            policy_str(sr)
+        ));
+    } else if pr_open && sr == RMW_QOS_POLICY_RELIABILITY_RELIABLE {
+        warnings.push_str(&format!(
+            "WARNING: Reliable subscription, but publisher is {};",
+            policy_str(pr)
+        ));
+    } else if pr == RMW_QOS_POLICY_RELIABILITY_BEST_EFFORT && sr_open {
+        warnings.push_str(&format!(
+            "WARNING: Best effort publisher, but subscription is {};",
+            policy_str(sr)
+        ));
+    }
+
+    let (pd, sd) = (publisher.durability, subscription.durability);
+    let (pd_open, sd_open) = (
+        pd == RMW_QOS_POLICY_DURABILITY_SYSTEM_DEFAULT,
+        sd == RMW_QOS_POLICY_DURABILITY_SYSTEM_DEFAULT,
+    );
+    if pd_open && sd_open {
+        // (sic: rmw_dds_common spells it so.)
+        warnings.push_str(&format!(
+            "WARNING: Publisher durabilty is {} and subscription durability is {};",
+            policy_str(pd),
+            policy_str(sd)
+        ));
+    } else if pd_open && sd == RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL {
+        warnings.push_str(&format!(
+            "WARNING: Transient local subscription, but publisher is {};",
+            policy_str(pd)
+        ));
+    } else if pd == RMW_QOS_POLICY_DURABILITY_VOLATILE && sd_open {
+        warnings.push_str(&format!(
+            "WARNING: Volatile publisher, but subscription is {};",
+            policy_str(sd)
+        ));
+    }
+
+    let (pl, sl) = (publisher.liveliness, subscription.liveliness);
+    let (pl_open, sl_open) = (
+        pl == RMW_QOS_POLICY_LIVELINESS_SYSTEM_DEFAULT,
+        sl == RMW_QOS_POLICY_LIVELINESS_SYSTEM_DEFAULT,
+    );
+    if pl_open && sl_open {
+        warnings.push_str(&format!(
+            "WARNING: Publisher liveliness is {} and subscription liveliness is {};",
+            policy_str(pl),
+            policy_str(sl)
+        ));
+    } else if pl_open && sl == RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC {
+        warnings.push_str(&format!(
+            "WARNING: Subscription's liveliness is manual by topic, but publisher's is {};",
+            policy_str(pl)
+        ));
+    } else if pl == RMW_QOS_POLICY_LIVELINESS_AUTOMATIC && sl_open {
+        warnings.push_str(&format!(
+            "WARNING: Publisher's liveliness is automatic, but subscription's is {};",
+            policy_str(sl)
+        ));
+    }
+
+    if warnings.is_empty() {
+        Ok((Compatibility::Ok, String::new()))
     } else {
-        (Compatibility::Ok, String::new())
+        Ok((Compatibility::Warning, warnings))
     }
 }
 
@@ -295,26 +359,77 @@ mod tests {
     const V: i32 = RMW_QOS_POLICY_DURABILITY_VOLATILE;
     const TL: i32 = RMW_QOS_POLICY_DURABILITY_TRANSIENT_LOCAL;
 
+    fn check(p: &rmw_qos_profile_t, s: &rmw_qos_profile_t) -> Compatibility {
+        check_compatible(p, s).unwrap().0
+    }
+
     #[test]
     fn request_offer_rules() {
-        assert_eq!(
-            check_compatible(&profile(R, V), &profile(R, V)).0,
-            Compatibility::Ok
-        );
-        assert_eq!(
-            check_compatible(&profile(R, TL), &profile(BE, V)).0,
-            Compatibility::Ok
-        );
-        let (c, why) = check_compatible(&profile(BE, V), &profile(R, TL));
+        assert_eq!(check(&profile(R, V), &profile(R, V)), Compatibility::Ok);
+        assert_eq!(check(&profile(R, TL), &profile(BE, V)), Compatibility::Ok);
+        let (c, why) = check_compatible(&profile(BE, V), &profile(R, TL)).unwrap();
         assert_eq!(c, Compatibility::Error);
-        assert!(
-            why.contains("Best effort") && why.contains("transient local"),
-            "{why}"
-        );
         assert_eq!(
-            check_compatible(&profile(0, V), &profile(R, V)).0,
-            Compatibility::Warning
+            why,
+            "ERROR: Best effort publisher and reliable subscription;\
+             ERROR: Volatile publisher and transient local subscription;"
         );
+    }
+
+    #[test]
+    fn system_default_warns_unknown_is_refused() {
+        let (c, why) = check_compatible(&profile(0, V), &profile(R, V)).unwrap();
+        assert_eq!(c, Compatibility::Warning);
+        assert_eq!(
+            why,
+            "WARNING: Reliable subscription, but publisher is system_default;"
+        );
+        let (c, why) = check_compatible(&profile(BE, 0), &profile(0, 0)).unwrap();
+        assert_eq!(c, Compatibility::Warning);
+        assert_eq!(
+            why,
+            "WARNING: Best effort publisher, but subscription is system_default;\
+             WARNING: Publisher durabilty is system_default and subscription durability is \
+             system_default;"
+        );
+        let mut p = profile(R, V);
+        p.liveliness = RMW_QOS_POLICY_LIVELINESS_SYSTEM_DEFAULT;
+        let mut s = profile(R, V);
+        s.liveliness = RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC;
+        assert_eq!(
+            check_compatible(&p, &s).unwrap().1,
+            "WARNING: Subscription's liveliness is manual by topic, but publisher's is \
+             system_default;"
+        );
+        s.liveliness = RMW_QOS_POLICY_LIVELINESS_SYSTEM_DEFAULT;
+        p.liveliness = RMW_QOS_POLICY_LIVELINESS_AUTOMATIC;
+        assert_eq!(
+            check_compatible(&p, &s).unwrap().1,
+            "WARNING: Publisher's liveliness is automatic, but subscription's is system_default;"
+        );
+        // Errors hide the warnings.
+        assert_eq!(check(&profile(BE, 0), &profile(R, 0)), Compatibility::Error);
+
+        for f in [
+            (|p: &mut rmw_qos_profile_t| p.history = RMW_QOS_POLICY_HISTORY_UNKNOWN)
+                as fn(&mut rmw_qos_profile_t),
+            |p| p.reliability = RMW_QOS_POLICY_RELIABILITY_UNKNOWN,
+            |p| p.durability = RMW_QOS_POLICY_DURABILITY_UNKNOWN,
+            |p| p.liveliness = RMW_QOS_POLICY_LIVELINESS_UNKNOWN,
+        ] {
+            let mut u = profile(R, V);
+            f(&mut u);
+            assert!(
+                check_compatible(&u, &profile(R, V))
+                    .unwrap_err()
+                    .contains("UNKNOWN")
+            );
+            assert!(
+                check_compatible(&profile(R, V), &u)
+                    .unwrap_err()
+                    .contains("subscription")
+            );
+        }
     }
 
     #[test]
@@ -322,24 +437,57 @@ mod tests {
         let mut p = profile(R, V);
         let mut s = profile(R, V);
         s.deadline = rmw_time_t { sec: 1, nsec: 0 };
-        assert_eq!(check_compatible(&p, &s).0, Compatibility::Error);
+        let (c, why) = check_compatible(&p, &s).unwrap();
+        assert_eq!(c, Compatibility::Error);
+        assert_eq!(
+            why,
+            "ERROR: Subscription has a deadline, but publisher does not;"
+        );
         p.deadline = rmw_time_t {
             sec: 0,
             nsec: 500_000_000,
         };
-        assert_eq!(check_compatible(&p, &s).0, Compatibility::Ok);
-        p.deadline = rmw_time_t {
-            sec: 0,
-            nsec: 1_500_000_000,
-        };
-        assert_eq!(check_compatible(&p, &s).0, Compatibility::Error);
+        assert_eq!(check(&p, &s), Compatibility::Ok);
         p.deadline = s.deadline;
+        assert_eq!(check(&p, &s), Compatibility::Ok, "equal deadlines");
+        p.deadline = rmw_time_t {
+            sec: 1,
+            nsec: 500_000_000,
+        };
+        assert_eq!(
+            check_compatible(&p, &s).unwrap().1,
+            "ERROR: Subscription deadline is less than publisher deadline;"
+        );
+        // An offered deadline with none requested is fine.
+        s.deadline = rmw_time_t { sec: 0, nsec: 0 };
+        assert_eq!(check(&p, &s), Compatibility::Ok);
+        p.deadline = s.deadline;
+
         s.liveliness_lease_duration = rmw_time_t { sec: 2, nsec: 0 };
+        assert_eq!(
+            check_compatible(&p, &s).unwrap().1,
+            "ERROR: Subscription has a liveliness lease duration, but publisher does not;"
+        );
         p.liveliness_lease_duration = rmw_time_t { sec: 3, nsec: 0 };
-        assert_eq!(check_compatible(&p, &s).0, Compatibility::Error);
-        s.liveliness = RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC;
+        assert_eq!(
+            check_compatible(&p, &s).unwrap().1,
+            "ERROR: Subscription liveliness lease duration is less than publisher;"
+        );
         p.liveliness_lease_duration = rmw_time_t { sec: 1, nsec: 0 };
-        assert_eq!(check_compatible(&p, &s).0, Compatibility::Error);
+        assert_eq!(check(&p, &s), Compatibility::Ok);
+        s.liveliness = RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC;
+        assert_eq!(
+            check_compatible(&p, &s).unwrap().1,
+            "ERROR: Publisher's liveliness is automatic and subscription's is manual by topic;"
+        );
+        p.liveliness = RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC;
+        assert_eq!(check(&p, &s), Compatibility::Ok);
+        s.liveliness = RMW_QOS_POLICY_LIVELINESS_AUTOMATIC;
+        assert_eq!(
+            check(&p, &s),
+            Compatibility::Ok,
+            "manual offered to automatic"
+        );
     }
 
     #[test]

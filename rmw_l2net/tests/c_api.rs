@@ -187,6 +187,42 @@ fn qos_compatibility() {
             rmw_qos_profile_check_compatible(ok, ok, std::ptr::null_mut(), std::ptr::null_mut(), 0),
             RMW_RET_INVALID_ARGUMENT
         );
+        // A deadline requested but not offered.
+        let mut wants_deadline = ok;
+        wants_deadline.deadline = rmw_time_t { sec: 1, nsec: 0 };
+        assert_eq!(
+            rmw_qos_profile_check_compatible(
+                ok,
+                wants_deadline,
+                &mut c,
+                reason.as_mut_ptr(),
+                reason.len()
+            ),
+            RMW_RET_OK
+        );
+        assert_eq!(c, RMW_QOS_COMPATIBILITY_ERROR);
+        let why = CStr::from_ptr(reason.as_ptr()).to_str().unwrap();
+        assert_eq!(
+            why,
+            "ERROR: Subscription has a deadline, but publisher does not;"
+        );
+        // "Unknown" policies are refused; the outputs stay as they were.
+        let mut unknown = ok;
+        unknown.liveliness = RMW_QOS_POLICY_LIVELINESS_UNKNOWN;
+        c = 77;
+        reason[0] = b'x' as c_char;
+        assert_eq!(
+            rmw_qos_profile_check_compatible(
+                ok,
+                unknown,
+                &mut c,
+                reason.as_mut_ptr(),
+                reason.len()
+            ),
+            RMW_RET_INVALID_ARGUMENT
+        );
+        assert_eq!((c, reason[0]), (77, b'x' as c_char));
+        assert!(error_contains("UNKNOWN"), "{:?}", last_error());
         assert_eq!(
             rmw_qos_profile_check_compatible(ok, ok, &mut c, std::ptr::null_mut(), 8),
             RMW_RET_INVALID_ARGUMENT

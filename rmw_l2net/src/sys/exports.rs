@@ -485,6 +485,10 @@ pub unsafe extern "C" fn rmw_init_options_fini(init_options: *mut rmw_init_optio
 // ---------------------------------------------------------------------------------------------
 // QoS, GIDs, features, logging.
 
+/// The request / offer rules of rmw/qos_profiles.h with the reasons of rmw_dds_common (see
+/// [`qos::check_compatible`]); a policy set to "unknown" is `RMW_RET_INVALID_ARGUMENT` and
+/// leaves `compatibility` and `reason` untouched, as the header says.
+///
 /// # Safety
 /// `compatibility` is null or writable; `reason` is null or holds `reason_size` bytes.
 #[unsafe(no_mangle)]
@@ -501,7 +505,14 @@ pub unsafe extern "C" fn rmw_qos_profile_check_compatible(
             error!("reason parameter is null, but reason_size parameter is not zero");
             return RMW_RET_INVALID_ARGUMENT;
         }
-        let (c, why) = qos::check_compatible(&publisher_profile, &subscription_profile);
+        let (c, why) = match qos::check_compatible(&publisher_profile, &subscription_profile) {
+            Ok(v) => v,
+            Err(e) => {
+                // As the header says: `compatibility` and `reason` are not set.
+                error!("rmw_qos_profile_check_compatible: {e}");
+                return RMW_RET_INVALID_ARGUMENT;
+            }
+        };
         // SAFETY: checked non-null; the caller guarantees it is writable.
         unsafe { compatibility.write(c.to_rmw()) };
         if !reason.is_null() && reason_size > 0 {
