@@ -3,8 +3,10 @@
 //! Set-up: `PACKET_VERSION = TPACKET_V3`, then `PACKET_RX_RING`, then `PACKET_TX_RING`, then
 //! one `mmap` of both (RX first), then `bind`. The geometry comes from the MTU and
 //! [`LinkConfig::ring_memory`] (split evenly between the rings); when the kernel refuses it
-//! (`ENOMEM`, or a failed `mmap`) the block count is halved and the set-up retried, down to two
-//! blocks per ring.
+//! (`ENOMEM`, `ENOBUFS` or `EAGAIN` from a ring option or from the `mmap`, which counts against
+//! the process's `RLIMIT_AS`) the block count is halved and the set-up retried on a fresh
+//! socket, down to two blocks per ring; below that the open fails with the kernel's errno
+//! (`tests/ring_enomem.rs` drives this through a lowered `RLIMIT_AS`).
 //!
 //! * **Receive, zero-copy.** The kernel fills variable-length frames into fixed-size blocks and
 //!   hands a block over when it is full or after [`LinkConfig::ring_block_timeout_ms`].
