@@ -17,9 +17,17 @@ use l2net_core::engine::{Config, Event, Participant, Qos, WriteError, drive};
 use l2net_core::{Instant, LinkError, RawLink};
 use l2net_firmware::{BOARD_MAC, DOMAIN, Failure, bring_up, exit};
 
-/// Capacities: 4 remote participants, 8 remote endpoints, 1 writer, 1 reader, 4 history slots,
-/// 2 matches per endpoint, 1 sample in reassembly.
-type Node<'a> = Participant<'a, 4, 8, 1, 1, 4, 2, 1>;
+/// Capacities, cut to what a board serving one host needs (the 16 KiB RAM target; see
+/// docs/BENCHMARKS.md): 1 remote participant (an unmatched one is evicted when another is heard,
+/// a matched one stays), 4 remote endpoints (the host's `fw/cmd` writer and `fw/status` reader,
+/// two to spare), 1 writer, 1 reader, 2 history/queue slots, 1 match per endpoint, and no
+/// reassembly: samples are at most `MAX_SAMPLE` bytes, far below any MTU, so no peer fragments
+/// them, and a DATA_FRAG that still arrives is dropped and counted. Without reassembly the
+/// fragment code drops out of the image (3.7 KB of flash).
+type Node<'a> = Participant<'a, 1, 4, 1, 1, 2, 1, 0>;
+/// History (writer) and queue (reader) arenas: `DEPTH` samples of up to `MAX_SAMPLE` bytes.
+const ARENA: usize = DEPTH as usize * MAX_SAMPLE;
+const DEPTH: u16 = 2;
 
 const PARTICIPANT_ID: u64 = 0x0386_0000_0000_0002;
 const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
@@ -36,24 +44,23 @@ fn main() -> ! {
 
 fn run() -> Result<(), Failure> {
     let (link, mut clock) = bring_up()?;
-    let reassembly = cortex_m::singleton!(: [u8; 512] = [0; 512]).ok_or(Failure::NoDevice)?;
-    let history = cortex_m::singleton!(: [u8; 512] = [0; 512]).ok_or(Failure::NoDevice)?;
-    let queue = cortex_m::singleton!(: [u8; 512] = [0; 512]).ok_or(Failure::NoDevice)?;
+    let history = cortex_m::singleton!(: [u8; ARENA] = [0; ARENA]).ok_or(Failure::NoDevice)?;
+    let queue = cortex_m::singleton!(: [u8; ARENA] = [0; ARENA]).ok_or(Failure::NoDevice)?;
 
     let mut config = Config::new(DOMAIN, "mps2-an386");
     config.mtu = link.capabilities().mtu;
     config.max_sample_len = MAX_SAMPLE;
     let start = clock.now();
-    let node = Node::new(config, PARTICIPANT_ID, BOARD_MAC, reassembly, start)
+    let node = Node::new(config, PARTICIPANT_ID, BOARD_MAC, &mut [], start)
         .map_err(|_| Failure::Engine("participant configuration refused"))?;
     // In .bss rather than on the stack, so that the size report counts the engine's state.
     let node: &'static mut Node<'static> =
         cortex_m::singleton!(: Node<'static> = node).ok_or(Failure::NoDevice)?;
     let status = node
-        .create_writer("fw/status", "text", None, Qos::reliable(4), history)
+        .create_writer("fw/status", "text", None, Qos::reliable(DEPTH), history)
         .map_err(|_| Failure::Engine("cannot create the fw/status writer"))?;
     let cmd = node
-        .create_reader("fw/cmd", "text", None, Qos::reliable(4), queue)
+        .create_reader("fw/cmd", "text", None, Qos::reliable(DEPTH), queue)
         .map_err(|_| Failure::Engine("cannot create the fw/cmd reader"))?;
     info!("participant {=u64:#x} up", node.id());
 
