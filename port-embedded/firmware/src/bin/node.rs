@@ -19,12 +19,12 @@ use l2net_firmware::{BOARD_MAC, DOMAIN, Failure, bring_up, exit};
 
 /// Capacities, cut to what a board serving one host needs (the 16 KiB RAM target; see
 /// docs/BENCHMARKS.md): 1 remote participant (an unmatched one is evicted when another is heard,
-/// a matched one stays), 4 remote endpoints (the host's `fw/cmd` writer and `fw/status` reader,
-/// two to spare), 1 writer, 1 reader, 2 history/queue slots, 1 match per endpoint, and no
+/// a matched one stays), 3 remote endpoints (the host's `fw/cmd` writer and `fw/status` reader,
+/// one to spare), 1 writer, 1 reader, 2 history/queue slots, 1 match per endpoint, and no
 /// reassembly: samples are at most `MAX_SAMPLE` bytes, far below any MTU, so no peer fragments
 /// them, and a DATA_FRAG that still arrives is dropped and counted. Without reassembly the
 /// fragment code drops out of the image (3.7 KB of flash).
-type Node<'a> = Participant<'a, 1, 4, 1, 1, 2, 1, 0>;
+type Node<'a> = Participant<'a, 1, 3, 1, 1, 2, 1, 0>;
 /// History (writer) and queue (reader) arenas: `DEPTH` samples of up to `MAX_SAMPLE` bytes.
 const ARENA: usize = DEPTH as usize * MAX_SAMPLE;
 const DEPTH: u16 = 2;
