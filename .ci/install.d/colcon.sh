@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# CMake (Debian's package, only when the machine has none) and colcon (colcon-common-extensions from
+# PyPI, in a virtual environment of its own so nothing system-wide changes) for the colcon build of
+# rmw_l2net (.ci/check.d/rmw-colcon.sh). Idempotent: a second run only checks and returns.
+#
+#   L2NET_COLCON_VENV   where the virtual environment lives (default ~/.cache/l2net-colcon-venv)
+set -euo pipefail
+
+venv=${L2NET_COLCON_VENV:-$HOME/.cache/l2net-colcon-venv}
+
+if ! command -v cmake >/dev/null; then
+    echo "colcon.sh: installing cmake (apt)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake >/dev/null
+fi
+cmake --version | head -n 1
+
+if [ -x "$venv/bin/colcon" ] && "$venv/bin/python" -c 'import colcon_cmake, colcon_ros' 2>/dev/null; then
+    echo "colcon.sh: colcon already in $venv"
+else
+    echo "colcon.sh: installing colcon-common-extensions (pip) into $venv"
+    # Prefer the system interpreter: the venv must outlive any pyenv shim change.
+    py=python3
+    [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null && py=/usr/bin/python3
+    rm -rf "$venv"
+    mkdir -p "$(dirname "$venv")"
+    "$py" -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check colcon-common-extensions
+fi
+"$venv/bin/python" -m pip list --disable-pip-version-check 2>/dev/null | grep -E "^colcon-(core|cmake|ros) " || true
