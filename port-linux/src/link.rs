@@ -198,9 +198,8 @@ pub struct LinkConfig {
     ///   and the VLAN auxdata); each stamped frame is sent with its own `sendmsg` between
     ///   `sendmmsg` batches;
     /// * ring: receive stamps from the frame headers (the ring stamps every frame anyway);
-    ///   transmit stamps from the released TX frame's header, which the kernel only fills
-    ///   when the sent buffer was stamped: on veth (the peer's receive time) and NICs whose
-    ///   driver stamps in hardware, not on other NICs (see [`crate::ring`]);
+    ///   each stamped frame is kicked on its own with the request's control messages (see
+    ///   [`crate::ring`]), its stamp read from the error queue;
     /// * uring: receive stamps in each provided buffer's control area; each stamped frame is
     ///   sent with its own `sendmsg` outside the ring.
     ///
@@ -291,8 +290,7 @@ pub struct LinkStats {
     pub kernel_drops: u64,
     /// Times the receive ring was full (`tp_freeze_q_cnt`, ring backend only).
     pub kernel_ring_full: u64,
-    /// Transmit stamps that were asked for and are lost: failed reads of the error queue, or
-    /// (ring) frames the kernel released without a stamp.
+    /// Failed reads of the transmit-timestamp error queue (the stamps in them are lost).
     pub tx_timestamp_errors: u64,
 }
 
@@ -501,20 +499,16 @@ impl PacketSocket {
         let ts = match cfg.timestamps {
             Some(mode) => {
                 let on = timestamp::enable(f, name.as_str(), mode).map_err(timestamp_open_error)?;
-                // Which stamps the rings write into frame headers: the receive ring always
-                // has the software one and adds the NIC's raw stamp in hardware mode; the
-                // transmit ring writes one into released frames only if asked here.
-                let mut ring_flags = libc::SOF_TIMESTAMPING_SOFTWARE;
                 if on.rx == TimestampSource::Hardware {
-                    ring_flags |= libc::SOF_TIMESTAMPING_RAW_HARDWARE;
+                    // The receive ring reports the NIC's raw stamp instead of the software one.
+                    sock::set_int(
+                        f,
+                        sock::SOL_PACKET,
+                        PACKET_TIMESTAMP,
+                        libc::SOF_TIMESTAMPING_RAW_HARDWARE as libc::c_int,
+                    )
+                    .map_err(refused("PACKET_TIMESTAMP"))?;
                 }
-                sock::set_int(
-                    f,
-                    sock::SOL_PACKET,
-                    PACKET_TIMESTAMP,
-                    ring_flags as libc::c_int,
-                )
-                .map_err(refused("PACKET_TIMESTAMP"))?;
                 Some(on)
             }
             None => None,

@@ -25,24 +25,18 @@
 //!   again. A frame the kernel rejects (`TP_STATUS_WRONG_FORMAT`, which the link's own size check
 //!   prevents unless the MTU shrank after opening) is reported as [`LinkError::TooLarge`]; the
 //!   kernel stops transmitting at it, so the link must be reopened.
-//! * **Transmit timestamps** ([`LinkConfig::timestamps`]). The socket's `PACKET_TIMESTAMP` is
-//!   set to `SOF_TIMESTAMPING_SOFTWARE` (plus `SOF_TIMESTAMPING_RAW_HARDWARE` in hardware
-//!   mode). When the kernel frees a sent frame's buffer it gives the TX frame back
-//!   (`tpacket_destruct_skb`) and, if the buffer carries a stamp, writes it into the frame's
-//!   `tp_sec`/`tp_nsec` and flags the status `TP_STATUS_TS_RAW_HARDWARE` (the NIC's clock, when
-//!   its driver stamped the buffer) or `TP_STATUS_TS_SOFTWARE` (the buffer's `skb->tstamp`,
-//!   `CLOCK_REALTIME`), see `__packet_set_timestamp` in `net/packet/af_packet.c`. A frame whose
-//!   token asked ([`TxToken::request_timestamp`]) reports that stamp through
-//!   [`RawLink::poll_tx_timestamp`] once the kernel released the frame, before the frame is
-//!   reused. The software stamp is only there when something on the way stamped the buffer: a
-//!   veth pair delivers the very buffer to its peer, whose receive path stamps it, so on veth
-//!   it is the time the peer received the frame; a NIC driver without hardware stamping leaves
-//!   it unset. A released frame without a stamp is counted in
-//!   [`LinkStats::tx_timestamp_errors`] and reports nothing; use the plain, mmsg or uring
-//!   backend for software transmit stamps on such NICs (their stamps come from the driver's
-//!   `skb_tx_timestamp` through the error queue).
+//! * **Transmit timestamps** ([`LinkConfig::timestamps`]). A frame whose token asked
+//!   ([`TxToken::request_timestamp`]) is kicked on its own, with the same control messages the
+//!   plain backend sends (`SO_TIMESTAMPING` and `SCM_TS_OPT_ID` with the caller's id): the
+//!   kernel applies a kick's control messages to every frame that kick sends, so `flush` first
+//!   kicks the frames before it, waits until the kernel took all of them, marks only the
+//!   stamped frame and kicks again with the request, then goes on with the rest. The stamp
+//!   comes back on the socket's error queue ([`RawLink::poll_tx_timestamp`]) as for the other
+//!   backends: software from the driver's `skb_tx_timestamp`, hardware from the NIC. (The
+//!   kernel can also write a stamp into the released TX frame's header (`PACKET_TIMESTAMP`,
+//!   `__packet_set_timestamp`), but only if something stamped the sent buffer itself, which
+//!   veth's peer does on receive and most NIC drivers do not, so the ring does not use it.)
 
-use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
@@ -160,12 +154,11 @@ struct TxState {
     /// First frame submitted but not yet taken by the kernel, and how many there are.
     wait_start: usize,
     waiting: usize,
-    /// Per frame: the id of its transmit-timestamp request, until the stamp is read.
+    /// Per frame: the id of its transmit-timestamp request, until it is marked for sending.
     ids: Box<[Option<u32>]>,
-    /// Submitted frames with a request, oldest first.
-    stamp_wait: VecDeque<usize>,
-    /// Stamps read from released frames, not yet polled.
-    stamps: VecDeque<TxTimestamp>,
+    /// The id of the stamped frame marked for sending and not yet taken by the kernel: every
+    /// kick carries its request until the kernel takes it, and nothing else is marked meanwhile.
+    stamp_kick: Option<u32>,
 }
 
 /// The ring backend. See the module docs.
@@ -181,6 +174,8 @@ pub struct RingLink {
     rejected: Option<LinkError>,
     /// [`LinkConfig::tx_slots`]: frames that may be filled between two flushes.
     tx_slots: usize,
+    /// Control buffer for the transmit-timestamp error queue.
+    errq_control: Box<[u8]>,
 }
 
 impl RingLink {
@@ -256,9 +251,9 @@ impl RingLink {
                 wait_start: 0,
                 waiting: 0,
                 ids: vec![None; tx_geo.frames()].into_boxed_slice(),
-                stamp_wait: VecDeque::new(),
-                stamps: VecDeque::new(),
+                stamp_kick: None,
             },
+            errq_control: vec![0u8; crate::timestamp::ERRQUEUE_CONTROL_SPACE].into_boxed_slice(),
             rejected: None,
             tx_slots: cfg.tx_slots,
         })
@@ -314,36 +309,67 @@ impl RingLink {
             + (index % fpb) * self.tx_geo.frame_size
     }
 
-    /// Read the transmit stamps of the requesting frames the kernel has released, oldest
-    /// first, stopping at the first one still in its hands.
-    fn harvest_stamps(&mut self) {
-        while let Some(&index) = self.tx.stamp_wait.front() {
-            let off = self.tx_off(index);
-            let status = self.map.tx_status(off);
-            if status & (ring::TP_STATUS_SEND_REQUEST | ring::TP_STATUS_SENDING) != 0 {
-                break;
+    /// Mark filled frames `TP_STATUS_SEND_REQUEST`: the run up to the next stamped frame, or
+    /// the stamped frame alone once nothing else waits for the kernel (see the module docs).
+    /// Nothing is marked while a stamped frame waits.
+    fn mark(&mut self) {
+        if self.tx.stamp_kick.is_some() || self.tx.filled == 0 {
+            return;
+        }
+        let n = self.tx_geo.frames();
+        let first = self.tx.fill_start;
+        let count = if let Some(id) = self.tx.ids[first] {
+            if self.tx.waiting > 0 {
+                return;
             }
-            self.tx.stamp_wait.pop_front();
-            let Some(id) = self.tx.ids[index].take() else {
-                continue;
-            };
-            let source = if status & ring::TP_STATUS_TS_RAW_HARDWARE != 0 {
-                TimestampSource::Hardware
-            } else if status & ring::TP_STATUS_TS_SOFTWARE != 0 {
-                TimestampSource::Software
+            self.tx.stamp_kick = Some(id);
+            1
+        } else {
+            (1..self.tx.filled)
+                .find(|&k| self.tx.ids[(first + k) % n].is_some())
+                .unwrap_or(self.tx.filled)
+        };
+        for k in 0..count {
+            let index = (first + k) % n;
+            self.tx.ids[index] = None;
+            self.map
+                .set_tx_status(self.tx_off(index), ring::TP_STATUS_SEND_REQUEST);
+        }
+        self.tx.waiting += count;
+        self.tx.fill_start = (first + count) % n;
+        self.tx.filled -= count;
+    }
+
+    /// Ask the kernel to send the marked frames, with the timestamp request of the stamped
+    /// frame among them if there is one.
+    fn kick(&mut self) -> Result<(), LinkError> {
+        let mut control = [0u8; crate::timestamp::TX_REQUEST_SPACE];
+        let control = match self.tx.stamp_kick {
+            Some(id) => {
+                let n =
+                    crate::timestamp::write_tx_request(&mut control, id, self.sock.tx_hardware())
+                        .map_err(|_| {
+                        LinkError::Unsupported("transmit timestamp ids on this architecture")
+                    })?;
+                &control[..n]
+            }
+            None => &control[..0],
+        };
+        loop {
+            let r = if control.is_empty() {
+                ring::kick(self.sock.fd.as_fd())
             } else {
-                // Rejected (WRONG_FORMAT) or released without a stamp.
-                self.sock.stats.tx_timestamp_errors += 1;
-                continue;
+                crate::timestamp::send_with_control(self.sock.fd.as_fd(), &[], control)
             };
-            let h = self.map.frame_header(off);
-            self.tx.stamps.push_back(TxTimestamp {
-                id,
-                timestamp: Timestamp {
-                    nanos: u64::from(h.tp_sec) * 1_000_000_000 + u64::from(h.tp_nsec),
-                    source,
+            match r {
+                Ok(_) => return Ok(()),
+                Err(e) => match sys::errno(&e) {
+                    libc::EAGAIN | libc::ENOBUFS => return Ok(()),
+                    libc::EINTR => continue,
+                    libc::EMSGSIZE | libc::EINVAL => return Ok(()), // WRONG_FORMAT, seen by reap
+                    errno => return Err(self.sock.error("send (TX ring)", errno)),
                 },
-            });
+            }
         }
     }
 
@@ -558,10 +584,6 @@ impl RawLink for RingLink {
             // Still in the kernel's hands (a frame is released when its send completes).
             return Ok(None);
         }
-        if self.tx.ids[self.tx.tail].is_some() {
-            // Its stamp must be read before the frame is filled again.
-            self.harvest_stamps();
-        }
         if status & ring::TP_STATUS_WRONG_FORMAT != 0 {
             self.map.set_tx_status(off, ring::TP_STATUS_AVAILABLE);
         }
@@ -577,32 +599,20 @@ impl RawLink for RingLink {
         if let Some(e) = self.rejected.take() {
             return Err(e);
         }
-        let n = self.tx_geo.frames();
-        for k in 0..self.tx.filled {
-            let index = (self.tx.fill_start + k) % n;
-            self.map
-                .set_tx_status(self.tx_off(index), ring::TP_STATUS_SEND_REQUEST);
-            if self.tx.ids[index].is_some() {
-                self.tx.stamp_wait.push_back(index);
+        let mut sent = 0;
+        loop {
+            self.mark();
+            if self.tx.waiting == 0 {
+                break;
             }
-        }
-        self.tx.waiting += self.tx.filled;
-        self.tx.fill_start = (self.tx.fill_start + self.tx.filled) % n;
-        self.tx.filled = 0;
-        if self.tx.waiting > 0 {
-            loop {
-                match ring::kick(self.sock.fd.as_fd()) {
-                    Ok(_) => break,
-                    Err(e) => match sys::errno(&e) {
-                        libc::EAGAIN | libc::ENOBUFS => break,
-                        libc::EINTR => continue,
-                        libc::EMSGSIZE | libc::EINVAL => break, // WRONG_FORMAT, seen by reap
-                        errno => return Err(self.sock.error("send (TX ring)", errno)),
-                    },
-                }
+            self.kick()?;
+            sent += self.reap()?;
+            if self.tx.waiting > 0 {
+                // Pushed back: the rest waits for the next flush.
+                break;
             }
+            self.tx.stamp_kick = None;
         }
-        let sent = self.reap()?;
         Ok(FlushStatus {
             sent,
             pending: self.tx.waiting,
@@ -618,8 +628,7 @@ impl RawLink for RingLink {
     }
 
     fn poll_tx_timestamp(&mut self) -> Option<TxTimestamp> {
-        self.harvest_stamps();
-        self.tx.stamps.pop_front()
+        self.sock.poll_tx_timestamp(&mut self.errq_control)
     }
 }
 

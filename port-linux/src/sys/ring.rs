@@ -24,7 +24,6 @@ pub(crate) const TPACKET_V3: libc::c_int = 2;
 // RX block / frame status.
 pub(crate) const TP_STATUS_KERNEL: u32 = 0;
 pub(crate) const TP_STATUS_USER: u32 = 1 << 0;
-pub(crate) const TP_STATUS_TS_SOFTWARE: u32 = 1 << 29;
 pub(crate) const TP_STATUS_TS_RAW_HARDWARE: u32 = 1 << 31;
 // TX frame status.
 pub(crate) const TP_STATUS_AVAILABLE: u32 = 0;
