@@ -17,12 +17,17 @@
 //! # How it runs
 //!
 //! The participant and the link live together behind one mutex (the *core*). Whichever thread
-//! holds it drives the protocol ([`l2net_core::engine::drive`]): a publisher sends its sample at
-//! once from its own thread, and a blocked receiver sleeps on the link's file descriptor itself
-//! and drives the participant when it wakes, so a sample costs one wake-up, not two. A background
-//! I/O thread handles timers (announcements, heartbeats, leases, retransmissions) and receives
-//! while nobody else is waiting. A thread that delivers what another thread waits for wakes it
-//! through that thread's own wake-up socket (no lost wake-ups, no spinning).
+//! holds it drives the protocol. A publisher writes its sample and sends it at once from its
+//! own thread, without looking at the receive side ([`Publisher::publish_batch`] sends many
+//! samples in shared frames with one system call). Waiting threads follow a leader/follower
+//! scheme: the first thread to wait (in `recv`, `next_request`, `call`, `next_event`, ...)
+//! sleeps on the link's file descriptor itself, so a frame wakes exactly the thread that waits
+//! for it; it takes the frames in, sends what they made due, and wakes the other waiters
+//! (through each one's own wake-up socket: no lost wake-ups, no spinning) only when something
+//! arrived. A busy-polling waiter instead tries a non-blocking receive in a loop and runs the
+//! engine only when something arrived or a timer fell due. A background I/O thread runs the
+//! timers (announcements, heartbeats, leases, retransmissions), and receives while no
+//! application thread waits; while they do, it stands back.
 //!
 //! Memory is set aside when a node or an endpoint is created (the engine's arenas); publishing
 //! and receiving allocate nothing.
@@ -45,7 +50,8 @@ use l2net_core::engine::{
 pub use l2net_core::engine::{
     Durability, Event, HistoryKind, Qos, Reliability, RemoteId, SampleId, SampleInfo, Stats,
 };
-use l2net_core::{Instant, MacAddr, RawLink};
+use l2net_core::link::{RxFrame, TxToken};
+use l2net_core::{Instant, LinkError, MacAddr, RawLink};
 
 /// Remote participants a node tracks.
 pub const MAX_PARTICIPANTS: usize = 64;
@@ -287,45 +293,169 @@ struct Core<L: NodeLink> {
     link: L,
     arenas: Arenas,
     events: VecDeque<Event>,
-    /// Wake-up sockets of threads sleeping on the link or on a condition.
+    /// Wake-up sockets of threads sleeping in a wait (the leader's among them).
     waiters: Vec<RawFd>,
+    /// A user thread is sleeping on the link itself (the *leader*); the others sleep on their
+    /// wake-up sockets only, and the I/O thread leaves the link to it.
+    leader: bool,
+    /// The participant's [`Participant::poll_timeout`] after the last call that could change
+    /// it, so that waits and spins need not walk the engine's tables to learn it.
+    next_due: Option<Instant>,
+    /// The last receive stopped before the link ran dry: frames may sit in the link's own
+    /// buffer, where polling its descriptor would not see them.
+    rx_more: bool,
     /// Set when the link failed for good.
     link_error: Option<l2net_core::LinkError>,
     epoch: StdInstant,
-    /// Nanoseconds since `epoch` of the last drive, readable without the lock.
-    activity: Arc<AtomicU64>,
 }
+
+/// Frames one [`Core::receive`] takes before the waiting thread looks at its condition again:
+/// a receiver takes its samples between chunks, so that a burst of BATCH frames (up to 64
+/// samples each) does not overflow its queue.
+const RX_CHUNK: usize = 4;
+/// Most frames one wait takes from the link under one lock.
+const RX_LIMIT: usize = 256;
+/// Most transmit bursts ([`engine::TX_BURST`] frames, one flush each) of one [`Core::step`].
+const TX_ROUNDS: usize = 16;
 
 impl<L: NodeLink> Core<L> {
     fn now(&self) -> Instant {
         Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64)
     }
 
-    /// Run the protocol until it has nothing more to do right now; wake the waiters if
-    /// anything arrived or happened.
-    fn pump(&mut self) -> Result<(), NodeError> {
-        if let Some(e) = self.link_error {
-            return Err(NodeError::Link(e));
+    fn check(&self) -> Result<(), NodeError> {
+        match self.link_error {
+            Some(e) => Err(NodeError::Link(e)),
+            None => Ok(()),
         }
+    }
+
+    /// The link failed for good: remember it and tell every waiter.
+    fn fail(&mut self, e: l2net_core::LinkError) -> NodeError {
+        self.link_error = Some(e);
+        self.wake_all(None);
+        NodeError::Link(e)
+    }
+
+    /// Everything: multicast group changes, receive, timers, transmit, until the protocol has
+    /// nothing more to do right now; wake the waiters if anything arrived or happened. For the
+    /// I/O thread, endpoint changes and links without a descriptor.
+    fn pump(&mut self) -> Result<(), NodeError> {
+        self.check()?;
         let mut progressed = false;
-        self.activity
-            .store(self.epoch.elapsed().as_nanos() as u64, Ordering::Relaxed);
         for _ in 0..64 {
             let now = self.now();
             match engine::drive(&mut self.participant, &mut self.link, now) {
                 Ok(r) => {
                     progressed |= r.received > 0;
+                    self.rx_more = r.rx_more;
                     if !(r.rx_more || r.tx_more) {
                         break;
                     }
                 }
-                Err(e) => {
-                    self.link_error = Some(e);
-                    self.wake_all();
-                    return Err(NodeError::Link(e));
-                }
+                Err(e) => return Err(self.fail(e)),
             }
         }
+        self.next_due = self.participant.poll_timeout();
+        self.settle(progressed, None);
+        Ok(())
+    }
+
+    /// Take up to `limit` frames from the link into the participant, then send what that made
+    /// due (acknowledgements, repairs) and wake the other waiters if anything arrived. `me` is
+    /// the calling thread's own wake-up socket, which needs no wake-up.
+    fn receive(&mut self, me: Option<RawFd>, limit: usize) -> Result<usize, NodeError> {
+        self.check()?;
+        let now = self.now();
+        let mut n = 0;
+        self.rx_more = true;
+        while n < limit {
+            let got = match self.link.receive(now) {
+                Ok(Some(frame)) => {
+                    self.participant
+                        .handle_frame(frame.data(), frame.meta(), now);
+                    Ok(true)
+                }
+                Ok(None) => Ok(false),
+                Err(e) => Err(e),
+            };
+            match got {
+                Ok(true) => n += 1,
+                Ok(false) => {
+                    self.rx_more = false;
+                    break;
+                }
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+        if n > 0 {
+            // Most frames (samples, heartbeats answered later) make nothing due at once:
+            // look before running the transmit planner.
+            self.next_due = self.participant.poll_timeout();
+        }
+        if self.is_due(now) {
+            self.step()?;
+        }
+        self.settle(n > 0, me);
+        Ok(n)
+    }
+
+    fn is_due(&self, now: Instant) -> bool {
+        self.next_due.is_some_and(|d| d <= now)
+    }
+
+    /// Run the timers and send what is due, without receiving: a publisher's sample leaves at
+    /// once from its own thread, in as few flushes (`sendmmsg` calls) as the link allows.
+    fn step(&mut self) -> Result<(), NodeError> {
+        self.check()?;
+        let now = self.now();
+        for _ in 0..TX_ROUNDS {
+            let (mut handled, mut blocked) = (0, false);
+            while handled < engine::TX_BURST {
+                let Some(len) = self.participant.poll_transmit(now) else {
+                    break;
+                };
+                let sent = match self.link.transmit(now, len) {
+                    Ok(Some(token)) => {
+                        token
+                            .consume(|buf| self.participant.write_transmit(buf))
+                            .ok();
+                        Ok(true)
+                    }
+                    Ok(None) => Ok(false),
+                    Err(e) => Err(e),
+                };
+                match sent {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        blocked = true;
+                        break;
+                    }
+                    Err(LinkError::TooLarge { .. } | LinkError::TooShort { .. }) => {
+                        self.participant.abandon_transmit();
+                    }
+                    Err(e) => {
+                        // Whatever was queued before the failure still goes out if it can.
+                        let _ = self.link.flush(now);
+                        return Err(self.fail(e));
+                    }
+                }
+                handled += 1;
+            }
+            if let Err(e) = self.link.flush(now) {
+                return Err(self.fail(e));
+            }
+            if blocked || handled < engine::TX_BURST {
+                break;
+            }
+        }
+        self.next_due = self.participant.poll_timeout();
+        Ok(())
+    }
+
+    /// Queue the participant's events for [`Node::next_event`]; wake the waiters (but `me`)
+    /// if anything arrived or happened.
+    fn settle(&mut self, mut progressed: bool, me: Option<RawFd>) {
         while let Some(ev) = self.participant.poll_event() {
             progressed = true;
             if self.events.len() == EVENT_BACKLOG {
@@ -334,26 +464,36 @@ impl<L: NodeLink> Core<L> {
             self.events.push_back(ev);
         }
         if progressed {
-            self.wake_all();
+            self.wake_all(me);
         }
-        Ok(())
     }
 
-    fn wake_all(&self) {
+    fn wake_all(&self, me: Option<RawFd>) {
         for &fd in &self.waiters {
-            // SAFETY: fd is the write end of a waiter's socket pair, registered while that
-            // waiter is blocked and removed before its thread leaves the wait; a full socket
-            // buffer (EAGAIN) already means "woken".
-            unsafe { libc::write(fd, [1u8].as_ptr().cast(), 1) };
+            if Some(fd) != me {
+                wake(fd);
+            }
         }
     }
 }
 
+/// Write one byte to a wake-up socket.
+fn wake(fd: RawFd) {
+    // SAFETY: fd is the write end of a socket pair that outlives every registration of it (a
+    // waiter removes its descriptor before its thread leaves the wait; the I/O thread's lives
+    // in `Shared`); a full socket buffer (EAGAIN) already means "woken".
+    unsafe { libc::write(fd, [1u8].as_ptr().cast(), 1) };
+}
+
 struct Shared<L: NodeLink> {
     core: Mutex<Core<L>>,
-    /// The core's `activity` and `epoch`, for the I/O thread to see without the lock.
-    activity: Arc<AtomicU64>,
     epoch: StdInstant,
+    /// Nanoseconds since `epoch` when a user thread last waited or spun on the node; the I/O
+    /// thread leaves the link alone while this is recent.
+    activity: AtomicU64,
+    /// Nanoseconds since `epoch` until which the I/O thread sleeps (written under the core
+    /// lock): work that falls due earlier must wake it.
+    io_until: AtomicU64,
     readiness: Readiness,
     busy_poll: bool,
     endpoint_arena: usize,
@@ -368,67 +508,170 @@ impl<L: NodeLink> Shared<L> {
         self.core.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn since_epoch(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// After a call that may have scheduled work (a held batch, a heartbeat, an announcement):
+    /// wake the I/O thread if that work falls due before it looks again. Called under the lock.
+    fn kick(&self, core: &Core<L>) {
+        if let Some(due) = core.next_due
+            && due.as_nanos() < self.io_until.load(Ordering::Relaxed)
+        {
+            // Once is enough until the I/O thread sets a new time.
+            self.io_until.store(0, Ordering::Relaxed);
+            wake(self.io_wake.as_raw_fd());
+        }
+    }
+
+    /// Send what a write made due, from the caller's thread; queue events; tell the I/O thread
+    /// about new timers.
+    fn after_write(&self, core: &mut Core<L>) -> Result<(), NodeError> {
+        core.step()?;
+        core.settle(false, None);
+        self.kick(core);
+        Ok(())
+    }
+
     /// Drive the node until `ready` returns `Some`, or `timeout` passes.
+    ///
+    /// Leader/follower: the first thread to wait sleeps on the link's descriptor and its own
+    /// wake-up socket (the *leader*); when a frame arrives it is woken directly, takes the
+    /// frames in, sends what that made due, and wakes the others only if something arrived.
+    /// Later waiters sleep on their wake-up sockets alone; a leader that leaves hands the link
+    /// to one of them. With `busy_poll`, the thread instead tries a non-blocking receive in a
+    /// loop and runs the engine only when something arrived or a timer is due.
     fn wait_for<T>(
         &self,
         timeout: Option<Duration>,
         mut ready: impl FnMut(&mut Core<L>) -> Result<Option<T>, NodeError>,
     ) -> Result<T, NodeError> {
         let deadline = timeout.map(|t| StdInstant::now() + t);
+        let link_fd = match self.readiness {
+            Readiness::Fd(fd) => Some(fd),
+            Readiness::Every(_) => None,
+        };
         WAKER.with(|w| {
+            let me = w.tx_fd;
+            // State of the last sleep: registered as a waiter, as the leader, saw the link
+            // readable.
+            let (mut registered, mut led, mut readable) = (false, false, false);
             loop {
-                let engine_due;
-                {
-                    let mut core = self.lock();
-                    // What is already queued needs no system call; drive the link only when
-                    // the condition is not met yet.
-                    if let Some(v) = ready(&mut core)? {
-                        return Ok(v);
-                    }
-                    core.pump()?;
-                    if let Some(v) = ready(&mut core)? {
-                        return Ok(v);
-                    }
-                    if self.stop.load(Ordering::Relaxed) {
-                        return Err(NodeError::Closed);
-                    }
-                    engine_due = core.participant.poll_timeout().map(|t| {
-                        Duration::from_nanos(t.as_nanos().saturating_sub(core.now().as_nanos()))
-                    });
-                    if !self.busy_poll {
-                        core.waiters.push(w.tx_fd);
-                    }
+                let mut core = self.lock();
+                if registered {
+                    core.waiters.retain(|&fd| fd != me);
+                    registered = false;
                 }
-                if self.busy_poll {
-                    if deadline.is_some_and(|d| StdInstant::now() >= d) {
-                        return Err(NodeError::Timeout);
+                if led {
+                    core.leader = false;
+                }
+                let out = self.attempt(&mut core, &mut ready, link_fd, readable, me, deadline);
+                if let Some(out) = out {
+                    if led {
+                        // Hand the link to a thread still waiting.
+                        if let Some(&fd) = core.waiters.first() {
+                            wake(fd);
+                        }
                     }
+                    return out;
+                }
+                self.activity.store(self.since_epoch(), Ordering::Relaxed);
+                led = false;
+                if self.busy_poll || core.rx_more {
+                    // Spinning, or frames still wait in the link's buffer: look again at once.
+                    drop(core);
                     std::hint::spin_loop();
                     continue;
                 }
+                let now = core.now();
+                let due = core.next_due.map(|d| {
+                    // Work due now that a step did not clear (the link pushed back): look
+                    // again shortly rather than spinning.
+                    Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos()))
+                        .max(Duration::from_micros(20))
+                });
+                led = link_fd.is_some() && !core.leader;
+                if led {
+                    core.leader = true;
+                }
+                core.waiters.push(me);
+                registered = true;
+                drop(core);
                 let left = deadline.map(|d| d.saturating_duration_since(StdInstant::now()));
-                let sleep = match (left, engine_due) {
+                let sleep = match (left, due) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
-                let res = wait_fds(self.readiness, w.rx.as_raw_fd(), sleep);
-                w.drain();
-                {
-                    let mut core = self.lock();
-                    core.waiters.retain(|&fd| fd != w.tx_fd);
+                let (watch, sleep) = match self.readiness {
+                    Readiness::Fd(fd) => (led.then_some(fd), sleep),
+                    Readiness::Every(d) => (None, Some(sleep.map_or(d, |s| s.min(d)))),
+                };
+                let woke = wait_fds(watch, w.rx.as_raw_fd(), sleep);
+                let woke = match woke {
+                    Ok(woke) => woke,
+                    Err(e) => {
+                        let mut core = self.lock();
+                        core.waiters.retain(|&fd| fd != me);
+                        if led {
+                            core.leader = false;
+                        }
+                        return Err(NodeError::Io(e));
+                    }
+                };
+                if woke.wake {
+                    w.drain();
                 }
-                res.map_err(NodeError::Io)?;
-                if deadline.is_some_and(|d| StdInstant::now() >= d) {
-                    // One last look before giving up.
-                    let mut core = self.lock();
-                    core.pump()?;
-                    return match ready(&mut core)? {
-                        Some(v) => Ok(v),
-                        None => Err(NodeError::Timeout),
-                    };
-                }
+                readable = watch.is_some() && woke.link;
             }
         })
+    }
+
+    /// One look under the lock: `Some` ends the wait.
+    fn attempt<T>(
+        &self,
+        core: &mut Core<L>,
+        ready: &mut impl FnMut(&mut Core<L>) -> Result<Option<T>, NodeError>,
+        link_fd: Option<RawFd>,
+        readable: bool,
+        me: RawFd,
+        deadline: Option<StdInstant>,
+    ) -> Option<Result<T, NodeError>> {
+        let res = (|| {
+            // What is already queued needs no system call.
+            if let Some(v) = ready(core)? {
+                return Ok(Some(v));
+            }
+            if link_fd.is_none() {
+                // No descriptor to sleep on: drive everything each time.
+                core.pump()?;
+            } else if readable || core.rx_more || self.busy_poll {
+                // Take frames in chunks and look at the condition after each.
+                for _ in 0..RX_LIMIT / RX_CHUNK {
+                    core.receive(Some(me), RX_CHUNK)?;
+                    if !core.rx_more {
+                        break;
+                    }
+                    if let Some(v) = ready(core)? {
+                        return Ok(Some(v));
+                    }
+                }
+            } else if core.is_due(core.now()) {
+                core.step()?;
+                core.settle(false, Some(me));
+            } else {
+                core.check()?;
+            }
+            ready(core)
+        })();
+        match res {
+            Ok(Some(v)) => Some(Ok(v)),
+            Err(e) => Some(Err(e)),
+            Ok(None) if self.stop.load(Ordering::Relaxed) => Some(Err(NodeError::Closed)),
+            Ok(None) if deadline.is_some_and(|d| StdInstant::now() >= d) => {
+                Some(Err(NodeError::Timeout))
+            }
+            Ok(None) => None,
+        }
     }
 }
 
@@ -452,7 +695,7 @@ impl ThreadWaker {
 
     fn drain(&self) {
         let mut buf = [0u8; 64];
-        while matches!((&self.rx).read(&mut buf), Ok(n) if n > 0) {}
+        while matches!((&self.rx).read(&mut buf), Ok(n) if n == buf.len()) {}
     }
 }
 
@@ -460,20 +703,16 @@ thread_local! {
     static WAKER: ThreadWaker = ThreadWaker::new();
 }
 
-/// Sleep until the link may be readable, `wake_fd` is readable, or `timeout` passes.
-fn wait_fds(readiness: Readiness, wake_fd: RawFd, timeout: Option<Duration>) -> io::Result<()> {
-    let (link_fd, cap) = match readiness {
-        Readiness::Fd(fd) => (fd, None),
-        Readiness::Every(d) => (-1, Some(d)),
-    };
-    let timeout = match (timeout, cap) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    let ms = timeout.map_or(-1, |d| {
-        // Round up so that a sub-millisecond wait does not become a busy loop.
-        d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
-    });
+/// Which descriptors a [`wait_fds`] saw readable.
+#[derive(Debug, Clone, Copy, Default)]
+struct Woke {
+    link: bool,
+    wake: bool,
+}
+
+/// Sleep until `link_fd` (if any) or `wake_fd` is readable, or `timeout` passes (to the
+/// microsecond: `ppoll`, so that short timers such as a batch delay are kept).
+fn wait_fds(link_fd: Option<RawFd>, wake_fd: RawFd, timeout: Option<Duration>) -> io::Result<Woke> {
     let mut fds = [
         libc::pollfd {
             fd: wake_fd,
@@ -481,21 +720,35 @@ fn wait_fds(readiness: Readiness, wake_fd: RawFd, timeout: Option<Duration>) -> 
             revents: 0,
         },
         libc::pollfd {
-            fd: link_fd,
+            fd: link_fd.unwrap_or(-1),
             events: libc::POLLIN,
             revents: 0,
         },
     ];
-    let n = if link_fd < 0 { 1 } else { 2 };
-    // SAFETY: fds is a valid array of `n` pollfd structs for the duration of the call.
-    let rc = unsafe { libc::poll(fds.as_mut_ptr(), n, ms) };
+    let n = if link_fd.is_some() { 2 } else { 1 };
+    let ts = timeout.map(|d| libc::timespec {
+        tv_sec: d.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: fds is a valid array of `n` pollfd structs and `ts_ptr` is null or points to a
+    // timespec, both alive for the duration of the call; a null signal mask keeps the
+    // thread's mask.
+    let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), n, ts_ptr, std::ptr::null()) };
     if rc < 0 {
         let e = io::Error::last_os_error();
         if e.kind() != io::ErrorKind::Interrupted {
             return Err(e);
         }
+        return Ok(Woke::default());
     }
-    Ok(())
+    // Errors and hang-ups count as readable: the next receive reports them.
+    Ok(Woke {
+        wake: fds[0].revents != 0,
+        link: n == 2 && fds[1].revents != 0,
+    })
 }
 
 /// A remote participant as [`Node::peers`] reports it.
@@ -601,7 +854,6 @@ impl<L: NodeLink> Node<L> {
         let (io_rx, io_wake) = UnixStream::pair().map_err(NodeError::Io)?;
         io_rx.set_nonblocking(true).map_err(NodeError::Io)?;
         io_wake.set_nonblocking(true).map_err(NodeError::Io)?;
-        let activity = Arc::new(AtomicU64::new(0));
         let shared = Arc::new(Shared {
             core: Mutex::new(Core {
                 participant,
@@ -609,12 +861,15 @@ impl<L: NodeLink> Node<L> {
                 arenas,
                 events: VecDeque::with_capacity(EVENT_BACKLOG),
                 waiters: Vec::with_capacity(64),
+                leader: false,
+                next_due: None,
+                rx_more: false,
                 link_error: None,
                 epoch,
-                activity: Arc::clone(&activity),
             }),
-            activity,
             epoch,
+            activity: AtomicU64::new(0),
+            io_until: AtomicU64::new(u64::MAX),
             readiness,
             busy_poll: config.busy_poll,
             endpoint_arena: config.endpoint_arena.max(1 << 12),
@@ -690,6 +945,7 @@ impl<L: NodeLink> Node<L> {
         let arenas = std::array::from_fn(|_| core.arenas.alloc(self.shared.endpoint_arena));
         let h = make(&mut core.participant, arenas).map_err(NodeError::Endpoint)?;
         core.pump()?;
+        self.shared.kick(&core);
         Ok(h)
     }
 
@@ -786,7 +1042,7 @@ impl<L: NodeLink> Node<L> {
         }
         self.shared.stop.store(true, Ordering::Relaxed);
         let _ = (&self.shared.io_wake).write(&[1]);
-        self.shared.lock().wake_all();
+        self.shared.lock().wake_all(None);
         let _ = io.join();
     }
 }
@@ -797,64 +1053,92 @@ impl<L: NodeLink> Drop for Node<L> {
     }
 }
 
-/// How long application threads must leave the node alone before the I/O thread drives it.
+/// How long user threads must leave the link alone before the I/O thread watches it.
 const IO_IDLE: Duration = Duration::from_millis(1);
-/// How often the I/O thread checks whether it must watch the link again while receivers wait.
+/// How often the I/O thread looks again while a user thread leads the link.
 const IO_RECHECK: Duration = Duration::from_millis(5);
 
+/// The I/O thread: runs the timers, and receives while no user thread waits on the link.
+/// While user threads wait or spin (and so receive themselves) it stands back, so that a frame
+/// wakes exactly the thread that wants it; it comes back within [`IO_IDLE`] of their leaving
+/// (within [`IO_RECHECK`] after a leader left), or at once when a write schedules work earlier
+/// than it planned to look ([`Shared::kick`]).
 fn io_thread<L: NodeLink>(shared: &Shared<L>, wake: UnixStream) {
-    let mut buf = [0u8; 64];
     while !shared.stop.load(Ordering::Relaxed) {
-        // While application threads drive the node (publishing, receiving), they run the timers
-        // and receive too: stay out of their way instead of contending for the lock on every
-        // frame, and take over once they have been quiet for IO_IDLE.
-        let since = (shared.epoch.elapsed().as_nanos() as u64)
+        let since = shared
+            .since_epoch()
             .saturating_sub(shared.activity.load(Ordering::Relaxed));
-        if since < IO_IDLE.as_nanos() as u64 {
-            let left = IO_IDLE - Duration::from_nanos(since);
-            let _ = wait_fds(Readiness::Every(left), wake.as_raw_fd(), Some(left));
-            while matches!((&wake).read(&mut buf), Ok(n) if n > 0) {}
-            continue;
-        }
-        let (due, watch_link) = {
+        let standing_back = since < IO_IDLE.as_nanos() as u64;
+        let (watch, sleep) = {
             let mut core = match shared.core.try_lock() {
                 Ok(c) => c,
                 Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
                 Err(std::sync::TryLockError::WouldBlock) => {
-                    // Someone is driving right now.
-                    let _ = wait_fds(Readiness::Every(IO_IDLE), wake.as_raw_fd(), Some(IO_IDLE));
+                    // Someone is driving right now; look again shortly.
+                    if wait_fds(None, wake.as_raw_fd(), Some(IO_IDLE / 4)).is_ok_and(|w| w.wake) {
+                        drain(&wake);
+                    }
                     continue;
                 }
             };
-            if core.pump().is_err() {
-                // The link failed for good: waiters were told; nothing left to drive.
-                drop(core);
-                let _ = wait_fds(
-                    Readiness::Every(Duration::from_secs(3600)),
-                    wake.as_raw_fd(),
-                    None,
-                );
-                continue;
-            }
+            let link_fd = match shared.readiness {
+                Readiness::Fd(fd) => Some(fd),
+                Readiness::Every(_) => None,
+            };
             let now = core.now();
-            let due = core
-                .participant
-                .poll_timeout()
-                .map(|t| Duration::from_nanos(t.as_nanos().saturating_sub(now.as_nanos())));
-            (due, core.waiters.is_empty())
+            let res = if standing_back || core.leader {
+                if core.is_due(now) {
+                    core.step().map(|()| core.settle(false, None))
+                } else {
+                    Ok(())
+                }
+            } else {
+                core.pump()
+            };
+            let (watch, cap) = if res.is_err() {
+                // The link failed for good: waiters were told; nothing left to drive.
+                (None, Some(Duration::from_secs(3600)))
+            } else if standing_back {
+                (None, Some(IO_IDLE - Duration::from_nanos(since)))
+            } else if core.leader || link_fd.is_none() {
+                let every = match shared.readiness {
+                    Readiness::Every(d) => d,
+                    Readiness::Fd(_) => IO_RECHECK,
+                };
+                (None, Some(if core.leader { IO_RECHECK } else { every }))
+            } else {
+                (link_fd, None)
+            };
+            // Frames left in the link's own buffer: come back at once.
+            let cap = if core.rx_more && res.is_ok() {
+                Some(Duration::ZERO)
+            } else {
+                cap
+            };
+            let due = core.next_due.map(|d| {
+                Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos()))
+                    .max(Duration::from_micros(20))
+            });
+            let sleep = match (due, cap) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let until = sleep.map_or(u64::MAX, |d| {
+                now.as_nanos().saturating_add(d.as_nanos() as u64)
+            });
+            shared.io_until.store(until, Ordering::Relaxed);
+            (watch, sleep)
         };
-        let (readiness, due) = if watch_link {
-            (shared.readiness, due)
-        } else {
-            // Receivers are sleeping on the link themselves: only timers are ours. Look again
-            // within IO_RECHECK in case they all left (waking this thread whenever a receiver
-            // leaves would cost a wake-up per sample).
-            let due = due.map_or(IO_RECHECK, |d| d.min(IO_RECHECK));
-            (Readiness::Every(IO_RECHECK), Some(due))
-        };
-        let _ = wait_fds(readiness, wake.as_raw_fd(), due);
-        while matches!((&wake).read(&mut buf), Ok(n) if n > 0) {}
+        if wait_fds(watch, wake.as_raw_fd(), sleep).is_ok_and(|w| w.wake) {
+            drain(&wake);
+        }
     }
+}
+
+/// Empty a non-blocking wake-up socket.
+fn drain(s: &UnixStream) {
+    let mut buf = [0u8; 64];
+    while matches!((&*s).read(&mut buf), Ok(n) if n == buf.len()) {}
 }
 
 /// Publishes samples on one topic.
@@ -880,12 +1164,47 @@ impl<L: NodeLink> Publisher<L> {
             let now = core.now();
             match core.participant.write(self.handle, data, now) {
                 Ok(seq) => {
-                    core.pump()?;
+                    self.shared.after_write(core)?;
                     Ok(Some(seq))
                 }
                 Err(WriteError::WouldBlock) => Ok(None),
                 Err(e) => Err(NodeError::Write(e)),
             }
+        })
+    }
+
+    /// Publish several samples in one go: they are written together and then sent with one
+    /// pass over the link, so that consecutive small samples share frames (BATCH messages) and
+    /// the frames leave in as few system calls as the link allows (one `sendmmsg` for up to
+    /// 64 frames). Waits like [`Publisher::publish_timeout`] for room for the first sample;
+    /// returns how many were published, fewer than `samples.len()` when a reliable reader's
+    /// window filled up (publish the rest with another call).
+    pub fn publish_batch<S: AsRef<[u8]>>(
+        &self,
+        samples: &[S],
+        timeout: Option<Duration>,
+    ) -> Result<usize, NodeError> {
+        if samples.is_empty() {
+            return Ok(0);
+        }
+        self.shared.wait_for(timeout, |core| {
+            let now = core.now();
+            let mut n = 0;
+            for s in samples {
+                match core.participant.write(self.handle, s.as_ref(), now) {
+                    Ok(_) => n += 1,
+                    Err(WriteError::WouldBlock) => break,
+                    // Report the error unless some samples went in: those are sent first, the
+                    // caller meets the error again with the next call.
+                    Err(e) if n == 0 => return Err(NodeError::Write(e)),
+                    Err(_) => break,
+                }
+            }
+            if n == 0 {
+                return Ok(None);
+            }
+            self.shared.after_write(core)?;
+            Ok(Some(n))
         })
     }
 
@@ -898,7 +1217,7 @@ impl<L: NodeLink> Publisher<L> {
             .participant
             .write(self.handle, data, now)
             .map_err(NodeError::Write)?;
-        core.pump()?;
+        self.shared.after_write(&mut core)?;
         Ok(seq)
     }
 
@@ -906,6 +1225,18 @@ impl<L: NodeLink> Publisher<L> {
     /// [`Node::next_event`] names in matching, QoS and deadline events about it.
     pub fn handle(&self) -> WriterHandle {
         self.handle
+    }
+
+    /// Assert this publisher's liveliness without publishing (what a manual-by-topic writer
+    /// must do within its lease when it has nothing to publish): its readers get a HEARTBEAT
+    /// with the liveliness flag at once.
+    pub fn assert_liveliness(&self) -> Result<(), NodeError> {
+        let mut core = self.shared.lock();
+        let now = core.now();
+        core.participant
+            .assert_liveliness(self.handle, now)
+            .map_err(NodeError::Write)?;
+        core.pump()
     }
 
     /// Number of matched subscribers.
@@ -961,10 +1292,56 @@ impl<L: NodeLink> Subscriber<L> {
         })
     }
 
+    /// Wait at most `timeout` (`None`: forever) for samples, then take up to `max` of the
+    /// queued ones under one lock, handing each to `f` in place (its info and bytes, no copy
+    /// into a buffer of the caller). Returns how many were taken (at least one, unless `max`
+    /// is 0). Cheaper per sample than [`Subscriber::recv`] when samples arrive faster than
+    /// one thread takes them one by one.
+    ///
+    /// `f` runs while the node is locked: it must not call into the node (that deadlocks).
+    pub fn recv_batch(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        mut f: impl FnMut(&SampleInfo, &[u8]),
+    ) -> Result<usize, NodeError> {
+        if max == 0 {
+            return Ok(0);
+        }
+        self.shared.wait_for(timeout, |core| {
+            let mut n = 0;
+            while n < max {
+                let took = core
+                    .participant
+                    .take_with(self.handle, |info, data| {
+                        f(info, data);
+                        Ok::<(), std::convert::Infallible>(())
+                    })
+                    .map_err(NodeError::Take)?;
+                if took.is_none() {
+                    break;
+                }
+                n += 1;
+            }
+            Ok((n > 0).then_some(n))
+        })
+    }
+
     /// The next sample if one is queued, without waiting.
     pub fn try_recv(&self, buf: &mut [u8]) -> Result<Option<SampleInfo>, NodeError> {
         let mut core = self.shared.lock();
-        core.pump()?;
+        if let Some(info) = core
+            .participant
+            .take(self.handle, buf)
+            .map_err(NodeError::Take)?
+        {
+            return Ok(Some(info));
+        }
+        // Nothing queued: look at the link (without a descriptor, drive everything).
+        match self.shared.readiness {
+            Readiness::Fd(_) => core.receive(None, RX_CHUNK).map(drop)?,
+            Readiness::Every(_) => core.pump()?,
+        }
         core.participant
             .take(self.handle, buf)
             .map_err(NodeError::Take)
@@ -1019,7 +1396,7 @@ impl<L: NodeLink> Client<L> {
             let now = core.now();
             match core.participant.call(self.handle, request, now) {
                 Ok(id) => {
-                    core.pump()?;
+                    self.shared.after_write(core)?;
                     Ok(Some(id))
                 }
                 Err(WriteError::WouldBlock) => Ok(None),
@@ -1094,7 +1471,7 @@ impl<L: NodeLink> Server<L> {
             let now = core.now();
             match core.participant.reply(self.handle, id, data, now) {
                 Ok(_) => {
-                    core.pump()?;
+                    self.shared.after_write(core)?;
                     Ok(Some(()))
                 }
                 Err(WriteError::WouldBlock) => Ok(None),

@@ -6,23 +6,27 @@
 use std::time::Duration;
 
 use l2net::node::{Node, NodeConfig, Qos};
-use l2net_linux::link::{LinkConfig, LinuxLink};
+use l2net_linux::link::{Backend, LinkConfig, LinuxLink};
 use l2net_linux::netns::{Netns, VethPair, require_privileges};
 
 const T: Duration = Duration::from_secs(10);
 
 fn nodes(domain: u16) -> (Node<LinuxLink>, Node<LinuxLink>, VethPair) {
+    nodes_on(domain, Backend::Auto)
+}
+
+fn nodes_on(domain: u16, backend: Backend) -> (Node<LinuxLink>, Node<LinuxLink>, VethPair) {
     let a = Netns::new("node").unwrap();
     let b = Netns::new("node").unwrap();
     let veth = VethPair::new(&a, &b).unwrap();
     let (ia, ib) = (veth.a_name().to_string(), veth.b_name().to_string());
     let la = a
-        .run(move || LinuxLink::open(&LinkConfig::new(&ia)))
+        .run(move || LinuxLink::open(&LinkConfig::new(&ia).with_backend(backend)))
         .unwrap()
         .unwrap()
         .0;
     let lb = b
-        .run(move || LinuxLink::open(&LinkConfig::new(&ib)))
+        .run(move || LinuxLink::open(&LinkConfig::new(&ib).with_backend(backend)))
         .unwrap()
         .unwrap()
         .0;
@@ -72,6 +76,71 @@ fn reliable_topic_delivers_everything_in_order() {
         sub.try_recv(&mut buf).unwrap().is_none(),
         "nothing delivered twice"
     );
+}
+
+/// Batched publish and take on both socket backends, with a second thread of the receiving
+/// node waiting on events at the same time (so that the link changes hands between the
+/// waiting threads): every sample arrives once, in order.
+#[test]
+fn batched_publish_and_take_deliver_everything_in_order() {
+    if !require_privileges("batched_publish_and_take_deliver_everything_in_order") {
+        return;
+    }
+    for (domain, backend) in [(11, Backend::Mmsg), (12, Backend::Ring)] {
+        let (na, nb, _veth) = nodes_on(domain, backend);
+        let publ = na
+            .publisher("/batch", "test/Counter", Qos::reliable(256))
+            .unwrap();
+        let sub = nb
+            .subscriber("/batch", "test/Counter", Qos::reliable(256))
+            .unwrap();
+        publ.wait_for_subscribers(1, T).unwrap();
+        sub.wait_for_publishers(1, T).unwrap();
+        let n = 20_000u32;
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut next = 0u32;
+                while next < n {
+                    let chunk: Vec<[u8; 4]> =
+                        (next..n.min(next + 64)).map(u32::to_be_bytes).collect();
+                    let k = publ.publish_batch(&chunk, Some(T)).unwrap();
+                    assert!(k >= 1 && k <= chunk.len());
+                    next += k as u32;
+                }
+                publ.wait_for_acks(T).unwrap();
+            });
+            // A second waiter on the receiving node.
+            s.spawn(|| {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = nb.next_event(Some(Duration::from_millis(20)));
+                }
+            });
+            let mut expect = 0u32;
+            let mut calls = 0u32;
+            while expect < n {
+                let k = sub
+                    .recv_batch(usize::MAX, Some(T), |info, data| {
+                        assert_eq!(info.len, 4);
+                        assert_eq!(
+                            u32::from_be_bytes(data.try_into().unwrap()),
+                            expect,
+                            "in order, no gaps ({backend:?})"
+                        );
+                        expect += 1;
+                    })
+                    .unwrap();
+                assert!(k >= 1);
+                calls += 1;
+            }
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert!(calls <= n, "never more calls than samples");
+        });
+        assert_eq!(sub.recv_batch(0, Some(T), |_, _| ()).unwrap(), 0);
+        let mut buf = [0u8; 64];
+        assert!(sub.try_recv(&mut buf).unwrap().is_none());
+        assert_eq!(publ.publish_batch::<&[u8]>(&[], None).unwrap(), 0);
+    }
 }
 
 #[test]

@@ -17,11 +17,12 @@ pub struct NetArgs {
     /// The l2net domain (systems on one wire with different domains ignore each other).
     #[arg(long, default_value_t = 0)]
     pub domain: u16,
-    /// The Linux backend. mmsg by default: the TPACKET_V3 ring (what `auto` picks, best for
-    /// throughput) hands frames over only when a ring block retires, which adds up to its block
-    /// timeout to every sample's latency.
-    #[arg(long, default_value = "mmsg")]
-    pub backend: Backend,
+    /// The Linux backend. Default mmsg, except `perf` with best-effort samples, which uses the
+    /// TPACKET_V3 ring (what `auto` picks, best for throughput). The ring hands frames over only
+    /// when a ring block retires, which adds up to its block timeout to every sample's latency
+    /// (and to every acknowledgement of reliable samples).
+    #[arg(long)]
+    pub backend: Option<Backend>,
     /// How long (microseconds) a small best-effort sample may wait for others to share its
     /// frame. 0 sends each at once; batches still form when the link is slower than the
     /// publisher.
@@ -31,7 +32,17 @@ pub struct NetArgs {
 
 impl NetArgs {
     pub fn open(&self, name: &str, busy_poll: bool) -> Result<Node<LinuxLink>, CliError> {
-        let cfg = LinkConfig::new(&self.interface).with_backend(self.backend);
+        self.open_with(name, busy_poll, Backend::Mmsg)
+    }
+
+    /// Like [`NetArgs::open`], with `backend` unless the command line names one.
+    pub fn open_with(
+        &self,
+        name: &str,
+        busy_poll: bool,
+        backend: Backend,
+    ) -> Result<Node<LinuxLink>, CliError> {
+        let cfg = LinkConfig::new(&self.interface).with_backend(self.backend.unwrap_or(backend));
         let (link, _sel) = LinuxLink::open(&cfg)?;
         let mut nc = NodeConfig::new(self.domain, name);
         nc.busy_poll = busy_poll;
