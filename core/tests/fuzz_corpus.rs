@@ -75,6 +75,8 @@ fn messages(keep: impl FnOnce(&[MessageRepr<'_>])) {
         history_depth: 10,
         deadline_ms: 100,
         lifespan_ms: 0,
+        liveliness_manual: false,
+        liveliness_lease_ms: 0,
     };
     let eps = [
         EndpointRepr {

@@ -147,4 +147,21 @@ pub enum Event {
         /// The endpoint.
         local: LocalEndpoint,
     },
+    /// A matched remote writer became alive (`alive`: on match, and when a manual writer asserts
+    /// itself again after its lease ran out) or not alive (its manual lease ran out, or its match
+    /// ended while it was alive). Summing +1/-1 per reader gives DDS's `alive_count`.
+    LivelinessChanged {
+        /// The reader.
+        reader: ReaderHandle,
+        /// The writer.
+        remote: RemoteId,
+        /// Alive now, or not.
+        alive: bool,
+    },
+    /// A local writer with [`Liveliness::ManualByTopic`](super::Liveliness) and a lease did
+    /// not assert itself (write or `assert_liveliness`) within it. Reported once per lapse.
+    LivelinessLost {
+        /// The writer.
+        writer: WriterHandle,
+    },
 }

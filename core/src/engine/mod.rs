@@ -79,6 +79,6 @@ pub use participant::{
     ClientHandle, Config, ConfigError, EVENT_QUEUE, EndpointError, LinkOp, Participant, SampleInfo,
     ServerHandle, TakeError, WriteError,
 };
-pub use qos::{Durability, Qos, QosPolicy, Reliability};
+pub use qos::{Durability, Liveliness, Qos, QosPolicy, Reliability};
 pub use stats::Stats;
 pub use tx::TransmitError;

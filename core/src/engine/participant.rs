@@ -22,7 +22,7 @@ use heapless::Deque;
 use super::event::{Event, LocalEndpoint, LostReason, ReaderHandle, RemoteId, WriterHandle};
 use super::graph::{EndpointInfo, EndpointKind, Graph, Name, TypeHash};
 use super::history::{History, HistoryError, HistoryKind, SampleId, SampleMeta};
-use super::qos::{Durability, Qos, Reliability};
+use super::qos::{Durability, Liveliness, Qos, Reliability};
 use super::reassembly::Reassembly;
 use super::seqset::{SEQSET_BITS, SeqSet};
 use super::stats::Stats;
@@ -296,6 +296,12 @@ pub(crate) struct LocalWriter<'a, const H: usize, const M: usize> {
     /// `proxies[proxies_hi..]` are all `None`: scans stop there (matches take the first free
     /// slot, so the used ones stay packed at the front).
     pub(crate) proxies_hi: usize,
+    /// Last liveliness assertion (a write or `assert_liveliness`).
+    pub(crate) live_asserted: Instant,
+    /// [`Event::LivelinessLost`] was reported and no assertion came since.
+    pub(crate) live_lost: bool,
+    /// Send a HEARTBEAT with the LIVELINESS flag.
+    pub(crate) assert_due: bool,
 }
 
 impl<const H: usize, const M: usize> LocalWriter<'_, H, M> {
@@ -333,6 +339,15 @@ pub(crate) struct MatchedWriter {
     pub(crate) last_hb_count: Option<u32>,
     /// Newest sequence number the writer announced.
     pub(crate) writer_last: u64,
+    /// The writer's liveliness lease when it is [`Liveliness::ManualByTopic`] with a lease
+    /// (otherwise it is alive for as long as it is matched).
+    pub(crate) manual_lease: Option<Duration>,
+    /// Alive as reported by the last [`Event::LivelinessChanged`].
+    pub(crate) alive: bool,
+    /// With a manual lease: alive until then unless it asserts itself again.
+    pub(crate) live_until: Instant,
+    /// Newest sequence number seen in its data (older ones are repairs, not assertions).
+    pub(crate) live_seq: u64,
 }
 
 pub(crate) struct LocalReader<'a, const H: usize, const M: usize> {
@@ -428,6 +443,12 @@ pub struct Participant<
     pub(crate) lease_check_at: Instant,
     /// No incomplete sample in reassembly times out before this (a lower bound).
     pub(crate) reassembly_check_at: Instant,
+    /// No manual liveliness lease (local writer or matched remote writer) runs out before this
+    /// (a lower bound).
+    pub(crate) liveliness_check_at: Instant,
+    /// Some reader was ever matched with a manual-liveliness writer that has a lease: only then
+    /// does received data need the liveliness bookkeeping.
+    pub(crate) any_manual_match: bool,
     /// The frame planned by `poll_transmit` and its length.
     pub(crate) planned: Option<(super::tx::Plan, usize)>,
 }
@@ -504,6 +525,8 @@ impl<
             r_hi: 0,
             lease_check_at: Instant::MAX,
             reassembly_check_at: Instant::MAX,
+            liveliness_check_at: Instant::MAX,
+            any_manual_match: false,
             planned: None,
         })
     }
@@ -707,6 +730,9 @@ impl<
             frag_nacks: [None; FRAG_NACKS],
             proxies: [None; M],
             proxies_hi: 0,
+            live_asserted: self.now,
+            live_lost: false,
+            assert_due: false,
             hb_count: 0,
             hb_next: self.now,
             hb_last: Instant::ZERO,
@@ -1146,6 +1172,7 @@ impl<
         {
             return;
         }
+        let r_entity = r.entity;
         let local = LocalEndpoint::Reader(ReaderHandle {
             index: ri as u8,
             entity: r.entity,
@@ -1186,7 +1213,20 @@ impl<
             nackfrag_from: 0,
             last_hb_count: None,
             writer_last: 0,
+            manual_lease: (ep.info.qos.liveliness == Liveliness::ManualByTopic)
+                .then_some(ep.info.qos.liveliness_lease)
+                .flatten(),
+            alive: true,
+            live_until: self.now,
+            live_seq: 0,
         });
+        if let Some(m) = r.writers[free].as_mut()
+            && let Some(lease) = m.manual_lease
+        {
+            m.live_until = self.now.saturating_add(lease);
+            self.liveliness_check_at = self.liveliness_check_at.min(m.live_until);
+            self.any_manual_match = true;
+        }
         if r.deadline_next.is_none() {
             r.deadline_next = r.info.qos.deadline.map(|d| self.now + d);
         }
@@ -1194,6 +1234,15 @@ impl<
             e.matched += 1;
         }
         self.push_event(Event::Matched { local, remote });
+        let reader = ReaderHandle {
+            index: ri as u8,
+            entity: r_entity,
+        };
+        self.push_event(Event::LivelinessChanged {
+            reader,
+            remote,
+            alive: true,
+        });
     }
 
     /// End every match with the remote endpoint in `slot` (it is being removed).
@@ -1232,18 +1281,31 @@ impl<
                 continue;
             };
             let mut hit = false;
+            let mut was_alive = false;
             for m in r.live_mut().iter_mut() {
-                if m.is_some_and(|m| m.participant == pid && m.entity == eid) {
+                if let Some(mw) = m
+                    && mw.participant == pid
+                    && mw.entity == eid
+                {
+                    was_alive |= mw.alive;
                     *m = None;
                     hit = true;
                 }
             }
             if hit {
                 r.shrink();
-                let local = LocalEndpoint::Reader(ReaderHandle {
+                let reader = ReaderHandle {
                     index: ri as u8,
                     entity: r.entity,
-                });
+                };
+                if was_alive {
+                    self.push_event(Event::LivelinessChanged {
+                        reader,
+                        remote,
+                        alive: false,
+                    });
+                }
+                let local = LocalEndpoint::Reader(reader);
                 self.push_event(Event::Unmatched { local, remote });
             }
         }
@@ -1375,6 +1437,13 @@ impl<
                 if let Some(d) = w.info.qos.deadline {
                     w.deadline_next = Some(now + d);
                 }
+                // A sample asserts the writer's liveliness.
+                w.live_asserted = now;
+                w.live_lost = false;
+                if let Some(lease) = Self::manual_lease_of(w) {
+                    self.liveliness_check_at =
+                        self.liveliness_check_at.min(now.saturating_add(lease));
+                }
                 if batch_delay > Duration::ZERO && w.batch_until.is_none() {
                     w.batch_until = Some(now + batch_delay);
                 }
@@ -1389,6 +1458,101 @@ impl<
                 Err(WriteError::WouldBlock)
             }
         }
+    }
+
+    /// Assert `h`'s liveliness without writing a sample: a HEARTBEAT with the LIVELINESS flag
+    /// goes to its readers (with the next transmit calls). Writing a sample asserts it too.
+    /// Meant for [`Liveliness::ManualByTopic`] writers; for automatic ones the HEARTBEAT is
+    /// sent all the same and readers need nothing from it.
+    pub fn assert_liveliness(&mut self, h: WriterHandle, now: Instant) -> Result<(), WriteError> {
+        if self.closing {
+            return Err(WriteError::Closed);
+        }
+        self.advance(now);
+        let wi = self.writer_index(h).ok_or(WriteError::UnknownWriter)?;
+        let now = self.now;
+        let Some(w) = self.writers[wi].as_mut() else {
+            return Err(WriteError::UnknownWriter);
+        };
+        w.assert_due = true;
+        w.live_asserted = now;
+        w.live_lost = false;
+        if let Some(lease) = Self::manual_lease_of(w) {
+            self.liveliness_check_at = self.liveliness_check_at.min(now.saturating_add(lease));
+        }
+        Ok(())
+    }
+
+    /// The lease a local writer must assert itself within, if it is manual with a lease.
+    pub(crate) fn manual_lease_of(w: &LocalWriter<'a, H, M>) -> Option<Duration> {
+        match w.info.qos.liveliness {
+            Liveliness::ManualByTopic => w.info.qos.liveliness_lease,
+            Liveliness::Automatic => None,
+        }
+    }
+
+    /// Manual liveliness leases: report local writers that missed theirs and remote writers
+    /// whose ran out, then find the next time to look.
+    fn check_liveliness(&mut self, now: Instant) {
+        let mut next = Instant::MAX;
+        for wi in 0..self.w_hi {
+            let Some(w) = self.writers[wi].as_mut() else {
+                continue;
+            };
+            let Some(lease) = Self::manual_lease_of(w) else {
+                continue;
+            };
+            if w.live_lost {
+                continue;
+            }
+            let until = w.live_asserted.saturating_add(lease);
+            if now > until {
+                w.live_lost = true;
+                let writer = WriterHandle {
+                    index: wi as u8,
+                    entity: w.entity,
+                };
+                self.push_event(Event::LivelinessLost { writer });
+            } else {
+                next = next.min(until);
+            }
+        }
+        for ri in 0..self.r_hi {
+            let Some(r) = self.readers[ri].as_ref() else {
+                continue;
+            };
+            let entity = r.entity;
+            for mi in 0..r.writers_hi {
+                let Some(m) = self.readers[ri]
+                    .as_mut()
+                    .and_then(|r| r.writers[mi].as_mut())
+                else {
+                    continue;
+                };
+                if m.manual_lease.is_none() || !m.alive {
+                    continue;
+                }
+                if now > m.live_until {
+                    m.alive = false;
+                    let remote = RemoteId {
+                        participant: m.participant,
+                        entity: m.entity,
+                    };
+                    let reader = ReaderHandle {
+                        index: ri as u8,
+                        entity,
+                    };
+                    self.push_event(Event::LivelinessChanged {
+                        reader,
+                        remote,
+                        alive: false,
+                    });
+                } else {
+                    next = next.min(m.live_until);
+                }
+            }
+        }
+        self.liveliness_check_at = next;
     }
 
     /// Send a service request. Returns its id, which the reply will carry.
@@ -1587,6 +1751,9 @@ impl<
                 first_index: 0,
             });
         }
+        if now > self.liveliness_check_at {
+            self.check_liveliness(now);
+        }
         // Writers: lifespan, deadlines.
         for wi in 0..self.w_hi {
             let Some(w) = self.writers[wi].as_mut() else {
@@ -1698,6 +1865,9 @@ impl<
         }
         if let Some(p) = self.reassembly.oldest_progress() {
             t = t.min(p + self.config.reassembly_timeout + Duration::from_nanos(1));
+        }
+        if self.liveliness_check_at != Instant::MAX {
+            t = t.min(self.liveliness_check_at + Duration::from_nanos(1));
         }
         for w in self.live_writers().iter().flatten() {
             if Self::needs_heartbeat(w) {

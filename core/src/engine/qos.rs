@@ -25,6 +25,18 @@ pub enum Durability {
     TransientLocal,
 }
 
+/// Who keeps a writer alive in its readers' eyes (DDS `LIVELINESS` kind). Ordered: a reader
+/// asking for a kind needs a writer offering that kind or a greater one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Liveliness {
+    /// The writer is alive while its participant is (the participant's lease, kept by HELLOs).
+    Automatic,
+    /// The writer must assert itself within its lease: by writing a sample or by
+    /// `Participant::assert_liveliness` (a HEARTBEAT with the LIVELINESS flag).
+    ManualByTopic,
+}
+
 /// The policies of one endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -39,6 +51,11 @@ pub struct Qos {
     pub deadline: Option<Duration>,
     /// Samples older than this are not delivered (writer side: dropped from the history).
     pub lifespan: Option<Duration>,
+    /// Who asserts the writer's liveliness.
+    pub liveliness: Liveliness,
+    /// A writer promises (a reader expects) a liveliness assertion at least this often; `None`:
+    /// infinite. For [`Liveliness::Automatic`] the participant's lease governs in practice.
+    pub liveliness_lease: Option<Duration>,
 }
 
 impl Qos {
@@ -49,6 +66,8 @@ impl Qos {
         history: HistoryKind::KeepLast(1),
         deadline: None,
         lifespan: None,
+        liveliness: Liveliness::Automatic,
+        liveliness_lease: None,
     };
     /// Reliable, volatile, keep-last(`depth`): the ROS 2 default profile.
     pub const fn reliable(depth: u16) -> Qos {
@@ -58,6 +77,8 @@ impl Qos {
             history: HistoryKind::KeepLast(depth),
             deadline: None,
             lifespan: None,
+            liveliness: Liveliness::Automatic,
+            liveliness_lease: None,
         }
     }
     /// This QoS with transient-local durability.
@@ -80,6 +101,12 @@ impl Qos {
         self.lifespan = Some(d);
         self
     }
+    /// This QoS with a liveliness kind and lease (`None`: infinite).
+    pub const fn with_liveliness(mut self, kind: Liveliness, lease: Option<Duration>) -> Qos {
+        self.liveliness = kind;
+        self.liveliness_lease = lease;
+        self
+    }
 }
 
 /// The policy that made a writer and a reader incompatible.
@@ -92,6 +119,9 @@ pub enum QosPolicy {
     Durability,
     /// The reader expects samples more often than the writer promises.
     Deadline,
+    /// The reader asks for a stronger liveliness kind (manual) than the writer offers, or a
+    /// shorter liveliness lease.
+    Liveliness,
 }
 
 /// Does `writer`'s offer satisfy `reader`'s request? (Request/offered, as in DDS.)
@@ -106,6 +136,14 @@ pub fn compatible(writer: &Qos, reader: &Qos) -> Result<(), QosPolicy> {
         (_, None) => {}
         (Some(w), Some(r)) if w <= r => {}
         _ => return Err(QosPolicy::Deadline),
+    }
+    if reader.liveliness > writer.liveliness {
+        return Err(QosPolicy::Liveliness);
+    }
+    match (writer.liveliness_lease, reader.liveliness_lease) {
+        (_, None) => {}
+        (Some(w), Some(r)) if w <= r => {}
+        _ => return Err(QosPolicy::Liveliness),
     }
     Ok(())
 }
@@ -138,5 +176,32 @@ mod tests {
             compatible(&rel.with_deadline(ms(5)), &rel.with_deadline(ms(10))),
             Ok(())
         );
+        let manual = |l| rel.with_liveliness(Liveliness::ManualByTopic, l);
+        let auto = |l| rel.with_liveliness(Liveliness::Automatic, l);
+        // Kind: a manual reader needs a manual writer; an automatic reader takes either.
+        assert_eq!(
+            compatible(&auto(None), &manual(None)),
+            Err(QosPolicy::Liveliness)
+        );
+        assert_eq!(compatible(&manual(None), &auto(None)), Ok(()));
+        assert_eq!(compatible(&manual(None), &manual(None)), Ok(()));
+        // Lease: the reader's must be at least the writer's; infinite is the longest.
+        assert_eq!(
+            compatible(&manual(Some(ms(5))), &manual(Some(ms(10)))),
+            Ok(())
+        );
+        assert_eq!(
+            compatible(&manual(Some(ms(10))), &manual(Some(ms(10)))),
+            Ok(())
+        );
+        assert_eq!(
+            compatible(&manual(Some(ms(20))), &manual(Some(ms(10)))),
+            Err(QosPolicy::Liveliness)
+        );
+        assert_eq!(
+            compatible(&manual(None), &manual(Some(ms(10)))),
+            Err(QosPolicy::Liveliness)
+        );
+        assert_eq!(compatible(&manual(Some(ms(10))), &auto(None)), Ok(()));
     }
 }

@@ -10,7 +10,7 @@ use super::event::{Event, LostReason, ReaderHandle, RemoteId};
 use super::graph::{Admission, EndpointInfo, Name, Peer, RemoteEndpoint};
 use super::history::{HistoryKind, SampleId, SampleMeta};
 use super::participant::Participant;
-use super::qos::{Durability, Qos, Reliability};
+use super::qos::{Durability, Liveliness, Qos, Reliability};
 use super::reassembly::{FragError, FragKey, FragOutcome};
 use super::seqset::{SEQSET_BITS, SeqSet};
 use super::window::{AckError, Arrival};
@@ -43,6 +43,12 @@ pub(crate) fn qos_from_wire(q: &wire::msg::Qos) -> Qos {
         },
         deadline: ms(q.deadline_ms),
         lifespan: ms(q.lifespan_ms),
+        liveliness: if q.liveliness_manual {
+            Liveliness::ManualByTopic
+        } else {
+            Liveliness::Automatic
+        },
+        liveliness_lease: ms(q.liveliness_lease_ms),
     }
 }
 
@@ -64,6 +70,8 @@ pub(crate) fn qos_to_wire(q: &Qos) -> wire::msg::Qos {
         history_depth: depth,
         deadline_ms: ms(q.deadline),
         lifespan_ms: ms(q.lifespan),
+        liveliness_manual: q.liveliness == Liveliness::ManualByTopic,
+        liveliness_lease_ms: ms(q.liveliness_lease),
     }
 }
 
@@ -165,9 +173,22 @@ impl<
         match msg {
             MessageRepr::Hello(_) => {}
             MessageRepr::Goodbye(_) => self.remove_peer(peer_slot, LostReason::Goodbye),
-            MessageRepr::Data(d) => self.on_data(sender, &d),
-            MessageRepr::DataFrag(d) => self.on_data_frag(sender, &d),
-            MessageRepr::Batch(b) => self.on_batch(sender, &b),
+            MessageRepr::Data(d) => {
+                self.note_assertion(sender, d.writer.0, Some(d.seq));
+                self.on_data(sender, &d)
+            }
+            MessageRepr::DataFrag(d) => {
+                self.note_assertion(sender, d.writer.0, Some(d.seq));
+                self.on_data_frag(sender, &d)
+            }
+            MessageRepr::Batch(b) => {
+                let n = b.samples.len() as u64;
+                if n > 0 {
+                    let newest = b.first_seq.saturating_add(n - 1);
+                    self.note_assertion(sender, b.writer.0, Some(newest));
+                }
+                self.on_batch(sender, &b)
+            }
             MessageRepr::Heartbeat(hb) => self.on_heartbeat(sender, dst, &hb),
             MessageRepr::AckNack(a) => self.on_acknack(sender, &a),
             MessageRepr::NackFrag(n) => self.on_nack_frag(sender, &n),
@@ -801,7 +822,78 @@ impl<
     // -----------------------------------------------------------------------------------------
     // Reliability control
 
+    /// A manual-liveliness writer asserted itself: new data (`seq` newer than any seen from
+    /// it in data or announced by its HEARTBEATs) or a HEARTBEAT with the LIVELINESS flag
+    /// (`seq == None`). Its readers' leases restart
+    /// and, if it was not alive, it is again.
+    fn note_assertion(&mut self, sender: u64, writer: u32, seq: Option<u64>) {
+        if !self.any_manual_match {
+            return;
+        }
+        let now = self.now;
+        for ri in 0..self.r_hi {
+            let Some(r) = self.readers[ri].as_mut() else {
+                continue;
+            };
+            let entity = r.entity;
+            let Some(m) = r
+                .live_mut()
+                .iter_mut()
+                .flatten()
+                .find(|m| m.participant == sender && m.entity == writer)
+            else {
+                continue;
+            };
+            let Some(lease) = m.manual_lease else {
+                continue;
+            };
+            if let Some(s) = seq {
+                if s <= m.live_seq {
+                    continue;
+                }
+                m.live_seq = s;
+            }
+            m.live_until = now.saturating_add(lease);
+            self.liveliness_check_at = self.liveliness_check_at.min(m.live_until);
+            if !m.alive {
+                m.alive = true;
+                let remote = RemoteId {
+                    participant: sender,
+                    entity: writer,
+                };
+                let reader = ReaderHandle {
+                    index: ri as u8,
+                    entity,
+                };
+                self.push_event(Event::LivelinessChanged {
+                    reader,
+                    remote,
+                    alive: true,
+                });
+            }
+        }
+    }
+
+    /// A HEARTBEAT says the writer had written up to `last_seq`: samples up to there that
+    /// arrive later (repairs) are not new assertions.
+    fn note_announced(&mut self, sender: u64, writer: u32, last_seq: u64) {
+        if !self.any_manual_match {
+            return;
+        }
+        for r in self.readers[..self.r_hi].iter_mut().flatten() {
+            for m in r.live_mut().iter_mut().flatten() {
+                if m.participant == sender && m.entity == writer {
+                    m.live_seq = m.live_seq.max(last_seq);
+                }
+            }
+        }
+    }
+
     fn on_heartbeat(&mut self, sender: u64, dst: MacAddr, hb: &HeartbeatRepr) {
+        if hb.liveliness {
+            self.note_assertion(sender, hb.writer.0, None);
+        }
+        self.note_announced(sender, hb.writer.0, hb.last_seq);
         let unicast = dst == self.mac;
         let readers = self.matched_readers(sender, hb.writer.0);
         if readers.is_empty() {

@@ -51,6 +51,10 @@ pub(crate) enum Plan {
     Heartbeat {
         w: usize,
     },
+    /// A HEARTBEAT with the LIVELINESS flag ([`Participant::assert_liveliness`]).
+    Liveliness {
+        w: usize,
+    },
     /// A fragment asked for by NACK_FRAG (entry `k` of the writer's queue).
     FragRepair {
         w: usize,
@@ -197,14 +201,23 @@ impl<
         }
         .buffer_len();
         let mut n = 0;
+        // Once one endpoint of the page needs the extension block, every one gets a record.
+        let mut ext = false;
         while first + n < total && n < MAX_PAGE {
             let Some(e) = self.announced(first + n) else {
                 break;
             };
-            if len + e.buffer_len() > self.body_max() {
+            let ext_now = ext || e.qos.has_extension();
+            let ext_len = if ext_now {
+                (n + 1) * EndpointRepr::EXTENSION_LEN
+            } else {
+                0
+            };
+            if len + e.buffer_len() + ext_len > self.body_max() {
                 break;
             }
             len += e.buffer_len();
+            ext = ext_now;
             n += 1;
         }
         n
@@ -288,6 +301,9 @@ impl<
                         && now >= self.hb_soon_at(w)))
             {
                 return Some(Plan::Heartbeat { w: wi });
+            }
+            if w.assert_due {
+                return Some(Plan::Liveliness { w: wi });
             }
         }
         for k in 0..W {
@@ -528,13 +544,16 @@ impl<
                 });
                 Some(f(px.mac, &msg))
             }
-            Plan::Heartbeat { w } => {
+            Plan::Heartbeat { w } | Plan::Liveliness { w } => {
                 let wr = self.writers[w].as_ref()?;
                 let first = wr.history.first_seq();
                 let last = wr.sent_below.saturating_sub(1).max(first - 1);
+                let liveliness = matches!(plan, Plan::Liveliness { .. });
                 let msg = MessageRepr::Heartbeat(HeartbeatRepr {
-                    is_final: false,
-                    liveliness: false,
+                    // A liveliness assertion asks for no answer (readers that miss samples
+                    // still answer, as for any HEARTBEAT showing them behind).
+                    is_final: liveliness,
+                    liveliness,
                     writer: EntityId(wr.entity),
                     first_seq: first,
                     last_seq: last,
@@ -749,6 +768,12 @@ impl<
                             q.sync_next = now + hb_period;
                         }
                     }
+                }
+            }
+            Plan::Liveliness { w } => {
+                if let Some(wr) = self.writers[w].as_mut() {
+                    wr.hb_count = wr.hb_count.wrapping_add(1);
+                    wr.assert_due = false;
                 }
             }
             Plan::Heartbeat { w } => {

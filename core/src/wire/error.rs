@@ -47,6 +47,8 @@ pub enum WireError {
     BadTypeHashLen(u8),
     /// An endpoint's `endpoint_kind` is not a known kind.
     UnknownEndpointKind(u8),
+    /// An endpoint's `liveliness_kind` (HELLO extension record) is not a known kind.
+    UnknownLiveliness(u8),
     /// A HELLO's endpoint page is inconsistent (`first_endpoint_index + endpoint_count` exceeds
     /// `total_endpoints`).
     BadEndpointPage,
@@ -101,6 +103,7 @@ impl fmt::Display for WireError {
             }
             WireError::BadTypeHashLen(n) => write!(f, "type hash length {n} is neither 0 nor 32"),
             WireError::UnknownEndpointKind(k) => write!(f, "unknown endpoint kind {k}"),
+            WireError::UnknownLiveliness(k) => write!(f, "unknown liveliness kind {k}"),
             WireError::BadEndpointPage => {
                 f.write_str("endpoint page exceeds the announced total number of endpoints")
             }

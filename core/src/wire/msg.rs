@@ -20,6 +20,9 @@ use super::{EntityId, MsgKind, ParticipantId, WireError};
 pub mod flags {
     /// HELLO: the receiver should answer with a unicast HELLO (static-peer probing).
     pub const HELLO_REPLY_REQUESTED: u8 = 0x01;
+    /// HELLO: the endpoint list is followed by one extension record per endpoint (liveliness).
+    /// Receivers that do not know the flag ignore it and the trailing records.
+    pub const HELLO_ENDPOINT_EXT: u8 = 0x02;
     /// DATA, DATA_FRAG: the related-sample fields are present.
     pub const DATA_HAS_RELATED: u8 = 0x01;
     /// HEARTBEAT: no answer is needed.
@@ -226,12 +229,23 @@ pub struct Qos {
     pub deadline_ms: u32,
     /// Lifespan in milliseconds; 0 = infinite.
     pub lifespan_ms: u32,
+    /// Liveliness is asserted by the writer per topic (samples, LIVELINESS HEARTBEATs) instead
+    /// of following the participant's lease. Carried in the HELLO extension record.
+    pub liveliness_manual: bool,
+    /// Liveliness lease in milliseconds; 0 = infinite. Carried in the HELLO extension record.
+    pub liveliness_lease_ms: u32,
 }
 
 impl Qos {
     const RELIABLE: u8 = 0x01;
     const TRANSIENT_LOCAL: u8 = 0x02;
     const KEEP_ALL: u8 = 0x04;
+
+    /// True if the endpoint needs the HELLO extension record (its liveliness is not the
+    /// default: automatic, infinite lease).
+    pub const fn has_extension(&self) -> bool {
+        self.liveliness_manual || self.liveliness_lease_ms != 0
+    }
 
     /// The `qos_flags` byte.
     pub const fn flags(&self) -> u8 {
@@ -261,7 +275,47 @@ pub struct EndpointRepr<'a> {
 
 const ENDPOINT_FIXED_LEN: usize = core::mem::size_of::<EndpointFixed>();
 
+/// `liveliness_kind` values of the HELLO extension record.
+const LIVELINESS_AUTOMATIC: u8 = 0;
+const LIVELINESS_MANUAL_BY_TOPIC: u8 = 1;
+/// Bytes of the extension record this version writes after its length byte: `liveliness_kind`
+/// (1) and `liveliness_lease_ms` (4).
+const EXT_BODY_LEN: usize = 5;
+
 impl<'a> EndpointRepr<'a> {
+    /// Bytes one endpoint's extension record takes (length byte included) when a HELLO page
+    /// carries the extension block (section 4.1): add it per endpoint to bound a page's size.
+    pub const EXTENSION_LEN: usize = 1 + EXT_BODY_LEN;
+
+    fn write_extension(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+        w.u8(EXT_BODY_LEN as u8)?;
+        w.u8(if self.qos.liveliness_manual {
+            LIVELINESS_MANUAL_BY_TOPIC
+        } else {
+            LIVELINESS_AUTOMATIC
+        })?;
+        w.bytes(&self.qos.liveliness_lease_ms.to_be_bytes())
+    }
+
+    /// Apply one received extension record (its bytes after the length byte). Fields this
+    /// version does not know are ignored; fields the record is too short to hold keep their
+    /// defaults.
+    fn apply_extension(&mut self, ext: &[u8]) -> Result<(), WireError> {
+        if let Some(&kind) = ext.first() {
+            self.qos.liveliness_manual = match kind {
+                LIVELINESS_AUTOMATIC => false,
+                LIVELINESS_MANUAL_BY_TOPIC => true,
+                k => return Err(WireError::UnknownLiveliness(k)),
+            };
+        }
+        if let Some(lease) = ext.get(1..5) {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(lease);
+            self.qos.liveliness_lease_ms = u32::from_be_bytes(b);
+        }
+        Ok(())
+    }
+
     /// Bytes the endpoint takes in a HELLO.
     pub const fn buffer_len(&self) -> usize {
         ENDPOINT_FIXED_LEN
@@ -344,6 +398,8 @@ impl<'a> RawEndpoint<'a> {
                 history_depth: f.history_depth.get(),
                 deadline_ms: f.deadline_ms.get(),
                 lifespan_ms: f.lifespan_ms.get(),
+                liveliness_manual: false,
+                liveliness_lease_ms: 0,
             },
             topic: utf8(self.topic)?,
             type_name: utf8(self.type_name)?,
@@ -364,6 +420,9 @@ pub enum Endpoints<'a> {
         count: u8,
         /// The body bytes from the first entry on (trailing bytes included).
         bytes: &'a [u8],
+        /// [`flags::HELLO_ENDPOINT_EXT`]: the entries are followed by one extension record
+        /// each.
+        ext: bool,
     },
 }
 
@@ -390,29 +449,52 @@ impl<'a> Endpoints<'a> {
             Endpoints::List(l) => EndpointIter {
                 inner: IterInner::List(l.iter()),
             },
-            Endpoints::Wire { count, bytes } => EndpointIter {
-                inner: IterInner::Wire {
-                    r: Reader::new(bytes),
-                    remaining: count,
-                },
-            },
+            Endpoints::Wire { count, bytes, ext } => {
+                let records = if ext {
+                    let (entries, _) = Self::entries_len(count, bytes);
+                    Some(Reader::new(bytes.get(entries..).unwrap_or(&[])))
+                } else {
+                    None
+                };
+                EndpointIter {
+                    inner: IterInner::Wire {
+                        r: Reader::new(bytes),
+                        remaining: count,
+                        ext: records,
+                    },
+                }
+            }
         }
     }
 
-    fn wire_len(&self) -> usize {
-        match *self {
-            Endpoints::List(l) => l.iter().map(EndpointRepr::buffer_len).sum(),
-            Endpoints::Wire { count, bytes } => {
-                let mut r = Reader::new(bytes);
-                let mut n = 0;
-                for _ in 0..count {
-                    match RawEndpoint::read(&mut r) {
-                        Ok(e) => n += e.len(),
-                        Err(_) => break,
-                    }
-                }
-                n
+    /// Bytes taken by the first `count` framed entries of `bytes`, and whether all were framed.
+    fn entries_len(count: u8, bytes: &[u8]) -> (usize, bool) {
+        let mut r = Reader::new(bytes);
+        let mut n = 0;
+        for _ in 0..count {
+            match RawEndpoint::read(&mut r) {
+                Ok(e) => n += e.len(),
+                Err(_) => return (n, false),
             }
+        }
+        (n, true)
+    }
+
+    /// True if the page carries the extension records ([`flags::HELLO_ENDPOINT_EXT`]): some
+    /// endpoint's QoS is not the default.
+    pub fn needs_extension(&self) -> bool {
+        self.iter().any(|e| e.is_ok_and(|e| e.qos.has_extension()))
+    }
+
+    fn wire_len(&self) -> usize {
+        let entries: usize = match *self {
+            Endpoints::List(l) => l.iter().map(EndpointRepr::buffer_len).sum(),
+            Endpoints::Wire { count, bytes, .. } => Self::entries_len(count, bytes).0,
+        };
+        if self.needs_extension() {
+            entries + self.len() * EndpointRepr::EXTENSION_LEN
+        } else {
+            entries
         }
     }
 }
@@ -438,7 +520,12 @@ impl defmt::Format for Endpoints<'_> {
 
 enum IterInner<'a> {
     List(core::slice::Iter<'a, EndpointRepr<'a>>),
-    Wire { r: Reader<'a>, remaining: u8 },
+    Wire {
+        r: Reader<'a>,
+        remaining: u8,
+        /// The extension block after the entries, if the page has one.
+        ext: Option<Reader<'a>>,
+    },
 }
 
 /// Iterator over a HELLO's endpoints; see [`Endpoints::iter`].
@@ -452,20 +539,34 @@ impl<'a> Iterator for EndpointIter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.inner {
             IterInner::List(it) => it.next().map(|e| Ok(*e)),
-            IterInner::Wire { r, remaining } => {
+            IterInner::Wire { r, remaining, ext } => {
                 if *remaining == 0 {
                     return None;
                 }
-                match RawEndpoint::read(r) {
-                    Ok(raw) => {
-                        *remaining -= 1;
-                        Some(raw.decode())
-                    }
+                let raw = match RawEndpoint::read(r) {
+                    Ok(raw) => raw,
                     Err(e) => {
                         *remaining = 0;
-                        Some(Err(e))
+                        return Some(Err(e));
                     }
-                }
+                };
+                *remaining -= 1;
+                // The entry's extension record, when the page has the block: a record that runs
+                // past the body ends the list like a truncated entry.
+                let record = match ext.as_mut().map(Reader::short_bytes) {
+                    None => None,
+                    Some(Ok(rec)) => Some(rec),
+                    Some(Err(e)) => {
+                        *remaining = 0;
+                        return Some(Err(e));
+                    }
+                };
+                Some(raw.decode().and_then(|mut e| {
+                    if let Some(rec) = record {
+                        e.apply_extension(rec)?;
+                    }
+                    Ok(e)
+                }))
             }
         }
     }
@@ -527,17 +628,21 @@ impl<'a> HelloRepr<'a> {
             endpoints: Endpoints::Wire {
                 count,
                 bytes: r.rest,
+                ext: flags & flags::HELLO_ENDPOINT_EXT != 0,
             },
         })
     }
 
     /// The header flags for this message.
     pub fn flags(&self) -> u8 {
+        let mut f = 0;
         if self.reply_requested {
-            flags::HELLO_REPLY_REQUESTED
-        } else {
-            0
+            f |= flags::HELLO_REPLY_REQUESTED;
         }
+        if self.endpoints.needs_extension() {
+            f |= flags::HELLO_ENDPOINT_EXT;
+        }
+        f
     }
 
     /// Bytes the body takes.
@@ -564,6 +669,11 @@ impl<'a> HelloRepr<'a> {
         w.u8(count)?;
         for e in self.endpoints.iter() {
             e?.write(&mut w)?;
+        }
+        if self.endpoints.needs_extension() {
+            for e in self.endpoints.iter() {
+                e?.write_extension(&mut w)?;
+            }
         }
         Ok(w.done())
     }

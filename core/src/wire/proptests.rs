@@ -48,16 +48,32 @@ fn related() -> impl Strategy<Value = Option<RelatedSample>> {
 }
 
 fn qos() -> impl Strategy<Value = Qos> {
-    (any::<[bool; 3]>(), any::<u16>(), any::<u32>(), any::<u32>()).prop_map(
-        |([reliable, transient_local, keep_all], history_depth, deadline_ms, lifespan_ms)| Qos {
-            reliable,
-            transient_local,
-            keep_all,
-            history_depth,
-            deadline_ms,
-            lifespan_ms,
-        },
+    (
+        any::<[bool; 4]>(),
+        any::<u16>(),
+        any::<u32>(),
+        any::<u32>(),
+        // Often the default (no extension record), sometimes a lease.
+        prop::option::of(any::<u32>()),
     )
+        .prop_map(
+            |(
+                [reliable, transient_local, keep_all, liveliness_manual],
+                history_depth,
+                deadline_ms,
+                lifespan_ms,
+                lease,
+            )| Qos {
+                reliable,
+                transient_local,
+                keep_all,
+                history_depth,
+                deadline_ms,
+                lifespan_ms,
+                liveliness_manual,
+                liveliness_lease_ms: lease.unwrap_or(0),
+            },
+        )
 }
 
 /// Owned endpoint data; `EndpointRepr` borrows from it.

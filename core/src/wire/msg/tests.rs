@@ -68,6 +68,8 @@ fn endpoints() -> [EndpointRepr<'static>; 2] {
                 history_depth: 10,
                 deadline_ms: 0,
                 lifespan_ms: 0,
+                liveliness_manual: false,
+                liveliness_lease_ms: 0,
             },
             topic: "/chatter",
             type_name: "std_msgs/String",
@@ -83,6 +85,8 @@ fn endpoints() -> [EndpointRepr<'static>; 2] {
                 history_depth: 0,
                 deadline_ms: 100,
                 lifespan_ms: 5000,
+                liveliness_manual: false,
+                liveliness_lease_ms: 0,
             },
             topic: "/x",
             type_name: "T",
@@ -156,6 +160,96 @@ fn hello_trailing_bytes_are_ignored() {
     b[HELLO.len()..].copy_from_slice(&[1, 2, 3, 4]);
     let eps = endpoints();
     assert_eq!(HelloRepr::parse(1, &b), Ok(hello(&eps)));
+}
+
+/// The HELLO fixture with endpoint 0 manual-by-topic, lease 500 ms: the same entries, then one
+/// extension record per endpoint (flag HELLO_ENDPOINT_EXT).
+fn hello_ext() -> ([u8; 125], [EndpointRepr<'static>; 2]) {
+    let mut b = [0u8; 125];
+    b[..HELLO.len()].copy_from_slice(&HELLO);
+    #[rustfmt::skip]
+    let records = [
+        0x05, 0x01, 0x00, 0x00, 0x01, 0xf4, // endpoint 0: manual by topic, lease 500 ms
+        0x05, 0x00, 0x00, 0x00, 0x00, 0x00, // endpoint 1: automatic, infinite
+    ];
+    b[HELLO.len()..].copy_from_slice(&records);
+    let mut eps = endpoints();
+    eps[0].qos.liveliness_manual = true;
+    eps[0].qos.liveliness_lease_ms = 500;
+    (b, eps)
+}
+
+#[test]
+fn hello_extension_deconstruct_construct() {
+    let (b, eps) = hello_ext();
+    let flags = flags::HELLO_REPLY_REQUESTED | flags::HELLO_ENDPOINT_EXT;
+    let h = HelloRepr::parse(flags, &b).unwrap();
+    let got: heapless::Vec<_, 4> = h.endpoints.iter().collect();
+    assert_eq!(got.as_slice(), &[Ok(eps[0]), Ok(eps[1])]);
+    let want = hello(&eps);
+    assert_eq!(want.flags(), flags);
+    assert_eq!(want.buffer_len(), b.len());
+    let (buf, n) = emit(b.len(), |buf| want.emit(buf));
+    assert_eq!(&buf[..n], &b[..]);
+    // A parsed page re-emits the same bytes.
+    assert_eq!(h.buffer_len(), b.len());
+    let (buf, n) = emit(b.len(), |buf| h.emit(buf));
+    assert_eq!(&buf[..n], &b[..]);
+    // Default liveliness everywhere: no records, no flag (the version-1 bytes of before).
+    assert_eq!(hello(&endpoints()).flags(), flags::HELLO_REPLY_REQUESTED);
+}
+
+#[test]
+fn hello_extension_is_ignored_without_its_flag() {
+    // What a receiver that predates the extension sees: trailing bytes, ignored.
+    let (b, _) = hello_ext();
+    let eps = endpoints();
+    assert_eq!(HelloRepr::parse(1, &b), Ok(hello(&eps)));
+}
+
+#[test]
+fn hello_extension_short_or_wrong() {
+    let flags = flags::HELLO_ENDPOINT_EXT;
+    // Records missing or cut: the entry whose record runs past the body ends the list.
+    let (b, eps) = hello_ext();
+    for len in [
+        HELLO.len(),
+        HELLO.len() + 3,
+        HELLO.len() + 6,
+        HELLO.len() + 9,
+    ] {
+        let h = HelloRepr::parse(flags, &b[..len]).unwrap();
+        let got: heapless::Vec<_, 4> = h.endpoints.iter().collect();
+        if len >= HELLO.len() + 6 {
+            assert_eq!(got[0], Ok(eps[0]), "{len}");
+        }
+        assert_eq!(got.last(), Some(&Err(WireError::Truncated)), "{len}");
+    }
+    // Unknown liveliness kind: that entry fails, the next still parses.
+    let (mut b, eps) = hello_ext();
+    b[HELLO.len() + 1] = 7;
+    let h = HelloRepr::parse(flags, &b).unwrap();
+    let mut it = h.endpoints.iter();
+    assert_eq!(it.next(), Some(Err(WireError::UnknownLiveliness(7))));
+    assert_eq!(it.next(), Some(Ok(eps[1])));
+    assert_eq!(it.next(), None);
+    // A shorter record (a future sender's could be longer) keeps the defaults it lacks; a
+    // longer one's unknown bytes are skipped.
+    #[rustfmt::skip]
+    let mut c = [0u8; 113 + 2 + 11];
+    c[..HELLO.len()].copy_from_slice(&HELLO);
+    c[HELLO.len()..].copy_from_slice(&[
+        0x01, 0x01, // endpoint 0: manual, no lease field
+        0x0a, 0x00, 0x00, 0x00, 0x00, 0x07, 0xde, 0xad, 0xbe, 0xef,
+        0x00, // endpoint 1: longer
+    ]);
+    let h = HelloRepr::parse(flags, &c).unwrap();
+    let got: heapless::Vec<_, 4> = h.endpoints.iter().collect();
+    let mut e0 = endpoints()[0];
+    e0.qos.liveliness_manual = true;
+    let mut e1 = endpoints()[1];
+    e1.qos.liveliness_lease_ms = 7;
+    assert_eq!(got.as_slice(), &[Ok(e0), Ok(e1)]);
 }
 
 #[test]
