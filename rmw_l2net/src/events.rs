@@ -1,6 +1,7 @@
 //! QoS event statuses of publishers and subscriptions: the engine's events (deadline missed,
-//! incompatible QoS, samples lost), routed to the endpoint they name, and endpoints of the
-//! same topic with another type, counted the way the rmw status structs report them.
+//! incompatible QoS, samples lost, liveliness changed and lost), routed to the endpoint they
+//! name, and endpoints of the same topic with another type, counted the way the rmw status
+//! structs report them.
 //!
 //! Every publisher and subscription owns an [`EndpointEvents`]; the context's [`EventRouter`]
 //! maps the engine's handle of its writer or reader ([`LocalEndpoint`]) to it. The context's
@@ -37,6 +38,10 @@ pub enum Kind {
     MessageLost,
     /// `RMW_EVENT_PUBLISHER_INCOMPATIBLE_TYPE` / `RMW_EVENT_SUBSCRIPTION_INCOMPATIBLE_TYPE`.
     IncompatibleType,
+    /// `RMW_EVENT_LIVELINESS_CHANGED` (subscriptions).
+    LivelinessChanged,
+    /// `RMW_EVENT_LIVELINESS_LOST` (publishers).
+    LivelinessLost,
 }
 
 impl Kind {
@@ -51,6 +56,8 @@ impl Kind {
             (RMW_EVENT_MESSAGE_LOST, false) => Some(Kind::MessageLost),
             (RMW_EVENT_PUBLISHER_INCOMPATIBLE_TYPE, true)
             | (RMW_EVENT_SUBSCRIPTION_INCOMPATIBLE_TYPE, false) => Some(Kind::IncompatibleType),
+            (RMW_EVENT_LIVELINESS_CHANGED, false) => Some(Kind::LivelinessChanged),
+            (RMW_EVENT_LIVELINESS_LOST, true) => Some(Kind::LivelinessLost),
             _ => None,
         }
     }
@@ -62,6 +69,7 @@ pub fn policy_kind(p: QosPolicy) -> rmw_qos_policy_kind_t {
         QosPolicy::Reliability => RMW_QOS_POLICY_RELIABILITY,
         QosPolicy::Durability => RMW_QOS_POLICY_DURABILITY,
         QosPolicy::Deadline => RMW_QOS_POLICY_DEADLINE,
+        QosPolicy::Liveliness => RMW_QOS_POLICY_LIVELINESS,
     }
 }
 
@@ -169,6 +177,8 @@ struct Counters {
     last_policy: Option<QosPolicy>,
     lost: Count,
     incompatible_type: Count,
+    liveliness: LivelinessTracker,
+    liveliness_lost: Count,
 }
 
 /// What an engine event adds to the counters of the endpoint it names.
@@ -182,6 +192,12 @@ pub enum Occurrence {
     Lost(u64),
     /// An endpoint of the other side of the topic has another type.
     IncompatibleType,
+    /// A matched writer became alive (`true`) or not alive (reader side).
+    Liveliness(RemoteId, bool),
+    /// A matched writer's match ended (reader side).
+    WriterGone(RemoteId),
+    /// This manual-by-topic writer missed its lease (writer side).
+    LivelinessLost,
 }
 
 impl Occurrence {
@@ -195,6 +211,21 @@ impl Occurrence {
             }
             Event::SamplesLost { reader, count, .. } => {
                 Some((LocalEndpoint::Reader(reader), Occurrence::Lost(count)))
+            }
+            Event::LivelinessChanged {
+                reader,
+                remote,
+                alive,
+            } => Some((
+                LocalEndpoint::Reader(reader),
+                Occurrence::Liveliness(remote, alive),
+            )),
+            Event::Unmatched {
+                local: local @ LocalEndpoint::Reader(_),
+                remote,
+            } => Some((local, Occurrence::WriterGone(remote))),
+            Event::LivelinessLost { writer } => {
+                Some((LocalEndpoint::Writer(writer), Occurrence::LivelinessLost))
             }
             _ => None,
         }
@@ -219,6 +250,9 @@ impl EndpointEvents {
             }
             Occurrence::Lost(count) => c.lost.add(count),
             Occurrence::IncompatibleType => c.incompatible_type.add(1),
+            Occurrence::Liveliness(remote, alive) => c.liveliness.changed(remote, alive),
+            Occurrence::WriterGone(remote) => c.liveliness.gone(remote),
+            Occurrence::LivelinessLost => c.liveliness_lost.add(1),
         }
     }
 
@@ -231,6 +265,8 @@ impl EndpointEvents {
             Kind::IncompatibleQos => c.incompatible.pending(),
             Kind::MessageLost => c.lost.pending(),
             Kind::IncompatibleType => c.incompatible_type.pending(),
+            Kind::LivelinessChanged => c.liveliness.pending(),
+            Kind::LivelinessLost => c.liveliness_lost.pending(),
         }
     }
 
@@ -259,6 +295,20 @@ impl EndpointEvents {
     pub fn take_incompatible_type(&self) -> rmw_incompatible_type_status_t {
         let (total, change) = lock(&self.c).incompatible_type.take();
         rmw_incompatible_type_status_t {
+            total_count: i32_of(total),
+            total_count_change: i32_of(change),
+        }
+    }
+
+    /// Takes the liveliness-changed status.
+    pub fn take_liveliness_changed(&self) -> rmw_liveliness_changed_status_t {
+        lock(&self.c).liveliness.take()
+    }
+
+    /// Takes the liveliness-lost status.
+    pub fn take_liveliness_lost(&self) -> rmw_liveliness_lost_status_t {
+        let (total, change) = lock(&self.c).liveliness_lost.take();
+        rmw_liveliness_lost_status_t {
             total_count: i32_of(total),
             total_count_change: i32_of(change),
         }
@@ -606,6 +656,48 @@ mod tests {
     }
 
     #[test]
+    fn liveliness_occurrences_reach_their_statuses() {
+        let e = EndpointEvents::default();
+        let w = RemoteId {
+            participant: 3,
+            entity: 4,
+        };
+        e.record(Occurrence::Liveliness(w, true));
+        assert!(e.pending(Kind::LivelinessChanged));
+        let st = e.take_liveliness_changed();
+        assert_eq!((st.alive_count, st.alive_count_change), (1, 1));
+        // Not alive, then the match ends (the engine's order): it leaves both counts.
+        e.record(Occurrence::Liveliness(w, false));
+        e.record(Occurrence::WriterGone(w));
+        let st = e.take_liveliness_changed();
+        assert_eq!(
+            (
+                st.alive_count,
+                st.not_alive_count,
+                st.alive_count_change,
+                st.not_alive_count_change
+            ),
+            (0, 0, -1, 0)
+        );
+        assert!(!e.pending(Kind::LivelinessLost));
+        e.record(Occurrence::LivelinessLost);
+        e.record(Occurrence::LivelinessLost);
+        assert!(e.pending(Kind::LivelinessLost));
+        let st = e.take_liveliness_lost();
+        assert_eq!((st.total_count, st.total_count_change), (2, 2));
+        assert!(!e.pending(Kind::LivelinessLost));
+        assert_eq!(
+            Kind::from_rmw(RMW_EVENT_LIVELINESS_CHANGED, false),
+            Some(Kind::LivelinessChanged)
+        );
+        assert_eq!(Kind::from_rmw(RMW_EVENT_LIVELINESS_CHANGED, true), None);
+        assert_eq!(
+            Kind::from_rmw(RMW_EVENT_LIVELINESS_LOST, true),
+            Some(Kind::LivelinessLost)
+        );
+    }
+
+    #[test]
     fn policies_map_to_rmw_kinds() {
         assert_eq!(
             policy_kind(QosPolicy::Reliability),
@@ -616,5 +708,9 @@ mod tests {
             RMW_QOS_POLICY_DURABILITY
         );
         assert_eq!(policy_kind(QosPolicy::Deadline), RMW_QOS_POLICY_DEADLINE);
+        assert_eq!(
+            policy_kind(QosPolicy::Liveliness),
+            RMW_QOS_POLICY_LIVELINESS
+        );
     }
 }

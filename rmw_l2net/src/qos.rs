@@ -232,8 +232,20 @@ pub const DURATION_INFINITE: rmw_time_t = rmw_time_t {
 /// History slots of an endpoint (`l2net::node::HISTORY_SLOTS`): the largest keep-last depth.
 pub const MAX_DEPTH: usize = l2net::node::HISTORY_SLOTS;
 
+/// `RMW_DURATION_UNSPECIFIED`: the default of deadline, lifespan and lease ("none").
+pub const DURATION_UNSPECIFIED: rmw_time_t = rmw_time_t { sec: 0, nsec: 0 };
+
+/// `RMW_QOS_DEADLINE_BEST_AVAILABLE` and `RMW_QOS_LIVELINESS_LEASE_DURATION_BEST_AVAILABLE`.
+pub const DURATION_BEST_AVAILABLE: rmw_time_t = rmw_time_t {
+    sec: 9_223_372_036,
+    nsec: 854_775_806,
+};
+
+/// A deadline, lifespan or lease: `None` for unspecified, infinite and best available (which,
+/// without knowing the other endpoints yet, resolves to the default: no deadline, infinite
+/// lease, as rmw_dds_common resolves it when no endpoint of the other side has one).
 fn duration(what: &str, t: rmw_time_t) -> Result<Option<core::time::Duration>, String> {
-    if is_unspecified(t) || nanos(t) >= nanos(DURATION_INFINITE) {
+    if is_unspecified(t) || nanos(t) >= nanos(DURATION_BEST_AVAILABLE) {
         return Ok(None);
     }
     if t.nsec >= 1_000_000_000 {
@@ -249,13 +261,17 @@ fn duration(what: &str, t: rmw_time_t) -> Result<Option<core::time::Duration>, S
 /// Resolution: reliability and durability default to reliable / volatile; best available is
 /// reliable / transient-local for a publisher (the strongest offer) and best effort / volatile
 /// for a subscription (matches every publisher); history defaults to keep-last, depth 0 means
-/// 1 (the DDS default); deadline and lifespan `{0, 0}` or infinite mean none. Liveliness is
-/// automatic (the participant lease): manual-by-topic and finite lease durations are refused.
+/// 1 (the DDS default); deadline, lifespan and liveliness lease `{0, 0}`, infinite or best
+/// available mean none (best available is reported as `{0, 0}`). Liveliness: system default and best available
+/// are automatic (a writer is alive while its participant is), manual-by-topic is the
+/// engine's manual-by-topic (the writer asserts itself by publishing or with
+/// `rmw_publisher_assert_liveliness` within its lease), the deprecated manual-by-node is
+/// refused.
 pub fn to_engine(
     p: &rmw_qos_profile_t,
     role: Role,
 ) -> Result<(l2net_core::engine::Qos, rmw_qos_profile_t), String> {
-    use l2net_core::engine::{Durability, HistoryKind, Qos, Reliability};
+    use l2net_core::engine::{Durability, HistoryKind, Liveliness, Qos, Reliability};
     let mut actual = *p;
     let pubr = role == Role::Publisher;
     let reliability = match p.reliability {
@@ -302,38 +318,43 @@ pub fn to_engine(
     };
     let deadline = duration("deadline", p.deadline)?;
     let lifespan = duration("lifespan", p.lifespan)?;
-    match p.liveliness {
+    if p.deadline == DURATION_BEST_AVAILABLE {
+        actual.deadline = DURATION_UNSPECIFIED;
+    }
+    let liveliness = match p.liveliness {
         RMW_QOS_POLICY_LIVELINESS_SYSTEM_DEFAULT
         | RMW_QOS_POLICY_LIVELINESS_AUTOMATIC
-        | RMW_QOS_POLICY_LIVELINESS_BEST_AVAILABLE => {
-            actual.liveliness = RMW_QOS_POLICY_LIVELINESS_AUTOMATIC;
-        }
-        RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC => {
+        | RMW_QOS_POLICY_LIVELINESS_BEST_AVAILABLE => Liveliness::Automatic,
+        RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC => Liveliness::ManualByTopic,
+        RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_NODE => {
             return Err(
-                "liveliness MANUAL_BY_TOPIC is not supported by rmw_l2net_cpp \
-                        (liveliness is the participant's lease)"
+                "liveliness MANUAL_BY_NODE is deprecated in rmw and not supported by \
+                 rmw_l2net_cpp; use MANUAL_BY_TOPIC (rmw_publisher_assert_liveliness) or \
+                 AUTOMATIC"
                     .into(),
             );
         }
         l => return Err(format!("unknown liveliness policy {l}")),
+    };
+    actual.liveliness = match liveliness {
+        Liveliness::Automatic => RMW_QOS_POLICY_LIVELINESS_AUTOMATIC,
+        Liveliness::ManualByTopic => RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC,
+    };
+    let lease = duration("liveliness lease duration", p.liveliness_lease_duration)?;
+    if p.liveliness_lease_duration == DURATION_BEST_AVAILABLE {
+        actual.liveliness_lease_duration = DURATION_UNSPECIFIED;
     }
-    if duration("liveliness lease duration", p.liveliness_lease_duration)?.is_some() {
-        return Err(
-            "a finite liveliness lease duration is not supported by rmw_l2net_cpp \
-                    (the participant lease is fixed at 10 s)"
-                .into(),
-        );
-    }
-    Ok((
-        Qos {
-            reliability,
-            durability,
-            history,
-            deadline,
-            lifespan,
-        },
-        actual,
-    ))
+    // Built from a constant and assigned field by field, so that policies the engine adds
+    // later keep their defaults instead of breaking this mapping.
+    let mut q = Qos::BEST_EFFORT;
+    q.reliability = reliability;
+    q.durability = durability;
+    q.history = history;
+    q.deadline = deadline;
+    q.lifespan = lifespan;
+    q.liveliness = liveliness;
+    q.liveliness_lease = lease;
+    Ok((q, actual))
 }
 
 #[cfg(test)]
@@ -561,11 +582,63 @@ mod tests {
             .contains("ns")
         );
         assert!(
-            bad(&|b| b.liveliness = RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC).contains("MANUAL")
+            bad(&|b| b.liveliness = RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_NODE)
+                .contains("MANUAL_BY_NODE is deprecated")
         );
+        assert!(bad(&|b| b.liveliness = RMW_QOS_POLICY_LIVELINESS_UNKNOWN).contains("unknown"));
         assert!(
-            bad(&|b| b.liveliness_lease_duration = rmw_time_t { sec: 1, nsec: 0 })
-                .contains("lease")
+            bad(&|b| b.liveliness_lease_duration = rmw_time_t {
+                sec: 1,
+                nsec: 1_000_000_000
+            })
+            .contains("lease")
         );
+    }
+
+    #[test]
+    fn liveliness_and_best_available_durations() {
+        use l2net_core::engine::Liveliness;
+        let mut p = profile(R, V);
+        p.liveliness = RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC;
+        p.liveliness_lease_duration = rmw_time_t {
+            sec: 0,
+            nsec: 300_000_000,
+        };
+        let (q, a) = to_engine(&p, Role::Publisher).unwrap();
+        assert_eq!(q.liveliness, Liveliness::ManualByTopic);
+        assert_eq!(
+            q.liveliness_lease,
+            Some(core::time::Duration::from_millis(300))
+        );
+        assert_eq!(a.liveliness, RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC);
+        assert_eq!(a.liveliness_lease_duration, p.liveliness_lease_duration);
+
+        for l in [
+            RMW_QOS_POLICY_LIVELINESS_SYSTEM_DEFAULT,
+            RMW_QOS_POLICY_LIVELINESS_BEST_AVAILABLE,
+        ] {
+            p.liveliness = l;
+            let (q, a) = to_engine(&p, Role::Subscription).unwrap();
+            assert_eq!(q.liveliness, Liveliness::Automatic);
+            assert_eq!(a.liveliness, RMW_QOS_POLICY_LIVELINESS_AUTOMATIC);
+        }
+
+        for none in [
+            DURATION_UNSPECIFIED,
+            DURATION_INFINITE,
+            DURATION_BEST_AVAILABLE,
+        ] {
+            p.deadline = none;
+            p.liveliness_lease_duration = none;
+            let (q, a) = to_engine(&p, Role::Publisher).unwrap();
+            assert_eq!((q.deadline, q.liveliness_lease), (None, None));
+            let reported = if none == DURATION_BEST_AVAILABLE {
+                DURATION_UNSPECIFIED
+            } else {
+                none
+            };
+            assert_eq!(a.deadline, reported);
+            assert_eq!(a.liveliness_lease_duration, reported);
+        }
     }
 }

@@ -332,21 +332,11 @@ fn severity_features_and_unsupported_calls() {
     for f in 2..4 {
         assert!(!rmw_feature_supported(f));
     }
-    let supported = [
-        RMW_EVENT_REQUESTED_DEADLINE_MISSED,
-        RMW_EVENT_REQUESTED_QOS_INCOMPATIBLE,
-        RMW_EVENT_MESSAGE_LOST,
-        RMW_EVENT_SUBSCRIPTION_INCOMPATIBLE_TYPE,
-        RMW_EVENT_SUBSCRIPTION_MATCHED,
-        RMW_EVENT_OFFERED_DEADLINE_MISSED,
-        RMW_EVENT_OFFERED_QOS_INCOMPATIBLE,
-        RMW_EVENT_PUBLISHER_INCOMPATIBLE_TYPE,
-        RMW_EVENT_PUBLICATION_MATCHED,
-    ];
-    for e in -1..=RMW_EVENT_INVALID {
+    // Every event type rmw/event.h declares; nothing else.
+    for e in -1..=RMW_EVENT_INVALID + 1 {
         assert_eq!(
             rmw_event_type_is_supported(e),
-            supported.contains(&e),
+            (0..RMW_EVENT_INVALID).contains(&e),
             "{e}"
         );
     }

@@ -555,9 +555,9 @@ fn publish_wait_take_across_namespaces() {
 
         // Bad QoS is refused with a reason.
         let mut bad = qos;
-        bad.liveliness = RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC;
+        bad.liveliness = RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_NODE;
         assert!(rmw_create_publisher(na, ts, topic.as_ptr(), &bad, &popts).is_null());
-        assert!(error_contains("MANUAL_BY_TOPIC"));
+        assert!(error_contains("MANUAL_BY_NODE is deprecated"));
 
         let mut actual: rmw_qos_profile_t = std::mem::zeroed();
         assert_eq!(rmw_publisher_get_actual_qos(publ, &mut actual), RMW_RET_OK);
@@ -603,11 +603,6 @@ fn publish_wait_take_across_namespaces() {
             rmw_subscription_event_init(&mut sev, sub, RMW_EVENT_SUBSCRIPTION_MATCHED),
             RMW_RET_OK
         );
-        assert_eq!(
-            rmw_publisher_event_init(&mut other, publ, RMW_EVENT_LIVELINESS_LOST),
-            RMW_RET_UNSUPPORTED
-        );
-        assert!(error_contains("liveliness"), "{:?}", last_error());
         assert_eq!(
             rmw_publisher_event_init(&mut other, publ, RMW_EVENT_MESSAGE_LOST),
             RMW_RET_UNSUPPORTED,
@@ -1470,6 +1465,138 @@ fn message_lost_across_namespaces() {
         assert_eq!(rmw_destroy_wait_set(ws_b), RMW_RET_OK);
         assert_eq!(rmw_destroy_subscription(nb, sub), RMW_RET_OK);
         assert_eq!(rmw_destroy_publisher(na, publ), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(na), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(nb), RMW_RET_OK);
+    }
+    drop(cb);
+    drop(ca);
+    drop(veth);
+}
+
+#[test]
+fn liveliness_across_namespaces() {
+    if !require_privileges("liveliness_across_namespaces") {
+        return;
+    }
+    let a = Netns::new("rmwva").unwrap();
+    let b = Netns::new("rmwvb").unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let ca = Ctx::init(&a, veth.a_name(), 31);
+    let cb = Ctx::init(&b, veth.b_name(), 31);
+    let ts = support::type_support(Flavor::C, "std_msgs/msg/String");
+    let long = Some(rmw_time_t { sec: 10, nsec: 0 });
+    let zero = Some(rmw_time_t { sec: 0, nsec: 0 });
+    let changed = |st: rmw_liveliness_changed_status_t| {
+        (
+            st.alive_count,
+            st.not_alive_count,
+            st.alive_count_change,
+            st.not_alive_count_change,
+        )
+    };
+    // SAFETY: the rmw call sequence of rcl, on live objects.
+    unsafe {
+        let na = rmw_create_node(ca.0, c"talker".as_ptr(), c"/".as_ptr());
+        let nb = rmw_create_node(cb.0, c"listener".as_ptr(), c"/".as_ptr());
+        let popts: rmw_publisher_options_t = std::mem::zeroed();
+        let sopts: rmw_subscription_options_t = std::mem::zeroed();
+        let (ws_a, ws_b) = (rmw_create_wait_set(ca.0, 0), rmw_create_wait_set(cb.0, 0));
+
+        // A manual-by-topic publisher with a 200 ms lease; a subscription that accepts up to
+        // 500 ms.
+        let topic = c"/events/liveliness";
+        let (mut pq, mut sq) = (default_qos(), default_qos());
+        pq.liveliness = RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC;
+        pq.liveliness_lease_duration = rmw_time_t {
+            sec: 0,
+            nsec: 200_000_000,
+        };
+        sq.liveliness = RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC;
+        sq.liveliness_lease_duration = rmw_time_t {
+            sec: 0,
+            nsec: 500_000_000,
+        };
+        let publ = rmw_create_publisher(na, ts, topic.as_ptr(), &pq, &popts);
+        let sub = rmw_create_subscription(nb, ts, topic.as_ptr(), &sq, &sopts);
+        assert!(!publ.is_null() && !sub.is_null(), "{:?}", last_error());
+        let mut actual: rmw_qos_profile_t = std::mem::zeroed();
+        assert_eq!(rmw_publisher_get_actual_qos(publ, &mut actual), RMW_RET_OK);
+        assert_eq!(actual.liveliness, RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC);
+        assert_eq!(
+            actual.liveliness_lease_duration,
+            pq.liveliness_lease_duration
+        );
+        assert_eq!(
+            rmw_subscription_get_actual_qos(sub, &mut actual),
+            RMW_RET_OK
+        );
+        assert_eq!(actual.liveliness, RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC);
+        assert_eq!(
+            actual.liveliness_lease_duration,
+            sq.liveliness_lease_duration
+        );
+        let mut lost = event_of(Ok(publ), RMW_EVENT_LIVELINESS_LOST);
+        let mut live = event_of(Err(sub), RMW_EVENT_LIVELINESS_CHANGED);
+
+        // The match makes the writer alive.
+        assert_eq!(wait_events(ws_b, &mut [&mut live], long), [true]);
+        assert_eq!(changed(take_status(&live)), (1, 0, 1, 0));
+        // Asserting every 50 ms keeps it alive: nothing changes on either side.
+        let until = Instant::now() + Duration::from_millis(700);
+        while Instant::now() < until {
+            assert_eq!(rmw_publisher_assert_liveliness(publ), RMW_RET_OK);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(wait_events(ws_b, &mut [&mut live], zero), [false]);
+        assert_eq!(changed(take_status(&live)), (1, 0, 0, 0));
+        let st: rmw_liveliness_lost_status_t = take_status(&lost);
+        assert_eq!((st.total_count, st.total_count_change), (0, 0));
+
+        // It stops asserting: the publisher has lost its liveliness (once per lapse), the
+        // subscription sees the writer not alive.
+        assert_eq!(wait_events(ws_a, &mut [&mut lost], long), [true]);
+        let st: rmw_liveliness_lost_status_t = take_status(&lost);
+        assert_eq!((st.total_count, st.total_count_change), (1, 1));
+        assert_eq!(wait_events(ws_b, &mut [&mut live], long), [true]);
+        assert_eq!(changed(take_status(&live)), (0, 1, -1, 1));
+        std::thread::sleep(Duration::from_millis(300));
+        let st: rmw_liveliness_lost_status_t = take_status(&lost);
+        assert_eq!(
+            (st.total_count, st.total_count_change),
+            (1, 0),
+            "once per lapse"
+        );
+
+        // One assertion brings it back.
+        assert_eq!(rmw_publisher_assert_liveliness(publ), RMW_RET_OK);
+        assert_eq!(wait_events(ws_b, &mut [&mut live], long), [true]);
+        assert_eq!(changed(take_status(&live)), (1, 0, 1, -1));
+        // Publishing asserts it too, and an alive writer that goes away leaves the count.
+        let msg = Serialized::from_bytes(&[0, 1, 0, 0, 3, 0, 0, 0, b'h', b'i', 0]);
+        assert_eq!(
+            rmw_publish_serialized_message(publ, &msg.0, null_mut()),
+            RMW_RET_OK
+        );
+        assert_eq!(rmw_destroy_publisher(na, publ), RMW_RET_OK);
+        assert_eq!(wait_events(ws_b, &mut [&mut live], long), [true]);
+        wait_until("the writer to leave the counts", || {
+            let st: rmw_liveliness_changed_status_t = take_status(&live);
+            (st.alive_count, st.not_alive_count) == (0, 0)
+        });
+
+        // An automatic publisher does not satisfy a manual-by-topic subscription.
+        let auto = rmw_create_publisher(na, ts, topic.as_ptr(), &default_qos(), &popts);
+        assert!(!auto.is_null(), "{:?}", last_error());
+        let mut incompatible = event_of(Err(sub), RMW_EVENT_REQUESTED_QOS_INCOMPATIBLE);
+        assert_eq!(wait_events(ws_b, &mut [&mut incompatible], long), [true]);
+        let st: rmw_qos_incompatible_event_status_t = take_status(&incompatible);
+        assert_eq!(st.last_policy_kind, RMW_QOS_POLICY_LIVELINESS);
+        assert_eq!((st.total_count, st.total_count_change), (1, 1));
+
+        assert_eq!(rmw_destroy_publisher(na, auto), RMW_RET_OK);
+        assert_eq!(rmw_destroy_subscription(nb, sub), RMW_RET_OK);
+        assert_eq!(rmw_destroy_wait_set(ws_a), RMW_RET_OK);
+        assert_eq!(rmw_destroy_wait_set(ws_b), RMW_RET_OK);
         assert_eq!(rmw_destroy_node(na), RMW_RET_OK);
         assert_eq!(rmw_destroy_node(nb), RMW_RET_OK);
     }

@@ -556,9 +556,8 @@ pub extern "C" fn rmw_feature_supported(feature: rmw_feature_t) -> bool {
     })
 }
 
-/// The event types `rmw_publisher_event_init` / `rmw_subscription_event_init` accept: matched,
-/// deadline missed, incompatible QoS and incompatible type on both sides, message lost on
-/// subscriptions. Not liveliness (the engine has no per-writer liveliness yet).
+/// The event types `rmw_publisher_event_init` / `rmw_subscription_event_init` accept: every
+/// type of rmw/event.h (each on its side), none beyond.
 #[unsafe(no_mangle)]
 pub extern "C" fn rmw_event_type_is_supported(event_type: rmw_event_type_t) -> bool {
     boundary("rmw_event_type_is_supported", false, || {

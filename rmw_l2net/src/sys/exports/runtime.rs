@@ -837,7 +837,9 @@ pub unsafe extern "C" fn rmw_get_gid_for_publisher(
     })
 }
 
-/// Liveliness is automatic (the participant's lease): asserting it is always satisfied.
+/// Asserts the publisher's liveliness without publishing: the engine sends its readers a
+/// HEARTBEAT with the liveliness flag. What a manual-by-topic publisher must do within its
+/// lease (publishing does it too); harmless for an automatic one.
 ///
 /// # Safety
 /// rmw API contract: live publisher.
@@ -847,9 +849,16 @@ pub unsafe extern "C" fn rmw_publisher_assert_liveliness(
 ) -> rmw_ret_t {
     boundary("rmw_publisher_assert_liveliness", RMW_RET_ERROR, || {
         // SAFETY: the caller guarantees null or a live publisher.
-        match unsafe { pub_impl(publisher, "rmw_publisher_assert_liveliness") } {
-            Ok(_) => RMW_RET_OK,
-            Err(r) => r,
+        let pi = match unsafe { pub_impl(publisher, "rmw_publisher_assert_liveliness") } {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        match pi.publ.assert_liveliness() {
+            Ok(()) => RMW_RET_OK,
+            Err(e) => {
+                error!("rmw_publisher_assert_liveliness: {e}");
+                RMW_RET_ERROR
+            }
         }
     })
 }
@@ -1021,9 +1030,10 @@ no_loans!(rmw_return_loaned_message_from_subscription(
     loaned_message: *mut c_void
 ));
 
-/// Whether a publisher (`publisher == true`) or a subscription supports `event_type`: the
-/// matched events, deadline missed, incompatible QoS, incompatible type and (subscriptions)
-/// message lost.
+/// Whether a publisher (`publisher == true`) or a subscription supports `event_type`: every
+/// event type of its side in rmw/event.h (matched, deadline missed, incompatible QoS,
+/// incompatible type; liveliness lost for publishers; liveliness changed and message lost for
+/// subscriptions).
 pub fn endpoint_event_supported(event_type: rmw_event_type_t, publisher: bool) -> bool {
     let matched = if publisher {
         RMW_EVENT_PUBLICATION_MATCHED
@@ -1041,10 +1051,6 @@ fn unsupported_event(what: &str, event_type: rmw_event_type_t, publisher: bool) 
         "subscriptions"
     };
     let why = match event_type {
-        RMW_EVENT_LIVELINESS_CHANGED | RMW_EVENT_LIVELINESS_LOST => {
-            "liveliness events need the engine's per-writer liveliness, which l2net does not \
-             have yet"
-        }
         t if (0..RMW_EVENT_INVALID).contains(&t) => "it is an event of the other side",
         _ => "it is not an rmw event type",
     };
@@ -1053,9 +1059,9 @@ fn unsupported_event(what: &str, event_type: rmw_event_type_t, publisher: bool) 
 }
 
 /// Initialises a publisher event: `RMW_EVENT_PUBLICATION_MATCHED`,
-/// `RMW_EVENT_OFFERED_DEADLINE_MISSED`, `RMW_EVENT_OFFERED_QOS_INCOMPATIBLE` and
-/// `RMW_EVENT_PUBLISHER_INCOMPATIBLE_TYPE` are supported; liveliness lost returns
-/// `RMW_RET_UNSUPPORTED` (which rcl / rclcpp accept) with the reason in the error state.
+/// `RMW_EVENT_OFFERED_DEADLINE_MISSED`, `RMW_EVENT_OFFERED_QOS_INCOMPATIBLE`,
+/// `RMW_EVENT_PUBLISHER_INCOMPATIBLE_TYPE` and `RMW_EVENT_LIVELINESS_LOST`; a subscription
+/// event type (or no event type) is `RMW_RET_UNSUPPORTED` with the reason in the error state.
 ///
 /// # Safety
 /// rmw API contract: `rmw_event` zero-initialised and writable; live publisher.
@@ -1090,8 +1096,8 @@ pub unsafe extern "C" fn rmw_publisher_event_init(
 
 /// Initialises a subscription event: `RMW_EVENT_SUBSCRIPTION_MATCHED`,
 /// `RMW_EVENT_REQUESTED_DEADLINE_MISSED`, `RMW_EVENT_REQUESTED_QOS_INCOMPATIBLE`,
-/// `RMW_EVENT_MESSAGE_LOST` and `RMW_EVENT_SUBSCRIPTION_INCOMPATIBLE_TYPE` are supported; see
-/// [`rmw_publisher_event_init`].
+/// `RMW_EVENT_MESSAGE_LOST`, `RMW_EVENT_SUBSCRIPTION_INCOMPATIBLE_TYPE` and
+/// `RMW_EVENT_LIVELINESS_CHANGED`; see [`rmw_publisher_event_init`].
 ///
 /// # Safety
 /// rmw API contract: `rmw_event` zero-initialised and writable; live subscription.
@@ -1178,7 +1184,8 @@ unsafe fn event_source<'a>(e: &rmw_event_t) -> Option<EventSource<'a>> {
 /// rmw API contract: `event_handle` initialised by this library; `event_info` points to the
 /// status struct of its type (`rmw_matched_status_t`, `rmw_*_deadline_missed_status_t`,
 /// `rmw_*_qos_incompatible_event_status_t`, `rmw_incompatible_type_status_t`,
-/// `rmw_message_lost_status_t`); `taken` writable.
+/// `rmw_message_lost_status_t`, `rmw_liveliness_changed_status_t`,
+/// `rmw_liveliness_lost_status_t`); `taken` writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rmw_take_event(
     event_handle: *const rmw_event_t,
@@ -1229,6 +1236,18 @@ pub unsafe extern "C" fn rmw_take_event(
                 // SAFETY: an incompatible-type event: the caller provides an
                 // rmw_incompatible_type_status_t.
                 unsafe { *event_info.cast::<rmw_incompatible_type_status_t>() = st };
+            }
+            EventSource::Counted(events, EventKind::LivelinessChanged) => {
+                let st = events.take_liveliness_changed();
+                // SAFETY: a liveliness-changed event: the caller provides an
+                // rmw_liveliness_changed_status_t.
+                unsafe { *event_info.cast::<rmw_liveliness_changed_status_t>() = st };
+            }
+            EventSource::Counted(events, EventKind::LivelinessLost) => {
+                let st = events.take_liveliness_lost();
+                // SAFETY: a liveliness-lost event: the caller provides an
+                // rmw_liveliness_lost_status_t.
+                unsafe { *event_info.cast::<rmw_liveliness_lost_status_t>() = st };
             }
             EventSource::Counted(events, EventKind::MessageLost) => {
                 let st = events.take_message_lost();
