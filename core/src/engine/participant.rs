@@ -77,7 +77,13 @@ pub struct Config<'c> {
     pub reliable_window: u16,
     /// Most endpoints accepted from one remote participant.
     pub max_endpoints_per_peer: usize,
-    /// VLAN tag put on every frame we send, if any.
+    /// The participant's VLAN, if any. Every frame we send carries this tag (its PCP is the
+    /// frames' priority), and a received frame is accepted only if its outermost VLAN tag (in
+    /// the bytes, or reported stripped in [`crate::link::RxMeta::stripped_vlan`]) has the same
+    /// VLAN id; others, untagged ones included, are counted in
+    /// [`Stats::rx_other_vlan`](super::Stats) and dropped. `None`: frames are sent untagged
+    /// and received whatever their tags. The link must deliver the tag for this to work
+    /// (port-linux reports tags the kernel stripped).
     pub vlan: Option<VlanTag>,
     /// The link's MTU (Ethernet payload bytes per frame, without VLAN tags).
     pub mtu: usize,

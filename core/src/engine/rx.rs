@@ -143,6 +143,14 @@ impl<
         if ethertype != wire::ETHERTYPE_L2NET {
             return Err(WireError::NotL2net { ethertype });
         }
+        if let Some(want) = self.config.vlan {
+            // The outermost tag: one the link stripped came before any still in the bytes.
+            let outer = meta.stripped_vlan.or_else(|| tags.outer());
+            if outer.map(|t| t.tci.vid()) != Some(want.tci.vid()) {
+                self.stats.rx_other_vlan += 1;
+                return Ok(());
+            }
+        }
         let packet = after_macs.get(used..).ok_or(WireError::Truncated)?;
         let header = wire::HeaderRepr::parse_bytes(packet)?;
         if header.domain != self.config.domain {

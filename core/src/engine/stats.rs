@@ -17,6 +17,8 @@ pub struct Stats {
     pub rx_bad_version: u64,
     /// Frames of another domain.
     pub rx_other_domain: u64,
+    /// Frames of another VLAN, or untagged, while `Config::vlan` is set.
+    pub rx_other_vlan: u64,
     /// Our own frames looped back.
     pub rx_own: u64,
     /// Messages from a participant we do not know (not admitted, or already gone).
