@@ -1502,20 +1502,18 @@ fn liveliness_across_namespaces() {
         let sopts: rmw_subscription_options_t = std::mem::zeroed();
         let (ws_a, ws_b) = (rmw_create_wait_set(ca.0, 0), rmw_create_wait_set(cb.0, 0));
 
-        // A manual-by-topic publisher with a 200 ms lease; a subscription that accepts up to
-        // 500 ms.
+        // A manual-by-topic publisher with a 400 ms lease; a subscription that accepts up to
+        // 1 s. (Leases well above the 50 ms assertion period, so that a loaded machine does
+        // not miss one.)
         let topic = c"/events/liveliness";
         let (mut pq, mut sq) = (default_qos(), default_qos());
         pq.liveliness = RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC;
         pq.liveliness_lease_duration = rmw_time_t {
             sec: 0,
-            nsec: 200_000_000,
+            nsec: 400_000_000,
         };
         sq.liveliness = RMW_QOS_POLICY_LIVELINESS_MANUAL_BY_TOPIC;
-        sq.liveliness_lease_duration = rmw_time_t {
-            sec: 0,
-            nsec: 500_000_000,
-        };
+        sq.liveliness_lease_duration = rmw_time_t { sec: 1, nsec: 0 };
         let publ = rmw_create_publisher(na, ts, topic.as_ptr(), &pq, &popts);
         let sub = rmw_create_subscription(nb, ts, topic.as_ptr(), &sq, &sopts);
         assert!(!publ.is_null() && !sub.is_null(), "{:?}", last_error());
@@ -1559,7 +1557,7 @@ fn liveliness_across_namespaces() {
         assert_eq!((st.total_count, st.total_count_change), (1, 1));
         assert_eq!(wait_events(ws_b, &mut [&mut live], long), [true]);
         assert_eq!(changed(take_status(&live)), (0, 1, -1, 1));
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(600));
         let st: rmw_liveliness_lost_status_t = take_status(&lost);
         assert_eq!(
             (st.total_count, st.total_count_change),
