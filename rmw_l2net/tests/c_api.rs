@@ -376,3 +376,67 @@ fn without_rcutils_the_fallback_holds_the_message() {
     reset_error();
     assert!(last_error().is_none());
 }
+
+#[test]
+fn events_refuse_bad_arguments() {
+    let ours = rmw_get_implementation_identifier();
+    let mut status = rmw_liveliness_lost_status_t::default();
+    let info: *mut std::ffi::c_void = (&mut status as *mut rmw_liveliness_lost_status_t).cast();
+    let mut taken = true;
+    // SAFETY: null pointers and events without an endpoint are refused before any use.
+    unsafe {
+        assert_eq!(
+            rmw_take_event(std::ptr::null(), info, &mut taken),
+            RMW_RET_INVALID_ARGUMENT
+        );
+        let mut ev = rmw_event_t {
+            implementation_identifier: ours,
+            data: std::ptr::null_mut(),
+            event_type: RMW_EVENT_LIVELINESS_LOST,
+        };
+        assert_eq!(
+            rmw_take_event(&ev, std::ptr::null_mut(), &mut taken),
+            RMW_RET_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            rmw_take_event(&ev, info, std::ptr::null_mut()),
+            RMW_RET_INVALID_ARGUMENT
+        );
+        // Initialised by nobody: no endpoint behind it.
+        assert_eq!(
+            rmw_take_event(&ev, info, &mut taken),
+            RMW_RET_INVALID_ARGUMENT
+        );
+        assert!(!taken);
+        assert!(error_contains("not initialized"), "{:?}", last_error());
+        ev.event_type = RMW_EVENT_INVALID;
+        assert_eq!(
+            rmw_take_event(&ev, info, &mut taken),
+            RMW_RET_INVALID_ARGUMENT
+        );
+        ev.implementation_identifier = c"rmw_cyclonedds_cpp".as_ptr();
+        assert_eq!(
+            rmw_take_event(&ev, info, &mut taken),
+            RMW_RET_INCORRECT_RMW_IMPLEMENTATION
+        );
+        assert_eq!(status, rmw_liveliness_lost_status_t::default(), "untouched");
+
+        // Initialising needs an event and a live endpoint of ours.
+        assert_eq!(
+            rmw_publisher_event_init(
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                RMW_EVENT_LIVELINESS_LOST
+            ),
+            RMW_RET_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            rmw_publisher_event_init(&mut ev, std::ptr::null(), RMW_EVENT_LIVELINESS_LOST),
+            RMW_RET_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            rmw_subscription_event_init(&mut ev, std::ptr::null(), RMW_EVENT_MESSAGE_LOST),
+            RMW_RET_INVALID_ARGUMENT
+        );
+    }
+}
