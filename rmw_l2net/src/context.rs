@@ -1,6 +1,7 @@
 //! The state behind an `rmw_context_t`: one l2net [`Node`] (one participant on one interface),
-//! a dispatcher thread that turns the node's events into wait set wake-ups and graph guard
-//! condition triggers, and the subscription queues `rmw_wait` / `rmw_take` read from.
+//! a dispatcher thread that turns the node's events into wait set wake-ups, graph guard
+//! condition triggers and QoS event counts (through the [`EventRouter`]), and the
+//! subscription queues `rmw_wait` / `rmw_take` read from.
 //!
 //! The dispatcher exists because the Node API has no call that waits on several subscribers
 //! at once: it blocks in [`Node::next_event`] (which drives the participant), and on every

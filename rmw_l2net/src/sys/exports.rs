@@ -1,6 +1,6 @@
 //! The exported rmw C API (the part that needs no protocol engine).
 //!
-//! Every function here sits behind [`boundary`]: a Rust panic never unwinds into C; it
+//! Every function here sits behind `boundary`: a Rust panic never unwinds into C; it
 //! becomes `RMW_RET_ERROR` (or a null / false result) with the error state set. Every pointer
 //! argument is checked before use, and objects handed in are checked to belong to this
 //! implementation (`RMW_RET_INCORRECT_RMW_IMPLEMENTATION`), as the rmw API documents.

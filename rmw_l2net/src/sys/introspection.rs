@@ -2,7 +2,7 @@
 //!
 //! Both introspection flavours describe a message as a list of members with a type id, an
 //! offset and, for arrays and sequences, a size and (C++) accessor functions. The walk is
-//! written once, generic over [`Flavor`]:
+//! written once, generic over `Flavor`:
 //!
 //! * **C** (`rosidl_typesupport_introspection_c`): the memory layout is fixed by
 //!   rosidl_generator_c, so strings (`rosidl_runtime_c__String` / `__U16String`) and sequences
