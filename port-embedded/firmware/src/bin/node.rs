@@ -12,10 +12,13 @@
 use core::time::Duration;
 
 use cortex_m_rt::entry;
-use defmt::{info, warn};
-use l2net_core::engine::{Config, Event, Participant, Qos, WriteError, drive};
+use defmt::{error, info, warn};
+use l2net_core::engine::{
+    Config, Event, Participant, Qos, ReaderHandle, WriteError, WriterHandle, drive,
+};
 use l2net_core::{Instant, LinkError, RawLink};
-use l2net_firmware::{BOARD_MAC, DOMAIN, Failure, bring_up, exit};
+use l2net_firmware::clock::Clock;
+use l2net_firmware::{BOARD_MAC, DOMAIN, Failure, Link, bring_up, exit};
 
 /// Capacities, cut to what a board serving one host needs (the 16 KiB RAM target; see
 /// docs/BENCHMARKS.md): 1 remote participant (an unmatched one is evicted when another is heard,
@@ -64,6 +67,24 @@ fn run() -> Result<(), Failure> {
         .map_err(|_| Failure::Engine("cannot create the fw/cmd reader"))?;
     info!("participant {=u64:#x} up", node.id());
 
+    let result = serve(node, link, &mut clock, start, status, cmd);
+    if result.is_err() {
+        // What the engine and the link counted (drops, refusals) says why nothing happened.
+        error!("engine: {}", node.stats());
+        error!("link: {}", link.stats());
+    }
+    result
+}
+
+/// Answer commands until the first answer is acknowledged and the goodbye is out.
+fn serve(
+    node: &mut Node<'_>,
+    link: &mut Link,
+    clock: &mut Clock,
+    start: Instant,
+    status: WriterHandle,
+    cmd: ReaderHandle,
+) -> Result<(), Failure> {
     let mut answered = false;
     let mut closing_since: Option<Instant> = None;
     let mut sample = [0u8; MAX_SAMPLE];
