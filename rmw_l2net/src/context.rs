@@ -516,15 +516,14 @@ impl SubQueue {
     }
 }
 
-/// The matched status of a publisher or subscription, as the matched events report it. The
-/// Node API gives the current number of matches; changes are seen when the status is looked
-/// at (the dispatcher wakes the wait sets on every match and unmatch), so a match and an
-/// unmatch between two looks cancel out in `total_count`.
+/// The matched status of a publisher or subscription, as the matched events report it:
+/// `total_count` counts every match that began (the engine's `Matched` events, counted by the
+/// endpoint's [`crate::events::EndpointEvents`]), so a match and an unmatch between two looks
+/// still count; `current_count` is the engine's current number of matches.
 #[derive(Debug, Default)]
 pub struct MatchedStatus {
     last: usize,
-    total: usize,
-    total_reported: usize,
+    total: u64,
 }
 
 /// One reading of a [`MatchedStatus`].
@@ -537,25 +536,27 @@ pub struct MatchedReading {
 }
 
 impl MatchedStatus {
-    /// Whether `current` differs from what was last reported.
-    pub fn changed(&self, current: usize) -> bool {
-        current != self.last
+    /// Whether the status changed since it was last taken: another number of matches, or a
+    /// match that began (`matches_pending`) and perhaps ended again.
+    pub fn changed(&self, current: usize, matches_pending: bool) -> bool {
+        current != self.last || matches_pending
     }
 
-    /// Reports the status for `current` matches and resets the changes.
-    pub fn take(&mut self, current: usize) -> MatchedReading {
-        if current > self.last {
-            self.total += current - self.last;
-        }
+    /// Reports the status for `current` matches, `began` of which began so far, and resets the
+    /// changes. The total never reads below the current number (should the engine's event
+    /// queue have dropped a `Matched`).
+    pub fn take(&mut self, current: usize, began: u64) -> MatchedReading {
+        let floor = (current as u64).saturating_sub(began);
+        let total = (began + floor).max(self.total);
         let change = current as i64 - self.last as i64;
         let r = MatchedReading {
-            total_count: self.total,
-            total_count_change: self.total - self.total_reported,
+            total_count: usize::try_from(total).unwrap_or(usize::MAX),
+            total_count_change: usize::try_from(total - self.total).unwrap_or(usize::MAX),
             current_count: current,
             current_count_change: change.clamp(i32::MIN.into(), i32::MAX.into()) as i32,
         };
         self.last = current;
-        self.total_reported = self.total;
+        self.total = total;
         r
     }
 }
@@ -565,11 +566,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn matched_status_counts_changes() {
+    fn matched_status_counts_every_match() {
         let mut m = MatchedStatus::default();
-        assert!(!m.changed(0));
-        assert!(m.changed(2));
-        let r = m.take(2);
+        assert!(!m.changed(0, false));
+        assert!(m.changed(2, true));
+        let r = m.take(2, 2);
         assert_eq!(
             (
                 r.total_count,
@@ -579,8 +580,8 @@ mod tests {
             ),
             (2, 2, 2, 2)
         );
-        assert!(!m.changed(2));
-        let r = m.take(1);
+        assert!(!m.changed(2, false));
+        let r = m.take(1, 2);
         assert_eq!(
             (
                 r.total_count,
@@ -590,7 +591,20 @@ mod tests {
             ),
             (2, 0, 1, -1)
         );
-        let r = m.take(3);
-        assert_eq!((r.total_count, r.total_count_change), (4, 2));
+        // A match and an unmatch between two looks: the count stays, the total moves.
+        assert!(m.changed(1, true));
+        let r = m.take(1, 3);
+        assert_eq!(
+            (
+                r.total_count,
+                r.total_count_change,
+                r.current_count,
+                r.current_count_change
+            ),
+            (3, 1, 1, 0)
+        );
+        // Had the event queue dropped a match, the total still covers the current count.
+        let r = m.take(5, 4);
+        assert_eq!((r.total_count, r.total_count_change), (5, 2));
     }
 }

@@ -179,6 +179,7 @@ struct Counters {
     incompatible_type: Count,
     liveliness: LivelinessTracker,
     liveliness_lost: Count,
+    matches: Count,
 }
 
 /// What an engine event adds to the counters of the endpoint it names.
@@ -198,6 +199,8 @@ pub enum Occurrence {
     WriterGone(RemoteId),
     /// This manual-by-topic writer missed its lease (writer side).
     LivelinessLost,
+    /// A match with a remote endpoint began.
+    Matched,
 }
 
 impl Occurrence {
@@ -227,6 +230,7 @@ impl Occurrence {
             Event::LivelinessLost { writer } => {
                 Some((LocalEndpoint::Writer(writer), Occurrence::LivelinessLost))
             }
+            Event::Matched { local, .. } => Some((local, Occurrence::Matched)),
             _ => None,
         }
     }
@@ -253,6 +257,7 @@ impl EndpointEvents {
             Occurrence::Liveliness(remote, alive) => c.liveliness.changed(remote, alive),
             Occurrence::WriterGone(remote) => c.liveliness.gone(remote),
             Occurrence::LivelinessLost => c.liveliness_lost.add(1),
+            Occurrence::Matched => c.matches.add(1),
         }
     }
 
@@ -298,6 +303,17 @@ impl EndpointEvents {
             total_count: i32_of(total),
             total_count_change: i32_of(change),
         }
+    }
+
+    /// Whether a match began since the matches were last taken (the matched status changed
+    /// even if an unmatch followed).
+    pub fn matches_pending(&self) -> bool {
+        lock(&self.c).matches.pending()
+    }
+
+    /// The matches that began so far and since the last take; the latter is reset.
+    pub fn take_matches(&self) -> (u64, u64) {
+        lock(&self.c).matches.take()
     }
 
     /// Takes the liveliness-changed status.

@@ -1376,6 +1376,40 @@ fn qos_events_across_namespaces() {
         assert_eq!(rmw_destroy_subscription(nb, sub), RMW_RET_OK);
         assert_eq!(rmw_destroy_publisher(na, publ), RMW_RET_OK);
 
+        // A match that began and ended between two looks still counts in total_count.
+        let topic = c"/events/flap";
+        let sub = rmw_create_subscription(nb, ts, topic.as_ptr(), &default_qos(), &sopts);
+        assert!(!sub.is_null(), "{:?}", last_error());
+        let mut smatched = event_of(Err(sub), RMW_EVENT_SUBSCRIPTION_MATCHED);
+        let m: rmw_matched_status_t = take_status(&smatched);
+        assert_eq!((m.total_count, m.current_count), (0, 0));
+        let publ = rmw_create_publisher(na, ts, topic.as_ptr(), &default_qos(), &popts);
+        assert!(!publ.is_null(), "{:?}", last_error());
+        let matched = || {
+            let mut n = 0usize;
+            assert_eq!(
+                rmw_subscription_count_matched_publishers(sub, &mut n),
+                RMW_RET_OK
+            );
+            n
+        };
+        wait_until("the match", || matched() == 1);
+        assert_eq!(rmw_destroy_publisher(na, publ), RMW_RET_OK);
+        wait_until("the unmatch", || matched() == 0);
+        assert_eq!(wait_events(ws_b, &mut [&mut smatched], long), [true]);
+        let m: rmw_matched_status_t = take_status(&smatched);
+        assert_eq!(
+            m,
+            rmw_matched_status_t {
+                total_count: 1,
+                total_count_change: 1,
+                current_count: 0,
+                current_count_change: 0
+            }
+        );
+        assert_eq!(wait_events(ws_b, &mut [&mut smatched], zero), [false]);
+        assert_eq!(rmw_destroy_subscription(nb, sub), RMW_RET_OK);
+
         assert_eq!(rmw_destroy_wait_set(ws_a), RMW_RET_OK);
         assert_eq!(rmw_destroy_wait_set(ws_b), RMW_RET_OK);
         assert_eq!(rmw_destroy_node(na), RMW_RET_OK);

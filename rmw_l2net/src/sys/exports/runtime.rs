@@ -1131,8 +1131,9 @@ pub unsafe extern "C" fn rmw_subscription_event_init(
 
 /// What one of our events reports on.
 enum EventSource<'a> {
-    /// A matched event: the status and the current number of matches.
-    Matched(&'a Mutex<MatchedStatus>, usize),
+    /// A matched event: the status, the endpoint's counters and the current number of
+    /// matches.
+    Matched(&'a Mutex<MatchedStatus>, &'a EndpointEvents, usize),
     /// A counted QoS event of this kind.
     Counted(&'a EndpointEvents, EventKind),
 }
@@ -1141,7 +1142,9 @@ impl EventSource<'_> {
     /// Whether the status changed since it was last taken.
     fn pending(&self) -> bool {
         match self {
-            EventSource::Matched(status, current) => lock(status).changed(*current),
+            EventSource::Matched(status, events, current) => {
+                lock(status).changed(*current, events.matches_pending())
+            }
             EventSource::Counted(events, kind) => events.pending(*kind),
         }
     }
@@ -1159,7 +1162,11 @@ unsafe fn event_source<'a>(e: &rmw_event_t) -> Option<EventSource<'a>> {
         if publisher {
             let p = e.data.cast::<PubImpl>().as_ref()?;
             if e.event_type == RMW_EVENT_PUBLICATION_MATCHED {
-                return Some(EventSource::Matched(&p.matched, p.publ.matched()));
+                return Some(EventSource::Matched(
+                    &p.matched,
+                    &p.events,
+                    p.publ.matched(),
+                ));
             }
             EventKind::from_rmw(e.event_type, true).map(|k| EventSource::Counted(&p.events, k))
         } else {
@@ -1167,6 +1174,7 @@ unsafe fn event_source<'a>(e: &rmw_event_t) -> Option<EventSource<'a>> {
             if e.event_type == RMW_EVENT_SUBSCRIPTION_MATCHED {
                 return Some(EventSource::Matched(
                     &s.matched,
+                    &s.events,
                     s.queue.subscriber().matched(),
                 ));
             }
@@ -1207,8 +1215,8 @@ pub unsafe extern "C" fn rmw_take_event(
             return RMW_RET_INVALID_ARGUMENT;
         };
         match source {
-            EventSource::Matched(status, current) => {
-                let r = lock(status).take(current);
+            EventSource::Matched(status, events, current) => {
+                let r = lock(status).take(current, events.take_matches().0);
                 // SAFETY: a matched event: the caller provides an rmw_matched_status_t.
                 unsafe {
                     *event_info.cast::<rmw_matched_status_t>() = rmw_matched_status_t {
