@@ -159,11 +159,16 @@ pub struct NodeConfig {
     pub batch_delay: Duration,
     /// Receivers spin on the link instead of sleeping: lowest latency, one core busy.
     pub busy_poll: bool,
+    /// How often a reliable writer with unacknowledged samples sends a HEARTBEAT (readers
+    /// answer with what they miss). A writer that just finished a burst heartbeats after an
+    /// eighth of this, or a hundredth once a quarter of its window is unacknowledged, so this
+    /// also paces a fast reliable writer.
+    pub heartbeat_period: Duration,
 }
 
 impl NodeConfig {
     /// Defaults: 4 MiB samples, 8 MiB endpoint arenas (memory is only touched as it is used),
-    /// 10 s lease, no batching delay, blocking receive.
+    /// 10 s lease, no batching delay, blocking receive, the engine's heartbeat period (50 ms).
     pub fn new(domain: u16, name: &str) -> Self {
         NodeConfig {
             domain,
@@ -174,6 +179,7 @@ impl NodeConfig {
             lease: Duration::from_secs(10),
             batch_delay: Duration::ZERO,
             busy_poll: false,
+            heartbeat_period: Config::new(domain, "").heartbeat_period,
         }
     }
 }
@@ -832,6 +838,12 @@ impl<L: NodeLink> Node<L> {
         cfg.lease = config.lease;
         cfg.announce_period = config.lease / 3;
         cfg.batch_delay = config.batch_delay;
+        if config.heartbeat_period.is_zero() {
+            return Err(NodeError::Config(
+                "heartbeat_period must be above zero".into(),
+            ));
+        }
+        cfg.heartbeat_period = config.heartbeat_period;
         cfg.mtu = link.capabilities().mtu.min(usize::from(u16::MAX));
         let mac = link.mac();
         let id = random_id();

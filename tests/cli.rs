@@ -181,7 +181,14 @@ fn perf_counts_delivered_samples() {
         return;
     }
     let w = wire("cliperf");
-    for reliable in [false, true] {
+    // Defaults (bursts of 64, ring for best effort, mmsg and a 2 ms heartbeat for reliable),
+    // then one sample per publish on mmsg, reliable with a named heartbeat.
+    for (reliable, extra) in [
+        (false, &[][..]),
+        (true, &[][..]),
+        (false, &["--burst", "1", "--backend", "mmsg"][..]),
+        (true, &["--burst", "1", "--heartbeat-ms", "50"][..]),
+    ] {
         let mut recv_args = vec![
             "perf",
             "-i",
@@ -205,6 +212,9 @@ fn perf_counts_delivered_samples() {
             recv_args.push("--reliable");
             send_args.push("--reliable");
         }
+        send_args.extend_from_slice(extra);
+        // The receiver takes the options both sides share (backend, heartbeat).
+        recv_args.extend(extra.chunks(2).filter(|o| o[0] != "--burst").flatten());
         let recv = spawn_in(&w.b, &recv_args);
         std::thread::sleep(std::time::Duration::from_millis(200));
         let sent = l2net_in(&w.a, &send_args);
@@ -218,6 +228,25 @@ fn perf_counts_delivered_samples() {
             assert_eq!(v["lost"], 0, "reliable perf lost samples: {v}");
         }
     }
+}
+
+#[test]
+fn perf_refuses_a_zero_burst() {
+    let run = |a: &[&str]| l2net().args(a).output().unwrap();
+    let out = run(&["perf", "-i", "lo", "--role", "send", "--burst", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--burst"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["perf", "-i", "lo", "--role", "send", "--heartbeat-ms", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--heartbeat-ms"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -28,6 +28,11 @@ pub struct NetArgs {
     /// publisher.
     #[arg(long, default_value_t = 0)]
     pub batch_us: u64,
+    /// Heartbeat period of reliable writers in milliseconds (default: the node's, 50 ms; `perf`
+    /// picks its own). A writer that just sent a burst heartbeats after a hundredth of it
+    /// when a quarter of its window is unacknowledged, so it paces fast reliable streams.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub heartbeat_ms: Option<u64>,
 }
 
 impl NetArgs {
@@ -47,6 +52,9 @@ impl NetArgs {
         let mut nc = NodeConfig::new(self.domain, name);
         nc.busy_poll = busy_poll;
         nc.batch_delay = Duration::from_micros(self.batch_us);
+        if let Some(ms) = self.heartbeat_ms {
+            nc.heartbeat_period = Duration::from_millis(ms);
+        }
         Ok(Node::new(link, nc)?)
     }
 }
