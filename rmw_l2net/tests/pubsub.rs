@@ -678,10 +678,15 @@ fn publish_wait_take_across_namespaces() {
         let mut pgid: rmw_gid_t = std::mem::zeroed();
         assert_eq!(rmw_get_gid_for_publisher(publ, &mut pgid), RMW_RET_OK);
         assert_eq!(
-            info.publisher_gid.data[..8],
-            pgid.data[..8],
-            "same participant"
+            info.publisher_gid.data, pgid.data,
+            "the message names the publisher by its own GID"
         );
+        let mut same = false;
+        assert_eq!(
+            rmw_compare_gids_equal(&info.publisher_gid, &pgid, &mut same),
+            RMW_RET_OK
+        );
+        assert!(same);
         assert!(!wait_sub(ws, sub, Some(zero)), "taken");
         assert_eq!(
             rmw_take(sub, got.ptr.cast(), &mut taken, null_mut()),

@@ -243,7 +243,6 @@ struct NodeImpl {
     _graph: Arc<GuardCondition>,
     graph_handle: rmw_guard_condition_t,
     participant: u64,
-    next_entity: std::sync::atomic::AtomicU32,
 }
 
 /// Our node state and context state behind an rmw node.
@@ -334,7 +333,6 @@ pub unsafe extern "C" fn rmw_create_node(
             },
             _graph: graph,
             participant: node.id(),
-            next_entity: std::sync::atomic::AtomicU32::new(1),
         });
         let handle = rmw_node_t {
             implementation_identifier: IDENTIFIER.as_ptr(),
@@ -625,10 +623,8 @@ pub unsafe extern "C" fn rmw_create_publisher(
             &remotes,
         );
         drop(router);
-        let entity = ni
-            .next_entity
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let gid = gid(ni.participant, entity);
+        // The writer's own id: what subscriptions see as `publisher_gid` in message infos.
+        let gid = gid(ni.participant, publ.handle().entity());
         let pi = Box::new(PubImpl {
             _reg: register(ni, Kind::Publisher, &topic, (&ty, hash), &gid, &actual),
             matched: Mutex::default(),
@@ -1379,10 +1375,7 @@ pub unsafe extern "C" fn rmw_create_subscription(
         );
         drop(router);
         let ignore = options.ignore_local_publications.then_some(ni.participant);
-        let entity = ni
-            .next_entity
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let sgid = gid(ni.participant, entity);
+        let sgid = gid(ni.participant, sub.handle().entity());
         let si = Box::new(SubImpl {
             _reg: register(ni, Kind::Subscription, &topic, (&ty, hash), &sgid, &actual),
             matched: Mutex::default(),
@@ -2153,10 +2146,6 @@ pub unsafe extern "C" fn rmw_create_client(
                 return null;
             }
         };
-        let entity = ni
-            .next_entity
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let gid = gid(ni.participant, entity);
         // SAFETY: checked valid by service_args.
         let (hq, hs) = unsafe { service_hashes(type_support) };
         let made = node
@@ -2172,6 +2161,8 @@ pub unsafe extern "C" fn rmw_create_client(
                 return null;
             }
         };
+        // The request writer's id: unique in the participant, like every endpoint GID.
+        let gid = gid(ni.participant, requests.handle().entity());
         let ci = Box::new(ClientImpl {
             _reg: register(
                 ni,
@@ -2330,10 +2321,7 @@ pub unsafe extern "C" fn rmw_create_service(
                 return null;
             }
         };
-        let entity = ni
-            .next_entity
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let sgid = gid(ni.participant, entity);
+        let sgid = gid(ni.participant, requests.handle().entity());
         let si = Box::new(ServiceImpl {
             _reg: register(
                 ni,
