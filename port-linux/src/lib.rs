@@ -45,7 +45,8 @@
 //!   comes back in [`RxMeta::stripped_vlan`](l2net_core::RxMeta) with its TPID, PCP, DEI and
 //!   VID; inner tags stay in the bytes. Frames longer than the receive buffer are reported
 //!   truncated with their real length. The ring backend timestamps every frame (software,
-//!   CLOCK_REALTIME, or hardware when the NIC stamped it).
+//!   CLOCK_REALTIME, or hardware when the NIC stamped it); every backend does with
+//!   [`LinkConfig::timestamps`], which also gives transmit stamps for the frames that ask.
 //! * Transmit: frames up to `14 + MTU` bytes, or `18 + MTU` with an outer 802.1Q tag (what
 //!   `AF_PACKET` accepts); frames shorter than 60 bytes are padded with zeros to 60, as a NIC
 //!   would. A filled token too large for its tags is refused and reported by the next flush.

@@ -1,8 +1,10 @@
 //! Frame timestamps with `SO_TIMESTAMPING` on `AF_PACKET` sockets.
 //!
 //! These are plain functions over a socket and caller-owned control-message buffers, so every
-//! backend that uses `recvmsg`/`sendmsg` (plain, mmsg) can use them without giving up its own
-//! buffers:
+//! backend can use them without giving up its own buffers: plain and mmsg with their
+//! `recvmsg`/`recvmmsg` control buffers, uring with the control area of its provided buffers,
+//! the ring for the transmit request it sends with a kick; the ring's receive stamps come from
+//! its frame headers instead:
 //!
 //! * [`enable`] turns timestamping on for a socket: software receive timestamps always, and,
 //!   when asked and the NIC can, hardware timestamps (`ETHTOOL_GET_TS_INFO` to ask,
