@@ -1,0 +1,543 @@
+//! Sets up the wire (two namespaces and a veth pair, with IPv4 addresses for Cyclone DDS), runs
+//! every contender on it in turn and prints the tables.
+//!
+//! ```text
+//! cargo bench -p rmw_l2net --bench rmw_pingpong -- [--secs S] [--sizes 64,1024] [--lib PATH]
+//! ```
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use l2net_linux::netns::{Netns, VethPair};
+
+use crate::dds;
+use crate::stats::{Summary, json_field};
+
+type Res<T> = Result<T, String>;
+
+const ADDR_A: &str = "198.18.0.1/24"; // RFC 2544 benchmarking range, only inside our namespaces.
+const ADDR_B: &str = "198.18.0.2/24";
+/// The issue's target: an rmw round trip at most this times Cyclone DDS's.
+const TARGET_VS_DDS: f64 = 0.6;
+
+struct Options {
+    secs: f64,
+    sizes: Vec<usize>,
+    lib: PathBuf,
+}
+
+const USAGE: &str = "sudo -E cargo bench -p rmw_l2net --bench rmw_pingpong -- [--secs S] [--sizes 64,1024] [--lib PATH]";
+
+fn parse_options(args: &[String]) -> Res<Options> {
+    let mut secs = 3.0;
+    let mut sizes = vec![64, 1024];
+    let mut lib = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--secs" => {
+                secs = val("--secs")?
+                    .parse()
+                    .map_err(|_| "bad --secs".to_string())?;
+                if !(secs > 0.0 && secs <= 600.0) {
+                    return Err("--secs must be in (0, 600]".into());
+                }
+            }
+            "--sizes" => {
+                sizes = val("--sizes")?
+                    .split(',')
+                    .map(|s| match s.parse::<usize>() {
+                        Ok(n) if (8..=60_000).contains(&n) => Ok(n),
+                        _ => Err(format!("bad size {s:?} (8..=60000 bytes)")),
+                    })
+                    .collect::<Res<_>>()?
+            }
+            "--lib" => lib = Some(PathBuf::from(val("--lib")?)),
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown option {other:?} (usage: {USAGE})")),
+        }
+    }
+    let lib = match lib {
+        Some(p) => p,
+        None => built_library()?,
+    };
+    if !lib.exists() {
+        return Err(format!("{} does not exist", lib.display()));
+    }
+    Ok(Options { secs, sizes, lib })
+}
+
+/// The cdylib cargo built with this benchmark (target/<profile>/deps or target/<profile>).
+fn built_library() -> Res<PathBuf> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let deps = exe.parent().ok_or("executable has no directory")?;
+    [Some(deps), deps.parent()]
+        .into_iter()
+        .flatten()
+        .map(|d| d.join("librmw_l2net_cpp.so"))
+        .find(|p| p.exists())
+        .ok_or_else(|| {
+            format!(
+                "librmw_l2net_cpp.so not found beside {} (use --lib)",
+                exe.display()
+            )
+        })
+}
+
+fn ip(args: &[&str]) -> Res<()> {
+    let st = Command::new("ip")
+        .args(args)
+        .status()
+        .map_err(|e| format!("running ip (iproute2): {e}"))?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(format!("ip {} failed", args.join(" ")))
+    }
+}
+
+/// Two namespaces joined by a veth pair (removed on drop by port-linux's helpers).
+struct Wire {
+    veth: VethPair,
+}
+
+impl Wire {
+    fn create() -> Res<Wire> {
+        let a = Netns::new("rmwbench-a").map_err(|e| e.to_string())?;
+        let b = Netns::new("rmwbench-b").map_err(|e| e.to_string())?;
+        let veth = VethPair::new(&a, &b).map_err(|e| e.to_string())?;
+        // Cyclone DDS needs IP addresses; l2net ignores them.
+        ip(&["-n", a.name(), "addr", "add", ADDR_A, "dev", veth.a_name()])?;
+        ip(&["-n", b.name(), "addr", "add", ADDR_B, "dev", veth.b_name()])?;
+        Ok(Wire { veth })
+    }
+
+    /// `program` in side a's (`a == true`) or side b's namespace, told its interface.
+    fn cmd(&self, a: bool, program: &str) -> Command {
+        let (ns, ifname) = if a {
+            (self.veth.a_ns(), self.veth.a_name())
+        } else {
+            (self.veth.b_ns(), self.veth.b_name())
+        };
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns.name(), program])
+            .env("RMW_L2NET_INTERFACE", ifname)
+            .env_remove("RMW_L2NET_CONFIG")
+            .env_remove("ROS_AUTOMATIC_DISCOVERY_RANGE")
+            .env_remove("ROS_LOCALHOST_ONLY");
+        c
+    }
+
+    fn ifname(&self, a: bool) -> &str {
+        if a {
+            self.veth.a_name()
+        } else {
+            self.veth.b_name()
+        }
+    }
+}
+
+/// A background peer, killed on drop unless [`Bg::finish`] waited for it.
+struct Bg(Option<Child>);
+
+impl Bg {
+    /// Wait for the peer to end by itself and collect its output.
+    fn finish(mut self) -> Res<std::process::Output> {
+        let child = self.0.take().ok_or("peer already collected")?;
+        child.wait_with_output().map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn spawn_bg(mut c: Command) -> Res<Bg> {
+    c.stdout(Stdio::null()).stderr(Stdio::inherit());
+    let child = c.spawn().map_err(|e| format!("spawn: {e}"))?;
+    std::thread::sleep(Duration::from_millis(300));
+    Ok(Bg(Some(child)))
+}
+
+fn run_fg(mut c: Command) -> Res<String> {
+    let out = c
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("spawn: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("peer exited with {}", out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn last_json(out: &str) -> Res<String> {
+    out.lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .map(str::to_string)
+        .ok_or_else(|| format!("no result line in peer output: {out:?}"))
+}
+
+fn latency_from(out: &str) -> Res<(Summary, u64)> {
+    let line = last_json(out)?;
+    let f = |k: &str| json_field(&line, k).unwrap_or(f64::NAN);
+    Ok((
+        Summary {
+            count: f("count") as u64,
+            p50_us: f("p50_us"),
+            p90_us: f("p90_us"),
+            p99_us: f("p99_us"),
+            p999_us: f("p999_us"),
+            max_us: f("max_us"),
+        },
+        f("lost") as u64,
+    ))
+}
+
+/// Start the receiver, run the sender to completion, then read the receiver's rate.
+fn measure_rate(mut recv: Command, send: Command) -> Res<f64> {
+    let child = Bg(Some(
+        recv.stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("spawn: {e}"))?,
+    ));
+    std::thread::sleep(Duration::from_millis(300));
+    run_fg(send)?;
+    let out = child.finish()?;
+    let line = last_json(&String::from_utf8_lossy(&out.stdout))?;
+    json_field(&line, "per_sec").ok_or_else(|| format!("no per_sec in {line}"))
+}
+
+fn measure_dds_rate(mut sub: Command, publ: Command) -> Res<f64> {
+    let child = Bg(Some(
+        sub.stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("spawn: {e}"))?,
+    ));
+    std::thread::sleep(Duration::from_millis(300));
+    run_fg(publ)?;
+    let out = child.finish()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    dds::parse_sub(&text).ok_or_else(|| format!("unparsed ddsperf sub output: {text}"))
+}
+
+/// One contender at one payload size; `None` where it failed or does not apply.
+#[derive(Default, Clone, Copy)]
+struct Row {
+    lat: Option<Summary>,
+    lost: Option<u64>,
+    rate_be: Option<f64>,
+    rate_rel: Option<f64>,
+}
+
+/// The rmw, the Node API on the same link as the rmw (`Node::open`: port-linux's default
+/// backend), the Node API on the mmsg backend (what the `l2net` command uses), Cyclone DDS.
+const CONTENDERS: [&str; 4] = [
+    "rmw_l2net_cpp (rmw C API)",
+    "l2net Node API",
+    "l2net Node API, mmsg backend",
+    "Cyclone DDS ddsperf",
+];
+const DDS: usize = 3;
+
+/// The interface argument of a node peer of contender `i` (1 or 2) on side a or b.
+fn node_iface(wire: &Wire, i: usize, a: bool) -> String {
+    if i == 2 {
+        format!("{}@mmsg", wire.ifname(a))
+    } else {
+        wire.ifname(a).to_string()
+    }
+}
+
+pub fn run(args: &[String]) -> Res<()> {
+    let o = parse_options(args)?;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(format!(
+            "needs root for network namespaces and raw sockets: {USAGE}"
+        ));
+    }
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let me = me
+        .to_str()
+        .ok_or("executable path is not UTF-8")?
+        .to_string();
+    let lib = o
+        .lib
+        .to_str()
+        .ok_or("library path is not UTF-8")?
+        .to_string();
+    let have_dds = Command::new("ddsperf").arg("help").output().is_ok();
+    if !have_dds {
+        eprintln!(
+            "rmw_pingpong: ddsperf not found; the Cyclone DDS rows stay n/a \
+             (install it with `apt-get install cyclonedds-tools`)"
+        );
+    }
+    let wire = Wire::create()?;
+    let secs = format!("{}", o.secs);
+    let dir = std::env::temp_dir();
+    let pid = std::process::id();
+    let cfg_a = dir.join(format!("rmwbench-dds-a-{pid}.xml"));
+    let cfg_b = dir.join(format!("rmwbench-dds-b-{pid}.xml"));
+    std::fs::write(&cfg_a, dds::config(wire.ifname(true))).map_err(|e| e.to_string())?;
+    std::fs::write(&cfg_b, dds::config(wire.ifname(false))).map_err(|e| e.to_string())?;
+    let uri = |p: &PathBuf| format!("file://{}", p.display());
+
+    let mut table: Vec<(usize, [Row; 4])> = Vec::new();
+    for &size in &o.sizes {
+        let size_s = size.to_string();
+        let mut rows = [Row::default(); 4];
+        eprintln!("== payload {size} B");
+
+        // Round trips, reliable (ROS's default profile), blocking waits on both sides.
+        for i in 0..DDS {
+            let mut pong = wire.cmd(false, &me);
+            let mut ping = wire.cmd(true, &me);
+            if i == 0 {
+                pong.args(["peer", "rmw-pong", &lib]);
+                ping.args(["peer", "rmw-ping", &lib]);
+            } else {
+                pong.args(["peer", "node-pong", &node_iface(&wire, i, false)]);
+                ping.args(["peer", "node-ping", &node_iface(&wire, i, true)]);
+            }
+            pong.arg("reliable");
+            ping.args([size_s.as_str(), secs.as_str(), "reliable"]);
+            let _p = spawn_bg(pong)?;
+            let r = run_fg(ping).and_then(|o| latency_from(&o));
+            report(CONTENDERS[i], &r);
+            if let Ok((s, lost)) = r {
+                rows[i].lat = Some(s);
+                rows[i].lost = Some(lost);
+            }
+        }
+        // Delivered messages per second, best effort and reliable.
+        for reliable in [false, true] {
+            let q = if reliable { "reliable" } else { "best-effort" };
+            for i in 0..DDS {
+                let mut sub = wire.cmd(false, &me);
+                let mut publ = wire.cmd(true, &me);
+                if i == 0 {
+                    sub.args(["peer", "rmw-sub", &lib]);
+                    publ.args(["peer", "rmw-pub", &lib]);
+                } else {
+                    sub.args(["peer", "node-sub", &node_iface(&wire, i, false)]);
+                    publ.args(["peer", "node-pub", &node_iface(&wire, i, true)]);
+                }
+                sub.args([secs.as_str(), q]);
+                publ.args([size_s.as_str(), secs.as_str(), q]);
+                let r = measure_rate(sub, publ);
+                report_rate(CONTENDERS[i], q, &r);
+                let slot = if reliable {
+                    &mut rows[i].rate_rel
+                } else {
+                    &mut rows[i].rate_be
+                };
+                *slot = r.ok();
+            }
+        }
+
+        // Cyclone DDS ddsperf: ping/pong (reliable) and pub/sub.
+        if have_dds {
+            let d = format!("{}", o.secs.ceil() as u64 + 1);
+            let ds = dds::size_arg(size).to_string();
+            let mut pong = wire.cmd(false, "ddsperf");
+            pong.env("CYCLONEDDS_URI", uri(&cfg_b)).args([
+                "-D",
+                &format!("{}", o.secs.ceil() as u64 + 4),
+                "pong",
+            ]);
+            let mut ping = wire.cmd(true, "ddsperf");
+            ping.env("CYCLONEDDS_URI", uri(&cfg_a))
+                .args(["-D", &d, "ping", "size", &ds]);
+            let p = spawn_bg(pong)?;
+            let r = run_fg(ping)
+                .and_then(|o| dds::parse_ping(&o).ok_or_else(|| format!("unparsed: {o}")));
+            let r = r.map(|s| (s, 0));
+            report(CONTENDERS[DDS], &r);
+            rows[DDS].lat = r.ok().map(|x| x.0);
+            drop(p);
+            for reliable in [false, true] {
+                let mut sub = wire.cmd(false, "ddsperf");
+                sub.env("CYCLONEDDS_URI", uri(&cfg_b));
+                let mut publ = wire.cmd(true, "ddsperf");
+                publ.env("CYCLONEDDS_URI", uri(&cfg_a));
+                if !reliable {
+                    sub.arg("-u");
+                    publ.arg("-u");
+                }
+                sub.args(["-D", &format!("{}", o.secs.ceil() as u64 + 3), "sub"]);
+                publ.args(["-D", &d, "pub", "size", &ds]);
+                let r = measure_dds_rate(sub, publ);
+                let q = if reliable { "reliable" } else { "best-effort" };
+                report_rate(CONTENDERS[DDS], q, &r);
+                let slot = if reliable {
+                    &mut rows[DDS].rate_rel
+                } else {
+                    &mut rows[DDS].rate_be
+                };
+                *slot = r.ok();
+            }
+        }
+        table.push((size, rows));
+    }
+    drop(wire);
+    let _ = std::fs::remove_file(&cfg_a);
+    let _ = std::fs::remove_file(&cfg_b);
+    print!("{}", render(&table, &o));
+    Ok(())
+}
+
+fn report(what: &str, r: &Res<(Summary, u64)>) {
+    match r {
+        Ok((s, lost)) => eprintln!(
+            "  {what}: round trip p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us, {} samples, {lost} lost",
+            s.p50_us, s.p99_us, s.p999_us, s.count
+        ),
+        Err(e) => eprintln!("  {what} ping: FAILED: {e}"),
+    }
+}
+
+fn report_rate(what: &str, q: &str, r: &Res<f64>) {
+    match r {
+        Ok(v) => eprintln!("  {what} ({q}): {v:.0} delivered/s"),
+        Err(e) => eprintln!("  {what} ({q}) rate: FAILED: {e}"),
+    }
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{x:.digits$}"),
+        _ => "n/a".into(),
+    }
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if a.is_finite() && b.is_finite() && b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let commit = Command::new("git")
+        .args([
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "describe",
+            "--always",
+            "--dirty",
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        // A copy of the tree outside git (e.g. `git archive`) says which commit it is.
+        .or_else(|| std::env::var("L2NET_BENCH_COMMIT").ok())
+        .unwrap_or_else(|| "unknown (set L2NET_BENCH_COMMIT)".into());
+    format!("{cpus} vCPU ({model}), Linux {kernel}, commit {commit}")
+}
+
+fn render(table: &[(usize, [Row; 4])], o: &Options) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n### rmw_l2net: round trip and delivered messages per second\n\n{}; {} s per \
+         measurement; one veth pair between two namespaces; library {}\n",
+        machine(),
+        o.secs,
+        o.lib.display()
+    );
+    let _ = writeln!(
+        s,
+        "| payload | contender | RT p50 us | RT p99 us | RT p99.9 us | lost pings | delivered/s best effort | delivered/s reliable |"
+    );
+    let _ = writeln!(s, "|---:|---|---:|---:|---:|---:|---:|---:|");
+    for (size, rows) in table {
+        for (name, r) in CONTENDERS.iter().zip(rows) {
+            let _ = writeln!(
+                s,
+                "| {size} B | {name} | {} | {} | {} | {} | {} | {} |",
+                fmt_opt(r.lat.map(|l| l.p50_us), 1),
+                fmt_opt(r.lat.map(|l| l.p99_us), 1),
+                fmt_opt(r.lat.map(|l| l.p999_us), 1),
+                r.lost.map_or("n/a".into(), |l| l.to_string()),
+                fmt_opt(r.rate_be, 0),
+                fmt_opt(r.rate_rel, 0),
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n### Ratios: rmw_l2net_cpp / alternative (round trip: lower is better; rate: higher is better)\n"
+    );
+    let _ = writeln!(
+        s,
+        "| payload | vs | RT p50 | RT p99 | RT p99.9 | rate best effort | rate reliable | target |"
+    );
+    let _ = writeln!(s, "|---:|---|---:|---:|---:|---:|---:|---|");
+    for (size, rows) in table {
+        let r = &rows[0];
+        for (i, name) in CONTENDERS.iter().enumerate().skip(1) {
+            let other = &rows[i];
+            let p50 = ratio(r.lat.map(|x| x.p50_us), other.lat.map(|x| x.p50_us));
+            let target = match (i, p50) {
+                (DDS, Some(v)) => format!(
+                    "RT p50 <= {TARGET_VS_DDS}x Cyclone: {}",
+                    if v <= TARGET_VS_DDS { "met" } else { "MISSED" }
+                ),
+                (DDS, None) => "RT p50 <= 0.6x Cyclone: not measured".into(),
+                _ => "-".into(),
+            };
+            let _ = writeln!(
+                s,
+                "| {size} B | {name} | {} | {} | {} | {} | {} | {target} |",
+                fmt_opt(p50, 2),
+                fmt_opt(
+                    ratio(r.lat.map(|x| x.p99_us), other.lat.map(|x| x.p99_us)),
+                    2
+                ),
+                fmt_opt(
+                    ratio(r.lat.map(|x| x.p999_us), other.lat.map(|x| x.p999_us)),
+                    2
+                ),
+                fmt_opt(ratio(r.rate_be, other.rate_be), 2),
+                fmt_opt(ratio(r.rate_rel, other.rate_rel), 2),
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nddsperf reports percentiles per second (50 %, 90 %, 99 %, max; no 99.9 %): its p50 and \
+         p99 are the count-weighted means of the per-second values. Payload: the message's bytes \
+         (rmw: a uint8[] of that length, 8 bytes more on the wire for the CDR header and length; \
+         ddsperf: its KS sample of that size)."
+    );
+    s
+}
