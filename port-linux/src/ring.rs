@@ -615,7 +615,9 @@ impl RawLink for RingLink {
         }
         Ok(FlushStatus {
             sent,
-            pending: self.tx.waiting,
+            // Marked frames the kernel has not taken, and filled ones not marked yet (behind a
+            // stamped frame that waits).
+            pending: self.tx.waiting + self.tx.filled,
         })
     }
 

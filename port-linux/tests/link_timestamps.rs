@@ -232,3 +232,90 @@ fn transmit_stamps_come_from_the_driver_on_a_tap() {
         assert_eq!(link.stats().unwrap().tx_timestamp_errors, 0);
     }
 }
+
+/// Poll `link` for transmit stamps until `n` arrived (or fail after 5 s), then check that no
+/// further one comes.
+fn stamps_of(link: &mut LinuxLink, n: usize) -> Vec<u32> {
+    let mut ids = Vec::new();
+    let deadline = StdInstant::now() + Duration::from_secs(5);
+    while ids.len() < n {
+        match link.poll_tx_timestamp() {
+            Some(t) => ids.push(t.id),
+            None => {
+                assert!(StdInstant::now() < deadline, "stamps so far: {ids:?}");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(link.poll_tx_timestamp(), None, "after {ids:?}");
+    ids
+}
+
+/// The ring kicks a stamped frame on its own, with the request, and only after the kernel took
+/// the frames before it. When the kernel pushes back (a pfifo qdisc of limit 0 refuses every
+/// frame with ENOBUFS), frames stay queued in order and the request stays with its frame across
+/// flushes: the frame before it, a stamped frame that is itself refused, the frames after it.
+#[test]
+fn ring_keeps_the_stamp_request_with_its_frame_across_pushback() {
+    if !require_privileges("ring_keeps_the_stamp_request_with_its_frame_across_pushback") {
+        return;
+    }
+    let _serial = support::serial();
+    let w = support::Wire::new("tp", 1500);
+    let mut tx: LinuxLink = contract::open(&w.a, w.veth.a_name(), |c| {
+        c.backend = Backend::Ring;
+        c.timestamps = Some(TimestampMode::Software);
+    });
+    let mut rx: LinuxLink = contract::open(&w.b, w.veth.b_name(), |c| c.backend = Backend::Plain);
+    let src = tx.interface().mac.octets();
+    let queue = |tx: &mut LinuxLink, frames: &[Vec<u8>], stamp: &[u32], first: u32| {
+        for (i, f) in frames.iter().enumerate() {
+            let mut tok = tx.transmit(now(), f.len()).unwrap().expect("a free slot");
+            let id = first + i as u32;
+            if stamp.contains(&id) {
+                tok.request_timestamp(id).unwrap();
+            }
+            tok.consume(|b| b.copy_from_slice(f));
+        }
+    };
+    let flush_all = |tx: &mut LinuxLink| {
+        let deadline = StdInstant::now() + Duration::from_secs(5);
+        let mut sent = 0;
+        loop {
+            let st = tx.flush(now()).unwrap();
+            sent += st.sent;
+            if st.pending == 0 {
+                return sent;
+            }
+            assert!(StdInstant::now() < deadline, "flush never completed");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+
+    // A plain frame, a stamped one, a plain one, all pushed back at first.
+    let sent: Vec<Vec<u8>> = (0..3).map(|i| frame(src, &[], 80, i)).collect();
+    w.a.set_pfifo_qdisc(w.veth.a_name(), 0).unwrap();
+    queue(&mut tx, &sent, &[1], 0);
+    let st = tx.flush(now()).unwrap();
+    assert_eq!((st.sent, st.pending), (0, 3));
+    assert_eq!(tx.flush(now()).unwrap().pending, 3);
+    w.a.delete_root_qdisc(w.veth.a_name()).unwrap();
+    assert_eq!(flush_all(&mut tx), 3);
+    check(&sent, &[], &recv_n(&mut rx, 3));
+    assert_eq!(stamps_of(&mut tx, 1), [1]);
+
+    // The stamped frame first, refused while it is the only one marked.
+    let sent: Vec<Vec<u8>> = (10..14).map(|i| frame(src, &[], 80, i)).collect();
+    w.a.set_pfifo_qdisc(w.veth.a_name(), 0).unwrap();
+    queue(&mut tx, &sent, &[10, 12], 10);
+    assert_eq!(tx.flush(now()).unwrap().pending, 4);
+    assert_eq!(tx.flush(now()).unwrap().pending, 4);
+    w.a.delete_root_qdisc(w.veth.a_name()).unwrap();
+    assert_eq!(flush_all(&mut tx), 4);
+    check(&sent, &[], &recv_n(&mut rx, 4));
+    let mut ids = stamps_of(&mut tx, 2);
+    ids.sort();
+    assert_eq!(ids, [10, 12]);
+    assert_eq!(tx.stats().unwrap().tx_timestamp_errors, 0);
+}
