@@ -651,15 +651,20 @@ impl<L: NodeLink> Shared<L> {
                 // No descriptor to sleep on: drive everything each time.
                 core.pump()?;
             } else if readable || core.rx_more || self.busy_poll {
-                // Take frames in chunks and look at the condition after each.
-                for _ in 0..RX_LIMIT / RX_CHUNK {
-                    core.receive(Some(me), RX_CHUNK)?;
+                // Take frames in chunks and look at the condition after each. The first chunk
+                // is one frame: when it is what the thread waits for (a ping, a reply), the
+                // thread goes on at once, and the receive that finds the link empty happens
+                // in its next wait instead of before its answer.
+                let (mut taken, mut limit) = (0, 1);
+                while taken < RX_LIMIT {
+                    taken += core.receive(Some(me), limit)?;
                     if !core.rx_more {
                         break;
                     }
                     if let Some(v) = ready(core)? {
                         return Ok(Some(v));
                     }
+                    limit = RX_CHUNK;
                 }
             } else if core.is_due(core.now()) {
                 core.step()?;
@@ -1111,7 +1116,9 @@ fn io_thread<L: NodeLink>(shared: &Shared<L>, wake: UnixStream) {
                 // The link failed for good: waiters were told; nothing left to drive.
                 (None, Some(Duration::from_secs(3600)))
             } else if standing_back {
-                (None, Some(IO_IDLE - Duration::from_nanos(since)))
+                // A whole IO_IDLE, not just what is left of it: half the wake-ups while user
+                // threads keep the link busy, at most 2 * IO_IDLE before taking over.
+                (None, Some(IO_IDLE))
             } else if core.leader || link_fd.is_none() {
                 let every = match shared.readiness {
                     Readiness::Every(d) => d,
