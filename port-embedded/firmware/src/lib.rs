@@ -62,7 +62,9 @@ impl From<LinkError> for Failure {
 }
 
 /// Clock, LAN9118 and the link over it (in `.bss`, so that the size report counts its buffers).
+/// Paints the free stack first, so that [`exit`] can log how deep the stack went.
 pub fn bring_up() -> Result<(&'static mut Link, clock::Clock), Failure> {
+    sys::paint_stack();
     let core = cortex_m::Peripherals::take().ok_or(Failure::NoDevice)?;
     let clock = clock::Clock::new(core.SYST);
     let regs = sys::take_lan9118().ok_or(Failure::NoDevice)?;
@@ -86,7 +88,22 @@ pub fn exit(result: Result<(), Failure>) -> ! {
             EXIT_FAILURE
         }
     };
+    log_stack_peak();
     halt(status)
+}
+
+/// Log how deep the stack went since it was last painted (by [`bring_up`] or
+/// [`restart_stack_peak`]): a lower bound for the stack the image needs on top of its static RAM.
+pub fn log_stack_peak() {
+    if let Some(peak) = sys::stack_peak() {
+        info!("stack peak {=usize} bytes", peak);
+    }
+}
+
+/// Paint the free stack again, so that the next [`log_stack_peak`] measures only what runs from
+/// here on (call it from a frame that stays below everything that follows).
+pub fn restart_stack_peak() {
+    sys::paint_stack();
 }
 
 /// Semihosting exit with `status` (SYS_EXIT_EXTENDED, which QEMU passes on as its own exit
@@ -110,4 +127,8 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         }
     }
     halt(EXIT_PANIC)
+}
+/// temp
+pub fn peak() -> usize {
+    sys::stack_peak().unwrap_or(0)
 }

@@ -1,7 +1,7 @@
-//! The firmware's `unsafe`: claiming the LAN9118's register window once, and the device part of
-//! the vector table.
+//! The firmware's `unsafe`: claiming the LAN9118's register window once, the device part of the
+//! vector table, and the stack high-water mark.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use l2net_embedded::lan9118::MPS2_BASE;
 use l2net_embedded::lan9118::mmio::Mmio;
@@ -44,3 +44,51 @@ unsafe extern "C" {
 pub static __INTERRUPTS: [Vector; 1] = [Vector {
     handler: DefaultHandler,
 }];
+
+/// The word the unused stack is filled with.
+const PAINT: u32 = 0xA5C3_5A3C;
+/// How far below the caller's frame the stack is painted (far more than the images use; QEMU's
+/// mps2-an386 gives them 4 MiB of RAM).
+const PAINT_WINDOW: usize = 32 * 1024;
+/// Lowest painted address; 0 until [`paint_stack`] ran.
+static PAINT_BOTTOM: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" {
+    /// Top of the stack (cortex-m-rt's link.x: the end of RAM, the initial MSP).
+    static _stack_start: u32;
+}
+
+/// Fill `PAINT_WINDOW` bytes of the free stack below the caller with `PAINT`, so that
+/// [`stack_peak`] can tell how deep the stack went. Call once, early, with interrupts off.
+#[inline(never)]
+pub(crate) fn paint_stack() {
+    // 64 bytes below this function's own stack pointer: nothing lives there (no interrupt is
+    // enabled, and the loop below calls nothing).
+    let top = (cortex_m::register::msp::read() as usize - 64) & !3;
+    let bottom = top - PAINT_WINDOW;
+    let mut at = bottom;
+    while at < top {
+        // SAFETY: [bottom, top) is stack memory below the live frames: word-aligned, inside RAM
+        // (the images' RAM is 4 MiB, the stack starts at its end), and not used by anything yet.
+        unsafe { (at as *mut u32).write_volatile(PAINT) };
+        at += 4;
+    }
+    PAINT_BOTTOM.store(bottom, Ordering::Relaxed);
+}
+
+/// Deepest stack use since [`paint_stack`], in bytes from the top of the stack; `None` if the
+/// stack was never painted. A lower bound for the worst case: it is what this run reached.
+pub(crate) fn stack_peak() -> Option<usize> {
+    let bottom = PAINT_BOTTOM.load(Ordering::Relaxed);
+    if bottom == 0 {
+        return None;
+    }
+    let start = (&raw const _stack_start) as usize;
+    let mut at = bottom;
+    // SAFETY: the words from `bottom` up are the painted window and the live stack above it,
+    // all RAM, word-aligned; reading them races with nothing (one core, no interrupts).
+    while at < start && unsafe { (at as *const u32).read_volatile() } == PAINT {
+        at += 4;
+    }
+    Some(start - at)
+}

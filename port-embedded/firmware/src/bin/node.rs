@@ -18,7 +18,9 @@ use l2net_core::engine::{
 };
 use l2net_core::{Instant, LinkError, RawLink};
 use l2net_firmware::clock::Clock;
-use l2net_firmware::{BOARD_MAC, DOMAIN, Failure, Link, bring_up, exit};
+use l2net_firmware::{
+    BOARD_MAC, DOMAIN, Failure, Link, bring_up, exit, log_stack_peak, restart_stack_peak,
+};
 
 /// Capacities, cut to what a board serving one host needs (the 16 KiB RAM target; see
 /// docs/BENCHMARKS.md): 1 remote participant (an unmatched one is evicted when another is heard,
@@ -46,6 +48,34 @@ fn main() -> ! {
 }
 
 fn run() -> Result<(), Failure> {
+    let (node, link, mut clock, start, status, cmd) = set_up()?;
+    // Set-up and serving peak separately: set-up holds the participant by value for a moment.
+    log_stack_peak();
+    restart_stack_peak();
+    let result = serve(node, link, &mut clock, start, status, cmd);
+    if result.is_err() {
+        // What the engine and the link counted (drops, refusals) says why nothing happened.
+        error!("engine: {}", node.stats());
+        error!("link: {}", link.stats());
+    }
+    result
+}
+
+/// The participant and its endpoints, in `static` memory.
+type SetUp = (
+    &'static mut Node<'static>,
+    &'static mut Link,
+    Clock,
+    Instant,
+    WriterHandle,
+    ReaderHandle,
+);
+
+/// Everything before serving. Not inlined: its stack frame holds the participant by value
+/// (`Node::new` returns it, 10 KB) before it moves into `static` memory, and that frame must be
+/// gone before the serving loop's frames go on the stack.
+#[inline(never)]
+fn set_up() -> Result<SetUp, Failure> {
     let (link, mut clock) = bring_up()?;
     let history = cortex_m::singleton!(: [u8; ARENA] = [0; ARENA]).ok_or(Failure::NoDevice)?;
     let queue = cortex_m::singleton!(: [u8; ARENA] = [0; ARENA]).ok_or(Failure::NoDevice)?;
@@ -66,14 +96,7 @@ fn run() -> Result<(), Failure> {
         .create_reader("fw/cmd", "text", None, Qos::reliable(DEPTH), queue)
         .map_err(|_| Failure::Engine("cannot create the fw/cmd reader"))?;
     info!("participant {=u64:#x} up", node.id());
-
-    let result = serve(node, link, &mut clock, start, status, cmd);
-    if result.is_err() {
-        // What the engine and the link counted (drops, refusals) says why nothing happened.
-        error!("engine: {}", node.stats());
-        error!("link: {}", link.stats());
-    }
-    result
+    Ok((node, link, clock, start, status, cmd))
 }
 
 /// Answer commands until the first answer is acknowledged and the goodbye is out.
