@@ -47,8 +47,7 @@ pub static __INTERRUPTS: [Vector; 1] = [Vector {
 
 /// The word the unused stack is filled with.
 const PAINT: u32 = 0xA5C3_5A3C;
-/// How far below the caller's frame the stack is painted (far more than the images use; QEMU's
-/// mps2-an386 gives them 4 MiB of RAM).
+/// How far below the caller's frame the stack is painted at most (more than the images use).
 const PAINT_WINDOW: usize = 32 * 1024;
 /// Lowest painted address; 0 until [`paint_stack`] ran.
 static PAINT_BOTTOM: AtomicUsize = AtomicUsize::new(0);
@@ -56,20 +55,24 @@ static PAINT_BOTTOM: AtomicUsize = AtomicUsize::new(0);
 unsafe extern "C" {
     /// Top of the stack (cortex-m-rt's link.x: the end of RAM, the initial MSP).
     static _stack_start: u32;
+    /// Lowest address the stack may grow to (cortex-m-rt's link.x: the end of static RAM).
+    static _stack_end: u32;
 }
 
-/// Fill `PAINT_WINDOW` bytes of the free stack below the caller with `PAINT`, so that
-/// [`stack_peak`] can tell how deep the stack went. Call once, early, with interrupts off.
+/// Fill up to `PAINT_WINDOW` bytes of the free stack below the caller with `PAINT` (never below
+/// the end of static RAM), so that [`stack_peak`] can tell how deep the stack went. Call early,
+/// with interrupts off.
 #[inline(never)]
 pub(crate) fn paint_stack() {
     // 64 bytes below this function's own stack pointer: nothing lives there (no interrupt is
     // enabled, and the loop below calls nothing).
     let top = (cortex_m::register::msp::read() as usize - 64) & !3;
-    let bottom = top - PAINT_WINDOW;
+    let limit = ((&raw const _stack_end) as usize + 3) & !3;
+    let bottom = top.saturating_sub(PAINT_WINDOW).max(limit);
     let mut at = bottom;
     while at < top {
-        // SAFETY: [bottom, top) is stack memory below the live frames: word-aligned, inside RAM
-        // (the images' RAM is 4 MiB, the stack starts at its end), and not used by anything yet.
+        // SAFETY: [bottom, top) is stack memory below the live frames and above the end of static
+        // RAM (`_stack_end`): word-aligned, inside RAM, and not used by anything yet.
         unsafe { (at as *mut u32).write_volatile(PAINT) };
         at += 4;
     }
