@@ -290,7 +290,8 @@ pub struct LinkStats {
     pub kernel_drops: u64,
     /// Times the receive ring was full (`tp_freeze_q_cnt`, ring backend only).
     pub kernel_ring_full: u64,
-    /// Failed reads of the transmit-timestamp error queue (the stamps in them are lost).
+    /// Transmit stamps lost: failed reads of the error queue, or (ring) a request the kernel
+    /// refused when the frame was kicked.
     pub tx_timestamp_errors: u64,
 }
 

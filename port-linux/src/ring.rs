@@ -176,6 +176,9 @@ pub struct RingLink {
     tx_slots: usize,
     /// Control buffer for the transmit-timestamp error queue.
     errq_control: Box<[u8]>,
+    /// Transmit timestamps can be requested: timestamps are on and the kernel accepts the
+    /// request's control messages on a ring kick.
+    tx_stamps: bool,
 }
 
 impl RingLink {
@@ -234,7 +237,9 @@ impl RingLink {
         tx_geo: Geometry,
     ) -> Result<Self, OpenError> {
         sock.bind(cfg)?;
+        let tx_stamps = sock.ts.is_some() && Self::kernel_takes_stamp_requests(&sock);
         Ok(RingLink {
+            tx_stamps,
             map,
             sock,
             rx_geo,
@@ -257,6 +262,23 @@ impl RingLink {
             rejected: None,
             tx_slots: cfg.tx_slots,
         })
+    }
+
+    /// Whether the kernel accepts a transmit-timestamp request (`SO_TIMESTAMPING` with
+    /// `SCM_TS_OPT_ID`, Linux 6.13) on a ring kick: a kick with the request while no frame is
+    /// marked sends nothing, but `tpacket_snd` parses the control messages first and refuses
+    /// ones it does not know with `EINVAL`. If the interface is down the kernel answers before
+    /// parsing them; the request is then assumed to work (a later refusal is reported by
+    /// `flush`).
+    fn kernel_takes_stamp_requests(sock: &PacketSocket) -> bool {
+        let mut control = [0u8; crate::timestamp::TX_REQUEST_SPACE];
+        let Ok(n) = crate::timestamp::write_tx_request(&mut control, 0, sock.tx_hardware()) else {
+            return false;
+        };
+        match crate::timestamp::send_with_control(sock.fd.as_fd(), &[], &control[..n]) {
+            Err(e) => e.raw_os_error() != Some(libc::EINVAL),
+            Ok(_) => true,
+        }
     }
 
     /// The interface as it was when the link opened.
@@ -366,6 +388,16 @@ impl RingLink {
                 Err(e) => match sys::errno(&e) {
                     libc::EAGAIN | libc::ENOBUFS => return Ok(()),
                     libc::EINTR => continue,
+                    libc::EINVAL if !control.is_empty() => {
+                        // The request itself was refused (the probe at open could not tell):
+                        // report it once; the frame stays marked and goes out unstamped with
+                        // the next kick.
+                        self.tx.stamp_kick = None;
+                        self.sock.stats.tx_timestamp_errors += 1;
+                        return Err(self
+                            .sock
+                            .error("send (TX ring) with a timestamp request", libc::EINVAL));
+                    }
                     libc::EMSGSIZE | libc::EINVAL => return Ok(()), // WRONG_FORMAT, seen by reap
                     errno => return Err(self.sock.error("send (TX ring)", errno)),
                 },
@@ -483,6 +515,11 @@ impl TxToken for RingTx<'_> {
                 "transmit timestamps: open the link with LinkConfig::timestamps",
             ));
         }
+        if !self.link.tx_stamps {
+            return Err(LinkError::Unsupported(
+                "transmit timestamps on the ring: the kernel refuses SCM_TS_OPT_ID (Linux 6.13+)",
+            ));
+        }
         self.id = Some(id);
         Ok(())
     }
@@ -494,7 +531,7 @@ impl RawLink for RingLink {
 
     fn capabilities(&self) -> Capabilities {
         let mut caps = self.sock.capabilities(self.tx_geo.frames());
-        caps.timestamps = self.sock.timestamp_caps(true);
+        caps.timestamps = self.sock.timestamp_caps(self.tx_stamps);
         // The ring stamps every received frame, whether or not timestamps were asked for.
         caps.timestamps.rx_software = true;
         caps
