@@ -33,21 +33,28 @@ pub struct NetArgs {
     /// when a quarter of its window is unacknowledged, so it paces fast reliable streams.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub heartbeat_ms: Option<u64>,
+    /// Socket receive buffer in bytes (SO_RCVBUF; the kernel's default unless named, 4 MiB
+    /// for `perf`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(4096..=(1 << 30)))]
+    pub rcvbuf: Option<u64>,
 }
 
 impl NetArgs {
     pub fn open(&self, name: &str, busy_poll: bool) -> Result<Node<LinuxLink>, CliError> {
-        self.open_with(name, busy_poll, Backend::Mmsg)
+        self.open_with(name, busy_poll, Backend::Mmsg, None)
     }
 
-    /// Like [`NetArgs::open`], with `backend` unless the command line names one.
+    /// Like [`NetArgs::open`], with `backend` and `rcvbuf` unless the command line names them.
     pub fn open_with(
         &self,
         name: &str,
         busy_poll: bool,
         backend: Backend,
+        rcvbuf: Option<u64>,
     ) -> Result<Node<LinuxLink>, CliError> {
-        let cfg = LinkConfig::new(&self.interface).with_backend(self.backend.unwrap_or(backend));
+        let mut cfg =
+            LinkConfig::new(&self.interface).with_backend(self.backend.unwrap_or(backend));
+        cfg.rcvbuf = self.rcvbuf.or(rcvbuf).map(|n| n as usize);
         let (link, _sel) = LinuxLink::open(&cfg)?;
         let mut nc = NodeConfig::new(self.domain, name);
         nc.busy_poll = busy_poll;
