@@ -194,9 +194,9 @@ pub struct LinkConfig {
     /// stamps are on `CLOCK_REALTIME`; [`TimestampMode::Hardware`] switches the NIC's stamping
     /// on (`CAP_NET_ADMIN`) or fails the open. Per backend:
     /// * plain: receive and transmit stamps (`SCM_TIMESTAMPING`, the error queue);
-    /// * mmsg: the same, receives still batched (each message's control buffer holds the stamp
-    ///   and the VLAN auxdata); each stamped frame is sent with its own `sendmsg` between
-    ///   `sendmmsg` batches;
+    /// * mmsg: the same, and still in batches: each message's control buffer holds the stamp
+    ///   and the VLAN auxdata on receive, and a stamped frame's message carries its request in
+    ///   the `sendmmsg` batch;
     /// * ring: receive stamps from the frame headers (the ring stamps every frame anyway);
     ///   each stamped frame is kicked on its own with the request's control messages (see
     ///   [`crate::ring`]), its stamp read from the error queue;

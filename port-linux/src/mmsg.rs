@@ -14,8 +14,8 @@
 //!   big enough for both its `PACKET_AUXDATA` and its `SCM_TIMESTAMPING` message, so batches
 //!   stay batches and every frame keeps its tag and its stamp (software: `CLOCK_REALTIME`
 //!   when the kernel received it; hardware: the NIC's clock). A frame whose token asked for a
-//!   transmit stamp is sent alone with `sendmsg` and the request's control messages; the
-//!   frames around it still go in `sendmmsg` batches.
+//!   transmit stamp carries the request's control messages in its own message of the
+//!   `sendmmsg` batch, so stamped and unstamped frames go out in the same system call.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -28,7 +28,7 @@ use l2net_core::{Capabilities, Instant, LinkError, MacAddr, RawLink};
 use crate::error::OpenError;
 use crate::iface::InterfaceInfo;
 use crate::link::{LinkConfig, LinkStats, PacketSocket, auxdata, rx_meta};
-use crate::plain::{BufRx, QueueTx, TxQueue, send_head};
+use crate::plain::{BufRx, QueueTx, TxQueue};
 use crate::sys::{self, socket as sock};
 
 /// The mmsg backend. See the module docs.
@@ -45,7 +45,14 @@ pub struct MmsgLink {
     batch: usize,
     /// Control buffer for the transmit-timestamp error queue.
     errq_control: Box<[u8]>,
+    /// Per transmit slot of a batch: the control messages of its timestamp request.
+    tx_controls: Box<[TxControl]>,
 }
+
+/// The control messages of one transmit-timestamp request, aligned for `cmsghdr`.
+#[repr(C, align(8))]
+#[derive(Debug, Clone, Copy)]
+struct TxControl([u8; crate::timestamp::TX_REQUEST_SPACE]);
 
 impl std::fmt::Debug for sock::MmsgRx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -76,6 +83,8 @@ impl MmsgLink {
             rejected: None,
             batch: cfg.rx_batch,
             errq_control: vec![0u8; crate::timestamp::ERRQUEUE_CONTROL_SPACE].into_boxed_slice(),
+            tx_controls: vec![TxControl([0; crate::timestamp::TX_REQUEST_SPACE]); cfg.tx_slots]
+                .into_boxed_slice(),
             sock,
         })
     }
@@ -186,31 +195,29 @@ impl RawLink for MmsgLink {
             return Err(e);
         }
         let mut sent = 0;
+        let hardware = self.sock.tx_hardware();
         while self.tx.queued() > 0 {
-            let queued = self.tx.queued();
-            // A frame with a transmit-timestamp request goes alone, with its control messages.
-            let stamped = (0..queued).position(|k| self.tx.id(k).is_some());
-            if stamped == Some(0) {
-                match send_head(&self.sock, &self.tx) {
-                    Ok(_) => {
-                        self.tx.pop(1);
-                        sent += 1;
-                        self.sock.stats.tx_frames += 1;
-                        continue;
-                    }
-                    Err(e) => match sys::errno(&e) {
-                        libc::EAGAIN | libc::ENOBUFS => break,
-                        libc::EINTR => continue,
-                        errno => return Err(self.sock.error("sendmsg", errno)),
-                    },
+            let batch = self.tx.queued().min(self.tx_controls.len());
+            // Each stamped frame carries its request in its own message of the batch.
+            for k in 0..batch {
+                if let Some(id) = self.tx.id(k) {
+                    crate::timestamp::write_tx_request(&mut self.tx_controls[k].0, id, hardware)
+                        .map_err(|_| {
+                            LinkError::Unsupported("transmit timestamp ids on this architecture")
+                        })?;
                 }
             }
-            let batch = stamped.unwrap_or(queued);
             let tx = &self.tx;
-            match self
-                .txm
-                .send(self.sock.fd.as_fd(), (0..batch).map(|k| tx.get(k)))
-            {
+            let controls = &self.tx_controls;
+            let frames = (0..batch).map(|k| {
+                let control: &[u8] = if tx.id(k).is_some() {
+                    &controls[k].0
+                } else {
+                    &[]
+                };
+                (tx.get(k), control)
+            });
+            match self.txm.send(self.sock.fd.as_fd(), frames) {
                 Ok(0) => break,
                 Ok(n) => {
                     self.tx.pop(n);

@@ -450,29 +450,36 @@ impl MmsgTx {
         }
     }
 
-    /// Send `frames` (at most `n`) with one `sendmmsg(MSG_DONTWAIT)`; returns how many the
-    /// kernel took (they are taken in order).
+    /// Send `frames` (at most `n`), each with its control messages (empty: none), with one
+    /// `sendmmsg(MSG_DONTWAIT)`; returns how many the kernel took (they are taken in order).
     pub(crate) fn send<'f>(
         &mut self,
         fd: BorrowedFd<'_>,
-        frames: impl Iterator<Item = &'f [u8]>,
+        frames: impl Iterator<Item = (&'f [u8], &'f [u8])>,
     ) -> io::Result<usize> {
         let mut count = 0;
-        for ((iov, hdr), frame) in self.iovs.iter_mut().zip(self.hdrs.iter_mut()).zip(frames) {
+        for ((iov, hdr), (frame, control)) in
+            self.iovs.iter_mut().zip(self.hdrs.iter_mut()).zip(frames)
+        {
             iov.iov_base = frame.as_ptr().cast_mut().cast();
             iov.iov_len = frame.len();
             // SAFETY: all-zero is a valid msghdr.
             hdr.msg_hdr = unsafe { core::mem::zeroed() };
             hdr.msg_hdr.msg_iov = iov;
             hdr.msg_hdr.msg_iovlen = 1;
+            if !control.is_empty() {
+                hdr.msg_hdr.msg_control = control.as_ptr().cast_mut().cast();
+                hdr.msg_hdr.msg_controllen = control.len() as _;
+            }
             hdr.msg_len = 0;
             count += 1;
         }
         if count == 0 {
             return Ok(0);
         }
-        // SAFETY: the first `count` headers point at iovecs describing frames borrowed for
-        // 'f, which outlives the call; the kernel only reads them (and writes msg_len).
+        // SAFETY: the first `count` headers point at iovecs describing frames, and at control
+        // buffers, borrowed for 'f, which outlives the call; the kernel only reads them (and
+        // writes msg_len).
         let n = cvt(unsafe {
             libc::sendmmsg(
                 fd.as_raw_fd(),
