@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CMake (Debian's package, only when the machine has none) and colcon (colcon-common-extensions from
 # PyPI, in a virtual environment of its own so nothing system-wide changes) for the colcon build of
-# rmw_l2net (.ci/check.d/rmw-colcon.sh). Idempotent: a second run only checks and returns.
+# rmw_l2net (.ci/check.d/rmw-colcon.sh; colcon-metadata reads rmw_l2net/colcon.pkg and
+# colcon-library-path adds lib/ to LD_LIBRARY_PATH). Idempotent: a second run only checks.
 #
 #   L2NET_COLCON_VENV   where the virtual environment lives (default ~/.cache/l2net-colcon-venv)
 set -euo pipefail
@@ -15,7 +16,7 @@ if ! command -v cmake >/dev/null; then
 fi
 cmake --version | head -n 1
 
-if [ -x "$venv/bin/colcon" ] && "$venv/bin/python" -c 'import colcon_cmake, colcon_ros' 2>/dev/null; then
+if [ -x "$venv/bin/colcon" ] && "$venv/bin/python" -c 'import colcon_cmake, colcon_ros, colcon_metadata, colcon_library_path' 2>/dev/null; then
     echo "colcon.sh: colcon already in $venv"
 else
     echo "colcon.sh: installing colcon-common-extensions (pip) into $venv"
@@ -24,7 +25,14 @@ else
     [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null && py=/usr/bin/python3
     rm -rf "$venv"
     mkdir -p "$(dirname "$venv")"
-    "$py" -m venv "$venv"
+    if ! "$py" -m venv "$venv"; then
+        # Debian splits venv/ensurepip into python3-venv.
+        echo "colcon.sh: installing python3-venv (apt)"
+        rm -rf "$venv"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+        /usr/bin/python3 -m venv "$venv"
+    fi
     "$venv/bin/pip" install --quiet --disable-pip-version-check colcon-common-extensions
 fi
 "$venv/bin/python" -m pip list --disable-pip-version-check 2>/dev/null | grep -E "^colcon-(core|cmake|ros) " || true
