@@ -222,6 +222,7 @@ fn messages(keep: impl FnOnce(&[MessageRepr<'_>])) {
             first_seq: 1,
             last_seq: 0,
             count: 1,
+            reader: None,
         }),
         MessageRepr::Heartbeat(HeartbeatRepr {
             is_final: true,
@@ -230,6 +231,7 @@ fn messages(keep: impl FnOnce(&[MessageRepr<'_>])) {
             first_seq: 5,
             last_seq: u64::MAX,
             count: u32::MAX,
+            reader: Some(EntityId(7)),
         }),
         MessageRepr::AckNack(acknack(false, missing)),
         MessageRepr::AckNack(acknack(true, full)),

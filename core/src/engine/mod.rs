@@ -62,6 +62,7 @@ mod event;
 pub mod fuzzing;
 pub mod graph;
 pub mod history;
+mod local;
 mod participant;
 pub mod qos;
 pub mod reassembly;

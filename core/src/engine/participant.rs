@@ -269,6 +269,8 @@ pub(crate) struct Proxy {
     pub(crate) state: ReaderProxy,
     /// When to repeat the unicast HEARTBEAT that tells the reader where to start.
     pub(crate) sync_next: Instant,
+    /// It asked for repairs: once they are out, it gets a HEARTBEAT naming it.
+    pub(crate) repair_hb: bool,
 }
 
 pub(crate) struct LocalWriter<'a, const H: usize, const M: usize> {
@@ -308,6 +310,10 @@ pub(crate) struct LocalWriter<'a, const H: usize, const M: usize> {
     pub(crate) live_lost: bool,
     /// Send a HEARTBEAT with the LIVELINESS flag.
     pub(crate) assert_due: bool,
+    /// Matched readers of this participant.
+    pub(crate) local: super::local::LocalLinks<M>,
+    /// Proxies with `repair_hb` set.
+    pub(crate) repair_hbs: usize,
 }
 
 impl<const H: usize, const M: usize> LocalWriter<'_, H, M> {
@@ -321,6 +327,19 @@ impl<const H: usize, const M: usize> LocalWriter<'_, H, M> {
     fn shrink(&mut self) {
         while self.proxies_hi > 0 && self.proxies[self.proxies_hi - 1].is_none() {
             self.proxies_hi -= 1;
+        }
+        self.recount_repairs();
+    }
+    pub(crate) fn recount_repairs(&mut self) {
+        self.repair_hbs = self.live().iter().flatten().filter(|p| p.repair_hb).count();
+    }
+    /// Proxy `i` asked for repairs.
+    pub(crate) fn want_repair_hb(&mut self, i: usize) {
+        if let Some(p) = self.proxies[i].as_mut()
+            && !p.repair_hb
+        {
+            p.repair_hb = true;
+            self.repair_hbs += 1;
         }
     }
 }
@@ -368,6 +387,8 @@ pub(crate) struct LocalReader<'a, const H: usize, const M: usize> {
     pub(crate) deadline_next: Option<Instant>,
     /// `writers[writers_hi..]` are all `None` (see [`LocalWriter::proxies_hi`]).
     pub(crate) writers_hi: usize,
+    /// Matched writers of this participant.
+    pub(crate) local_writers: u16,
 }
 
 impl<const H: usize, const M: usize> LocalReader<'_, H, M> {
@@ -739,6 +760,8 @@ impl<
             live_asserted: self.now,
             live_lost: false,
             assert_due: false,
+            local: super::local::LocalLinks::new(),
+            repair_hbs: 0,
             hb_count: 0,
             hb_next: self.now,
             hb_last: Instant::ZERO,
@@ -786,6 +809,7 @@ impl<
             notified: false,
             deadline_next: None,
             writers_hi: 0,
+            local_writers: 0,
         });
         self.r_hi = self.r_hi.max(slot + 1);
         Ok(ReaderHandle {
@@ -983,6 +1007,7 @@ impl<
             };
             self.push_event(Event::Unmatched { local, remote });
         }
+        self.unmatch_local_writer(i, w.entity, &w.local);
     }
 
     fn drop_reader(&mut self, i: usize) {
@@ -1010,6 +1035,7 @@ impl<
             };
             self.push_event(Event::Unmatched { local, remote });
         }
+        self.unmatch_local_reader(i, r.entity);
     }
 
     /// Delete a service client.
@@ -1028,22 +1054,27 @@ impl<
         a.is_some() || b.is_some()
     }
 
-    /// Number of remote endpoints matched with a local writer.
+    /// Number of readers matched with a local writer: remote ones and those of this
+    /// participant.
     pub fn writer_matches(&self, h: WriterHandle) -> usize {
         self.writer_index(h)
             .and_then(|i| self.writers[i].as_ref())
-            .map_or(0, |w| w.live().iter().flatten().count())
+            .map_or(0, |w| w.live().iter().flatten().count() + w.local.count())
     }
 
-    /// Number of remote endpoints matched with a local reader.
+    /// Number of writers matched with a local reader: remote ones and those of this
+    /// participant.
     pub fn reader_matches(&self, h: ReaderHandle) -> usize {
         self.reader_index(h)
             .and_then(|i| self.readers[i].as_ref())
-            .map_or(0, |r| r.live().iter().flatten().count())
+            .map_or(0, |r| {
+                r.live().iter().flatten().count() + usize::from(r.local_writers)
+            })
     }
 
     /// True if every sample a reliable writer sent was acknowledged by every matched reliable
-    /// reader (and everything written was sent at least once).
+    /// reader (and everything written was sent at least once); a reliable reader of this
+    /// participant acknowledges a sample once it is in its queue.
     pub fn is_acknowledged(&self, h: WriterHandle) -> bool {
         let Some(w) = self.writer_index(h).and_then(|i| self.writers[i].as_ref()) else {
             return false;
@@ -1055,12 +1086,13 @@ impl<
                 .flatten()
                 .filter(|p| p.reliable)
                 .all(|p| p.state.acked_below() >= next)
+            && w.local.all_delivered(next)
     }
 
     // -----------------------------------------------------------------------------------------
     // Matching
 
-    fn names_match(a: &EndpointInfo, b: &EndpointInfo) -> bool {
+    pub(crate) fn names_match(a: &EndpointInfo, b: &EndpointInfo) -> bool {
         a.topic == b.topic
             && a.type_name == b.type_name
             && (a.type_hash == [0; 32] || b.type_hash == [0; 32] || a.type_hash == b.type_hash)
@@ -1071,6 +1103,7 @@ impl<
         for s in slots {
             self.try_match_writer(wi, s);
         }
+        self.match_local_pairs_of_writer(wi);
     }
 
     pub(crate) fn match_local_reader(&mut self, ri: usize) {
@@ -1078,6 +1111,7 @@ impl<
         for s in slots {
             self.try_match_reader(ri, s);
         }
+        self.match_local_pairs_of_reader(ri);
     }
 
     pub(crate) fn match_remote(&mut self, slot: usize) {
@@ -1146,6 +1180,7 @@ impl<
             reliable,
             state: ReaderProxy::new(start),
             sync_next: self.now,
+            repair_hb: false,
         });
         if late_joiner && !reliable {
             // Best-effort late joiner: send the history once more to the topic.
@@ -1334,6 +1369,8 @@ impl<
     // -----------------------------------------------------------------------------------------
     // Writing
 
+    /// The oldest sample some reliable reader still needs: not acknowledged by a remote one,
+    /// or not yet in the queue of one of this participant. `u64::MAX` without reliable readers.
     pub(crate) fn min_acked(w: &LocalWriter<'a, H, M>) -> u64 {
         w.proxies
             .iter()
@@ -1342,6 +1379,7 @@ impl<
             .map(|p| p.state.acked_below())
             .min()
             .unwrap_or(u64::MAX)
+            .min(w.local.min_pending(w.history.first_seq()))
     }
 
     /// Largest sample `h` can write: its history arena, and the protocol's 32-bit sample length.
@@ -1428,7 +1466,7 @@ impl<
             },
             fill,
         );
-        match res {
+        let out = match res {
             Ok(seq) => {
                 self.stats.tx_overwritten += overwritten;
                 if w.sent_below < w.history.first_seq() {
@@ -1463,7 +1501,12 @@ impl<
                 w.blocked = true;
                 Err(WriteError::WouldBlock)
             }
+        };
+        if out.is_ok() {
+            // Readers of this participant get the sample now, without the wire.
+            self.local_after_write(wi);
         }
+        out
     }
 
     /// Assert `h`'s liveliness without writing a sample: a HEARTBEAT with the LIVELINESS flag
@@ -1486,6 +1529,7 @@ impl<
         if let Some(lease) = Self::manual_lease_of(w) {
             self.liveliness_check_at = self.liveliness_check_at.min(now.saturating_add(lease));
         }
+        self.local_liveliness(wi, true);
         Ok(())
     }
 
@@ -1519,6 +1563,7 @@ impl<
                     entity: w.entity,
                 };
                 self.push_event(Event::LivelinessLost { writer });
+                self.local_liveliness(wi, false);
             } else {
                 next = next.min(until);
             }
@@ -1653,6 +1698,7 @@ impl<
             }
             // Room appeared: deliver samples held back because the queue was full.
             self.drain_held(ri);
+            self.local_after_take(ri);
         }
         Ok(Some(out))
     }
@@ -1810,7 +1856,7 @@ impl<
             };
             if let (Some(d), Some(next)) = (r.info.qos.deadline, r.deadline_next)
                 && now > next
-                && r.live().iter().flatten().next().is_some()
+                && (r.live().iter().flatten().next().is_some() || r.local_writers > 0)
             {
                 r.deadline_next = Some(now + d);
                 let local = LocalEndpoint::Reader(ReaderHandle {
@@ -1901,7 +1947,7 @@ impl<
         }
         for r in self.live_readers().iter().flatten() {
             if let Some(d) = r.deadline_next
-                && r.live().iter().flatten().next().is_some()
+                && (r.live().iter().flatten().next().is_some() || r.local_writers > 0)
             {
                 t = t.min(d + Duration::from_nanos(1));
             }

@@ -913,6 +913,10 @@ impl<
                 continue;
             };
             let entity = r.entity;
+            // A HEARTBEAT naming another reader of ours is not for this one.
+            if hb.reader.is_some_and(|e| e.0 != entity) {
+                continue;
+            }
             let Some(m) = r.writers[mi].as_mut() else {
                 continue;
             };
@@ -936,10 +940,12 @@ impl<
                 }
                 continue;
             }
-            // A unicast HEARTBEAT may be meant for another reader of this participant: only
-            // the multicast one (first = oldest sample the writer holds) makes a synchronised
-            // reader skip.
-            let lost = if unicast {
+            // An undirected unicast HEARTBEAT (from a writer that predates the reader field)
+            // may be meant for another reader of this participant: only a multicast one (first =
+            // oldest sample the writer holds) or one naming this reader makes a synchronised
+            // reader skip. (A sync HEARTBEAT's first is at most this reader's entitlement, so
+            // for a reader already synchronised it skips nothing.)
+            let lost = if unicast && hb.reader.is_none() {
                 0
             } else {
                 m.window.skip_to(hb.first_seq)
@@ -994,15 +1000,16 @@ impl<
         let Some(w) = self.writers[wi].as_mut() else {
             return;
         };
-        let Some(p) = w
-            .proxies
-            .iter_mut()
-            .flatten()
-            .find(|p| p.participant == sender && p.entity == a.reader.0 && p.reliable)
-        else {
+        let Some(pi) = w.live().iter().position(|p| {
+            p.is_some_and(|p| p.participant == sender && p.entity == a.reader.0 && p.reliable)
+        }) else {
             self.stats.rx_unmatched += 1;
             return;
         };
+        let Some(p) = w.proxies[pi].as_mut() else {
+            return;
+        };
+        let mut repairs = false;
         let mut set = SeqSet::new(a.missing.base(), u32::from(a.missing.num_bits()));
         for s in a.missing.iter() {
             set.insert(s);
@@ -1018,12 +1025,16 @@ impl<
                     p.sync_next = self.now;
                 }
                 for s in req.iter().filter(|s| *s >= first) {
+                    repairs = true;
                     // The resend set spans 256 numbers; when it is empty it moves to where the
                     // requests are (a history deeper than 256 samples).
                     if !w.resend.insert(s) && w.resend.is_empty() {
                         w.resend = SeqSet::new(s, SEQSET_BITS);
                         w.resend.insert(s);
                     }
+                }
+                if repairs {
+                    w.want_repair_hb(pi);
                 }
             }
             Err(AckError::Stale) => self.stats.rx_stale_control += 1,
@@ -1044,15 +1055,12 @@ impl<
         let Some(w) = self.writers[wi].as_mut() else {
             return;
         };
-        if !w
-            .proxies
-            .iter()
-            .flatten()
-            .any(|p| p.participant == sender && p.entity == n.reader.0 && p.reliable)
-        {
+        let Some(pi) = w.live().iter().position(|p| {
+            p.is_some_and(|p| p.participant == sender && p.entity == n.reader.0 && p.reliable)
+        }) else {
             self.stats.rx_unmatched += 1;
             return;
-        }
+        };
         if n.seq >= w.sent_below || w.history.sample_len(n.seq).is_none() {
             // Never sent, or no longer held (the next HEARTBEAT says so).
             self.stats.rx_forged_control += u64::from(n.seq >= w.sent_below);
@@ -1071,11 +1079,13 @@ impl<
                 for f in set.iter() {
                     have.insert(f);
                 }
+                w.want_repair_hb(pi);
                 return;
             }
         }
         if let Some(e) = w.frag_nacks.iter_mut().find(|e| e.is_none()) {
             *e = Some((n.seq, set));
+            w.want_repair_hb(pi);
         } else {
             self.stats.nack_frag_overflow += 1;
         }

@@ -51,6 +51,11 @@ pub(crate) enum Plan {
     Heartbeat {
         w: usize,
     },
+    /// A HEARTBEAT naming one reader that asked for repairs, once they are out.
+    RepairHeartbeat {
+        w: usize,
+        p: usize,
+    },
     /// A HEARTBEAT with the LIVELINESS flag ([`Participant::assert_liveliness`]).
     Liveliness {
         w: usize,
@@ -294,6 +299,16 @@ impl<
                     return Some(Plan::SyncHeartbeat { w: wi, p: pi });
                 }
             }
+            let repairs_out = w.resend.is_empty()
+                && w.resend_cursor.is_none()
+                && w.frag_nacks.iter().all(Option::is_none);
+            if repairs_out && w.repair_hbs > 0 {
+                for (pi, p) in w.live().iter().enumerate() {
+                    if p.is_some_and(|p| p.repair_hb) {
+                        return Some(Plan::RepairHeartbeat { w: wi, p: pi });
+                    }
+                }
+            }
             if Self::needs_heartbeat(w)
                 && (w.hb_next <= now
                     || (w.hb_soon
@@ -523,8 +538,10 @@ impl<
                 // no reader: start at the earliest entitlement of those that wait for it, so
                 // none is told to skip samples it is owed (one that started earlier just gets
                 // a few older samples).
+                // The HEARTBEAT names its reader, but a receiver that predates the reader field
+                // applies it to every reader of that participant.
                 let first = wr
-                    .proxies
+                    .live()
                     .iter()
                     .flatten()
                     .filter(|q| q.participant == px.participant && q.reliable && q.state.needs_sync)
@@ -541,6 +558,23 @@ impl<
                     first_seq: first,
                     last_seq: last,
                     count: wr.hb_count.wrapping_add(1),
+                    reader: Some(EntityId(px.entity)),
+                });
+                Some(f(px.mac, &msg))
+            }
+            Plan::RepairHeartbeat { w, p } => {
+                let wr = self.writers[w].as_ref()?;
+                let px = wr.proxies[p].as_ref()?;
+                let first = wr.history.first_seq();
+                let last = wr.sent_below.saturating_sub(1).max(first - 1);
+                let msg = MessageRepr::Heartbeat(HeartbeatRepr {
+                    is_final: false,
+                    liveliness: false,
+                    writer: EntityId(wr.entity),
+                    first_seq: first,
+                    last_seq: last,
+                    count: wr.hb_count.wrapping_add(1),
+                    reader: Some(EntityId(px.entity)),
                 });
                 Some(f(px.mac, &msg))
             }
@@ -558,6 +592,7 @@ impl<
                     first_seq: first,
                     last_seq: last,
                     count: wr.hb_count.wrapping_add(1),
+                    reader: None,
                 });
                 Some(f(wr.mac, &msg))
             }
@@ -762,12 +797,18 @@ impl<
             Plan::SyncHeartbeat { w, p } => {
                 if let Some(wr) = self.writers[w].as_mut() {
                     wr.hb_count = wr.hb_count.wrapping_add(1);
-                    let target = wr.proxies[p].map(|px| px.participant);
-                    for q in wr.live_mut().iter_mut().flatten() {
-                        if Some(q.participant) == target && q.state.needs_sync {
-                            q.sync_next = now + hb_period;
-                        }
+                    if let Some(q) = wr.proxies[p].as_mut() {
+                        q.sync_next = now + hb_period;
                     }
+                }
+            }
+            Plan::RepairHeartbeat { w, p } => {
+                if let Some(wr) = self.writers[w].as_mut() {
+                    wr.hb_count = wr.hb_count.wrapping_add(1);
+                    if let Some(q) = wr.proxies[p].as_mut() {
+                        q.repair_hb = false;
+                    }
+                    wr.recount_repairs();
                 }
             }
             Plan::Liveliness { w } => {
@@ -793,7 +834,9 @@ impl<
                         }
                     }
                     self.stats.tx_resent += 1;
-                    wr.hb_soon = true;
+                    // Requesters get a HEARTBEAT naming them once the repairs are out; a
+                    // multicast one only when nobody asked (history for a late joiner).
+                    wr.hb_soon |= wr.repair_hbs == 0;
                 }
             }
             Plan::ResendFrag { w, seq, index } => {
@@ -806,14 +849,18 @@ impl<
                         .map_or(0, |l| l.div_ceil(fs) as u32);
                     wr.resend_cursor = (index + 1 < n).then_some((seq, index + 1));
                     self.stats.tx_resent += 1;
-                    wr.hb_soon = true;
+                    // Requesters get a HEARTBEAT naming them once the repairs are out; a
+                    // multicast one only when nobody asked (history for a late joiner).
+                    wr.hb_soon |= wr.repair_hbs == 0;
                 }
             }
             Plan::Resend { w, seq } => {
                 if let Some(wr) = self.writers[w].as_mut() {
                     wr.resend.remove(seq);
                     self.stats.tx_resent += 1;
-                    wr.hb_soon = true;
+                    // Requesters get a HEARTBEAT naming them once the repairs are out; a
+                    // multicast one only when nobody asked (history for a late joiner).
+                    wr.hb_soon |= wr.repair_hbs == 0;
                 }
                 self.rr_writer = (w + 1) % W.max(1);
             }

@@ -1280,11 +1280,16 @@ pub struct HeartbeatRepr {
     pub last_seq: u64,
     /// Heartbeat counter, incremented per HEARTBEAT, so receivers can drop duplicates.
     pub count: u32,
+    /// The one reader (entity id in the receiving participant) this HEARTBEAT is for, or
+    /// `None`: every matched reader. An optional trailing field (body length 28 instead of 24).
+    pub reader: Option<EntityId>,
 }
 
 impl HeartbeatRepr {
-    /// Body length.
+    /// Body length without the optional `reader` field.
     pub const LEN: usize = core::mem::size_of::<HeartbeatFixed>();
+    /// Body length with the `reader` field.
+    pub const LEN_DIRECTED: usize = Self::LEN + 4;
 
     fn check(first: u64, last: u64) -> Result<(), WireError> {
         if first == 0 || last < first - 1 {
@@ -1296,9 +1301,16 @@ impl HeartbeatRepr {
 
     /// Parse a HEARTBEAT body.
     pub fn parse(flags: u8, body: &[u8]) -> Result<Self, WireError> {
-        let f: &HeartbeatFixed = Reader::new(body).fixed()?;
+        let mut r = Reader::new(body);
+        let f: &HeartbeatFixed = r.fixed()?;
         let (first_seq, last_seq) = (f.first_seq.get(), f.last_seq.get());
         Self::check(first_seq, last_seq)?;
+        // The reader field when the body has room for it; bytes beyond are ignored.
+        let reader = r.bytes(4).ok().map(|b| {
+            let mut v = [0u8; 4];
+            v.copy_from_slice(b);
+            EntityId(u32::from_be_bytes(v))
+        });
         Ok(HeartbeatRepr {
             is_final: flags & flags::HEARTBEAT_FINAL != 0,
             liveliness: flags & flags::HEARTBEAT_LIVELINESS != 0,
@@ -1306,6 +1318,7 @@ impl HeartbeatRepr {
             first_seq,
             last_seq,
             count: f.count.get(),
+            reader,
         })
     }
 
@@ -1324,19 +1337,26 @@ impl HeartbeatRepr {
 
     /// Bytes the body takes.
     pub fn buffer_len(&self) -> usize {
-        Self::LEN
+        if self.reader.is_some() {
+            Self::LEN_DIRECTED
+        } else {
+            Self::LEN
+        }
     }
 
     /// Write the body at the start of `buf`; returns the bytes written.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         Self::check(self.first_seq, self.last_seq)?;
-        let mut w = Writer::new(buf, Self::LEN)?;
+        let mut w = Writer::new(buf, self.buffer_len())?;
         w.fixed(&HeartbeatFixed {
             writer: U32::new(self.writer.0),
             first_seq: U64::new(self.first_seq),
             last_seq: U64::new(self.last_seq),
             count: U32::new(self.count),
         })?;
+        if let Some(r) = self.reader {
+            w.bytes(&r.0.to_be_bytes())?;
+        }
         Ok(w.done())
     }
 }

@@ -221,11 +221,12 @@ proptest! {
     #[test]
     fn heartbeat_round_trips(
         fin: bool, live: bool, writer: u32, first in 1..=u64::MAX, len: u64, count: u32,
+        reader: Option<u32>,
     ) {
         let last = (first - 1).saturating_add(len % 1000);
         round_trip(&MessageRepr::Heartbeat(HeartbeatRepr {
             is_final: fin, liveliness: live, writer: EntityId(writer),
-            first_seq: first, last_seq: last, count,
+            first_seq: first, last_seq: last, count, reader: reader.map(EntityId),
         }))?;
     }
 

@@ -595,6 +595,7 @@ fn heartbeat() -> HeartbeatRepr {
         first_seq: 1,
         last_seq: 10,
         count: 77,
+        reader: None,
     }
 }
 
@@ -607,6 +608,27 @@ fn heartbeat_round_trip() {
     assert_eq!(hb.flags(), 0x03);
     let (buf, n) = emit(hb.buffer_len(), |b| hb.emit(b));
     assert_eq!(&buf[..n], &HEARTBEAT[..]);
+}
+
+#[test]
+fn heartbeat_directed() {
+    // The optional reader field: 4 more bytes.
+    let mut b = [0u8; 28];
+    b[..24].copy_from_slice(&HEARTBEAT);
+    b[24..].copy_from_slice(&[0x00, 0x00, 0x01, 0x02]);
+    let want = HeartbeatRepr {
+        reader: Some(EntityId(0x102)),
+        ..heartbeat()
+    };
+    assert_eq!(HeartbeatRepr::parse(0x03, &b), Ok(want));
+    assert_eq!(want.buffer_len(), 28);
+    let (buf, n) = emit(28, |x| want.emit(x));
+    assert_eq!(&buf[..n], &b[..]);
+    // A receiver that predates the field reads the first 24 bytes: the same HEARTBEAT,
+    // undirected. Fewer than 4 trailing bytes are no reader field (ignored, as before).
+    for len in 24..28 {
+        assert_eq!(HeartbeatRepr::parse(0x03, &b[..len]), Ok(heartbeat()));
+    }
 }
 
 #[test]
