@@ -104,10 +104,15 @@ const MIN_BUDGET: usize = 4 * MAX_BLOCK;
 pub(crate) fn geometry(max_frame: usize, budget: usize, page: usize) -> (Geometry, Geometry) {
     let budget = budget.max(MIN_BUDGET);
     let frame_size = (ring::TPACKET3_HDRLEN + max_frame).next_multiple_of(16);
-    // Blocks hold at least four frames, in whole pages; up to 64 KiB, but small enough for
-    // MIN_RX_BLOCKS receive blocks when the budget allows it.
-    let smallest = (4 * frame_size).next_multiple_of(page);
-    let per_block = (budget / 2 / MIN_RX_BLOCKS).min(MAX_BLOCK) / page * page;
+    // Blocks hold at least four frames; up to 64 KiB, but small enough for MIN_RX_BLOCKS
+    // receive blocks when the budget allows it. Their size is a power of two (and at least a
+    // page): the kernel allocates each block as 2^order pages and maps only tp_block_size of
+    // them, so any other size leaves the rest of the allocation unused.
+    let smallest = (4 * frame_size).next_power_of_two().max(page);
+    let per_block = match (budget / 2 / MIN_RX_BLOCKS).min(MAX_BLOCK) {
+        0 => 0,
+        n => 1 << n.ilog2(),
+    };
     let block_size = per_block.max(smallest);
     let blocks = (budget / 2 / block_size).max(2);
     let rx = Geometry {
@@ -702,7 +707,17 @@ mod tests {
         // Never fewer than four frames a block, even when that leaves fewer blocks.
         let (rx, _) = geometry(9022, 256 << 10, 4096);
         assert!(rx.frames_per_block() >= 4 && rx.blocks >= 2);
-        assert_eq!(rx.block_size % 4096, 0);
+        // Block sizes are powers of two (the kernel allocates blocks in 2^order pages).
+        for (mtu, budget) in [
+            (1522, 1),
+            (1522, 300 << 10),
+            (9022, 1 << 20),
+            (65535, 8 << 20),
+        ] {
+            let (rx, tx) = geometry(mtu, budget, 4096);
+            assert!(rx.block_size.is_power_of_two() && rx.block_size >= 4096);
+            assert!(rx.frames_per_block() >= 4 && tx.frames_per_block() >= 4);
+        }
     }
 
     #[test]
