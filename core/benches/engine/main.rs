@@ -2,7 +2,10 @@
 //! (no link, no system call), measuring samples per second delivered writer -> reader on one
 //! core (both participants run on the bench thread), and allocations per sample.
 //!
-//! `cargo bench -p l2net-core --bench engine`; results in docs/BENCHMARKS.md, "Engine alone".
+//! Time is the bench thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time: samples per
+//! CPU-second of one core, and a machine shared with other work (CI, builds) disturbs the result
+//! far less. `cargo bench -p l2net-core --bench engine`; results in docs/BENCHMARKS.md, "Engine
+//! alone".
 
 #[path = "../../tests/support/alloc_count.rs"]
 mod alloc_count;
@@ -10,13 +13,26 @@ mod alloc_count;
 mod pair;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
 use pair::{Pair, Scenario};
 
 #[global_allocator]
 static ALLOC: alloc_count::Counting = alloc_count::Counting;
+
+/// CPU time consumed by the calling thread so far.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call, and
+    // CLOCK_THREAD_CPUTIME_ID is supported on every Linux and BSD this bench runs on.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
 
 fn scenarios() -> Vec<Scenario> {
     let mut v = Vec::new();
@@ -73,12 +89,12 @@ fn engine(c: &mut Criterion) {
         // One "iteration" is one delivered sample.
         g.bench_function(s.name(), |b| {
             b.iter_custom(|iters| {
-                let start = Instant::now();
+                let start = thread_cpu_time();
                 let mut got = 0u64;
                 while got < iters {
                     got += black_box(p.round());
                 }
-                let t = start.elapsed();
+                let t = thread_cpu_time() - start;
                 t.mul_f64(iters as f64 / got as f64)
             })
         });
