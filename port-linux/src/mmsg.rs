@@ -52,7 +52,13 @@ pub struct MmsgLink {
 /// The control messages of one transmit-timestamp request, aligned for `cmsghdr`.
 #[repr(C, align(8))]
 #[derive(Debug, Clone, Copy)]
-struct TxControl([u8; crate::timestamp::TX_REQUEST_SPACE]);
+pub(crate) struct TxControl(pub(crate) [u8; crate::timestamp::TX_REQUEST_SPACE]);
+
+impl Default for TxControl {
+    fn default() -> Self {
+        TxControl([0; crate::timestamp::TX_REQUEST_SPACE])
+    }
+}
 
 impl std::fmt::Debug for sock::MmsgRx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -83,8 +89,7 @@ impl MmsgLink {
             rejected: None,
             batch: cfg.rx_batch,
             errq_control: vec![0u8; crate::timestamp::ERRQUEUE_CONTROL_SPACE].into_boxed_slice(),
-            tx_controls: vec![TxControl([0; crate::timestamp::TX_REQUEST_SPACE]); cfg.tx_slots]
-                .into_boxed_slice(),
+            tx_controls: vec![TxControl::default(); cfg.tx_slots].into_boxed_slice(),
             sock,
         })
     }

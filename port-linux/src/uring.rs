@@ -17,9 +17,9 @@
 //!   (`struct io_uring_recvmsg_out`, then the control messages, then the frame) holds the
 //!   `SCM_TIMESTAMPING` message next to the auxdata, so every frame carries its stamp
 //!   (software: `CLOCK_REALTIME` when the kernel received it; hardware: the NIC's clock). A
-//!   frame whose token asked for a transmit stamp is sent alone with `sendmsg` and the
-//!   request's control messages, outside the ring (the send chain carries no control
-//!   messages); the stamp comes back on the socket's error queue as with the plain backend.
+//!   frame whose token asked for a transmit stamp is sent in the same chain as an
+//!   `IORING_OP_SENDMSG` carrying the request's control messages; the stamp comes back on the
+//!   socket's error queue as with the plain backend.
 //!
 //! Opening probes the kernel (`IORING_REGISTER_PROBE`, buffer-ring registration, a first
 //! multishot receive) and fails with [`OpenError::Unsupported`] naming the missing feature, so
@@ -35,7 +35,7 @@ use l2net_core::{Capabilities, Instant, LinkError, MacAddr, RawLink};
 use crate::error::OpenError;
 use crate::iface::InterfaceInfo;
 use crate::link::{LinkConfig, LinkStats, PacketSocket, auxdata, rx_meta};
-use crate::plain::{BufRx, QueueTx, TxQueue, send_head};
+use crate::plain::{BufRx, QueueTx, TxQueue};
 use crate::sys::uring::{SetupError, Uring};
 
 /// Receive buffers in the kernel's provided-buffer ring (a power of two).
@@ -58,6 +58,8 @@ pub struct UringLink {
     batch: usize,
     /// Control buffer for the transmit-timestamp error queue.
     errq_control: Box<[u8]>,
+    /// Per frame of a batch: the control messages of its timestamp request.
+    tx_controls: Box<[crate::mmsg::TxControl]>,
 }
 
 impl UringLink {
@@ -82,6 +84,7 @@ impl UringLink {
             lent: None,
             results: vec![0; batch].into_boxed_slice(),
             errq_control: vec![0u8; crate::timestamp::ERRQUEUE_CONTROL_SPACE].into_boxed_slice(),
+            tx_controls: vec![crate::mmsg::TxControl::default(); batch].into_boxed_slice(),
             batch,
         })
     }
@@ -224,30 +227,33 @@ impl RawLink for UringLink {
             return Err(e);
         }
         let mut sent = 0;
+        let hardware = self.sock.tx_hardware();
         while self.tx.queued() > 0 {
-            // A frame with a transmit-timestamp request goes alone, with its control messages.
-            let queued = self.tx.queued();
-            let stamped = (0..queued).position(|k| self.tx.id(k).is_some());
-            if stamped == Some(0) {
-                match send_head(&self.sock, &self.tx) {
-                    Ok(_) => {
-                        self.tx.pop(1);
-                        sent += 1;
-                        self.sock.stats.tx_frames += 1;
-                        continue;
-                    }
-                    Err(e) => match crate::sys::errno(&e) {
-                        libc::EAGAIN | libc::ENOBUFS => break,
-                        libc::EINTR => continue,
-                        errno => return Err(self.sock.error("sendmsg", errno)),
-                    },
+            let n = self.tx.queued().min(self.batch);
+            // A stamped frame carries its request in its own IORING_OP_SENDMSG in the chain.
+            for k in 0..n {
+                if let Some(id) = self.tx.id(k) {
+                    crate::timestamp::write_tx_request(&mut self.tx_controls[k].0, id, hardware)
+                        .map_err(|_| {
+                            LinkError::Unsupported("transmit timestamp ids on this architecture")
+                        })?;
                 }
             }
-            let n = stamped.unwrap_or(queued).min(self.batch);
             let tx = &self.tx;
+            let controls = &self.tx_controls;
             let submitted = self
                 .ring
-                .send_batch((0..n).map(|k| tx.get(k)), &mut self.results)
+                .send_batch(
+                    (0..n).map(|k| {
+                        let control: &[u8] = if tx.id(k).is_some() {
+                            &controls[k].0
+                        } else {
+                            &[]
+                        };
+                        (tx.get(k), control)
+                    }),
+                    &mut self.results,
+                )
                 .map_err(|e| self.sock.error("io_uring_enter", crate::sys::errno(&e)))?;
             let ok = self.results[..submitted]
                 .iter()

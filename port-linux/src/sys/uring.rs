@@ -124,6 +124,10 @@ pub(crate) struct Uring {
     /// The ring can no longer be trusted with requests (an `io_uring_enter` failed while sends
     /// were queued); nothing is submitted any more.
     poisoned: bool,
+    /// Headers of the frames of a batch sent with control messages (`IORING_OP_SENDMSG`), one
+    /// per submission queue entry; owned here so that they outlive any request reading them.
+    send_iovs: Box<[libc::iovec]>,
+    send_msgs: Box<[libc::msghdr]>,
 }
 
 // SAFETY: the raw pointers (buffer memory, msghdr) point at allocations this value owns
@@ -176,6 +180,7 @@ impl Uring {
         for (code, what) in [
             (opcode::RecvMsg::CODE, "IORING_OP_RECVMSG (Linux 5.3+)"),
             (opcode::Send::CODE, "IORING_OP_SEND (Linux 5.6+)"),
+            (opcode::SendMsg::CODE, "IORING_OP_SENDMSG (Linux 5.3+)"),
             (
                 opcode::AsyncCancel::CODE,
                 "IORING_OP_ASYNC_CANCEL (Linux 5.5+)",
@@ -213,7 +218,18 @@ impl Uring {
             armed: false,
             stash: VecDeque::with_capacity(2 * usize::from(entries) + 8),
             poisoned: false,
+            send_iovs: Box::new([]),
+            send_msgs: Box::new([]),
         };
+        let sq = uring.ring.submission().capacity();
+        uring.send_iovs = (0..sq)
+            .map(|_| libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            })
+            .collect();
+        // SAFETY: msghdr is plain old data; all-zero is a valid (empty) value.
+        uring.send_msgs = (0..sq).map(|_| unsafe { std::mem::zeroed() }).collect();
         for bid in 0..entries {
             uring.provide(bid);
         }
@@ -377,30 +393,63 @@ impl Uring {
     /// completions; `results[i]` receives the result of frame `i` (bytes or `-errno`; a chain
     /// stops at the first failure and the rest report `-ECANCELED`). Receive completions
     /// reaped meanwhile are kept for [`Uring::next_recv`]. At most `results.len()` frames, at most the
-    /// submission queue's size.
+    /// submission queue's size. A frame with control messages (non-empty second slice) is sent
+    /// with `IORING_OP_SENDMSG` carrying them, the others with `IORING_OP_SEND`.
     pub(crate) fn send_batch<'f>(
         &mut self,
-        frames: impl Iterator<Item = &'f [u8]>,
+        frames: impl Iterator<Item = (&'f [u8], &'f [u8])>,
         results: &mut [i32],
     ) -> io::Result<usize> {
         if self.poisoned {
             return Err(io::Error::from_raw_os_error(libc::EIO));
         }
-        let cap = results.len().min(self.ring.submission().capacity());
+        let cap = results
+            .len()
+            .min(self.ring.submission().capacity())
+            .min(self.send_msgs.len());
+        // All header pointers derive from these two, so writing one header never invalidates
+        // a pointer to another that the kernel may hold.
+        let iov_base = self.send_iovs.as_mut_ptr();
+        let msg_base = self.send_msgs.as_mut_ptr();
         let mut n = 0;
         {
             let mut frames = frames.take(cap).peekable();
             let mut sq = self.ring.submission();
-            while let Some(frame) = frames.next() {
-                let mut sqe = opcode::Send::new(Fd(self.fd), frame.as_ptr(), frame.len() as u32)
-                    .flags(libc::MSG_DONTWAIT)
-                    .build()
-                    .user_data(n as u64);
+            while let Some((frame, control)) = frames.next() {
+                let sqe = if control.is_empty() {
+                    opcode::Send::new(Fd(self.fd), frame.as_ptr(), frame.len() as u32)
+                        .flags(libc::MSG_DONTWAIT)
+                        .build()
+                } else {
+                    // SAFETY: n < cap <= send_msgs.len() == send_iovs.len(), so both writes
+                    // stay inside the boxes; msghdr is plain old data, all-zero is valid.
+                    let msg = unsafe {
+                        let iov = iov_base.add(n);
+                        iov.write(libc::iovec {
+                            iov_base: frame.as_ptr().cast_mut().cast(),
+                            iov_len: frame.len(),
+                        });
+                        let mut m: libc::msghdr = std::mem::zeroed();
+                        m.msg_iov = iov;
+                        m.msg_iovlen = 1;
+                        m.msg_control = control.as_ptr().cast_mut().cast();
+                        m.msg_controllen = control.len() as _;
+                        let msg = msg_base.add(n);
+                        msg.write(m);
+                        msg
+                    };
+                    opcode::SendMsg::new(Fd(self.fd), msg.cast_const())
+                        .flags(libc::MSG_DONTWAIT as u32)
+                        .build()
+                };
+                let mut sqe = sqe.user_data(n as u64);
                 if frames.peek().is_some() {
                     sqe = sqe.flags(squeue::Flags::IO_LINK);
                 }
-                // SAFETY: `frame` stays borrowed (by the caller) until this function returns,
-                // and it returns only after every submitted send has completed (below).
+                // SAFETY: `frame` and `control` stay borrowed (by the caller) until this
+                // function returns, and the headers live in `self`; the function returns only
+                // after every submitted send has completed (below), or poisons the ring so it
+                // is never entered again.
                 if unsafe { sq.push(&sqe) }.is_err() {
                     break;
                 }
