@@ -200,8 +200,8 @@ pub struct LinkConfig {
     /// * ring: receive stamps from the frame headers (the ring stamps every frame anyway);
     ///   each stamped frame is kicked on its own with the request's control messages (see
     ///   [`crate::ring`]), its stamp read from the error queue;
-    /// * uring: receive stamps in each provided buffer's control area; each stamped frame is
-    ///   sent with its own `sendmsg` outside the ring.
+    /// * uring: receive stamps in each provided buffer's control area; a stamped frame is an
+    ///   `IORING_OP_SENDMSG` with the request in the flush's send chain.
     ///
     /// [`Capabilities::timestamps`] says what the opened link delivers. Default `None`.
     pub timestamps: Option<TimestampMode>,
