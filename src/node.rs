@@ -796,13 +796,17 @@ pub struct Node<L: NodeLink> {
     target_os = "openbsd"
 ))]
 impl Node<HostLink> {
-    /// Open interface `iface` with the host's port (on Linux the best backend this kernel
-    /// offers, on macOS and the BSDs `/dev/bpf`) and start a node on it. The same code runs on
-    /// every host.
+    /// Open interface `iface` with the host's port and start a node on it. The same code runs
+    /// on every host. On Linux the link uses the `mmsg` backend: it wakes the receiver for
+    /// every frame, where the TPACKET_V3 `ring` (what `auto` prefers, for throughput) hands
+    /// frames over a block at a time, up to its block timeout late — about a millisecond per
+    /// round trip (docs/BENCHMARKS.md). For another backend open the link yourself
+    /// (`LinuxLink::open`) and call [`Node::new`]. On macOS and the BSDs it is `/dev/bpf`.
     pub fn open(iface: &str, config: NodeConfig) -> Result<Self, NodeError> {
         #[cfg(target_os = "linux")]
         let link = {
-            let cfg = l2net_linux::link::LinkConfig::new(iface);
+            let mut cfg = l2net_linux::link::LinkConfig::new(iface);
+            cfg.backend = l2net_linux::link::Backend::Mmsg;
             l2net_linux::link::LinuxLink::open(&cfg)
                 .map_err(|e| NodeError::Open(e.to_string()))?
                 .0

@@ -3,7 +3,11 @@
 //!
 //! * `RMW_L2NET_INTERFACE=<name>` names the interface;
 //! * otherwise `RMW_L2NET_CONFIG=<path>` names a file of `key = value` lines (`#` starts a
-//!   comment) with the key `interface`;
+//!   comment) with the keys `interface` and `backend`;
+//! * `RMW_L2NET_BACKEND=<name>` (or the file's `backend` key) picks the Linux port's backend:
+//!   `mmsg` by default, because it wakes the receiver per frame; `ring` (TPACKET_V3) hands
+//!   frames over per block, up to its block timeout (1 ms) late, which costs a round trip
+//!   about a millisecond (docs/BENCHMARKS.md, "rmw_l2net");
 //! * `ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST` (which rcl hands over in the init options'
 //!   discovery range) or the deprecated `ROS_LOCALHOST_ONLY=1` select the loopback interface
 //!   `lo`, whatever the variables above say.
@@ -20,6 +24,12 @@ use crate::abi::*;
 pub const ENV_INTERFACE: &str = "RMW_L2NET_INTERFACE";
 /// Environment variable that names the configuration file.
 pub const ENV_CONFIG: &str = "RMW_L2NET_CONFIG";
+/// Environment variable that names the Linux port's backend.
+pub const ENV_BACKEND: &str = "RMW_L2NET_BACKEND";
+/// The backend used unless configured: per-frame wake-ups, batched system calls.
+pub const DEFAULT_BACKEND: &str = "mmsg";
+/// The backend names the Linux port accepts (`l2net_linux::link::Backend`).
+pub const BACKENDS: [&str; 5] = ["auto", "ring", "uring", "mmsg", "plain"];
 /// The loopback interface used for `LOCALHOST` discovery.
 pub const LOOPBACK: &str = "lo";
 
@@ -32,6 +42,17 @@ pub struct Settings {
     pub domain: u16,
     /// Unicast peers announced to directly (the init options' static peers, as MACs).
     pub static_peers: Vec<MacAddr>,
+    /// The Linux port's backend, one of [`BACKENDS`].
+    pub backend: String,
+}
+
+/// What a configuration file says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileConfig {
+    /// The `interface` key.
+    pub interface: Option<String>,
+    /// The `backend` key.
+    pub backend: Option<String>,
 }
 
 /// The parts of `rmw_init_options_t` that choose the settings, already read from C.
@@ -51,6 +72,8 @@ pub struct Inputs {
     pub env_interface: Option<String>,
     /// The value of `RMW_L2NET_CONFIG`.
     pub env_config: Option<String>,
+    /// The value of `RMW_L2NET_BACKEND`.
+    pub env_backend: Option<String>,
 }
 
 /// Resolves the settings; the error says what is missing or wrong and how to fix it.
@@ -79,6 +102,22 @@ pub fn resolve(inputs: &Inputs) -> Result<Settings, String> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // The file is read whenever it is named, so that none of its keys is silently ignored.
+    let file = match inputs.env_config.as_deref() {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {ENV_CONFIG} file {path:?}: {e}"))?;
+            parse_config(&text).map_err(|e| format!("{ENV_CONFIG} file {path:?}: {e}"))?
+        }
+        None => FileConfig::default(),
+    };
+    let backend = match inputs.env_backend.as_deref() {
+        Some(b) => check_backend(b.trim()).map_err(|e| format!("{ENV_BACKEND}: {e}"))?,
+        None => file
+            .backend
+            .clone()
+            .unwrap_or_else(|| DEFAULT_BACKEND.to_string()),
+    };
     let interface = match inputs.discovery_range {
         RMW_AUTOMATIC_DISCOVERY_RANGE_LOCALHOST => LOOPBACK.to_string(),
         RMW_AUTOMATIC_DISCOVERY_RANGE_OFF => {
@@ -89,16 +128,28 @@ pub fn resolve(inputs: &Inputs) -> Result<Settings, String> {
             );
         }
         _ if inputs.localhost_only == RMW_LOCALHOST_ONLY_ENABLED => LOOPBACK.to_string(),
-        _ => configured_interface(inputs)?,
+        _ => configured_interface(inputs, &file)?,
     };
     Ok(Settings {
         interface,
         domain,
         static_peers,
+        backend,
     })
 }
 
-fn configured_interface(inputs: &Inputs) -> Result<String, String> {
+fn check_backend(name: &str) -> Result<String, String> {
+    if BACKENDS.contains(&name) {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "unknown backend {name:?} (known: {})",
+            BACKENDS.join(", ")
+        ))
+    }
+}
+
+fn configured_interface(inputs: &Inputs, file: &FileConfig) -> Result<String, String> {
     if let Some(i) = inputs.env_interface.as_deref() {
         let i = i.trim();
         if i.is_empty() {
@@ -106,21 +157,23 @@ fn configured_interface(inputs: &Inputs) -> Result<String, String> {
         }
         return Ok(i.to_string());
     }
-    let Some(path) = inputs.env_config.as_deref() else {
-        return Err(format!(
+    match (&file.interface, inputs.env_config.as_deref()) {
+        (Some(i), _) => Ok(i.clone()),
+        (None, Some(path)) => Err(format!(
+            "{ENV_CONFIG} file {path:?} has no `interface = <name>` line and {ENV_INTERFACE} \
+             is not set"
+        )),
+        (None, None) => Err(format!(
             "no network interface configured for rmw_l2net_cpp: set {ENV_INTERFACE}=<interface> \
              or {ENV_CONFIG}=<file with a line `interface = <name>`>, or \
              ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST for the loopback interface"
-        ));
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {ENV_CONFIG} file {path:?}: {e}"))?;
-    parse_config(&text).map_err(|e| format!("{ENV_CONFIG} file {path:?}: {e}"))
+        )),
+    }
 }
 
-/// Parses a configuration file; returns the interface.
-pub fn parse_config(text: &str) -> Result<String, String> {
-    let mut interface = None;
+/// Parses a configuration file.
+pub fn parse_config(text: &str) -> Result<FileConfig, String> {
+    let mut out = FileConfig::default();
     for (n, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
@@ -134,16 +187,19 @@ pub fn parse_config(text: &str) -> Result<String, String> {
             "interface" if v.is_empty() => {
                 return Err(format!("line {}: empty interface name", n + 1));
             }
-            "interface" => interface = Some(v.to_string()),
+            "interface" => out.interface = Some(v.to_string()),
+            "backend" => {
+                out.backend = Some(check_backend(v).map_err(|e| format!("line {}: {e}", n + 1))?);
+            }
             other => {
                 return Err(format!(
-                    "line {}: unknown key {other:?} (known: interface)",
+                    "line {}: unknown key {other:?} (known: interface, backend)",
                     n + 1
                 ));
             }
         }
     }
-    interface.ok_or_else(|| "no `interface = <name>` line".to_string())
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -186,16 +242,57 @@ mod tests {
         // The variable wins over the file.
         i.env_interface = Some("eth9".into());
         assert_eq!(resolve(&i).unwrap().interface, "eth9");
+        // A file without an interface line needs the variable.
+        std::fs::write(&path, "backend = plain\n").unwrap();
+        let s = resolve(&i).unwrap();
+        assert_eq!(
+            (s.interface.as_str(), s.backend.as_str()),
+            ("eth9", "plain")
+        );
+        i.env_interface = None;
+        assert!(resolve(&i).unwrap_err().contains("no `interface"));
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn backend_default_file_and_variable() {
+        let mut i = inputs();
+        i.env_interface = Some("eth1".into());
+        assert_eq!(resolve(&i).unwrap().backend, DEFAULT_BACKEND);
+        i.env_backend = Some("ring".into());
+        assert_eq!(resolve(&i).unwrap().backend, "ring");
+        i.env_backend = Some("fast".into());
+        let e = resolve(&i).unwrap_err();
+        assert!(e.contains(ENV_BACKEND) && e.contains("mmsg"), "{e}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn backend_names_are_the_linux_ports() {
+        for b in BACKENDS {
+            assert!(b.parse::<l2net_linux::link::Backend>().is_ok(), "{b}");
+        }
     }
 
     #[test]
     fn config_file_syntax() {
         assert_eq!(
             parse_config("# c\n interface = \"enp3s0\" # x\n").unwrap(),
-            "enp3s0"
+            FileConfig {
+                interface: Some("enp3s0".into()),
+                backend: None
+            }
         );
-        assert!(parse_config("").unwrap_err().contains("no `interface"));
+        assert_eq!(parse_config("").unwrap(), FileConfig::default());
+        assert_eq!(
+            parse_config("backend = ring").unwrap().backend.as_deref(),
+            Some("ring")
+        );
+        assert!(
+            parse_config("backend = rings")
+                .unwrap_err()
+                .contains("line 1: unknown backend")
+        );
         assert!(
             parse_config("iface = x")
                 .unwrap_err()

@@ -224,7 +224,12 @@ impl Context {
     pub fn open(settings: Settings, name: &str) -> Result<Context, String> {
         let mut cfg = NodeConfig::new(settings.domain, name);
         cfg.static_peers = settings.static_peers.clone();
-        let opened = Link::open(&l2net_linux::link::LinkConfig::new(&settings.interface))
+        let mut link_cfg = l2net_linux::link::LinkConfig::new(&settings.interface);
+        link_cfg.backend = settings
+            .backend
+            .parse()
+            .map_err(|e: l2net_linux::link::UnknownBackend| e.to_string())?;
+        let opened = Link::open(&link_cfg)
             .map_err(|e| e.to_string())
             .and_then(|(link, _backend)| L2Node::new(link, cfg).map_err(|e| e.to_string()));
         let node = opened.map_err(|e| {

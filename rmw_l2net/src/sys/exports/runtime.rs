@@ -117,6 +117,7 @@ unsafe fn config_inputs(o: &rmw_init_options_t) -> Result<config::Inputs, String
         enforce_security: o.security_options.enforce_security,
         env_interface: std::env::var(config::ENV_INTERFACE).ok(),
         env_config: std::env::var(config::ENV_CONFIG).ok(),
+        env_backend: std::env::var(config::ENV_BACKEND).ok(),
     })
 }
 
