@@ -75,6 +75,11 @@ pub type SmoltcpLink<D, const RX: usize = DEFAULT_RX_BUF> = NicLink<crate::nic::
 
 impl<N: Nic, const RX: usize> NicLink<N, RX> {
     /// A link over `nic`.
+    // Always inlined, like `from_driver` and `EmbassyNic::new`: the device (kilobytes of frame
+    // buffers in a driver such as the LAN9118's) then moves once, into wherever the caller keeps
+    // the link, instead of through a stack copy per constructor. On the MPS2 images this took the
+    // bring-up's stack peak from 13.3 KB to 7.1 KB.
+    #[inline(always)]
     pub fn new(nic: N) -> Self {
         let mut nic = nic;
         let link_up = nic.link_up(&mut noop_context());
@@ -162,6 +167,7 @@ where
     D: embassy_net_driver::Driver + crate::MulticastFilter,
 {
     /// A link over the embassy driver `driver` (see [`EmbassyNic::new`] for the errors).
+    #[inline(always)]
     pub fn from_driver(driver: D) -> Result<Self, crate::NicError> {
         Ok(Self::new(EmbassyNic::new(driver)?))
     }
@@ -174,6 +180,7 @@ where
 {
     /// A link over the smoltcp device `device` whose MAC address is `mac` (see
     /// [`SmoltcpNic::new`](crate::nic::SmoltcpNic::new) for the errors).
+    #[inline(always)]
     pub fn from_device(device: D, mac: MacAddr) -> Result<Self, crate::NicError> {
         Ok(Self::new(crate::nic::SmoltcpNic::new(device, mac)?))
     }

@@ -194,6 +194,8 @@ pub struct EmbassyNic<D> {
 
 impl<D: embassy_net_driver::Driver + MulticastFilter> EmbassyNic<D> {
     /// Adapt `driver`. Fails if it is not an Ethernet driver or its frames are too small.
+    // Always inlined, so that the driver is not copied through this frame (see `NicLink::new`).
+    #[inline(always)]
     pub fn new(driver: D) -> Result<Self, NicError> {
         let mac = match driver.hardware_address() {
             embassy_net_driver::HardwareAddress::Ethernet(mac) => MacAddr(mac),
@@ -297,6 +299,8 @@ pub struct SmoltcpNic<D> {
 impl<D: smoltcp::phy::Device + MulticastFilter> SmoltcpNic<D> {
     /// Adapt `device`, whose MAC address is `mac`. Fails unless the device's medium is Ethernet
     /// and its frames can hold an l2net header.
+    // Always inlined, so that the device is not copied through this frame (see `NicLink::new`).
+    #[inline(always)]
     pub fn new(device: D, mac: MacAddr) -> Result<Self, NicError> {
         let caps = device.capabilities();
         if caps.medium != smoltcp::phy::Medium::Ethernet {
