@@ -1081,7 +1081,7 @@ impl<
         };
         let next = w.history.next_seq();
         w.sent_below >= next
-            && w.proxies
+            && w.live()
                 .iter()
                 .flatten()
                 .filter(|p| p.reliable)
@@ -1133,7 +1133,7 @@ impl<
         if ep.info.kind != w.role.writer_peer_kind() || !Self::names_match(&w.info, &ep.info) {
             return;
         }
-        if w.proxies
+        if w.live()
             .iter()
             .flatten()
             .any(|p| p.participant == ep.participant && p.entity == ep.info.entity)
@@ -1206,7 +1206,7 @@ impl<
         if ep.info.kind != r.role.reader_peer_kind() || !Self::names_match(&r.info, &ep.info) {
             return;
         }
-        if r.writers
+        if r.live()
             .iter()
             .flatten()
             .any(|m| m.participant == ep.participant && m.entity == ep.info.entity)
@@ -1359,7 +1359,7 @@ impl<
     /// True if some local reader is still matched with writer (`participant`, `entity`).
     pub(crate) fn writer_still_read(&self, participant: u64, entity: u32) -> bool {
         self.live_readers().iter().flatten().any(|r| {
-            r.writers
+            r.live()
                 .iter()
                 .flatten()
                 .any(|m| m.participant == participant && m.entity == entity)
@@ -1372,7 +1372,7 @@ impl<
     /// The oldest sample some reliable reader still needs: not acknowledged by a remote one,
     /// or not yet in the queue of one of this participant. `u64::MAX` without reliable readers.
     pub(crate) fn min_acked(w: &LocalWriter<'a, H, M>) -> u64 {
-        w.proxies
+        w.live()
             .iter()
             .flatten()
             .filter(|p| p.reliable)
@@ -1974,7 +1974,7 @@ impl<
     pub(crate) fn needs_heartbeat(w: &LocalWriter<'a, H, M>) -> bool {
         let next = w.history.next_seq();
         w.sent_below > 1
-            && w.proxies
+            && w.live()
                 .iter()
                 .flatten()
                 .any(|p| p.reliable && p.state.acked_below() < next.min(w.sent_below))

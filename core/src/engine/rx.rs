@@ -382,7 +382,7 @@ impl<
         for (ri, r) in self.live_readers().iter().enumerate() {
             let Some(r) = r else { continue };
             if let Some(mi) = r
-                .writers
+                .live()
                 .iter()
                 .position(|m| m.is_some_and(|m| m.participant == participant && m.entity == entity))
             {
@@ -451,7 +451,7 @@ impl<
 
     fn reliably_read(&self, participant: u64, entity: u32) -> bool {
         self.live_readers().iter().flatten().any(|r| {
-            r.writers
+            r.live()
                 .iter()
                 .flatten()
                 .any(|m| m.participant == participant && m.entity == entity && m.reliable)
