@@ -1,0 +1,153 @@
+//! Endpoints of one Node talk to each other (the engine matches them without the wire): a
+//! publisher and a subscriber, and a client and a server, of the same Node. Over the in-memory
+//! segment (no privileges needed), and over loopback and veth in namespaces of the test's own,
+//! where waiting threads sleep on the link's descriptor.
+
+#![cfg(target_os = "linux")]
+
+use std::time::Duration;
+
+use l2net::node::{Event, Node, NodeConfig, NodeLink, Qos, RemoteId};
+use l2net_core::MacAddr;
+use l2net_core::link::mem::{SegmentConfig, SyncSegment, arena_len};
+use l2net_linux::link::{LinkConfig, LinuxLink};
+use l2net_linux::netns::{Netns, require_privileges};
+
+const T: Duration = Duration::from_secs(10);
+
+fn mem_node(domain: u16) -> Node<impl NodeLink> {
+    let arena: &'static mut [u8] = Box::leak(vec![0u8; arena_len(256, 1500)].into_boxed_slice());
+    let seg: &'static SyncSegment<'static, 1, 256> = Box::leak(Box::new(
+        SyncSegment::new(arena, SegmentConfig::DEFAULT).unwrap(),
+    ));
+    let link = seg.link(MacAddr([0x02, 0x4c, 0, 0, 0, 1]), 1500).unwrap();
+    Node::new(link, NodeConfig::new(domain, "local")).unwrap()
+}
+
+/// A node on `lo` in a namespace of its own (removed when the returned `Netns` drops).
+fn lo_node(domain: u16) -> (Node<LinuxLink>, Netns) {
+    let ns = Netns::new("nodelocal").unwrap();
+    ns.set_up("lo").unwrap();
+    let link = ns
+        .run(|| LinuxLink::open(&LinkConfig::new("lo")))
+        .unwrap()
+        .unwrap()
+        .0;
+    (
+        Node::new(link, NodeConfig::new(domain, "local")).unwrap(),
+        ns,
+    )
+}
+
+/// Publisher and subscriber of one node: matched at once, every sample in order, from
+/// another thread, with a subscriber queue much smaller than the stream (the publisher keeps
+/// blocking on it and must be woken when the subscriber takes).
+fn pub_sub<L: NodeLink>(node: &Node<L>) {
+    let sub = node
+        .subscriber("/local", "test/Counter", Qos::reliable(4))
+        .unwrap();
+    let publ = node
+        .publisher("/local", "test/Counter", Qos::reliable(4))
+        .unwrap();
+    assert_eq!(publ.matched(), 1);
+    assert_eq!(sub.matched(), 1);
+    let mut matched = 0;
+    while let Ok(ev) = node.next_event(Some(Duration::from_millis(100))) {
+        if let Event::Matched { remote, .. } = ev {
+            assert_eq!(remote.participant, node.id());
+            matched += 1;
+        }
+    }
+    assert_eq!(matched, 2, "a Matched event on each side");
+
+    let n = 3000u32;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..n {
+                publ.publish_timeout(&i.to_be_bytes(), Some(T)).unwrap();
+            }
+        });
+        let mut buf = [0u8; 16];
+        for i in 0..n {
+            let info = sub.recv_timeout(&mut buf, Some(T)).unwrap();
+            assert_eq!(&buf[..info.len], &i.to_be_bytes());
+            assert_eq!(
+                info.writer,
+                RemoteId {
+                    participant: node.id(),
+                    entity: publ.handle().entity()
+                }
+            );
+            assert_eq!(info.seq, u64::from(i) + 1);
+        }
+    });
+    publ.wait_for_acks(T).unwrap();
+    drop(sub);
+    assert_eq!(publ.matched(), 0);
+}
+
+/// A client calls a server of the same node (the server answers from another thread).
+fn service<L: NodeLink>(node: &Node<L>) {
+    let server = node.server("/add", "test/Add").unwrap();
+    let mut client = node.client("/add", "test/Add").unwrap();
+    client.wait_for_server(T).unwrap();
+    assert_eq!(client.servers(), 1);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut buf = [0u8; 16];
+            for _ in 0..100 {
+                let (id, len) = server.next_request(&mut buf, Some(T)).unwrap();
+                assert_eq!(id.participant, node.id());
+                let sum = buf[..len].iter().map(|b| u32::from(*b)).sum::<u32>();
+                server.reply(id, &sum.to_be_bytes()).unwrap();
+            }
+        });
+        let mut reply = [0u8; 16];
+        for i in 0..100u8 {
+            let len = client.call(&[i, 1, 2], &mut reply, T).unwrap();
+            assert_eq!(&reply[..len], &(u32::from(i) + 3).to_be_bytes());
+        }
+    });
+}
+
+#[test]
+fn pub_sub_in_one_node_in_memory() {
+    pub_sub(&mem_node(21));
+}
+
+#[test]
+fn client_server_in_one_node_in_memory() {
+    service(&mem_node(22));
+}
+
+#[test]
+fn pub_sub_and_service_in_one_node_on_loopback() {
+    if !require_privileges("pub_sub_and_service_in_one_node_on_loopback") {
+        return;
+    }
+    let (node, _ns) = lo_node(23);
+    pub_sub(&node);
+    service(&node);
+}
+
+/// On one end of a veth pair (nothing at the other end): the node's own frames do not come
+/// back, so nothing but the other endpoint wakes a waiting thread.
+#[test]
+fn pub_sub_and_service_in_one_node_on_veth() {
+    if !require_privileges("pub_sub_and_service_in_one_node_on_veth") {
+        return;
+    }
+    let a = Netns::new("nodelocal").unwrap();
+    let b = Netns::new("nodelocal").unwrap();
+    let veth = l2net_linux::netns::VethPair::new(&a, &b).unwrap();
+    let ia = veth.a_name().to_string();
+    let link = a
+        .run(move || LinuxLink::open(&LinkConfig::new(&ia)))
+        .unwrap()
+        .unwrap()
+        .0;
+    let node = Node::new(link, NodeConfig::new(24, "local")).unwrap();
+    pub_sub(&node);
+    service(&node);
+    drop(veth);
+}
