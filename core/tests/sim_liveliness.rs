@@ -229,3 +229,34 @@ fn liveliness_request_offered() {
         }
     }
 }
+
+#[test]
+fn a_driver_that_sleeps_until_poll_timeout_sees_lapses_in_time() {
+    // Lease checks are timers like the others: poll_timeout must not sleep past them. Slow
+    // announcements and a long participant lease, so that no other timer comes first.
+    let quiet = |_| {
+        let mut c = Config::new(9, "live");
+        c.lease = Duration::from_secs(30);
+        c.announce_period = Duration::from_secs(10);
+        c.fast_announces = 1;
+        c
+    };
+    let mut sim = Sim::new(2, 8, quiet);
+    let q = manual(Qos::BEST_EFFORT, 100);
+    let (w, r) = pair(&mut sim, q, q);
+    sim.run_for(MS(1_000));
+    let now = sim.now;
+    sim.nodes[0].p.write(w, b"x", now).unwrap();
+    sim.run_for(MS(5));
+    let lapse = now + MS(100);
+    for n in 0..2 {
+        let t = sim.nodes[n].p.poll_timeout().expect("a timer");
+        assert!(t > sim.now, "node {n}: nothing due yet");
+        assert!(
+            t <= lapse + MS(6),
+            "node {n}: next timer {t:?}, lease ends {lapse:?}"
+        );
+    }
+    changes(&mut sim, r);
+    lost(&mut sim, w);
+}
