@@ -1956,14 +1956,23 @@ impl<
     }
 
     /// When a writer that just finished a burst sends its HEARTBEAT: an eighth of the heartbeat
-    /// period after the last one, or after a hundredth once a quarter of the reliable window is
-    /// unacknowledged, so that acknowledgements keep pace with a fast writer instead of capping
-    /// it at a window per eighth period.
+    /// period after the last one, or after a hundredth once a quarter of what the writer can
+    /// hold unacknowledged is unacknowledged, so that acknowledgements keep pace with a fast
+    /// writer instead of capping it at a window per eighth period; at once when the writer is
+    /// blocked. What it can hold is the reliable window or, for keep-last(N), N samples (it
+    /// never overwrites an unacknowledged sample): with ROS's keep-last(10) a quarter of the
+    /// 128-sample window was never reached and the writer waited out an eighth of the period
+    /// for every 10 samples (1.4k samples/s at the 50 ms default).
     pub(crate) fn hb_soon_at(&self, w: &LocalWriter<'a, H, M>) -> Instant {
         let next = w.history.next_seq();
         let unacked = next - Self::min_acked(w).min(next);
-        let pressure = unacked >= u64::from(self.config.reliable_window) / 4;
-        let gap = if pressure {
+        let mut holds = u64::from(self.config.reliable_window);
+        if let HistoryKind::KeepLast(n) = w.history.kind() {
+            holds = holds.min(u64::from(n));
+        }
+        let gap = if w.blocked {
+            Duration::ZERO
+        } else if unacked >= holds.div_ceil(4) {
             self.config.heartbeat_period / 100
         } else {
             self.config.heartbeat_period / 8
