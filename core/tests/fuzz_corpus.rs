@@ -98,8 +98,11 @@ fn messages(keep: impl FnOnce(&[MessageRepr<'_>])) {
         EndpointRepr {
             entity: EntityId(u32::MAX),
             kind: EndpointKind::ServiceServer,
+            // Manual liveliness with a lease: the HELLO's endpoint extension record.
             qos: Qos {
                 keep_all: true,
+                liveliness_manual: true,
+                liveliness_lease_ms: 250,
                 ..qos
             },
             topic: "/add_two_ints",
