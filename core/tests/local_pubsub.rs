@@ -512,10 +512,26 @@ fn lifespan_deadline_and_liveliness() {
         remote: lw_id,
         alive: false
     }));
+    // A reader that matches the writer while its lease has run out: alive on match, as with
+    // a remote writer, and not alive at once.
+    let lr2 = p
+        .create_reader("/live", "Msg", None, manual(ms(200)), leak(1024))
+        .unwrap();
+    let changes: Vec<bool> = events(p)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::LivelinessChanged { reader, alive, .. } if reader == lr2 => Some(alive),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(changes, [true, false]);
     p.assert_liveliness(lw, t + ms(160)).unwrap();
-    assert!(events(p).contains(&Event::LivelinessChanged {
-        reader: lr,
-        remote: lw_id,
-        alive: true
-    }));
+    let ev = events(p);
+    for reader in [lr, lr2] {
+        assert!(ev.contains(&Event::LivelinessChanged {
+            reader,
+            remote: lw_id,
+            alive: true
+        }));
+    }
 }

@@ -220,11 +220,18 @@ impl<
             local: LocalEndpoint::Reader(reader),
             remote: w_id,
         });
-        if link.alive {
+        // Alive on match, as a remote writer; one whose manual lease already ran out is
+        // reported not alive at once (a remote reader would see that after the lease).
+        self.push_event(Event::LivelinessChanged {
+            reader,
+            remote: w_id,
+            alive: true,
+        });
+        if !link.alive {
             self.push_event(Event::LivelinessChanged {
                 reader,
                 remote: w_id,
-                alive: true,
+                alive: false,
             });
         }
         // A transient-local reader gets the history at once.
