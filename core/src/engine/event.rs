@@ -98,7 +98,9 @@ pub enum Event {
         /// Writer or reader.
         kind: EndpointKind,
     },
-    /// A local endpoint matched a remote one (same topic and type, compatible QoS).
+    /// A local endpoint matched a remote one (same topic and type, compatible QoS), or
+    /// another endpoint of this participant (then `remote` is this participant's id and that
+    /// endpoint's entity id).
     Matched {
         /// The local endpoint.
         local: LocalEndpoint,
@@ -112,7 +114,8 @@ pub enum Event {
         /// The remote endpoint.
         remote: RemoteId,
     },
-    /// A remote endpoint has the same topic and type but incompatible QoS.
+    /// A remote endpoint (or one of this participant) has the same topic and type but
+    /// incompatible QoS.
     IncompatibleQos {
         /// The local endpoint.
         local: LocalEndpoint,

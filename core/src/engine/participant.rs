@@ -424,7 +424,8 @@ pub(crate) struct AnnounceCursor {
 ///
 /// Capacities: `P` remote participants, `E` remote endpoints, `W` local writers, `R` local
 /// readers, `H` history (writer) and queue (reader) slots per endpoint, `M` matched remote
-/// endpoints per local endpoint, `F` samples in reassembly at once.
+/// endpoints per local endpoint (and, in a table of their own, `M` matched endpoints of this
+/// participant per writer), `F` samples in reassembly at once.
 ///
 /// The tables live inline (names are stored in place, 255 bytes each), so the struct is large:
 /// about 28 KiB for `<4, 16, 2, 2, 16, 4, 4>`, 87 KiB for `<8, 32, 4, 4, 64, 8, 16>`, 435 KiB
