@@ -737,17 +737,7 @@ fn wait_fds(link_fd: Option<RawFd>, wake_fd: RawFd, timeout: Option<Duration>) -
         },
     ];
     let n = if link_fd.is_some() { 2 } else { 1 };
-    let ts = timeout.map(|d| libc::timespec {
-        tv_sec: d.as_secs().min(i32::MAX as u64) as libc::time_t,
-        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
-    });
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: fds is a valid array of `n` pollfd structs and `ts_ptr` is null or points to a
-    // timespec, both alive for the duration of the call; a null signal mask keeps the
-    // thread's mask.
-    let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), n, ts_ptr, std::ptr::null()) };
+    let rc = poll(&mut fds[..n], timeout);
     if rc < 0 {
         let e = io::Error::last_os_error();
         if e.kind() != io::ErrorKind::Interrupted {
@@ -760,6 +750,42 @@ fn wait_fds(link_fd: Option<RawFd>, wake_fd: RawFd, timeout: Option<Duration>) -
         wake: fds[0].revents != 0,
         link: n == 2 && fds[1].revents != 0,
     })
+}
+
+/// `ppoll(2)`: the timeout to the nanosecond.
+#[cfg(not(target_vendor = "apple"))]
+fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> libc::c_int {
+    let ts = timeout.map(|d| libc::timespec {
+        tv_sec: d.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: fds is a valid slice of pollfd structs and `ts_ptr` is null or points to a
+    // timespec, both alive for the duration of the call; a null signal mask keeps the
+    // thread's mask.
+    unsafe {
+        libc::ppoll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            ts_ptr,
+            std::ptr::null(),
+        )
+    }
+}
+
+/// `poll(2)` (macOS has no `ppoll`): the timeout rounded up to the millisecond, so a short
+/// timer fires late rather than spinning.
+#[cfg(target_vendor = "apple")]
+fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> libc::c_int {
+    let ms = timeout.map_or(-1, |d| {
+        d.as_nanos()
+            .div_ceil(1_000_000)
+            .min(libc::c_int::MAX as u128) as libc::c_int
+    });
+    // SAFETY: fds is a valid slice of pollfd structs, alive for the duration of the call.
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) }
 }
 
 /// A remote participant as [`Node::peers`] reports it.
