@@ -1957,13 +1957,12 @@ impl<
     }
 
     /// When a writer that just finished a burst sends its HEARTBEAT: an eighth of the heartbeat
-    /// period after the last one, or after a hundredth once a quarter of what the writer can
-    /// hold unacknowledged is unacknowledged, so that acknowledgements keep pace with a fast
-    /// writer instead of capping it at a window per eighth period; at once when the writer is
-    /// blocked. What it can hold is the reliable window or, for keep-last(N), N samples (it
-    /// never overwrites an unacknowledged sample): with ROS's keep-last(10) a quarter of the
-    /// 128-sample window was never reached and the writer waited out an eighth of the period
-    /// for every 10 samples (1.4k samples/s at the 50 ms default).
+    /// period after the last one; once a quarter of what it can hold unacknowledged is
+    /// unacknowledged, a hundredth of the period scaled by how much of the reliable window it
+    /// can hold; at once when it is blocked. What it can hold is the reliable window or, for
+    /// keep-last(N), N samples (it never overwrites an unacknowledged sample). A writer that
+    /// holds little blocks soon, so it must not wait long for acknowledgements: with ROS's
+    /// keep-last(10) the unscaled rules left it waiting out 500 us to 6.25 ms per 10 samples.
     pub(crate) fn hb_soon_at(&self, w: &LocalWriter<'a, H, M>) -> Instant {
         let next = w.history.next_seq();
         let unacked = next - Self::min_acked(w).min(next);
@@ -1971,10 +1970,13 @@ impl<
         if let HistoryKind::KeepLast(n) = w.history.kind() {
             holds = holds.min(u64::from(n));
         }
+        let window = u64::from(self.config.reliable_window);
         let gap = if w.blocked {
             Duration::ZERO
         } else if unacked >= holds.div_ceil(4) {
-            self.config.heartbeat_period / 100
+            // A hundredth of the period for a writer that can hold the whole window, less in
+            // proportion for one that holds fewer (it blocks sooner).
+            (self.config.heartbeat_period / 100) * holds as u32 / window as u32
         } else {
             self.config.heartbeat_period / 8
         };
