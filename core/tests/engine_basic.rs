@@ -271,3 +271,46 @@ fn service_call() {
     assert_eq!((rel, &buf[..len]), (id2, &[7u8][..]));
     assert!(bus.nodes[1].p.take_reply(c1, &mut buf).unwrap().is_none());
 }
+
+#[test]
+fn blocked_keep_last_writer_heartbeats_at_once() {
+    // ROS's default QoS: reliable keep-last(10). The writer blocks every 10 unacknowledged
+    // samples; its HEARTBEAT must go out at once then, not after a share of the 50 ms period.
+    let mut bus = Bus::new(2, |_| Config::new(0, "n"));
+    let w = bus.nodes[0]
+        .p
+        .create_writer("k10", "T", None, Qos::reliable(10), leak(1 << 16))
+        .unwrap();
+    let r = bus.nodes[1]
+        .p
+        .create_reader("k10", "T", None, Qos::reliable(10), leak(1 << 16))
+        .unwrap();
+    bus.run(20);
+    assert_eq!(bus.nodes[0].p.writer_matches(w), 1);
+    let (mut written, mut taken) = (0u32, 0usize);
+    // 200 steps of 20 us: 4 ms of simulated time.
+    for _ in 0..200 {
+        loop {
+            let now = bus.now;
+            match bus.nodes[0].p.write(w, &written.to_be_bytes(), now) {
+                Ok(_) => written += 1,
+                Err(WriteError::WouldBlock) => break,
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        bus.step(Duration::from_micros(20));
+        for s in bus.take_all(1, r) {
+            assert_eq!(s[..], (taken as u32).to_be_bytes(), "in order, no gaps");
+            taken += 1;
+        }
+    }
+    assert!(
+        taken + 10 >= written as usize,
+        "{taken} of {written} delivered"
+    );
+    // Waiting even 500 us (a hundredth of the period) per 10 samples would allow about 80.
+    assert!(
+        written >= 500,
+        "only {written} samples in 4 ms of simulated time"
+    );
+}
