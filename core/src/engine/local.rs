@@ -19,7 +19,7 @@
 use super::event::{Event, LocalEndpoint, ReaderHandle, RemoteId, WriterHandle};
 use super::graph::EndpointKind;
 use super::history::{SampleId, SampleMeta};
-use super::participant::{Participant, Role};
+use super::participant::{Participant, Role, queue_event};
 use super::qos::{Durability, Reliability};
 
 /// A writer's match with one reader of the same participant.
@@ -279,9 +279,7 @@ impl<
                     },
                     count,
                 };
-                if events.push_back(e).is_err() {
-                    stats.events_dropped += 1;
-                }
+                queue_event(events, stats, e);
             }
         }
         while link.next < w.history.next_seq() {
@@ -315,22 +313,7 @@ impl<
                 }),
             };
             match r.queue.push(data, m, |_| !link.reliable) {
-                Ok(_) => {
-                    stats.samples_delivered += 1;
-                    if let Some(d) = r.info.qos.deadline {
-                        r.deadline_next = Some(now + d);
-                    }
-                    if !r.notified {
-                        r.notified = true;
-                        let reader = ReaderHandle {
-                            index: ri as u8,
-                            entity: r.entity,
-                        };
-                        if events.push_back(Event::DataAvailable { reader }).is_err() {
-                            stats.events_dropped += 1;
-                        }
-                    }
-                }
+                Ok(_) => r.sample_queued(ri, now, stats, events),
                 // Reliable: the sample waits in the writer's history until the reader takes.
                 Err(_) if link.reliable => return,
                 // Best effort with a full keep-all queue: dropped, as from the wire.
@@ -390,17 +373,15 @@ impl<
                 index: ri as u8,
                 entity: r.entity,
             };
-            if self
-                .events
-                .push_back(Event::LivelinessChanged {
+            queue_event(
+                &mut self.events,
+                &mut self.stats,
+                Event::LivelinessChanged {
                     reader,
                     remote,
                     alive,
-                })
-                .is_err()
-            {
-                self.stats.events_dropped += 1;
-            }
+                },
+            );
         }
     }
 

@@ -404,6 +404,38 @@ impl<const H: usize, const M: usize> LocalReader<'_, H, M> {
             self.writers_hi -= 1;
         }
     }
+
+    /// A sample entered this reader's queue (reader `ri`), from the wire or from a local
+    /// writer: count it, restart the deadline, and report `DataAvailable` once until the
+    /// queue is drained.
+    pub(crate) fn sample_queued(
+        &mut self,
+        ri: usize,
+        now: Instant,
+        stats: &mut Stats,
+        events: &mut Deque<Event, EVENT_QUEUE>,
+    ) {
+        stats.samples_delivered += 1;
+        if let Some(d) = self.info.qos.deadline {
+            self.deadline_next = Some(now + d);
+        }
+        if !self.notified {
+            self.notified = true;
+            let reader = ReaderHandle {
+                index: ri as u8,
+                entity: self.entity,
+            };
+            queue_event(events, stats, Event::DataAvailable { reader });
+        }
+    }
+}
+
+/// Queue event `e`, or count it dropped when the queue is full (for code that holds the queue
+/// and the counters as separate borrows).
+pub(crate) fn queue_event(events: &mut Deque<Event, EVENT_QUEUE>, stats: &mut Stats, e: Event) {
+    if events.push_back(e).is_err() {
+        stats.events_dropped += 1;
+    }
 }
 
 /// HELLO pages still to send in the current announcement.
@@ -590,9 +622,7 @@ impl<
     }
 
     pub(crate) fn push_event(&mut self, e: Event) {
-        if self.events.push_back(e).is_err() {
-            self.stats.events_dropped += 1;
-        }
+        queue_event(&mut self.events, &mut self.stats, e);
     }
 
     /// The next multicast group change the link must apply. Poll until `None` after creating

@@ -636,20 +636,7 @@ impl<
         };
         match r.queue.push(data, meta, |_| !reliable) {
             Ok(_) => {
-                stats.samples_delivered += 1;
-                if let Some(d) = r.info.qos.deadline {
-                    r.deadline_next = Some(now + d);
-                }
-                if !r.notified {
-                    r.notified = true;
-                    let reader = ReaderHandle {
-                        index: ri as u8,
-                        entity: r.entity,
-                    };
-                    if events.push_back(Event::DataAvailable { reader }).is_err() {
-                        stats.events_dropped += 1;
-                    }
-                }
+                r.sample_queued(ri, now, stats, events);
                 true
             }
             Err(_) => {
