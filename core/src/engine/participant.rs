@@ -1996,11 +1996,11 @@ impl<
     pub(crate) fn hb_soon_at(&self, w: &LocalWriter<'a, H, M>) -> Instant {
         let next = w.history.next_seq();
         let unacked = next - Self::min_acked(w).min(next);
-        let mut holds = u64::from(self.config.reliable_window);
-        if let HistoryKind::KeepLast(n) = w.history.kind() {
-            holds = holds.min(u64::from(n));
-        }
         let window = u64::from(self.config.reliable_window);
+        let holds = match w.history.kind() {
+            HistoryKind::KeepLast(n) => window.min(u64::from(n)),
+            HistoryKind::KeepAll => window,
+        };
         let gap = if w.blocked {
             Duration::ZERO
         } else if unacked >= holds.div_ceil(4) {
