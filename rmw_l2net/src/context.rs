@@ -1,25 +1,27 @@
 //! The state behind an `rmw_context_t`: one l2net [`Node`] (one participant on one interface),
-//! a dispatcher thread that turns the node's events into wait set wake-ups, graph guard
-//! condition triggers and QoS event counts (through the [`EventRouter`]), and the
+//! its [`Hub`] (what `rmw_wait` waits on, and where the node's events are turned into graph
+//! guard condition triggers and QoS event counts through the [`EventRouter`]), and the
 //! subscription queues `rmw_wait` / `rmw_take` read from.
 //!
-//! The dispatcher exists because the Node API has no call that waits on several subscribers
-//! at once: it blocks in [`Node::next_event`] (which drives the participant), and on every
-//! event bumps the process-wide [`WAKER`]; a waiting `rmw_wait` then polls its subscriptions
-//! without blocking. It wakes at least every [`DISPATCH_POLL`] to notice shutdown, because
-//! the Node API has no way to interrupt `next_event` either.
+//! `rmw_wait` waits on the node itself ([`NodeWaker::wait_any`], the node's leader/follower
+//! scheme): the waiting thread sleeps on the link's descriptor, takes the frames in and looks
+//! at its entries, so a received sample reaches it without crossing another thread. Its
+//! condition first runs [`Hub::pump`], which routes the node's queued events; a background
+//! thread per context does the same every [`PUMP_PERIOD`], so that events are counted (and the
+//! node's bounded event queue never overflows) while nothing waits. Whatever the pump changes
+//! (a QoS count, the graph) wakes the waiting threads through [`WAKER`].
 
 #![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use std::collections::HashMap;
 
 use l2net::node::{
-    Event, Node, NodeConfig, NodeError, Publisher, Qos, RemoteId, SampleInfo, Subscriber,
+    Event, Node, NodeConfig, NodeError, NodeWaker, Publisher, Qos, RemoteId, SampleInfo, Subscriber,
 };
 use l2net_core::engine::TakeError;
 
@@ -27,15 +29,16 @@ use crate::config::Settings;
 use crate::events::{EventRouter, Identity};
 use crate::graph::{self, EndpointDesc, Local, NodeDesc, View};
 use crate::guard::GuardCondition;
-use crate::wait::WAKER;
+use crate::wait::{WAKER, Wake};
 
 /// The link the middleware runs on.
 pub type Link = l2net_linux::link::LinuxLink;
 /// The node type of a context.
 pub type L2Node = Node<Link>;
 
-/// Longest time the dispatcher blocks before looking at the stop flag.
-pub const DISPATCH_POLL: Duration = Duration::from_millis(100);
+/// How often the background thread routes the node's events while no `rmw_wait` does. The
+/// node keeps [`l2net::node::EVENT_BACKLOG`] events, so this holds about 200k events a second.
+pub const PUMP_PERIOD: Duration = Duration::from_millis(5);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -132,12 +135,13 @@ impl GraphState {
         }
     }
 
-    /// Reads the descriptions that arrived; returns whether anything changed.
+    /// Reads the descriptions the node queued (without looking at the link); returns whether
+    /// anything changed.
     fn drain(&self) -> bool {
         let mut buf = lock(&self.scratch);
         let mut changed = false;
         loop {
-            match self.sub.try_recv(&mut buf) {
+            match self.sub.try_take(&mut buf) {
                 Ok(Some(info)) => {
                     if info.writer.participant == self.self_id {
                         continue;
@@ -199,14 +203,98 @@ impl Drop for Registration {
     }
 }
 
+/// What waiting on a context needs, shared by the context, its background thread and its
+/// endpoints (so that `rmw_wait` reaches it from any entry).
+pub struct Hub {
+    waker: NodeWaker<Link>,
+    graph: Arc<GraphState>,
+    router: Arc<EventRouter>,
+    link_error: Mutex<Option<String>>,
+    /// Held while events are routed, so that they are routed in order.
+    pumping: Mutex<()>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("waker", &self.waker)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Wake for Hub {
+    fn wake(&self) {
+        self.waker.wake();
+    }
+}
+
+impl Hub {
+    /// The node's waits.
+    pub fn waker(&self) -> &NodeWaker<Link> {
+        &self.waker
+    }
+
+    /// Routes the events the node queued: QoS events to the endpoints' counters, graph
+    /// changes to the graph guard conditions. Whatever changed wakes the wait sets. If another
+    /// thread is routing right now this returns at once: that thread wakes the wait sets for
+    /// what it routes.
+    pub fn pump(&self) {
+        let Ok(_pumping) = self.pumping.try_lock() else {
+            return;
+        };
+        let (mut counted, mut changed) = (false, false);
+        loop {
+            match self.waker.try_next_event() {
+                Ok(Some(ev)) => {
+                    counted |= self.router.route(&ev);
+                    if let Event::EndpointDiscovered { remote, .. } = ev
+                        && let Some(id) = remote_identity(&self.waker, remote)
+                    {
+                        counted |= self.router.discovered(remote, &id) > 0;
+                    }
+                    changed |= is_graph_event(&ev);
+                    if let Event::ParticipantLost { participant, .. } = ev {
+                        changed |= self.graph.lost(participant);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let mut le = lock(&self.link_error);
+                    counted |= le.is_none();
+                    le.get_or_insert_with(|| e.to_string());
+                    break;
+                }
+            }
+        }
+        changed |= self.graph.drain();
+        if changed {
+            // Triggers the graph guard conditions, which wake the wait sets.
+            self.graph.changed();
+        }
+        if counted {
+            WAKER.notify();
+        }
+    }
+
+    /// Why the link failed, once it did.
+    pub fn link_error(&self) -> Option<String> {
+        lock(&self.link_error).clone()
+    }
+}
+
+/// Tells the background thread to stop.
+#[derive(Default)]
+struct Stop {
+    stopped: Mutex<bool>,
+    cv: Condvar,
+}
+
 /// One initialised context.
 pub struct Context {
     node: Option<Arc<L2Node>>,
-    dispatcher: Option<JoinHandle<()>>,
-    stop: Arc<AtomicBool>,
-    graph: Arc<GraphState>,
-    router: Arc<EventRouter>,
-    link_error: Arc<Mutex<Option<String>>>,
+    pumper: Option<JoinHandle<()>>,
+    stop: Arc<Stop>,
+    hub: Arc<Hub>,
     settings: Settings,
 }
 
@@ -243,31 +331,28 @@ impl Context {
         })?;
         let graph = GraphState::new(&node)
             .map_err(|e| format!("cannot create the graph topic {}: {e}", graph::GRAPH_TOPIC))?;
-        let graph = Arc::new(graph);
-        let node = Arc::new(node);
-        let stop = Arc::new(AtomicBool::new(false));
-        let link_error = Arc::new(Mutex::new(None));
-        let router = Arc::new(EventRouter::default());
-        let dispatcher = {
-            let (node, stop, graph, router, link_error) = (
-                Arc::clone(&node),
-                Arc::clone(&stop),
-                Arc::clone(&graph),
-                Arc::clone(&router),
-                Arc::clone(&link_error),
-            );
+        let hub = Arc::new(Hub {
+            waker: node.waker(),
+            graph: Arc::new(graph),
+            router: Arc::new(EventRouter::default()),
+            link_error: Mutex::new(None),
+            pumping: Mutex::new(()),
+        });
+        let as_wake: Arc<dyn Wake> = hub.clone();
+        WAKER.register(&as_wake);
+        let stop = Arc::new(Stop::default());
+        let pumper = {
+            let (hub, stop) = (Arc::clone(&hub), Arc::clone(&stop));
             std::thread::Builder::new()
                 .name("rmw_l2net-events".into())
-                .spawn(move || dispatch(&node, &stop, &graph, &router, &link_error))
+                .spawn(move || pump_loop(&hub, &stop))
                 .map_err(|e| format!("cannot start the event thread: {e}"))?
         };
         Ok(Context {
-            node: Some(node),
-            dispatcher: Some(dispatcher),
+            node: Some(Arc::new(node)),
+            pumper: Some(pumper),
             stop,
-            graph,
-            router,
-            link_error,
+            hub,
             settings,
         })
     }
@@ -279,7 +364,7 @@ impl Context {
 
     /// The node, unless the context was shut down.
     pub fn node(&self) -> Result<&Arc<L2Node>, String> {
-        if let Some(e) = lock(&self.link_error).as_ref() {
+        if let Some(e) = self.hub.link_error() {
             return Err(format!("the l2net link failed: {e}"));
         }
         self.node
@@ -292,33 +377,45 @@ impl Context {
         self.node.is_none()
     }
 
+    /// What waiting on this context needs.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
     /// The ROS graph.
     pub fn graph(&self) -> &Arc<GraphState> {
-        &self.graph
+        &self.hub.graph
+    }
+
+    /// The ROS graph as of now (routes the queued events first: a participant that left).
+    pub fn view(&self) -> View {
+        self.hub.pump();
+        self.hub.graph.view()
     }
 
     /// Where the engine's QoS events are routed to the endpoints' counters.
     pub fn events(&self) -> &EventRouter {
-        &self.router
+        &self.hub.router
     }
 
     /// A new graph guard condition, triggered whenever participants or endpoints appear or
     /// disappear.
     pub fn graph_guard(&self) -> Arc<GuardCondition> {
         let g = Arc::new(GuardCondition::new());
-        let mut list = lock(&self.graph.guards);
+        let mut list = lock(&self.hub.graph.guards);
         list.retain(|w| w.strong_count() > 0);
         list.push(Arc::downgrade(&g));
         g
     }
 
-    /// Stops the dispatcher and closes the participant (says goodbye on the wire). Endpoints
-    /// still alive keep the engine's memory until they are destroyed, but no longer exchange
-    /// anything.
+    /// Stops the background thread and closes the participant (says goodbye on the wire; its
+    /// waits end). Endpoints still alive keep the engine's memory until they are destroyed,
+    /// but no longer exchange anything.
     pub fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.graph.closed.store(true, Ordering::Relaxed);
-        if let Some(d) = self.dispatcher.take() {
+        *lock(&self.stop.stopped) = true;
+        self.stop.cv.notify_all();
+        self.hub.graph.closed.store(true, Ordering::Relaxed);
+        if let Some(d) = self.pumper.take() {
             let _ = d.join();
         }
         if let Some(node) = self.node.take()
@@ -336,48 +433,26 @@ impl Drop for Context {
     }
 }
 
-fn dispatch(
-    node: &L2Node,
-    stop: &AtomicBool,
-    graph: &GraphState,
-    router: &EventRouter,
-    link_error: &Mutex<Option<String>>,
-) {
-    while !stop.load(Ordering::Relaxed) {
-        match node.next_event(Some(DISPATCH_POLL)) {
-            Ok(ev) => {
-                router.route(&ev);
-                if let Event::EndpointDiscovered { remote, .. } = ev
-                    && let Some(id) = remote_identity(node, remote)
-                {
-                    router.discovered(remote, &id);
-                }
-                let mut changed = is_graph_event(&ev);
-                if let Event::ParticipantLost { participant, .. } = ev {
-                    changed |= graph.lost(participant);
-                }
-                changed |= graph.drain();
-                if changed {
-                    graph.changed();
-                }
-                WAKER.notify();
-            }
-            Err(NodeError::Timeout) => {}
-            Err(NodeError::Closed) => break,
-            Err(e) => {
-                let first = lock(link_error).replace(e.to_string()).is_none();
-                if first {
-                    WAKER.notify();
-                }
-                std::thread::sleep(DISPATCH_POLL);
-            }
+fn pump_loop(hub: &Hub, stop: &Stop) {
+    let mut stopped = lock(&stop.stopped);
+    while !*stopped {
+        stopped = stop
+            .cv
+            .wait_timeout(stopped, PUMP_PERIOD)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        if *stopped {
+            break;
         }
+        drop(stopped);
+        hub.pump();
+        stopped = lock(&stop.stopped);
     }
 }
 
 /// The identity of remote endpoint `remote` as discovery knows it (`None` once it is gone, or
 /// for a service endpoint).
-fn remote_identity(node: &L2Node, remote: RemoteId) -> Option<Identity> {
+fn remote_identity(node: &NodeWaker<Link>, remote: RemoteId) -> Option<Identity> {
     node.with_participant(|p| {
         let g = p.graph();
         let slot = g.find_endpoint(remote.participant, remote.entity)?;
@@ -431,6 +506,7 @@ pub struct Taken {
 /// the subscription is ready.
 pub struct SubQueue {
     sub: Subscriber<Link>,
+    hub: Arc<Hub>,
     pending: Mutex<Option<Taken>>,
     scratch: Mutex<Vec<u8>>,
     received: AtomicU64,
@@ -447,11 +523,13 @@ impl std::fmt::Debug for SubQueue {
 }
 
 impl SubQueue {
-    /// Wraps a subscriber; samples of participant `ignore_participant` (ours, when the
-    /// subscription ignores local publications) are dropped.
-    pub fn new(sub: Subscriber<Link>, ignore_participant: Option<u64>) -> Self {
+    /// Wraps a subscriber of the node behind `hub`; samples of participant
+    /// `ignore_participant` (ours, when the subscription ignores local publications) are
+    /// dropped.
+    pub fn new(sub: Subscriber<Link>, hub: &Arc<Hub>, ignore_participant: Option<u64>) -> Self {
         SubQueue {
             sub,
+            hub: Arc::clone(hub),
             pending: Mutex::new(None),
             scratch: Mutex::new(vec![0; 1 << 16]),
             received: AtomicU64::new(0),
@@ -472,27 +550,40 @@ impl SubQueue {
         &self.sub
     }
 
-    /// Whether a sample is waiting (pulls one out of the engine to find out).
+    /// The hub of the subscriber's context.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Whether a sample is waiting: pulls one out of the engine's queue to find out, without
+    /// looking at the link (the thread in `rmw_wait` takes the frames in itself).
     pub fn ready(&self) -> Result<bool, String> {
         let mut p = lock(&self.pending);
         if p.is_none() {
-            *p = self.pull()?;
+            *p = self.pull(false)?;
         }
         Ok(p.is_some())
     }
 
-    /// The oldest waiting sample, if any.
+    /// The oldest waiting sample, if any (looks at the link when the queue is empty).
     pub fn take(&self) -> Result<Option<Taken>, String> {
         if let Some(t) = lock(&self.pending).take() {
             return Ok(Some(t));
         }
-        self.pull()
+        self.pull(true)
     }
 
-    fn pull(&self) -> Result<Option<Taken>, String> {
+    /// The next sample that passes the filters; `receive`: look at the link when the queue is
+    /// empty.
+    fn pull(&self, receive: bool) -> Result<Option<Taken>, String> {
         let mut buf = lock(&self.scratch);
         loop {
-            match self.sub.try_recv(&mut buf) {
+            let got = if receive {
+                self.sub.try_recv(&mut buf)
+            } else {
+                self.sub.try_take(&mut buf)
+            };
+            match got {
                 Ok(Some(info)) => {
                     if self.ignore_participant == Some(info.writer.participant) {
                         continue;

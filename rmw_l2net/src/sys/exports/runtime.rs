@@ -10,12 +10,12 @@ use std::ffi::CString;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use l2net::node::{NodeError, Publisher, RemoteId};
+use l2net::node::{NodeError, NodeWaker, Publisher, RemoteId};
 use l2net_core::engine::LocalEndpoint;
 
 use super::*;
 use crate::config;
-use crate::context::{Context, Link, MatchedStatus, Registration, SubQueue, Taken};
+use crate::context::{Context, Hub, Link, MatchedStatus, Registration, SubQueue, Taken};
 use crate::events::{EndpointEvents, EventRouter, Identity, Kind as EventKind};
 use crate::graph::{EndpointDesc, Kind, QosDesc};
 use crate::qos::{Role, to_engine};
@@ -518,6 +518,7 @@ unsafe fn endpoint_args<'a>(
 
 struct PubImpl {
     _reg: Registration,
+    hub: Arc<Hub>,
     matched: Mutex<MatchedStatus>,
     events: Arc<EndpointEvents>,
     publ: Publisher<Link>,
@@ -628,6 +629,7 @@ pub unsafe extern "C" fn rmw_create_publisher(
         let gid = gid(ni.participant, publ.handle().entity());
         let pi = Box::new(PubImpl {
             _reg: register(ni, Kind::Publisher, &topic, (&ty, hash), &gid, &actual),
+            hub: Arc::clone(ctx.hub()),
             matched: Mutex::default(),
             events,
             publ,
@@ -1180,6 +1182,22 @@ unsafe fn event_source<'a>(e: &rmw_event_t) -> Option<EventSource<'a>> {
     }
 }
 
+/// The hub of the context of an event's publisher or subscription.
+///
+/// # Safety
+/// As [`event_source`].
+unsafe fn event_hub<'a>(e: &rmw_event_t) -> Option<&'a Arc<Hub>> {
+    let publisher = (RMW_EVENT_LIVELINESS_LOST..RMW_EVENT_INVALID).contains(&e.event_type);
+    // SAFETY: as in event_source.
+    unsafe {
+        if publisher {
+            e.data.cast::<PubImpl>().as_ref().map(|p| &p.hub)
+        } else {
+            e.data.cast::<SubImpl>().as_ref().map(|s| s.queue.hub())
+        }
+    }
+}
+
 /// Writes the status of `e` into `event_info` and resets its changes. As in
 /// rmw_cyclonedds_cpp (and as test_rmw_implementation's event tests expect), a status is
 /// always taken (`taken = true`), with zero changes when nothing happened since the last take;
@@ -1204,6 +1222,11 @@ pub unsafe extern "C" fn rmw_take_event(
         // SAFETY: checked non-null; the caller guarantees validity.
         let e = unsafe { &*event_handle };
         check_ours!("event", e.implementation_identifier);
+        // Count what the node reported so far.
+        // SAFETY: an event of ours (checked above).
+        if let Some(hub) = unsafe { event_hub(e) } {
+            hub.pump();
+        }
         // SAFETY: an event of ours (checked above).
         let Some(source) = (unsafe { event_source(e) }) else {
             // SAFETY: `taken` is writable.
@@ -1381,7 +1404,7 @@ pub unsafe extern "C" fn rmw_create_subscription(
             _reg: register(ni, Kind::Subscription, &topic, (&ty, hash), &sgid, &actual),
             matched: Mutex::default(),
             events,
-            queue: SubQueue::new(sub, ignore),
+            queue: SubQueue::new(sub, ctx.hub(), ignore),
             tables,
             qos: actual,
             topic,
@@ -1748,6 +1771,12 @@ pub unsafe extern "C" fn rmw_take_sequence(
 // ---------------------------------------------------------------------------------------------
 // Wait sets.
 
+/// The state behind an `rmw_wait_set_t`: the hub of the context it was created in (guard
+/// conditions alone wait there).
+struct WaitSetImpl {
+    hub: Option<Arc<Hub>>,
+}
+
 /// # Safety
 /// rmw API contract: `context` is initialised.
 #[unsafe(no_mangle)]
@@ -1762,10 +1791,13 @@ pub unsafe extern "C" fn rmw_create_wait_set(
         // SAFETY: checked non-null; the caller guarantees validity.
         let c = unsafe { &*context };
         check_ours!("context", c.implementation_identifier, null);
+        // SAFETY: an rmw context of ours, initialised or zero (then impl_ is null).
+        let hub = unsafe { context_state(c) }.map(|ctx| Arc::clone(ctx.hub()));
+        let data = Box::into_raw(Box::new(WaitSetImpl { hub }));
         Box::into_raw(Box::new(rmw_wait_set_t {
             implementation_identifier: IDENTIFIER.as_ptr(),
             guard_conditions: core::ptr::null_mut(),
-            data: core::ptr::null_mut(),
+            data: data.cast(),
         }))
     })
 }
@@ -1779,8 +1811,13 @@ pub unsafe extern "C" fn rmw_destroy_wait_set(wait_set: *mut rmw_wait_set_t) -> 
         // SAFETY: checked non-null; the caller guarantees validity.
         let id = unsafe { (*wait_set).implementation_identifier };
         check_ours!("wait set", id);
-        // SAFETY: made by rmw_create_wait_set, freed once.
-        drop(unsafe { Box::from_raw(wait_set) });
+        // SAFETY: both boxes made by rmw_create_wait_set, freed once.
+        unsafe {
+            let ws = Box::from_raw(wait_set);
+            if !ws.data.is_null() {
+                drop(Box::from_raw(ws.data.cast::<WaitSetImpl>()));
+            }
+        }
         RMW_RET_OK
     })
 }
@@ -1845,8 +1882,53 @@ pub unsafe extern "C" fn rmw_wait(
         let mut srv_ready = vec![false; srvs.len()];
         let mut cli_ready = vec![false; clis.len()];
         let mut ev_ready = vec![false; evs.len()];
-        let any = loop {
-            let seen = WAKER.generation();
+        // The contexts of the entries (and of the wait set): the thread waits on their nodes.
+        let mut hubs: Vec<&Arc<Hub>> = Vec::new();
+        {
+            fn push<'a>(hubs: &mut Vec<&'a Arc<Hub>>, h: &'a Arc<Hub>) {
+                if !hubs.iter().any(|x| Arc::ptr_eq(x, h)) {
+                    hubs.push(h);
+                }
+            }
+            let mut add = |h| push(&mut hubs, h);
+            // SAFETY: our wait set's data is null or its WaitSetImpl.
+            if let Some(ws) = unsafe { (*wait_set).data.cast::<WaitSetImpl>().as_ref() }
+                && let Some(h) = &ws.hub
+            {
+                add(h);
+            }
+            // SAFETY (all four): entries are null or the data of our live handles (the
+            // rmw_event_t itself for events), alive for the whole call.
+            for e in subs.iter() {
+                if let Some(si) = unsafe { e.cast::<SubImpl>().as_ref() } {
+                    add(si.queue.hub());
+                }
+            }
+            for e in srvs.iter() {
+                if let Some(si) = unsafe { e.cast::<ServiceImpl>().as_ref() } {
+                    add(si.requests.hub());
+                }
+            }
+            for e in clis.iter() {
+                if let Some(ci) = unsafe { e.cast::<ClientImpl>().as_ref() } {
+                    add(ci.replies.hub());
+                }
+            }
+            for e in evs.iter() {
+                if let Some(h) = unsafe { e.cast::<rmw_event_t>().as_ref() }
+                    .and_then(|e| unsafe { event_hub(e) })
+                {
+                    add(h);
+                }
+            }
+        }
+        let mut failed = None;
+        // Looks at every entry (after routing the contexts' events); true when one is ready
+        // or looking failed (`failed` says how).
+        let mut check = || {
+            for h in &hubs {
+                h.pump();
+            }
             let mut any = false;
             for (entry, ready) in subs.iter().zip(sub_ready.iter_mut()) {
                 // SAFETY: entries are null or the data of our live subscriptions.
@@ -1856,8 +1938,8 @@ pub unsafe extern "C" fn rmw_wait(
                 match si.queue.ready() {
                     Ok(r) => *ready = r,
                     Err(e) => {
-                        error!("rmw_wait: subscription on {:?}: {e}", si.topic);
-                        return RMW_RET_ERROR;
+                        failed = Some(format!("subscription on {:?}: {e}", si.topic));
+                        return true;
                     }
                 }
                 any |= *ready;
@@ -1870,8 +1952,8 @@ pub unsafe extern "C" fn rmw_wait(
                 match si.requests.ready() {
                     Ok(r) => *ready = r,
                     Err(e) => {
-                        error!("rmw_wait: service {:?}: {e}", si.name);
-                        return RMW_RET_ERROR;
+                        failed = Some(format!("service {:?}: {e}", si.name));
+                        return true;
                     }
                 }
                 any |= *ready;
@@ -1884,8 +1966,8 @@ pub unsafe extern "C" fn rmw_wait(
                 match ci.replies.ready() {
                     Ok(r) => *ready = r,
                     Err(e) => {
-                        error!("rmw_wait: client of {:?}: {e}", ci.name);
-                        return RMW_RET_ERROR;
+                        failed = Some(format!("client of {:?}: {e}", ci.name));
+                        return true;
                     }
                 }
                 any |= *ready;
@@ -1908,14 +1990,43 @@ pub unsafe extern "C" fn rmw_wait(
                     any |= *ready;
                 }
             }
-            if any {
-                break true;
-            }
-            if !forever && deadline.is_none_or(|d| Instant::now() >= d) {
-                break false;
-            }
-            WAKER.wait(seen, if forever { None } else { deadline });
+            any
         };
+        let deadline = if forever { None } else { deadline };
+        let any = loop {
+            let nodes: Vec<NodeWaker<Link>> = hubs
+                .iter()
+                .map(|h| h.waker())
+                .filter(|w| !w.is_closed())
+                .cloned()
+                .collect();
+            if nodes.is_empty() {
+                // Every context is shut down: wait for guard conditions alone.
+                let seen = WAKER.generation();
+                if check() {
+                    break true;
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    break false;
+                }
+                WAKER.wait(seen, deadline);
+                continue;
+            }
+            match NodeWaker::wait_any(&nodes, &mut check, deadline) {
+                Ok(()) => break true,
+                Err(NodeError::Timeout) => break false,
+                // A context shut down meanwhile: wait on the others.
+                Err(NodeError::Closed) => {}
+                Err(e) => {
+                    error!("rmw_wait: {e}");
+                    return RMW_RET_ERROR;
+                }
+            }
+        };
+        if let Some(e) = failed {
+            error!("rmw_wait: {e}");
+            return RMW_RET_ERROR;
+        }
         for (entry, ready) in subs.iter_mut().zip(&sub_ready) {
             if !ready {
                 *entry = core::ptr::null_mut();
@@ -2174,7 +2285,7 @@ pub unsafe extern "C" fn rmw_create_client(
                 &wa,
             ),
             requests,
-            replies: SubQueue::new(replies, None).with_prefix(&gid.data),
+            replies: SubQueue::new(replies, ctx.hub(), None).with_prefix(&gid.data),
             request: rq,
             response: rs,
             gid,
@@ -2332,7 +2443,7 @@ pub unsafe extern "C" fn rmw_create_service(
                 &sgid,
                 &ra,
             ),
-            requests: SubQueue::new(requests, None),
+            requests: SubQueue::new(requests, ctx.hub(), None),
             replies,
             request: rq,
             response: rs,
@@ -2846,8 +2957,8 @@ unsafe fn fill_names_and_types(
 /// `node` is null or a live node.
 unsafe fn graph_view(node: *const rmw_node_t, what: &str) -> Result<crate::graph::View, rmw_ret_t> {
     // SAFETY: forwarded.
-    let (ni, _) = unsafe { node_parts(node, what) }?;
-    Ok(ni.reg.graph().view())
+    let (_, ctx) = unsafe { node_parts(node, what) }?;
+    Ok(ctx.view())
 }
 
 /// # Safety
