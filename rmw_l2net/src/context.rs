@@ -29,6 +29,7 @@ use crate::config::Settings;
 use crate::events::{EventRouter, Identity};
 use crate::graph::{self, EndpointDesc, Local, NodeDesc, View};
 use crate::guard::GuardCondition;
+use crate::listener::{Listener, Registered};
 use crate::wait::{WAKER, Wake};
 
 /// The link the middleware runs on.
@@ -212,6 +213,29 @@ pub struct Hub {
     link_error: Mutex<Option<String>>,
     /// Held while events are routed, so that they are routed in order.
     pumping: Mutex<()>,
+    /// Subscription queues (of subscriptions, services, clients) that had a listener set.
+    watched: Mutex<Vec<Weak<SubQueue>>>,
+    /// Event listeners set now.
+    event_listeners: std::sync::atomic::AtomicUsize,
+    /// The background thread's stop flag and its sleep.
+    bg: Background,
+}
+
+/// The background thread's stop flag, and what it sleeps on while no listener is set.
+#[derive(Default)]
+struct Background {
+    stopped: AtomicBool,
+    lock: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Background {
+    /// Wakes the background thread (to stop, or to look at the listeners again).
+    fn kick(&self, waker: &NodeWaker<Link>) {
+        *lock(&self.lock) = true;
+        self.cv.notify_all();
+        waker.wake();
+    }
 }
 
 impl std::fmt::Debug for Hub {
@@ -247,6 +271,13 @@ impl Hub {
             match self.waker.try_next_event() {
                 Ok(Some(ev)) => {
                     counted |= self.router.route(&ev);
+                    if let Event::Unmatched { local, .. } = ev
+                        && let Some(e) = self.router.endpoint(local)
+                    {
+                        // The matched status changed (a match that began is counted by
+                        // `route`).
+                        e.listener(None).notify(1);
+                    }
                     if let Event::EndpointDiscovered { remote, .. } = ev
                         && let Some(id) = remote_identity(&self.waker, remote)
                     {
@@ -276,24 +307,54 @@ impl Hub {
         }
     }
 
+    /// Reports the samples that arrived to the listeners of the watched queues; returns
+    /// whether any listener (of a queue or an event) is set.
+    fn poll_listeners(&self) -> bool {
+        let mut active = self.event_listeners.load(Ordering::Relaxed) > 0;
+        let queues: Vec<Arc<SubQueue>> = {
+            let mut w = lock(&self.watched);
+            w.retain(|q| q.strong_count() > 0);
+            w.iter().filter_map(Weak::upgrade).collect()
+        };
+        for q in queues {
+            active |= q.poll_listener();
+        }
+        active
+    }
+
+    /// A listener was set on `q`: the background thread reports its samples from now on.
+    pub fn watch(&self, q: &Arc<SubQueue>) {
+        {
+            let mut w = lock(&self.watched);
+            if !w.iter().any(|x| std::ptr::eq(x.as_ptr(), Arc::as_ptr(q))) {
+                w.push(Arc::downgrade(q));
+            }
+        }
+        self.bg.kick(&self.waker);
+    }
+
+    /// An event listener was set (`true`) or cleared.
+    pub fn event_listener_changed(&self, set: bool) {
+        if set {
+            self.event_listeners.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let _ = self
+                .event_listeners
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
+        self.bg.kick(&self.waker);
+    }
+
     /// Why the link failed, once it did.
     pub fn link_error(&self) -> Option<String> {
         lock(&self.link_error).clone()
     }
 }
 
-/// Tells the background thread to stop.
-#[derive(Default)]
-struct Stop {
-    stopped: Mutex<bool>,
-    cv: Condvar,
-}
-
 /// One initialised context.
 pub struct Context {
     node: Option<Arc<L2Node>>,
     pumper: Option<JoinHandle<()>>,
-    stop: Arc<Stop>,
     hub: Arc<Hub>,
     settings: Settings,
 }
@@ -337,21 +398,22 @@ impl Context {
             router: Arc::new(EventRouter::default()),
             link_error: Mutex::new(None),
             pumping: Mutex::new(()),
+            watched: Mutex::default(),
+            event_listeners: Default::default(),
+            bg: Background::default(),
         });
         let as_wake: Arc<dyn Wake> = hub.clone();
         WAKER.register(&as_wake);
-        let stop = Arc::new(Stop::default());
         let pumper = {
-            let (hub, stop) = (Arc::clone(&hub), Arc::clone(&stop));
+            let hub = Arc::clone(&hub);
             std::thread::Builder::new()
                 .name("rmw_l2net-events".into())
-                .spawn(move || pump_loop(&hub, &stop))
+                .spawn(move || background(&hub))
                 .map_err(|e| format!("cannot start the event thread: {e}"))?
         };
         Ok(Context {
             node: Some(Arc::new(node)),
             pumper: Some(pumper),
-            stop,
             hub,
             settings,
         })
@@ -412,8 +474,8 @@ impl Context {
     /// waits end). Endpoints still alive keep the engine's memory until they are destroyed,
     /// but no longer exchange anything.
     pub fn shutdown(&mut self) {
-        *lock(&self.stop.stopped) = true;
-        self.stop.cv.notify_all();
+        self.hub.bg.stopped.store(true, Ordering::Relaxed);
+        self.hub.bg.kick(&self.hub.waker);
         self.hub.graph.closed.store(true, Ordering::Relaxed);
         if let Some(d) = self.pumper.take() {
             let _ = d.join();
@@ -433,21 +495,45 @@ impl Drop for Context {
     }
 }
 
-fn pump_loop(hub: &Hub, stop: &Stop) {
-    let mut stopped = lock(&stop.stopped);
-    while !*stopped {
-        stopped = stop
+/// The context's background thread: routes the node's events every [`PUMP_PERIOD`]; while a
+/// listener (EventsExecutor callback) is set it waits on the node instead, as `rmw_wait` does,
+/// so that it is woken by every frame and reports new samples and events at once.
+fn background(hub: &Hub) {
+    let stopped = || hub.bg.stopped.load(Ordering::Relaxed);
+    while !stopped() {
+        if hub.poll_listeners() {
+            let until = std::time::Instant::now() + PUMP_PERIOD;
+            let r = hub.waker.wait_until(
+                || {
+                    hub.pump();
+                    // Leave to look at the mode again when the last listener was cleared.
+                    !hub.poll_listeners() || stopped()
+                },
+                Some(until),
+            );
+            if let Err(NodeError::Closed | NodeError::Link(_) | NodeError::Io(_)) = r {
+                // Nothing to wait on any more: fall back to the timer.
+                sleep(hub, PUMP_PERIOD);
+            }
+        } else {
+            sleep(hub, PUMP_PERIOD);
+        }
+        hub.pump();
+    }
+}
+
+/// Sleeps up to `d`, or until [`Background::kick`].
+fn sleep(hub: &Hub, d: Duration) {
+    let mut kicked = lock(&hub.bg.lock);
+    if !*kicked {
+        kicked = hub
+            .bg
             .cv
-            .wait_timeout(stopped, PUMP_PERIOD)
+            .wait_timeout(kicked, d)
             .unwrap_or_else(|e| e.into_inner())
             .0;
-        if *stopped {
-            break;
-        }
-        drop(stopped);
-        hub.pump();
-        stopped = lock(&stop.stopped);
     }
+    *kicked = false;
 }
 
 /// The identity of remote endpoint `remote` as discovery knows it (`None` once it is gone, or
@@ -502,12 +588,22 @@ pub struct Taken {
     pub reception_seq: u64,
 }
 
+/// What a [`SubQueue`] holds under one lock: the one sample `rmw_wait` may have pulled out of
+/// the engine to see that the subscription is ready, and how many samples its listener was told
+/// about that were not taken yet.
+#[derive(Debug, Default)]
+struct Slot {
+    sample: Option<Taken>,
+    outstanding: usize,
+}
+
 /// A subscriber plus the one sample `rmw_wait` may have pulled out of the engine to see that
-/// the subscription is ready.
+/// the subscription is ready, and its listener.
 pub struct SubQueue {
     sub: Subscriber<Link>,
     hub: Arc<Hub>,
-    pending: Mutex<Option<Taken>>,
+    pending: Mutex<Slot>,
+    listener: Listener,
     scratch: Mutex<Vec<u8>>,
     received: AtomicU64,
     ignore_participant: Option<u64>,
@@ -530,7 +626,8 @@ impl SubQueue {
         SubQueue {
             sub,
             hub: Arc::clone(hub),
-            pending: Mutex::new(None),
+            pending: Mutex::default(),
+            listener: Listener::default(),
             scratch: Mutex::new(vec![0; 1 << 16]),
             received: AtomicU64::new(0),
             ignore_participant,
@@ -559,23 +656,69 @@ impl SubQueue {
     /// looking at the link (the thread in `rmw_wait` takes the frames in itself).
     pub fn ready(&self) -> Result<bool, String> {
         let mut p = lock(&self.pending);
-        if p.is_none() {
-            *p = self.pull(false)?;
+        if p.sample.is_none() {
+            p.sample = self.pull(false, &mut p.outstanding)?;
         }
-        Ok(p.is_some())
+        Ok(p.sample.is_some())
     }
 
     /// The oldest waiting sample, if any (looks at the link when the queue is empty).
     pub fn take(&self) -> Result<Option<Taken>, String> {
-        if let Some(t) = lock(&self.pending).take() {
-            return Ok(Some(t));
+        let mut p = lock(&self.pending);
+        let t = match p.sample.take() {
+            Some(t) => Some(t),
+            None => self.pull(true, &mut p.outstanding)?,
+        };
+        if t.is_some() {
+            p.outstanding = p.outstanding.saturating_sub(1);
         }
-        self.pull(true)
+        Ok(t)
+    }
+
+    /// Samples waiting: in the engine's queue and in the slot.
+    fn unread(&self, slot: &Slot) -> usize {
+        let h = self.sub.handle();
+        self.hub.waker.with_participant(|p| p.queued(h)) + usize::from(slot.sample.is_some())
+    }
+
+    /// Sets (`Some`) or clears the listener (`rmw_*_set_on_new_*_callback`); a new one is
+    /// called at once with the number of samples waiting.
+    pub fn set_listener(self: &Arc<Self>, r: Option<Registered>) {
+        let unread = {
+            let mut p = lock(&self.pending);
+            let unread = self.unread(&p);
+            p.outstanding = unread;
+            unread
+        };
+        self.listener.set(r, unread);
+        self.hub.watch(self);
+    }
+
+    /// Clears the listener (its endpoint goes away): once this returns it is not running and
+    /// is never called again.
+    pub fn clear_listener(&self) {
+        self.listener.set(None, 0);
+    }
+
+    /// Tells the listener about the samples that arrived since it was last told; returns
+    /// whether a listener is set.
+    fn poll_listener(&self) -> bool {
+        if !self.listener.is_set() {
+            return false;
+        }
+        let new = {
+            let mut p = lock(&self.pending);
+            let new = self.unread(&p).saturating_sub(p.outstanding);
+            p.outstanding += new;
+            new
+        };
+        self.listener.notify(new);
+        true
     }
 
     /// The next sample that passes the filters; `receive`: look at the link when the queue is
-    /// empty.
-    fn pull(&self, receive: bool) -> Result<Option<Taken>, String> {
+    /// empty. Samples dropped by the filters come off `outstanding`.
+    fn pull(&self, receive: bool, outstanding: &mut usize) -> Result<Option<Taken>, String> {
         let mut buf = lock(&self.scratch);
         loop {
             let got = if receive {
@@ -586,11 +729,13 @@ impl SubQueue {
             match got {
                 Ok(Some(info)) => {
                     if self.ignore_participant == Some(info.writer.participant) {
+                        *outstanding = outstanding.saturating_sub(1);
                         continue;
                     }
                     if let Some(p) = &self.prefix
                         && !buf[..info.len].starts_with(p)
                     {
+                        *outstanding = outstanding.saturating_sub(1);
                         continue;
                     }
                     let received_ns = SystemTime::now()

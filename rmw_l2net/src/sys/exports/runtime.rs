@@ -18,6 +18,7 @@ use crate::config;
 use crate::context::{Context, Hub, Link, MatchedStatus, Registration, SubQueue, Taken};
 use crate::events::{EndpointEvents, EventRouter, Identity, Kind as EventKind};
 use crate::graph::{EndpointDesc, Kind, QosDesc};
+use crate::listener::Registered;
 use crate::qos::{Role, to_engine};
 use crate::wait::WAKER;
 
@@ -676,7 +677,9 @@ pub unsafe extern "C" fn rmw_destroy_publisher(
         unsafe {
             let p = Box::from_raw(publisher);
             if !p.data.is_null() {
-                drop(Box::from_raw(p.data.cast::<PubImpl>()));
+                let pi = Box::from_raw(p.data.cast::<PubImpl>());
+                forget_event_listeners(&pi.events, &pi.hub);
+                drop(pi);
             }
         }
         RMW_RET_OK
@@ -914,38 +917,147 @@ macro_rules! no_loans {
     };
 }
 
-unsupported!(
-    "listener callbacks (EventsExecutor); wait sets work",
-    rmw_subscription_set_on_new_message_callback(
-        subscription: *mut rmw_subscription_t,
-        callback: *const c_void,
-        user_data: *const c_void
-    )
-);
-unsupported!(
-    "listener callbacks (EventsExecutor); wait sets work",
-    rmw_service_set_on_new_request_callback(
-        service: *mut rmw_service_t,
-        callback: *const c_void,
-        user_data: *const c_void
-    )
-);
-unsupported!(
-    "listener callbacks (EventsExecutor); wait sets work",
-    rmw_client_set_on_new_response_callback(
-        client: *mut rmw_client_t,
-        callback: *const c_void,
-        user_data: *const c_void
-    )
-);
-unsupported!(
-    "listener callbacks (EventsExecutor); wait sets work",
-    rmw_event_set_callback(
-        event: *mut c_void,
-        callback: *const c_void,
-        user_data: *const c_void
-    )
-);
+/// The callback argument of the listener setters: `rmw_event_callback_t`, or null to clear.
+///
+/// # Safety
+/// `callback` is null or a function `void (*)(const void *, size_t)` that may be called from
+/// any thread while it stays set (the rmw headers' contract).
+unsafe fn registered(callback: *const c_void, user_data: *const c_void) -> Option<Registered> {
+    if callback.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null rmw_event_callback_t (caller's contract): a C function of this
+    // signature; function and data pointers have one size on every platform rmw runs on.
+    let callback =
+        unsafe { std::mem::transmute::<*const c_void, crate::listener::Callback>(callback) };
+    Some(Registered {
+        callback,
+        user_data: user_data as usize,
+    })
+}
+
+/// Sets (or, with a null `callback`, clears) the callback called for every new message of
+/// `subscription`, from the context's background thread: at once with the number of messages
+/// already waiting, then once per batch of new ones with their number.
+///
+/// # Safety
+/// rmw API contract: live subscription; `callback` null or an `rmw_event_callback_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_subscription_set_on_new_message_callback(
+    subscription: *mut rmw_subscription_t,
+    callback: *const c_void,
+    user_data: *const c_void,
+) -> rmw_ret_t {
+    const WHAT: &str = "rmw_subscription_set_on_new_message_callback";
+    boundary(WHAT, RMW_RET_ERROR, || {
+        // SAFETY: the caller guarantees null or a live subscription.
+        let si = match unsafe { sub_impl(subscription, WHAT) } {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        // SAFETY: caller's contract.
+        si.queue
+            .set_listener(unsafe { registered(callback, user_data) });
+        RMW_RET_OK
+    })
+}
+
+/// As [`rmw_subscription_set_on_new_message_callback`], for the requests of `service`.
+///
+/// # Safety
+/// rmw API contract: live service; `callback` null or an `rmw_event_callback_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_service_set_on_new_request_callback(
+    service: *mut rmw_service_t,
+    callback: *const c_void,
+    user_data: *const c_void,
+) -> rmw_ret_t {
+    const WHAT: &str = "rmw_service_set_on_new_request_callback";
+    boundary(WHAT, RMW_RET_ERROR, || {
+        // SAFETY: the caller guarantees null or a live service.
+        let si = match unsafe { service_impl(service, WHAT) } {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        // SAFETY: caller's contract.
+        si.requests
+            .set_listener(unsafe { registered(callback, user_data) });
+        RMW_RET_OK
+    })
+}
+
+/// As [`rmw_subscription_set_on_new_message_callback`], for the responses of `client` (a
+/// response to another client of the same service is counted too, and then not taken).
+///
+/// # Safety
+/// rmw API contract: live client; `callback` null or an `rmw_event_callback_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_client_set_on_new_response_callback(
+    client: *mut rmw_client_t,
+    callback: *const c_void,
+    user_data: *const c_void,
+) -> rmw_ret_t {
+    const WHAT: &str = "rmw_client_set_on_new_response_callback";
+    boundary(WHAT, RMW_RET_ERROR, || {
+        // SAFETY: the caller guarantees null or a live client.
+        let ci = match unsafe { client_impl(client, WHAT) } {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        // SAFETY: caller's contract.
+        ci.replies
+            .set_listener(unsafe { registered(callback, user_data) });
+        RMW_RET_OK
+    })
+}
+
+/// An endpoint goes away: its event listeners no longer keep the background thread on the
+/// node.
+fn forget_event_listeners(events: &EndpointEvents, hub: &Hub) {
+    for _ in 0..events.clear_listeners() {
+        hub.event_listener_changed(false);
+    }
+}
+
+/// Sets (or clears) the callback called whenever the status of `event` changes: at once with 1
+/// if it changed since it was last taken, then once per change, from whichever thread routes
+/// the engine's events (the context's background thread, which waits on the node while a
+/// listener is set, or a thread in `rmw_wait` / `rmw_take_event`).
+///
+/// # Safety
+/// rmw API contract: `event` initialised by this library, its endpoint alive; `callback` null
+/// or an `rmw_event_callback_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_event_set_callback(
+    event: *mut rmw_event_t,
+    callback: *const c_void,
+    user_data: *const c_void,
+) -> rmw_ret_t {
+    boundary("rmw_event_set_callback", RMW_RET_ERROR, || {
+        check_null!(event);
+        // SAFETY: checked non-null; the caller guarantees validity.
+        let e = unsafe { &*event };
+        check_ours!("event", e.implementation_identifier);
+        // SAFETY: an event of ours (checked above) whose endpoint is alive.
+        let (Some(source), Some(hub)) = (unsafe { event_source(e) }, unsafe { event_hub(e) })
+        else {
+            error!("rmw_event_set_callback: event is not initialized or of an unsupported type");
+            return RMW_RET_INVALID_ARGUMENT;
+        };
+        let (events, kind) = match &source {
+            EventSource::Matched(_, events, _) => (*events, None),
+            EventSource::Counted(events, kind) => (*events, Some(*kind)),
+        };
+        // SAFETY: caller's contract.
+        let r = unsafe { registered(callback, user_data) };
+        let now_set = r.is_some();
+        let was_set = events.listener(kind).set(r, usize::from(source.pending()));
+        if was_set != now_set {
+            hub.event_listener_changed(now_set);
+        }
+        RMW_RET_OK
+    })
+}
 unsupported!(
     "content filtered topics",
     rmw_subscription_set_content_filter(
@@ -1297,7 +1409,7 @@ struct SubImpl {
     _reg: Registration,
     matched: Mutex<MatchedStatus>,
     events: Arc<EndpointEvents>,
-    queue: SubQueue,
+    queue: Arc<SubQueue>,
     tables: introspection::MessageTables<'static>,
     qos: rmw_qos_profile_t,
     topic: CString,
@@ -1404,7 +1516,7 @@ pub unsafe extern "C" fn rmw_create_subscription(
             _reg: register(ni, Kind::Subscription, &topic, (&ty, hash), &sgid, &actual),
             matched: Mutex::default(),
             events,
-            queue: SubQueue::new(sub, ctx.hub(), ignore),
+            queue: Arc::new(SubQueue::new(sub, ctx.hub(), ignore)),
             tables,
             qos: actual,
             topic,
@@ -1448,7 +1560,10 @@ pub unsafe extern "C" fn rmw_destroy_subscription(
         unsafe {
             let s = Box::from_raw(subscription);
             if !s.data.is_null() {
-                drop(Box::from_raw(s.data.cast::<SubImpl>()));
+                let si = Box::from_raw(s.data.cast::<SubImpl>());
+                forget_event_listeners(&si.events, si.queue.hub());
+                si.queue.clear_listener();
+                drop(si);
             }
         }
         RMW_RET_OK
@@ -2097,7 +2212,7 @@ fn reply_topic(service: &CStr) -> String {
 struct ClientImpl {
     _reg: Registration,
     requests: Publisher<Link>,
-    replies: SubQueue,
+    replies: Arc<SubQueue>,
     request: introspection::MessageTables<'static>,
     response: introspection::MessageTables<'static>,
     gid: rmw_gid_t,
@@ -2110,7 +2225,7 @@ struct ClientImpl {
 
 struct ServiceImpl {
     _reg: Registration,
-    requests: SubQueue,
+    requests: Arc<SubQueue>,
     replies: Publisher<Link>,
     request: introspection::MessageTables<'static>,
     response: introspection::MessageTables<'static>,
@@ -2285,7 +2400,7 @@ pub unsafe extern "C" fn rmw_create_client(
                 &wa,
             ),
             requests,
-            replies: SubQueue::new(replies, ctx.hub(), None).with_prefix(&gid.data),
+            replies: Arc::new(SubQueue::new(replies, ctx.hub(), None).with_prefix(&gid.data)),
             request: rq,
             response: rs,
             gid,
@@ -2372,7 +2487,9 @@ pub unsafe extern "C" fn rmw_destroy_client(
         unsafe {
             let c = Box::from_raw(client);
             if !c.data.is_null() {
-                drop(Box::from_raw(c.data.cast::<ClientImpl>()));
+                let ci = Box::from_raw(c.data.cast::<ClientImpl>());
+                ci.replies.clear_listener();
+                drop(ci);
             }
         }
         RMW_RET_OK
@@ -2443,7 +2560,7 @@ pub unsafe extern "C" fn rmw_create_service(
                 &sgid,
                 &ra,
             ),
-            requests: SubQueue::new(requests, ctx.hub(), None),
+            requests: Arc::new(SubQueue::new(requests, ctx.hub(), None)),
             replies,
             request: rq,
             response: rs,
@@ -2486,7 +2603,9 @@ pub unsafe extern "C" fn rmw_destroy_service(
         unsafe {
             let s = Box::from_raw(service);
             if !s.data.is_null() {
-                drop(Box::from_raw(s.data.cast::<ServiceImpl>()));
+                let si = Box::from_raw(s.data.cast::<ServiceImpl>());
+                si.requests.clear_listener();
+                drop(si);
             }
         }
         RMW_RET_OK
