@@ -1758,6 +1758,10 @@ impl<L: NodeLink> NodeWaker<L> {
         mut ready: impl FnMut() -> bool,
         deadline: Option<StdInstant>,
     ) -> Result<(), NodeError> {
+        // A wait that cannot sleep (its deadline passed: a poll) takes in what the link holds
+        // first; otherwise a thread that only ever polls would keep the I/O thread standing
+        // back (it leaves the link to waiting threads) and never see a frame.
+        let polling = deadline.is_some_and(|d| d <= StdInstant::now());
         let mut watches: Vec<Watch<'_, L>> = Vec::with_capacity(nodes.len());
         for n in nodes {
             if !watches.iter().any(|w| std::ptr::eq(w.shared, &*n.shared)) {
@@ -1765,7 +1769,7 @@ impl<L: NodeLink> NodeWaker<L> {
                     shared: &n.shared,
                     registered: false,
                     led: false,
-                    readable: false,
+                    readable: polling,
                 });
             }
         }

@@ -246,3 +246,55 @@ fn one_thread_waits_on_two_nodes() {
         follower.join().unwrap();
     });
 }
+
+/// A thread that only polls (`wait_until` with a deadline already passed, as an executor's
+/// non-blocking spin does) still receives: each poll takes in what the link holds.
+#[test]
+fn polling_alone_receives() {
+    if !require_privileges("polling_alone_receives") {
+        return;
+    }
+    let a = Netns::new("nodewait").unwrap();
+    let b = Netns::new("nodewait").unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let (ia, ib) = (veth.a_name().to_string(), veth.b_name().to_string());
+    let la = a
+        .run(move || LinuxLink::open(&LinkConfig::new(&ia)))
+        .unwrap()
+        .unwrap()
+        .0;
+    let lb = b
+        .run(move || LinuxLink::open(&LinkConfig::new(&ib)))
+        .unwrap()
+        .unwrap()
+        .0;
+    let na = Node::new(la, NodeConfig::new(45, "poll-a")).unwrap();
+    let nb = Node::new(lb, NodeConfig::new(45, "poll-b")).unwrap();
+    let q = Qos::reliable(64);
+    let publ = na.publisher("/p", "test/C", q).unwrap();
+    let sub = nb.subscriber("/p", "test/C", q).unwrap();
+    publ.wait_for_subscribers(1, T).unwrap();
+    sub.wait_for_publishers(1, T).unwrap();
+    let end = Instant::now() + T;
+    let mut buf = [0u8; 16];
+    for i in 0..200u32 {
+        publ.publish(&i.to_be_bytes()).unwrap();
+        loop {
+            let mut got = false;
+            match nb.wait_until(
+                || {
+                    got = sub.try_take(&mut buf).unwrap().is_some();
+                    got
+                },
+                Some(Instant::now()),
+            ) {
+                Ok(()) => break,
+                Err(NodeError::Timeout) => {
+                    assert!(Instant::now() < end, "sample {i} never arrived");
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(&buf[..4], &i.to_be_bytes());
+    }
+}
