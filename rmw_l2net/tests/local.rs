@@ -349,3 +349,64 @@ fn one_wait_set_spans_two_contexts() {
     }
     drop((ca, cb));
 }
+
+/// Two threads hand a turn back and forth 500 times through two guard conditions of a live
+/// context, each waiting in `rmw_wait` (on the context's node) for the other's trigger: a lost
+/// wake-up would show as a timeout after 2 s (no timer of the idle node is due that soon).
+#[test]
+fn guard_conditions_wake_waits_on_a_live_context() {
+    if !require_privileges("guard_conditions_wake_waits_on_a_live_context") {
+        return;
+    }
+    let ns = Netns::new("rmwlocal").unwrap();
+    ns.set_up("lo").unwrap();
+    let ctx = Ctx::init(&ns, "lo", 34);
+    let patience = Some(rmw_time_t { sec: 2, nsec: 0 });
+    // SAFETY: the rmw call sequence on live objects; the other thread only waits on and
+    // triggers handles that outlive it (joined before they are destroyed).
+    unsafe {
+        let (ga, gb) = (
+            rmw_create_guard_condition(ctx.0),
+            rmw_create_guard_condition(ctx.0),
+        );
+        let (wa, wb) = (rmw_create_wait_set(ctx.0, 0), rmw_create_wait_set(ctx.0, 0));
+        let (ga_a, gb_a, wb_a) = (ga as usize, gb as usize, wb as usize);
+        let other = std::thread::spawn(move || {
+            let (ga, gb, wb) = (
+                ga_a as *mut rmw_guard_condition_t,
+                gb_a as *mut rmw_guard_condition_t,
+                wb_a as *mut rmw_wait_set_t,
+            );
+            for i in 0..500 {
+                let (r, ready) = wait_on(
+                    wb,
+                    Entries {
+                        guards: &[(*ga).data],
+                        ..Entries::default()
+                    },
+                    patience,
+                );
+                assert_eq!((r, ready[0]), (RMW_RET_OK, true), "B at turn {i}");
+                assert_eq!(rmw_trigger_guard_condition(gb), RMW_RET_OK);
+            }
+        });
+        for i in 0..500 {
+            assert_eq!(rmw_trigger_guard_condition(ga), RMW_RET_OK);
+            let (r, ready) = wait_on(
+                wa,
+                Entries {
+                    guards: &[(*gb).data],
+                    ..Entries::default()
+                },
+                patience,
+            );
+            assert_eq!((r, ready[0]), (RMW_RET_OK, true), "A at turn {i}");
+        }
+        other.join().unwrap();
+        assert_eq!(rmw_destroy_wait_set(wa), RMW_RET_OK);
+        assert_eq!(rmw_destroy_wait_set(wb), RMW_RET_OK);
+        assert_eq!(rmw_destroy_guard_condition(ga), RMW_RET_OK);
+        assert_eq!(rmw_destroy_guard_condition(gb), RMW_RET_OK);
+    }
+    drop(ctx);
+}
