@@ -263,9 +263,20 @@ impl Hub {
     /// thread is routing right now this returns at once: that thread wakes the wait sets for
     /// what it routes.
     pub fn pump(&self) {
-        let Ok(_pumping) = self.pumping.try_lock() else {
+        let Ok(pumping) = self.pumping.try_lock() else {
             return;
         };
+        self.pump_locked(pumping);
+    }
+
+    /// [`Hub::pump`], waiting for a thread that is routing right now to finish first; returns
+    /// whether the node's link has failed.
+    pub fn pump_and_check(&self) -> bool {
+        self.pump_locked(lock(&self.pumping));
+        self.link_error().is_some()
+    }
+
+    fn pump_locked(&self, _pumping: MutexGuard<'_, ()>) {
         let (mut counted, mut changed) = (false, false);
         loop {
             match self.waker.try_next_event() {

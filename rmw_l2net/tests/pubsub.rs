@@ -1397,3 +1397,68 @@ fn liveliness_across_namespaces() {
     drop(ca);
     drop(veth);
 }
+
+/// The interface of a context disappears: `rmw_wait` goes on waiting (a guard condition still
+/// ends it) instead of failing every call, and creating endpoints reports the failed link.
+#[test]
+fn a_failed_link_leaves_wait_sets_working() {
+    if !require_privileges("a_failed_link_leaves_wait_sets_working") {
+        return;
+    }
+    let a = Netns::new("rmw").unwrap();
+    let b = Netns::new("rmw").unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let ca = Ctx::init(&a, veth.a_name(), 18);
+    let ts = support::type_support(Flavor::C, "std_msgs/msg/String");
+    // SAFETY: the rmw call sequence of rcl, on live objects; the thread triggers a guard
+    // condition that outlives it.
+    unsafe {
+        let node = rmw_create_node(ca.0, c"n".as_ptr(), c"/".as_ptr());
+        assert!(!node.is_null(), "{:?}", last_error());
+        let sopts: rmw_subscription_options_t = std::mem::zeroed();
+        let sub = rmw_create_subscription(node, ts, c"/f".as_ptr(), &default_qos(), &sopts);
+        assert!(!sub.is_null(), "{:?}", last_error());
+        let g = rmw_create_guard_condition(ca.0);
+        let ws = rmw_create_wait_set(ca.0, 0);
+        a.delete_link(veth.a_name()).unwrap();
+        let popts: rmw_publisher_options_t = std::mem::zeroed();
+        wait_until("the failure noticed", || {
+            let p = rmw_create_publisher(node, ts, c"/f".as_ptr(), &default_qos(), &popts);
+            if p.is_null() {
+                return true;
+            }
+            assert_eq!(rmw_destroy_publisher(node, p), RMW_RET_OK);
+            false
+        });
+        assert!(
+            last_error().is_some_and(|e| e.contains("link failed")),
+            "{:?}",
+            last_error()
+        );
+        let g_addr = g as usize;
+        let h = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            rmw_trigger_guard_condition(g_addr as *const rmw_guard_condition_t)
+        });
+        let subs = [(*sub).data];
+        let guards = [(*g).data];
+        let (r, ready) = wait_on(
+            ws,
+            Entries {
+                subs: &subs,
+                guards: &guards,
+                ..Entries::default()
+            },
+            Some(LONG),
+        );
+        assert_eq!(r, RMW_RET_OK, "{:?}", last_error());
+        assert_eq!(ready, [false, true]);
+        assert_eq!(h.join().unwrap(), RMW_RET_OK);
+        assert_eq!(rmw_destroy_wait_set(ws), RMW_RET_OK);
+        assert_eq!(rmw_destroy_guard_condition(g), RMW_RET_OK);
+        assert_eq!(rmw_destroy_subscription(node, sub), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(node), RMW_RET_OK);
+    }
+    drop(ca);
+    drop(veth);
+}

@@ -2111,12 +2111,14 @@ pub unsafe extern "C" fn rmw_wait(
         let any = loop {
             let nodes: Vec<NodeWaker<Link>> = hubs
                 .iter()
+                .filter(|h| h.link_error().is_none())
                 .map(|h| h.waker())
                 .filter(|w| !w.is_closed())
                 .cloned()
                 .collect();
             if nodes.is_empty() {
-                // Every context is shut down: wait for guard conditions alone.
+                // Every context is shut down (or its link failed): wait for guard conditions
+                // alone.
                 let seen = WAKER.generation();
                 if check() {
                     break true;
@@ -2132,6 +2134,11 @@ pub unsafe extern "C" fn rmw_wait(
                 Err(NodeError::Timeout) => break false,
                 // A context shut down meanwhile: wait on the others.
                 Err(NodeError::Closed) => {}
+                // A link failed for good: its context's endpoints and publishing report it
+                // from now on; the wait goes on without that node (guard conditions, other
+                // contexts).
+                Err(NodeError::Link(_))
+                    if hubs.iter().fold(false, |f, h| h.pump_and_check() | f) => {}
                 Err(e) => {
                     error!("rmw_wait: {e}");
                     return RMW_RET_ERROR;
