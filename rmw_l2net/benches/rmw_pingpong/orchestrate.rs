@@ -3,11 +3,13 @@
 //!
 //! ```text
 //! cargo bench -p rmw_l2net --bench rmw_pingpong -- [--secs S] [--sizes 64,1024] [--lib PATH]
-//!     [--baseline PATH]
+//!     [--baseline PATH] [--rt-qos reliable|best-effort]
 //! ```
 //!
 //! `--baseline PATH` adds another build of the library (an older commit's) as a contender,
 //! measured right after the current one each time: an A/B comparison in one run.
+//! `--rt-qos best-effort` measures the round trips with best-effort delivery (every contender,
+//! ddsperf with `-u`) instead of ROS's default reliable profile.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -31,15 +33,18 @@ struct Options {
     sizes: Vec<usize>,
     lib: PathBuf,
     baseline: Option<PathBuf>,
+    /// Round trips with reliable delivery (the default) or best effort.
+    rt_reliable: bool,
 }
 
-const USAGE: &str = "sudo -E cargo bench -p rmw_l2net --bench rmw_pingpong -- [--secs S] [--sizes 64,1024] [--lib PATH] [--baseline PATH]";
+const USAGE: &str = "sudo -E cargo bench -p rmw_l2net --bench rmw_pingpong -- [--secs S] [--sizes 64,1024] [--lib PATH] [--baseline PATH] [--rt-qos reliable|best-effort]";
 
 fn parse_options(args: &[String]) -> Res<Options> {
     let mut secs = 3.0;
     let mut sizes = vec![64, 1024];
     let mut lib = None;
     let mut baseline = None;
+    let mut rt_reliable = true;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
@@ -63,6 +68,17 @@ fn parse_options(args: &[String]) -> Res<Options> {
             }
             "--lib" => lib = Some(PathBuf::from(val("--lib")?)),
             "--baseline" => baseline = Some(PathBuf::from(val("--baseline")?)),
+            "--rt-qos" => {
+                rt_reliable = match val("--rt-qos")?.as_str() {
+                    "reliable" => true,
+                    "best-effort" => false,
+                    other => {
+                        return Err(format!(
+                            "--rt-qos must be reliable or best-effort, not {other:?}"
+                        ));
+                    }
+                }
+            }
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -84,6 +100,7 @@ fn parse_options(args: &[String]) -> Res<Options> {
         sizes,
         lib,
         baseline,
+        rt_reliable,
     })
 }
 
@@ -343,7 +360,13 @@ pub fn run(args: &[String]) -> Res<()> {
         let mut rows = vec![Row::default(); who.len()];
         eprintln!("== payload {size} B");
 
-        // Round trips, reliable (ROS's default profile), blocking waits on both sides.
+        // Round trips, reliable (ROS's default profile) unless told otherwise, blocking waits
+        // on both sides.
+        let rt_q = if o.rt_reliable {
+            "reliable"
+        } else {
+            "best-effort"
+        };
         for i in 0..dds_i {
             let mut pong = wire.cmd(false, &me);
             let mut ping = wire.cmd(true, &me);
@@ -358,8 +381,8 @@ pub fn run(args: &[String]) -> Res<()> {
                     ping.args(["peer", "node-ping", &node_iface(&wire, w, true)]);
                 }
             }
-            pong.arg("reliable");
-            ping.args([size_s.as_str(), secs.as_str(), "reliable"]);
+            pong.arg(rt_q);
+            ping.args([size_s.as_str(), secs.as_str(), rt_q]);
             let _p = spawn_bg(pong)?;
             let r = run_fg(ping).and_then(|o| latency_from(&o));
             report(who[i].name(), &r);
@@ -398,19 +421,20 @@ pub fn run(args: &[String]) -> Res<()> {
             }
         }
 
-        // Cyclone DDS ddsperf: ping/pong (reliable) and pub/sub.
+        // Cyclone DDS ddsperf: ping/pong (reliable unless --rt-qos best-effort) and pub/sub.
         if have_dds {
             let d = format!("{}", o.secs.ceil() as u64 + 1);
             let ds = dds::size_arg(size).to_string();
             let mut pong = wire.cmd(false, "ddsperf");
-            pong.env("CYCLONEDDS_URI", uri(&cfg_b)).args([
-                "-D",
-                &format!("{}", o.secs.ceil() as u64 + 4),
-                "pong",
-            ]);
+            pong.env("CYCLONEDDS_URI", uri(&cfg_b));
             let mut ping = wire.cmd(true, "ddsperf");
-            ping.env("CYCLONEDDS_URI", uri(&cfg_a))
-                .args(["-D", &d, "ping", "size", &ds]);
+            ping.env("CYCLONEDDS_URI", uri(&cfg_a));
+            if !o.rt_reliable {
+                pong.arg("-u");
+                ping.arg("-u");
+            }
+            pong.args(["-D", &format!("{}", o.secs.ceil() as u64 + 4), "pong"]);
+            ping.args(["-D", &d, "ping", "size", &ds]);
             let p = spawn_bg(pong)?;
             let r = run_fg(ping)
                 .and_then(|o| dds::parse_ping(&o).ok_or_else(|| format!("unparsed: {o}")));
@@ -517,9 +541,15 @@ fn render(table: &[(usize, Vec<Row>)], who: &[Who], o: &Options) -> String {
     let _ = writeln!(
         s,
         "\n### rmw_l2net: round trip and delivered messages per second\n\n{}; {} s per \
-         measurement; one veth pair between two namespaces; library {}{}; load average {}\n",
+         measurement; round trips {}; one veth pair between two namespaces; library {}{}; load \
+         average {}\n",
         machine(),
         o.secs,
+        if o.rt_reliable {
+            "reliable (keep last 10)"
+        } else {
+            "best effort (keep last 10)"
+        },
         o.lib.display(),
         o.baseline
             .as_ref()
