@@ -219,6 +219,9 @@ pub struct Hub {
     event_listeners: std::sync::atomic::AtomicUsize,
     /// The background thread's stop flag and its sleep.
     bg: Background,
+    /// When events were last routed (ns since `epoch`).
+    pumped_at: AtomicU64,
+    epoch: std::time::Instant,
 }
 
 /// The background thread's stop flag, and what it sleeps on while no listener is set.
@@ -266,21 +269,34 @@ impl Hub {
         let Ok(pumping) = self.pumping.try_lock() else {
             return;
         };
-        self.pump_locked(pumping);
+        self.pump_locked(pumping, false);
     }
 
     /// [`Hub::pump`], waiting for a thread that is routing right now to finish first; returns
     /// whether the node's link has failed.
     pub fn pump_and_check(&self) -> bool {
-        self.pump_locked(lock(&self.pumping));
+        self.pump_locked(lock(&self.pumping), true);
         self.link_error().is_some()
     }
 
-    fn pump_locked(&self, _pumping: MutexGuard<'_, ()>) {
-        let (mut counted, mut changed) = (false, false);
+    /// Nanoseconds since `epoch`.
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Routes the events; `full`: read the graph topic even if no event said it has data.
+    fn pump_locked(&self, _pumping: MutexGuard<'_, ()>, full: bool) {
+        let (mut counted, mut changed, mut graph_data) = (false, false, full);
+        let graph_reader = self.graph.sub.handle();
         loop {
             match self.waker.try_next_event() {
                 Ok(Some(ev)) => {
+                    if let Event::DataAvailable { reader } = ev {
+                        // The common event (one per sample that finds its queue empty): only
+                        // the graph topic's matter here.
+                        graph_data |= reader == graph_reader;
+                        continue;
+                    }
                     counted |= self.router.route(&ev);
                     if let Event::Unmatched { local, .. } = ev
                         && let Some(e) = self.router.endpoint(local)
@@ -308,13 +324,31 @@ impl Hub {
                 }
             }
         }
-        changed |= self.graph.drain();
+        if graph_data {
+            changed |= self.graph.drain();
+        }
+        self.pumped_at.store(self.now_ns(), Ordering::Relaxed);
         if changed {
             // Triggers the graph guard conditions, which wake the wait sets.
             self.graph.changed();
         }
         if counted {
             WAKER.notify();
+        }
+    }
+
+    /// The background thread's round: routes the events unless a thread in `rmw_wait` did so
+    /// within the last [`PUMP_PERIOD`] (it then stays off the node's lock, which that thread
+    /// takes all the time), and reads the graph topic.
+    fn pump_idle(&self) {
+        let since = self
+            .now_ns()
+            .saturating_sub(self.pumped_at.load(Ordering::Relaxed));
+        if since < PUMP_PERIOD.as_nanos() as u64 {
+            return;
+        }
+        if let Ok(pumping) = self.pumping.try_lock() {
+            self.pump_locked(pumping, true);
         }
     }
 
@@ -412,6 +446,8 @@ impl Context {
             watched: Mutex::default(),
             event_listeners: Default::default(),
             bg: Background::default(),
+            pumped_at: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
         });
         let as_wake: Arc<dyn Wake> = hub.clone();
         WAKER.register(&as_wake);
@@ -529,7 +565,7 @@ fn background(hub: &Hub) {
         } else {
             sleep(hub, PUMP_PERIOD);
         }
-        hub.pump();
+        hub.pump_idle();
     }
 }
 
