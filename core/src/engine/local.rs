@@ -127,7 +127,8 @@ impl<
     const H: usize,
     const M: usize,
     const F: usize,
-> Participant<'a, P, E, W, R, H, M, F>
+    const Q: usize,
+> Participant<'a, P, E, W, R, H, M, F, Q>
 {
     /// Match new writer `wi` with the local readers.
     pub(crate) fn match_local_pairs_of_writer(&mut self, wi: usize) {

@@ -15,6 +15,7 @@
 //! Memory is fixed at construction: const-generic table sizes and byte arenas lent by the caller.
 //! [`super::drive`] runs one bounded round over any [`crate::RawLink`].
 
+use core::mem::MaybeUninit;
 use core::time::Duration;
 
 use heapless::Deque;
@@ -30,8 +31,9 @@ use super::window::{ReaderProxy, ReaderWindow};
 use crate::time::Instant;
 use crate::wire::{self, MacAddr, VlanTag};
 
-/// Events the participant buffers before the oldest are dropped (counted in
-/// [`Stats::events_dropped`]).
+/// Events a participant buffers by default (its last capacity parameter, `Q`) before new ones
+/// are dropped (counted in [`Stats::events_dropped`]). A small node sets fewer: each event is
+/// 40 bytes on 32-bit targets.
 pub const EVENT_QUEUE: usize = 128;
 /// Pending unicast HELLO replies.
 const REPLY_QUEUE: usize = 4;
@@ -408,12 +410,12 @@ impl<const H: usize, const M: usize> LocalReader<'_, H, M> {
     /// A sample entered this reader's queue (reader `ri`), from the wire or from a local
     /// writer: count it, restart the deadline, and report `DataAvailable` once until the
     /// queue is drained.
-    pub(crate) fn sample_queued(
+    pub(crate) fn sample_queued<const Q: usize>(
         &mut self,
         ri: usize,
         now: Instant,
         stats: &mut Stats,
-        events: &mut Deque<Event, EVENT_QUEUE>,
+        events: &mut Deque<Event, Q>,
     ) {
         stats.samples_delivered += 1;
         if let Some(d) = self.info.qos.deadline {
@@ -432,7 +434,11 @@ impl<const H: usize, const M: usize> LocalReader<'_, H, M> {
 
 /// Queue event `e`, or count it dropped when the queue is full (for code that holds the queue
 /// and the counters as separate borrows).
-pub(crate) fn queue_event(events: &mut Deque<Event, EVENT_QUEUE>, stats: &mut Stats, e: Event) {
+pub(crate) fn queue_event<const Q: usize>(
+    events: &mut Deque<Event, Q>,
+    stats: &mut Stats,
+    e: Event,
+) {
     if events.push_back(e).is_err() {
         stats.events_dropped += 1;
     }
@@ -457,7 +463,8 @@ pub(crate) struct AnnounceCursor {
 /// Capacities: `P` remote participants, `E` remote endpoints, `W` local writers, `R` local
 /// readers, `H` history (writer) and queue (reader) slots per endpoint, `M` matched remote
 /// endpoints per local endpoint (and, in a table of their own, `M` matched endpoints of this
-/// participant per writer), `F` samples in reassembly at once.
+/// participant per writer), `F` samples in reassembly at once, `Q` events buffered for
+/// [`Participant::poll_event`] (default [`EVENT_QUEUE`]).
 ///
 /// The tables live inline (names are stored in place, 255 bytes each), so the struct is large:
 /// about 28 KiB for `<4, 16, 2, 2, 16, 4, 4>`, 87 KiB for `<8, 32, 4, 4, 64, 8, 16>`, 435 KiB
@@ -472,6 +479,7 @@ pub struct Participant<
     const H: usize,
     const M: usize,
     const F: usize,
+    const Q: usize = { EVENT_QUEUE },
 > {
     pub(crate) config: Config<'a>,
     pub(crate) id: u64,
@@ -481,7 +489,7 @@ pub struct Participant<
     pub(crate) writers: [Option<LocalWriter<'a, H, M>>; W],
     pub(crate) readers: [Option<LocalReader<'a, H, M>>; R],
     pub(crate) reassembly: Reassembly<'a, F>,
-    pub(crate) events: Deque<Event, EVENT_QUEUE>,
+    pub(crate) events: Deque<Event, Q>,
     pub(crate) stats: Stats,
     pub(crate) next_entity: u32,
     pub(crate) epoch: u32,
@@ -522,11 +530,14 @@ impl<
     const H: usize,
     const M: usize,
     const F: usize,
-> Participant<'a, P, E, W, R, H, M, F>
+    const Q: usize,
+> Participant<'a, P, E, W, R, H, M, F, Q>
 {
     /// A new participant with id `id` (random, non-zero: the caller's random source), sending
     /// from `mac`. `reassembly` is the arena for incoming fragmented samples and for reliable
     /// samples held after a gap; it bounds the largest sample this participant can receive.
+    ///
+    /// The participant is returned by value: on a small stack use [`Participant::new_in`].
     pub fn new(
         config: Config<'a>,
         id: u64,
@@ -534,6 +545,28 @@ impl<
         reassembly: &'a mut [u8],
         now: Instant,
     ) -> Result<Self, ConfigError> {
+        Self::check_config(&config, id, mac)?;
+        Ok(Self::fresh(config, id, mac, reassembly, now))
+    }
+
+    /// Like [`Participant::new`], but the participant is built in `slot` (for example a
+    /// `static` `MaybeUninit` or a `static_cell::StaticCell`'s `uninit()`) instead of being
+    /// returned by value and moved there: a microcontroller's stack never holds the whole
+    /// participant (10 KB and more). A participant already in `slot` is overwritten, not
+    /// dropped (it owns nothing that needs dropping).
+    pub fn new_in<'s>(
+        slot: &'s mut MaybeUninit<Self>,
+        config: Config<'a>,
+        id: u64,
+        mac: MacAddr,
+        reassembly: &'a mut [u8],
+        now: Instant,
+    ) -> Result<&'s mut Self, ConfigError> {
+        Self::check_config(&config, id, mac)?;
+        Ok(slot.write(Self::fresh(config, id, mac, reassembly, now)))
+    }
+
+    fn check_config(config: &Config<'a>, id: u64, mac: MacAddr) -> Result<(), ConfigError> {
         // Handles store slot indices in a byte.
         const { assert!(W <= 256 && R <= 256, "at most 256 writers and 256 readers") };
         if id == 0 {
@@ -559,7 +592,20 @@ impl<
         {
             return Err(ConfigError::BadPeriod);
         }
-        Ok(Participant {
+        Ok(())
+    }
+
+    /// The participant's initial state (the configuration is checked). Always inlined, so that
+    /// [`Participant::new_in`] writes the fields straight into its slot.
+    #[inline(always)]
+    fn fresh(
+        config: Config<'a>,
+        id: u64,
+        mac: MacAddr,
+        reassembly: &'a mut [u8],
+        now: Instant,
+    ) -> Self {
+        Participant {
             config,
             id,
             mac,
@@ -588,7 +634,7 @@ impl<
             liveliness_check_at: Instant::MAX,
             any_manual_match: false,
             planned: None,
-        })
+        }
     }
 
     /// Our participant id.

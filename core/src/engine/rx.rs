@@ -113,7 +113,8 @@ impl<
     const H: usize,
     const M: usize,
     const F: usize,
-> Participant<'a, P, E, W, R, H, M, F>
+    const Q: usize,
+> Participant<'a, P, E, W, R, H, M, F, Q>
 {
     /// Process one received frame (from the destination MAC on, no FCS). Malformed, foreign,
     /// duplicate, replayed or unwanted frames are counted in [`super::Stats`] and dropped.

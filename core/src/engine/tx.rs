@@ -127,7 +127,8 @@ impl<
     const H: usize,
     const M: usize,
     const F: usize,
-> Participant<'a, P, E, W, R, H, M, F>
+    const Q: usize,
+> Participant<'a, P, E, W, R, H, M, F, Q>
 {
     fn tags(&self) -> wire::TagStack {
         match self.config.vlan {
