@@ -3,7 +3,9 @@
 
 use std::mem::MaybeUninit;
 
-use l2net_core::engine::{Config, ConfigError, EVENT_QUEUE, Event, Participant, Qos};
+#[cfg(feature = "local")]
+use l2net_core::engine::Qos;
+use l2net_core::engine::{Config, ConfigError, EVENT_QUEUE, Event, Participant};
 use l2net_core::{Instant, MacAddr};
 
 const MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 1]);
@@ -52,6 +54,7 @@ fn new_in_builds_in_the_slot_and_checks_the_configuration() {
 }
 
 /// Events beyond the queue's capacity are dropped and counted, the queued ones stay.
+#[cfg(feature = "local")]
 #[test]
 fn a_full_event_queue_counts_what_it_drops() {
     let mut slot = MaybeUninit::uninit();

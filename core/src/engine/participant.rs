@@ -38,6 +38,7 @@ pub const EVENT_QUEUE: usize = 128;
 /// Pending unicast HELLO replies.
 const REPLY_QUEUE: usize = 4;
 /// Pending NACK_FRAG requests per writer.
+#[cfg(feature = "fragmentation")]
 const FRAG_NACKS: usize = 8;
 /// GOODBYE frames sent on shutdown (more than one survives a lossy link).
 const GOODBYES: u8 = 2;
@@ -149,6 +150,12 @@ pub enum EndpointError {
     BadDepth,
     /// The participant is shutting down.
     Closed,
+    /// The endpoint needs a feature this build of `l2net-core` leaves out (docs/ARCHITECTURE.md,
+    /// "Cargo features"): a service without `services`, manual liveliness without
+    /// `liveliness-manual`, transient-local durability without `transient-local`, an endpoint
+    /// that would match one of this participant's own without `local`, or one more endpoint
+    /// than a single HELLO frame carries without `paged-hello`.
+    Unsupported,
 }
 
 /// Why a sample was not written.
@@ -288,8 +295,10 @@ pub(crate) struct LocalWriter<'a, const H: usize, const M: usize> {
     /// Whole samples to send again (requested by ACKNACK, or history for late joiners).
     pub(crate) resend: SeqSet,
     /// A fragmented sample being resent whole: (seq, next fragment).
+    #[cfg(feature = "fragmentation")]
     pub(crate) resend_cursor: Option<(u64, u32)>,
     /// Fragments requested by NACK_FRAG: (seq, fragment set).
+    #[cfg(feature = "fragmentation")]
     pub(crate) frag_nacks: [Option<(u64, SeqSet)>; FRAG_NACKS],
     pub(crate) proxies: [Option<Proxy>; M],
     pub(crate) hb_count: u32,
@@ -335,6 +344,14 @@ impl<const H: usize, const M: usize> LocalWriter<'_, H, M> {
     pub(crate) fn recount_repairs(&mut self) {
         self.repair_hbs = self.live().iter().flatten().filter(|p| p.repair_hb).count();
     }
+    /// No fragment repairs are pending (requested by NACK_FRAG, or a fragmented sample being
+    /// resent whole); always true without the `fragmentation` feature.
+    pub(crate) fn fragment_repairs_out(&self) -> bool {
+        #[cfg(feature = "fragmentation")]
+        return self.resend_cursor.is_none() && self.frag_nacks.iter().all(Option::is_none);
+        #[cfg(not(feature = "fragmentation"))]
+        true
+    }
     /// Proxy `i` asked for repairs.
     pub(crate) fn want_repair_hb(&mut self, i: usize) {
         if let Some(p) = self.proxies[i].as_mut()
@@ -356,6 +373,7 @@ pub(crate) struct MatchedWriter {
     /// Best effort: the newest sequence number delivered (older ones are dropped).
     pub(crate) be_last: u64,
     pub(crate) ack_count: u32,
+    #[cfg_attr(not(feature = "fragmentation"), allow(dead_code))]
     pub(crate) nack_count: u32,
     pub(crate) ack_due: bool,
     pub(crate) nackfrag_due: bool,
@@ -368,12 +386,15 @@ pub(crate) struct MatchedWriter {
     pub(crate) writer_last: u64,
     /// The writer's liveliness lease when it is [`Liveliness::ManualByTopic`] with a lease
     /// (otherwise it is alive for as long as it is matched).
+    #[cfg_attr(not(feature = "liveliness-manual"), allow(dead_code))]
     pub(crate) manual_lease: Option<Duration>,
     /// Alive as reported by the last [`Event::LivelinessChanged`].
     pub(crate) alive: bool,
     /// With a manual lease: alive until then unless it asserts itself again.
+    #[cfg_attr(not(feature = "liveliness-manual"), allow(dead_code))]
     pub(crate) live_until: Instant,
     /// Newest sequence number seen in its data (older ones are repairs, not assertions).
+    #[cfg_attr(not(feature = "liveliness-manual"), allow(dead_code))]
     pub(crate) live_seq: u64,
 }
 
@@ -516,6 +537,7 @@ pub struct Participant<
     pub(crate) liveliness_check_at: Instant,
     /// Some reader was ever matched with a manual-liveliness writer that has a lease: only then
     /// does received data need the liveliness bookkeeping.
+    #[cfg_attr(not(feature = "liveliness-manual"), allow(dead_code))]
     pub(crate) any_manual_match: bool,
     /// The frame planned by `poll_transmit` and its length.
     pub(crate) planned: Option<(super::tx::Plan, usize)>,
@@ -759,6 +781,10 @@ impl<
         if matches!(qos.history, HistoryKind::KeepLast(0)) {
             return Err(EndpointError::BadDepth);
         }
+        #[cfg(not(feature = "liveliness-manual"))]
+        if qos.liveliness == Liveliness::ManualByTopic {
+            return Err(EndpointError::Unsupported);
+        }
         Ok(EndpointInfo {
             entity,
             kind,
@@ -787,6 +813,7 @@ impl<
     pub(crate) fn live_readers(&self) -> &[Option<LocalReader<'a, H, M>>] {
         &self.readers[..self.r_hi]
     }
+    #[cfg_attr(not(feature = "fragmentation"), allow(dead_code))]
     pub(crate) fn live_readers_mut(&mut self) -> &mut [Option<LocalReader<'a, H, M>>] {
         &mut self.readers[..self.r_hi]
     }
@@ -821,6 +848,8 @@ impl<
             type_hash,
             qos,
         )?;
+        #[cfg(not(feature = "local"))]
+        self.refuse_local_pair(&info, true)?;
         self.writers[slot] = Some(LocalWriter {
             entity,
             role,
@@ -830,7 +859,9 @@ impl<
             sent_below: 1,
             frag_next: 0,
             resend: SeqSet::new(1, SEQSET_BITS),
+            #[cfg(feature = "fragmentation")]
             resend_cursor: None,
+            #[cfg(feature = "fragmentation")]
             frag_nacks: [None; FRAG_NACKS],
             proxies: [None; M],
             proxies_hi: 0,
@@ -876,6 +907,8 @@ impl<
             Role::Server => EndpointKind::ServiceServer,
         };
         let info = Self::endpoint_info(entity, kind, topic, type_name, type_hash, qos)?;
+        #[cfg(not(feature = "local"))]
+        self.refuse_local_pair(&info, false)?;
         self.readers[slot] = Some(LocalReader {
             entity,
             role,
@@ -1338,6 +1371,7 @@ impl<
             live_until: self.now,
             live_seq: 0,
         });
+        #[cfg(feature = "liveliness-manual")]
         if let Some(m) = r.writers[free].as_mut()
             && let Some(lease) = m.manual_lease
         {
@@ -1459,12 +1493,23 @@ impl<
             .min(w.local.min_pending(w.history.first_seq()))
     }
 
-    /// Largest sample `h` can write: its history arena, and the protocol's 32-bit sample length.
+    /// Largest sample `h` can write: its history arena, and the protocol's 32-bit sample length
+    /// (without the `fragmentation` feature: what one DATA frame carries).
     pub fn max_sample_len(&self, h: WriterHandle) -> Option<usize> {
         let w = self
             .writer_index(h)
             .and_then(|i| self.writers[i].as_ref())?;
-        Some(w.history.capacity_bytes().min(u32::MAX as usize))
+        let max = w.history.capacity_bytes().min(u32::MAX as usize);
+        #[cfg(not(feature = "fragmentation"))]
+        let max = max.min(self.unfragmented_max(false));
+        Some(max)
+    }
+
+    /// Without the `fragmentation` feature every sample goes out in one DATA frame: the
+    /// largest payload one carries (with a related sample id when `related`).
+    #[cfg(not(feature = "fragmentation"))]
+    fn unfragmented_max(&self, related: bool) -> usize {
+        self.body_max() - wire::msg::DataRepr::overhead(related)
     }
 
     /// Write a sample. Returns its sequence number.
@@ -1504,10 +1549,14 @@ impl<
         let wi = self.writer_index(h).ok_or(WriteError::UnknownWriter)?;
         let window = u64::from(self.config.reliable_window);
         let batch_delay = self.config.batch_delay;
+        #[cfg(not(feature = "fragmentation"))]
+        let frame_max = self.unfragmented_max(related.is_some());
         let Some(w) = self.writers[wi].as_mut() else {
             return Err(WriteError::UnknownWriter);
         };
         let max = w.history.capacity_bytes().min(u32::MAX as usize);
+        #[cfg(not(feature = "fragmentation"))]
+        let max = max.min(frame_max);
         if len > max {
             return Err(WriteError::TooLarge { len, max });
         }
@@ -1610,7 +1659,16 @@ impl<
         Ok(())
     }
 
+    /// The lease a local writer must assert itself within, if it is manual with a lease (never
+    /// without the `liveliness-manual` feature: such writers are refused).
+    #[cfg(not(feature = "liveliness-manual"))]
+    #[inline(always)]
+    pub(crate) fn manual_lease_of(_w: &LocalWriter<'a, H, M>) -> Option<Duration> {
+        None
+    }
+
     /// The lease a local writer must assert itself within, if it is manual with a lease.
+    #[cfg(feature = "liveliness-manual")]
     pub(crate) fn manual_lease_of(w: &LocalWriter<'a, H, M>) -> Option<Duration> {
         match w.info.qos.liveliness {
             Liveliness::ManualByTopic => w.info.qos.liveliness_lease,
@@ -1620,6 +1678,7 @@ impl<
 
     /// Manual liveliness leases: report local writers that missed theirs and remote writers
     /// whose ran out, then find the next time to look.
+    #[cfg(feature = "liveliness-manual")]
     fn check_liveliness(&mut self, now: Instant) {
         let mut next = Instant::MAX;
         for wi in 0..self.w_hi {
@@ -1681,6 +1740,14 @@ impl<
             }
         }
         self.liveliness_check_at = next;
+    }
+
+    /// Without the `liveliness-manual` feature there are no manual leases to check (the next
+    /// check stays at "never").
+    #[cfg(not(feature = "liveliness-manual"))]
+    #[inline(always)]
+    fn check_liveliness(&mut self, _now: Instant) {
+        self.liveliness_check_at = Instant::MAX;
     }
 
     /// Send a service request. Returns its id, which the reply will carry.
@@ -1914,6 +1981,7 @@ impl<
                 self.push_event(Event::DeadlineMissed { local });
             }
             // Fragment requests for samples no longer held are void.
+            #[cfg(feature = "fragmentation")]
             if let Some(w) = self.writers[wi].as_mut() {
                 let first = w.history.first_seq();
                 for e in w.frag_nacks.iter_mut() {
