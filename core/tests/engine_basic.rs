@@ -168,6 +168,7 @@ fn lease_expiry() {
     )));
 }
 
+#[cfg(feature = "fragmentation")]
 #[test]
 fn best_effort_and_reliable_and_fragments() {
     let mut bus = Bus::new(2, |_| {

@@ -42,8 +42,9 @@ pub fn drive<
     const H: usize,
     const M: usize,
     const F: usize,
+    const Q: usize,
 >(
-    p: &mut Participant<'_, P, E, W, R, H, M, F>,
+    p: &mut Participant<'_, P, E, W, R, H, M, F, Q>,
     link: &mut L,
     now: Instant,
 ) -> Result<DriveReport, LinkError> {

@@ -16,13 +16,21 @@
 //! history). A transient-local pair starts the cursor at the oldest sample the writer holds,
 //! so a late local reader gets the history.
 
+#[cfg(feature = "local")]
 use super::event::{Event, LocalEndpoint, ReaderHandle, RemoteId, WriterHandle};
 use super::graph::EndpointKind;
+#[cfg(feature = "local")]
 use super::history::{SampleId, SampleMeta};
-use super::participant::{Participant, Role, queue_event};
+#[cfg(not(feature = "local"))]
+use super::participant::EndpointError;
+use super::participant::Participant;
+#[cfg(feature = "local")]
+use super::participant::{Role, queue_event};
+#[cfg(feature = "local")]
 use super::qos::{Durability, Reliability};
 
 /// A writer's match with one reader of the same participant.
+#[cfg(feature = "local")]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LocalLink {
     /// Next sequence number of the writer that the reader was not offered yet.
@@ -37,6 +45,7 @@ pub(crate) struct LocalLink {
 
 /// A writer's matches with readers of the same participant (at most `M`, like its remote
 /// matches; the two tables are separate).
+#[cfg(feature = "local")]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LocalLinks<const M: usize> {
     links: [Option<LocalLink>; M],
@@ -44,6 +53,7 @@ pub(crate) struct LocalLinks<const M: usize> {
     hi: usize,
 }
 
+#[cfg(feature = "local")]
 impl<const M: usize> LocalLinks<M> {
     pub(crate) const fn new() -> Self {
         LocalLinks {
@@ -109,7 +119,7 @@ impl<const M: usize> LocalLinks<M> {
 
 /// Whether a writer of kind `w` serves a reader of kind `r` (a topic's publisher its
 /// subscribers, a client's requests the servers, a server's replies the clients).
-fn kinds_pair(w: EndpointKind, r: EndpointKind) -> bool {
+pub(crate) fn kinds_pair(w: EndpointKind, r: EndpointKind) -> bool {
     matches!(
         (w, r),
         (EndpointKind::Publisher, EndpointKind::Subscriber)
@@ -118,6 +128,7 @@ fn kinds_pair(w: EndpointKind, r: EndpointKind) -> bool {
     )
 }
 
+#[cfg(feature = "local")]
 impl<
     'a,
     const P: usize,
@@ -127,7 +138,8 @@ impl<
     const H: usize,
     const M: usize,
     const F: usize,
-> Participant<'a, P, E, W, R, H, M, F>
+    const Q: usize,
+> Participant<'a, P, E, W, R, H, M, F, Q>
 {
     /// Match new writer `wi` with the local readers.
     pub(crate) fn match_local_pairs_of_writer(&mut self, wi: usize) {
@@ -466,4 +478,82 @@ impl<
             self.after_acks(wi);
         }
     }
+}
+
+// Without the `local` feature: no matching inside a participant. Creating an endpoint that would
+// match one of the participant's own is refused (`EndpointError::Unsupported`,
+// `Participant::refuse_local_pair`), so no pair is left silently unmatched; the rest of the
+// engine sees a writer without local readers.
+
+/// A writer's matches with readers of the same participant: none without the `local` feature.
+#[cfg(not(feature = "local"))]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LocalLinks<const M: usize>;
+
+#[cfg(not(feature = "local"))]
+impl<const M: usize> LocalLinks<M> {
+    pub(crate) const fn new() -> Self {
+        LocalLinks
+    }
+    pub(crate) fn count(&self) -> usize {
+        0
+    }
+    pub(crate) fn min_pending(&self, _first: u64) -> u64 {
+        u64::MAX
+    }
+    pub(crate) fn all_delivered(&self, _next: u64) -> bool {
+        true
+    }
+}
+
+#[cfg(not(feature = "local"))]
+impl<
+    'a,
+    const P: usize,
+    const E: usize,
+    const W: usize,
+    const R: usize,
+    const H: usize,
+    const M: usize,
+    const F: usize,
+    const Q: usize,
+> Participant<'a, P, E, W, R, H, M, F, Q>
+{
+    /// `Err(Unsupported)` if an endpoint announced as `info` (a writer if `writer`) would match
+    /// an endpoint of this participant.
+    pub(crate) fn refuse_local_pair(
+        &self,
+        info: &super::graph::EndpointInfo,
+        writer: bool,
+    ) -> Result<(), EndpointError> {
+        let pairs = if writer {
+            self.live_readers()
+                .iter()
+                .flatten()
+                .any(|r| kinds_pair(info.kind, r.info.kind) && Self::names_match(info, &r.info))
+        } else {
+            self.live_writers()
+                .iter()
+                .flatten()
+                .any(|w| kinds_pair(w.info.kind, info.kind) && Self::names_match(&w.info, info))
+        };
+        if pairs {
+            Err(EndpointError::Unsupported)
+        } else {
+            Ok(())
+        }
+    }
+    pub(crate) fn match_local_pairs_of_writer(&mut self, _wi: usize) {}
+    pub(crate) fn match_local_pairs_of_reader(&mut self, _ri: usize) {}
+    pub(crate) fn local_after_write(&mut self, _wi: usize) {}
+    pub(crate) fn local_after_take(&mut self, _ri: usize) {}
+    pub(crate) fn local_liveliness(&mut self, _wi: usize, _alive: bool) {}
+    pub(crate) fn unmatch_local_writer(
+        &mut self,
+        _wi: usize,
+        _entity: u32,
+        _links: &LocalLinks<M>,
+    ) {
+    }
+    pub(crate) fn unmatch_local_reader(&mut self, _ri: usize, _entity: u32) {}
 }

@@ -15,6 +15,7 @@
 //! Memory is fixed at construction: const-generic table sizes and byte arenas lent by the caller.
 //! [`super::drive`] runs one bounded round over any [`crate::RawLink`].
 
+use core::mem::MaybeUninit;
 use core::time::Duration;
 
 use heapless::Deque;
@@ -30,12 +31,14 @@ use super::window::{ReaderProxy, ReaderWindow};
 use crate::time::Instant;
 use crate::wire::{self, MacAddr, VlanTag};
 
-/// Events the participant buffers before the oldest are dropped (counted in
-/// [`Stats::events_dropped`]).
+/// Events a participant buffers by default (its last capacity parameter, `Q`) before new ones
+/// are dropped (counted in [`Stats::events_dropped`]). A small node sets fewer: each event is
+/// 40 bytes on 32-bit targets.
 pub const EVENT_QUEUE: usize = 128;
 /// Pending unicast HELLO replies.
 const REPLY_QUEUE: usize = 4;
 /// Pending NACK_FRAG requests per writer.
+#[cfg(feature = "fragmentation")]
 const FRAG_NACKS: usize = 8;
 /// GOODBYE frames sent on shutdown (more than one survives a lossy link).
 const GOODBYES: u8 = 2;
@@ -147,6 +150,12 @@ pub enum EndpointError {
     BadDepth,
     /// The participant is shutting down.
     Closed,
+    /// The endpoint needs a feature this build of `l2net-core` leaves out (docs/ARCHITECTURE.md,
+    /// "Cargo features"): a service without `services`, manual liveliness without
+    /// `liveliness-manual`, transient-local durability without `transient-local`, an endpoint
+    /// that would match one of this participant's own without `local`, or one more endpoint
+    /// than a single HELLO frame carries without `paged-hello`.
+    Unsupported,
 }
 
 /// Why a sample was not written.
@@ -286,8 +295,10 @@ pub(crate) struct LocalWriter<'a, const H: usize, const M: usize> {
     /// Whole samples to send again (requested by ACKNACK, or history for late joiners).
     pub(crate) resend: SeqSet,
     /// A fragmented sample being resent whole: (seq, next fragment).
+    #[cfg(feature = "fragmentation")]
     pub(crate) resend_cursor: Option<(u64, u32)>,
     /// Fragments requested by NACK_FRAG: (seq, fragment set).
+    #[cfg(feature = "fragmentation")]
     pub(crate) frag_nacks: [Option<(u64, SeqSet)>; FRAG_NACKS],
     pub(crate) proxies: [Option<Proxy>; M],
     pub(crate) hb_count: u32,
@@ -333,6 +344,14 @@ impl<const H: usize, const M: usize> LocalWriter<'_, H, M> {
     pub(crate) fn recount_repairs(&mut self) {
         self.repair_hbs = self.live().iter().flatten().filter(|p| p.repair_hb).count();
     }
+    /// No fragment repairs are pending (requested by NACK_FRAG, or a fragmented sample being
+    /// resent whole); always true without the `fragmentation` feature.
+    pub(crate) fn fragment_repairs_out(&self) -> bool {
+        #[cfg(feature = "fragmentation")]
+        return self.resend_cursor.is_none() && self.frag_nacks.iter().all(Option::is_none);
+        #[cfg(not(feature = "fragmentation"))]
+        true
+    }
     /// Proxy `i` asked for repairs.
     pub(crate) fn want_repair_hb(&mut self, i: usize) {
         if let Some(p) = self.proxies[i].as_mut()
@@ -354,6 +373,7 @@ pub(crate) struct MatchedWriter {
     /// Best effort: the newest sequence number delivered (older ones are dropped).
     pub(crate) be_last: u64,
     pub(crate) ack_count: u32,
+    #[cfg_attr(not(feature = "fragmentation"), allow(dead_code))]
     pub(crate) nack_count: u32,
     pub(crate) ack_due: bool,
     pub(crate) nackfrag_due: bool,
@@ -366,12 +386,15 @@ pub(crate) struct MatchedWriter {
     pub(crate) writer_last: u64,
     /// The writer's liveliness lease when it is [`Liveliness::ManualByTopic`] with a lease
     /// (otherwise it is alive for as long as it is matched).
+    #[cfg_attr(not(feature = "liveliness-manual"), allow(dead_code))]
     pub(crate) manual_lease: Option<Duration>,
     /// Alive as reported by the last [`Event::LivelinessChanged`].
     pub(crate) alive: bool,
     /// With a manual lease: alive until then unless it asserts itself again.
+    #[cfg_attr(not(feature = "liveliness-manual"), allow(dead_code))]
     pub(crate) live_until: Instant,
     /// Newest sequence number seen in its data (older ones are repairs, not assertions).
+    #[cfg_attr(not(feature = "liveliness-manual"), allow(dead_code))]
     pub(crate) live_seq: u64,
 }
 
@@ -408,12 +431,12 @@ impl<const H: usize, const M: usize> LocalReader<'_, H, M> {
     /// A sample entered this reader's queue (reader `ri`), from the wire or from a local
     /// writer: count it, restart the deadline, and report `DataAvailable` once until the
     /// queue is drained.
-    pub(crate) fn sample_queued(
+    pub(crate) fn sample_queued<const Q: usize>(
         &mut self,
         ri: usize,
         now: Instant,
         stats: &mut Stats,
-        events: &mut Deque<Event, EVENT_QUEUE>,
+        events: &mut Deque<Event, Q>,
     ) {
         stats.samples_delivered += 1;
         if let Some(d) = self.info.qos.deadline {
@@ -432,7 +455,11 @@ impl<const H: usize, const M: usize> LocalReader<'_, H, M> {
 
 /// Queue event `e`, or count it dropped when the queue is full (for code that holds the queue
 /// and the counters as separate borrows).
-pub(crate) fn queue_event(events: &mut Deque<Event, EVENT_QUEUE>, stats: &mut Stats, e: Event) {
+pub(crate) fn queue_event<const Q: usize>(
+    events: &mut Deque<Event, Q>,
+    stats: &mut Stats,
+    e: Event,
+) {
     if events.push_back(e).is_err() {
         stats.events_dropped += 1;
     }
@@ -457,7 +484,8 @@ pub(crate) struct AnnounceCursor {
 /// Capacities: `P` remote participants, `E` remote endpoints, `W` local writers, `R` local
 /// readers, `H` history (writer) and queue (reader) slots per endpoint, `M` matched remote
 /// endpoints per local endpoint (and, in a table of their own, `M` matched endpoints of this
-/// participant per writer), `F` samples in reassembly at once.
+/// participant per writer), `F` samples in reassembly at once, `Q` events buffered for
+/// [`Participant::poll_event`] (default [`EVENT_QUEUE`]).
 ///
 /// The tables live inline (names are stored in place, 255 bytes each), so the struct is large:
 /// about 28 KiB for `<4, 16, 2, 2, 16, 4, 4>`, 87 KiB for `<8, 32, 4, 4, 64, 8, 16>`, 435 KiB
@@ -472,6 +500,7 @@ pub struct Participant<
     const H: usize,
     const M: usize,
     const F: usize,
+    const Q: usize = { EVENT_QUEUE },
 > {
     pub(crate) config: Config<'a>,
     pub(crate) id: u64,
@@ -481,7 +510,7 @@ pub struct Participant<
     pub(crate) writers: [Option<LocalWriter<'a, H, M>>; W],
     pub(crate) readers: [Option<LocalReader<'a, H, M>>; R],
     pub(crate) reassembly: Reassembly<'a, F>,
-    pub(crate) events: Deque<Event, EVENT_QUEUE>,
+    pub(crate) events: Deque<Event, Q>,
     pub(crate) stats: Stats,
     pub(crate) next_entity: u32,
     pub(crate) epoch: u32,
@@ -508,6 +537,7 @@ pub struct Participant<
     pub(crate) liveliness_check_at: Instant,
     /// Some reader was ever matched with a manual-liveliness writer that has a lease: only then
     /// does received data need the liveliness bookkeeping.
+    #[cfg_attr(not(feature = "liveliness-manual"), allow(dead_code))]
     pub(crate) any_manual_match: bool,
     /// The frame planned by `poll_transmit` and its length.
     pub(crate) planned: Option<(super::tx::Plan, usize)>,
@@ -522,11 +552,14 @@ impl<
     const H: usize,
     const M: usize,
     const F: usize,
-> Participant<'a, P, E, W, R, H, M, F>
+    const Q: usize,
+> Participant<'a, P, E, W, R, H, M, F, Q>
 {
     /// A new participant with id `id` (random, non-zero: the caller's random source), sending
     /// from `mac`. `reassembly` is the arena for incoming fragmented samples and for reliable
     /// samples held after a gap; it bounds the largest sample this participant can receive.
+    ///
+    /// The participant is returned by value: on a small stack use [`Participant::new_in`].
     pub fn new(
         config: Config<'a>,
         id: u64,
@@ -534,6 +567,28 @@ impl<
         reassembly: &'a mut [u8],
         now: Instant,
     ) -> Result<Self, ConfigError> {
+        Self::check_config(&config, id, mac)?;
+        Ok(Self::fresh(config, id, mac, reassembly, now))
+    }
+
+    /// Like [`Participant::new`], but the participant is built in `slot` (for example a
+    /// `static` `MaybeUninit` or a `static_cell::StaticCell`'s `uninit()`) instead of being
+    /// returned by value and moved there: a microcontroller's stack never holds the whole
+    /// participant (10 KB and more). A participant already in `slot` is overwritten, not
+    /// dropped (it owns nothing that needs dropping).
+    pub fn new_in<'s>(
+        slot: &'s mut MaybeUninit<Self>,
+        config: Config<'a>,
+        id: u64,
+        mac: MacAddr,
+        reassembly: &'a mut [u8],
+        now: Instant,
+    ) -> Result<&'s mut Self, ConfigError> {
+        Self::check_config(&config, id, mac)?;
+        Ok(slot.write(Self::fresh(config, id, mac, reassembly, now)))
+    }
+
+    fn check_config(config: &Config<'a>, id: u64, mac: MacAddr) -> Result<(), ConfigError> {
         // Handles store slot indices in a byte.
         const { assert!(W <= 256 && R <= 256, "at most 256 writers and 256 readers") };
         if id == 0 {
@@ -559,7 +614,20 @@ impl<
         {
             return Err(ConfigError::BadPeriod);
         }
-        Ok(Participant {
+        Ok(())
+    }
+
+    /// The participant's initial state (the configuration is checked). Always inlined, so that
+    /// [`Participant::new_in`] writes the fields straight into its slot.
+    #[inline(always)]
+    fn fresh(
+        config: Config<'a>,
+        id: u64,
+        mac: MacAddr,
+        reassembly: &'a mut [u8],
+        now: Instant,
+    ) -> Self {
+        Participant {
             config,
             id,
             mac,
@@ -588,7 +656,7 @@ impl<
             liveliness_check_at: Instant::MAX,
             any_manual_match: false,
             planned: None,
-        })
+        }
     }
 
     /// Our participant id.
@@ -713,6 +781,10 @@ impl<
         if matches!(qos.history, HistoryKind::KeepLast(0)) {
             return Err(EndpointError::BadDepth);
         }
+        #[cfg(not(feature = "liveliness-manual"))]
+        if qos.liveliness == Liveliness::ManualByTopic {
+            return Err(EndpointError::Unsupported);
+        }
         Ok(EndpointInfo {
             entity,
             kind,
@@ -741,6 +813,7 @@ impl<
     pub(crate) fn live_readers(&self) -> &[Option<LocalReader<'a, H, M>>] {
         &self.readers[..self.r_hi]
     }
+    #[cfg_attr(not(feature = "fragmentation"), allow(dead_code))]
     pub(crate) fn live_readers_mut(&mut self) -> &mut [Option<LocalReader<'a, H, M>>] {
         &mut self.readers[..self.r_hi]
     }
@@ -775,6 +848,8 @@ impl<
             type_hash,
             qos,
         )?;
+        #[cfg(not(feature = "local"))]
+        self.refuse_local_pair(&info, true)?;
         self.writers[slot] = Some(LocalWriter {
             entity,
             role,
@@ -784,7 +859,9 @@ impl<
             sent_below: 1,
             frag_next: 0,
             resend: SeqSet::new(1, SEQSET_BITS),
+            #[cfg(feature = "fragmentation")]
             resend_cursor: None,
+            #[cfg(feature = "fragmentation")]
             frag_nacks: [None; FRAG_NACKS],
             proxies: [None; M],
             proxies_hi: 0,
@@ -830,6 +907,8 @@ impl<
             Role::Server => EndpointKind::ServiceServer,
         };
         let info = Self::endpoint_info(entity, kind, topic, type_name, type_hash, qos)?;
+        #[cfg(not(feature = "local"))]
+        self.refuse_local_pair(&info, false)?;
         self.readers[slot] = Some(LocalReader {
             entity,
             role,
@@ -1292,6 +1371,7 @@ impl<
             live_until: self.now,
             live_seq: 0,
         });
+        #[cfg(feature = "liveliness-manual")]
         if let Some(m) = r.writers[free].as_mut()
             && let Some(lease) = m.manual_lease
         {
@@ -1413,12 +1493,23 @@ impl<
             .min(w.local.min_pending(w.history.first_seq()))
     }
 
-    /// Largest sample `h` can write: its history arena, and the protocol's 32-bit sample length.
+    /// Largest sample `h` can write: its history arena, and the protocol's 32-bit sample length
+    /// (without the `fragmentation` feature: what one DATA frame carries).
     pub fn max_sample_len(&self, h: WriterHandle) -> Option<usize> {
         let w = self
             .writer_index(h)
             .and_then(|i| self.writers[i].as_ref())?;
-        Some(w.history.capacity_bytes().min(u32::MAX as usize))
+        let max = w.history.capacity_bytes().min(u32::MAX as usize);
+        #[cfg(not(feature = "fragmentation"))]
+        let max = max.min(self.unfragmented_max(false));
+        Some(max)
+    }
+
+    /// Without the `fragmentation` feature every sample goes out in one DATA frame: the
+    /// largest payload one carries (with a related sample id when `related`).
+    #[cfg(not(feature = "fragmentation"))]
+    fn unfragmented_max(&self, related: bool) -> usize {
+        self.body_max() - wire::msg::DataRepr::overhead(related)
     }
 
     /// Write a sample. Returns its sequence number.
@@ -1458,10 +1549,14 @@ impl<
         let wi = self.writer_index(h).ok_or(WriteError::UnknownWriter)?;
         let window = u64::from(self.config.reliable_window);
         let batch_delay = self.config.batch_delay;
+        #[cfg(not(feature = "fragmentation"))]
+        let frame_max = self.unfragmented_max(related.is_some());
         let Some(w) = self.writers[wi].as_mut() else {
             return Err(WriteError::UnknownWriter);
         };
         let max = w.history.capacity_bytes().min(u32::MAX as usize);
+        #[cfg(not(feature = "fragmentation"))]
+        let max = max.min(frame_max);
         if len > max {
             return Err(WriteError::TooLarge { len, max });
         }
@@ -1564,7 +1659,16 @@ impl<
         Ok(())
     }
 
+    /// The lease a local writer must assert itself within, if it is manual with a lease (never
+    /// without the `liveliness-manual` feature: such writers are refused).
+    #[cfg(not(feature = "liveliness-manual"))]
+    #[inline(always)]
+    pub(crate) fn manual_lease_of(_w: &LocalWriter<'a, H, M>) -> Option<Duration> {
+        None
+    }
+
     /// The lease a local writer must assert itself within, if it is manual with a lease.
+    #[cfg(feature = "liveliness-manual")]
     pub(crate) fn manual_lease_of(w: &LocalWriter<'a, H, M>) -> Option<Duration> {
         match w.info.qos.liveliness {
             Liveliness::ManualByTopic => w.info.qos.liveliness_lease,
@@ -1574,6 +1678,7 @@ impl<
 
     /// Manual liveliness leases: report local writers that missed theirs and remote writers
     /// whose ran out, then find the next time to look.
+    #[cfg(feature = "liveliness-manual")]
     fn check_liveliness(&mut self, now: Instant) {
         let mut next = Instant::MAX;
         for wi in 0..self.w_hi {
@@ -1635,6 +1740,14 @@ impl<
             }
         }
         self.liveliness_check_at = next;
+    }
+
+    /// Without the `liveliness-manual` feature there are no manual leases to check (the next
+    /// check stays at "never").
+    #[cfg(not(feature = "liveliness-manual"))]
+    #[inline(always)]
+    fn check_liveliness(&mut self, _now: Instant) {
+        self.liveliness_check_at = Instant::MAX;
     }
 
     /// Send a service request. Returns its id, which the reply will carry.
@@ -1868,6 +1981,7 @@ impl<
                 self.push_event(Event::DeadlineMissed { local });
             }
             // Fragment requests for samples no longer held are void.
+            #[cfg(feature = "fragmentation")]
             if let Some(w) = self.writers[wi].as_mut() {
                 let first = w.history.first_seq();
                 for e in w.frag_nacks.iter_mut() {

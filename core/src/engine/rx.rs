@@ -11,7 +11,9 @@ use super::graph::{Admission, EndpointInfo, Name, Peer, RemoteEndpoint};
 use super::history::{HistoryKind, SampleId, SampleMeta};
 use super::participant::Participant;
 use super::qos::{Durability, Liveliness, Qos, Reliability};
-use super::reassembly::{FragError, FragKey, FragOutcome};
+#[cfg(feature = "fragmentation")]
+use super::reassembly::FragOutcome;
+use super::reassembly::{FragError, FragKey};
 use super::seqset::{SEQSET_BITS, SeqSet};
 use super::window::{AckError, Arrival};
 use crate::link::RxMeta;
@@ -113,7 +115,8 @@ impl<
     const H: usize,
     const M: usize,
     const F: usize,
-> Participant<'a, P, E, W, R, H, M, F>
+    const Q: usize,
+> Participant<'a, P, E, W, R, H, M, F, Q>
 {
     /// Process one received frame (from the destination MAC on, no FCS). Malformed, foreign,
     /// duplicate, replayed or unwanted frames are counted in [`super::Stats`] and dropped.
@@ -709,6 +712,27 @@ impl<
         }
     }
 
+    /// Without the `fragmentation` feature a DATA_FRAG is counted and dropped; a reliable
+    /// reader that waits for that sample skips it (as one too large to receive), so that its
+    /// stream does not stall.
+    #[cfg(not(feature = "fragmentation"))]
+    fn on_data_frag(&mut self, sender: u64, d: &DataFragRepr<'_>) {
+        self.stats.rx_unsupported += 1;
+        for (ri, mi) in self.matched_readers(sender, d.writer.0) {
+            let Some(m) = self.readers[ri]
+                .as_mut()
+                .and_then(|r| r.writers[mi].as_mut())
+            else {
+                continue;
+            };
+            if m.reliable && m.window.arrival(d.seq) == Arrival::Deliver {
+                m.window.delivered();
+                self.drain_writer(ri, mi);
+            }
+        }
+    }
+
+    #[cfg(feature = "fragmentation")]
     fn on_data_frag(&mut self, sender: u64, d: &DataFragRepr<'_>) {
         let readers = self.matched_readers(sender, d.writer.0);
         if readers.is_empty() {
@@ -821,6 +845,7 @@ impl<
     /// it in data or announced by its HEARTBEATs) or a HEARTBEAT with the LIVELINESS flag
     /// (`seq == None`). Its readers' leases restart
     /// and, if it was not alive, it is again.
+    #[cfg(feature = "liveliness-manual")]
     fn note_assertion(&mut self, sender: u64, writer: u32, seq: Option<u64>) {
         if !self.any_manual_match {
             return;
@@ -871,6 +896,7 @@ impl<
 
     /// A HEARTBEAT says the writer had written up to `last_seq`: samples up to there that
     /// arrive later (repairs) are not new assertions.
+    #[cfg(feature = "liveliness-manual")]
     fn note_announced(&mut self, sender: u64, writer: u32, last_seq: u64) {
         if !self.any_manual_match {
             return;
@@ -883,6 +909,15 @@ impl<
             }
         }
     }
+
+    /// Without the `liveliness-manual` feature no remote writer's manual lease is tracked (a
+    /// matched writer is alive while it is matched): nothing to note.
+    #[cfg(not(feature = "liveliness-manual"))]
+    #[inline(always)]
+    fn note_assertion(&mut self, _sender: u64, _writer: u32, _seq: Option<u64>) {}
+    #[cfg(not(feature = "liveliness-manual"))]
+    #[inline(always)]
+    fn note_announced(&mut self, _sender: u64, _writer: u32, _last_seq: u64) {}
 
     fn on_heartbeat(&mut self, sender: u64, dst: MacAddr, hb: &HeartbeatRepr) {
         if hb.liveliness {
@@ -1030,6 +1065,14 @@ impl<
         self.after_acks(wi);
     }
 
+    /// Without the `fragmentation` feature this participant never sends a fragment, so there
+    /// is nothing to repair: counted and dropped.
+    #[cfg(not(feature = "fragmentation"))]
+    fn on_nack_frag(&mut self, _sender: u64, _n: &NackFragRepr) {
+        self.stats.rx_unsupported += 1;
+    }
+
+    #[cfg(feature = "fragmentation")]
     fn on_nack_frag(&mut self, sender: u64, n: &NackFragRepr) {
         if n.writer_participant.get() != self.id {
             self.stats.rx_unmatched += 1;

@@ -74,4 +74,7 @@ pub struct Stats {
     pub nack_frag_overflow: u64,
     /// HELLO replies not sent because of the reply rate limit.
     pub hello_replies_limited: u64,
+    /// Frames, or parts of frames, that need a feature this build of `l2net-core` leaves out
+    /// (docs/ARCHITECTURE.md, "Cargo features"), dropped; 0 with the default features.
+    pub rx_unsupported: u64,
 }

@@ -11,12 +11,15 @@ use heapless::Vec;
 
 use super::participant::{AnnounceCursor, AnnounceTarget, LocalWriter, Participant, Role};
 use super::reassembly::FragKey;
+#[cfg(feature = "fragmentation")]
 use super::seqset::SEQSET_BITS;
 use crate::time::Instant;
 use crate::wire::msg::{
-    AckNackRepr, BatchRepr, DataFragRepr, DataRepr, EndpointRepr, Endpoints, FragLayout,
-    GoodbyeRepr, HeartbeatRepr, HelloRepr, MessageRepr, NackFragRepr, RelatedSample, Samples,
+    AckNackRepr, BatchRepr, DataRepr, EndpointRepr, Endpoints, GoodbyeRepr, HeartbeatRepr,
+    HelloRepr, MessageRepr, RelatedSample, Samples,
 };
+#[cfg(feature = "fragmentation")]
+use crate::wire::msg::{DataFragRepr, FragLayout, NackFragRepr};
 use crate::wire::{self, EntityId, HeaderRepr, MacAddr, ParticipantId, WireError};
 
 /// Most endpoints in one HELLO page.
@@ -38,6 +41,7 @@ pub(crate) enum Plan {
         r: usize,
         m: usize,
     },
+    #[cfg(feature = "fragmentation")]
     NackFrag {
         r: usize,
         m: usize,
@@ -61,6 +65,7 @@ pub(crate) enum Plan {
         w: usize,
     },
     /// A fragment asked for by NACK_FRAG (entry `k` of the writer's queue).
+    #[cfg(feature = "fragmentation")]
     FragRepair {
         w: usize,
         k: usize,
@@ -68,6 +73,7 @@ pub(crate) enum Plan {
         index: u32,
     },
     /// A fragment of a whole fragmented sample being sent again.
+    #[cfg(feature = "fragmentation")]
     ResendFrag {
         w: usize,
         seq: u64,
@@ -82,6 +88,7 @@ pub(crate) enum Plan {
         w: usize,
         seq: u64,
     },
+    #[cfg(feature = "fragmentation")]
     Frag {
         w: usize,
         seq: u64,
@@ -127,7 +134,8 @@ impl<
     const H: usize,
     const M: usize,
     const F: usize,
-> Participant<'a, P, E, W, R, H, M, F>
+    const Q: usize,
+> Participant<'a, P, E, W, R, H, M, F, Q>
 {
     fn tags(&self) -> wire::TagStack {
         match self.config.vlan {
@@ -147,10 +155,12 @@ impl<
     }
 
     /// Bytes of sample payload in every fragment but the last.
+    #[cfg(feature = "fragmentation")]
     pub(crate) fn frag_size(&self) -> usize {
         (self.body_max() - DataFragRepr::overhead(true)).min(usize::from(u16::MAX))
     }
 
+    #[cfg(feature = "fragmentation")]
     fn is_fragmented(&self, len: usize, has_related: bool) -> bool {
         len > self.body_max() - DataRepr::overhead(has_related)
     }
@@ -274,6 +284,7 @@ impl<
                 if m.ack_due {
                     return Some(Plan::AckNack { r: ri, m: mi });
                 }
+                #[cfg(feature = "fragmentation")]
                 if m.nackfrag_due
                     && let Some((seq, base)) = self.first_incomplete(
                         m.participant,
@@ -299,9 +310,7 @@ impl<
                     return Some(Plan::SyncHeartbeat { w: wi, p: pi });
                 }
             }
-            let repairs_out = w.resend.is_empty()
-                && w.resend_cursor.is_none()
-                && w.frag_nacks.iter().all(Option::is_none);
+            let repairs_out = w.resend.is_empty() && w.fragment_repairs_out();
             if repairs_out && w.repair_hbs > 0 {
                 for (pi, p) in w.live().iter().enumerate() {
                     if p.is_some_and(|p| p.repair_hb) {
@@ -338,6 +347,7 @@ impl<
 
     /// The lowest incomplete sample of a writer that the writer announced, and its first
     /// missing fragment.
+    #[cfg(feature = "fragmentation")]
     fn first_incomplete(
         &self,
         participant: u64,
@@ -367,6 +377,7 @@ impl<
     }
 
     fn plan_writer_data(&self, wi: usize, w: &LocalWriter<'a, H, M>, now: Instant) -> Option<Plan> {
+        #[cfg(feature = "fragmentation")]
         for (k, e) in w.frag_nacks.iter().enumerate() {
             if let Some((seq, set)) = e
                 && let Some(f) = set.first()
@@ -379,26 +390,30 @@ impl<
                 });
             }
         }
+        #[cfg(feature = "fragmentation")]
         if let Some((seq, index)) = w.resend_cursor {
             return Some(Plan::ResendFrag { w: wi, seq, index });
         }
         if let Some(seq) = w.resend.first() {
+            #[cfg_attr(not(feature = "fragmentation"), allow(unused_variables))]
             let (data, meta) = w.history.get(seq)?;
-            return Some(if self.is_fragmented(data.len(), meta.related.is_some()) {
-                Plan::ResendFrag {
+            #[cfg(feature = "fragmentation")]
+            if self.is_fragmented(data.len(), meta.related.is_some()) {
+                return Some(Plan::ResendFrag {
                     w: wi,
                     seq,
                     index: 0,
-                }
-            } else {
-                Plan::Resend { w: wi, seq }
-            });
+                });
+            }
+            return Some(Plan::Resend { w: wi, seq });
         }
         let seq = w.sent_below;
         if seq >= w.history.next_seq() {
             return None;
         }
+        #[cfg_attr(not(feature = "fragmentation"), allow(unused_variables))]
         let (data, meta) = w.history.get(seq)?;
+        #[cfg(feature = "fragmentation")]
         if self.is_fragmented(data.len(), meta.related.is_some()) {
             return Some(Plan::Frag {
                 w: wi,
@@ -505,6 +520,7 @@ impl<
                 });
                 Some(f(mw.mac, &msg))
             }
+            #[cfg(feature = "fragmentation")]
             Plan::NackFrag { r, m, seq, base } => {
                 let rd = self.readers[r].as_ref()?;
                 let mw = rd.writers[m].as_ref()?;
@@ -596,6 +612,7 @@ impl<
                 });
                 Some(f(wr.mac, &msg))
             }
+            #[cfg(feature = "fragmentation")]
             Plan::FragRepair { w, seq, index, .. }
             | Plan::ResendFrag { w, seq, index }
             | Plan::Frag { w, seq, index } => {
@@ -785,6 +802,7 @@ impl<
                     mw.ack_due = false;
                 }
             }
+            #[cfg(feature = "fragmentation")]
             Plan::NackFrag { r, m, base, .. } => {
                 if let Some(mw) = self.readers[r].as_mut().and_then(|r| r.writers[m].as_mut()) {
                     mw.nack_count = mw.nack_count.wrapping_add(1);
@@ -825,6 +843,7 @@ impl<
                     wr.hb_soon = false;
                 }
             }
+            #[cfg(feature = "fragmentation")]
             Plan::FragRepair { w, k, index, .. } => {
                 if let Some(wr) = self.writers[w].as_mut() {
                     if let Some((_, set)) = wr.frag_nacks[k].as_mut() {
@@ -839,6 +858,7 @@ impl<
                     wr.hb_soon |= wr.repair_hbs == 0;
                 }
             }
+            #[cfg(feature = "fragmentation")]
             Plan::ResendFrag { w, seq, index } => {
                 let fs = self.frag_size();
                 if let Some(wr) = self.writers[w].as_mut() {
@@ -873,6 +893,7 @@ impl<
                 }
                 self.rr_writer = (w + 1) % W.max(1);
             }
+            #[cfg(feature = "fragmentation")]
             Plan::Frag { w, seq, index } => {
                 let fs = self.frag_size();
                 if let Some(wr) = self.writers[w].as_mut() {

@@ -9,6 +9,7 @@
 #![no_std]
 #![no_main]
 
+use core::mem::MaybeUninit;
 use core::time::Duration;
 
 use cortex_m_rt::entry;
@@ -28,8 +29,9 @@ use l2net_firmware::{
 /// one to spare), 1 writer, 1 reader, 2 history/queue slots, 1 match per endpoint, and no
 /// reassembly: samples are at most `MAX_SAMPLE` bytes, far below any MTU, so no peer fragments
 /// them, and a DATA_FRAG that still arrives is dropped and counted. Without reassembly the
-/// fragment code drops out of the image (3.7 KB of flash).
-type Node<'a> = Participant<'a, 1, 3, 1, 1, 2, 1, 0>;
+/// fragment code drops out of the image (3.7 KB of flash). 16 events: the serving loop drains
+/// them every round (the default 128 is 5 KB of RAM).
+type Node<'a> = Participant<'a, 1, 3, 1, 1, 2, 1, 0, 16>;
 /// History (writer) and queue (reader) arenas: `DEPTH` samples of up to `MAX_SAMPLE` bytes.
 const ARENA: usize = DEPTH as usize * MAX_SAMPLE;
 const DEPTH: u16 = 2;
@@ -71,9 +73,8 @@ type SetUp = (
     ReaderHandle,
 );
 
-/// Everything before serving. Not inlined: its stack frame holds the participant by value
-/// (`Node::new` returns it, 10 KB) before it moves into `static` memory, and that frame must be
-/// gone before the serving loop's frames go on the stack.
+/// Everything before serving. Not inlined: its frame (the link's bring-up) must be gone before
+/// the serving loop's frames go on the stack.
 #[inline(never)]
 fn set_up() -> Result<SetUp, Failure> {
     let (link, mut clock) = bring_up()?;
@@ -84,11 +85,11 @@ fn set_up() -> Result<SetUp, Failure> {
     config.mtu = link.capabilities().mtu;
     config.max_sample_len = MAX_SAMPLE;
     let start = clock.now();
-    let node = Node::new(config, PARTICIPANT_ID, BOARD_MAC, &mut [], start)
+    // Built in place in .bss: never on the stack, and the size report counts the engine's state.
+    let slot = cortex_m::singleton!(: MaybeUninit<Node<'static>> = MaybeUninit::uninit())
+        .ok_or(Failure::NoDevice)?;
+    let node = Node::new_in(slot, config, PARTICIPANT_ID, BOARD_MAC, &mut [], start)
         .map_err(|_| Failure::Engine("participant configuration refused"))?;
-    // In .bss rather than on the stack, so that the size report counts the engine's state.
-    let node: &'static mut Node<'static> =
-        cortex_m::singleton!(: Node<'static> = node).ok_or(Failure::NoDevice)?;
     let status = node
         .create_writer("fw/status", "text", None, Qos::reliable(DEPTH), history)
         .map_err(|_| Failure::Engine("cannot create the fw/status writer"))?;

@@ -1,0 +1,109 @@
+//! What a build without some of the core's protocol features does (docs/ARCHITECTURE.md, "Cargo
+//! features"): endpoints that need a missing feature are refused, samples that would need
+//! fragments are refused, and what remains works. Each test runs only in the builds it is about
+//! (`cargo test -p l2net-core --no-default-features`, .ci/check.d/core-features.sh).
+#![allow(dead_code, unused_imports)]
+
+use core::time::Duration;
+
+use l2net_core::engine::{Config, EndpointError, Liveliness, Participant, Qos, WriteError, drive};
+use l2net_core::link::mem::{Segment, SegmentConfig, arena_len};
+use l2net_core::{Instant, MacAddr};
+
+type Node<'a> = Participant<'a, 2, 8, 2, 2, 8, 2, 2, 16>;
+
+const MAC_A: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+const MAC_B: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
+
+fn leak(n: usize) -> &'static mut [u8] {
+    Box::leak(vec![0u8; n].into_boxed_slice())
+}
+
+#[cfg(not(feature = "local"))]
+#[test]
+fn without_local_an_own_pair_is_refused() {
+    let mut p = Node::new(Config::new(0, "a"), 1, MAC_A, leak(4096), Instant::ZERO).unwrap();
+    p.create_writer("t", "T", None, Qos::reliable(2), leak(1024))
+        .unwrap();
+    // A reader that would match the participant's own writer: refused, not left unmatched.
+    let e = p.create_reader("t", "T", None, Qos::reliable(2), leak(1024));
+    assert_eq!(e.err(), Some(EndpointError::Unsupported));
+    // Another topic or type is no pair.
+    p.create_reader("u", "T", None, Qos::reliable(2), leak(1024))
+        .unwrap();
+    // And the other way round: a writer for that reader.
+    let e = p.create_writer("u", "T", None, Qos::reliable(2), leak(1024));
+    assert_eq!(e.err(), Some(EndpointError::Unsupported));
+}
+
+#[cfg(not(feature = "liveliness-manual"))]
+#[test]
+fn without_liveliness_manual_a_manual_endpoint_is_refused() {
+    let mut p = Node::new(Config::new(0, "a"), 1, MAC_A, leak(4096), Instant::ZERO).unwrap();
+    let manual = Qos::reliable(2)
+        .with_liveliness(Liveliness::ManualByTopic, Some(Duration::from_millis(100)));
+    let e = p.create_writer("t", "T", None, manual, leak(1024));
+    assert_eq!(e.err(), Some(EndpointError::Unsupported));
+    let e = p.create_reader("t", "T", None, manual, leak(1024));
+    assert_eq!(e.err(), Some(EndpointError::Unsupported));
+    p.create_writer("t", "T", None, Qos::reliable(2), leak(1024))
+        .unwrap();
+}
+
+/// Without `fragmentation`: a sample must fit one DATA frame; those that do go through
+/// reliably between two reduced participants over an in-memory segment.
+#[cfg(not(feature = "fragmentation"))]
+#[test]
+fn without_fragmentation_samples_fit_one_frame_and_arrive() {
+    let mut seg_arena = vec![0u8; arena_len(64, 1500)];
+    let seg = Segment::<2, 64>::new(&mut seg_arena, SegmentConfig::DEFAULT).unwrap();
+    let (mut link_a, mut link_b) = (
+        seg.link(MAC_A, 1500).unwrap(),
+        seg.link(MAC_B, 1500).unwrap(),
+    );
+    let mut now = Instant::from_millis(1);
+    let mut a = Node::new(Config::new(0, "a"), 0x5eed_0001, MAC_A, leak(8192), now).unwrap();
+    let mut b = Node::new(Config::new(0, "b"), 0x5eed_0002, MAC_B, leak(8192), now).unwrap();
+    let w = a
+        .create_writer("/big", "Bytes", None, Qos::reliable(4), leak(1 << 14))
+        .unwrap();
+    let r = b
+        .create_reader("/big", "Bytes", None, Qos::reliable(4), leak(1 << 14))
+        .unwrap();
+    let max = a.max_sample_len(w).unwrap();
+    assert!(
+        max < 1500 && max > 1400,
+        "one DATA frame's payload, got {max}"
+    );
+    let big = vec![7u8; max + 1];
+    assert_eq!(
+        a.write(w, &big, now),
+        Err(WriteError::TooLarge { len: max + 1, max })
+    );
+    let mut sent = 0u8;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; max];
+    for _ in 0..5000 {
+        drive(&mut a, &mut link_a, now).unwrap();
+        drive(&mut b, &mut link_b, now).unwrap();
+        while a.poll_event().is_some() {}
+        while b.poll_event().is_some() {}
+        if sent < 3 && a.writer_matches(w) == 1 {
+            let sample = vec![sent; max];
+            if a.write(w, &sample, now).is_ok() {
+                sent += 1;
+            }
+        }
+        while let Some(info) = b.take(r, &mut buf).unwrap() {
+            assert_eq!(info.len, max);
+            got.push(buf[0]);
+        }
+        if got.len() == 3 && a.is_acknowledged(w) {
+            break;
+        }
+        now += Duration::from_millis(1);
+    }
+    assert_eq!(got, [0, 1, 2]);
+    assert!(a.is_acknowledged(w));
+    assert_eq!(a.stats().rx_unsupported + b.stats().rx_unsupported, 0);
+}
