@@ -116,6 +116,10 @@ pub enum TransmitError {
     },
 }
 
+/// What measures or writes a planned frame: one type for both, so that the message building
+/// (`with_message`) exists once in a binary.
+type EmitFn<'f> = dyn FnMut(MacAddr, &MessageRepr<'_>) -> Result<usize, WireError> + 'f;
+
 fn related_wire(r: Option<super::history::SampleId>) -> Option<RelatedSample> {
     let r = r?;
     Some(RelatedSample {
@@ -712,12 +716,13 @@ impl<
         for _ in 0..8 {
             let plan = self.plan(self.now)?;
             let overhead = self.frame_overhead();
-            match self.with_message(plan, |_, m| overhead + m.buffer_len()) {
-                Some(len) => {
+            let mut measure = |_: MacAddr, m: &MessageRepr<'_>| Ok(overhead + m.buffer_len());
+            match self.with_message(plan, &mut measure as &mut EmitFn<'_>) {
+                Some(Ok(len)) => {
                     self.planned = Some((plan, len));
                     return Some(len);
                 }
-                None => self.commit(plan),
+                _ => self.commit(plan),
             }
         }
         None
@@ -734,7 +739,8 @@ impl<
             });
         }
         self.planned = None;
-        let written = self.with_message(plan, |dst, m| self.emit_frame(buf, dst, m));
+        let mut emit = |dst: MacAddr, m: &MessageRepr<'_>| self.emit_frame(buf, dst, m);
+        let written = self.with_message(plan, &mut emit as &mut EmitFn<'_>);
         match written {
             Some(Ok(n)) => {
                 self.stats.tx_frames += 1;
