@@ -14,9 +14,11 @@ use super::reassembly::FragKey;
 #[cfg(feature = "fragmentation")]
 use super::seqset::SEQSET_BITS;
 use crate::time::Instant;
+#[cfg(feature = "batching")]
+use crate::wire::msg::Samples;
 use crate::wire::msg::{
     AckNackRepr, BatchRepr, DataRepr, EndpointRepr, Endpoints, GoodbyeRepr, HeartbeatRepr,
-    HelloRepr, MessageRepr, RelatedSample, Samples,
+    HelloRepr, MessageRepr, RelatedSample,
 };
 #[cfg(feature = "fragmentation")]
 use crate::wire::msg::{DataFragRepr, FragLayout, NackFragRepr};
@@ -94,6 +96,7 @@ pub(crate) enum Plan {
         seq: u64,
         index: u32,
     },
+    #[cfg(feature = "batching")]
     Batch {
         w: usize,
         first: u64,
@@ -120,6 +123,13 @@ pub enum TransmitError {
 /// (`with_message`) exists once in a binary.
 type EmitFn<'f> = dyn FnMut(MacAddr, &MessageRepr<'_>) -> Result<usize, WireError> + 'f;
 
+/// Without the `services` feature no sample has a related one (only `reply` writes them).
+#[cfg(not(feature = "services"))]
+fn related_wire(_r: Option<super::history::SampleId>) -> Option<RelatedSample> {
+    None
+}
+
+#[cfg(feature = "services")]
 fn related_wire(r: Option<super::history::SampleId>) -> Option<RelatedSample> {
     let r = r?;
     Some(RelatedSample {
@@ -380,6 +390,7 @@ impl<
         best
     }
 
+    #[cfg_attr(not(feature = "batching"), allow(unreachable_code, unused_variables))]
     fn plan_writer_data(&self, wi: usize, w: &LocalWriter<'a, H, M>, now: Instant) -> Option<Plan> {
         #[cfg(feature = "fragmentation")]
         for (k, e) in w.frag_nacks.iter().enumerate() {
@@ -425,6 +436,9 @@ impl<
                 index: w.frag_next,
             });
         }
+        // Without the `batching` feature every sample goes out in a DATA frame of its own.
+        #[cfg(not(feature = "batching"))]
+        return Some(Plan::Data { w: wi, seq });
         // Batch consecutive small samples without a related id.
         let mut len = BatchRepr::OVERHEAD;
         let mut count = 0u16;
@@ -450,15 +464,15 @@ impl<
                 return None;
             }
         }
-        Some(if count >= 2 {
-            Plan::Batch {
+        #[cfg(feature = "batching")]
+        if count >= 2 {
+            return Some(Plan::Batch {
                 w: wi,
                 first: seq,
                 count,
-            }
-        } else {
-            Plan::Data { w: wi, seq }
-        })
+            });
+        }
+        Some(Plan::Data { w: wi, seq })
     }
 
     // -----------------------------------------------------------------------------------------
@@ -651,6 +665,7 @@ impl<
                 });
                 Some(f(wr.mac, &msg))
             }
+            #[cfg(feature = "batching")]
             Plan::Batch { w, first, count } => {
                 let wr = self.writers[w].as_ref()?;
                 let mut list: Vec<&[u8], MAX_BATCH> = Vec::new();
@@ -918,6 +933,7 @@ impl<
                 }
                 self.rr_writer = (w + 1) % W.max(1);
             }
+            #[cfg(feature = "batching")]
             Plan::Batch { w, first, count } => {
                 if let Some(wr) = self.writers[w].as_mut() {
                     wr.sent_below = first + u64::from(count);
