@@ -32,6 +32,7 @@
 //! Memory is set aside when a node or an endpoint is created (the engine's arenas); publishing
 //! and receiving allocate nothing.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -313,6 +314,9 @@ struct Core<L: NodeLink> {
     /// Set when the link failed for good.
     link_error: Option<l2net_core::LinkError>,
     epoch: StdInstant,
+    /// What the last [`Core::now`] read: the hot paths read the clock once per look under the
+    /// lock and reuse it ([`Core::recent`]).
+    last_now: Cell<Instant>,
 }
 
 /// Frames one [`Core::receive`] takes before the waiting thread looks at its condition again:
@@ -326,7 +330,15 @@ const TX_ROUNDS: usize = 16;
 
 impl<L: NodeLink> Core<L> {
     fn now(&self) -> Instant {
-        Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64)
+        let now = Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64);
+        self.last_now.set(now);
+        now
+    }
+
+    /// The time of the last [`Core::now`]: for work that follows a clock read under the same
+    /// lock (a step after a write or a receive, the checks at the end of a look).
+    fn recent(&self) -> Instant {
+        self.last_now.get()
     }
 
     fn check(&self) -> Result<(), NodeError> {
@@ -394,6 +406,11 @@ impl<L: NodeLink> Core<L> {
                 Err(e) => return Err(self.fail(e)),
             }
         }
+        if self.rx_more {
+            // The limit was reached: the link may know that its queue ran dry with the last
+            // frame, which spares the waiter a receive that finds nothing.
+            self.rx_more = self.link.rx_maybe_pending();
+        }
         if n > 0 {
             // Most frames (samples, heartbeats answered later) make nothing due at once:
             // look before running the transmit planner.
@@ -412,9 +429,10 @@ impl<L: NodeLink> Core<L> {
 
     /// Run the timers and send what is due, without receiving: a publisher's sample leaves at
     /// once from its own thread, in as few flushes (`sendmmsg` calls) as the link allows.
+    /// Runs at [`Core::recent`]: every caller read the clock under the same lock just before.
     fn step(&mut self) -> Result<(), NodeError> {
         self.check()?;
-        let now = self.now();
+        let now = self.recent();
         for _ in 0..TX_ROUNDS {
             let (mut handled, mut blocked) = (0, false);
             while handled < engine::TX_BURST {
@@ -552,7 +570,9 @@ impl<L: NodeLink> Shared<L> {
         timeout: Option<Duration>,
         mut ready: impl FnMut(&mut Core<L>) -> Result<Option<T>, NodeError>,
     ) -> Result<T, NodeError> {
-        let deadline = timeout.map(|t| StdInstant::now() + t);
+        // On the core's clock, so that the checks reuse the time each look read.
+        let deadline = timeout
+            .map(|t| Instant::from_nanos(self.since_epoch().saturating_add(t.as_nanos() as u64)));
         let link_fd = match self.readiness {
             Readiness::Fd(fd) => Some(fd),
             Readiness::Every(_) => None,
@@ -581,7 +601,8 @@ impl<L: NodeLink> Shared<L> {
                     }
                     return out;
                 }
-                self.activity.store(self.since_epoch(), Ordering::Relaxed);
+                let now = core.recent();
+                self.activity.store(now.as_nanos(), Ordering::Relaxed);
                 led = false;
                 if self.busy_poll || core.rx_more {
                     // Spinning, or frames still wait in the link's buffer: look again at once.
@@ -589,7 +610,6 @@ impl<L: NodeLink> Shared<L> {
                     std::hint::spin_loop();
                     continue;
                 }
-                let now = core.now();
                 let due = core.next_due.map(|d| {
                     // Work due now that a step did not clear (the link pushed back): look
                     // again shortly rather than spinning.
@@ -603,7 +623,8 @@ impl<L: NodeLink> Shared<L> {
                 core.waiters.push(me);
                 registered = true;
                 drop(core);
-                let left = deadline.map(|d| d.saturating_duration_since(StdInstant::now()));
+                let left = deadline
+                    .map(|d| Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos())));
                 let sleep = match (left, due) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -640,7 +661,7 @@ impl<L: NodeLink> Shared<L> {
         link_fd: Option<RawFd>,
         readable: bool,
         me: RawFd,
-        deadline: Option<StdInstant>,
+        deadline: Option<Instant>,
     ) -> Option<Result<T, NodeError>> {
         let res = (|| {
             // What is already queued needs no system call.
@@ -654,7 +675,8 @@ impl<L: NodeLink> Shared<L> {
                 // Take frames in chunks and look at the condition after each. The first chunk
                 // is one frame: when it is what the thread waits for (a ping, a reply), the
                 // thread goes on at once, and the receive that finds the link empty happens
-                // in its next wait instead of before its answer.
+                // in its next wait instead of before its answer (or never, when the link
+                // says its queue ran dry: `RawLink::rx_maybe_pending`).
                 let (mut taken, mut limit) = (0, 1);
                 while taken < RX_LIMIT {
                     taken += core.receive(Some(me), limit)?;
@@ -678,7 +700,8 @@ impl<L: NodeLink> Shared<L> {
             Ok(Some(v)) => Some(Ok(v)),
             Err(e) => Some(Err(e)),
             Ok(None) if self.stop.load(Ordering::Relaxed) => Some(Err(NodeError::Closed)),
-            Ok(None) if deadline.is_some_and(|d| StdInstant::now() >= d) => {
+            // Every way through the look above read the clock.
+            Ok(None) if deadline.is_some_and(|d| core.recent() >= d) => {
                 Some(Err(NodeError::Timeout))
             }
             Ok(None) => None,
@@ -913,6 +936,7 @@ impl<L: NodeLink> Node<L> {
                 rx_more: false,
                 link_error: None,
                 epoch,
+                last_now: Cell::new(Instant::ZERO),
             }),
             epoch,
             activity: AtomicU64::new(0),
@@ -1121,8 +1145,12 @@ fn io_thread<L: NodeLink>(shared: &Shared<L>, wake: UnixStream) {
                 Ok(c) => c,
                 Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
                 Err(std::sync::TryLockError::WouldBlock) => {
-                    // Someone is driving right now; look again shortly.
-                    if wait_fds(None, wake.as_raw_fd(), Some(IO_IDLE / 4)).is_ok_and(|w| w.wake) {
+                    // Someone is driving right now; look again shortly, or after a whole
+                    // IO_IDLE while user threads are busy with the link (a busy-polling one
+                    // holds the lock most of the time: waking four times as often only takes
+                    // its CPU away).
+                    let pause = if standing_back { IO_IDLE } else { IO_IDLE / 4 };
+                    if wait_fds(None, wake.as_raw_fd(), Some(pause)).is_ok_and(|w| w.wake) {
                         drain(&wake);
                     }
                     continue;

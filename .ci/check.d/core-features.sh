@@ -4,9 +4,9 @@
 # and the reduced core builds for a bare-metal target. The full build is tested by .ci/run.
 set -euo pipefail
 echo "== l2net-core, no default features: tests and clippy"
-cargo test -p l2net-core --no-default-features
+cargo test -p l2net-core --no-default-features --no-fail-fast
 cargo clippy -p l2net-core --no-default-features --all-targets -- -D warnings
-for feature in local fragmentation liveliness-manual; do
+for feature in local fragmentation liveliness-manual batching services transient-local; do
     echo "== l2net-core, only '$feature': clippy"
     cargo clippy -p l2net-core --no-default-features --features "$feature" --all-targets -- -D warnings
 done

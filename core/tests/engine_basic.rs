@@ -216,6 +216,7 @@ fn best_effort_and_reliable_and_fragments() {
     let _ = WriteError::WouldBlock;
 }
 
+#[cfg(feature = "services")]
 #[test]
 fn service_call() {
     let mut bus = Bus::new(3, |_| Config::new(0, "n"));

@@ -6,7 +6,9 @@
 
 use core::time::Duration;
 
-use l2net_core::engine::{Config, EndpointError, Liveliness, Participant, Qos, WriteError, drive};
+use l2net_core::engine::{
+    Config, ConfigError, EndpointError, Liveliness, Participant, Qos, WriteError, drive,
+};
 use l2net_core::link::mem::{Segment, SegmentConfig, arena_len};
 use l2net_core::{Instant, MacAddr};
 
@@ -106,4 +108,34 @@ fn without_fragmentation_samples_fit_one_frame_and_arrive() {
     assert_eq!(got, [0, 1, 2]);
     assert!(a.is_acknowledged(w));
     assert_eq!(a.stats().rx_unsupported + b.stats().rx_unsupported, 0);
+}
+
+#[cfg(not(feature = "services"))]
+#[test]
+fn without_services_clients_and_servers_are_refused() {
+    let mut p = Node::new(Config::new(0, "a"), 1, MAC_A, leak(4096), Instant::ZERO).unwrap();
+    let e = p.create_client("s", "T", None, Qos::reliable(2), leak(512), leak(512));
+    assert_eq!(e.err(), Some(EndpointError::Unsupported));
+    let e = p.create_server("s", "T", None, Qos::reliable(2), leak(512), leak(512));
+    assert_eq!(e.err(), Some(EndpointError::Unsupported));
+}
+
+#[cfg(not(feature = "transient-local"))]
+#[test]
+fn without_transient_local_such_endpoints_are_refused() {
+    let mut p = Node::new(Config::new(0, "a"), 1, MAC_A, leak(4096), Instant::ZERO).unwrap();
+    let tl = Qos::reliable(2).transient_local();
+    let e = p.create_writer("t", "T", None, tl, leak(512));
+    assert_eq!(e.err(), Some(EndpointError::Unsupported));
+    let e = p.create_reader("u", "T", None, tl, leak(512));
+    assert_eq!(e.err(), Some(EndpointError::Unsupported));
+}
+
+#[cfg(not(feature = "batching"))]
+#[test]
+fn without_batching_a_batch_delay_is_refused() {
+    let mut config = Config::new(0, "a");
+    config.batch_delay = Duration::from_micros(100);
+    let e = Node::new(config, 1, MAC_A, leak(4096), Instant::ZERO).err();
+    assert_eq!(e, Some(ConfigError::Unsupported));
 }

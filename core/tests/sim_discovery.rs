@@ -6,9 +6,11 @@ mod sim_util;
 
 use std::time::Duration;
 
+#[cfg(feature = "services")]
+use l2net_core::Instant;
+use l2net_core::MacAddr;
 use l2net_core::engine::{Config, Event, LocalEndpoint, LostReason, Qos, QosPolicy, WriteError};
 use l2net_core::link::{RawLink, TxToken};
-use l2net_core::{Instant, MacAddr};
 use sim_util::{Faults, Sim, leak, mac, payload};
 
 fn cfg(_: usize) -> Config<'static> {
@@ -251,6 +253,7 @@ fn forged_hello_with(dst: MacAddr, src: MacAddr, id: u64, n: usize) -> Vec<u8> {
     f
 }
 
+#[cfg(feature = "transient-local")]
 #[test]
 fn transient_local_late_joiner_gets_the_last_n() {
     let mut sim = Sim::new(2, 6, cfg);
@@ -358,6 +361,7 @@ fn reliable_flow_control_blocks_instead_of_dropping() {
     );
 }
 
+#[cfg(feature = "batching")]
 #[test]
 fn small_best_effort_samples_are_batched_when_the_writer_outpaces_the_link() {
     let mut sim = Sim::new(2, 8, cfg);
@@ -426,6 +430,7 @@ fn deadline_missed_is_reported() {
     assert!(missed(&sim, 1) > r0, "reader deadline not reported");
 }
 
+#[cfg(feature = "services")]
 #[test]
 fn service_call_under_loss() {
     let mut sim = Sim::new(3, 10, cfg);

@@ -9,7 +9,9 @@ use std::time::Duration;
 use l2net_core::engine::{Config, Participant, Qos, drive};
 use l2net_core::link::mem::{LinkConfig, Segment, SegmentConfig, arena_len};
 use l2net_core::{Instant, MacAddr};
-use sim_util::{Sim, leak, payload};
+#[cfg(any(feature = "batching", feature = "transient-local"))]
+use sim_util::Sim;
+use sim_util::{leak, payload};
 
 #[test]
 fn transmit_backpressure_loses_nothing() {
@@ -101,6 +103,7 @@ fn frames_the_link_cannot_carry_are_refused_and_counted() {
     assert_eq!(rep.refused, 0);
 }
 
+#[cfg(feature = "batching")]
 #[test]
 fn batch_delay_bounds_the_wait_of_a_lone_sample() {
     let mut sim = Sim::new(2, 40, |_| {
@@ -148,6 +151,7 @@ fn batch_delay_bounds_the_wait_of_a_lone_sample() {
     assert_eq!(n, 2);
 }
 
+#[cfg(feature = "transient-local")]
 #[test]
 fn lifespan_expires_samples_on_both_sides() {
     let mut sim = Sim::new(2, 41, |_| Config::new(0, "l"));

@@ -196,7 +196,8 @@ impl<
             });
             return;
         }
-        let late_joiner = w.info.qos.durability == Durability::TransientLocal
+        let late_joiner = cfg!(feature = "transient-local")
+            && w.info.qos.durability == Durability::TransientLocal
             && r.info.qos.durability == Durability::TransientLocal;
         let link = LocalLink {
             next: if late_joiner {
@@ -301,7 +302,8 @@ impl<
                 continue;
             };
             // A client queues only the replies to its own requests (as from the wire).
-            let foreign_reply = r.role == Role::Client
+            let foreign_reply = cfg!(feature = "services")
+                && r.role == Role::Client
                 && !meta
                     .related
                     .is_some_and(|rel| rel.participant == own && rel.entity == r.entity);

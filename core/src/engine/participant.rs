@@ -136,6 +136,9 @@ pub enum ConfigError {
     /// A period (announce, fast announce, heartbeat) is shorter than 1 ms, or the lease is
     /// not longer than the announce period.
     BadPeriod,
+    /// The configuration asks for a feature this build of `l2net-core` leaves out
+    /// (docs/ARCHITECTURE.md, "Cargo features"): a `batch_delay` without `batching`.
+    Unsupported,
 }
 
 /// Why an endpoint could not be created.
@@ -614,6 +617,10 @@ impl<
         {
             return Err(ConfigError::BadPeriod);
         }
+        #[cfg(not(feature = "batching"))]
+        if config.batch_delay > Duration::ZERO {
+            return Err(ConfigError::Unsupported);
+        }
         Ok(())
     }
 
@@ -783,6 +790,9 @@ impl<
         }
         #[cfg(not(feature = "liveliness-manual"))]
         if qos.liveliness == Liveliness::ManualByTopic {
+            return Err(EndpointError::Unsupported);
+        }
+        if !cfg!(feature = "transient-local") && qos.durability == Durability::TransientLocal {
             return Err(EndpointError::Unsupported);
         }
         Ok(EndpointInfo {
@@ -1035,6 +1045,9 @@ impl<
         out: &'a mut [u8],
         inq: &'a mut [u8],
     ) -> Result<(WriterHandle, ReaderHandle), EndpointError> {
+        if !cfg!(feature = "services") {
+            return Err(EndpointError::Unsupported);
+        }
         if self.closing {
             return Err(EndpointError::Closed);
         }
@@ -1274,7 +1287,8 @@ impl<
             .graph
             .peer_mac(ep.participant)
             .unwrap_or(MacAddr::BROADCAST);
-        let late_joiner = ep.info.qos.durability == Durability::TransientLocal
+        let late_joiner = cfg!(feature = "transient-local")
+            && ep.info.qos.durability == Durability::TransientLocal
             && w.info.qos.durability == Durability::TransientLocal;
         let start = if late_joiner {
             w.history.first_seq()
@@ -2057,11 +2071,15 @@ impl<
         if !self.closing {
             t = t.min(self.next_announce);
         }
-        if let Some(e) = self.graph.next_expiry() {
-            t = t.min(e + Duration::from_nanos(1));
+        // Leases and reassembly: the checks' own times, never later than the earliest lease
+        // expiry or reassembly timeout (at worst earlier: a renewed lease, a completed sample,
+        // and the timer finds nothing and moves them on), so that this call need not walk the
+        // peer and reassembly tables on every look.
+        if self.lease_check_at != Instant::MAX {
+            t = t.min(self.lease_check_at + Duration::from_nanos(1));
         }
-        if let Some(p) = self.reassembly.oldest_progress() {
-            t = t.min(p + self.config.reassembly_timeout + Duration::from_nanos(1));
+        if self.reassembly_check_at != Instant::MAX {
+            t = t.min(self.reassembly_check_at + Duration::from_nanos(1));
         }
         if self.liveliness_check_at != Instant::MAX {
             t = t.min(self.liveliness_check_at + Duration::from_nanos(1));

@@ -14,9 +14,11 @@ use super::reassembly::FragKey;
 #[cfg(feature = "fragmentation")]
 use super::seqset::SEQSET_BITS;
 use crate::time::Instant;
+#[cfg(feature = "batching")]
+use crate::wire::msg::Samples;
 use crate::wire::msg::{
     AckNackRepr, BatchRepr, DataRepr, EndpointRepr, Endpoints, GoodbyeRepr, HeartbeatRepr,
-    HelloRepr, MessageRepr, RelatedSample, Samples,
+    HelloRepr, MessageRepr, RelatedSample,
 };
 #[cfg(feature = "fragmentation")]
 use crate::wire::msg::{DataFragRepr, FragLayout, NackFragRepr};
@@ -94,6 +96,7 @@ pub(crate) enum Plan {
         seq: u64,
         index: u32,
     },
+    #[cfg(feature = "batching")]
     Batch {
         w: usize,
         first: u64,
@@ -116,6 +119,17 @@ pub enum TransmitError {
     },
 }
 
+/// What measures or writes a planned frame: one type for both, so that the message building
+/// (`with_message`) exists once in a binary.
+type EmitFn<'f> = dyn FnMut(MacAddr, &MessageRepr<'_>) -> Result<usize, WireError> + 'f;
+
+/// Without the `services` feature no sample has a related one (only `reply` writes them).
+#[cfg(not(feature = "services"))]
+fn related_wire(_r: Option<super::history::SampleId>) -> Option<RelatedSample> {
+    None
+}
+
+#[cfg(feature = "services")]
 fn related_wire(r: Option<super::history::SampleId>) -> Option<RelatedSample> {
     let r = r?;
     Some(RelatedSample {
@@ -330,11 +344,15 @@ impl<
                 return Some(Plan::Liveliness { w: wi });
             }
         }
-        for k in 0..W {
-            let wi = (self.rr_writer + k) % W;
-            if wi >= self.w_hi {
-                continue;
-            }
+        // Round robin from `rr_writer` over the slots that may be in use only (the order of
+        // a walk over all W slots that skips the others).
+        let hi = self.w_hi;
+        let start = if self.rr_writer < hi {
+            self.rr_writer
+        } else {
+            0
+        };
+        for wi in (start..hi).chain(0..start) {
             let Some(w) = self.writers[wi].as_ref() else {
                 continue;
             };
@@ -376,6 +394,7 @@ impl<
         best
     }
 
+    #[cfg_attr(not(feature = "batching"), allow(unreachable_code, unused_variables))]
     fn plan_writer_data(&self, wi: usize, w: &LocalWriter<'a, H, M>, now: Instant) -> Option<Plan> {
         #[cfg(feature = "fragmentation")]
         for (k, e) in w.frag_nacks.iter().enumerate() {
@@ -421,6 +440,9 @@ impl<
                 index: w.frag_next,
             });
         }
+        // Without the `batching` feature every sample goes out in a DATA frame of its own.
+        #[cfg(not(feature = "batching"))]
+        return Some(Plan::Data { w: wi, seq });
         // Batch consecutive small samples without a related id.
         let mut len = BatchRepr::OVERHEAD;
         let mut count = 0u16;
@@ -446,15 +468,15 @@ impl<
                 return None;
             }
         }
-        Some(if count >= 2 {
-            Plan::Batch {
+        #[cfg(feature = "batching")]
+        if count >= 2 {
+            return Some(Plan::Batch {
                 w: wi,
                 first: seq,
                 count,
-            }
-        } else {
-            Plan::Data { w: wi, seq }
-        })
+            });
+        }
+        Some(Plan::Data { w: wi, seq })
     }
 
     // -----------------------------------------------------------------------------------------
@@ -647,6 +669,7 @@ impl<
                 });
                 Some(f(wr.mac, &msg))
             }
+            #[cfg(feature = "batching")]
             Plan::Batch { w, first, count } => {
                 let wr = self.writers[w].as_ref()?;
                 let mut list: Vec<&[u8], MAX_BATCH> = Vec::new();
@@ -712,12 +735,13 @@ impl<
         for _ in 0..8 {
             let plan = self.plan(self.now)?;
             let overhead = self.frame_overhead();
-            match self.with_message(plan, |_, m| overhead + m.buffer_len()) {
-                Some(len) => {
+            let mut measure = |_: MacAddr, m: &MessageRepr<'_>| Ok(overhead + m.buffer_len());
+            match self.with_message(plan, &mut measure as &mut EmitFn<'_>) {
+                Some(Ok(len)) => {
                     self.planned = Some((plan, len));
                     return Some(len);
                 }
-                None => self.commit(plan),
+                _ => self.commit(plan),
             }
         }
         None
@@ -734,7 +758,8 @@ impl<
             });
         }
         self.planned = None;
-        let written = self.with_message(plan, |dst, m| self.emit_frame(buf, dst, m));
+        let mut emit = |dst: MacAddr, m: &MessageRepr<'_>| self.emit_frame(buf, dst, m);
+        let written = self.with_message(plan, &mut emit as &mut EmitFn<'_>);
         match written {
             Some(Ok(n)) => {
                 self.stats.tx_frames += 1;
@@ -912,6 +937,7 @@ impl<
                 }
                 self.rr_writer = (w + 1) % W.max(1);
             }
+            #[cfg(feature = "batching")]
             Plan::Batch { w, first, count } => {
                 if let Some(wr) = self.writers[w].as_mut() {
                     wr.sent_below = first + u64::from(count);
