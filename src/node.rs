@@ -557,6 +557,14 @@ impl<L: NodeLink> Shared<L> {
         Ok(())
     }
 
+    /// After a take: a reader's queue had room again, so samples held back may have moved on,
+    /// a local writer may be writable again (an event for the thread blocked in its publish)
+    /// and an acknowledgement may be due (for the I/O thread). Called under the lock.
+    fn after_take(&self, core: &mut Core<L>, me: Option<RawFd>) {
+        core.settle(false, me);
+        self.kick(core);
+    }
+
     /// Drive the node until `ready` returns `Some`, or `timeout` passes.
     ///
     /// Leader/follower: the first thread to wait sleeps on the link's descriptor and its own
@@ -593,6 +601,10 @@ impl<L: NodeLink> Shared<L> {
                 }
                 let out = self.attempt(&mut core, &mut ready, link_fd, readable, me, deadline);
                 if let Some(out) = out {
+                    // What `ready` did (a take that made room, a reply) may have freed a
+                    // blocked writer of this node or made an acknowledgement due: tell the
+                    // threads that wait for it.
+                    self.after_take(&mut core, Some(me));
                     if led {
                         // Hand the link to a thread still waiting.
                         if let Some(&fd) = core.waiters.first() {
@@ -1412,6 +1424,7 @@ impl<L: NodeLink> Subscriber<L> {
             .take(self.handle, buf)
             .map_err(NodeError::Take)?
         {
+            self.shared.after_take(&mut core, None);
             return Ok(Some(info));
         }
         // Nothing queued: look at the link (without a descriptor, drive everything).
@@ -1419,9 +1432,14 @@ impl<L: NodeLink> Subscriber<L> {
             Readiness::Fd(_) => core.receive(None, RX_CHUNK).map(drop)?,
             Readiness::Every(_) => core.pump()?,
         }
-        core.participant
+        let taken = core
+            .participant
             .take(self.handle, buf)
-            .map_err(NodeError::Take)
+            .map_err(NodeError::Take)?;
+        if taken.is_some() {
+            self.shared.after_take(&mut core, None);
+        }
+        Ok(taken)
     }
 
     /// The engine's handle of this subscriber's reader: the `local` endpoint that
@@ -1879,10 +1897,14 @@ impl<L: NodeLink> Subscriber<L> {
     /// test readiness with (in a [`NodeWaker::wait_any`] condition, for instance), where
     /// [`Subscriber::try_recv`] also receives when the queue is empty.
     pub fn try_take(&self, buf: &mut [u8]) -> Result<Option<SampleInfo>, NodeError> {
-        self.shared
-            .lock()
+        let mut core = self.shared.lock();
+        let taken = core
             .participant
             .take(self.handle, buf)
-            .map_err(NodeError::Take)
+            .map_err(NodeError::Take)?;
+        if taken.is_some() {
+            self.shared.after_take(&mut core, None);
+        }
+        Ok(taken)
     }
 }

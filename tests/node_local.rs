@@ -151,3 +151,62 @@ fn pub_sub_and_service_in_one_node_on_veth() {
     service(&node);
     drop(veth);
 }
+
+/// A non-blocking take that makes room lets the thread blocked in `publish` go on, with no
+/// other call into the node in between (the take wakes it; on one end of a veth pair with the
+/// node's lease and heartbeat period at 60 s nothing else has work for it). How soon it goes
+/// on is not asserted here: before the take woke it, each such wait lasted until the next
+/// timer of the node, which made `pub_sub_and_service_in_one_node_on_veth` take 7-27 s
+/// instead of 0.5 s.
+#[test]
+fn a_take_wakes_the_blocked_local_publisher() {
+    if !require_privileges("a_take_wakes_the_blocked_local_publisher") {
+        return;
+    }
+    let a = Netns::new("nodelocal").unwrap();
+    let b = Netns::new("nodelocal").unwrap();
+    let veth = l2net_linux::netns::VethPair::new(&a, &b).unwrap();
+    let ia = veth.a_name().to_string();
+    let link = a
+        .run(move || LinuxLink::open(&LinkConfig::new(&ia)))
+        .unwrap()
+        .unwrap()
+        .0;
+    let mut config = NodeConfig::new(25, "local");
+    config.lease = Duration::from_secs(60);
+    config.heartbeat_period = Duration::from_secs(60);
+    let node = Node::new(link, config).unwrap();
+    let sub = node
+        .subscriber("/wake", "test/Counter", Qos::reliable(1))
+        .unwrap();
+    let publ = node
+        .publisher("/wake", "test/Counter", Qos::reliable(1))
+        .unwrap();
+    // The first fills the reader's queue, the second the writer's history (held back for the
+    // reader, unacknowledged).
+    publ.publish(&[1]).unwrap();
+    publ.publish(&[2]).unwrap();
+    std::thread::scope(|s| {
+        // So this one blocks until the main thread takes.
+        let blocked = s.spawn(|| publ.publish_timeout(&[3], Some(Duration::from_secs(20))));
+        // Give it time to block (were it slower, its publish would simply not block).
+        std::thread::sleep(Duration::from_millis(200));
+        // One non-blocking take, and no other call into the node until the publisher is back:
+        // the take alone must wake it.
+        let mut buf = [0u8; 4];
+        let info = sub
+            .try_recv(&mut buf)
+            .unwrap()
+            .expect("the first sample is queued");
+        assert_eq!((info.len, buf[0]), (1, 1));
+        assert_eq!(blocked.join().unwrap().unwrap(), 3);
+        for n in [2, 3] {
+            let info = sub
+                .try_recv(&mut buf)
+                .unwrap()
+                .expect("the next sample is queued");
+            assert_eq!((info.len, buf[0]), (1, n));
+        }
+    });
+    drop(veth);
+}
