@@ -139,3 +139,19 @@ fn without_batching_a_batch_delay_is_refused() {
     let e = Node::new(config, 1, MAC_A, leak(4096), Instant::ZERO).err();
     assert_eq!(e, Some(ConfigError::Unsupported));
 }
+
+#[cfg(not(feature = "paged-hello"))]
+#[test]
+fn without_paged_hello_one_hello_carries_every_endpoint() {
+    type Big<'a> = Participant<'a, 2, 8, 9, 8, 8, 2, 2, 16>;
+    let mut p = Big::new(Config::new(0, "a"), 1, MAC_A, leak(4096), Instant::ZERO).unwrap();
+    for i in 0..8 {
+        p.create_writer(&format!("t{i}"), "T", None, Qos::reliable(2), leak(256))
+            .unwrap();
+    }
+    // A ninth would need a second HELLO page: refused, and its slot is free again.
+    let e = p.create_reader("t9", "T", None, Qos::reliable(2), leak(256));
+    assert_eq!(e.err(), Some(EndpointError::Unsupported));
+    let e = p.create_writer("t9", "T", None, Qos::reliable(2), leak(256));
+    assert_eq!(e.err(), Some(EndpointError::Unsupported));
+}

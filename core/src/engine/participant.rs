@@ -962,6 +962,11 @@ impl<
             qos,
             history,
         )?;
+        if !self.hello_fits() {
+            self.writers[usize::from(h.index)] = None;
+            self.shrink_tables();
+            return Err(EndpointError::Unsupported);
+        }
         self.endpoints_changed();
         self.match_local_writer(usize::from(h.index));
         Ok(h)
@@ -982,6 +987,11 @@ impl<
         }
         let entity = self.alloc_entity();
         let h = self.add_reader(entity, Role::Topic, topic, type_name, type_hash, qos, queue)?;
+        if !self.hello_fits() {
+            self.readers[usize::from(h.index)] = None;
+            self.shrink_tables();
+            return Err(EndpointError::Unsupported);
+        }
         self.endpoints_changed();
         self.match_local_reader(usize::from(h.index));
         Ok(h)
@@ -1064,10 +1074,22 @@ impl<
                 return Err(e);
             }
         };
+        if !self.hello_fits() {
+            self.writers[usize::from(w.index)] = None;
+            self.readers[usize::from(r.index)] = None;
+            self.shrink_tables();
+            return Err(EndpointError::Unsupported);
+        }
         self.endpoints_changed();
         self.match_local_writer(usize::from(w.index));
         self.match_local_reader(usize::from(r.index));
         Ok((w, r))
+    }
+
+    /// Without the `paged-hello` feature every announced endpoint must fit one HELLO (one
+    /// frame, at most 8 endpoints); always true with it.
+    fn hello_fits(&self) -> bool {
+        cfg!(feature = "paged-hello") || self.page_count(0) >= self.announced_count()
     }
 
     fn writer_index(&self, h: WriterHandle) -> Option<usize> {
