@@ -155,3 +155,17 @@ fn without_paged_hello_one_hello_carries_every_endpoint() {
     let e = p.create_writer("t9", "T", None, Qos::reliable(2), leak(256));
     assert_eq!(e.err(), Some(EndpointError::Unsupported));
 }
+
+#[cfg(not(any(feature = "deadline", feature = "lifespan")))]
+#[test]
+fn without_deadline_and_lifespan_such_endpoints_are_refused() {
+    let mut p = Node::new(Config::new(0, "a"), 1, MAC_A, leak(4096), Instant::ZERO).unwrap();
+    let d = Qos::reliable(2).with_deadline(Duration::from_millis(10));
+    let l = Qos::reliable(2).with_lifespan(Duration::from_millis(10));
+    for qos in [d, l] {
+        let e = p.create_writer("t", "T", None, qos, leak(512));
+        assert_eq!(e.err(), Some(EndpointError::Unsupported));
+        let e = p.create_reader("u", "T", None, qos, leak(512));
+        assert_eq!(e.err(), Some(EndpointError::Unsupported));
+    }
+}
