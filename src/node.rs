@@ -32,6 +32,7 @@
 //! Memory is set aside when a node or an endpoint is created (the engine's arenas); publishing
 //! and receiving allocate nothing.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -313,6 +314,9 @@ struct Core<L: NodeLink> {
     /// Set when the link failed for good.
     link_error: Option<l2net_core::LinkError>,
     epoch: StdInstant,
+    /// What the last [`Core::now`] read: the hot paths read the clock once per look under the
+    /// lock and reuse it ([`Core::recent`]).
+    last_now: Cell<Instant>,
 }
 
 /// Frames one [`Core::receive`] takes before the waiting thread looks at its condition again:
@@ -326,7 +330,15 @@ const TX_ROUNDS: usize = 16;
 
 impl<L: NodeLink> Core<L> {
     fn now(&self) -> Instant {
-        Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64)
+        let now = Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64);
+        self.last_now.set(now);
+        now
+    }
+
+    /// The time of the last [`Core::now`]: for work that follows a clock read under the same
+    /// lock (a step after a write or a receive, the checks at the end of a look).
+    fn recent(&self) -> Instant {
+        self.last_now.get()
     }
 
     fn check(&self) -> Result<(), NodeError> {
@@ -394,6 +406,11 @@ impl<L: NodeLink> Core<L> {
                 Err(e) => return Err(self.fail(e)),
             }
         }
+        if self.rx_more {
+            // The limit was reached: the link may know that its queue ran dry with the last
+            // frame, which spares the waiter a receive that finds nothing.
+            self.rx_more = self.link.rx_maybe_pending();
+        }
         if n > 0 {
             // Most frames (samples, heartbeats answered later) make nothing due at once:
             // look before running the transmit planner.
@@ -412,9 +429,10 @@ impl<L: NodeLink> Core<L> {
 
     /// Run the timers and send what is due, without receiving: a publisher's sample leaves at
     /// once from its own thread, in as few flushes (`sendmmsg` calls) as the link allows.
+    /// Runs at [`Core::recent`]: every caller read the clock under the same lock just before.
     fn step(&mut self) -> Result<(), NodeError> {
         self.check()?;
-        let now = self.now();
+        let now = self.recent();
         for _ in 0..TX_ROUNDS {
             let (mut handled, mut blocked) = (0, false);
             while handled < engine::TX_BURST {
@@ -552,7 +570,9 @@ impl<L: NodeLink> Shared<L> {
         timeout: Option<Duration>,
         mut ready: impl FnMut(&mut Core<L>) -> Result<Option<T>, NodeError>,
     ) -> Result<T, NodeError> {
-        let deadline = timeout.map(|t| StdInstant::now() + t);
+        // On the core's clock, so that the checks reuse the time each look read.
+        let deadline = timeout
+            .map(|t| Instant::from_nanos(self.since_epoch().saturating_add(t.as_nanos() as u64)));
         let link_fd = match self.readiness {
             Readiness::Fd(fd) => Some(fd),
             Readiness::Every(_) => None,
@@ -581,7 +601,8 @@ impl<L: NodeLink> Shared<L> {
                     }
                     return out;
                 }
-                self.activity.store(self.since_epoch(), Ordering::Relaxed);
+                let now = core.recent();
+                self.activity.store(now.as_nanos(), Ordering::Relaxed);
                 led = false;
                 if self.busy_poll || core.rx_more {
                     // Spinning, or frames still wait in the link's buffer: look again at once.
@@ -589,7 +610,6 @@ impl<L: NodeLink> Shared<L> {
                     std::hint::spin_loop();
                     continue;
                 }
-                let now = core.now();
                 let due = core.next_due.map(|d| {
                     // Work due now that a step did not clear (the link pushed back): look
                     // again shortly rather than spinning.
@@ -603,7 +623,8 @@ impl<L: NodeLink> Shared<L> {
                 core.waiters.push(me);
                 registered = true;
                 drop(core);
-                let left = deadline.map(|d| d.saturating_duration_since(StdInstant::now()));
+                let left = deadline
+                    .map(|d| Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos())));
                 let sleep = match (left, due) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -640,7 +661,7 @@ impl<L: NodeLink> Shared<L> {
         link_fd: Option<RawFd>,
         readable: bool,
         me: RawFd,
-        deadline: Option<StdInstant>,
+        deadline: Option<Instant>,
     ) -> Option<Result<T, NodeError>> {
         let res = (|| {
             // What is already queued needs no system call.
@@ -654,7 +675,8 @@ impl<L: NodeLink> Shared<L> {
                 // Take frames in chunks and look at the condition after each. The first chunk
                 // is one frame: when it is what the thread waits for (a ping, a reply), the
                 // thread goes on at once, and the receive that finds the link empty happens
-                // in its next wait instead of before its answer.
+                // in its next wait instead of before its answer (or never, when the link
+                // says its queue ran dry: `RawLink::rx_maybe_pending`).
                 let (mut taken, mut limit) = (0, 1);
                 while taken < RX_LIMIT {
                     taken += core.receive(Some(me), limit)?;
@@ -678,7 +700,8 @@ impl<L: NodeLink> Shared<L> {
             Ok(Some(v)) => Some(Ok(v)),
             Err(e) => Some(Err(e)),
             Ok(None) if self.stop.load(Ordering::Relaxed) => Some(Err(NodeError::Closed)),
-            Ok(None) if deadline.is_some_and(|d| StdInstant::now() >= d) => {
+            // Every way through the look above read the clock.
+            Ok(None) if deadline.is_some_and(|d| core.recent() >= d) => {
                 Some(Err(NodeError::Timeout))
             }
             Ok(None) => None,
@@ -913,6 +936,7 @@ impl<L: NodeLink> Node<L> {
                 rx_more: false,
                 link_error: None,
                 epoch,
+                last_now: Cell::new(Instant::ZERO),
             }),
             epoch,
             activity: AtomicU64::new(0),
@@ -1121,8 +1145,12 @@ fn io_thread<L: NodeLink>(shared: &Shared<L>, wake: UnixStream) {
                 Ok(c) => c,
                 Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
                 Err(std::sync::TryLockError::WouldBlock) => {
-                    // Someone is driving right now; look again shortly.
-                    if wait_fds(None, wake.as_raw_fd(), Some(IO_IDLE / 4)).is_ok_and(|w| w.wake) {
+                    // Someone is driving right now; look again shortly, or after a whole
+                    // IO_IDLE while user threads are busy with the link (a busy-polling one
+                    // holds the lock most of the time: waking four times as often only takes
+                    // its CPU away).
+                    let pause = if standing_back { IO_IDLE } else { IO_IDLE / 4 };
+                    if wait_fds(None, wake.as_raw_fd(), Some(pause)).is_ok_and(|w| w.wake) {
                         drain(&wake);
                     }
                     continue;
@@ -1535,5 +1563,324 @@ impl<L: NodeLink> Drop for Server<L> {
         let mut core = self.shared.lock();
         core.participant.delete_server(self.handle);
         let _ = core.pump();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waiting on a node from outside its endpoints: `NodeWaker`, `Node::wait_until`,
+// `NodeWaker::wait_any`, `Node::try_next_event` and `Subscriber::try_take`, for middlewares
+// (rmw_l2net) whose wait sets watch many entries of one or several nodes at once, plus
+// conditions the node does not know about (guard conditions).
+
+/// A cloneable handle on a node's waits, usable from any thread without owning the node (it
+/// keeps the node's memory alive, as an endpoint does, not the node: closing the node ends its
+/// waits with [`NodeError::Closed`]).
+///
+/// * [`NodeWaker::wake`] wakes every thread waiting on the node (in `recv`, `next_event`,
+///   [`NodeWaker::wait_until`], ...) so that it looks at its condition again: how a condition
+///   the node does not know about (a flag another thread raised) ends a wait without delay.
+/// * [`NodeWaker::wait_until`] and [`NodeWaker::wait_any`] wait for such a condition, taking
+///   part in the leader/follower scheme of the module doc: the waiting thread sleeps on the
+///   link's descriptor itself when no other thread does, and takes the frames in itself.
+pub struct NodeWaker<L: NodeLink> {
+    shared: Arc<Shared<L>>,
+}
+
+impl<L: NodeLink> Clone for NodeWaker<L> {
+    fn clone(&self) -> Self {
+        NodeWaker {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<L: NodeLink> fmt::Debug for NodeWaker<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeWaker")
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<L: NodeLink> Node<L> {
+    /// A handle that wakes this node's waiting threads, and waits on it, from anywhere.
+    pub fn waker(&self) -> NodeWaker<L> {
+        NodeWaker {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Drive the node until `ready` returns true (`Ok`), `deadline` passes
+    /// ([`NodeError::Timeout`]) or the node closes; see [`NodeWaker::wait_any`].
+    pub fn wait_until(
+        &self,
+        ready: impl FnMut() -> bool,
+        deadline: Option<StdInstant>,
+    ) -> Result<(), NodeError> {
+        NodeWaker::wait_any(std::slice::from_ref(&self.waker()), ready, deadline)
+    }
+
+    /// The next queued event without waiting and without looking at the link.
+    pub fn try_next_event(&self) -> Result<Option<Event>, NodeError> {
+        self.waker().try_next_event()
+    }
+}
+
+/// One node of a [`NodeWaker::wait_any`], and what the waiting thread holds in it.
+struct Watch<'a, L: NodeLink> {
+    shared: &'a Shared<L>,
+    /// The thread's wake-up socket is in the node's `waiters`.
+    registered: bool,
+    /// The thread leads the node (sleeps on its link).
+    led: bool,
+    /// The last sleep saw the link readable.
+    readable: bool,
+}
+
+impl<L: NodeLink> Watch<'_, L> {
+    /// Run the node as far as it can go without sleeping (take what the link holds, a chunk at
+    /// a time; run due timers), then make sure the thread is registered (and leads, if nobody
+    /// does). Returns when the node wants to be looked at again.
+    fn drive(&mut self, me: RawFd) -> Result<WatchNext, NodeError> {
+        let shared = self.shared;
+        let mut core = shared.lock();
+        if shared.stop.load(Ordering::Relaxed) {
+            return Err(NodeError::Closed);
+        }
+        shared
+            .activity
+            .store(shared.since_epoch(), Ordering::Relaxed);
+        let link_fd = match shared.readiness {
+            Readiness::Fd(fd) => Some(fd),
+            Readiness::Every(_) => None,
+        };
+        if link_fd.is_none() {
+            core.pump()?;
+        } else if self.readable || core.rx_more || shared.busy_poll {
+            // One frame right after a wake-up (it is most often what the thread waits for),
+            // then chunks, looking at the condition in between.
+            let limit = if self.readable { 1 } else { RX_CHUNK };
+            core.receive(Some(me), limit)?;
+        } else if core.is_due(core.now()) {
+            core.step()?;
+            core.settle(false, Some(me));
+        } else {
+            core.check()?;
+        }
+        self.readable = false;
+        if !self.registered {
+            core.waiters.push(me);
+            self.registered = true;
+        }
+        if !self.led && link_fd.is_some() && !core.leader {
+            core.leader = true;
+            self.led = true;
+        }
+        let now = core.now();
+        let due = core.next_due.map(|d| {
+            Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos()))
+                .max(Duration::from_micros(20))
+        });
+        let every = match shared.readiness {
+            Readiness::Every(d) => Some(d),
+            Readiness::Fd(_) => None,
+        };
+        Ok(WatchNext {
+            again: core.rx_more || shared.busy_poll,
+            sleep: match (due, every) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            link_fd: if self.led { link_fd } else { None },
+        })
+    }
+
+    /// Leave the node: unregister, and hand the link to a thread still waiting.
+    fn leave(&mut self, me: RawFd) {
+        if !(self.registered || self.led) {
+            return;
+        }
+        let mut core = self.shared.lock();
+        if self.registered {
+            core.waiters.retain(|&fd| fd != me);
+        }
+        if self.led {
+            core.leader = false;
+            if let Some(&fd) = core.waiters.first() {
+                wake(fd);
+            }
+        }
+        self.registered = false;
+        self.led = false;
+    }
+}
+
+/// What [`Watch::drive`] found.
+struct WatchNext {
+    /// Frames wait in the link's buffer (or the node busy-polls): look again without sleeping.
+    again: bool,
+    /// Longest sleep before the node's next timer (or its next look at a link without a
+    /// descriptor).
+    sleep: Option<Duration>,
+    /// The link descriptor to sleep on, when the thread leads.
+    link_fd: Option<RawFd>,
+}
+
+impl<L: NodeLink> NodeWaker<L> {
+    /// Wake every thread waiting on the node, so that each looks at its condition again.
+    /// Cheap (one byte per waiting thread), callable from any thread, and never lost: a
+    /// [`NodeWaker::wait_any`] that looked at its condition before this call and found it
+    /// false is woken.
+    pub fn wake(&self) {
+        self.shared.lock().wake_all(None);
+    }
+
+    /// Whether the node was closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.stop.load(Ordering::Relaxed)
+    }
+
+    /// Run `f` with the participant (read-only), as [`Node::with_participant`].
+    pub fn with_participant<T>(&self, f: impl FnOnce(&Part) -> T) -> T {
+        f(&self.shared.lock().participant)
+    }
+
+    /// Whether both handles belong to the same node.
+    pub fn same_node(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// The next queued event (as [`Node::next_event`] hands them out) without waiting and
+    /// without looking at the link; `Err` once the link failed for good.
+    pub fn try_next_event(&self) -> Result<Option<Event>, NodeError> {
+        let mut core = self.shared.lock();
+        match core.events.pop_front() {
+            Some(ev) => Ok(Some(ev)),
+            None => core.check().map(|()| None),
+        }
+    }
+
+    /// [`NodeWaker::wait_any`] on this node alone.
+    pub fn wait_until(
+        &self,
+        ready: impl FnMut() -> bool,
+        deadline: Option<StdInstant>,
+    ) -> Result<(), NodeError> {
+        Self::wait_any(std::slice::from_ref(self), ready, deadline)
+    }
+
+    /// Drive `nodes` until `ready` returns true (`Ok`), `deadline` passes
+    /// ([`NodeError::Timeout`]; `None`: no deadline), one of them closes
+    /// ([`NodeError::Closed`]) or its link fails.
+    ///
+    /// The calling thread takes part in each node's leader/follower scheme: where no other
+    /// thread sleeps on a node's link it does (so a frame wakes it directly, and it takes the
+    /// frames in and sends what they made due itself), elsewhere it is woken by the thread
+    /// that took something in. `ready` is called without any node locked, after the thread
+    /// registered as a waiter everywhere: whatever makes it true later — a sample, an event,
+    /// another thread's [`NodeWaker::wake`] after it raised a flag — wakes the thread, so no
+    /// wake-up is lost. `ready` may take samples and events (`try_take`, `try_recv`,
+    /// `try_next_event`, ...) but must not wait on these nodes itself.
+    pub fn wait_any(
+        nodes: &[Self],
+        mut ready: impl FnMut() -> bool,
+        deadline: Option<StdInstant>,
+    ) -> Result<(), NodeError> {
+        // A wait that cannot sleep (its deadline passed: a poll) takes in what the link holds
+        // first; otherwise a thread that only ever polls would keep the I/O thread standing
+        // back (it leaves the link to waiting threads) and never see a frame.
+        let polling = deadline.is_some_and(|d| d <= StdInstant::now());
+        let mut watches: Vec<Watch<'_, L>> = Vec::with_capacity(nodes.len());
+        for n in nodes {
+            if !watches.iter().any(|w| std::ptr::eq(w.shared, &*n.shared)) {
+                watches.push(Watch {
+                    shared: &n.shared,
+                    registered: false,
+                    led: false,
+                    readable: polling,
+                });
+            }
+        }
+        if watches.is_empty() {
+            return Err(NodeError::Config("wait_any needs at least one node".into()));
+        }
+        WAKER.with(|w| {
+            let res = Self::wait_loop(&mut watches, w, &mut ready, deadline);
+            for x in &mut watches {
+                x.leave(w.tx_fd);
+            }
+            res
+        })
+    }
+
+    fn wait_loop(
+        watches: &mut [Watch<'_, L>],
+        w: &ThreadWaker,
+        ready: &mut impl FnMut() -> bool,
+        deadline: Option<StdInstant>,
+    ) -> Result<(), NodeError> {
+        let me = w.tx_fd;
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(watches.len() + 1);
+        loop {
+            let mut again = false;
+            let mut sleep = deadline.map(|d| d.saturating_duration_since(StdInstant::now()));
+            fds.clear();
+            fds.push(libc::pollfd {
+                fd: w.rx.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            for x in watches.iter_mut() {
+                let next = x.drive(me)?;
+                again |= next.again;
+                sleep = match (sleep, next.sleep) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                fds.push(libc::pollfd {
+                    fd: next.link_fd.unwrap_or(-1),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            if ready() {
+                return Ok(());
+            }
+            if deadline.is_some_and(|d| StdInstant::now() >= d) {
+                return Err(NodeError::Timeout);
+            }
+            if again {
+                std::hint::spin_loop();
+                continue;
+            }
+            // poll(2) ignores entries with a negative descriptor.
+            if poll(&mut fds, sleep) < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(NodeError::Io(e));
+                }
+                continue;
+            }
+            if fds[0].revents != 0 {
+                w.drain();
+            }
+            for (x, fd) in watches.iter_mut().zip(&fds[1..]) {
+                // Errors and hang-ups count as readable: the next receive reports them.
+                x.readable = fd.fd >= 0 && fd.revents != 0;
+            }
+        }
+    }
+}
+
+impl<L: NodeLink> Subscriber<L> {
+    /// The next sample if one is already queued, without looking at the link: cheap enough to
+    /// test readiness with (in a [`NodeWaker::wait_any`] condition, for instance), where
+    /// [`Subscriber::try_recv`] also receives when the queue is empty.
+    pub fn try_take(&self, buf: &mut [u8]) -> Result<Option<SampleInfo>, NodeError> {
+        self.shared
+            .lock()
+            .participant
+            .take(self.handle, buf)
+            .map_err(NodeError::Take)
     }
 }

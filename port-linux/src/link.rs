@@ -1057,6 +1057,15 @@ impl RawLink for LinuxLink {
             LinuxLink::Plain(l) => l.poll_tx_timestamp(),
         }
     }
+
+    fn rx_maybe_pending(&self) -> bool {
+        match self {
+            LinuxLink::Ring(l) => l.rx_maybe_pending(),
+            LinuxLink::Uring(l) => l.rx_maybe_pending(),
+            LinuxLink::Mmsg(l) => l.rx_maybe_pending(),
+            LinuxLink::Plain(l) => l.rx_maybe_pending(),
+        }
+    }
 }
 
 #[cfg(test)]

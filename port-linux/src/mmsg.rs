@@ -39,6 +39,9 @@ pub struct MmsgLink {
     rx_count: usize,
     rx_next: usize,
     rx_len: usize,
+    /// The last `recvmmsg` came back with fewer frames than it asked for (or none): the
+    /// socket's queue was empty at that moment.
+    rx_drained: bool,
     tx: TxQueue,
     txm: sock::MmsgTx,
     rejected: Option<LinkError>,
@@ -84,6 +87,7 @@ impl MmsgLink {
             rx_count: 0,
             rx_next: 0,
             rx_len,
+            rx_drained: false,
             tx: TxQueue::new(cfg.tx_slots, sock.max_tx_len().max(MIN_FRAME_LEN)),
             txm: sock::MmsgTx::new(cfg.tx_slots),
             rejected: None,
@@ -153,10 +157,14 @@ impl RawLink for MmsgLink {
                 match self.rx.recv(self.sock.fd.as_fd()) {
                     Ok(n) => {
                         self.rx_count = n;
+                        self.rx_drained = n < self.batch;
                         break;
                     }
                     Err(e) => match sys::errno(&e) {
-                        libc::EAGAIN => return Ok(None),
+                        libc::EAGAIN => {
+                            self.rx_drained = true;
+                            return Ok(None);
+                        }
                         libc::EINTR => continue,
                         errno => return Err(self.sock.error("recvmmsg", errno)),
                     },
@@ -252,5 +260,12 @@ impl RawLink for MmsgLink {
 
     fn poll_tx_timestamp(&mut self) -> Option<TxTimestamp> {
         self.sock.poll_tx_timestamp(&mut self.errq_control)
+    }
+
+    /// `false` once the frames of a `recvmmsg` batch that came back short are all handed out:
+    /// the socket's queue was empty when it ran, and a frame that arrived since makes the
+    /// descriptor readable.
+    fn rx_maybe_pending(&self) -> bool {
+        self.rx_next < self.rx_count || !self.rx_drained
     }
 }

@@ -1,25 +1,27 @@
 //! The state behind an `rmw_context_t`: one l2net [`Node`] (one participant on one interface),
-//! a dispatcher thread that turns the node's events into wait set wake-ups, graph guard
-//! condition triggers and QoS event counts (through the [`EventRouter`]), and the
+//! its [`Hub`] (what `rmw_wait` waits on, and where the node's events are turned into graph
+//! guard condition triggers and QoS event counts through the [`EventRouter`]), and the
 //! subscription queues `rmw_wait` / `rmw_take` read from.
 //!
-//! The dispatcher exists because the Node API has no call that waits on several subscribers
-//! at once: it blocks in [`Node::next_event`] (which drives the participant), and on every
-//! event bumps the process-wide [`WAKER`]; a waiting `rmw_wait` then polls its subscriptions
-//! without blocking. It wakes at least every [`DISPATCH_POLL`] to notice shutdown, because
-//! the Node API has no way to interrupt `next_event` either.
+//! `rmw_wait` waits on the node itself ([`NodeWaker::wait_any`], the node's leader/follower
+//! scheme): the waiting thread sleeps on the link's descriptor, takes the frames in and looks
+//! at its entries, so a received sample reaches it without crossing another thread. Its
+//! condition first runs [`Hub::pump`], which routes the node's queued events; a background
+//! thread per context does the same every [`PUMP_PERIOD`], so that events are counted (and the
+//! node's bounded event queue never overflows) while nothing waits. Whatever the pump changes
+//! (a QoS count, the graph) wakes the waiting threads through [`WAKER`].
 
 #![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use std::collections::HashMap;
 
 use l2net::node::{
-    Event, Node, NodeConfig, NodeError, Publisher, Qos, RemoteId, SampleInfo, Subscriber,
+    Event, Node, NodeConfig, NodeError, NodeWaker, Publisher, Qos, RemoteId, SampleInfo, Subscriber,
 };
 use l2net_core::engine::TakeError;
 
@@ -27,15 +29,17 @@ use crate::config::Settings;
 use crate::events::{EventRouter, Identity};
 use crate::graph::{self, EndpointDesc, Local, NodeDesc, View};
 use crate::guard::GuardCondition;
-use crate::wait::WAKER;
+use crate::listener::{Listener, Registered};
+use crate::wait::{WAKER, Wake};
 
 /// The link the middleware runs on.
 pub type Link = l2net_linux::link::LinuxLink;
 /// The node type of a context.
 pub type L2Node = Node<Link>;
 
-/// Longest time the dispatcher blocks before looking at the stop flag.
-pub const DISPATCH_POLL: Duration = Duration::from_millis(100);
+/// How often the background thread routes the node's events while no `rmw_wait` does. The
+/// node keeps [`l2net::node::EVENT_BACKLOG`] events, so this holds about 200k events a second.
+pub const PUMP_PERIOD: Duration = Duration::from_millis(5);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -132,12 +136,13 @@ impl GraphState {
         }
     }
 
-    /// Reads the descriptions that arrived; returns whether anything changed.
+    /// Reads the descriptions the node queued (without looking at the link); returns whether
+    /// anything changed.
     fn drain(&self) -> bool {
         let mut buf = lock(&self.scratch);
         let mut changed = false;
         loop {
-            match self.sub.try_recv(&mut buf) {
+            match self.sub.try_take(&mut buf) {
                 Ok(Some(info)) => {
                     if info.writer.participant == self.self_id {
                         continue;
@@ -199,14 +204,203 @@ impl Drop for Registration {
     }
 }
 
+/// What waiting on a context needs, shared by the context, its background thread and its
+/// endpoints (so that `rmw_wait` reaches it from any entry).
+pub struct Hub {
+    waker: NodeWaker<Link>,
+    graph: Arc<GraphState>,
+    router: Arc<EventRouter>,
+    link_error: Mutex<Option<String>>,
+    /// Held while events are routed, so that they are routed in order.
+    pumping: Mutex<()>,
+    /// Subscription queues (of subscriptions, services, clients) that had a listener set.
+    watched: Mutex<Vec<Weak<SubQueue>>>,
+    /// Event listeners set now.
+    event_listeners: std::sync::atomic::AtomicUsize,
+    /// The background thread's stop flag and its sleep.
+    bg: Background,
+    /// When events were last routed (ns since `epoch`).
+    pumped_at: AtomicU64,
+    epoch: std::time::Instant,
+}
+
+/// The background thread's stop flag, and what it sleeps on while no listener is set.
+#[derive(Default)]
+struct Background {
+    stopped: AtomicBool,
+    lock: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Background {
+    /// Wakes the background thread (to stop, or to look at the listeners again).
+    fn kick(&self, waker: &NodeWaker<Link>) {
+        *lock(&self.lock) = true;
+        self.cv.notify_all();
+        waker.wake();
+    }
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("waker", &self.waker)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Wake for Hub {
+    fn wake(&self) {
+        self.waker.wake();
+    }
+}
+
+impl Hub {
+    /// The node's waits.
+    pub fn waker(&self) -> &NodeWaker<Link> {
+        &self.waker
+    }
+
+    /// Routes the events the node queued: QoS events to the endpoints' counters, graph
+    /// changes to the graph guard conditions. Whatever changed wakes the wait sets. If another
+    /// thread is routing right now this returns at once: that thread wakes the wait sets for
+    /// what it routes.
+    pub fn pump(&self) {
+        let Ok(pumping) = self.pumping.try_lock() else {
+            return;
+        };
+        self.pump_locked(pumping, false);
+    }
+
+    /// [`Hub::pump`], waiting for a thread that is routing right now to finish first; returns
+    /// whether the node's link has failed.
+    pub fn pump_and_check(&self) -> bool {
+        self.pump_locked(lock(&self.pumping), true);
+        self.link_error().is_some()
+    }
+
+    /// Nanoseconds since `epoch`.
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Routes the events; `full`: read the graph topic even if no event said it has data.
+    fn pump_locked(&self, _pumping: MutexGuard<'_, ()>, full: bool) {
+        let (mut counted, mut changed, mut graph_data) = (false, false, full);
+        let graph_reader = self.graph.sub.handle();
+        loop {
+            match self.waker.try_next_event() {
+                Ok(Some(ev)) => {
+                    if let Event::DataAvailable { reader } = ev {
+                        // The common event (one per sample that finds its queue empty): only
+                        // the graph topic's matter here.
+                        graph_data |= reader == graph_reader;
+                        continue;
+                    }
+                    counted |= self.router.route(&ev);
+                    if let Event::Unmatched { local, .. } = ev
+                        && let Some(e) = self.router.endpoint(local)
+                    {
+                        // The matched status changed (a match that began is counted by
+                        // `route`).
+                        e.listener(None).notify(1);
+                    }
+                    if let Event::EndpointDiscovered { remote, .. } = ev
+                        && let Some(id) = remote_identity(&self.waker, remote)
+                    {
+                        counted |= self.router.discovered(remote, &id) > 0;
+                    }
+                    changed |= is_graph_event(&ev);
+                    if let Event::ParticipantLost { participant, .. } = ev {
+                        changed |= self.graph.lost(participant);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let mut le = lock(&self.link_error);
+                    counted |= le.is_none();
+                    le.get_or_insert_with(|| e.to_string());
+                    break;
+                }
+            }
+        }
+        if graph_data {
+            changed |= self.graph.drain();
+        }
+        self.pumped_at.store(self.now_ns(), Ordering::Relaxed);
+        if changed {
+            // Triggers the graph guard conditions, which wake the wait sets.
+            self.graph.changed();
+        }
+        if counted {
+            WAKER.notify();
+        }
+    }
+
+    /// The background thread's round: routes the events unless a thread in `rmw_wait` did so
+    /// within the last [`PUMP_PERIOD`] (it then stays off the node's lock, which that thread
+    /// takes all the time), and reads the graph topic.
+    fn pump_idle(&self) {
+        let since = self
+            .now_ns()
+            .saturating_sub(self.pumped_at.load(Ordering::Relaxed));
+        if since < PUMP_PERIOD.as_nanos() as u64 {
+            return;
+        }
+        if let Ok(pumping) = self.pumping.try_lock() {
+            self.pump_locked(pumping, true);
+        }
+    }
+
+    /// Reports the samples that arrived to the listeners of the watched queues; returns
+    /// whether any listener (of a queue or an event) is set.
+    fn poll_listeners(&self) -> bool {
+        let mut active = self.event_listeners.load(Ordering::Relaxed) > 0;
+        let queues: Vec<Arc<SubQueue>> = {
+            let mut w = lock(&self.watched);
+            w.retain(|q| q.strong_count() > 0);
+            w.iter().filter_map(Weak::upgrade).collect()
+        };
+        for q in queues {
+            active |= q.poll_listener();
+        }
+        active
+    }
+
+    /// A listener was set on `q`: the background thread reports its samples from now on.
+    pub fn watch(&self, q: &Arc<SubQueue>) {
+        {
+            let mut w = lock(&self.watched);
+            if !w.iter().any(|x| std::ptr::eq(x.as_ptr(), Arc::as_ptr(q))) {
+                w.push(Arc::downgrade(q));
+            }
+        }
+        self.bg.kick(&self.waker);
+    }
+
+    /// An event listener was set (`true`) or cleared.
+    pub fn event_listener_changed(&self, set: bool) {
+        if set {
+            self.event_listeners.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let _ = self
+                .event_listeners
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
+        self.bg.kick(&self.waker);
+    }
+
+    /// Why the link failed, once it did.
+    pub fn link_error(&self) -> Option<String> {
+        lock(&self.link_error).clone()
+    }
+}
+
 /// One initialised context.
 pub struct Context {
     node: Option<Arc<L2Node>>,
-    dispatcher: Option<JoinHandle<()>>,
-    stop: Arc<AtomicBool>,
-    graph: Arc<GraphState>,
-    router: Arc<EventRouter>,
-    link_error: Arc<Mutex<Option<String>>>,
+    pumper: Option<JoinHandle<()>>,
+    hub: Arc<Hub>,
     settings: Settings,
 }
 
@@ -243,31 +437,31 @@ impl Context {
         })?;
         let graph = GraphState::new(&node)
             .map_err(|e| format!("cannot create the graph topic {}: {e}", graph::GRAPH_TOPIC))?;
-        let graph = Arc::new(graph);
-        let node = Arc::new(node);
-        let stop = Arc::new(AtomicBool::new(false));
-        let link_error = Arc::new(Mutex::new(None));
-        let router = Arc::new(EventRouter::default());
-        let dispatcher = {
-            let (node, stop, graph, router, link_error) = (
-                Arc::clone(&node),
-                Arc::clone(&stop),
-                Arc::clone(&graph),
-                Arc::clone(&router),
-                Arc::clone(&link_error),
-            );
+        let hub = Arc::new(Hub {
+            waker: node.waker(),
+            graph: Arc::new(graph),
+            router: Arc::new(EventRouter::default()),
+            link_error: Mutex::new(None),
+            pumping: Mutex::new(()),
+            watched: Mutex::default(),
+            event_listeners: Default::default(),
+            bg: Background::default(),
+            pumped_at: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
+        });
+        let as_wake: Arc<dyn Wake> = hub.clone();
+        WAKER.register(&as_wake);
+        let pumper = {
+            let hub = Arc::clone(&hub);
             std::thread::Builder::new()
                 .name("rmw_l2net-events".into())
-                .spawn(move || dispatch(&node, &stop, &graph, &router, &link_error))
+                .spawn(move || background(&hub))
                 .map_err(|e| format!("cannot start the event thread: {e}"))?
         };
         Ok(Context {
-            node: Some(node),
-            dispatcher: Some(dispatcher),
-            stop,
-            graph,
-            router,
-            link_error,
+            node: Some(Arc::new(node)),
+            pumper: Some(pumper),
+            hub,
             settings,
         })
     }
@@ -279,7 +473,7 @@ impl Context {
 
     /// The node, unless the context was shut down.
     pub fn node(&self) -> Result<&Arc<L2Node>, String> {
-        if let Some(e) = lock(&self.link_error).as_ref() {
+        if let Some(e) = self.hub.link_error() {
             return Err(format!("the l2net link failed: {e}"));
         }
         self.node
@@ -292,33 +486,45 @@ impl Context {
         self.node.is_none()
     }
 
+    /// What waiting on this context needs.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
     /// The ROS graph.
     pub fn graph(&self) -> &Arc<GraphState> {
-        &self.graph
+        &self.hub.graph
+    }
+
+    /// The ROS graph as of now (routes the queued events first: a participant that left).
+    pub fn view(&self) -> View {
+        self.hub.pump();
+        self.hub.graph.view()
     }
 
     /// Where the engine's QoS events are routed to the endpoints' counters.
     pub fn events(&self) -> &EventRouter {
-        &self.router
+        &self.hub.router
     }
 
     /// A new graph guard condition, triggered whenever participants or endpoints appear or
     /// disappear.
     pub fn graph_guard(&self) -> Arc<GuardCondition> {
         let g = Arc::new(GuardCondition::new());
-        let mut list = lock(&self.graph.guards);
+        let mut list = lock(&self.hub.graph.guards);
         list.retain(|w| w.strong_count() > 0);
         list.push(Arc::downgrade(&g));
         g
     }
 
-    /// Stops the dispatcher and closes the participant (says goodbye on the wire). Endpoints
-    /// still alive keep the engine's memory until they are destroyed, but no longer exchange
-    /// anything.
+    /// Stops the background thread and closes the participant (says goodbye on the wire; its
+    /// waits end). Endpoints still alive keep the engine's memory until they are destroyed,
+    /// but no longer exchange anything.
     pub fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.graph.closed.store(true, Ordering::Relaxed);
-        if let Some(d) = self.dispatcher.take() {
+        self.hub.bg.stopped.store(true, Ordering::Relaxed);
+        self.hub.bg.kick(&self.hub.waker);
+        self.hub.graph.closed.store(true, Ordering::Relaxed);
+        if let Some(d) = self.pumper.take() {
             let _ = d.join();
         }
         if let Some(node) = self.node.take()
@@ -336,48 +542,50 @@ impl Drop for Context {
     }
 }
 
-fn dispatch(
-    node: &L2Node,
-    stop: &AtomicBool,
-    graph: &GraphState,
-    router: &EventRouter,
-    link_error: &Mutex<Option<String>>,
-) {
-    while !stop.load(Ordering::Relaxed) {
-        match node.next_event(Some(DISPATCH_POLL)) {
-            Ok(ev) => {
-                router.route(&ev);
-                if let Event::EndpointDiscovered { remote, .. } = ev
-                    && let Some(id) = remote_identity(node, remote)
-                {
-                    router.discovered(remote, &id);
-                }
-                let mut changed = is_graph_event(&ev);
-                if let Event::ParticipantLost { participant, .. } = ev {
-                    changed |= graph.lost(participant);
-                }
-                changed |= graph.drain();
-                if changed {
-                    graph.changed();
-                }
-                WAKER.notify();
+/// The context's background thread: routes the node's events every [`PUMP_PERIOD`]; while a
+/// listener (EventsExecutor callback) is set it waits on the node instead, as `rmw_wait` does,
+/// so that it is woken by every frame and reports new samples and events at once.
+fn background(hub: &Hub) {
+    let stopped = || hub.bg.stopped.load(Ordering::Relaxed);
+    while !stopped() {
+        if hub.poll_listeners() {
+            let until = std::time::Instant::now() + PUMP_PERIOD;
+            let r = hub.waker.wait_until(
+                || {
+                    hub.pump();
+                    // Leave to look at the mode again when the last listener was cleared.
+                    !hub.poll_listeners() || stopped()
+                },
+                Some(until),
+            );
+            if let Err(NodeError::Closed | NodeError::Link(_) | NodeError::Io(_)) = r {
+                // Nothing to wait on any more: fall back to the timer.
+                sleep(hub, PUMP_PERIOD);
             }
-            Err(NodeError::Timeout) => {}
-            Err(NodeError::Closed) => break,
-            Err(e) => {
-                let first = lock(link_error).replace(e.to_string()).is_none();
-                if first {
-                    WAKER.notify();
-                }
-                std::thread::sleep(DISPATCH_POLL);
-            }
+        } else {
+            sleep(hub, PUMP_PERIOD);
         }
+        hub.pump_idle();
     }
+}
+
+/// Sleeps up to `d`, or until [`Background::kick`].
+fn sleep(hub: &Hub, d: Duration) {
+    let mut kicked = lock(&hub.bg.lock);
+    if !*kicked {
+        kicked = hub
+            .bg
+            .cv
+            .wait_timeout(kicked, d)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    *kicked = false;
 }
 
 /// The identity of remote endpoint `remote` as discovery knows it (`None` once it is gone, or
 /// for a service endpoint).
-fn remote_identity(node: &L2Node, remote: RemoteId) -> Option<Identity> {
+fn remote_identity(node: &NodeWaker<Link>, remote: RemoteId) -> Option<Identity> {
     node.with_participant(|p| {
         let g = p.graph();
         let slot = g.find_endpoint(remote.participant, remote.entity)?;
@@ -427,11 +635,22 @@ pub struct Taken {
     pub reception_seq: u64,
 }
 
+/// What a [`SubQueue`] holds under one lock: the one sample `rmw_wait` may have pulled out of
+/// the engine to see that the subscription is ready, and how many samples its listener was told
+/// about that were not taken yet.
+#[derive(Debug, Default)]
+struct Slot {
+    sample: Option<Taken>,
+    outstanding: usize,
+}
+
 /// A subscriber plus the one sample `rmw_wait` may have pulled out of the engine to see that
-/// the subscription is ready.
+/// the subscription is ready, and its listener.
 pub struct SubQueue {
     sub: Subscriber<Link>,
-    pending: Mutex<Option<Taken>>,
+    hub: Arc<Hub>,
+    pending: Mutex<Slot>,
+    listener: Listener,
     scratch: Mutex<Vec<u8>>,
     received: AtomicU64,
     ignore_participant: Option<u64>,
@@ -447,12 +666,15 @@ impl std::fmt::Debug for SubQueue {
 }
 
 impl SubQueue {
-    /// Wraps a subscriber; samples of participant `ignore_participant` (ours, when the
-    /// subscription ignores local publications) are dropped.
-    pub fn new(sub: Subscriber<Link>, ignore_participant: Option<u64>) -> Self {
+    /// Wraps a subscriber of the node behind `hub`; samples of participant
+    /// `ignore_participant` (ours, when the subscription ignores local publications) are
+    /// dropped.
+    pub fn new(sub: Subscriber<Link>, hub: &Arc<Hub>, ignore_participant: Option<u64>) -> Self {
         SubQueue {
             sub,
-            pending: Mutex::new(None),
+            hub: Arc::clone(hub),
+            pending: Mutex::default(),
+            listener: Listener::default(),
             scratch: Mutex::new(vec![0; 1 << 16]),
             received: AtomicU64::new(0),
             ignore_participant,
@@ -472,34 +694,95 @@ impl SubQueue {
         &self.sub
     }
 
-    /// Whether a sample is waiting (pulls one out of the engine to find out).
+    /// The hub of the subscriber's context.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Whether a sample is waiting: pulls one out of the engine's queue to find out, without
+    /// looking at the link (the thread in `rmw_wait` takes the frames in itself).
     pub fn ready(&self) -> Result<bool, String> {
         let mut p = lock(&self.pending);
-        if p.is_none() {
-            *p = self.pull()?;
+        if p.sample.is_none() {
+            p.sample = self.pull(false, &mut p.outstanding)?;
         }
-        Ok(p.is_some())
+        Ok(p.sample.is_some())
     }
 
-    /// The oldest waiting sample, if any.
+    /// The oldest waiting sample, if any (looks at the link when the queue is empty).
     pub fn take(&self) -> Result<Option<Taken>, String> {
-        if let Some(t) = lock(&self.pending).take() {
-            return Ok(Some(t));
+        let mut p = lock(&self.pending);
+        let t = match p.sample.take() {
+            Some(t) => Some(t),
+            None => self.pull(true, &mut p.outstanding)?,
+        };
+        if t.is_some() {
+            p.outstanding = p.outstanding.saturating_sub(1);
         }
-        self.pull()
+        Ok(t)
     }
 
-    fn pull(&self) -> Result<Option<Taken>, String> {
+    /// Samples waiting: in the engine's queue and in the slot.
+    fn unread(&self, slot: &Slot) -> usize {
+        let h = self.sub.handle();
+        self.hub.waker.with_participant(|p| p.queued(h)) + usize::from(slot.sample.is_some())
+    }
+
+    /// Sets (`Some`) or clears the listener (`rmw_*_set_on_new_*_callback`); a new one is
+    /// called at once with the number of samples waiting.
+    pub fn set_listener(self: &Arc<Self>, r: Option<Registered>) {
+        let unread = {
+            let mut p = lock(&self.pending);
+            let unread = self.unread(&p);
+            p.outstanding = unread;
+            unread
+        };
+        self.listener.set(r, unread);
+        self.hub.watch(self);
+    }
+
+    /// Clears the listener (its endpoint goes away): once this returns it is not running and
+    /// is never called again.
+    pub fn clear_listener(&self) {
+        self.listener.set(None, 0);
+    }
+
+    /// Tells the listener about the samples that arrived since it was last told; returns
+    /// whether a listener is set.
+    fn poll_listener(&self) -> bool {
+        if !self.listener.is_set() {
+            return false;
+        }
+        let new = {
+            let mut p = lock(&self.pending);
+            let new = self.unread(&p).saturating_sub(p.outstanding);
+            p.outstanding += new;
+            new
+        };
+        self.listener.notify(new);
+        true
+    }
+
+    /// The next sample that passes the filters; `receive`: look at the link when the queue is
+    /// empty. Samples dropped by the filters come off `outstanding`.
+    fn pull(&self, receive: bool, outstanding: &mut usize) -> Result<Option<Taken>, String> {
         let mut buf = lock(&self.scratch);
         loop {
-            match self.sub.try_recv(&mut buf) {
+            let got = if receive {
+                self.sub.try_recv(&mut buf)
+            } else {
+                self.sub.try_take(&mut buf)
+            };
+            match got {
                 Ok(Some(info)) => {
                     if self.ignore_participant == Some(info.writer.participant) {
+                        *outstanding = outstanding.saturating_sub(1);
                         continue;
                     }
                     if let Some(p) = &self.prefix
                         && !buf[..info.len].starts_with(p)
                     {
+                        *outstanding = outstanding.saturating_sub(1);
                         continue;
                     }
                     let received_ns = SystemTime::now()

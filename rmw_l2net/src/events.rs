@@ -21,6 +21,7 @@ use l2net_core::engine::{
 };
 
 use crate::abi::*;
+use crate::listener::Listener;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -236,15 +237,60 @@ impl Occurrence {
     }
 }
 
-/// The QoS event counters of one publisher or subscription.
+/// The QoS event counters of one publisher or subscription, and the listener of each of its
+/// event types (index: [`listener_index`]).
 #[derive(Debug, Default)]
 pub struct EndpointEvents {
     c: Mutex<Counters>,
+    listeners: [Listener; 7],
+}
+
+/// The listener slot of a counted kind (`Some`) or of the matched status (`None`).
+fn listener_index(kind: Option<Kind>) -> usize {
+    match kind {
+        None => 0,
+        Some(Kind::DeadlineMissed) => 1,
+        Some(Kind::IncompatibleQos) => 2,
+        Some(Kind::MessageLost) => 3,
+        Some(Kind::IncompatibleType) => 4,
+        Some(Kind::LivelinessChanged) => 5,
+        Some(Kind::LivelinessLost) => 6,
+    }
+}
+
+impl Occurrence {
+    /// The event type whose status this occurrence changes (`None`: the matched status).
+    fn kind(self) -> Option<Kind> {
+        match self {
+            Occurrence::DeadlineMissed => Some(Kind::DeadlineMissed),
+            Occurrence::IncompatibleQos(_) => Some(Kind::IncompatibleQos),
+            Occurrence::Lost(_) => Some(Kind::MessageLost),
+            Occurrence::IncompatibleType => Some(Kind::IncompatibleType),
+            Occurrence::Liveliness(..) | Occurrence::WriterGone(_) => Some(Kind::LivelinessChanged),
+            Occurrence::LivelinessLost => Some(Kind::LivelinessLost),
+            Occurrence::Matched => None,
+        }
+    }
 }
 
 impl EndpointEvents {
-    /// Counts one occurrence at this endpoint.
+    /// The listener of event type `kind` (`None`: the matched status).
+    pub fn listener(&self, kind: Option<Kind>) -> &Listener {
+        &self.listeners[listener_index(kind)]
+    }
+
+    /// Clears every listener; returns how many were set.
+    pub fn clear_listeners(&self) -> usize {
+        self.listeners.iter().filter(|l| l.set(None, 0)).count()
+    }
+
+    /// Counts one occurrence at this endpoint and tells the listener of its event type.
     pub fn record(&self, o: Occurrence) {
+        self.count(o);
+        self.listener(o.kind()).notify(1);
+    }
+
+    fn count(&self, o: Occurrence) {
         let mut c = lock(&self.c);
         match o {
             Occurrence::DeadlineMissed => c.deadline.add(1),
@@ -439,6 +485,11 @@ impl EventRouter {
     /// Locks the router (see [`EventRouter::register`]).
     pub fn creating(&self) -> RouterGuard<'_> {
         RouterGuard(lock(&self.map))
+    }
+
+    /// The counters of local endpoint `local`, if it is registered and alive.
+    pub fn endpoint(&self, local: LocalEndpoint) -> Option<Arc<EndpointEvents>> {
+        lock(&self.map).get(&local).and_then(|e| e.events.upgrade())
     }
 
     /// Counts `ev` at the endpoint it names, if that endpoint is registered and alive.

@@ -16,6 +16,7 @@
 //! * [`wait`]: the wake-up that `rmw_wait` sleeps on;
 //! * [`graph`]: the ROS graph (nodes and their endpoints) and its wire description;
 //! * [`guard`]: guard condition state (safe code only);
+//! * [`listener`]: the EventsExecutor's listener callbacks (safe code only);
 //! * [`sys`]: every `unsafe` block: the introspection walk, the C++ string shim, the rcutils
 //!   error state and the exported C functions, each behind a panic boundary.
 //!
@@ -33,6 +34,7 @@ pub mod context;
 pub mod events;
 pub mod graph;
 pub mod guard;
+pub mod listener;
 pub mod qos;
 #[allow(unsafe_code)]
 pub mod sys;

@@ -10,173 +10,14 @@ mod support;
 
 use std::ffi::c_void;
 use std::ptr::null_mut;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use l2net_linux::netns::{Netns, require_privileges};
 use rmw_l2net_cpp::abi::*;
 use rmw_l2net_cpp::sys::error_state::last_error;
 use rmw_l2net_cpp::sys::exports::*;
-use support::{Flavor, Msg, allocator, load_vectors, same_value};
-
-const T: Duration = Duration::from_secs(10);
-const ZERO: rmw_time_t = rmw_time_t { sec: 0, nsec: 0 };
-const LONG: rmw_time_t = rmw_time_t { sec: 10, nsec: 0 };
-
-/// A context initialised on `lo` inside `ns`; shut down and finalised on drop.
-struct Ctx(*mut rmw_context_t);
-
-impl Ctx {
-    fn init(ns: &Netns, domain: usize) -> Ctx {
-        let addr = ns
-            .run(move || {
-                // SAFETY: this test binary has one test that reads or writes the environment,
-                // and rmw_init reads it on this thread only.
-                unsafe { std::env::set_var("RMW_L2NET_INTERFACE", "lo") };
-                // SAFETY: all-zero is the zero-initialised rmw_init_options_t.
-                let mut o: rmw_init_options_t = unsafe { std::mem::zeroed() };
-                // SAFETY: zero-initialised options and a valid allocator.
-                assert_eq!(
-                    unsafe { rmw_init_options_init(&mut o, allocator()) },
-                    RMW_RET_OK
-                );
-                // SAFETY: strdup'd string, freed by rmw_init_options_fini (free).
-                o.enclave = unsafe { libc::strdup(c"/".as_ptr()) };
-                o.domain_id = domain;
-                // SAFETY: all-zero is rmw_get_zero_initialized_context().
-                let c: *mut rmw_context_t = Box::into_raw(Box::new(unsafe { std::mem::zeroed() }));
-                // SAFETY: initialised options, zero-initialised context.
-                let r = unsafe { rmw_init(&o, c) };
-                // SAFETY: as above.
-                unsafe { std::env::remove_var("RMW_L2NET_INTERFACE") };
-                assert_eq!(r, RMW_RET_OK, "rmw_init: {:?}", last_error());
-                // SAFETY: initialised above.
-                assert_eq!(unsafe { rmw_init_options_fini(&mut o) }, RMW_RET_OK);
-                c as usize
-            })
-            .unwrap();
-        Ctx(addr as *mut rmw_context_t)
-    }
-}
-
-impl Drop for Ctx {
-    fn drop(&mut self) {
-        // SAFETY: initialised by rmw_init; finalised once.
-        unsafe {
-            assert_eq!(rmw_shutdown(self.0), RMW_RET_OK);
-            assert_eq!(rmw_context_fini(self.0), RMW_RET_OK);
-            drop(Box::from_raw(self.0));
-        }
-    }
-}
-
-fn qos() -> rmw_qos_profile_t {
-    rmw_qos_profile_t {
-        history: RMW_QOS_POLICY_HISTORY_KEEP_LAST,
-        depth: 10,
-        reliability: RMW_QOS_POLICY_RELIABILITY_RELIABLE,
-        durability: RMW_QOS_POLICY_DURABILITY_VOLATILE,
-        deadline: ZERO,
-        lifespan: ZERO,
-        liveliness: RMW_QOS_POLICY_LIVELINESS_SYSTEM_DEFAULT,
-        liveliness_lease_duration: ZERO,
-        avoid_ros_namespace_conventions: false,
-    }
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + T;
-    while !f() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Waits on subscriptions, services and clients; returns which entries stayed non-null.
-///
-/// # Safety
-/// Live wait set and entities (their `data` pointers).
-unsafe fn wait(
-    ws: *mut rmw_wait_set_t,
-    subs: &[*mut c_void],
-    services: &[*mut c_void],
-    clients: &[*mut c_void],
-    events: &[*mut c_void],
-    timeout: rmw_time_t,
-) -> Vec<bool> {
-    let (mut s, mut v, mut c, mut e) = (
-        subs.to_vec(),
-        services.to_vec(),
-        clients.to_vec(),
-        events.to_vec(),
-    );
-    let mut sa = rmw_subscriptions_t {
-        subscriber_count: s.len(),
-        subscribers: s.as_mut_ptr(),
-    };
-    let mut va = rmw_services_t {
-        service_count: v.len(),
-        services: v.as_mut_ptr(),
-    };
-    let mut ca = rmw_clients_t {
-        client_count: c.len(),
-        clients: c.as_mut_ptr(),
-    };
-    let mut ea = rmw_events_t {
-        event_count: e.len(),
-        events: e.as_mut_ptr(),
-    };
-    // SAFETY: forwarded from the caller.
-    let r = unsafe { rmw_wait(&mut sa, null_mut(), &mut va, &mut ca, &mut ea, ws, &timeout) };
-    assert!(
-        r == RMW_RET_OK || r == RMW_RET_TIMEOUT,
-        "{r}: {:?}",
-        last_error()
-    );
-    s.iter()
-        .chain(&v)
-        .chain(&c)
-        .chain(&e)
-        .map(|p| !p.is_null())
-        .collect()
-}
-
-/// Takes a matched status, which must be taken.
-///
-/// # Safety
-/// A live matched event.
-unsafe fn matched(ev: &rmw_event_t) -> rmw_matched_status_t {
-    // SAFETY: all-zero is a valid status; the event is a matched event.
-    unsafe {
-        let mut st: rmw_matched_status_t = std::mem::zeroed();
-        let mut taken = false;
-        assert_eq!(
-            rmw_take_event(
-                ev,
-                (&mut st as *mut rmw_matched_status_t).cast(),
-                &mut taken
-            ),
-            RMW_RET_OK
-        );
-        assert!(taken);
-        st
-    }
-}
-
-fn service_type_support() -> rosidl_service_type_support_t {
-    rosidl_service_type_support_t {
-        typesupport_identifier: c"rosidl_typesupport_introspection_c".as_ptr(),
-        data: std::ptr::null(),
-        func: None,
-        request_typesupport: support::type_support(Flavor::C, "std_msgs/msg/String"),
-        response_typesupport: support::type_support(Flavor::C, "std_msgs/msg/String"),
-        event_typesupport: std::ptr::null(),
-        event_message_create_handle_function: std::ptr::null(),
-        event_message_destroy_handle_function: std::ptr::null(),
-        get_type_hash_func: std::ptr::null(),
-        get_type_description_func: std::ptr::null(),
-        get_type_description_sources_func: std::ptr::null(),
-    }
-}
+use support::rmw::*;
+use support::{Flavor, Msg, load_vectors, same_value};
 
 #[test]
 fn endpoints_of_one_context_talk() {
@@ -185,7 +26,7 @@ fn endpoints_of_one_context_talk() {
     }
     let ns = Netns::new("rmwlocal").unwrap();
     ns.set_up("lo").unwrap();
-    let ctx = Ctx::init(&ns, 31);
+    let ctx = Ctx::init(&ns, "lo", 31);
     let ty = "std_msgs/msg/String";
     let ts = support::type_support(Flavor::C, ty);
     let vectors = load_vectors();
@@ -200,9 +41,9 @@ fn endpoints_of_one_context_talk() {
         let sopts: rmw_subscription_options_t = std::mem::zeroed();
         let mut ignoring: rmw_subscription_options_t = std::mem::zeroed();
         ignoring.ignore_local_publications = true;
-        let publ = rmw_create_publisher(node, ts, topic.as_ptr(), &qos(), &popts);
+        let publ = rmw_create_publisher(node, ts, topic.as_ptr(), &default_qos(), &popts);
         assert!(!publ.is_null(), "{:?}", last_error());
-        let sub = rmw_create_subscription(node, ts, topic.as_ptr(), &qos(), &sopts);
+        let sub = rmw_create_subscription(node, ts, topic.as_ptr(), &default_qos(), &sopts);
         assert!(!sub.is_null(), "{:?}", last_error());
         let mut pev: rmw_event_t = std::mem::zeroed();
         let mut sev: rmw_event_t = std::mem::zeroed();
@@ -267,7 +108,7 @@ fn endpoints_of_one_context_talk() {
 
         // ignore_local_publications: matched like any subscription, but the messages of its
         // own context are filtered.
-        let quiet = rmw_create_subscription(node, ts, topic.as_ptr(), &qos(), &ignoring);
+        let quiet = rmw_create_subscription(node, ts, topic.as_ptr(), &default_qos(), &ignoring);
         assert!(!quiet.is_null(), "{:?}", last_error());
         let mut nq = 0usize;
         assert_eq!(
@@ -324,9 +165,9 @@ fn endpoints_of_one_context_talk() {
         assert_eq!((st.current_count, st.total_count), (0, 2));
 
         // A client calls a service of the same context.
-        let sts = service_type_support();
-        let srv = rmw_create_service(node, &sts, c"/local/echo".as_ptr(), &qos());
-        let cli = rmw_create_client(node, &sts, c"/local/echo".as_ptr(), &qos());
+        let sts = service_type_support("std_msgs/msg/String");
+        let srv = rmw_create_service(node, &sts, c"/local/echo".as_ptr(), &default_qos());
+        let cli = rmw_create_client(node, &sts, c"/local/echo".as_ptr(), &default_qos());
         assert!(!srv.is_null() && !cli.is_null(), "{:?}", last_error());
         wait_until("the service", || {
             let mut up = false;
@@ -365,6 +206,207 @@ fn endpoints_of_one_context_talk() {
         assert_eq!(rmw_destroy_wait_set(ws), RMW_RET_OK);
         assert_eq!(rmw_destroy_publisher(node, publ), RMW_RET_OK);
         assert_eq!(rmw_destroy_node(node), RMW_RET_OK);
+    }
+    drop(ctx);
+}
+
+/// One wait set spans two contexts (two participants on the same `lo`): a sample for either
+/// context's subscription, and a guard condition, each end the wait with the right entry
+/// ready; a context shut down during a wait leaves the wait on the other one.
+#[test]
+fn one_wait_set_spans_two_contexts() {
+    if !require_privileges("one_wait_set_spans_two_contexts") {
+        return;
+    }
+    let ns = Netns::new("rmwlocal").unwrap();
+    ns.set_up("lo").unwrap();
+    let ca = Ctx::init(&ns, "lo", 32);
+    let cb = Ctx::init(&ns, "lo", 32);
+    let ty = "std_msgs/msg/String";
+    let ts = support::type_support(Flavor::C, ty);
+    let vectors = load_vectors();
+    let strings = vectors.iter().find(|v| v.ty == ty).unwrap();
+    let case = &strings.cases[0];
+    // SAFETY: the rmw call sequence of rcl, on live objects; the threads only publish and
+    // trigger on handles that outlive them.
+    unsafe {
+        let na = rmw_create_node(ca.0, c"a".as_ptr(), c"/".as_ptr());
+        let nb = rmw_create_node(cb.0, c"b".as_ptr(), c"/".as_ptr());
+        assert!(!na.is_null() && !nb.is_null(), "{:?}", last_error());
+        let popts: rmw_publisher_options_t = std::mem::zeroed();
+        let sopts: rmw_subscription_options_t = std::mem::zeroed();
+        let q = default_qos();
+        // x: from context b to context a; y: from a to b.
+        let sub_a = rmw_create_subscription(na, ts, c"/x".as_ptr(), &q, &sopts);
+        let sub_b = rmw_create_subscription(nb, ts, c"/y".as_ptr(), &q, &sopts);
+        let pub_x = rmw_create_publisher(nb, ts, c"/x".as_ptr(), &q, &popts);
+        let pub_y = rmw_create_publisher(na, ts, c"/y".as_ptr(), &q, &popts);
+        assert!(
+            ![
+                sub_a.cast::<c_void>(),
+                sub_b.cast(),
+                pub_x.cast(),
+                pub_y.cast()
+            ]
+            .iter()
+            .any(|p| p.is_null()),
+            "{:?}",
+            last_error()
+        );
+        for p in [pub_x, pub_y] {
+            wait_until("the match across contexts", || {
+                let mut n = 0usize;
+                assert_eq!(
+                    rmw_publisher_count_matched_subscriptions(p, &mut n),
+                    RMW_RET_OK
+                );
+                n == 1
+            });
+        }
+        let g = rmw_create_guard_condition(ca.0);
+        let ws = rmw_create_wait_set(ca.0, 0);
+        let mut msg = Msg::new(Flavor::C, ty);
+        msg.fill(&case.value);
+        let (msg_addr, g_addr) = (msg.ptr as usize, g as usize);
+        let subs = [(*sub_a).data, (*sub_b).data];
+        let guards = [(*g).data];
+        let all = Entries {
+            subs: &subs,
+            guards: &guards,
+            ..Entries::default()
+        };
+        let later = |f: Box<dyn FnOnce() -> rmw_ret_t + Send>| {
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                f()
+            })
+        };
+        let got = Msg::new(Flavor::C, ty);
+        let mut taken = false;
+        for (publ, ready, sub) in [
+            (pub_y as usize, [false, true, false], sub_b),
+            (pub_x as usize, [true, false, false], sub_a),
+        ] {
+            let h = later(Box::new(move || {
+                rmw_publish(
+                    publ as *const rmw_publisher_t,
+                    msg_addr as *const c_void,
+                    null_mut(),
+                )
+            }));
+            let (r, flags) = wait_on(ws, all, Some(LONG));
+            assert_eq!(r, RMW_RET_OK, "{:?}", last_error());
+            assert_eq!(flags, ready);
+            assert_eq!(h.join().unwrap(), RMW_RET_OK);
+            assert_eq!(
+                rmw_take(sub, got.ptr.cast(), &mut taken, null_mut()),
+                RMW_RET_OK
+            );
+            assert!(taken);
+            assert!(same_value(&got.read(), &case.value));
+        }
+        // A guard condition of context a wakes a wait on context b's subscription alone.
+        let h = later(Box::new(move || {
+            rmw_trigger_guard_condition(g_addr as *const rmw_guard_condition_t)
+        }));
+        let (r, flags) = wait_on(
+            ws,
+            Entries {
+                subs: &subs[1..],
+                guards: &guards,
+                ..Entries::default()
+            },
+            Some(LONG),
+        );
+        assert_eq!(r, RMW_RET_OK, "{:?}", last_error());
+        assert_eq!(flags, [false, true]);
+        assert_eq!(h.join().unwrap(), RMW_RET_OK);
+
+        // Context b shuts down during the wait; the wait goes on and ends with the guard.
+        let cb_addr = cb.0 as usize;
+        let h = later(Box::new(move || {
+            let r = rmw_shutdown(cb_addr as *mut rmw_context_t);
+            std::thread::sleep(Duration::from_millis(50));
+            assert_eq!(
+                rmw_trigger_guard_condition(g_addr as *const rmw_guard_condition_t),
+                RMW_RET_OK
+            );
+            r
+        }));
+        let (r, flags) = wait_on(ws, all, Some(LONG));
+        assert_eq!(r, RMW_RET_OK, "{:?}", last_error());
+        assert_eq!(flags, [false, false, true]);
+        assert_eq!(h.join().unwrap(), RMW_RET_OK);
+
+        assert_eq!(rmw_destroy_wait_set(ws), RMW_RET_OK);
+        assert_eq!(rmw_destroy_guard_condition(g), RMW_RET_OK);
+        assert_eq!(rmw_destroy_publisher(nb, pub_x), RMW_RET_OK);
+        assert_eq!(rmw_destroy_publisher(na, pub_y), RMW_RET_OK);
+        assert_eq!(rmw_destroy_subscription(na, sub_a), RMW_RET_OK);
+        assert_eq!(rmw_destroy_subscription(nb, sub_b), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(na), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(nb), RMW_RET_OK);
+    }
+    drop((ca, cb));
+}
+
+/// Two threads hand a turn back and forth 500 times through two guard conditions of a live
+/// context, each waiting in `rmw_wait` (on the context's node) for the other's trigger: a lost
+/// wake-up would show as a timeout after 2 s (no timer of the idle node is due that soon).
+#[test]
+fn guard_conditions_wake_waits_on_a_live_context() {
+    if !require_privileges("guard_conditions_wake_waits_on_a_live_context") {
+        return;
+    }
+    let ns = Netns::new("rmwlocal").unwrap();
+    ns.set_up("lo").unwrap();
+    let ctx = Ctx::init(&ns, "lo", 34);
+    let patience = Some(rmw_time_t { sec: 2, nsec: 0 });
+    // SAFETY: the rmw call sequence on live objects; the other thread only waits on and
+    // triggers handles that outlive it (joined before they are destroyed).
+    unsafe {
+        let (ga, gb) = (
+            rmw_create_guard_condition(ctx.0),
+            rmw_create_guard_condition(ctx.0),
+        );
+        let (wa, wb) = (rmw_create_wait_set(ctx.0, 0), rmw_create_wait_set(ctx.0, 0));
+        let (ga_a, gb_a, wb_a) = (ga as usize, gb as usize, wb as usize);
+        let other = std::thread::spawn(move || {
+            let (ga, gb, wb) = (
+                ga_a as *mut rmw_guard_condition_t,
+                gb_a as *mut rmw_guard_condition_t,
+                wb_a as *mut rmw_wait_set_t,
+            );
+            for i in 0..500 {
+                let (r, ready) = wait_on(
+                    wb,
+                    Entries {
+                        guards: &[(*ga).data],
+                        ..Entries::default()
+                    },
+                    patience,
+                );
+                assert_eq!((r, ready[0]), (RMW_RET_OK, true), "B at turn {i}");
+                assert_eq!(rmw_trigger_guard_condition(gb), RMW_RET_OK);
+            }
+        });
+        for i in 0..500 {
+            assert_eq!(rmw_trigger_guard_condition(ga), RMW_RET_OK);
+            let (r, ready) = wait_on(
+                wa,
+                Entries {
+                    guards: &[(*gb).data],
+                    ..Entries::default()
+                },
+                patience,
+            );
+            assert_eq!((r, ready[0]), (RMW_RET_OK, true), "A at turn {i}");
+        }
+        other.join().unwrap();
+        assert_eq!(rmw_destroy_wait_set(wa), RMW_RET_OK);
+        assert_eq!(rmw_destroy_wait_set(wb), RMW_RET_OK);
+        assert_eq!(rmw_destroy_guard_condition(ga), RMW_RET_OK);
+        assert_eq!(rmw_destroy_guard_condition(gb), RMW_RET_OK);
     }
     drop(ctx);
 }

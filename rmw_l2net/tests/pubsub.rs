@@ -9,58 +9,17 @@ mod support;
 
 use std::ffi::{CStr, CString, c_void};
 use std::ptr::null_mut;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use l2net_linux::netns::{Netns, VethPair, require_privileges, without_capabilities};
 use rmw_l2net_cpp::abi::*;
 use rmw_l2net_cpp::sys::error_state::last_error;
 use rmw_l2net_cpp::sys::exports::*;
+use support::rmw::*;
 use support::{Flavor, Msg, Serialized, allocator, load_vectors, same_value};
-
-/// Tests that change the environment (RMW_L2NET_*) hold this lock.
-static ENV: Mutex<()> = Mutex::new(());
-
-const T: Duration = Duration::from_secs(10);
 
 fn error_contains(s: &str) -> bool {
     last_error().is_some_and(|e| e.contains(s))
-}
-
-fn set_env(k: &str, v: Option<&str>) {
-    // SAFETY: only tests holding ENV touch these variables, and the library reads them only
-    // inside rmw_init, which those tests call while holding the lock.
-    unsafe {
-        match v {
-            Some(v) => std::env::set_var(k, v),
-            None => std::env::remove_var(k),
-        }
-    }
-}
-
-/// Initialised init options with an enclave, as rcl makes them.
-fn options(domain: usize) -> rmw_init_options_t {
-    // SAFETY: all-zero is the zero-initialised rmw_init_options_t.
-    let mut o: rmw_init_options_t = unsafe { std::mem::zeroed() };
-    // SAFETY: zero-initialised options and a valid allocator.
-    assert_eq!(
-        unsafe { rmw_init_options_init(&mut o, allocator()) },
-        RMW_RET_OK
-    );
-    // SAFETY: strdup'd string, freed by rmw_init_options_fini with the allocator (free).
-    o.enclave = unsafe { libc::strdup(c"/".as_ptr()) };
-    o.domain_id = domain;
-    o
-}
-
-fn fini_options(mut o: rmw_init_options_t) {
-    // SAFETY: initialised by options().
-    assert_eq!(unsafe { rmw_init_options_fini(&mut o) }, RMW_RET_OK);
-}
-
-fn zero_context() -> Box<rmw_context_t> {
-    // SAFETY: all-zero is rmw_get_zero_initialized_context().
-    Box::new(unsafe { std::mem::zeroed() })
 }
 
 #[test]
@@ -124,13 +83,6 @@ fn init_without_raw_socket_rights_is_a_clear_error() {
         msg.contains("\"lo\"") && msg.contains("CAP_NET_RAW"),
         "{msg}"
     );
-}
-
-/// A context that only carries our identifier: enough for guard conditions and wait sets.
-fn bare_context() -> Box<rmw_context_t> {
-    let mut c = zero_context();
-    c.implementation_identifier = rmw_get_implementation_identifier();
-    c
 }
 
 #[test]
@@ -216,112 +168,6 @@ fn wait_on_guard_conditions() {
         assert_eq!(rmw_destroy_guard_condition(g1), RMW_RET_OK);
         assert_eq!(rmw_destroy_guard_condition(g2), RMW_RET_OK);
         assert_eq!(rmw_destroy_wait_set(ws), RMW_RET_OK);
-    }
-}
-
-/// A context of ours, initialised inside `ns` on `iface`.
-struct Ctx(*mut rmw_context_t);
-
-// SAFETY: rmw contexts may be used from any thread.
-unsafe impl Send for Ctx {}
-
-impl Ctx {
-    fn init(ns: &Netns, iface: &str, domain: usize) -> Ctx {
-        let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
-        let iface = iface.to_string();
-        let addr = ns
-            .run(move || {
-                set_env("RMW_L2NET_INTERFACE", Some(&iface));
-                let o = options(domain);
-                let c = Box::into_raw(zero_context());
-                // SAFETY: initialised options, zero-initialised context.
-                let r = unsafe { rmw_init(&o, c) };
-                set_env("RMW_L2NET_INTERFACE", None);
-                assert_eq!(r, RMW_RET_OK, "rmw_init: {:?}", last_error());
-                fini_options(o);
-                c as usize
-            })
-            .unwrap();
-        Ctx(addr as *mut rmw_context_t)
-    }
-}
-
-impl Drop for Ctx {
-    fn drop(&mut self) {
-        // SAFETY: initialised by rmw_init; finalised once.
-        unsafe {
-            assert_eq!(rmw_shutdown(self.0), RMW_RET_OK);
-            assert_eq!(
-                rmw_shutdown(self.0),
-                RMW_RET_OK,
-                "shutdown twice is harmless"
-            );
-            assert_eq!(rmw_context_fini(self.0), RMW_RET_OK);
-            assert!((*self.0).impl_.is_null());
-            drop(Box::from_raw(self.0));
-        }
-    }
-}
-
-fn default_qos() -> rmw_qos_profile_t {
-    rmw_qos_profile_t {
-        history: RMW_QOS_POLICY_HISTORY_KEEP_LAST,
-        depth: 10,
-        reliability: RMW_QOS_POLICY_RELIABILITY_RELIABLE,
-        durability: RMW_QOS_POLICY_DURABILITY_VOLATILE,
-        deadline: rmw_time_t { sec: 0, nsec: 0 },
-        lifespan: rmw_time_t { sec: 0, nsec: 0 },
-        liveliness: RMW_QOS_POLICY_LIVELINESS_SYSTEM_DEFAULT,
-        liveliness_lease_duration: rmw_time_t { sec: 0, nsec: 0 },
-        avoid_ros_namespace_conventions: false,
-    }
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + T;
-    while !f() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Waits on one subscription; returns whether it was reported ready.
-///
-/// # Safety
-/// Live wait set and subscription.
-unsafe fn wait_sub(
-    ws: *mut rmw_wait_set_t,
-    sub: *mut rmw_subscription_t,
-    timeout: Option<rmw_time_t>,
-) -> bool {
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        let mut entry = [(*sub).data];
-        let mut subs = rmw_subscriptions_t {
-            subscriber_count: 1,
-            subscribers: entry.as_mut_ptr(),
-        };
-        let t = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
-        let r = rmw_wait(
-            &mut subs,
-            null_mut(),
-            null_mut(),
-            null_mut(),
-            null_mut(),
-            ws,
-            t,
-        );
-        match r {
-            RMW_RET_OK => {
-                assert_eq!(entry[0], (*sub).data);
-                true
-            }
-            RMW_RET_TIMEOUT => {
-                assert!(entry[0].is_null());
-                false
-            }
-            r => panic!("rmw_wait returned {r}: {:?}", last_error()),
-        }
     }
 }
 
@@ -472,44 +318,6 @@ unsafe fn check_graph(
         libc::free(info.topic_type.cast_mut().cast());
         libc::free(infos.info_array.cast());
     }
-}
-
-/// Waits on events; returns which entries stayed non-null.
-///
-/// # Safety
-/// Live wait set and events.
-unsafe fn wait_events(
-    ws: *mut rmw_wait_set_t,
-    events: &mut [&mut rmw_event_t],
-    timeout: Option<rmw_time_t>,
-) -> Vec<bool> {
-    let mut entries: Vec<*mut c_void> = events
-        .iter_mut()
-        .map(|e| (&mut **e as *mut rmw_event_t).cast())
-        .collect();
-    let mut ea = rmw_events_t {
-        event_count: entries.len(),
-        events: entries.as_mut_ptr(),
-    };
-    let t = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
-    // SAFETY: forwarded from the caller.
-    let r = unsafe {
-        rmw_wait(
-            null_mut(),
-            null_mut(),
-            null_mut(),
-            null_mut(),
-            &mut ea,
-            ws,
-            t,
-        )
-    };
-    assert!(
-        r == RMW_RET_OK || r == RMW_RET_TIMEOUT,
-        "{r}: {:?}",
-        last_error()
-    );
-    entries.iter().map(|p| !p.is_null()).collect()
 }
 
 #[test]
@@ -811,58 +619,6 @@ fn publish_wait_take_across_namespaces() {
     drop(veth);
 }
 
-/// A service type support whose request is std_msgs/msg/String and whose response is
-/// test_msgs/msg/BasicTypes, from the fixture's message handles.
-fn service_type_support() -> rosidl_service_type_support_t {
-    rosidl_service_type_support_t {
-        typesupport_identifier: c"rosidl_typesupport_introspection_c".as_ptr(),
-        data: std::ptr::null(),
-        func: None,
-        request_typesupport: support::type_support(Flavor::C, "std_msgs/msg/String"),
-        response_typesupport: support::type_support(Flavor::C, "test_msgs/msg/BasicTypes"),
-        event_typesupport: std::ptr::null(),
-        event_message_create_handle_function: std::ptr::null(),
-        event_message_destroy_handle_function: std::ptr::null(),
-        get_type_hash_func: std::ptr::null(),
-        get_type_description_func: std::ptr::null(),
-        get_type_description_sources_func: std::ptr::null(),
-    }
-}
-
-/// Waits on services and clients; returns which entries stayed non-null.
-///
-/// # Safety
-/// Live wait set; entries are the data of live services / clients.
-unsafe fn wait_services(
-    ws: *mut rmw_wait_set_t,
-    services: &[*mut c_void],
-    clients: &[*mut c_void],
-    timeout: Option<rmw_time_t>,
-) -> (Vec<bool>, Vec<bool>) {
-    let mut s = services.to_vec();
-    let mut c = clients.to_vec();
-    let mut sa = rmw_services_t {
-        service_count: s.len(),
-        services: s.as_mut_ptr(),
-    };
-    let mut ca = rmw_clients_t {
-        client_count: c.len(),
-        clients: c.as_mut_ptr(),
-    };
-    let t = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
-    // SAFETY: forwarded from the caller.
-    let r = unsafe { rmw_wait(null_mut(), null_mut(), &mut sa, &mut ca, null_mut(), ws, t) };
-    assert!(
-        r == RMW_RET_OK || r == RMW_RET_TIMEOUT,
-        "{r}: {:?}",
-        last_error()
-    );
-    (
-        s.iter().map(|p| !p.is_null()).collect(),
-        c.iter().map(|p| !p.is_null()).collect(),
-    )
-}
-
 #[test]
 fn cpp_publisher_reaches_c_subscription() {
     if !require_privileges("cpp_publisher_reaches_c_subscription") {
@@ -1078,7 +834,7 @@ fn service_call_across_namespaces() {
     let veth = VethPair::new(&a, &b).unwrap();
     let ca = Ctx::init(&a, veth.a_name(), 18);
     let cb = Ctx::init(&b, veth.b_name(), 18);
-    let ts = service_type_support();
+    let ts = service_type_support("test_msgs/msg/BasicTypes");
     let vectors = load_vectors();
     let basic = vectors
         .iter()
@@ -1638,6 +1394,71 @@ fn liveliness_across_namespaces() {
         assert_eq!(rmw_destroy_node(nb), RMW_RET_OK);
     }
     drop(cb);
+    drop(ca);
+    drop(veth);
+}
+
+/// The interface of a context disappears: `rmw_wait` goes on waiting (a guard condition still
+/// ends it) instead of failing every call, and creating endpoints reports the failed link.
+#[test]
+fn a_failed_link_leaves_wait_sets_working() {
+    if !require_privileges("a_failed_link_leaves_wait_sets_working") {
+        return;
+    }
+    let a = Netns::new("rmw").unwrap();
+    let b = Netns::new("rmw").unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let ca = Ctx::init(&a, veth.a_name(), 18);
+    let ts = support::type_support(Flavor::C, "std_msgs/msg/String");
+    // SAFETY: the rmw call sequence of rcl, on live objects; the thread triggers a guard
+    // condition that outlives it.
+    unsafe {
+        let node = rmw_create_node(ca.0, c"n".as_ptr(), c"/".as_ptr());
+        assert!(!node.is_null(), "{:?}", last_error());
+        let sopts: rmw_subscription_options_t = std::mem::zeroed();
+        let sub = rmw_create_subscription(node, ts, c"/f".as_ptr(), &default_qos(), &sopts);
+        assert!(!sub.is_null(), "{:?}", last_error());
+        let g = rmw_create_guard_condition(ca.0);
+        let ws = rmw_create_wait_set(ca.0, 0);
+        a.delete_link(veth.a_name()).unwrap();
+        let popts: rmw_publisher_options_t = std::mem::zeroed();
+        wait_until("the failure noticed", || {
+            let p = rmw_create_publisher(node, ts, c"/f".as_ptr(), &default_qos(), &popts);
+            if p.is_null() {
+                return true;
+            }
+            assert_eq!(rmw_destroy_publisher(node, p), RMW_RET_OK);
+            false
+        });
+        assert!(
+            last_error().is_some_and(|e| e.contains("link failed")),
+            "{:?}",
+            last_error()
+        );
+        let g_addr = g as usize;
+        let h = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            rmw_trigger_guard_condition(g_addr as *const rmw_guard_condition_t)
+        });
+        let subs = [(*sub).data];
+        let guards = [(*g).data];
+        let (r, ready) = wait_on(
+            ws,
+            Entries {
+                subs: &subs,
+                guards: &guards,
+                ..Entries::default()
+            },
+            Some(LONG),
+        );
+        assert_eq!(r, RMW_RET_OK, "{:?}", last_error());
+        assert_eq!(ready, [false, true]);
+        assert_eq!(h.join().unwrap(), RMW_RET_OK);
+        assert_eq!(rmw_destroy_wait_set(ws), RMW_RET_OK);
+        assert_eq!(rmw_destroy_guard_condition(g), RMW_RET_OK);
+        assert_eq!(rmw_destroy_subscription(node, sub), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(node), RMW_RET_OK);
+    }
     drop(ca);
     drop(veth);
 }

@@ -2120,11 +2120,15 @@ impl<
         if !self.closing {
             t = t.min(self.next_announce);
         }
-        if let Some(e) = self.graph.next_expiry() {
-            t = t.min(e + Duration::from_nanos(1));
+        // Leases and reassembly: the checks' own times, never later than the earliest lease
+        // expiry or reassembly timeout (at worst earlier: a renewed lease, a completed sample,
+        // and the timer finds nothing and moves them on), so that this call need not walk the
+        // peer and reassembly tables on every look.
+        if self.lease_check_at != Instant::MAX {
+            t = t.min(self.lease_check_at + Duration::from_nanos(1));
         }
-        if let Some(p) = self.reassembly.oldest_progress() {
-            t = t.min(p + self.config.reassembly_timeout + Duration::from_nanos(1));
+        if self.reassembly_check_at != Instant::MAX {
+            t = t.min(self.reassembly_check_at + Duration::from_nanos(1));
         }
         if self.liveliness_check_at != Instant::MAX {
             t = t.min(self.liveliness_check_at + Duration::from_nanos(1));

@@ -349,11 +349,15 @@ impl<
                 return Some(Plan::Liveliness { w: wi });
             }
         }
-        for k in 0..W {
-            let wi = (self.rr_writer + k) % W;
-            if wi >= self.w_hi {
-                continue;
-            }
+        // Round robin from `rr_writer` over the slots that may be in use only (the order of
+        // a walk over all W slots that skips the others).
+        let hi = self.w_hi;
+        let start = if self.rr_writer < hi {
+            self.rr_writer
+        } else {
+            0
+        };
+        for wi in (start..hi).chain(0..start) {
             let Some(w) = self.writers[wi].as_ref() else {
                 continue;
             };

@@ -314,4 +314,16 @@ pub trait RawLink {
     fn poll_tx_timestamp(&mut self) -> Option<TxTimestamp> {
         None
     }
+
+    /// Whether [`RawLink::receive`] might return a frame right now that the link's readiness
+    /// primitive (its file descriptor, its waker) would not announce.
+    ///
+    /// `false` only when the link knows that its own buffers are empty and that the OS queue
+    /// was empty when it last looked (for example a batch receive came back with fewer frames
+    /// than it asked for): frames that arrived since then make the link ready, so a caller
+    /// that wants to wait can go straight to sleeping on readiness instead of first calling
+    /// `receive` to find nothing. The default, `true`, is always correct.
+    fn rx_maybe_pending(&self) -> bool {
+        true
+    }
 }

@@ -350,10 +350,14 @@ pub(crate) struct MmsgRx {
     iovs: Box<[libc::iovec]>,
     hdrs: Box<[libc::mmsghdr]>,
     cmsgs: Box<[CmsgBuf]>,
+    /// Headers the kernel may have written since they were last set: the first `dirty` get
+    /// their lengths back before the next call (all of them, with their pointers, the first
+    /// time), instead of rewriting every header on every call.
+    dirty: usize,
 }
 
 // SAFETY: the raw pointers inside `iovs` and `hdrs` point only into this struct's own heap
-// buffers (which move with it) and are rewritten before every call; nothing is shared.
+// buffers (boxed slices, which stay put when the struct moves); nothing is shared.
 unsafe impl Send for MmsgRx {}
 
 impl MmsgRx {
@@ -370,33 +374,45 @@ impl MmsgRx {
             // SAFETY: all-zero is a valid mmsghdr.
             hdrs: (0..n).map(|_| unsafe { core::mem::zeroed() }).collect(),
             cmsgs: vec![CmsgBuf::default(); n].into_boxed_slice(),
+            dirty: usize::MAX,
         }
     }
 
     /// Receive up to `n` frames without blocking (`MSG_DONTWAIT | MSG_TRUNC`); returns how
     /// many arrived.
     pub(crate) fn recv(&mut self, fd: BorrowedFd<'_>) -> io::Result<usize> {
-        let base = self.data.as_mut_ptr();
-        for (i, ((iov, hdr), cmsg)) in self
-            .iovs
-            .iter_mut()
-            .zip(self.hdrs.iter_mut())
-            .zip(self.cmsgs.iter_mut())
-            .enumerate()
-        {
-            // SAFETY: i * slot + slot <= data.len() by construction, so the pointer stays in
-            // the allocation.
-            iov.iov_base = unsafe { base.add(i * self.slot) }.cast();
-            iov.iov_len = self.slot;
-            hdr.msg_hdr.msg_name = core::ptr::null_mut();
+        if self.dirty == usize::MAX {
+            let base = self.data.as_mut_ptr();
+            for (i, ((iov, hdr), cmsg)) in self
+                .iovs
+                .iter_mut()
+                .zip(self.hdrs.iter_mut())
+                .zip(self.cmsgs.iter_mut())
+                .enumerate()
+            {
+                // SAFETY: i * slot + slot <= data.len() by construction, so the pointer stays
+                // in the allocation.
+                iov.iov_base = unsafe { base.add(i * self.slot) }.cast();
+                iov.iov_len = self.slot;
+                hdr.msg_hdr.msg_name = core::ptr::null_mut();
+                hdr.msg_hdr.msg_namelen = 0;
+                hdr.msg_hdr.msg_iov = iov;
+                hdr.msg_hdr.msg_iovlen = 1;
+                hdr.msg_hdr.msg_control = cmsg.0.as_mut_ptr().cast();
+            }
+            self.dirty = self.hdrs.len();
+        }
+        // The kernel writes back the lengths and flags of the messages it filled (of none when
+        // the call fails); the pointers stay as set above.
+        let dirty = self.dirty.min(self.hdrs.len());
+        for (hdr, cmsg) in self.hdrs[..dirty].iter_mut().zip(self.cmsgs.iter()) {
             hdr.msg_hdr.msg_namelen = 0;
-            hdr.msg_hdr.msg_iov = iov;
-            hdr.msg_hdr.msg_iovlen = 1;
-            hdr.msg_hdr.msg_control = cmsg.0.as_mut_ptr().cast();
             hdr.msg_hdr.msg_controllen = cmsg.0.len() as _;
             hdr.msg_hdr.msg_flags = 0;
             hdr.msg_len = 0;
         }
+        // A failing call writes nothing back; count its first header anyway.
+        self.dirty = 1;
         // SAFETY: every header points at its own iovec, frame slot and control buffer, all
         // owned by `self` and alive across the call; the kernel writes within their lengths.
         let n = cvt(unsafe {
@@ -408,6 +424,8 @@ impl MmsgRx {
                 core::ptr::null_mut(),
             )
         })?;
+        // Those it filled, and the one it tried next, to be safe.
+        self.dirty = (n as usize).saturating_add(1);
         Ok(n as usize)
     }
 

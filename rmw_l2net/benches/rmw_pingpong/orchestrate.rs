@@ -3,7 +3,13 @@
 //!
 //! ```text
 //! cargo bench -p rmw_l2net --bench rmw_pingpong -- [--secs S] [--sizes 64,1024] [--lib PATH]
+//!     [--baseline PATH] [--rt-qos reliable|best-effort]
 //! ```
+//!
+//! `--baseline PATH` adds another build of the library (an older commit's) as a contender,
+//! measured right after the current one each time: an A/B comparison in one run.
+//! `--rt-qos best-effort` measures the round trips with best-effort delivery (every contender,
+//! ddsperf with `-u`) instead of ROS's default reliable profile.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -26,14 +32,19 @@ struct Options {
     secs: f64,
     sizes: Vec<usize>,
     lib: PathBuf,
+    baseline: Option<PathBuf>,
+    /// Round trips with reliable delivery (the default) or best effort.
+    rt_reliable: bool,
 }
 
-const USAGE: &str = "sudo -E cargo bench -p rmw_l2net --bench rmw_pingpong -- [--secs S] [--sizes 64,1024] [--lib PATH]";
+const USAGE: &str = "sudo -E cargo bench -p rmw_l2net --bench rmw_pingpong -- [--secs S] [--sizes 64,1024] [--lib PATH] [--baseline PATH] [--rt-qos reliable|best-effort]";
 
 fn parse_options(args: &[String]) -> Res<Options> {
     let mut secs = 3.0;
     let mut sizes = vec![64, 1024];
     let mut lib = None;
+    let mut baseline = None;
+    let mut rt_reliable = true;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
@@ -56,6 +67,18 @@ fn parse_options(args: &[String]) -> Res<Options> {
                     .collect::<Res<_>>()?
             }
             "--lib" => lib = Some(PathBuf::from(val("--lib")?)),
+            "--baseline" => baseline = Some(PathBuf::from(val("--baseline")?)),
+            "--rt-qos" => {
+                rt_reliable = match val("--rt-qos")?.as_str() {
+                    "reliable" => true,
+                    "best-effort" => false,
+                    other => {
+                        return Err(format!(
+                            "--rt-qos must be reliable or best-effort, not {other:?}"
+                        ));
+                    }
+                }
+            }
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -67,10 +90,18 @@ fn parse_options(args: &[String]) -> Res<Options> {
         Some(p) => p,
         None => built_library()?,
     };
-    if !lib.exists() {
-        return Err(format!("{} does not exist", lib.display()));
+    for l in std::iter::once(&lib).chain(&baseline) {
+        if !l.exists() {
+            return Err(format!("{} does not exist", l.display()));
+        }
     }
-    Ok(Options { secs, sizes, lib })
+    Ok(Options {
+        secs,
+        sizes,
+        lib,
+        baseline,
+        rt_reliable,
+    })
 }
 
 /// The cdylib cargo built with this benchmark (target/<profile>/deps or target/<profile>).
@@ -243,19 +274,36 @@ struct Row {
     rate_rel: Option<f64>,
 }
 
-/// The rmw, the Node API on the same link as the rmw (`Node::open`: port-linux's default
-/// backend), the Node API on the mmsg backend (what the `l2net` command uses), Cyclone DDS.
-const CONTENDERS: [&str; 4] = [
-    "rmw_l2net_cpp (rmw C API)",
-    "l2net Node API",
-    "l2net Node API, mmsg backend",
-    "Cyclone DDS ddsperf",
-];
-const DDS: usize = 3;
+/// Who is measured.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Who {
+    /// The rmw library at this path.
+    Rmw,
+    /// The baseline build of the rmw library (`--baseline`).
+    Baseline,
+    /// The Node API on the link `Node::open` picks.
+    Node,
+    /// The Node API on the mmsg backend (what the `l2net` command uses).
+    NodeMmsg,
+    /// Cyclone DDS's ddsperf.
+    Dds,
+}
 
-/// The interface argument of a node peer of contender `i` (1 or 2) on side a or b.
-fn node_iface(wire: &Wire, i: usize, a: bool) -> String {
-    if i == 2 {
+impl Who {
+    fn name(self) -> &'static str {
+        match self {
+            Who::Rmw => "rmw_l2net_cpp (rmw C API)",
+            Who::Baseline => "rmw_l2net_cpp baseline (--baseline)",
+            Who::Node => "l2net Node API",
+            Who::NodeMmsg => "l2net Node API, mmsg backend",
+            Who::Dds => "Cyclone DDS ddsperf",
+        }
+    }
+}
+
+/// The interface argument of a node peer on side a or b.
+fn node_iface(wire: &Wire, who: Who, a: bool) -> String {
+    if who == Who::NodeMmsg {
         format!("{}@mmsg", wire.ifname(a))
     } else {
         wire.ifname(a).to_string()
@@ -280,6 +328,15 @@ pub fn run(args: &[String]) -> Res<()> {
         .to_str()
         .ok_or("library path is not UTF-8")?
         .to_string();
+    let base = match &o.baseline {
+        Some(p) => p.to_str().ok_or("library path is not UTF-8")?.to_string(),
+        None => String::new(),
+    };
+    let who: Vec<Who> = [Who::Rmw, Who::Baseline, Who::Node, Who::NodeMmsg, Who::Dds]
+        .into_iter()
+        .filter(|w| *w != Who::Baseline || o.baseline.is_some())
+        .collect();
+    let dds_i = who.len() - 1;
     let have_dds = Command::new("ddsperf").arg("help").output().is_ok();
     if !have_dds {
         eprintln!(
@@ -297,28 +354,38 @@ pub fn run(args: &[String]) -> Res<()> {
     std::fs::write(&cfg_b, dds::config(wire.ifname(false))).map_err(|e| e.to_string())?;
     let uri = |p: &PathBuf| format!("file://{}", p.display());
 
-    let mut table: Vec<(usize, [Row; 4])> = Vec::new();
+    let mut table: Vec<(usize, Vec<Row>)> = Vec::new();
     for &size in &o.sizes {
         let size_s = size.to_string();
-        let mut rows = [Row::default(); 4];
+        let mut rows = vec![Row::default(); who.len()];
         eprintln!("== payload {size} B");
 
-        // Round trips, reliable (ROS's default profile), blocking waits on both sides.
-        for i in 0..DDS {
+        // Round trips, reliable (ROS's default profile) unless told otherwise, blocking waits
+        // on both sides.
+        let rt_q = if o.rt_reliable {
+            "reliable"
+        } else {
+            "best-effort"
+        };
+        for i in 0..dds_i {
             let mut pong = wire.cmd(false, &me);
             let mut ping = wire.cmd(true, &me);
-            if i == 0 {
-                pong.args(["peer", "rmw-pong", &lib]);
-                ping.args(["peer", "rmw-ping", &lib]);
-            } else {
-                pong.args(["peer", "node-pong", &node_iface(&wire, i, false)]);
-                ping.args(["peer", "node-ping", &node_iface(&wire, i, true)]);
+            match who[i] {
+                w @ (Who::Rmw | Who::Baseline) => {
+                    let l = if w == Who::Rmw { &lib } else { &base };
+                    pong.args(["peer", "rmw-pong", l]);
+                    ping.args(["peer", "rmw-ping", l]);
+                }
+                w => {
+                    pong.args(["peer", "node-pong", &node_iface(&wire, w, false)]);
+                    ping.args(["peer", "node-ping", &node_iface(&wire, w, true)]);
+                }
             }
-            pong.arg("reliable");
-            ping.args([size_s.as_str(), secs.as_str(), "reliable"]);
+            pong.arg(rt_q);
+            ping.args([size_s.as_str(), secs.as_str(), rt_q]);
             let _p = spawn_bg(pong)?;
             let r = run_fg(ping).and_then(|o| latency_from(&o));
-            report(CONTENDERS[i], &r);
+            report(who[i].name(), &r);
             if let Ok((s, lost)) = r {
                 rows[i].lat = Some(s);
                 rows[i].lost = Some(lost);
@@ -327,20 +394,24 @@ pub fn run(args: &[String]) -> Res<()> {
         // Delivered messages per second, best effort and reliable.
         for reliable in [false, true] {
             let q = if reliable { "reliable" } else { "best-effort" };
-            for i in 0..DDS {
+            for i in 0..dds_i {
                 let mut sub = wire.cmd(false, &me);
                 let mut publ = wire.cmd(true, &me);
-                if i == 0 {
-                    sub.args(["peer", "rmw-sub", &lib]);
-                    publ.args(["peer", "rmw-pub", &lib]);
-                } else {
-                    sub.args(["peer", "node-sub", &node_iface(&wire, i, false)]);
-                    publ.args(["peer", "node-pub", &node_iface(&wire, i, true)]);
+                match who[i] {
+                    w @ (Who::Rmw | Who::Baseline) => {
+                        let l = if w == Who::Rmw { &lib } else { &base };
+                        sub.args(["peer", "rmw-sub", l]);
+                        publ.args(["peer", "rmw-pub", l]);
+                    }
+                    w => {
+                        sub.args(["peer", "node-sub", &node_iface(&wire, w, false)]);
+                        publ.args(["peer", "node-pub", &node_iface(&wire, w, true)]);
+                    }
                 }
                 sub.args([secs.as_str(), q]);
                 publ.args([size_s.as_str(), secs.as_str(), q]);
                 let r = measure_rate(sub, publ);
-                report_rate(CONTENDERS[i], q, &r);
+                report_rate(who[i].name(), q, &r);
                 let slot = if reliable {
                     &mut rows[i].rate_rel
                 } else {
@@ -350,25 +421,26 @@ pub fn run(args: &[String]) -> Res<()> {
             }
         }
 
-        // Cyclone DDS ddsperf: ping/pong (reliable) and pub/sub.
+        // Cyclone DDS ddsperf: ping/pong (reliable unless --rt-qos best-effort) and pub/sub.
         if have_dds {
             let d = format!("{}", o.secs.ceil() as u64 + 1);
             let ds = dds::size_arg(size).to_string();
             let mut pong = wire.cmd(false, "ddsperf");
-            pong.env("CYCLONEDDS_URI", uri(&cfg_b)).args([
-                "-D",
-                &format!("{}", o.secs.ceil() as u64 + 4),
-                "pong",
-            ]);
+            pong.env("CYCLONEDDS_URI", uri(&cfg_b));
             let mut ping = wire.cmd(true, "ddsperf");
-            ping.env("CYCLONEDDS_URI", uri(&cfg_a))
-                .args(["-D", &d, "ping", "size", &ds]);
+            ping.env("CYCLONEDDS_URI", uri(&cfg_a));
+            if !o.rt_reliable {
+                pong.arg("-u");
+                ping.arg("-u");
+            }
+            pong.args(["-D", &format!("{}", o.secs.ceil() as u64 + 4), "pong"]);
+            ping.args(["-D", &d, "ping", "size", &ds]);
             let p = spawn_bg(pong)?;
             let r = run_fg(ping)
                 .and_then(|o| dds::parse_ping(&o).ok_or_else(|| format!("unparsed: {o}")));
             let r = r.map(|s| (s, 0));
-            report(CONTENDERS[DDS], &r);
-            rows[DDS].lat = r.ok().map(|x| x.0);
+            report(Who::Dds.name(), &r);
+            rows[dds_i].lat = r.ok().map(|x| x.0);
             drop(p);
             for reliable in [false, true] {
                 let mut sub = wire.cmd(false, "ddsperf");
@@ -383,11 +455,11 @@ pub fn run(args: &[String]) -> Res<()> {
                 publ.args(["-D", &d, "pub", "size", &ds]);
                 let r = measure_dds_rate(sub, publ);
                 let q = if reliable { "reliable" } else { "best-effort" };
-                report_rate(CONTENDERS[DDS], q, &r);
+                report_rate(Who::Dds.name(), q, &r);
                 let slot = if reliable {
-                    &mut rows[DDS].rate_rel
+                    &mut rows[dds_i].rate_rel
                 } else {
-                    &mut rows[DDS].rate_be
+                    &mut rows[dds_i].rate_be
                 };
                 *slot = r.ok();
             }
@@ -397,7 +469,7 @@ pub fn run(args: &[String]) -> Res<()> {
     drop(wire);
     let _ = std::fs::remove_file(&cfg_a);
     let _ = std::fs::remove_file(&cfg_b);
-    print!("{}", render(&table, &o));
+    print!("{}", render(&table, &who, &o));
     Ok(())
 }
 
@@ -464,15 +536,27 @@ fn machine() -> String {
     format!("{cpus} vCPU ({model}), Linux {kernel}, commit {commit}")
 }
 
-fn render(table: &[(usize, [Row; 4])], o: &Options) -> String {
+fn render(table: &[(usize, Vec<Row>)], who: &[Who], o: &Options) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
         "\n### rmw_l2net: round trip and delivered messages per second\n\n{}; {} s per \
-         measurement; one veth pair between two namespaces; library {}\n",
+         measurement; round trips {}; one veth pair between two namespaces; library {}{}; load \
+         average {}\n",
         machine(),
         o.secs,
-        o.lib.display()
+        if o.rt_reliable {
+            "reliable (keep last 10)"
+        } else {
+            "best effort (keep last 10)"
+        },
+        o.lib.display(),
+        o.baseline
+            .as_ref()
+            .map_or(String::new(), |b| format!(", baseline {}", b.display())),
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|_| "unknown".into())
     );
     let _ = writeln!(
         s,
@@ -480,7 +564,7 @@ fn render(table: &[(usize, [Row; 4])], o: &Options) -> String {
     );
     let _ = writeln!(s, "|---:|---|---:|---:|---:|---:|---:|---:|");
     for (size, rows) in table {
-        for (name, r) in CONTENDERS.iter().zip(rows) {
+        for (name, r) in who.iter().map(|w| w.name()).zip(rows) {
             let _ = writeln!(
                 s,
                 "| {size} B | {name} | {} | {} | {} | {} | {} | {} |",
@@ -504,15 +588,15 @@ fn render(table: &[(usize, [Row; 4])], o: &Options) -> String {
     let _ = writeln!(s, "|---:|---|---:|---:|---:|---:|---:|---|");
     for (size, rows) in table {
         let r = &rows[0];
-        for (i, name) in CONTENDERS.iter().enumerate().skip(1) {
+        for (i, name) in who.iter().map(|w| w.name()).enumerate().skip(1) {
             let other = &rows[i];
             let p50 = ratio(r.lat.map(|x| x.p50_us), other.lat.map(|x| x.p50_us));
-            let target = match (i, p50) {
-                (DDS, Some(v)) => format!(
+            let target = match (who[i], p50) {
+                (Who::Dds, Some(v)) => format!(
                     "RT p50 <= {TARGET_VS_DDS}x Cyclone: {}",
                     if v <= TARGET_VS_DDS { "met" } else { "MISSED" }
                 ),
-                (DDS, None) => "RT p50 <= 0.6x Cyclone: not measured".into(),
+                (Who::Dds, None) => "RT p50 <= 0.6x Cyclone: not measured".into(),
                 _ => "-".into(),
             };
             let _ = writeln!(

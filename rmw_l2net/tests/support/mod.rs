@@ -14,6 +14,9 @@ use std::sync::OnceLock;
 use rmw_l2net_cpp::abi::*;
 use serde_json::Value;
 
+#[cfg(target_os = "linux")]
+pub mod rmw;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
     C,

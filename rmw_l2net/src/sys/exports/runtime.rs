@@ -10,14 +10,15 @@ use std::ffi::CString;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use l2net::node::{NodeError, Publisher, RemoteId};
+use l2net::node::{NodeError, NodeWaker, Publisher, RemoteId};
 use l2net_core::engine::LocalEndpoint;
 
 use super::*;
 use crate::config;
-use crate::context::{Context, Link, MatchedStatus, Registration, SubQueue, Taken};
+use crate::context::{Context, Hub, Link, MatchedStatus, Registration, SubQueue, Taken};
 use crate::events::{EndpointEvents, EventRouter, Identity, Kind as EventKind};
 use crate::graph::{EndpointDesc, Kind, QosDesc};
+use crate::listener::Registered;
 use crate::qos::{Role, to_engine};
 use crate::wait::WAKER;
 
@@ -518,6 +519,7 @@ unsafe fn endpoint_args<'a>(
 
 struct PubImpl {
     _reg: Registration,
+    hub: Arc<Hub>,
     matched: Mutex<MatchedStatus>,
     events: Arc<EndpointEvents>,
     publ: Publisher<Link>,
@@ -628,6 +630,7 @@ pub unsafe extern "C" fn rmw_create_publisher(
         let gid = gid(ni.participant, publ.handle().entity());
         let pi = Box::new(PubImpl {
             _reg: register(ni, Kind::Publisher, &topic, (&ty, hash), &gid, &actual),
+            hub: Arc::clone(ctx.hub()),
             matched: Mutex::default(),
             events,
             publ,
@@ -674,7 +677,9 @@ pub unsafe extern "C" fn rmw_destroy_publisher(
         unsafe {
             let p = Box::from_raw(publisher);
             if !p.data.is_null() {
-                drop(Box::from_raw(p.data.cast::<PubImpl>()));
+                let pi = Box::from_raw(p.data.cast::<PubImpl>());
+                forget_event_listeners(&pi.events, &pi.hub);
+                drop(pi);
             }
         }
         RMW_RET_OK
@@ -912,38 +917,147 @@ macro_rules! no_loans {
     };
 }
 
-unsupported!(
-    "listener callbacks (EventsExecutor); wait sets work",
-    rmw_subscription_set_on_new_message_callback(
-        subscription: *mut rmw_subscription_t,
-        callback: *const c_void,
-        user_data: *const c_void
-    )
-);
-unsupported!(
-    "listener callbacks (EventsExecutor); wait sets work",
-    rmw_service_set_on_new_request_callback(
-        service: *mut rmw_service_t,
-        callback: *const c_void,
-        user_data: *const c_void
-    )
-);
-unsupported!(
-    "listener callbacks (EventsExecutor); wait sets work",
-    rmw_client_set_on_new_response_callback(
-        client: *mut rmw_client_t,
-        callback: *const c_void,
-        user_data: *const c_void
-    )
-);
-unsupported!(
-    "listener callbacks (EventsExecutor); wait sets work",
-    rmw_event_set_callback(
-        event: *mut c_void,
-        callback: *const c_void,
-        user_data: *const c_void
-    )
-);
+/// The callback argument of the listener setters: `rmw_event_callback_t`, or null to clear.
+///
+/// # Safety
+/// `callback` is null or a function `void (*)(const void *, size_t)` that may be called from
+/// any thread while it stays set (the rmw headers' contract).
+unsafe fn registered(callback: *const c_void, user_data: *const c_void) -> Option<Registered> {
+    if callback.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null rmw_event_callback_t (caller's contract): a C function of this
+    // signature; function and data pointers have one size on every platform rmw runs on.
+    let callback =
+        unsafe { std::mem::transmute::<*const c_void, crate::listener::Callback>(callback) };
+    Some(Registered {
+        callback,
+        user_data: user_data as usize,
+    })
+}
+
+/// Sets (or, with a null `callback`, clears) the callback called for every new message of
+/// `subscription`, from the context's background thread: at once with the number of messages
+/// already waiting, then once per batch of new ones with their number.
+///
+/// # Safety
+/// rmw API contract: live subscription; `callback` null or an `rmw_event_callback_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_subscription_set_on_new_message_callback(
+    subscription: *mut rmw_subscription_t,
+    callback: *const c_void,
+    user_data: *const c_void,
+) -> rmw_ret_t {
+    const WHAT: &str = "rmw_subscription_set_on_new_message_callback";
+    boundary(WHAT, RMW_RET_ERROR, || {
+        // SAFETY: the caller guarantees null or a live subscription.
+        let si = match unsafe { sub_impl(subscription, WHAT) } {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        // SAFETY: caller's contract.
+        si.queue
+            .set_listener(unsafe { registered(callback, user_data) });
+        RMW_RET_OK
+    })
+}
+
+/// As [`rmw_subscription_set_on_new_message_callback`], for the requests of `service`.
+///
+/// # Safety
+/// rmw API contract: live service; `callback` null or an `rmw_event_callback_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_service_set_on_new_request_callback(
+    service: *mut rmw_service_t,
+    callback: *const c_void,
+    user_data: *const c_void,
+) -> rmw_ret_t {
+    const WHAT: &str = "rmw_service_set_on_new_request_callback";
+    boundary(WHAT, RMW_RET_ERROR, || {
+        // SAFETY: the caller guarantees null or a live service.
+        let si = match unsafe { service_impl(service, WHAT) } {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        // SAFETY: caller's contract.
+        si.requests
+            .set_listener(unsafe { registered(callback, user_data) });
+        RMW_RET_OK
+    })
+}
+
+/// As [`rmw_subscription_set_on_new_message_callback`], for the responses of `client` (a
+/// response to another client of the same service is counted too, and then not taken).
+///
+/// # Safety
+/// rmw API contract: live client; `callback` null or an `rmw_event_callback_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_client_set_on_new_response_callback(
+    client: *mut rmw_client_t,
+    callback: *const c_void,
+    user_data: *const c_void,
+) -> rmw_ret_t {
+    const WHAT: &str = "rmw_client_set_on_new_response_callback";
+    boundary(WHAT, RMW_RET_ERROR, || {
+        // SAFETY: the caller guarantees null or a live client.
+        let ci = match unsafe { client_impl(client, WHAT) } {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        // SAFETY: caller's contract.
+        ci.replies
+            .set_listener(unsafe { registered(callback, user_data) });
+        RMW_RET_OK
+    })
+}
+
+/// An endpoint goes away: its event listeners no longer keep the background thread on the
+/// node.
+fn forget_event_listeners(events: &EndpointEvents, hub: &Hub) {
+    for _ in 0..events.clear_listeners() {
+        hub.event_listener_changed(false);
+    }
+}
+
+/// Sets (or clears) the callback called whenever the status of `event` changes: at once with 1
+/// if it changed since it was last taken, then once per change, from whichever thread routes
+/// the engine's events (the context's background thread, which waits on the node while a
+/// listener is set, or a thread in `rmw_wait` / `rmw_take_event`).
+///
+/// # Safety
+/// rmw API contract: `event` initialised by this library, its endpoint alive; `callback` null
+/// or an `rmw_event_callback_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rmw_event_set_callback(
+    event: *mut rmw_event_t,
+    callback: *const c_void,
+    user_data: *const c_void,
+) -> rmw_ret_t {
+    boundary("rmw_event_set_callback", RMW_RET_ERROR, || {
+        check_null!(event);
+        // SAFETY: checked non-null; the caller guarantees validity.
+        let e = unsafe { &*event };
+        check_ours!("event", e.implementation_identifier);
+        // SAFETY: an event of ours (checked above) whose endpoint is alive.
+        let (Some(source), Some(hub)) = (unsafe { event_source(e) }, unsafe { event_hub(e) })
+        else {
+            error!("rmw_event_set_callback: event is not initialized or of an unsupported type");
+            return RMW_RET_INVALID_ARGUMENT;
+        };
+        let (events, kind) = match &source {
+            EventSource::Matched(_, events, _) => (*events, None),
+            EventSource::Counted(events, kind) => (*events, Some(*kind)),
+        };
+        // SAFETY: caller's contract.
+        let r = unsafe { registered(callback, user_data) };
+        let now_set = r.is_some();
+        let was_set = events.listener(kind).set(r, usize::from(source.pending()));
+        if was_set != now_set {
+            hub.event_listener_changed(now_set);
+        }
+        RMW_RET_OK
+    })
+}
 unsupported!(
     "content filtered topics",
     rmw_subscription_set_content_filter(
@@ -1180,6 +1294,22 @@ unsafe fn event_source<'a>(e: &rmw_event_t) -> Option<EventSource<'a>> {
     }
 }
 
+/// The hub of the context of an event's publisher or subscription.
+///
+/// # Safety
+/// As [`event_source`].
+unsafe fn event_hub<'a>(e: &rmw_event_t) -> Option<&'a Arc<Hub>> {
+    let publisher = (RMW_EVENT_LIVELINESS_LOST..RMW_EVENT_INVALID).contains(&e.event_type);
+    // SAFETY: as in event_source.
+    unsafe {
+        if publisher {
+            e.data.cast::<PubImpl>().as_ref().map(|p| &p.hub)
+        } else {
+            e.data.cast::<SubImpl>().as_ref().map(|s| s.queue.hub())
+        }
+    }
+}
+
 /// Writes the status of `e` into `event_info` and resets its changes. As in
 /// rmw_cyclonedds_cpp (and as test_rmw_implementation's event tests expect), a status is
 /// always taken (`taken = true`), with zero changes when nothing happened since the last take;
@@ -1204,6 +1334,11 @@ pub unsafe extern "C" fn rmw_take_event(
         // SAFETY: checked non-null; the caller guarantees validity.
         let e = unsafe { &*event_handle };
         check_ours!("event", e.implementation_identifier);
+        // Count what the node reported so far.
+        // SAFETY: an event of ours (checked above).
+        if let Some(hub) = unsafe { event_hub(e) } {
+            hub.pump();
+        }
         // SAFETY: an event of ours (checked above).
         let Some(source) = (unsafe { event_source(e) }) else {
             // SAFETY: `taken` is writable.
@@ -1274,7 +1409,7 @@ struct SubImpl {
     _reg: Registration,
     matched: Mutex<MatchedStatus>,
     events: Arc<EndpointEvents>,
-    queue: SubQueue,
+    queue: Arc<SubQueue>,
     tables: introspection::MessageTables<'static>,
     qos: rmw_qos_profile_t,
     topic: CString,
@@ -1381,7 +1516,7 @@ pub unsafe extern "C" fn rmw_create_subscription(
             _reg: register(ni, Kind::Subscription, &topic, (&ty, hash), &sgid, &actual),
             matched: Mutex::default(),
             events,
-            queue: SubQueue::new(sub, ignore),
+            queue: Arc::new(SubQueue::new(sub, ctx.hub(), ignore)),
             tables,
             qos: actual,
             topic,
@@ -1425,7 +1560,10 @@ pub unsafe extern "C" fn rmw_destroy_subscription(
         unsafe {
             let s = Box::from_raw(subscription);
             if !s.data.is_null() {
-                drop(Box::from_raw(s.data.cast::<SubImpl>()));
+                let si = Box::from_raw(s.data.cast::<SubImpl>());
+                forget_event_listeners(&si.events, si.queue.hub());
+                si.queue.clear_listener();
+                drop(si);
             }
         }
         RMW_RET_OK
@@ -1748,6 +1886,12 @@ pub unsafe extern "C" fn rmw_take_sequence(
 // ---------------------------------------------------------------------------------------------
 // Wait sets.
 
+/// The state behind an `rmw_wait_set_t`: the hub of the context it was created in (guard
+/// conditions alone wait there).
+struct WaitSetImpl {
+    hub: Option<Arc<Hub>>,
+}
+
 /// # Safety
 /// rmw API contract: `context` is initialised.
 #[unsafe(no_mangle)]
@@ -1762,10 +1906,13 @@ pub unsafe extern "C" fn rmw_create_wait_set(
         // SAFETY: checked non-null; the caller guarantees validity.
         let c = unsafe { &*context };
         check_ours!("context", c.implementation_identifier, null);
+        // SAFETY: an rmw context of ours, initialised or zero (then impl_ is null).
+        let hub = unsafe { context_state(c) }.map(|ctx| Arc::clone(ctx.hub()));
+        let data = Box::into_raw(Box::new(WaitSetImpl { hub }));
         Box::into_raw(Box::new(rmw_wait_set_t {
             implementation_identifier: IDENTIFIER.as_ptr(),
             guard_conditions: core::ptr::null_mut(),
-            data: core::ptr::null_mut(),
+            data: data.cast(),
         }))
     })
 }
@@ -1779,8 +1926,13 @@ pub unsafe extern "C" fn rmw_destroy_wait_set(wait_set: *mut rmw_wait_set_t) -> 
         // SAFETY: checked non-null; the caller guarantees validity.
         let id = unsafe { (*wait_set).implementation_identifier };
         check_ours!("wait set", id);
-        // SAFETY: made by rmw_create_wait_set, freed once.
-        drop(unsafe { Box::from_raw(wait_set) });
+        // SAFETY: both boxes made by rmw_create_wait_set, freed once.
+        unsafe {
+            let ws = Box::from_raw(wait_set);
+            if !ws.data.is_null() {
+                drop(Box::from_raw(ws.data.cast::<WaitSetImpl>()));
+            }
+        }
         RMW_RET_OK
     })
 }
@@ -1845,8 +1997,53 @@ pub unsafe extern "C" fn rmw_wait(
         let mut srv_ready = vec![false; srvs.len()];
         let mut cli_ready = vec![false; clis.len()];
         let mut ev_ready = vec![false; evs.len()];
-        let any = loop {
-            let seen = WAKER.generation();
+        // The contexts of the entries (and of the wait set): the thread waits on their nodes.
+        let mut hubs: Vec<&Arc<Hub>> = Vec::new();
+        {
+            fn push<'a>(hubs: &mut Vec<&'a Arc<Hub>>, h: &'a Arc<Hub>) {
+                if !hubs.iter().any(|x| Arc::ptr_eq(x, h)) {
+                    hubs.push(h);
+                }
+            }
+            let mut add = |h| push(&mut hubs, h);
+            // SAFETY: our wait set's data is null or its WaitSetImpl.
+            if let Some(ws) = unsafe { (*wait_set).data.cast::<WaitSetImpl>().as_ref() }
+                && let Some(h) = &ws.hub
+            {
+                add(h);
+            }
+            // SAFETY (all four): entries are null or the data of our live handles (the
+            // rmw_event_t itself for events), alive for the whole call.
+            for e in subs.iter() {
+                if let Some(si) = unsafe { e.cast::<SubImpl>().as_ref() } {
+                    add(si.queue.hub());
+                }
+            }
+            for e in srvs.iter() {
+                if let Some(si) = unsafe { e.cast::<ServiceImpl>().as_ref() } {
+                    add(si.requests.hub());
+                }
+            }
+            for e in clis.iter() {
+                if let Some(ci) = unsafe { e.cast::<ClientImpl>().as_ref() } {
+                    add(ci.replies.hub());
+                }
+            }
+            for e in evs.iter() {
+                if let Some(h) = unsafe { e.cast::<rmw_event_t>().as_ref() }
+                    .and_then(|e| unsafe { event_hub(e) })
+                {
+                    add(h);
+                }
+            }
+        }
+        let mut failed = None;
+        // Looks at every entry (after routing the contexts' events); true when one is ready
+        // or looking failed (`failed` says how).
+        let mut check = || {
+            for h in &hubs {
+                h.pump();
+            }
             let mut any = false;
             for (entry, ready) in subs.iter().zip(sub_ready.iter_mut()) {
                 // SAFETY: entries are null or the data of our live subscriptions.
@@ -1856,8 +2053,8 @@ pub unsafe extern "C" fn rmw_wait(
                 match si.queue.ready() {
                     Ok(r) => *ready = r,
                     Err(e) => {
-                        error!("rmw_wait: subscription on {:?}: {e}", si.topic);
-                        return RMW_RET_ERROR;
+                        failed = Some(format!("subscription on {:?}: {e}", si.topic));
+                        return true;
                     }
                 }
                 any |= *ready;
@@ -1870,8 +2067,8 @@ pub unsafe extern "C" fn rmw_wait(
                 match si.requests.ready() {
                     Ok(r) => *ready = r,
                     Err(e) => {
-                        error!("rmw_wait: service {:?}: {e}", si.name);
-                        return RMW_RET_ERROR;
+                        failed = Some(format!("service {:?}: {e}", si.name));
+                        return true;
                     }
                 }
                 any |= *ready;
@@ -1884,8 +2081,8 @@ pub unsafe extern "C" fn rmw_wait(
                 match ci.replies.ready() {
                     Ok(r) => *ready = r,
                     Err(e) => {
-                        error!("rmw_wait: client of {:?}: {e}", ci.name);
-                        return RMW_RET_ERROR;
+                        failed = Some(format!("client of {:?}: {e}", ci.name));
+                        return true;
                     }
                 }
                 any |= *ready;
@@ -1908,14 +2105,50 @@ pub unsafe extern "C" fn rmw_wait(
                     any |= *ready;
                 }
             }
-            if any {
-                break true;
-            }
-            if !forever && deadline.is_none_or(|d| Instant::now() >= d) {
-                break false;
-            }
-            WAKER.wait(seen, if forever { None } else { deadline });
+            any
         };
+        let deadline = if forever { None } else { deadline };
+        let any = loop {
+            let nodes: Vec<NodeWaker<Link>> = hubs
+                .iter()
+                .filter(|h| h.link_error().is_none())
+                .map(|h| h.waker())
+                .filter(|w| !w.is_closed())
+                .cloned()
+                .collect();
+            if nodes.is_empty() {
+                // Every context is shut down (or its link failed): wait for guard conditions
+                // alone.
+                let seen = WAKER.generation();
+                if check() {
+                    break true;
+                }
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    break false;
+                }
+                WAKER.wait(seen, deadline);
+                continue;
+            }
+            match NodeWaker::wait_any(&nodes, &mut check, deadline) {
+                Ok(()) => break true,
+                Err(NodeError::Timeout) => break false,
+                // A context shut down meanwhile: wait on the others.
+                Err(NodeError::Closed) => {}
+                // A link failed for good: its context's endpoints and publishing report it
+                // from now on; the wait goes on without that node (guard conditions, other
+                // contexts).
+                Err(NodeError::Link(_))
+                    if hubs.iter().fold(false, |f, h| h.pump_and_check() | f) => {}
+                Err(e) => {
+                    error!("rmw_wait: {e}");
+                    return RMW_RET_ERROR;
+                }
+            }
+        };
+        if let Some(e) = failed {
+            error!("rmw_wait: {e}");
+            return RMW_RET_ERROR;
+        }
         for (entry, ready) in subs.iter_mut().zip(&sub_ready) {
             if !ready {
                 *entry = core::ptr::null_mut();
@@ -1986,7 +2219,7 @@ fn reply_topic(service: &CStr) -> String {
 struct ClientImpl {
     _reg: Registration,
     requests: Publisher<Link>,
-    replies: SubQueue,
+    replies: Arc<SubQueue>,
     request: introspection::MessageTables<'static>,
     response: introspection::MessageTables<'static>,
     gid: rmw_gid_t,
@@ -1999,7 +2232,7 @@ struct ClientImpl {
 
 struct ServiceImpl {
     _reg: Registration,
-    requests: SubQueue,
+    requests: Arc<SubQueue>,
     replies: Publisher<Link>,
     request: introspection::MessageTables<'static>,
     response: introspection::MessageTables<'static>,
@@ -2174,7 +2407,7 @@ pub unsafe extern "C" fn rmw_create_client(
                 &wa,
             ),
             requests,
-            replies: SubQueue::new(replies, None).with_prefix(&gid.data),
+            replies: Arc::new(SubQueue::new(replies, ctx.hub(), None).with_prefix(&gid.data)),
             request: rq,
             response: rs,
             gid,
@@ -2261,7 +2494,9 @@ pub unsafe extern "C" fn rmw_destroy_client(
         unsafe {
             let c = Box::from_raw(client);
             if !c.data.is_null() {
-                drop(Box::from_raw(c.data.cast::<ClientImpl>()));
+                let ci = Box::from_raw(c.data.cast::<ClientImpl>());
+                ci.replies.clear_listener();
+                drop(ci);
             }
         }
         RMW_RET_OK
@@ -2332,7 +2567,7 @@ pub unsafe extern "C" fn rmw_create_service(
                 &sgid,
                 &ra,
             ),
-            requests: SubQueue::new(requests, None),
+            requests: Arc::new(SubQueue::new(requests, ctx.hub(), None)),
             replies,
             request: rq,
             response: rs,
@@ -2375,7 +2610,9 @@ pub unsafe extern "C" fn rmw_destroy_service(
         unsafe {
             let s = Box::from_raw(service);
             if !s.data.is_null() {
-                drop(Box::from_raw(s.data.cast::<ServiceImpl>()));
+                let si = Box::from_raw(s.data.cast::<ServiceImpl>());
+                si.requests.clear_listener();
+                drop(si);
             }
         }
         RMW_RET_OK
@@ -2846,8 +3083,8 @@ unsafe fn fill_names_and_types(
 /// `node` is null or a live node.
 unsafe fn graph_view(node: *const rmw_node_t, what: &str) -> Result<crate::graph::View, rmw_ret_t> {
     // SAFETY: forwarded.
-    let (ni, _) = unsafe { node_parts(node, what) }?;
-    Ok(ni.reg.graph().view())
+    let (_, ctx) = unsafe { node_parts(node, what) }?;
+    Ok(ctx.view())
 }
 
 /// # Safety

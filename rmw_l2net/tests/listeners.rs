@@ -1,0 +1,223 @@
+//! The EventsExecutor's listener callbacks: `rmw_subscription_set_on_new_message_callback`,
+//! `rmw_service_set_on_new_request_callback`, `rmw_client_set_on_new_response_callback` and
+//! `rmw_event_set_callback`. A callback gets the number of items already waiting when it is
+//! set, then one call per batch of new items (from the context's background thread), and
+//! nothing once cleared with NULL. One context on `lo` in a namespace of the test's own (root
+//! needed; skipped otherwise unless L2NET_REQUIRE_PRIVILEGED=1).
+
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::ffi::c_void;
+use std::ptr::null_mut;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use l2net_linux::netns::{Netns, require_privileges};
+use rmw_l2net_cpp::abi::*;
+use rmw_l2net_cpp::sys::error_state::last_error;
+use rmw_l2net_cpp::sys::exports::*;
+use support::rmw::*;
+use support::{Flavor, Msg, load_vectors};
+
+/// What one callback saw: calls and the items they reported.
+#[derive(Default)]
+struct Seen {
+    calls: AtomicUsize,
+    items: AtomicUsize,
+}
+
+impl Seen {
+    fn items(&self) -> usize {
+        self.items.load(Ordering::SeqCst)
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn user_data(&self) -> *const c_void {
+        (self as *const Seen).cast()
+    }
+}
+
+extern "C" fn record(user_data: *const c_void, n: usize) {
+    // SAFETY: every registration passes a `Seen` that outlives it.
+    let seen = unsafe { &*user_data.cast::<Seen>() };
+    assert!(n > 0, "a callback never reports zero items");
+    seen.calls.fetch_add(1, Ordering::SeqCst);
+    seen.items.fetch_add(n, Ordering::SeqCst);
+}
+
+fn cb() -> *const c_void {
+    record as extern "C" fn(*const c_void, usize) as *const c_void
+}
+
+#[test]
+fn listeners_report_new_items() {
+    if !require_privileges("listeners_report_new_items") {
+        return;
+    }
+    let ns = Netns::new("rmwlisten").unwrap();
+    ns.set_up("lo").unwrap();
+    let ctx = Ctx::init(&ns, "lo", 33);
+    let ty = "std_msgs/msg/String";
+    let ts = support::type_support(Flavor::C, ty);
+    let vectors = load_vectors();
+    let strings = vectors.iter().find(|v| v.ty == ty).unwrap();
+    let case = &strings.cases[0];
+    let q = default_qos();
+    // SAFETY: the rmw call sequence of rcl, on live objects; every `Seen` outlives its
+    // registration (cleared or its endpoint destroyed before it drops).
+    unsafe {
+        let node = rmw_create_node(ctx.0, c"listener".as_ptr(), c"/".as_ptr());
+        assert!(!node.is_null(), "{:?}", last_error());
+        let popts: rmw_publisher_options_t = std::mem::zeroed();
+        let sopts: rmw_subscription_options_t = std::mem::zeroed();
+        let publ = rmw_create_publisher(node, ts, c"/l".as_ptr(), &q, &popts);
+        let sub = rmw_create_subscription(node, ts, c"/l".as_ptr(), &q, &sopts);
+        assert!(!publ.is_null() && !sub.is_null(), "{:?}", last_error());
+        let mut msg = Msg::new(Flavor::C, ty);
+        msg.fill(&case.value);
+        let publish = |n: usize| {
+            for _ in 0..n {
+                assert_eq!(rmw_publish(publ, msg.ptr.cast(), null_mut()), RMW_RET_OK);
+            }
+        };
+        let got = Msg::new(Flavor::C, ty);
+        let take_all = || {
+            let mut n = 0;
+            loop {
+                let mut taken = false;
+                assert_eq!(
+                    rmw_take(sub, got.ptr.cast(), &mut taken, null_mut()),
+                    RMW_RET_OK
+                );
+                if !taken {
+                    return n;
+                }
+                n += 1;
+            }
+        };
+
+        // Two messages before the callback: reported at once, in one call.
+        publish(2);
+        let seen = Seen::default();
+        assert_eq!(
+            rmw_subscription_set_on_new_message_callback(sub, cb(), seen.user_data()),
+            RMW_RET_OK
+        );
+        assert_eq!((seen.calls(), seen.items()), (1, 2));
+        // Then every new message, from the background thread.
+        publish(3);
+        wait_until("three more messages reported", || seen.items() == 5);
+        assert_eq!(take_all(), 5);
+        publish(1);
+        wait_until("one more", || seen.items() == 6);
+        assert_eq!(take_all(), 1);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(seen.items(), 6, "taken messages are not reported again");
+
+        // Cleared: nothing more; set again: what waits is reported at once.
+        assert_eq!(
+            rmw_subscription_set_on_new_message_callback(sub, std::ptr::null(), null_mut()),
+            RMW_RET_OK
+        );
+        publish(2);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(seen.items(), 6);
+        let again = Seen::default();
+        assert_eq!(
+            rmw_subscription_set_on_new_message_callback(sub, cb(), again.user_data()),
+            RMW_RET_OK
+        );
+        assert_eq!((again.calls(), again.items()), (1, 2));
+        assert_eq!(take_all(), 2);
+        assert_eq!(
+            rmw_subscription_set_on_new_message_callback(sub, std::ptr::null(), null_mut()),
+            RMW_RET_OK
+        );
+
+        // Matched event of the publisher: a new subscription matches, its destruction
+        // unmatches; each change is reported.
+        let mut pev: rmw_event_t = std::mem::zeroed();
+        assert_eq!(
+            rmw_publisher_event_init(&mut pev, publ, RMW_EVENT_PUBLICATION_MATCHED),
+            RMW_RET_OK
+        );
+        let _ = matched(&pev);
+        let ev_seen = Seen::default();
+        assert_eq!(
+            rmw_event_set_callback(&mut pev, cb(), ev_seen.user_data()),
+            RMW_RET_OK
+        );
+        assert_eq!(ev_seen.items(), 0, "nothing changed since the last take");
+        let sub2 = rmw_create_subscription(node, ts, c"/l".as_ptr(), &q, &sopts);
+        assert!(!sub2.is_null(), "{:?}", last_error());
+        wait_until("the match reported", || ev_seen.items() >= 1);
+        assert_eq!(matched(&pev).current_count, 2);
+        assert_eq!(rmw_destroy_subscription(node, sub2), RMW_RET_OK);
+        wait_until("the unmatch reported", || ev_seen.items() >= 2);
+        assert_eq!(matched(&pev).current_count, 1);
+        assert_eq!(
+            rmw_event_set_callback(&mut pev, std::ptr::null(), null_mut()),
+            RMW_RET_OK
+        );
+
+        // A service's requests and a client's responses.
+        let sts = service_type_support("std_msgs/msg/String");
+        let srv = rmw_create_service(node, &sts, c"/l/echo".as_ptr(), &q);
+        let cli = rmw_create_client(node, &sts, c"/l/echo".as_ptr(), &q);
+        assert!(!srv.is_null() && !cli.is_null(), "{:?}", last_error());
+        let (req_seen, resp_seen) = (Seen::default(), Seen::default());
+        assert_eq!(
+            rmw_service_set_on_new_request_callback(srv, cb(), req_seen.user_data()),
+            RMW_RET_OK
+        );
+        assert_eq!(
+            rmw_client_set_on_new_response_callback(cli, cb(), resp_seen.user_data()),
+            RMW_RET_OK
+        );
+        wait_until("the service", || {
+            let mut up = false;
+            assert_eq!(
+                rmw_service_server_is_available(node, cli, &mut up),
+                RMW_RET_OK
+            );
+            up
+        });
+        let mut seq = 0i64;
+        assert_eq!(rmw_send_request(cli, msg.ptr.cast(), &mut seq), RMW_RET_OK);
+        wait_until("the request reported", || req_seen.items() == 1);
+        let mut sinfo: rmw_service_info_t = std::mem::zeroed();
+        let mut taken = false;
+        let req = Msg::new(Flavor::C, ty);
+        assert_eq!(
+            rmw_take_request(srv, &mut sinfo, req.ptr.cast(), &mut taken),
+            RMW_RET_OK
+        );
+        assert!(taken);
+        let mut id = sinfo.request_id;
+        assert_eq!(rmw_send_response(srv, &mut id, req.ptr.cast()), RMW_RET_OK);
+        wait_until("the response reported", || resp_seen.items() == 1);
+        assert_eq!(resp_seen.calls(), 1);
+
+        // Bad arguments.
+        assert_eq!(
+            rmw_subscription_set_on_new_message_callback(null_mut(), cb(), null_mut()),
+            RMW_RET_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            rmw_event_set_callback(null_mut(), cb(), null_mut()),
+            RMW_RET_INVALID_ARGUMENT
+        );
+
+        assert_eq!(rmw_destroy_client(node, cli), RMW_RET_OK);
+        assert_eq!(rmw_destroy_service(node, srv), RMW_RET_OK);
+        assert_eq!(rmw_destroy_subscription(node, sub), RMW_RET_OK);
+        assert_eq!(rmw_destroy_publisher(node, publ), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(node), RMW_RET_OK);
+    }
+    drop(ctx);
+}

@@ -1,0 +1,352 @@
+//! What the rmw C API tests share: init options and contexts in a test's namespace, ROS's
+//! default QoS profile, polling with a deadline, `rmw_wait` on any mix of entries, matched
+//! event statuses, a service type support from the fixture's messages.
+
+use std::ffi::c_void;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use l2net_linux::netns::Netns;
+use rmw_l2net_cpp::abi::*;
+use rmw_l2net_cpp::sys::error_state::last_error;
+use rmw_l2net_cpp::sys::exports::*;
+
+use super::{Flavor, allocator};
+
+/// Tests that change the environment (RMW_L2NET_*) hold this lock.
+pub static ENV: Mutex<()> = Mutex::new(());
+
+/// How long a test waits for anything before it fails.
+pub const T: Duration = Duration::from_secs(10);
+pub const ZERO: rmw_time_t = rmw_time_t { sec: 0, nsec: 0 };
+pub const LONG: rmw_time_t = rmw_time_t { sec: 10, nsec: 0 };
+
+pub fn set_env(k: &str, v: Option<&str>) {
+    // SAFETY: only tests holding ENV touch these variables, and the library reads them only
+    // inside rmw_init, which those tests call while holding the lock.
+    unsafe {
+        match v {
+            Some(v) => std::env::set_var(k, v),
+            None => std::env::remove_var(k),
+        }
+    }
+}
+
+/// Initialised init options with an enclave, as rcl makes them.
+pub fn options(domain: usize) -> rmw_init_options_t {
+    // SAFETY: all-zero is the zero-initialised rmw_init_options_t.
+    let mut o: rmw_init_options_t = unsafe { std::mem::zeroed() };
+    // SAFETY: zero-initialised options and a valid allocator.
+    assert_eq!(
+        unsafe { rmw_init_options_init(&mut o, allocator()) },
+        RMW_RET_OK
+    );
+    // SAFETY: strdup'd string, freed by rmw_init_options_fini with the allocator (free).
+    o.enclave = unsafe { libc::strdup(c"/".as_ptr()) };
+    o.domain_id = domain;
+    o
+}
+
+pub fn fini_options(mut o: rmw_init_options_t) {
+    // SAFETY: initialised by options().
+    assert_eq!(unsafe { rmw_init_options_fini(&mut o) }, RMW_RET_OK);
+}
+
+pub fn zero_context() -> Box<rmw_context_t> {
+    // SAFETY: all-zero is rmw_get_zero_initialized_context().
+    Box::new(unsafe { std::mem::zeroed() })
+}
+
+/// A context of ours that was never initialised (enough for guard conditions and wait sets).
+pub fn bare_context() -> Box<rmw_context_t> {
+    let mut c = zero_context();
+    c.implementation_identifier = rmw_get_implementation_identifier();
+    c
+}
+
+/// A context of ours, initialised inside `ns` on `iface`; shut down (twice: harmless) and
+/// finalised on drop.
+pub struct Ctx(pub *mut rmw_context_t);
+
+// SAFETY: rmw contexts may be used from any thread.
+unsafe impl Send for Ctx {}
+
+impl Ctx {
+    pub fn init(ns: &Netns, iface: &str, domain: usize) -> Ctx {
+        let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+        let iface = iface.to_string();
+        let addr = ns
+            .run(move || {
+                set_env("RMW_L2NET_INTERFACE", Some(&iface));
+                let o = options(domain);
+                let c = Box::into_raw(zero_context());
+                // SAFETY: initialised options, zero-initialised context.
+                let r = unsafe { rmw_init(&o, c) };
+                set_env("RMW_L2NET_INTERFACE", None);
+                assert_eq!(r, RMW_RET_OK, "rmw_init: {:?}", last_error());
+                fini_options(o);
+                c as usize
+            })
+            .unwrap();
+        Ctx(addr as *mut rmw_context_t)
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        // SAFETY: initialised by rmw_init; finalised once.
+        unsafe {
+            assert_eq!(rmw_shutdown(self.0), RMW_RET_OK);
+            assert_eq!(
+                rmw_shutdown(self.0),
+                RMW_RET_OK,
+                "shutdown twice is harmless"
+            );
+            assert_eq!(rmw_context_fini(self.0), RMW_RET_OK);
+            assert!((*self.0).impl_.is_null());
+            drop(Box::from_raw(self.0));
+        }
+    }
+}
+
+/// ROS's default profile: reliable, volatile, keep last 10.
+pub fn default_qos() -> rmw_qos_profile_t {
+    rmw_qos_profile_t {
+        history: RMW_QOS_POLICY_HISTORY_KEEP_LAST,
+        depth: 10,
+        reliability: RMW_QOS_POLICY_RELIABILITY_RELIABLE,
+        durability: RMW_QOS_POLICY_DURABILITY_VOLATILE,
+        deadline: ZERO,
+        lifespan: ZERO,
+        liveliness: RMW_QOS_POLICY_LIVELINESS_SYSTEM_DEFAULT,
+        liveliness_lease_duration: ZERO,
+        avoid_ros_namespace_conventions: false,
+    }
+}
+
+/// Polls `f` every 10 ms until it holds; fails the test after [`T`].
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + T;
+    while !f() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The entries of one `rmw_wait`: the `data` of subscriptions, guard conditions, services and
+/// clients, and `rmw_event_t` pointers.
+#[derive(Default, Clone, Copy)]
+pub struct Entries<'a> {
+    pub subs: &'a [*mut c_void],
+    pub guards: &'a [*mut c_void],
+    pub services: &'a [*mut c_void],
+    pub clients: &'a [*mut c_void],
+    pub events: &'a [*mut c_void],
+}
+
+/// `rmw_wait` on `e`: its return code and which entries stayed non-null, in the order
+/// subscriptions, guard conditions, services, clients, events.
+///
+/// # Safety
+/// Live wait set and entries.
+pub unsafe fn wait_on(
+    ws: *mut rmw_wait_set_t,
+    e: Entries<'_>,
+    timeout: Option<rmw_time_t>,
+) -> (rmw_ret_t, Vec<bool>) {
+    let (mut s, mut g, mut v, mut c, mut ev) = (
+        e.subs.to_vec(),
+        e.guards.to_vec(),
+        e.services.to_vec(),
+        e.clients.to_vec(),
+        e.events.to_vec(),
+    );
+    let mut sa = rmw_subscriptions_t {
+        subscriber_count: s.len(),
+        subscribers: s.as_mut_ptr(),
+    };
+    let mut ga = rmw_guard_conditions_t {
+        guard_condition_count: g.len(),
+        guard_conditions: g.as_mut_ptr(),
+    };
+    let mut va = rmw_services_t {
+        service_count: v.len(),
+        services: v.as_mut_ptr(),
+    };
+    let mut ca = rmw_clients_t {
+        client_count: c.len(),
+        clients: c.as_mut_ptr(),
+    };
+    let mut ea = rmw_events_t {
+        event_count: ev.len(),
+        events: ev.as_mut_ptr(),
+    };
+    let t = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+    // SAFETY: forwarded from the caller.
+    let r = unsafe { rmw_wait(&mut sa, &mut ga, &mut va, &mut ca, &mut ea, ws, t) };
+    let ready = s
+        .iter()
+        .chain(&g)
+        .chain(&v)
+        .chain(&c)
+        .chain(&ev)
+        .map(|p| !p.is_null())
+        .collect();
+    (r, ready)
+}
+
+/// [`wait_on`] that must end with `RMW_RET_OK` or `RMW_RET_TIMEOUT`; returns which entries
+/// stayed non-null (subscriptions, services, clients, events).
+///
+/// # Safety
+/// Live wait set and entries.
+pub unsafe fn wait(
+    ws: *mut rmw_wait_set_t,
+    subs: &[*mut c_void],
+    services: &[*mut c_void],
+    clients: &[*mut c_void],
+    events: &[*mut c_void],
+    timeout: rmw_time_t,
+) -> Vec<bool> {
+    let e = Entries {
+        subs,
+        services,
+        clients,
+        events,
+        ..Entries::default()
+    };
+    // SAFETY: forwarded from the caller.
+    let (r, ready) = unsafe { wait_on(ws, e, Some(timeout)) };
+    assert!(
+        r == RMW_RET_OK || r == RMW_RET_TIMEOUT,
+        "{r}: {:?}",
+        last_error()
+    );
+    ready
+}
+
+/// Waits on one subscription; returns whether it was reported ready.
+///
+/// # Safety
+/// Live wait set and subscription.
+pub unsafe fn wait_sub(
+    ws: *mut rmw_wait_set_t,
+    sub: *mut rmw_subscription_t,
+    timeout: Option<rmw_time_t>,
+) -> bool {
+    // SAFETY: forwarded from the caller.
+    let (r, ready) = unsafe {
+        wait_on(
+            ws,
+            Entries {
+                subs: &[(*sub).data],
+                ..Entries::default()
+            },
+            timeout,
+        )
+    };
+    match r {
+        RMW_RET_OK => {
+            assert!(ready[0]);
+            true
+        }
+        RMW_RET_TIMEOUT => {
+            assert!(!ready[0]);
+            false
+        }
+        r => panic!("rmw_wait returned {r}: {:?}", last_error()),
+    }
+}
+
+/// Waits on events; returns which entries stayed non-null.
+///
+/// # Safety
+/// Live wait set and events.
+pub unsafe fn wait_events(
+    ws: *mut rmw_wait_set_t,
+    events: &mut [&mut rmw_event_t],
+    timeout: Option<rmw_time_t>,
+) -> Vec<bool> {
+    let entries: Vec<*mut c_void> = events
+        .iter_mut()
+        .map(|e| (&mut **e as *mut rmw_event_t).cast())
+        .collect();
+    let e = Entries {
+        events: &entries,
+        ..Entries::default()
+    };
+    // SAFETY: forwarded from the caller.
+    let (r, ready) = unsafe { wait_on(ws, e, timeout) };
+    assert!(
+        r == RMW_RET_OK || r == RMW_RET_TIMEOUT,
+        "{r}: {:?}",
+        last_error()
+    );
+    ready
+}
+
+/// Waits on services and clients; returns which entries stayed non-null.
+///
+/// # Safety
+/// Live wait set; entries are the data of live services / clients.
+pub unsafe fn wait_services(
+    ws: *mut rmw_wait_set_t,
+    services: &[*mut c_void],
+    clients: &[*mut c_void],
+    timeout: Option<rmw_time_t>,
+) -> (Vec<bool>, Vec<bool>) {
+    let e = Entries {
+        services,
+        clients,
+        ..Entries::default()
+    };
+    // SAFETY: forwarded from the caller.
+    let (r, ready) = unsafe { wait_on(ws, e, timeout) };
+    assert!(
+        r == RMW_RET_OK || r == RMW_RET_TIMEOUT,
+        "{r}: {:?}",
+        last_error()
+    );
+    let (s, c) = ready.split_at(services.len());
+    (s.to_vec(), c.to_vec())
+}
+
+/// Takes a matched status, which must be taken.
+///
+/// # Safety
+/// A live matched event.
+pub unsafe fn matched(ev: &rmw_event_t) -> rmw_matched_status_t {
+    // SAFETY: all-zero is a valid status; the event is a matched event.
+    unsafe {
+        let mut st: rmw_matched_status_t = std::mem::zeroed();
+        let mut taken = false;
+        assert_eq!(
+            rmw_take_event(
+                ev,
+                (&mut st as *mut rmw_matched_status_t).cast(),
+                &mut taken
+            ),
+            RMW_RET_OK
+        );
+        assert!(taken);
+        st
+    }
+}
+
+/// A C service type support whose request is std_msgs/msg/String and whose response is
+/// `response`, from the fixture's message handles.
+pub fn service_type_support(response: &str) -> rosidl_service_type_support_t {
+    rosidl_service_type_support_t {
+        typesupport_identifier: c"rosidl_typesupport_introspection_c".as_ptr(),
+        data: std::ptr::null(),
+        func: None,
+        request_typesupport: super::type_support(Flavor::C, "std_msgs/msg/String"),
+        response_typesupport: super::type_support(Flavor::C, response),
+        event_typesupport: std::ptr::null(),
+        event_message_create_handle_function: std::ptr::null(),
+        event_message_destroy_handle_function: std::ptr::null(),
+        get_type_hash_func: std::ptr::null(),
+        get_type_description_func: std::ptr::null(),
+        get_type_description_sources_func: std::ptr::null(),
+    }
+}

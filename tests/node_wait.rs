@@ -1,0 +1,300 @@
+//! Waiting on a node from outside its endpoints (`NodeWaker`, `Node::wait_until`,
+//! `NodeWaker::wait_any`, `Node::try_next_event`, `Subscriber::try_take`): a flag raised by
+//! another thread ends a wait through `NodeWaker::wake` without a lost wake-up, deadlines end
+//! it with `Timeout`, closing ends it with `Closed`, and one thread waits on two nodes (two
+//! links) at once, as well as two threads on one node (leader and follower).
+
+#![cfg(target_os = "linux")]
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use l2net::node::{Event, Node, NodeConfig, NodeError, NodeLink, NodeWaker, Qos};
+use l2net_core::MacAddr;
+use l2net_core::link::mem::{SegmentConfig, SyncSegment, arena_len};
+use l2net_linux::link::{LinkConfig, LinuxLink};
+use l2net_linux::netns::{Netns, VethPair, require_privileges};
+
+const T: Duration = Duration::from_secs(10);
+
+fn mem_node(domain: u16) -> Node<impl NodeLink> {
+    let arena: &'static mut [u8] = Box::leak(vec![0u8; arena_len(256, 1500)].into_boxed_slice());
+    let seg: &'static SyncSegment<'static, 1, 256> = Box::leak(Box::new(
+        SyncSegment::new(arena, SegmentConfig::DEFAULT).unwrap(),
+    ));
+    let link = seg.link(MacAddr([0x02, 0x4c, 0, 0, 0, 2]), 1500).unwrap();
+    Node::new(link, NodeConfig::new(domain, "wait")).unwrap()
+}
+
+/// A node on `lo` in a namespace of its own: waits sleep on the link's descriptor, so a lost
+/// wake-up is not hidden by a polling interval.
+fn lo_node(domain: u16) -> (Node<LinuxLink>, Netns) {
+    let ns = Netns::new("nodewait").unwrap();
+    ns.set_up("lo").unwrap();
+    let link = ns
+        .run(|| LinuxLink::open(&LinkConfig::new("lo")))
+        .unwrap()
+        .unwrap()
+        .0;
+    (
+        Node::new(link, NodeConfig::new(domain, "wait")).unwrap(),
+        ns,
+    )
+}
+
+#[test]
+fn wake_ends_a_wait_and_deadline_times_out() {
+    let node = mem_node(40);
+    let t0 = Instant::now();
+    let r = node.wait_until(|| false, Some(t0 + Duration::from_millis(30)));
+    assert!(matches!(r, Err(NodeError::Timeout)), "{r:?}");
+    assert!(t0.elapsed() >= Duration::from_millis(30));
+    // A condition already true returns at once, even past the deadline.
+    node.wait_until(|| true, Some(t0)).unwrap();
+
+    let flag = AtomicBool::new(false);
+    let waker = node.waker();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(20));
+            flag.store(true, Ordering::Release);
+            waker.wake();
+        });
+        node.wait_until(|| flag.load(Ordering::Acquire), Some(Instant::now() + T))
+            .unwrap();
+    });
+    assert!(waker.same_node(&node.waker()));
+    assert!(!waker.is_closed());
+}
+
+#[test]
+fn closing_the_node_ends_a_wait() {
+    let node = mem_node(41);
+    let waker = node.waker();
+    let r = std::thread::scope(|s| {
+        let h = s.spawn(|| waker.wait_until(|| false, Some(Instant::now() + T)));
+        std::thread::sleep(Duration::from_millis(20));
+        node.close();
+        h.join().unwrap()
+    });
+    assert!(matches!(r, Err(NodeError::Closed)), "{r:?}");
+    assert!(waker.is_closed());
+    assert!(matches!(
+        waker.wait_until(|| false, None),
+        Err(NodeError::Closed)
+    ));
+}
+
+#[test]
+fn try_take_and_try_next_event_do_not_wait() {
+    let node = mem_node(42);
+    let sub = node
+        .subscriber("/w", "test/Counter", Qos::reliable(8))
+        .unwrap();
+    let publ = node
+        .publisher("/w", "test/Counter", Qos::reliable(8))
+        .unwrap();
+    let mut matched = 0;
+    while let Some(ev) = node.try_next_event().unwrap() {
+        matched += usize::from(matches!(ev, Event::Matched { .. }));
+    }
+    assert_eq!(matched, 2, "a Matched event on each side, queued");
+    let mut buf = [0u8; 16];
+    assert!(sub.try_take(&mut buf).unwrap().is_none());
+    publ.publish(b"one").unwrap();
+    let info = sub
+        .try_take(&mut buf)
+        .unwrap()
+        .expect("a local sample is queued at once");
+    assert_eq!(&buf[..info.len], b"one");
+    assert!(sub.try_take(&mut buf).unwrap().is_none());
+    assert!(matches!(
+        NodeWaker::<LinuxLink>::wait_any(&[], || true, None),
+        Err(NodeError::Config(_))
+    ));
+}
+
+/// Two threads hand a counter back and forth 2000 times, each raising it and waking the
+/// node, each waiting for the other's step with `wait_until`. The node sleeps on `lo`'s
+/// descriptor with no endpoint and no timer due for seconds: a lost wake-up would show as a
+/// `Timeout` after 2 s.
+#[test]
+fn no_wake_up_is_lost() {
+    if !require_privileges("no_wake_up_is_lost") {
+        return;
+    }
+    let (node, _ns) = lo_node(43);
+    let step = AtomicU64::new(0);
+    let patience = Duration::from_secs(2);
+    std::thread::scope(|s| {
+        let (w, step) = (node.waker(), &step);
+        s.spawn(move || {
+            for i in 0..2000u64 {
+                w.wait_until(
+                    || step.load(Ordering::Acquire) == 2 * i + 1,
+                    Some(Instant::now() + patience),
+                )
+                .unwrap_or_else(|e| panic!("B at step {i}: {e}"));
+                step.store(2 * i + 2, Ordering::Release);
+                w.wake();
+            }
+        });
+        let w = node.waker();
+        for i in 0..2000u64 {
+            step.store(2 * i + 1, Ordering::Release);
+            w.wake();
+            w.wait_until(
+                || step.load(Ordering::Acquire) == 2 * i + 2,
+                Some(Instant::now() + patience),
+            )
+            .unwrap_or_else(|e| panic!("A at step {i}: {e}"));
+        }
+    });
+}
+
+/// One thread waits on two nodes (two links, one per namespace) at once and takes every
+/// sample of both directions; meanwhile a second thread on node b waits for its own topic
+/// (a follower of whichever thread leads b).
+#[test]
+fn one_thread_waits_on_two_nodes() {
+    if !require_privileges("one_thread_waits_on_two_nodes") {
+        return;
+    }
+    let a = Netns::new("nodewait").unwrap();
+    let b = Netns::new("nodewait").unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let (ia, ib) = (veth.a_name().to_string(), veth.b_name().to_string());
+    let la = a
+        .run(move || LinuxLink::open(&LinkConfig::new(&ia)))
+        .unwrap()
+        .unwrap()
+        .0;
+    let lb = b
+        .run(move || LinuxLink::open(&LinkConfig::new(&ib)))
+        .unwrap()
+        .unwrap()
+        .0;
+    let na = Node::new(la, NodeConfig::new(44, "wait-a")).unwrap();
+    let nb = Node::new(lb, NodeConfig::new(44, "wait-b")).unwrap();
+    let q = Qos::reliable(64);
+    let (pub_x, sub_x) = (
+        na.publisher("/x", "test/C", q).unwrap(),
+        nb.subscriber("/x", "test/C", q).unwrap(),
+    );
+    let (pub_y, sub_y) = (
+        nb.publisher("/y", "test/C", q).unwrap(),
+        na.subscriber("/y", "test/C", q).unwrap(),
+    );
+    let (pub_z, sub_z) = (
+        na.publisher("/z", "test/C", q).unwrap(),
+        nb.subscriber("/z", "test/C", q).unwrap(),
+    );
+    for p in [&pub_x, &pub_y, &pub_z] {
+        p.wait_for_subscribers(1, T).unwrap();
+    }
+    let n = 500u32;
+    let wakers = [na.waker(), nb.waker()];
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..n {
+                pub_x.publish(&i.to_be_bytes()).unwrap();
+                pub_y.publish(&i.to_be_bytes()).unwrap();
+                pub_z.publish(&i.to_be_bytes()).unwrap();
+            }
+        });
+        let follower = s.spawn(|| {
+            let mut buf = [0u8; 16];
+            for i in 0..n {
+                let mut got = None;
+                nb.wait_until(
+                    || {
+                        got = sub_z.try_take(&mut buf).unwrap();
+                        got.is_some()
+                    },
+                    Some(Instant::now() + T),
+                )
+                .unwrap();
+                assert_eq!(&buf[..4], &i.to_be_bytes());
+            }
+        });
+        let (mut next_x, mut next_y) = (0u32, 0u32);
+        let mut buf = [0u8; 16];
+        while next_x < n || next_y < n {
+            let (mut got_x, mut got_y) = (false, false);
+            NodeWaker::wait_any(
+                &wakers,
+                || {
+                    got_x = sub_x.try_take(&mut buf).unwrap().is_some();
+                    if got_x {
+                        return true;
+                    }
+                    got_y = sub_y.try_take(&mut buf).unwrap().is_some();
+                    got_y
+                },
+                Some(Instant::now() + T),
+            )
+            .unwrap_or_else(|e| panic!("after x {next_x}, y {next_y}: {e}"));
+            let v = u32::from_be_bytes(buf[..4].try_into().unwrap());
+            if got_x {
+                assert_eq!(v, next_x, "x in order");
+                next_x += 1;
+            } else {
+                assert_eq!(v, next_y, "y in order");
+                next_y += 1;
+            }
+        }
+        follower.join().unwrap();
+    });
+}
+
+/// A thread that only polls (`wait_until` with a deadline already passed, as an executor's
+/// non-blocking spin does) still receives: each poll takes in what the link holds.
+#[test]
+fn polling_alone_receives() {
+    if !require_privileges("polling_alone_receives") {
+        return;
+    }
+    let a = Netns::new("nodewait").unwrap();
+    let b = Netns::new("nodewait").unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let (ia, ib) = (veth.a_name().to_string(), veth.b_name().to_string());
+    let la = a
+        .run(move || LinuxLink::open(&LinkConfig::new(&ia)))
+        .unwrap()
+        .unwrap()
+        .0;
+    let lb = b
+        .run(move || LinuxLink::open(&LinkConfig::new(&ib)))
+        .unwrap()
+        .unwrap()
+        .0;
+    let na = Node::new(la, NodeConfig::new(45, "poll-a")).unwrap();
+    let nb = Node::new(lb, NodeConfig::new(45, "poll-b")).unwrap();
+    let q = Qos::reliable(64);
+    let publ = na.publisher("/p", "test/C", q).unwrap();
+    let sub = nb.subscriber("/p", "test/C", q).unwrap();
+    publ.wait_for_subscribers(1, T).unwrap();
+    sub.wait_for_publishers(1, T).unwrap();
+    let end = Instant::now() + T;
+    let mut buf = [0u8; 16];
+    for i in 0..200u32 {
+        publ.publish(&i.to_be_bytes()).unwrap();
+        loop {
+            let mut got = false;
+            match nb.wait_until(
+                || {
+                    got = sub.try_take(&mut buf).unwrap().is_some();
+                    got
+                },
+                Some(Instant::now()),
+            ) {
+                Ok(()) => break,
+                Err(NodeError::Timeout) => {
+                    assert!(Instant::now() < end, "sample {i} never arrived");
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(&buf[..4], &i.to_be_bytes());
+    }
+}
