@@ -1780,7 +1780,9 @@ impl<L: NodeLink> NodeWaker<L> {
     /// registered as a waiter everywhere: whatever makes it true later — a sample, an event,
     /// another thread's [`NodeWaker::wake`] after it raised a flag — wakes the thread, so no
     /// wake-up is lost. `ready` may take samples and events (`try_take`, `try_recv`,
-    /// `try_next_event`, ...) but must not wait on these nodes itself.
+    /// `try_next_event`, ...) but must not wait on these nodes itself. A wait whose deadline
+    /// has already passed (a poll) first takes in what the links hold, so that a thread that
+    /// only polls still receives.
     pub fn wait_any(
         nodes: &[Self],
         mut ready: impl FnMut() -> bool,

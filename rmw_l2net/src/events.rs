@@ -4,9 +4,11 @@
 //! structs report them.
 //!
 //! Every publisher and subscription owns an [`EndpointEvents`]; the context's [`EventRouter`]
-//! maps the engine's handle of its writer or reader ([`LocalEndpoint`]) to it. The context's
-//! dispatcher thread hands every engine event to [`EventRouter::route`] and then wakes the
-//! wait sets, so an event entry of a wait set becomes ready without anyone polling.
+//! maps the engine's handle of its writer or reader ([`LocalEndpoint`]) to it. Whoever routes
+//! the context's events (`context::Hub::pump`: a thread in `rmw_wait` or `rmw_take_event`, or
+//! the context's background thread) hands each to [`EventRouter::route`] and then wakes the wait
+//! sets, so an event entry of a wait set becomes ready without anyone polling; each event type
+//! also has a [`Listener`] for the EventsExecutor's callback.
 //!
 //! Counting follows DDS (and so rmw_cyclonedds_cpp): `total_count` is cumulative, each
 //! `*_change` is the difference since the status was last taken and is reset by a take.
@@ -238,7 +240,7 @@ impl Occurrence {
 }
 
 /// The QoS event counters of one publisher or subscription, and the listener of each of its
-/// event types (index: [`listener_index`]).
+/// event types.
 #[derive(Debug, Default)]
 pub struct EndpointEvents {
     c: Mutex<Counters>,

@@ -11,9 +11,10 @@
 //! * [`cdr`]: the CDR byte stream (safe code only);
 //! * [`qos`]: QoS compatibility rules (safe code only);
 //! * [`config`]: interface and domain from the init options and the environment;
-//! * [`context`]: a context's node, its event dispatcher, subscription queues (Linux);
+//! * [`context`]: a context's node, its hub (what `rmw_wait` waits on, event routing, the
+//!   background thread), subscription queues (Linux);
 //! * [`events`]: QoS event statuses (deadline, incompatible QoS, lost messages) per endpoint;
-//! * [`wait`]: the wake-up that `rmw_wait` sleeps on;
+//! * [`wait`]: the process-wide wake-up of waiting threads (guard conditions, QoS counts);
 //! * [`graph`]: the ROS graph (nodes and their endpoints) and its wire description;
 //! * [`guard`]: guard condition state (safe code only);
 //! * [`listener`]: the EventsExecutor's listener callbacks (safe code only);
