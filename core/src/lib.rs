@@ -7,6 +7,15 @@
 //! * [`time`]: the engine's notion of time. The core never reads a clock: callers pass `now`.
 //!
 //! The crate is `#![no_std]`, uses no allocator and no `unsafe`.
+//!
+//! Cargo features: every protocol feature is on by default (`local`, `fragmentation`,
+//! `liveliness-manual`, `batching`, `services`, `transient-local`, `paged-hello`, `deadline`,
+//! `lifespan`). A small node turns off what it does not use (`default-features = false`): what a
+//! build leaves out is refused where it is asked for (`engine::EndpointError::Unsupported`,
+//! `engine::ConfigError::Unsupported`, `engine::WriteError::TooLarge`) and counted where it
+//! arrives (`engine::Stats::rx_unsupported`), and the participant stays wire compatible.
+//! docs/ARCHITECTURE.md ("Cargo features of `l2net-core`") says what each one adds; `std` and
+//! `defmt` are the other two features.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -139,3 +139,140 @@ fn without_batching_a_batch_delay_is_refused() {
     let e = Node::new(config, 1, MAC_A, leak(4096), Instant::ZERO).err();
     assert_eq!(e, Some(ConfigError::Unsupported));
 }
+
+#[cfg(not(feature = "paged-hello"))]
+#[test]
+fn without_paged_hello_one_hello_carries_every_endpoint() {
+    type Big<'a> = Participant<'a, 2, 8, 9, 8, 8, 2, 2, 16>;
+    let mut p = Big::new(Config::new(0, "a"), 1, MAC_A, leak(4096), Instant::ZERO).unwrap();
+    for i in 0..8 {
+        p.create_writer(&format!("t{i}"), "T", None, Qos::reliable(2), leak(256))
+            .unwrap();
+    }
+    // A ninth would need a second HELLO page: refused, and its slot is free again.
+    let e = p.create_reader("t9", "T", None, Qos::reliable(2), leak(256));
+    assert_eq!(e.err(), Some(EndpointError::Unsupported));
+    let e = p.create_writer("t9", "T", None, Qos::reliable(2), leak(256));
+    assert_eq!(e.err(), Some(EndpointError::Unsupported));
+}
+
+#[cfg(not(any(feature = "deadline", feature = "lifespan")))]
+#[test]
+fn without_deadline_and_lifespan_such_endpoints_are_refused() {
+    let mut p = Node::new(Config::new(0, "a"), 1, MAC_A, leak(4096), Instant::ZERO).unwrap();
+    let d = Qos::reliable(2).with_deadline(Duration::from_millis(10));
+    let l = Qos::reliable(2).with_lifespan(Duration::from_millis(10));
+    for qos in [d, l] {
+        let e = p.create_writer("t", "T", None, qos, leak(512));
+        assert_eq!(e.err(), Some(EndpointError::Unsupported));
+        let e = p.create_reader("u", "T", None, qos, leak(512));
+        assert_eq!(e.err(), Some(EndpointError::Unsupported));
+    }
+}
+
+/// Without `fragmentation`: a DATA_FRAG from a full peer is counted and dropped, and the
+/// reliable reader waiting for that sample skips it, so the next sample still arrives; a
+/// NACK_FRAG (for fragments this participant never sent) is counted and dropped.
+#[cfg(not(feature = "fragmentation"))]
+#[test]
+fn without_fragmentation_received_fragments_are_counted_and_skipped() {
+    use l2net_core::RxMeta;
+    use l2net_core::wire::frame::FrameRepr;
+    use l2net_core::wire::msg::{
+        DataFragRepr, DataRepr, EndpointKind, EndpointRepr, Endpoints, FragLayout, HeartbeatRepr,
+        HelloRepr, MessageRepr, NackFragRepr, Qos as WireQos, SeqSet,
+    };
+    use l2net_core::wire::{EntityId, ParticipantId, TagStack};
+
+    const PEER: u64 = 0x77;
+    const PEER_MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 0x77]);
+    let now = Instant::from_millis(1);
+    let mut b = Node::new(Config::new(3, "b"), 0x5eed_0002, MAC_B, leak(4096), now).unwrap();
+    let r = b
+        .create_reader("/f", "T", None, Qos::reliable(4), leak(1024))
+        .unwrap();
+    let frame = |msg: MessageRepr<'_>| {
+        let f = FrameRepr {
+            dst: MAC_B,
+            src: PEER_MAC,
+            tags: TagStack::new(),
+            domain: 3,
+            sender: ParticipantId::new(PEER).unwrap(),
+            message: msg,
+        };
+        let mut buf = vec![0u8; f.buffer_len()];
+        f.emit(&mut buf).unwrap();
+        buf
+    };
+    let writer = EntityId(5);
+    let publisher = [EndpointRepr {
+        entity: writer,
+        kind: EndpointKind::Publisher,
+        qos: WireQos {
+            reliable: true,
+            history_depth: 4,
+            ..WireQos::default()
+        },
+        topic: "/f",
+        type_name: "T",
+        type_hash: None,
+    }];
+    let hello = frame(MessageRepr::Hello(HelloRepr {
+        reply_requested: false,
+        lease_ms: 10_000,
+        graph_epoch: 1,
+        first_endpoint_index: 0,
+        total_endpoints: 1,
+        name: "full",
+        endpoints: Endpoints::List(&publisher),
+    }));
+    b.handle_frame(&hello, RxMeta::default(), now);
+    assert_eq!(b.reader_matches(r), 1);
+    // The writer tells the reader where its stream starts (sample 1).
+    let hb = frame(MessageRepr::Heartbeat(HeartbeatRepr {
+        is_final: false,
+        liveliness: false,
+        writer,
+        first_seq: 1,
+        last_seq: 2,
+        count: 1,
+        reader: None,
+    }));
+    b.handle_frame(&hb, RxMeta::default(), now);
+    // Sample 1 comes in fragments: counted, dropped, skipped.
+    let big = [9u8; 2000];
+    let frag = frame(MessageRepr::DataFrag(DataFragRepr {
+        writer,
+        seq: 1,
+        source_timestamp_ns: 0,
+        related: None,
+        layout: FragLayout::new(2000, 1000).unwrap(),
+        frag_index: 0,
+        fragment: &big[..1000],
+    }));
+    b.handle_frame(&frag, RxMeta::default(), now);
+    assert_eq!(b.stats().rx_unsupported, 1);
+    // Sample 2 fits a frame and is delivered: the stream did not stall on sample 1.
+    let data = frame(MessageRepr::Data(DataRepr {
+        writer,
+        seq: 2,
+        source_timestamp_ns: 0,
+        related: None,
+        payload: b"two",
+    }));
+    b.handle_frame(&data, RxMeta::default(), now);
+    let mut buf = [0u8; 16];
+    let info = b.take(r, &mut buf).unwrap().expect("sample 2");
+    assert_eq!((info.seq, &buf[..info.len]), (2, &b"two"[..]));
+    // A NACK_FRAG for a writer of ours: nothing to repair here.
+    let nack = frame(MessageRepr::NackFrag(NackFragRepr {
+        writer_participant: ParticipantId::new(0x5eed_0002).unwrap(),
+        writer: EntityId(1),
+        reader: writer,
+        seq: 1,
+        count: 1,
+        missing: SeqSet::new(0, 8).unwrap(),
+    }));
+    b.handle_frame(&nack, RxMeta::default(), now);
+    assert_eq!(b.stats().rx_unsupported, 2);
+}

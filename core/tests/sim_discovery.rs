@@ -396,6 +396,7 @@ fn small_best_effort_samples_are_batched_when_the_writer_outpaces_the_link() {
     assert!(frames < 10, "{frames} frames for 60 small samples");
 }
 
+#[cfg(feature = "deadline")]
 #[test]
 fn deadline_missed_is_reported() {
     let mut sim = Sim::new(2, 9, cfg);

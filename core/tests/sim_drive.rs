@@ -9,7 +9,10 @@ use std::time::Duration;
 use l2net_core::engine::{Config, Participant, Qos, drive};
 use l2net_core::link::mem::{LinkConfig, Segment, SegmentConfig, arena_len};
 use l2net_core::{Instant, MacAddr};
-#[cfg(any(feature = "batching", feature = "transient-local"))]
+#[cfg(any(
+    feature = "batching",
+    all(feature = "transient-local", feature = "lifespan")
+))]
 use sim_util::Sim;
 use sim_util::{leak, payload};
 
@@ -151,7 +154,7 @@ fn batch_delay_bounds_the_wait_of_a_lone_sample() {
     assert_eq!(n, 2);
 }
 
-#[cfg(feature = "transient-local")]
+#[cfg(all(feature = "transient-local", feature = "lifespan"))]
 #[test]
 fn lifespan_expires_samples_on_both_sides() {
     let mut sim = Sim::new(2, 41, |_| Config::new(0, "l"));

@@ -171,6 +171,27 @@ where
     pub fn from_driver(driver: D) -> Result<Self, crate::NicError> {
         Ok(Self::new(EmbassyNic::new(driver)?))
     }
+
+    /// Like [`NicLink::from_driver`], but the link is built in `slot` (a `static`'s
+    /// `MaybeUninit`) and checked there: with a driver built by value in the call (such as
+    /// `Lan9118::unstarted`), no copy of its frame buffers goes through the stack. On an error
+    /// `slot` holds a link that must not be used (build it again).
+    #[inline(always)]
+    pub fn from_driver_in(
+        slot: &mut core::mem::MaybeUninit<Self>,
+        driver: D,
+    ) -> Result<&mut Self, crate::NicError> {
+        let link = slot.write(NicLink {
+            nic: EmbassyNic::unchecked(driver),
+            rx_buf: [0; RX],
+            unflushed: 0,
+            link_up: false,
+            stats: LinkStats::default(),
+        });
+        link.nic.check()?;
+        link.link_up = link.nic.link_up(&mut noop_context());
+        Ok(link)
+    }
 }
 
 #[cfg(feature = "smoltcp")]

@@ -197,6 +197,26 @@ impl<D: embassy_net_driver::Driver + MulticastFilter> EmbassyNic<D> {
     // Always inlined, so that the driver is not copied through this frame (see `NicLink::new`).
     #[inline(always)]
     pub fn new(driver: D) -> Result<Self, NicError> {
+        let mut nic = Self::unchecked(driver);
+        nic.check()?;
+        Ok(nic)
+    }
+
+    /// `driver` as it is, not yet checked: [`EmbassyNic::check`] fills in the MAC and the
+    /// frame size. For building it in place (`NicLink::from_driver_in`): nothing borrows the
+    /// driver before it is in its final place.
+    #[inline(always)]
+    pub(crate) fn unchecked(driver: D) -> Self {
+        EmbassyNic {
+            driver,
+            mac: MacAddr::ZERO,
+            max_frame_len: 0,
+        }
+    }
+
+    /// The checks of [`EmbassyNic::new`], on a driver in place.
+    pub(crate) fn check(&mut self) -> Result<(), NicError> {
+        let driver = &self.driver;
         let mac = match driver.hardware_address() {
             embassy_net_driver::HardwareAddress::Ethernet(mac) => MacAddr(mac),
             _ => return Err(NicError::NotEthernet),
@@ -206,11 +226,9 @@ impl<D: embassy_net_driver::Driver + MulticastFilter> EmbassyNic<D> {
         if max_frame_len < MIN_USEFUL_FRAME {
             return Err(NicError::FrameTooSmall { max_frame_len });
         }
-        Ok(EmbassyNic {
-            driver,
-            mac,
-            max_frame_len,
-        })
+        self.mac = mac;
+        self.max_frame_len = max_frame_len;
+        Ok(())
     }
 
     /// The wrapped driver.

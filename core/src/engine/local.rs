@@ -222,7 +222,7 @@ impl<
         if let Some(r) = self.readers[ri].as_mut() {
             r.local_writers += 1;
             if r.deadline_next.is_none() {
-                r.deadline_next = r.info.qos.deadline.map(|d| now + d);
+                r.deadline_next = super::participant::deadline_of(&r.info.qos).map(|d| now + d);
             }
         }
         self.push_event(Event::Matched {

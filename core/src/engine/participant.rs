@@ -442,7 +442,7 @@ impl<const H: usize, const M: usize> LocalReader<'_, H, M> {
         events: &mut Deque<Event, Q>,
     ) {
         stats.samples_delivered += 1;
-        if let Some(d) = self.info.qos.deadline {
+        if let Some(d) = deadline_of(&self.info.qos) {
             self.deadline_next = Some(now + d);
         }
         if !self.notified {
@@ -453,6 +453,28 @@ impl<const H: usize, const M: usize> LocalReader<'_, H, M> {
             };
             queue_event(events, stats, Event::DataAvailable { reader });
         }
+    }
+}
+
+/// A local endpoint's deadline period: always `None` without the `deadline` feature (such
+/// endpoints are refused), so that the deadline bookkeeping folds away.
+#[inline(always)]
+pub(crate) fn deadline_of(q: &Qos) -> Option<Duration> {
+    if cfg!(feature = "deadline") {
+        q.deadline
+    } else {
+        None
+    }
+}
+
+/// A local endpoint's lifespan: always `None` without the `lifespan` feature (see
+/// [`deadline_of`]).
+#[inline(always)]
+pub(crate) fn lifespan_of(q: &Qos) -> Option<Duration> {
+    if cfg!(feature = "lifespan") {
+        q.lifespan
+    } else {
+        None
     }
 }
 
@@ -795,6 +817,11 @@ impl<
         if !cfg!(feature = "transient-local") && qos.durability == Durability::TransientLocal {
             return Err(EndpointError::Unsupported);
         }
+        if !cfg!(feature = "deadline") && qos.deadline.is_some()
+            || !cfg!(feature = "lifespan") && qos.lifespan.is_some()
+        {
+            return Err(EndpointError::Unsupported);
+        }
         Ok(EndpointInfo {
             entity,
             kind,
@@ -885,7 +912,7 @@ impl<
             hb_last: Instant::ZERO,
             hb_soon: false,
             blocked: false,
-            deadline_next: qos.deadline.map(|d| self.now + d),
+            deadline_next: deadline_of(&qos).map(|d| self.now + d),
             batch_until: None,
         });
         self.w_hi = self.w_hi.max(slot + 1);
@@ -962,6 +989,11 @@ impl<
             qos,
             history,
         )?;
+        if !self.hello_fits() {
+            self.writers[usize::from(h.index)] = None;
+            self.shrink_tables();
+            return Err(EndpointError::Unsupported);
+        }
         self.endpoints_changed();
         self.match_local_writer(usize::from(h.index));
         Ok(h)
@@ -982,6 +1014,11 @@ impl<
         }
         let entity = self.alloc_entity();
         let h = self.add_reader(entity, Role::Topic, topic, type_name, type_hash, qos, queue)?;
+        if !self.hello_fits() {
+            self.readers[usize::from(h.index)] = None;
+            self.shrink_tables();
+            return Err(EndpointError::Unsupported);
+        }
         self.endpoints_changed();
         self.match_local_reader(usize::from(h.index));
         Ok(h)
@@ -1064,10 +1101,22 @@ impl<
                 return Err(e);
             }
         };
+        if !self.hello_fits() {
+            self.writers[usize::from(w.index)] = None;
+            self.readers[usize::from(r.index)] = None;
+            self.shrink_tables();
+            return Err(EndpointError::Unsupported);
+        }
         self.endpoints_changed();
         self.match_local_writer(usize::from(w.index));
         self.match_local_reader(usize::from(r.index));
         Ok((w, r))
+    }
+
+    /// Without the `paged-hello` feature every announced endpoint must fit one HELLO (one
+    /// frame, at most 8 endpoints); always true with it.
+    fn hello_fits(&self) -> bool {
+        cfg!(feature = "paged-hello") || self.page_count(0) >= self.announced_count()
     }
 
     fn writer_index(&self, h: WriterHandle) -> Option<usize> {
@@ -1394,7 +1443,7 @@ impl<
             self.any_manual_match = true;
         }
         if r.deadline_next.is_none() {
-            r.deadline_next = r.info.qos.deadline.map(|d| self.now + d);
+            r.deadline_next = deadline_of(&r.info.qos).map(|d| self.now + d);
         }
         if let Some(e) = self.graph.endpoint_mut(slot) {
             e.matched += 1;
@@ -1618,7 +1667,7 @@ impl<
                 for p in w.live_mut().iter_mut().flatten() {
                     p.state.history_released_below(first);
                 }
-                if let Some(d) = w.info.qos.deadline {
+                if let Some(d) = deadline_of(&w.info.qos) {
                     w.deadline_next = Some(now + d);
                 }
                 // A sample asserts the writer's liveliness.
@@ -1824,7 +1873,7 @@ impl<
         let Some(r) = self.readers[ri].as_mut() else {
             return Err(TakeError::UnknownReader);
         };
-        if let Some(life) = r.info.qos.lifespan {
+        if let Some(life) = lifespan_of(&r.info.qos) {
             let cutoff = Instant::from_nanos(now.as_nanos().saturating_sub(life.as_nanos() as u64));
             r.queue.expire_before(cutoff);
         }
@@ -1969,7 +2018,7 @@ impl<
             let Some(w) = self.writers[wi].as_mut() else {
                 continue;
             };
-            if let Some(life) = w.info.qos.lifespan {
+            if let Some(life) = lifespan_of(&w.info.qos) {
                 let cutoff =
                     Instant::from_nanos(now.as_nanos().saturating_sub(life.as_nanos() as u64));
                 if w.history.expire_before(cutoff) > 0 {
@@ -1984,7 +2033,7 @@ impl<
                     }
                 }
             }
-            if let (Some(d), Some(next)) = (w.info.qos.deadline, w.deadline_next)
+            if let (Some(d), Some(next)) = (deadline_of(&w.info.qos), w.deadline_next)
                 && now > next
             {
                 w.deadline_next = Some(now + d);
@@ -2013,7 +2062,7 @@ impl<
             let Some(r) = self.readers[ri].as_mut() else {
                 continue;
             };
-            if let (Some(d), Some(next)) = (r.info.qos.deadline, r.deadline_next)
+            if let (Some(d), Some(next)) = (deadline_of(&r.info.qos), r.deadline_next)
                 && now > next
                 && (r.live().iter().flatten().next().is_some() || r.local_writers > 0)
             {

@@ -25,7 +25,12 @@ use crate::wire::msg::{DataFragRepr, FragLayout, NackFragRepr};
 use crate::wire::{self, EntityId, HeaderRepr, MacAddr, ParticipantId, WireError};
 
 /// Most endpoints in one HELLO page.
+#[cfg(feature = "paged-hello")]
 const MAX_PAGE: usize = 32;
+/// Without the `paged-hello` feature one HELLO carries every endpoint: at most this many (the
+/// page is built on the stack, 52 bytes an endpoint on 32-bit targets).
+#[cfg(not(feature = "paged-hello"))]
+const MAX_PAGE: usize = 8;
 /// Most samples in one BATCH.
 const MAX_BATCH: usize = 64;
 
@@ -182,7 +187,7 @@ impl<
     // -----------------------------------------------------------------------------------------
     // HELLO contents
 
-    fn announced_count(&self) -> usize {
+    pub(crate) fn announced_count(&self) -> usize {
         self.live_writers().iter().flatten().count()
             + self
                 .readers
@@ -217,7 +222,7 @@ impl<
     }
 
     /// How many endpoints from `first` fit into one HELLO body.
-    fn page_count(&self, first: usize) -> usize {
+    pub(crate) fn page_count(&self, first: usize) -> usize {
         let total = self.announced_count();
         let mut len = HelloRepr {
             reply_requested: false,

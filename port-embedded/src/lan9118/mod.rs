@@ -233,8 +233,42 @@ pub struct Lan9118<R, const MTU: usize = DEFAULT_MTU> {
 
 impl<R: Registers, const MTU: usize> Lan9118<R, MTU> {
     /// Reset and configure the chip. See the module docs for the sequence.
+    ///
+    /// The driver (its frame buffers are two MTUs) is returned by value; to build it where it
+    /// lives instead (a `static`, inside a link built in place), use
+    /// [`Lan9118::unstarted`] there and then [`Lan9118::start`].
     pub fn new(regs: R, config: Config) -> Result<Self, Error> {
-        let mut regs = regs;
+        let mut this = Self::unstarted(regs, config);
+        this.start(config)?;
+        Ok(this)
+    }
+
+    /// A driver that has not touched the chip yet: nothing but its fields, so that it can be
+    /// built in place (for example inside `NicLink::new_in`). It reports the MAC of `config`
+    /// (or none, all zeros, until [`Lan9118::start`] reads the chip's) and a link that is down.
+    /// Give the MAC in `config` when an adapter reads it before `start` (`EmbassyNic` does).
+    #[inline(always)]
+    pub fn unstarted(regs: R, config: Config) -> Self {
+        Lan9118 {
+            regs,
+            mac: config.mac.unwrap_or(MacAddr::ZERO),
+            chip_id: 0,
+            wake: config.wake,
+            rx_buf: [0; MTU],
+            rx_len: None,
+            tx_buf: [0; MTU],
+            tx_tag: 0,
+            link_up: false,
+            mc_refs: [0; 64],
+            stats: Stats::default(),
+        }
+    }
+
+    /// Reset and configure the chip (the sequence in the module docs) for a driver made by
+    /// [`Lan9118::unstarted`] with the same `config`. On an error the chip is in an unknown
+    /// state: start it again or drop the driver.
+    pub fn start(&mut self, config: Config) -> Result<(), Error> {
+        let regs = &mut self.regs;
         let read = regs.read(BYTE_TEST);
         if read != BYTE_TEST_VALUE {
             return Err(Error::BusCheck { read });
@@ -260,19 +294,9 @@ impl<R: Registers, const MTU: usize> Lan9118<R, MTU> {
         };
         regs.write(IRQ_CFG, IRQ_CFG_IRQ_TYPE | IRQ_CFG_IRQ_POL | irq_en);
 
-        let mut this = Lan9118 {
-            regs,
-            mac: MacAddr::ZERO,
-            chip_id,
-            wake: config.wake,
-            rx_buf: [0; MTU],
-            rx_len: None,
-            tx_buf: [0; MTU],
-            tx_tag: 0,
-            link_up: false,
-            mc_refs: [0; 64],
-            stats: Stats::default(),
-        };
+        let this = self;
+        this.chip_id = chip_id;
+        this.wake = config.wake;
 
         let mac = match config.mac {
             Some(mac) if mac.is_multicast() || mac == MacAddr::ZERO => {
@@ -327,7 +351,7 @@ impl<R: Registers, const MTU: usize> Lan9118<R, MTU> {
         this.regs.write(TX_CFG, TX_CFG_TX_ON | TX_CFG_TXSAO);
         this.link_up = this.read_link()?;
         info!("LAN9118 up, link {}", this.link_up);
-        Ok(this)
+        Ok(())
     }
 
     /// The MAC address in use.

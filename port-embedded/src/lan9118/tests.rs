@@ -325,3 +325,50 @@ fn interrupt_mode_arms_and_handler_masks() {
         "handler masks until the driver looks again"
     );
 }
+
+/// Built in place: a link over an unstarted driver touches no register until `start`, then
+/// the chip comes up as with `new`, and the link carries frames.
+#[test]
+fn a_link_built_in_place_over_an_unstarted_driver() {
+    use crate::Nic as _;
+    use core::mem::MaybeUninit;
+    use l2net_core::{Instant, RawLink, RxFrame, TxToken as _};
+
+    let mut chip = MockChip::new();
+    let config = Config::default().with_mac(OUR_MAC);
+    let mut slot = MaybeUninit::uninit();
+    let link: &mut crate::EmbassyLink<Lan9118<&mut MockChip>> =
+        crate::EmbassyLink::from_driver_in(&mut slot, Lan9118::unstarted(&mut chip, config))
+            .unwrap();
+    assert_eq!(
+        link.nic().mac(),
+        OUR_MAC,
+        "the configured MAC, before start"
+    );
+    assert_eq!(link.nic().driver().chip_id(), 0, "not started");
+    link.nic_mut().driver_mut().start(config).unwrap();
+    let driver = link.nic_mut().driver_mut();
+    assert_eq!(driver.chip_id() >> 16, 0x0118);
+    assert_eq!(driver.registers().resets, 1, "one soft reset");
+    let f = frame(OUR_MAC.0, 0x88B5, 100);
+    driver.registers().inject(&f);
+    let rx = link
+        .receive(Instant::ZERO)
+        .unwrap()
+        .expect("the injected frame");
+    assert_eq!(rx.data(), &f[..]);
+    let tx = link.transmit(Instant::ZERO, 60).unwrap().expect("room");
+    tx.consume(|buf| buf.fill(0x55));
+}
+
+/// An unstarted driver with a chip that is not there: `start` says so.
+#[test]
+fn starting_without_a_chip_fails() {
+    let mut chip = MockChip::new();
+    chip.byte_test = 0;
+    let mut nic: Lan9118<_> = Lan9118::unstarted(&mut chip, Config::default().with_mac(OUR_MAC));
+    assert!(matches!(
+        nic.start(Config::default().with_mac(OUR_MAC)),
+        Err(Error::BusCheck { .. })
+    ));
+}

@@ -73,8 +73,8 @@ type SetUp = (
     ReaderHandle,
 );
 
-/// Everything before serving. Not inlined: its frame (the link's bring-up) must be gone before
-/// the serving loop's frames go on the stack.
+/// Everything before serving. Not inlined: its frame must be gone before the serving loop's
+/// frames go on the stack.
 #[inline(never)]
 fn set_up() -> Result<SetUp, Failure> {
     let (link, mut clock) = bring_up()?;
@@ -85,19 +85,46 @@ fn set_up() -> Result<SetUp, Failure> {
     config.mtu = link.capabilities().mtu;
     config.max_sample_len = MAX_SAMPLE;
     let start = clock.now();
-    // Built in place in .bss: never on the stack, and the size report counts the engine's state.
-    let slot = cortex_m::singleton!(: MaybeUninit<Node<'static>> = MaybeUninit::uninit())
-        .ok_or(Failure::NoDevice)?;
-    let node = Node::new_in(slot, config, PARTICIPANT_ID, BOARD_MAC, &mut [], start)
-        .map_err(|_| Failure::Engine("participant configuration refused"))?;
-    let status = node
-        .create_writer("fw/status", "text", None, Qos::reliable(DEPTH), history)
-        .map_err(|_| Failure::Engine("cannot create the fw/status writer"))?;
-    let cmd = node
-        .create_reader("fw/cmd", "text", None, Qos::reliable(DEPTH), queue)
-        .map_err(|_| Failure::Engine("cannot create the fw/cmd reader"))?;
+    let node = create_node(config, start)?;
+    let status = create_writer(node, history)?;
+    let cmd = create_reader(node, queue)?;
     info!("participant {=u64:#x} up", node.id());
     Ok((node, link, clock, start, status, cmd))
+}
+
+// The participant and the endpoints are created in frames of their own (not inlined): each
+// builds parts on the stack before they move into the participant (an endpoint's topic and type
+// names are 0.5 KB, the graph's tables more), and inlined into `set_up` those temporaries added
+// up to a 5 KB frame under the endpoints' own, the image's deepest stack.
+
+#[inline(never)]
+fn create_node(
+    config: Config<'static>,
+    start: Instant,
+) -> Result<&'static mut Node<'static>, Failure> {
+    // Built in place in .bss: never on the stack as a whole, and the size report counts it.
+    let slot = cortex_m::singleton!(: MaybeUninit<Node<'static>> = MaybeUninit::uninit())
+        .ok_or(Failure::NoDevice)?;
+    Node::new_in(slot, config, PARTICIPANT_ID, BOARD_MAC, &mut [], start)
+        .map_err(|_| Failure::Engine("participant configuration refused"))
+}
+
+#[inline(never)]
+fn create_writer(
+    node: &mut Node<'static>,
+    history: &'static mut [u8],
+) -> Result<WriterHandle, Failure> {
+    node.create_writer("fw/status", "text", None, Qos::reliable(DEPTH), history)
+        .map_err(|_| Failure::Engine("cannot create the fw/status writer"))
+}
+
+#[inline(never)]
+fn create_reader(
+    node: &mut Node<'static>,
+    queue: &'static mut [u8],
+) -> Result<ReaderHandle, Failure> {
+    node.create_reader("fw/cmd", "text", None, Qos::reliable(DEPTH), queue)
+        .map_err(|_| Failure::Engine("cannot create the fw/cmd reader"))
 }
 
 /// Answer commands until the first answer is acknowledged and the goodbye is out.
@@ -147,11 +174,14 @@ fn serve(
                 warn!("ignored a sample that is no command");
                 continue;
             };
-            let mut reply = [0u8; MAX_SAMPLE];
+            // The answer is written straight into the writer's history (no reply buffer on the
+            // stack: the serving loop's stack is what keeps the node within 16 KiB of RAM).
             let n = (ACK.len() + arg.len()).min(MAX_SAMPLE);
-            reply[..ACK.len()].copy_from_slice(ACK);
-            reply[ACK.len()..n].copy_from_slice(&arg[..n - ACK.len()]);
-            match node.write(status, &reply[..n], now) {
+            let answer = node.write_with(status, n, now, |buf| {
+                buf[..ACK.len()].copy_from_slice(ACK);
+                buf[ACK.len()..].copy_from_slice(&arg[..n - ACK.len()]);
+            });
+            match answer {
                 Ok(seq) => {
                     info!("command {=u64} answered with sample {=u64}", info.seq, seq);
                     answered = true;
