@@ -549,7 +549,8 @@ impl<L: NodeLink> Shared<L> {
     }
 
     /// Send what a write made due, from the caller's thread; queue events; tell the I/O thread
-    /// about new timers.
+    /// about new timers. Call it under the lock that read [`Core::now`] for the write (the send
+    /// runs at that time).
     fn after_write(&self, core: &mut Core<L>) -> Result<(), NodeError> {
         core.step()?;
         core.settle(false, None);
