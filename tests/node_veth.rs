@@ -3,9 +3,9 @@
 
 #![cfg(target_os = "linux")]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use l2net::node::{Node, NodeConfig, Qos};
+use l2net::node::{Node, NodeConfig, NodeError, Qos};
 use l2net_linux::link::{Backend, LinkConfig, LinuxLink};
 use l2net_linux::netns::{Netns, VethPair, require_privileges};
 
@@ -239,4 +239,37 @@ fn goodbye_removes_the_peer_at_once() {
             _ => continue,
         }
     }
+}
+
+/// A waiting thread whose timeout is far away sleeps on the link without a timer of its own
+/// (the I/O thread wakes it when its time comes): it still times out, not before its time, and
+/// a publish from another thread of the same node still wakes it.
+#[test]
+fn a_leader_without_its_own_timer_times_out_and_is_woken() {
+    if !require_privileges("a_leader_without_its_own_timer_times_out_and_is_woken") {
+        return;
+    }
+    let (na, _nb, _veth) = nodes_on(9, Backend::Mmsg);
+    let sub = na
+        .subscriber("/quiet", "test/Quiet", Qos::BEST_EFFORT)
+        .unwrap();
+    let mut buf = [0u8; 64];
+    for wait in [Duration::from_millis(100), Duration::from_millis(30)] {
+        let t0 = Instant::now();
+        let r = sub.recv_timeout(&mut buf, Some(wait));
+        assert!(matches!(r, Err(NodeError::Timeout)), "{r:?}");
+        assert!(t0.elapsed() >= wait, "timed out after {:?}", t0.elapsed());
+    }
+    let publ = na
+        .publisher("/quiet", "test/Quiet", Qos::BEST_EFFORT)
+        .unwrap();
+    publ.wait_for_subscribers(1, T).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(50));
+            publ.publish(b"wake").unwrap();
+        });
+        let info = sub.recv_timeout(&mut buf, Some(T)).unwrap();
+        assert_eq!(&buf[..info.len], b"wake");
+    });
 }
