@@ -3,9 +3,9 @@
 
 #![cfg(target_os = "linux")]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use l2net::node::{Node, NodeConfig, Qos};
+use l2net::node::{Node, NodeConfig, NodeError, Qos};
 use l2net_linux::link::{Backend, LinkConfig, LinuxLink};
 use l2net_linux::netns::{Netns, VethPair, require_privileges};
 
@@ -239,4 +239,92 @@ fn goodbye_removes_the_peer_at_once() {
             _ => continue,
         }
     }
+}
+
+/// A waiting thread whose timeout is far away sleeps on the link without a timer of its own
+/// (the I/O thread wakes it when its time comes): it still times out, not before its time, and
+/// a publish from another thread of the same node still wakes it.
+#[test]
+fn a_leader_without_its_own_timer_times_out_and_is_woken() {
+    if !require_privileges("a_leader_without_its_own_timer_times_out_and_is_woken") {
+        return;
+    }
+    let (na, _nb, _veth) = nodes_on(9, Backend::Mmsg);
+    let sub = na
+        .subscriber("/quiet", "test/Quiet", Qos::BEST_EFFORT)
+        .unwrap();
+    let mut buf = [0u8; 64];
+    for wait in [Duration::from_millis(100), Duration::from_millis(30)] {
+        let t0 = Instant::now();
+        let r = sub.recv_timeout(&mut buf, Some(wait));
+        assert!(matches!(r, Err(NodeError::Timeout)), "{r:?}");
+        assert!(t0.elapsed() >= wait, "timed out after {:?}", t0.elapsed());
+    }
+    let publ = na
+        .publisher("/quiet", "test/Quiet", Qos::BEST_EFFORT)
+        .unwrap();
+    publ.wait_for_subscribers(1, T).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(50));
+            publ.publish(b"wake").unwrap();
+        });
+        let info = sub.recv_timeout(&mut buf, Some(T)).unwrap();
+        assert_eq!(&buf[..info.len], b"wake");
+    });
+}
+
+/// Busy-polling nodes (each waiter spins on the link and yields its CPU every few looks)
+/// answer each other: a ping/pong of 300 samples, every answer to the right ping.
+#[test]
+fn busy_polling_nodes_ping_pong() {
+    if !require_privileges("busy_polling_nodes_ping_pong") {
+        return;
+    }
+    let a = Netns::new("node").unwrap();
+    let b = Netns::new("node").unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let open = |ns: &Netns, name: &str, who: &str| {
+        let name = name.to_string();
+        let link = ns
+            .run(move || LinuxLink::open(&LinkConfig::new(&name).with_backend(Backend::Mmsg)))
+            .unwrap()
+            .unwrap()
+            .0;
+        let mut cfg = NodeConfig::new(11, who);
+        cfg.busy_poll = true;
+        Node::new(link, cfg).unwrap()
+    };
+    let na = open(&a, veth.a_name(), "ping");
+    let nb = open(&b, veth.b_name(), "pong");
+    let ping = na
+        .publisher("/ping", "test/Ping", Qos::reliable(16))
+        .unwrap();
+    let pongs = na
+        .subscriber("/pong", "test/Ping", Qos::reliable(16))
+        .unwrap();
+    let pings = nb
+        .subscriber("/ping", "test/Ping", Qos::reliable(16))
+        .unwrap();
+    let pong = nb
+        .publisher("/pong", "test/Ping", Qos::reliable(16))
+        .unwrap();
+    ping.wait_for_subscribers(1, T).unwrap();
+    pong.wait_for_subscribers(1, T).unwrap();
+    let n = 300u32;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut buf = [0u8; 16];
+            for _ in 0..n {
+                let info = pings.recv_timeout(&mut buf, Some(T)).unwrap();
+                pong.publish(&buf[..info.len]).unwrap();
+            }
+        });
+        let mut buf = [0u8; 16];
+        for i in 0..n {
+            ping.publish(&i.to_be_bytes()).unwrap();
+            let info = pongs.recv_timeout(&mut buf, Some(T)).unwrap();
+            assert_eq!(&buf[..info.len], &i.to_be_bytes());
+        }
+    });
 }

@@ -3,7 +3,11 @@
 //!
 //! ```text
 //! cargo bench --bench compare -- [--secs S] [--sizes 0,64,1024,65536] [--l2net PATH]
+//!                                [--contenders l2net,raw,udp,dds] [--latency-only]
 //! ```
+//!
+//! `--contenders` and `--latency-only` narrow a run (for example to the l2net and raw ping/pong
+//! cells while working on latency); the cells left out print as n/a.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -25,13 +29,25 @@ struct Options {
     secs: f64,
     sizes: Vec<usize>,
     l2net: Option<PathBuf>,
+    /// Which of [`CONTENDERS`] run (by index).
+    contenders: [bool; 4],
+    /// Skip the rate (flood / perf / pub-sub) measurements.
+    latency_only: bool,
 }
+
+const USAGE: &str = "cargo bench --bench compare -- [--secs S] [--sizes 0,64,1024,65536] \
+[--l2net PATH] [--contenders l2net,raw,udp,dds] [--latency-only]";
+
+/// The short names `--contenders` takes, in [`CONTENDERS`] order.
+const CONTENDER_KEYS: [&str; 4] = ["l2net", "raw", "udp", "dds"];
 
 fn parse_options(args: &[String]) -> Res<Options> {
     let mut o = Options {
         secs: 3.0,
         sizes: vec![0, 64, 1024, 65536],
         l2net: None,
+        contenders: [true; 4],
+        latency_only: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -49,14 +65,31 @@ fn parse_options(args: &[String]) -> Res<Options> {
                     .collect::<Res<_>>()?
             }
             "--l2net" => o.l2net = Some(PathBuf::from(val("--l2net")?)),
+            "--contenders" => {
+                o.contenders = [false; 4];
+                for name in val("--contenders")?.split(',') {
+                    let i = CONTENDER_KEYS
+                        .iter()
+                        .position(|k| *k == name)
+                        .ok_or_else(|| {
+                            format!(
+                                "unknown contender {name:?} (one of {})",
+                                CONTENDER_KEYS.join(", ")
+                            )
+                        })?;
+                    o.contenders[i] = true;
+                }
+            }
+            "--latency-only" => o.latency_only = true,
             "--help" | "-h" => {
-                println!(
-                    "cargo bench --bench compare -- [--secs S] [--sizes 0,64,1024,65536] [--l2net PATH]"
-                );
+                println!("{USAGE}");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown option {other:?} (see --help)")),
         }
+    }
+    if !o.secs.is_finite() || o.secs <= 0.0 {
+        return Err("--secs must be a positive number".into());
     }
     if o.l2net.is_none() {
         // The l2net command built by the same cargo invocation, next to target/release/deps.
@@ -214,6 +247,12 @@ pub fn run(args: &[String]) -> Res<()> {
              (install it with `apt-get install cyclonedds-tools`)"
         );
     }
+    if o.contenders[0] && o.l2net.is_none() {
+        eprintln!(
+            "compare: the l2net command was not found next to the benchmark; the l2net rows \
+             stay n/a (build it with `cargo build --release` or pass --l2net PATH)"
+        );
+    }
     let wire = Wire::create()?;
     let secs = format!("{}", o.secs);
     let dir = std::env::temp_dir();
@@ -229,7 +268,9 @@ pub fn run(args: &[String]) -> Res<()> {
         eprintln!("== payload {size} B");
 
         // l2net, through the l2net command.
-        if let Some(l2) = o.l2net.as_ref().and_then(|p| p.to_str()) {
+        if let Some(l2) = o.l2net.as_ref().and_then(|p| p.to_str())
+            && o.contenders[0]
+        {
             for busy in [false, true] {
                 let mut pong = wire.cmd(&wire.ns_b, l2);
                 pong.args(["pong", "-i", &wire.if_b]);
@@ -251,7 +292,7 @@ pub fn run(args: &[String]) -> Res<()> {
                 };
                 *slot = r.ok();
             }
-            for reliable in [false, true] {
+            for reliable in [false, true].into_iter().filter(|_| !o.latency_only) {
                 let mut recv = wire.cmd(&wire.ns_b, l2);
                 recv.args([
                     "perf", "-i", &wire.if_b, "--role", "recv", "--secs", &secs, "--json",
@@ -277,7 +318,7 @@ pub fn run(args: &[String]) -> Res<()> {
         }
 
         // The raw AF_PACKET floor: one frame per sample, so only sizes that fit the MTU.
-        if size <= 1500 - 14 {
+        if size <= 1500 - 14 && o.contenders[1] {
             for busy in [false, true] {
                 let mut pong = wire.cmd(&wire.ns_b, &me);
                 pong.args(["peer", "raw-pong", &wire.if_b]);
@@ -297,17 +338,19 @@ pub fn run(args: &[String]) -> Res<()> {
                 };
                 *slot = r.ok();
             }
-            let mut sink = wire.cmd(&wire.ns_b, &me);
-            sink.args(["peer", "raw-sink", &wire.if_b, &secs]);
-            let mut flood = wire.cmd(&wire.ns_a, &me);
-            flood.args(["peer", "raw-flood", &wire.if_a, &size_s, &secs]);
-            let r = measure_rate(sink, flood);
-            report_rate("raw flood", false, &r);
-            rows[1].rate_be = r.ok();
+            if !o.latency_only {
+                let mut sink = wire.cmd(&wire.ns_b, &me);
+                sink.args(["peer", "raw-sink", &wire.if_b, &secs]);
+                let mut flood = wire.cmd(&wire.ns_a, &me);
+                flood.args(["peer", "raw-flood", &wire.if_a, &size_s, &secs]);
+                let r = measure_rate(sink, flood);
+                report_rate("raw flood", false, &r);
+                rows[1].rate_be = r.ok();
+            }
         }
 
         // UDP over the same veth.
-        if size <= UDP_MAX {
+        if size <= UDP_MAX && o.contenders[2] {
             let a = format!("{ADDR_A}:{UDP_PORT}");
             let b = format!("{ADDR_B}:{UDP_PORT}");
             for busy in [false, true] {
@@ -329,17 +372,19 @@ pub fn run(args: &[String]) -> Res<()> {
                 };
                 *slot = r.ok();
             }
-            let mut sink = wire.cmd(&wire.ns_b, &me);
-            sink.args(["peer", "udp-sink", &b, &secs]);
-            let mut flood = wire.cmd(&wire.ns_a, &me);
-            flood.args(["peer", "udp-flood", &a, &b, &size_s, &secs]);
-            let r = measure_rate(sink, flood);
-            report_rate("udp flood", false, &r);
-            rows[2].rate_be = r.ok();
+            if !o.latency_only {
+                let mut sink = wire.cmd(&wire.ns_b, &me);
+                sink.args(["peer", "udp-sink", &b, &secs]);
+                let mut flood = wire.cmd(&wire.ns_a, &me);
+                flood.args(["peer", "udp-flood", &a, &b, &size_s, &secs]);
+                let r = measure_rate(sink, flood);
+                report_rate("udp flood", false, &r);
+                rows[2].rate_be = r.ok();
+            }
         }
 
         // Cyclone DDS ddsperf (blocking only: it has no busy-poll mode for ping/pong).
-        if have_dds {
+        if have_dds && o.contenders[3] {
             let d = format!("{}", o.secs.ceil() as u64 + 1);
             let ds = dds::size_arg(size).to_string();
             let mut pong = wire.cmd(&wire.ns_b, "ddsperf");
@@ -357,7 +402,7 @@ pub fn run(args: &[String]) -> Res<()> {
             report("ddsperf ping", false, &r);
             rows[3].lat_block = r.ok();
             drop(_p);
-            for reliable in [false, true] {
+            for reliable in [false, true].into_iter().filter(|_| !o.latency_only) {
                 let mut sub = wire.cmd(&wire.ns_b, "ddsperf");
                 sub.env("CYCLONEDDS_URI", uri(&cfg_b));
                 let mut publ = wire.cmd(&wire.ns_a, "ddsperf");
