@@ -302,6 +302,10 @@ struct Core<L: NodeLink> {
     events: VecDeque<Event>,
     /// Wake-up sockets of threads sleeping in a wait (the leader's among them).
     waiters: Vec<RawFd>,
+    /// Wake-up sockets of threads in [`NodeWaker::wait_events`]: woken when an event is
+    /// queued (and by [`NodeWaker::wake`], a link failure, the node's closing), not by every
+    /// frame, and never handed the link.
+    followers: Vec<RawFd>,
     /// A user thread is sleeping on the link itself (the *leader*); the others sleep on their
     /// wake-up sockets only, and the I/O thread leaves the link to it.
     leader: bool,
@@ -495,24 +499,40 @@ impl<L: NodeLink> Core<L> {
 
     /// Queue the participant's events for [`Node::next_event`]; wake the waiters (but `me`)
     /// if anything arrived or happened.
-    fn settle(&mut self, mut progressed: bool, me: Option<RawFd>) {
+    fn settle(&mut self, progressed: bool, me: Option<RawFd>) {
+        let mut queued = false;
         while let Some(ev) = self.participant.poll_event() {
-            progressed = true;
+            queued = true;
             if self.events.len() == EVENT_BACKLOG {
                 self.events.pop_front();
             }
             self.events.push_back(ev);
         }
-        if progressed {
-            self.wake_all(me);
+        if progressed || queued {
+            self.wake_waiters(me);
+        }
+        if queued {
+            self.wake_followers();
         }
     }
 
+    /// Wake the waiters (but `me`) and the followers.
     fn wake_all(&self, me: Option<RawFd>) {
+        self.wake_waiters(me);
+        self.wake_followers();
+    }
+
+    fn wake_waiters(&self, me: Option<RawFd>) {
         for &fd in &self.waiters {
             if Some(fd) != me {
                 wake(fd);
             }
+        }
+    }
+
+    fn wake_followers(&self) {
+        for &fd in &self.followers {
+            wake(fd);
         }
     }
 }
@@ -984,6 +1004,7 @@ impl<L: NodeLink> Node<L> {
                 arenas,
                 events: VecDeque::with_capacity(EVENT_BACKLOG),
                 waiters: Vec::with_capacity(64),
+                followers: Vec::new(),
                 leader: false,
                 leader_until: None,
                 next_due: None,
@@ -1832,6 +1853,56 @@ impl<L: NodeLink> NodeWaker<L> {
             Some(ev) => Ok(Some(ev)),
             None => core.check().map(|()| None),
         }
+    }
+
+    /// Sleep until the node has an event queued (for [`NodeWaker::try_next_event`]), `ready`
+    /// returns true, or `deadline` passes; returns which (`Ok(true)`: an event is queued).
+    ///
+    /// Unlike [`NodeWaker::wait_any`] the thread is a *follower* only: it never takes the
+    /// link, never drives the node and does not keep the I/O thread standing back, and it is
+    /// woken only when an event is queued (or by [`NodeWaker::wake`], a link failure, the
+    /// node's closing), not by every frame. So a thread that routes the node's events while
+    /// nothing else waits (a middleware's event thread) sleeps until there is work, at no cost
+    /// to the threads that receive. `ready` is called without the node locked, after the
+    /// thread registered: a [`NodeWaker::wake`] after raising a flag `ready` reads is not lost.
+    pub fn wait_events(
+        &self,
+        mut ready: impl FnMut() -> bool,
+        deadline: Option<StdInstant>,
+    ) -> Result<bool, NodeError> {
+        WAKER.with(|w| {
+            let me = w.tx_fd;
+            self.shared.lock().followers.push(me);
+            let res = (|| loop {
+                {
+                    let core = self.shared.lock();
+                    if self.shared.stop.load(Ordering::Relaxed) {
+                        return Err(NodeError::Closed);
+                    }
+                    if !core.events.is_empty() {
+                        return Ok(true);
+                    }
+                    core.check()?;
+                }
+                if ready() {
+                    return Ok(false);
+                }
+                let sleep = match deadline {
+                    Some(d) => match d.checked_duration_since(StdInstant::now()) {
+                        Some(left) if !left.is_zero() => Some(left),
+                        _ => return Err(NodeError::Timeout),
+                    },
+                    None => None,
+                };
+                match wait_fds(None, w.rx.as_raw_fd(), sleep) {
+                    Ok(woke) if woke.wake => w.drain(),
+                    Ok(_) => {}
+                    Err(e) => return Err(NodeError::Io(e)),
+                }
+            })();
+            self.shared.lock().followers.retain(|&fd| fd != me);
+            res
+        })
     }
 
     /// [`NodeWaker::wait_any`] on this node alone.

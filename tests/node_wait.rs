@@ -298,3 +298,51 @@ fn polling_alone_receives() {
         assert_eq!(&buf[..4], &i.to_be_bytes());
     }
 }
+
+#[test]
+fn wait_events_follows_until_an_event_a_wake_or_closing() {
+    if !require_privileges("wait_events_follows_until_an_event_a_wake_or_closing") {
+        return;
+    }
+    let (node, _ns) = lo_node(46);
+    let waker = node.waker();
+    while waker.try_next_event().unwrap().is_some() {}
+    let r = waker.wait_events(|| false, Some(Instant::now() + Duration::from_millis(20)));
+    assert!(matches!(r, Err(NodeError::Timeout)), "{r:?}");
+
+    // A flag raised before a wake ends the wait: `Ok(false)`, no event.
+    let flag = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let w = s
+            .spawn(|| waker.wait_events(|| flag.load(Ordering::Acquire), Some(Instant::now() + T)));
+        std::thread::sleep(Duration::from_millis(20));
+        flag.store(true, Ordering::Release);
+        waker.wake();
+        assert!(matches!(w.join().unwrap(), Ok(false)));
+    });
+
+    // A match queues events: `Ok(true)`, and they are there to take.
+    std::thread::scope(|s| {
+        let w = s.spawn(|| waker.wait_events(|| false, Some(Instant::now() + T)));
+        std::thread::sleep(Duration::from_millis(20));
+        let _p = node.publisher("/follow", "t", Qos::reliable(4)).unwrap();
+        let _s = node.subscriber("/follow", "t", Qos::reliable(4)).unwrap();
+        assert!(matches!(w.join().unwrap(), Ok(true)));
+        assert!(waker.try_next_event().unwrap().is_some());
+    });
+
+    // Closing ends it (after the events that closing queues, if any).
+    std::thread::scope(|s| {
+        let w = s.spawn(|| {
+            loop {
+                match waker.wait_events(|| false, None) {
+                    Ok(true) => while waker.try_next_event().is_ok_and(|e| e.is_some()) {},
+                    r => return r,
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        node.close();
+        assert!(matches!(w.join().unwrap(), Err(NodeError::Closed)));
+    });
+}

@@ -6,14 +6,15 @@
 //! `rmw_wait` waits on the node itself ([`NodeWaker::wait_any`], the node's leader/follower
 //! scheme): the waiting thread sleeps on the link's descriptor, takes the frames in and looks
 //! at its entries, so a received sample reaches it without crossing another thread. Its
-//! condition first runs [`Hub::pump`], which routes the node's queued events; a background
-//! thread per context does the same every [`PUMP_PERIOD`], so that events are counted (and the
-//! node's bounded event queue never overflows) while nothing waits. Whatever the pump changes
-//! (a QoS count, the graph) wakes the waiting threads through [`WAKER`].
+//! condition first runs [`Hub::pump`], which routes the node's queued events. A background
+//! thread per context routes them while no `rmw_wait` does, so that events are counted (and
+//! the node's bounded event queue does not overflow) while nothing waits; it sleeps until
+//! there is work (see [`background`]): no wake-ups while the context is idle. Whatever the
+//! pump changes (a QoS count, the graph) wakes the waiting threads through [`WAKER`].
 
 #![forbid(unsafe_code)]
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -37,9 +38,14 @@ pub type Link = l2net_linux::link::LinuxLink;
 /// The node type of a context.
 pub type L2Node = Node<Link>;
 
-/// How often the background thread routes the node's events while no `rmw_wait` does. The
-/// node keeps [`l2net::node::EVENT_BACKLOG`] events, so this holds about 200k events a second.
-pub const PUMP_PERIOD: Duration = Duration::from_millis(5);
+/// How long the background thread stands back after an `rmw_wait` routed the events (or left):
+/// an executor calls `rmw_wait` again within this, in which case the background thread never
+/// touches the node. Events queued meanwhile wait for the next `rmw_wait` or for the
+/// background thread (the node keeps [`l2net::node::EVENT_BACKLOG`] of them, about 10k a
+/// second for this long; only samples that find their queue empty queue one, which needs
+/// someone taking them, so an application that takes many thousands a second without
+/// `rmw_wait` or a listener could lose the oldest).
+pub const STAND_BACK: Duration = Duration::from_millis(100);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -216,28 +222,65 @@ pub struct Hub {
     /// Subscription queues (of subscriptions, services, clients) that had a listener set.
     watched: Mutex<Vec<Weak<SubQueue>>>,
     /// Event listeners set now.
-    event_listeners: std::sync::atomic::AtomicUsize,
+    event_listeners: AtomicUsize,
+    /// A listener is set: the background thread waits on the node for new samples.
+    listening: AtomicBool,
+    /// Threads in `rmw_wait` on this context's node now (they route its events themselves).
+    waiting: AtomicUsize,
     /// The background thread's stop flag and its sleep.
     bg: Background,
-    /// When events were last routed (ns since `epoch`).
+    /// When events were last routed, or an `rmw_wait` left (ns since `epoch`).
     pumped_at: AtomicU64,
     epoch: std::time::Instant,
 }
 
-/// The background thread's stop flag, and what it sleeps on while no listener is set.
+/// The background thread's stop flag, and what it sleeps on while it stands back.
 #[derive(Default)]
 struct Background {
     stopped: AtomicBool,
+    /// It sleeps until kicked because threads are in `rmw_wait`: the last to leave kicks it.
+    parked: AtomicBool,
+    /// Kicked since it last looked.
     lock: Mutex<bool>,
     cv: Condvar,
 }
 
 impl Background {
-    /// Wakes the background thread (to stop, or to look at the listeners again).
+    /// Wakes the background thread (to stop, or to look at the listeners again), wherever it
+    /// sleeps.
     fn kick(&self, waker: &NodeWaker<Link>) {
+        self.kick_sleep();
+        waker.wake();
+    }
+
+    /// Wakes the background thread if it sleeps on its condition variable.
+    fn kick_sleep(&self) {
         *lock(&self.lock) = true;
         self.cv.notify_all();
-        waker.wake();
+    }
+
+    /// Takes the kicked flag.
+    fn take_kick(&self) -> bool {
+        std::mem::take(&mut *lock(&self.lock))
+    }
+}
+
+/// A thread in `rmw_wait` on a context's node ([`Hub::enter_wait`]); it leaves on drop.
+#[derive(Debug)]
+pub struct InWait<'a>(&'a Hub);
+
+impl Drop for InWait<'_> {
+    fn drop(&mut self) {
+        let hub = self.0;
+        // The stand-back counts from here.
+        hub.pumped_at.store(hub.now_ns(), Ordering::Relaxed);
+        // SeqCst, as in `background`'s parking: either this sees it parked, or it sees no
+        // thread waiting.
+        if hub.waiting.fetch_sub(1, Ordering::SeqCst) == 1
+            && hub.bg.parked.swap(false, Ordering::SeqCst)
+        {
+            hub.bg.kick_sleep();
+        }
     }
 }
 
@@ -337,19 +380,21 @@ impl Hub {
         }
     }
 
-    /// The background thread's round: routes the events unless a thread in `rmw_wait` did so
-    /// within the last [`PUMP_PERIOD`] (it then stays off the node's lock, which that thread
-    /// takes all the time), and reads the graph topic.
-    fn pump_idle(&self) {
-        let since = self
-            .now_ns()
-            .saturating_sub(self.pumped_at.load(Ordering::Relaxed));
-        if since < PUMP_PERIOD.as_nanos() as u64 {
-            return;
-        }
-        if let Ok(pumping) = self.pumping.try_lock() {
-            self.pump_locked(pumping, true);
-        }
+    /// A thread enters `rmw_wait` on this context's node: it routes the events from now on
+    /// (its condition runs [`Hub::pump`]), so the background thread stands back until it
+    /// leaves. Costs two atomic operations while the background thread does not sleep parked,
+    /// a wake-up of it (at most one per [`STAND_BACK`]) when it does.
+    pub fn enter_wait(&self) -> InWait<'_> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        InWait(self)
+    }
+
+    /// How long ago events were last routed.
+    fn since_pumped(&self) -> Duration {
+        Duration::from_nanos(
+            self.now_ns()
+                .saturating_sub(self.pumped_at.load(Ordering::Relaxed)),
+        )
     }
 
     /// Reports the samples that arrived to the listeners of the watched queues; returns
@@ -364,7 +409,17 @@ impl Hub {
         for q in queues {
             active |= q.poll_listener();
         }
+        self.listening.store(active, Ordering::Relaxed);
         active
+    }
+
+    /// An endpoint of this context published: a sample for a local subscription that already
+    /// held one queues no event and wakes no thread, so while a listener waits for samples it
+    /// is woken here.
+    pub fn published(&self) {
+        if self.listening.load(Ordering::Relaxed) {
+            self.waker.wake();
+        }
     }
 
     /// A listener was set on `q`: the background thread reports its samples from now on.
@@ -445,6 +500,8 @@ impl Context {
             pumping: Mutex::new(()),
             watched: Mutex::default(),
             event_listeners: Default::default(),
+            listening: AtomicBool::new(false),
+            waiting: AtomicUsize::new(0),
             bg: Background::default(),
             pumped_at: AtomicU64::new(0),
             epoch: std::time::Instant::now(),
@@ -542,43 +599,90 @@ impl Drop for Context {
     }
 }
 
-/// The context's background thread: routes the node's events every [`PUMP_PERIOD`]; while a
-/// listener (EventsExecutor callback) is set it waits on the node instead, as `rmw_wait` does,
-/// so that it is woken by every frame and reports new samples and events at once.
+/// The context's background thread: routes the node's events while no `rmw_wait` does, and
+/// calls the listeners (EventsExecutor callbacks). It sleeps until there is work:
+///
+/// * while a listener is set it waits on the node as `rmw_wait` does (woken by every frame and
+///   every event), and reports new samples and events at once;
+/// * while a thread is in `rmw_wait` on the node (which routes the events itself) it sleeps
+///   *parked* until the last such thread leaves ([`InWait`]); after an `rmw_wait` it stands
+///   back for [`STAND_BACK`] (so that an executor's loop costs it nothing);
+/// * otherwise it sleeps as a follower of the node ([`NodeWaker::wait_events`]) until an event
+///   is queued: a match, a graph change, a missed deadline or a lost liveliness (the node's
+///   I/O thread runs the timers that raise those), routes it and sleeps again.
+///
+/// So an idle context wakes it for nothing: not while `rmw_wait` blocks, not while nothing
+/// waits.
 fn background(hub: &Hub) {
     let stopped = || hub.bg.stopped.load(Ordering::Relaxed);
     while !stopped() {
         if hub.poll_listeners() {
-            let until = std::time::Instant::now() + PUMP_PERIOD;
             let r = hub.waker.wait_until(
                 || {
                     hub.pump();
                     // Leave to look at the mode again when the last listener was cleared.
                     !hub.poll_listeners() || stopped()
                 },
-                Some(until),
+                None,
             );
-            if let Err(NodeError::Closed | NodeError::Link(_) | NodeError::Io(_)) = r {
-                // Nothing to wait on any more: fall back to the timer.
-                sleep(hub, PUMP_PERIOD);
+            if r.is_err() {
+                // The node closed or its link failed: nothing to wait on any more but a kick
+                // (to stop, or a listener set or cleared).
+                hub.pump();
+                sleep(hub, None);
             }
-        } else {
-            sleep(hub, PUMP_PERIOD);
+            continue;
         }
-        hub.pump_idle();
+        if hub.waiting.load(Ordering::SeqCst) > 0 {
+            hub.bg.parked.store(true, Ordering::SeqCst);
+            if hub.waiting.load(Ordering::SeqCst) > 0 {
+                sleep(hub, None);
+            }
+            hub.bg.parked.store(false, Ordering::SeqCst);
+            continue;
+        }
+        let since = hub.since_pumped();
+        if since < STAND_BACK {
+            sleep(hub, Some(STAND_BACK - since));
+            continue;
+        }
+        let r = hub.waker.wait_events(
+            || stopped() || hub.waiting.load(Ordering::SeqCst) > 0 || hub.bg.take_kick(),
+            None,
+        );
+        match r {
+            // Queued events are routed at once, unless a thread just entered `rmw_wait` (it
+            // routes them); the graph topic is read too.
+            Ok(true) if hub.waiting.load(Ordering::SeqCst) == 0 => {
+                if let Ok(pumping) = hub.pumping.try_lock() {
+                    hub.pump_locked(pumping, true);
+                }
+            }
+            Ok(_) => {}
+            Err(_) => {
+                // The node closed or its link failed: route what is left (the failure), then
+                // sleep until kicked.
+                hub.pump();
+                sleep(hub, None);
+            }
+        }
     }
 }
 
-/// Sleeps up to `d`, or until [`Background::kick`].
-fn sleep(hub: &Hub, d: Duration) {
+/// Sleeps up to `d` (`None`: no limit), or until [`Background::kick`].
+fn sleep(hub: &Hub, d: Option<Duration>) {
     let mut kicked = lock(&hub.bg.lock);
     if !*kicked {
-        kicked = hub
-            .bg
-            .cv
-            .wait_timeout(kicked, d)
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
+        kicked = match d {
+            Some(d) => {
+                hub.bg
+                    .cv
+                    .wait_timeout(kicked, d)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+            None => hub.bg.cv.wait(kicked).unwrap_or_else(|e| e.into_inner()),
+        };
     }
     *kicked = false;
 }

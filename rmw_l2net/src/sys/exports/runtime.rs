@@ -688,7 +688,10 @@ pub unsafe extern "C" fn rmw_destroy_publisher(
 
 fn publish_bytes(pi: &PubImpl, bytes: &[u8], what: &str) -> rmw_ret_t {
     match pi.publ.publish_timeout(bytes, Some(PUBLISH_BLOCK)) {
-        Ok(_) => RMW_RET_OK,
+        Ok(_) => {
+            pi.hub.published();
+            RMW_RET_OK
+        }
         Err(NodeError::Timeout) => {
             error!(
                 "{what}: the reliable window stayed full for {PUBLISH_BLOCK:?} (a matched \
@@ -2108,6 +2111,9 @@ pub unsafe extern "C" fn rmw_wait(
             any
         };
         let deadline = if forever { None } else { deadline };
+        // This thread routes the contexts' events while it waits: their background threads
+        // stand back.
+        let _in_wait: Vec<_> = hubs.iter().map(|h| h.enter_wait()).collect();
         let any = loop {
             let nodes: Vec<NodeWaker<Link>> = hubs
                 .iter()
@@ -2657,6 +2663,7 @@ pub unsafe extern "C" fn rmw_send_request(
         };
         match ci.requests.publish_timeout(&buf[..n], Some(PUBLISH_BLOCK)) {
             Ok(_) => {
+                ci.replies.hub().published();
                 // SAFETY: checked non-null, writable.
                 unsafe { *sequence_id = seq };
                 RMW_RET_OK
@@ -2827,7 +2834,10 @@ pub unsafe extern "C" fn rmw_send_response(
             }
         };
         match si.replies.publish_timeout(&buf[..n], Some(PUBLISH_BLOCK)) {
-            Ok(_) => RMW_RET_OK,
+            Ok(_) => {
+                si.requests.hub().published();
+                RMW_RET_OK
+            }
             Err(NodeError::Timeout) => {
                 error!(
                     "{WHAT}: service {:?}: the reply window stayed full",
