@@ -8,36 +8,12 @@
 use std::time::Duration;
 
 use l2net::node::{Event, Node, NodeConfig, NodeLink, Qos, RemoteId};
-use l2net_core::MacAddr;
-use l2net_core::link::mem::{SegmentConfig, SyncSegment, arena_len};
 use l2net_linux::link::{LinkConfig, LinuxLink};
 use l2net_linux::netns::{Netns, require_privileges};
 
+mod support;
+
 const T: Duration = Duration::from_secs(10);
-
-fn mem_node(domain: u16) -> Node<impl NodeLink> {
-    let arena: &'static mut [u8] = Box::leak(vec![0u8; arena_len(256, 1500)].into_boxed_slice());
-    let seg: &'static SyncSegment<'static, 1, 256> = Box::leak(Box::new(
-        SyncSegment::new(arena, SegmentConfig::DEFAULT).unwrap(),
-    ));
-    let link = seg.link(MacAddr([0x02, 0x4c, 0, 0, 0, 1]), 1500).unwrap();
-    Node::new(link, NodeConfig::new(domain, "local")).unwrap()
-}
-
-/// A node on `lo` in a namespace of its own (removed when the returned `Netns` drops).
-fn lo_node(domain: u16) -> (Node<LinuxLink>, Netns) {
-    let ns = Netns::new("nodelocal").unwrap();
-    ns.set_up("lo").unwrap();
-    let link = ns
-        .run(|| LinuxLink::open(&LinkConfig::new("lo")))
-        .unwrap()
-        .unwrap()
-        .0;
-    (
-        Node::new(link, NodeConfig::new(domain, "local")).unwrap(),
-        ns,
-    )
-}
 
 /// Publisher and subscriber of one node: matched at once, every sample in order, from
 /// another thread, with a subscriber queue much smaller than the stream (the publisher keeps
@@ -112,12 +88,12 @@ fn service<L: NodeLink>(node: &Node<L>) {
 
 #[test]
 fn pub_sub_in_one_node_in_memory() {
-    pub_sub(&mem_node(21));
+    pub_sub(&support::mem_node(21, "local", 1));
 }
 
 #[test]
 fn client_server_in_one_node_in_memory() {
-    service(&mem_node(22));
+    service(&support::mem_node(22, "local", 1));
 }
 
 #[test]
@@ -125,7 +101,7 @@ fn pub_sub_and_service_in_one_node_on_loopback() {
     if !require_privileges("pub_sub_and_service_in_one_node_on_loopback") {
         return;
     }
-    let (node, _ns) = lo_node(23);
+    let (node, _ns) = support::lo_node(23, "local", "nodelocal");
     pub_sub(&node);
     service(&node);
 }

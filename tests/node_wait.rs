@@ -9,42 +9,17 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use l2net::node::{Event, Node, NodeConfig, NodeError, NodeLink, NodeWaker, Qos};
-use l2net_core::MacAddr;
-use l2net_core::link::mem::{SegmentConfig, SyncSegment, arena_len};
+use l2net::node::{Event, Node, NodeConfig, NodeError, NodeWaker, Qos};
 use l2net_linux::link::{LinkConfig, LinuxLink};
 use l2net_linux::netns::{Netns, VethPair, require_privileges};
 
+mod support;
+
 const T: Duration = Duration::from_secs(10);
-
-fn mem_node(domain: u16) -> Node<impl NodeLink> {
-    let arena: &'static mut [u8] = Box::leak(vec![0u8; arena_len(256, 1500)].into_boxed_slice());
-    let seg: &'static SyncSegment<'static, 1, 256> = Box::leak(Box::new(
-        SyncSegment::new(arena, SegmentConfig::DEFAULT).unwrap(),
-    ));
-    let link = seg.link(MacAddr([0x02, 0x4c, 0, 0, 0, 2]), 1500).unwrap();
-    Node::new(link, NodeConfig::new(domain, "wait")).unwrap()
-}
-
-/// A node on `lo` in a namespace of its own: waits sleep on the link's descriptor, so a lost
-/// wake-up is not hidden by a polling interval.
-fn lo_node(domain: u16) -> (Node<LinuxLink>, Netns) {
-    let ns = Netns::new("nodewait").unwrap();
-    ns.set_up("lo").unwrap();
-    let link = ns
-        .run(|| LinuxLink::open(&LinkConfig::new("lo")))
-        .unwrap()
-        .unwrap()
-        .0;
-    (
-        Node::new(link, NodeConfig::new(domain, "wait")).unwrap(),
-        ns,
-    )
-}
 
 #[test]
 fn wake_ends_a_wait_and_deadline_times_out() {
-    let node = mem_node(40);
+    let node = support::mem_node(40, "wait", 2);
     let t0 = Instant::now();
     let r = node.wait_until(|| false, Some(t0 + Duration::from_millis(30)));
     assert!(matches!(r, Err(NodeError::Timeout)), "{r:?}");
@@ -69,7 +44,7 @@ fn wake_ends_a_wait_and_deadline_times_out() {
 
 #[test]
 fn closing_the_node_ends_a_wait() {
-    let node = mem_node(41);
+    let node = support::mem_node(41, "wait", 2);
     let waker = node.waker();
     let r = std::thread::scope(|s| {
         let h = s.spawn(|| waker.wait_until(|| false, Some(Instant::now() + T)));
@@ -87,7 +62,7 @@ fn closing_the_node_ends_a_wait() {
 
 #[test]
 fn try_take_and_try_next_event_do_not_wait() {
-    let node = mem_node(42);
+    let node = support::mem_node(42, "wait", 2);
     let sub = node
         .subscriber("/w", "test/Counter", Qos::reliable(8))
         .unwrap();
@@ -123,7 +98,7 @@ fn no_wake_up_is_lost() {
     if !require_privileges("no_wake_up_is_lost") {
         return;
     }
-    let (node, _ns) = lo_node(43);
+    let (node, _ns) = support::lo_node(43, "wait", "nodewait");
     let step = AtomicU64::new(0);
     let patience = Duration::from_secs(2);
     std::thread::scope(|s| {
