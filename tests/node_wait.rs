@@ -279,7 +279,7 @@ fn wait_events_follows_until_an_event_a_wake_or_closing() {
     if !require_privileges("wait_events_follows_until_an_event_a_wake_or_closing") {
         return;
     }
-    let (node, _ns) = lo_node(46);
+    let (node, _ns) = support::lo_node(46, "wait", "nodewait");
     let waker = node.waker();
     while waker.try_next_event().unwrap().is_some() {}
     let r = waker.wait_events(|| false, Some(Instant::now() + Duration::from_millis(20)));
