@@ -1968,6 +1968,7 @@ impl<L: NodeLink> NodeWaker<L> {
     ) -> Result<(), NodeError> {
         let me = w.tx_fd;
         let mut fds: Vec<libc::pollfd> = Vec::with_capacity(watches.len() + 1);
+        let mut spins = 0u32;
         loop {
             let mut again = false;
             let mut sleep = deadline.map(|d| d.saturating_duration_since(StdInstant::now()));
@@ -1997,7 +1998,14 @@ impl<L: NodeLink> NodeWaker<L> {
                 return Err(NodeError::Timeout);
             }
             if again {
-                std::hint::spin_loop();
+                // As `Shared::wait_for`: a busy-polling waiter lets a thread that shares its
+                // CPU run now and then.
+                spins = spins.wrapping_add(1);
+                if spins.is_multiple_of(SPINS_PER_YIELD) {
+                    std::thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
                 continue;
             }
             // poll(2) ignores entries with a negative descriptor.

@@ -8,6 +8,9 @@
 //!   `mmsg` by default, because it wakes the receiver per frame; `ring` (TPACKET_V3) hands
 //!   frames over per block, up to its block timeout (1 ms) late, which costs a round trip
 //!   about a millisecond (docs/BENCHMARKS.md, "rmw_l2net");
+//! * `RMW_L2NET_BUSY_POLL=1` (or the file's `busy_poll = true`) makes the participant's
+//!   waiting threads spin on the link instead of sleeping (`NodeConfig::busy_poll`): the
+//!   lowest round trip, at the cost of a CPU core per thread waiting (`rmw_wait`);
 //! * `ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST` (which rcl hands over in the init options'
 //!   discovery range) or the deprecated `ROS_LOCALHOST_ONLY=1` select the loopback interface
 //!   `lo`, whatever the variables above say.
@@ -26,6 +29,8 @@ pub const ENV_INTERFACE: &str = "RMW_L2NET_INTERFACE";
 pub const ENV_CONFIG: &str = "RMW_L2NET_CONFIG";
 /// Environment variable that names the Linux port's backend.
 pub const ENV_BACKEND: &str = "RMW_L2NET_BACKEND";
+/// Environment variable that turns busy polling on (`1`) or off (`0`).
+pub const ENV_BUSY_POLL: &str = "RMW_L2NET_BUSY_POLL";
 /// The backend used unless configured: per-frame wake-ups, batched system calls.
 pub const DEFAULT_BACKEND: &str = "mmsg";
 /// The backend names the Linux port accepts (`l2net_linux::link::Backend`).
@@ -44,6 +49,8 @@ pub struct Settings {
     pub static_peers: Vec<MacAddr>,
     /// The Linux port's backend, one of [`BACKENDS`].
     pub backend: String,
+    /// Waiting threads spin on the link instead of sleeping (`NodeConfig::busy_poll`).
+    pub busy_poll: bool,
 }
 
 /// What a configuration file says.
@@ -53,6 +60,8 @@ pub struct FileConfig {
     pub interface: Option<String>,
     /// The `backend` key.
     pub backend: Option<String>,
+    /// The `busy_poll` key.
+    pub busy_poll: Option<bool>,
 }
 
 /// The parts of `rmw_init_options_t` that choose the settings, already read from C.
@@ -74,6 +83,8 @@ pub struct Inputs {
     pub env_config: Option<String>,
     /// The value of `RMW_L2NET_BACKEND`.
     pub env_backend: Option<String>,
+    /// The value of `RMW_L2NET_BUSY_POLL`.
+    pub env_busy_poll: Option<String>,
 }
 
 /// Resolves the settings; the error says what is missing or wrong and how to fix it.
@@ -118,6 +129,10 @@ pub fn resolve(inputs: &Inputs) -> Result<Settings, String> {
             .clone()
             .unwrap_or_else(|| DEFAULT_BACKEND.to_string()),
     };
+    let busy_poll = match inputs.env_busy_poll.as_deref() {
+        Some(v) => parse_flag(v).map_err(|e| format!("{ENV_BUSY_POLL}: {e}"))?,
+        None => file.busy_poll.unwrap_or(false),
+    };
     let interface = match inputs.discovery_range {
         RMW_AUTOMATIC_DISCOVERY_RANGE_LOCALHOST => LOOPBACK.to_string(),
         RMW_AUTOMATIC_DISCOVERY_RANGE_OFF => {
@@ -135,7 +150,19 @@ pub fn resolve(inputs: &Inputs) -> Result<Settings, String> {
         domain,
         static_peers,
         backend,
+        busy_poll,
     })
+}
+
+/// A yes/no setting: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off` (any case).
+fn parse_flag(v: &str) -> Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(format!(
+            "{v:?} is not a yes/no value (1, true, yes, on / 0, false, no, off)"
+        )),
+    }
 }
 
 fn check_backend(name: &str) -> Result<String, String> {
@@ -191,9 +218,12 @@ pub fn parse_config(text: &str) -> Result<FileConfig, String> {
             "backend" => {
                 out.backend = Some(check_backend(v).map_err(|e| format!("line {}: {e}", n + 1))?);
             }
+            "busy_poll" => {
+                out.busy_poll = Some(parse_flag(v).map_err(|e| format!("line {}: {e}", n + 1))?);
+            }
             other => {
                 return Err(format!(
-                    "line {}: unknown key {other:?} (known: interface, backend)",
+                    "line {}: unknown key {other:?} (known: interface, backend, busy_poll)",
                     n + 1
                 ));
             }
@@ -266,6 +296,35 @@ mod tests {
         assert!(e.contains(ENV_BACKEND) && e.contains("mmsg"), "{e}");
     }
 
+    #[test]
+    fn busy_poll_off_by_default_from_file_or_variable() {
+        let path = std::env::temp_dir().join(format!(
+            "rmw_l2net_busy_{}_{:?}.conf",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let mut i = inputs();
+        i.env_interface = Some("eth1".into());
+        assert!(!resolve(&i).unwrap().busy_poll);
+        std::fs::write(&path, "busy_poll = true\n").unwrap();
+        i.env_config = Some(path.to_string_lossy().into_owned());
+        assert!(resolve(&i).unwrap().busy_poll);
+        // The variable wins over the file.
+        i.env_busy_poll = Some("0".into());
+        assert!(!resolve(&i).unwrap().busy_poll);
+        i.env_config = None;
+        i.env_busy_poll = Some(" ON ".into());
+        assert!(resolve(&i).unwrap().busy_poll);
+        i.env_busy_poll = Some("fast".into());
+        let e = resolve(&i).unwrap_err();
+        assert!(e.contains(ENV_BUSY_POLL) && e.contains("yes/no"), "{e}");
+        std::fs::write(&path, "busy_poll = maybe\n").unwrap();
+        i.env_busy_poll = None;
+        i.env_config = Some(path.to_string_lossy().into_owned());
+        assert!(resolve(&i).unwrap_err().contains("line 1"));
+        std::fs::remove_file(&path).unwrap();
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn backend_names_are_the_linux_ports() {
@@ -280,7 +339,7 @@ mod tests {
             parse_config("# c\n interface = \"enp3s0\" # x\n").unwrap(),
             FileConfig {
                 interface: Some("enp3s0".into()),
-                backend: None
+                ..FileConfig::default()
             }
         );
         assert_eq!(parse_config("").unwrap(), FileConfig::default());

@@ -19,12 +19,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use l2net::node::{
     Event, Node, NodeConfig, NodeError, NodeWaker, Publisher, Qos, RemoteId, SampleInfo, Subscriber,
 };
-use l2net_core::engine::TakeError;
+use l2net_core::engine::{HistoryKind, TakeError};
 
 use crate::config::Settings;
 use crate::events::{EventRouter, Identity};
@@ -473,6 +473,7 @@ impl Context {
     pub fn open(settings: Settings, name: &str) -> Result<Context, String> {
         let mut cfg = NodeConfig::new(settings.domain, name);
         cfg.static_peers = settings.static_peers.clone();
+        cfg.busy_poll = settings.busy_poll;
         let mut link_cfg = l2net_linux::link::LinkConfig::new(&settings.interface);
         link_cfg.backend = settings
             .backend
@@ -739,17 +740,21 @@ pub struct Taken {
     pub reception_seq: u64,
 }
 
-/// What a [`SubQueue`] holds under one lock: the one sample `rmw_wait` may have pulled out of
-/// the engine to see that the subscription is ready, and how many samples its listener was told
-/// about that were not taken yet.
+/// What a [`SubQueue`] holds under one lock: the samples pulled out of the engine but not
+/// taken yet (one that `rmw_wait` pulled to see that the queue is ready; those a filtered
+/// queue's listener counted), and how many samples its listener was told about that were not
+/// taken yet.
 #[derive(Debug, Default)]
 struct Slot {
-    sample: Option<Taken>,
+    held: VecDeque<Taken>,
     outstanding: usize,
 }
 
-/// A subscriber plus the one sample `rmw_wait` may have pulled out of the engine to see that
-/// the subscription is ready, and its listener.
+/// Samples a filtered queue holds for its listener at most, under keep-all history (the rest
+/// stay in the engine's queue, which pushes back on a reliable writer).
+const KEEP_ALL_HELD: usize = 4096;
+
+/// A subscriber plus the samples pulled out of its engine queue, and its listener.
 pub struct SubQueue {
     sub: Subscriber<Link>,
     hub: Arc<Hub>,
@@ -759,6 +764,8 @@ pub struct SubQueue {
     received: AtomicU64,
     ignore_participant: Option<u64>,
     prefix: Option<Vec<u8>>,
+    /// Keep-last depth (`None`: keep all) of what `held` keeps for a listener.
+    depth: Option<usize>,
 }
 
 impl std::fmt::Debug for SubQueue {
@@ -772,8 +779,13 @@ impl std::fmt::Debug for SubQueue {
 impl SubQueue {
     /// Wraps a subscriber of the node behind `hub`; samples of participant
     /// `ignore_participant` (ours, when the subscription ignores local publications) are
-    /// dropped.
-    pub fn new(sub: Subscriber<Link>, hub: &Arc<Hub>, ignore_participant: Option<u64>) -> Self {
+    /// dropped. `history` is the subscriber's.
+    pub fn new(
+        sub: Subscriber<Link>,
+        hub: &Arc<Hub>,
+        ignore_participant: Option<u64>,
+        history: HistoryKind,
+    ) -> Self {
         SubQueue {
             sub,
             hub: Arc::clone(hub),
@@ -783,11 +795,16 @@ impl SubQueue {
             received: AtomicU64::new(0),
             ignore_participant,
             prefix: None,
+            depth: match history {
+                HistoryKind::KeepLast(n) => Some(usize::from(n).max(1)),
+                HistoryKind::KeepAll => None,
+            },
         }
     }
 
     /// Only samples that start with `prefix` are delivered (a client's replies start with its
-    /// GID); the others are dropped.
+    /// GID: the replies to the other clients of the service are not its own); the others are
+    /// dropped, and neither make it ready nor count for its listener.
     pub fn with_prefix(mut self, prefix: &[u8]) -> Self {
         self.prefix = Some(prefix.to_vec());
         self
@@ -803,22 +820,29 @@ impl SubQueue {
         &self.hub
     }
 
+    /// Whether samples are dropped by a filter (so the engine's count is not the queue's).
+    fn filtered(&self) -> bool {
+        self.prefix.is_some() || self.ignore_participant.is_some()
+    }
+
     /// Whether a sample is waiting: pulls one out of the engine's queue to find out, without
     /// looking at the link (the thread in `rmw_wait` takes the frames in itself).
     pub fn ready(&self) -> Result<bool, String> {
         let mut p = lock(&self.pending);
-        if p.sample.is_none() {
-            p.sample = self.pull(false, &mut p.outstanding)?;
+        if p.held.is_empty()
+            && let Some(t) = self.pull(false)?
+        {
+            p.held.push_back(t);
         }
-        Ok(p.sample.is_some())
+        Ok(!p.held.is_empty())
     }
 
     /// The oldest waiting sample, if any (looks at the link when the queue is empty).
     pub fn take(&self) -> Result<Option<Taken>, String> {
         let mut p = lock(&self.pending);
-        let t = match p.sample.take() {
+        let t = match p.held.pop_front() {
             Some(t) => Some(t),
-            None => self.pull(true, &mut p.outstanding)?,
+            None => self.pull(true)?,
         };
         if t.is_some() {
             p.outstanding = p.outstanding.saturating_sub(1);
@@ -826,10 +850,31 @@ impl SubQueue {
         Ok(t)
     }
 
-    /// Samples waiting: in the engine's queue and in the slot.
-    fn unread(&self, slot: &Slot) -> usize {
+    /// Samples waiting: in the engine's queue and held. A filtered queue first pulls what the
+    /// engine holds through its filters (keeping its history's depth), so that only its own
+    /// samples count.
+    fn unread(&self, slot: &mut Slot) -> Result<usize, String> {
         let h = self.sub.handle();
-        self.hub.waker.with_participant(|p| p.queued(h)) + usize::from(slot.sample.is_some())
+        if !self.filtered() {
+            let queued = self.hub.waker.with_participant(|p| p.queued(h));
+            return Ok(queued + slot.held.len());
+        }
+        loop {
+            if self.depth.is_none() && slot.held.len() >= KEEP_ALL_HELD {
+                // Keep all: what does not fit stays in the engine (counted as it is).
+                let queued = self.hub.waker.with_participant(|p| p.queued(h));
+                return Ok(queued + slot.held.len());
+            }
+            let Some(t) = self.pull(false)? else {
+                return Ok(slot.held.len());
+            };
+            if self.depth.is_some_and(|d| slot.held.len() >= d) {
+                // Keep last: the oldest goes, as the engine's queue would drop it.
+                slot.held.pop_front();
+                slot.outstanding = slot.outstanding.saturating_sub(1);
+            }
+            slot.held.push_back(t);
+        }
     }
 
     /// Sets (`Some`) or clears the listener (`rmw_*_set_on_new_*_callback`); a new one is
@@ -837,7 +882,8 @@ impl SubQueue {
     pub fn set_listener(self: &Arc<Self>, r: Option<Registered>) {
         let unread = {
             let mut p = lock(&self.pending);
-            let unread = self.unread(&p);
+            // A failed link reports through take and rmw_wait; nothing to count here.
+            let unread = self.unread(&mut p).unwrap_or(0);
             p.outstanding = unread;
             unread
         };
@@ -859,7 +905,8 @@ impl SubQueue {
         }
         let new = {
             let mut p = lock(&self.pending);
-            let new = self.unread(&p).saturating_sub(p.outstanding);
+            let unread = self.unread(&mut p).unwrap_or(0);
+            let new = unread.saturating_sub(p.outstanding);
             p.outstanding += new;
             new
         };
@@ -868,8 +915,8 @@ impl SubQueue {
     }
 
     /// The next sample that passes the filters; `receive`: look at the link when the queue is
-    /// empty. Samples dropped by the filters come off `outstanding`.
-    fn pull(&self, receive: bool, outstanding: &mut usize) -> Result<Option<Taken>, String> {
+    /// empty.
+    fn pull(&self, receive: bool) -> Result<Option<Taken>, String> {
         let mut buf = lock(&self.scratch);
         loop {
             let got = if receive {
@@ -880,13 +927,11 @@ impl SubQueue {
             match got {
                 Ok(Some(info)) => {
                     if self.ignore_participant == Some(info.writer.participant) {
-                        *outstanding = outstanding.saturating_sub(1);
                         continue;
                     }
                     if let Some(p) = &self.prefix
                         && !buf[..info.len].starts_with(p)
                     {
-                        *outstanding = outstanding.saturating_sub(1);
                         continue;
                     }
                     let received_ns = SystemTime::now()

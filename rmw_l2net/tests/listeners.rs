@@ -221,3 +221,102 @@ fn listeners_report_new_items() {
     }
     drop(ctx);
 }
+
+/// Two clients of one service in one context: a response goes to the client that sent the
+/// request only (its GID heads the response): the other's listener is not called, its
+/// `rmw_wait` does not report it ready, and it takes nothing.
+#[test]
+fn a_response_counts_for_its_own_client_only() {
+    if !require_privileges("a_response_counts_for_its_own_client_only") {
+        return;
+    }
+    let ns = Netns::new("rmwclients").unwrap();
+    ns.set_up("lo").unwrap();
+    let ctx = Ctx::init(&ns, "lo", 34);
+    let ty = "std_msgs/msg/String";
+    let vectors = load_vectors();
+    let strings = vectors.iter().find(|v| v.ty == ty).unwrap();
+    let q = default_qos();
+    // SAFETY: the rmw call sequence of rcl, on live objects; every `Seen` outlives its
+    // registration (its endpoint is destroyed before it drops).
+    unsafe {
+        let node = rmw_create_node(ctx.0, c"clients".as_ptr(), c"/".as_ptr());
+        assert!(!node.is_null(), "{:?}", last_error());
+        let sts = service_type_support("std_msgs/msg/String");
+        let srv = rmw_create_service(node, &sts, c"/two/echo".as_ptr(), &q);
+        let asker = rmw_create_client(node, &sts, c"/two/echo".as_ptr(), &q);
+        let other = rmw_create_client(node, &sts, c"/two/echo".as_ptr(), &q);
+        assert!(
+            !srv.is_null() && !asker.is_null() && !other.is_null(),
+            "{:?}",
+            last_error()
+        );
+        let (asker_seen, other_seen) = (Seen::default(), Seen::default());
+        for (c, seen) in [(asker, &asker_seen), (other, &other_seen)] {
+            assert_eq!(
+                rmw_client_set_on_new_response_callback(c, cb(), seen.user_data()),
+                RMW_RET_OK
+            );
+            wait_until("the service", || {
+                let mut up = false;
+                assert_eq!(
+                    rmw_service_server_is_available(node, c, &mut up),
+                    RMW_RET_OK
+                );
+                up
+            });
+        }
+        let ws = rmw_create_wait_set(ctx.0, 0);
+        assert!(!ws.is_null(), "{:?}", last_error());
+        let mut msg = Msg::new(Flavor::C, ty);
+        msg.fill(&strings.cases[0].value);
+        let req = Msg::new(Flavor::C, ty);
+        let got = Msg::new(Flavor::C, ty);
+        for round in 1..=3 {
+            let mut seq = 0i64;
+            assert_eq!(
+                rmw_send_request(asker, msg.ptr.cast(), &mut seq),
+                RMW_RET_OK
+            );
+            assert_eq!(wait(ws, &[], &[(*srv).data], &[], &[], LONG), [true]);
+            let mut sinfo: rmw_service_info_t = std::mem::zeroed();
+            let mut taken = false;
+            assert_eq!(
+                rmw_take_request(srv, &mut sinfo, req.ptr.cast(), &mut taken),
+                RMW_RET_OK
+            );
+            assert!(taken);
+            let mut id = sinfo.request_id;
+            assert_eq!(rmw_send_response(srv, &mut id, req.ptr.cast()), RMW_RET_OK);
+
+            // The asker is told and ready, and takes it.
+            wait_until("the response reported", || asker_seen.items() == round);
+            assert_eq!(
+                wait(ws, &[], &[], &[(*asker).data, (*other).data], &[], LONG),
+                [true, false],
+                "only the asker is ready"
+            );
+            let mut rinfo: rmw_service_info_t = std::mem::zeroed();
+            assert_eq!(
+                rmw_take_response(asker, &mut rinfo, got.ptr.cast(), &mut taken),
+                RMW_RET_OK
+            );
+            assert!(taken);
+            assert_eq!(rinfo.request_id.sequence_number, seq);
+            // The other client: not ready, nothing to take, never told.
+            assert_eq!(wait(ws, &[], &[], &[(*other).data], &[], ZERO), [false]);
+            assert_eq!(
+                rmw_take_response(other, &mut rinfo, got.ptr.cast(), &mut taken),
+                RMW_RET_OK
+            );
+            assert!(!taken);
+            assert_eq!(other_seen.items(), 0, "round {round}");
+        }
+        assert_eq!(rmw_destroy_wait_set(ws), RMW_RET_OK);
+        assert_eq!(rmw_destroy_client(node, other), RMW_RET_OK);
+        assert_eq!(rmw_destroy_client(node, asker), RMW_RET_OK);
+        assert_eq!(rmw_destroy_service(node, srv), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(node), RMW_RET_OK);
+    }
+    drop(ctx);
+}

@@ -410,3 +410,88 @@ fn guard_conditions_wake_waits_on_a_live_context() {
     }
     drop(ctx);
 }
+
+/// RMW_L2NET_BUSY_POLL=1: `rmw_wait` spins on the node instead of sleeping, and still delivers
+/// what arrives over the link, times out, and ends on a guard condition.
+#[test]
+fn a_busy_polling_context_waits_receives_and_times_out() {
+    if !require_privileges("a_busy_polling_context_waits_receives_and_times_out") {
+        return;
+    }
+    let ns = Netns::new("rmwbusy").unwrap();
+    ns.set_up("lo").unwrap();
+    let busy = Ctx::init_with(&ns, "lo", 37, &[("RMW_L2NET_BUSY_POLL", "1")]);
+    let plain = Ctx::init(&ns, "lo", 37);
+    let ty = "std_msgs/msg/String";
+    let ts = support::type_support(Flavor::C, ty);
+    let vectors = load_vectors();
+    let strings = vectors.iter().find(|v| v.ty == ty).unwrap();
+    let case = &strings.cases[0];
+    let topic = c"/busy/chatter";
+    // SAFETY: the rmw call sequence of rcl, on live objects.
+    unsafe {
+        let bnode = rmw_create_node(busy.0, c"spinner".as_ptr(), c"/".as_ptr());
+        let pnode = rmw_create_node(plain.0, c"talker".as_ptr(), c"/".as_ptr());
+        assert!(!bnode.is_null() && !pnode.is_null(), "{:?}", last_error());
+        let popts: rmw_publisher_options_t = std::mem::zeroed();
+        let sopts: rmw_subscription_options_t = std::mem::zeroed();
+        let publ = rmw_create_publisher(pnode, ts, topic.as_ptr(), &default_qos(), &popts);
+        let sub = rmw_create_subscription(bnode, ts, topic.as_ptr(), &default_qos(), &sopts);
+        assert!(!publ.is_null() && !sub.is_null(), "{:?}", last_error());
+        wait_until("the match", || {
+            let mut n = 0usize;
+            assert_eq!(
+                rmw_subscription_count_matched_publishers(sub, &mut n),
+                RMW_RET_OK
+            );
+            n == 1
+        });
+        let ws = rmw_create_wait_set(busy.0, 0);
+        assert!(!ws.is_null(), "{:?}", last_error());
+        let short = rmw_time_t {
+            sec: 0,
+            nsec: 30_000_000,
+        };
+        assert!(!wait_sub(ws, sub, Some(short)), "nothing sent yet");
+
+        let mut out = Msg::new(Flavor::C, ty);
+        out.fill(&case.value);
+        let got = Msg::new(Flavor::C, ty);
+        for _ in 0..3 {
+            assert_eq!(rmw_publish(publ, out.ptr.cast(), null_mut()), RMW_RET_OK);
+            assert!(wait_sub(ws, sub, Some(LONG)));
+            let mut taken = false;
+            assert_eq!(
+                rmw_take(sub, got.ptr.cast(), &mut taken, null_mut()),
+                RMW_RET_OK
+            );
+            assert!(taken);
+            assert!(same_value(&got.read(), &case.value));
+        }
+
+        // A thread spinning in rmw_wait without a timeout ends on a guard condition.
+        let gc = rmw_create_guard_condition(busy.0);
+        assert!(!gc.is_null(), "{:?}", last_error());
+        let (subs, guards, wsa) = ((*sub).data as usize, (*gc).data as usize, ws as usize);
+        let waiter = std::thread::spawn(move || {
+            let (subs, guards) = ([subs as *mut c_void], [guards as *mut c_void]);
+            let e = Entries {
+                subs: &subs,
+                guards: &guards,
+                ..Entries::default()
+            };
+            // Live wait set and entries (destroyed after the join).
+            wait_on(wsa as *mut rmw_wait_set_t, e, None)
+        });
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(rmw_trigger_guard_condition(gc), RMW_RET_OK);
+        assert_eq!(waiter.join().unwrap(), (RMW_RET_OK, vec![false, true]));
+
+        assert_eq!(rmw_destroy_guard_condition(gc), RMW_RET_OK);
+        assert_eq!(rmw_destroy_wait_set(ws), RMW_RET_OK);
+        assert_eq!(rmw_destroy_subscription(bnode, sub), RMW_RET_OK);
+        assert_eq!(rmw_destroy_publisher(pnode, publ), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(bnode), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(pnode), RMW_RET_OK);
+    }
+}

@@ -27,6 +27,8 @@ const ADDR_A: &str = "198.18.0.1/24"; // RFC 2544 benchmarking range, only insid
 const ADDR_B: &str = "198.18.0.2/24";
 /// The target: an rmw round trip at most this times Cyclone DDS's.
 const TARGET_VS_DDS: f64 = 0.6;
+/// What turns the library's busy polling on (`rmw_l2net_cpp::config::ENV_BUSY_POLL`).
+const BUSY_POLL_ENV: &str = "RMW_L2NET_BUSY_POLL";
 
 struct Options {
     secs: f64,
@@ -279,6 +281,8 @@ struct Row {
 enum Who {
     /// The rmw library at this path.
     Rmw,
+    /// The same with RMW_L2NET_BUSY_POLL=1: waiting threads spin on the link.
+    RmwBusy,
     /// The baseline build of the rmw library (`--baseline`).
     Baseline,
     /// The Node API on the link `Node::open` picks.
@@ -293,6 +297,7 @@ impl Who {
     fn name(self) -> &'static str {
         match self {
             Who::Rmw => "rmw_l2net_cpp (rmw C API)",
+            Who::RmwBusy => "rmw_l2net_cpp, RMW_L2NET_BUSY_POLL=1",
             Who::Baseline => "rmw_l2net_cpp baseline (--baseline)",
             Who::Node => "l2net Node API",
             Who::NodeMmsg => "l2net Node API, mmsg backend",
@@ -332,10 +337,17 @@ pub fn run(args: &[String]) -> Res<()> {
         Some(p) => p.to_str().ok_or("library path is not UTF-8")?.to_string(),
         None => String::new(),
     };
-    let who: Vec<Who> = [Who::Rmw, Who::Baseline, Who::Node, Who::NodeMmsg, Who::Dds]
-        .into_iter()
-        .filter(|w| *w != Who::Baseline || o.baseline.is_some())
-        .collect();
+    let who: Vec<Who> = [
+        Who::Rmw,
+        Who::Baseline,
+        Who::RmwBusy,
+        Who::Node,
+        Who::NodeMmsg,
+        Who::Dds,
+    ]
+    .into_iter()
+    .filter(|w| *w != Who::Baseline || o.baseline.is_some())
+    .collect();
     let dds_i = who.len() - 1;
     let have_dds = Command::new("ddsperf").arg("help").output().is_ok();
     if !have_dds {
@@ -371,10 +383,14 @@ pub fn run(args: &[String]) -> Res<()> {
             let mut pong = wire.cmd(false, &me);
             let mut ping = wire.cmd(true, &me);
             match who[i] {
-                w @ (Who::Rmw | Who::Baseline) => {
-                    let l = if w == Who::Rmw { &lib } else { &base };
+                w @ (Who::Rmw | Who::RmwBusy | Who::Baseline) => {
+                    let l = if w == Who::Baseline { &base } else { &lib };
                     pong.args(["peer", "rmw-pong", l]);
                     ping.args(["peer", "rmw-ping", l]);
+                    if w == Who::RmwBusy {
+                        pong.env(BUSY_POLL_ENV, "1");
+                        ping.env(BUSY_POLL_ENV, "1");
+                    }
                 }
                 w => {
                     pong.args(["peer", "node-pong", &node_iface(&wire, w, false)]);
@@ -398,10 +414,14 @@ pub fn run(args: &[String]) -> Res<()> {
                 let mut sub = wire.cmd(false, &me);
                 let mut publ = wire.cmd(true, &me);
                 match who[i] {
-                    w @ (Who::Rmw | Who::Baseline) => {
-                        let l = if w == Who::Rmw { &lib } else { &base };
+                    w @ (Who::Rmw | Who::RmwBusy | Who::Baseline) => {
+                        let l = if w == Who::Baseline { &base } else { &lib };
                         sub.args(["peer", "rmw-sub", l]);
                         publ.args(["peer", "rmw-pub", l]);
+                        if w == Who::RmwBusy {
+                            sub.env(BUSY_POLL_ENV, "1");
+                            publ.env(BUSY_POLL_ENV, "1");
+                        }
                     }
                     w => {
                         sub.args(["peer", "node-sub", &node_iface(&wire, w, false)]);
@@ -602,6 +622,39 @@ fn render(table: &[(usize, Vec<Row>)], who: &[Who], o: &Options) -> String {
             let _ = writeln!(
                 s,
                 "| {size} B | {name} | {} | {} | {} | {} | {} | {target} |",
+                fmt_opt(p50, 2),
+                fmt_opt(
+                    ratio(r.lat.map(|x| x.p99_us), other.lat.map(|x| x.p99_us)),
+                    2
+                ),
+                fmt_opt(
+                    ratio(r.lat.map(|x| x.p999_us), other.lat.map(|x| x.p999_us)),
+                    2
+                ),
+                fmt_opt(ratio(r.rate_be, other.rate_be), 2),
+                fmt_opt(ratio(r.rate_rel, other.rate_rel), 2),
+            );
+        }
+    }
+    // The busy-polling contender against Cyclone DDS, with the same target.
+    if let (Some(b), Some(d)) = (
+        who.iter().position(|w| *w == Who::RmwBusy),
+        who.iter().position(|w| *w == Who::Dds),
+    ) {
+        for (size, rows) in table {
+            let (r, other) = (&rows[b], &rows[d]);
+            let p50 = ratio(r.lat.map(|x| x.p50_us), other.lat.map(|x| x.p50_us));
+            let target = match p50 {
+                Some(v) => format!(
+                    "RT p50 <= {TARGET_VS_DDS}x Cyclone: {}",
+                    if v <= TARGET_VS_DDS { "met" } else { "MISSED" }
+                ),
+                None => "RT p50 <= 0.6x Cyclone: not measured".into(),
+            };
+            let _ = writeln!(
+                s,
+                "| {size} B | {} (busy-poll rmw / Cyclone) | {} | {} | {} | {} | {} | {target} |",
+                Who::Dds.name(),
                 fmt_opt(p50, 2),
                 fmt_opt(
                     ratio(r.lat.map(|x| x.p99_us), other.lat.map(|x| x.p99_us)),

@@ -73,16 +73,31 @@ unsafe impl Send for Ctx {}
 
 impl Ctx {
     pub fn init(ns: &Netns, iface: &str, domain: usize) -> Ctx {
+        Ctx::init_with(ns, iface, domain, &[])
+    }
+
+    /// [`Ctx::init`] with more RMW_L2NET_* variables set while `rmw_init` runs.
+    pub fn init_with(ns: &Netns, iface: &str, domain: usize, env: &[(&str, &str)]) -> Ctx {
         let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
         let iface = iface.to_string();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let addr = ns
             .run(move || {
                 set_env("RMW_L2NET_INTERFACE", Some(&iface));
+                for (k, v) in &env {
+                    set_env(k, Some(v));
+                }
                 let o = options(domain);
                 let c = Box::into_raw(zero_context());
                 // SAFETY: initialised options, zero-initialised context.
                 let r = unsafe { rmw_init(&o, c) };
                 set_env("RMW_L2NET_INTERFACE", None);
+                for (k, _) in &env {
+                    set_env(k, None);
+                }
                 assert_eq!(r, RMW_RET_OK, "rmw_init: {:?}", last_error());
                 fini_options(o);
                 c as usize

@@ -119,6 +119,7 @@ unsafe fn config_inputs(o: &rmw_init_options_t) -> Result<config::Inputs, String
         env_interface: std::env::var(config::ENV_INTERFACE).ok(),
         env_config: std::env::var(config::ENV_CONFIG).ok(),
         env_backend: std::env::var(config::ENV_BACKEND).ok(),
+        env_busy_poll: std::env::var(config::ENV_BUSY_POLL).ok(),
     })
 }
 
@@ -1519,7 +1520,7 @@ pub unsafe extern "C" fn rmw_create_subscription(
             _reg: register(ni, Kind::Subscription, &topic, (&ty, hash), &sgid, &actual),
             matched: Mutex::default(),
             events,
-            queue: Arc::new(SubQueue::new(sub, ctx.hub(), ignore)),
+            queue: Arc::new(SubQueue::new(sub, ctx.hub(), ignore, q.history)),
             tables,
             qos: actual,
             topic,
@@ -2413,7 +2414,9 @@ pub unsafe extern "C" fn rmw_create_client(
                 &wa,
             ),
             requests,
-            replies: Arc::new(SubQueue::new(replies, ctx.hub(), None).with_prefix(&gid.data)),
+            replies: Arc::new(
+                SubQueue::new(replies, ctx.hub(), None, rqos.history).with_prefix(&gid.data),
+            ),
             request: rq,
             response: rs,
             gid,
@@ -2573,7 +2576,7 @@ pub unsafe extern "C" fn rmw_create_service(
                 &sgid,
                 &ra,
             ),
-            requests: Arc::new(SubQueue::new(requests, ctx.hub(), None)),
+            requests: Arc::new(SubQueue::new(requests, ctx.hub(), None, rqos.history)),
             replies,
             request: rq,
             response: rs,
