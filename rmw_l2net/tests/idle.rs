@@ -10,7 +10,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::ffi::c_void;
 use std::time::Duration;
 
 use l2net_linux::netns::{Netns, require_privileges};
@@ -88,23 +87,14 @@ fn idle_context_wakeups() {
         assert!(!gc.is_null(), "{:?}", last_error());
         let ws = rmw_create_wait_set(ctx.0, 2);
         assert!(!ws.is_null(), "{:?}", last_error());
-        let (subs, guards, wsa) = ((*sub).data as usize, (*gc).data as usize, ws as usize);
-        let waiter = std::thread::spawn(move || {
-            let (subs, guards) = ([subs as *mut c_void], [guards as *mut c_void]);
-            let e = Entries {
-                subs: &subs,
-                guards: &guards,
-                ..Entries::default()
-            };
-            // Live wait set and entries (the main thread destroys them after the join).
-            wait_on(wsa as *mut rmw_wait_set_t, e, None).0
-        });
+        // Destroyed after the join.
+        let waiter = spawn_wait(ws, &[(*sub).data], &[(*gc).data]);
         std::thread::sleep(Duration::from_millis(100));
         let before = switches();
         std::thread::sleep(SPAN);
         report("one thread in rmw_wait", &before);
         assert_eq!(rmw_trigger_guard_condition(gc), RMW_RET_OK);
-        assert_eq!(waiter.join().unwrap(), RMW_RET_OK);
+        assert_eq!(waiter.join().unwrap().0, RMW_RET_OK);
 
         assert_eq!(rmw_destroy_wait_set(ws), RMW_RET_OK);
         assert_eq!(rmw_destroy_guard_condition(gc), RMW_RET_OK);

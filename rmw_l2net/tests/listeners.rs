@@ -179,14 +179,7 @@ fn listeners_report_new_items() {
             rmw_client_set_on_new_response_callback(cli, cb(), resp_seen.user_data()),
             RMW_RET_OK
         );
-        wait_until("the service", || {
-            let mut up = false;
-            assert_eq!(
-                rmw_service_server_is_available(node, cli, &mut up),
-                RMW_RET_OK
-            );
-            up
-        });
+        wait_for_service(node, cli);
         let mut seq = 0i64;
         assert_eq!(rmw_send_request(cli, msg.ptr.cast(), &mut seq), RMW_RET_OK);
         wait_until("the request reported", || req_seen.items() == 1);
@@ -257,14 +250,7 @@ fn a_response_counts_for_its_own_client_only() {
                 rmw_client_set_on_new_response_callback(c, cb(), seen.user_data()),
                 RMW_RET_OK
             );
-            wait_until("the service", || {
-                let mut up = false;
-                assert_eq!(
-                    rmw_service_server_is_available(node, c, &mut up),
-                    RMW_RET_OK
-                );
-                up
-            });
+            wait_for_service(node, c);
         }
         let ws = rmw_create_wait_set(ctx.0, 0);
         assert!(!ws.is_null(), "{:?}", last_error());

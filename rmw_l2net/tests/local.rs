@@ -169,14 +169,7 @@ fn endpoints_of_one_context_talk() {
         let srv = rmw_create_service(node, &sts, c"/local/echo".as_ptr(), &default_qos());
         let cli = rmw_create_client(node, &sts, c"/local/echo".as_ptr(), &default_qos());
         assert!(!srv.is_null() && !cli.is_null(), "{:?}", last_error());
-        wait_until("the service", || {
-            let mut up = false;
-            assert_eq!(
-                rmw_service_server_is_available(node, cli, &mut up),
-                RMW_RET_OK
-            );
-            up
-        });
+        wait_for_service(node, cli);
         let mut seq = 0i64;
         assert_eq!(rmw_send_request(cli, out.ptr.cast(), &mut seq), RMW_RET_OK);
         assert_eq!(wait(ws, &[], &[(*srv).data], &[], &[], LONG), [true]);
@@ -472,17 +465,8 @@ fn a_busy_polling_context_waits_receives_and_times_out() {
         // A thread spinning in rmw_wait without a timeout ends on a guard condition.
         let gc = rmw_create_guard_condition(busy.0);
         assert!(!gc.is_null(), "{:?}", last_error());
-        let (subs, guards, wsa) = ((*sub).data as usize, (*gc).data as usize, ws as usize);
-        let waiter = std::thread::spawn(move || {
-            let (subs, guards) = ([subs as *mut c_void], [guards as *mut c_void]);
-            let e = Entries {
-                subs: &subs,
-                guards: &guards,
-                ..Entries::default()
-            };
-            // Live wait set and entries (destroyed after the join).
-            wait_on(wsa as *mut rmw_wait_set_t, e, None)
-        });
+        // Destroyed after the join.
+        let waiter = spawn_wait(ws, &[(*sub).data], &[(*gc).data]);
         std::thread::sleep(Duration::from_millis(30));
         assert_eq!(rmw_trigger_guard_condition(gc), RMW_RET_OK);
         assert_eq!(waiter.join().unwrap(), (RMW_RET_OK, vec![false, true]));

@@ -231,7 +231,11 @@ pub unsafe fn wait(
         ..Entries::default()
     };
     // SAFETY: forwarded from the caller.
-    let (r, ready) = unsafe { wait_on(ws, e, Some(timeout)) };
+    ok_or_timeout(unsafe { wait_on(ws, e, Some(timeout)) })
+}
+
+/// What a [`wait_on`] that had to end with `RMW_RET_OK` or `RMW_RET_TIMEOUT` found.
+fn ok_or_timeout((r, ready): (rmw_ret_t, Vec<bool>)) -> Vec<bool> {
     assert!(
         r == RMW_RET_OK || r == RMW_RET_TIMEOUT,
         "{r}: {:?}",
@@ -291,13 +295,7 @@ pub unsafe fn wait_events(
         ..Entries::default()
     };
     // SAFETY: forwarded from the caller.
-    let (r, ready) = unsafe { wait_on(ws, e, timeout) };
-    assert!(
-        r == RMW_RET_OK || r == RMW_RET_TIMEOUT,
-        "{r}: {:?}",
-        last_error()
-    );
-    ready
+    ok_or_timeout(unsafe { wait_on(ws, e, timeout) })
 }
 
 /// Waits on services and clients; returns which entries stayed non-null.
@@ -316,12 +314,7 @@ pub unsafe fn wait_services(
         ..Entries::default()
     };
     // SAFETY: forwarded from the caller.
-    let (r, ready) = unsafe { wait_on(ws, e, timeout) };
-    assert!(
-        r == RMW_RET_OK || r == RMW_RET_TIMEOUT,
-        "{r}: {:?}",
-        last_error()
-    );
+    let ready = ok_or_timeout(unsafe { wait_on(ws, e, timeout) });
     let (s, c) = ready.split_at(services.len());
     (s.to_vec(), c.to_vec())
 }
@@ -364,4 +357,44 @@ pub fn service_type_support(response: &str) -> rosidl_service_type_support_t {
         get_type_description_func: std::ptr::null(),
         get_type_description_sources_func: std::ptr::null(),
     }
+}
+
+/// Waits until `client`'s service is available.
+///
+/// # Safety
+/// Live node and client.
+pub unsafe fn wait_for_service(node: *const rmw_node_t, client: *const rmw_client_t) {
+    wait_until("the service", || {
+        let mut up = false;
+        // SAFETY: forwarded from the caller.
+        let r = unsafe { rmw_service_server_is_available(node, client, &mut up) };
+        assert_eq!(r, RMW_RET_OK, "{:?}", last_error());
+        up
+    });
+}
+
+/// `rmw_wait` without a timeout on subscriptions (their data) and guard conditions (theirs),
+/// on a thread of its own: its return code and which entries stayed non-null.
+///
+/// # Safety
+/// The wait set and the entries stay alive until the thread is joined.
+pub unsafe fn spawn_wait(
+    ws: *mut rmw_wait_set_t,
+    subs: &[*mut c_void],
+    guards: &[*mut c_void],
+) -> std::thread::JoinHandle<(rmw_ret_t, Vec<bool>)> {
+    // Addresses: raw pointers do not cross threads.
+    let addr = |v: &[*mut c_void]| v.iter().map(|p| *p as usize).collect::<Vec<_>>();
+    let (ws, subs, guards) = (ws as usize, addr(subs), addr(guards));
+    std::thread::spawn(move || {
+        let ptrs = |v: Vec<usize>| v.into_iter().map(|p| p as *mut c_void).collect::<Vec<_>>();
+        let (subs, guards) = (ptrs(subs), ptrs(guards));
+        let e = Entries {
+            subs: &subs,
+            guards: &guards,
+            ..Entries::default()
+        };
+        // SAFETY: alive until the join (caller's contract).
+        unsafe { wait_on(ws as *mut rmw_wait_set_t, e, None) }
+    })
 }

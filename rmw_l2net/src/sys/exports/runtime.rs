@@ -953,15 +953,35 @@ pub unsafe extern "C" fn rmw_subscription_set_on_new_message_callback(
     user_data: *const c_void,
 ) -> rmw_ret_t {
     const WHAT: &str = "rmw_subscription_set_on_new_message_callback";
-    boundary(WHAT, RMW_RET_ERROR, || {
-        // SAFETY: the caller guarantees null or a live subscription.
-        let si = match unsafe { sub_impl(subscription, WHAT) } {
-            Ok(s) => s,
+    // SAFETY: the caller guarantees null or a live subscription, and the callback.
+    unsafe {
+        set_new_item_callback(
+            WHAT,
+            || sub_impl(subscription, WHAT).map(|s| &s.queue),
+            callback,
+            user_data,
+        )
+    }
+}
+
+/// The body of the `rmw_*_set_on_new_*_callback` functions: sets (or, with a null
+/// `callback`, clears) the listener of the queue `queue` finds; `queue` reports a bad handle.
+///
+/// # Safety
+/// `callback` null or an `rmw_event_callback_t`.
+unsafe fn set_new_item_callback<'a>(
+    what: &str,
+    queue: impl FnOnce() -> Result<&'a Arc<SubQueue>, rmw_ret_t>,
+    callback: *const c_void,
+    user_data: *const c_void,
+) -> rmw_ret_t {
+    boundary(what, RMW_RET_ERROR, || {
+        let q = match queue() {
+            Ok(q) => q,
             Err(r) => return r,
         };
         // SAFETY: caller's contract.
-        si.queue
-            .set_listener(unsafe { registered(callback, user_data) });
+        q.set_listener(unsafe { registered(callback, user_data) });
         RMW_RET_OK
     })
 }
@@ -977,21 +997,19 @@ pub unsafe extern "C" fn rmw_service_set_on_new_request_callback(
     user_data: *const c_void,
 ) -> rmw_ret_t {
     const WHAT: &str = "rmw_service_set_on_new_request_callback";
-    boundary(WHAT, RMW_RET_ERROR, || {
-        // SAFETY: the caller guarantees null or a live service.
-        let si = match unsafe { service_impl(service, WHAT) } {
-            Ok(s) => s,
-            Err(r) => return r,
-        };
-        // SAFETY: caller's contract.
-        si.requests
-            .set_listener(unsafe { registered(callback, user_data) });
-        RMW_RET_OK
-    })
+    // SAFETY: the caller guarantees null or a live service, and the callback.
+    unsafe {
+        set_new_item_callback(
+            WHAT,
+            || service_impl(service, WHAT).map(|s| &s.requests),
+            callback,
+            user_data,
+        )
+    }
 }
 
-/// As [`rmw_subscription_set_on_new_message_callback`], for the responses of `client` (a
-/// response to another client of the same service is counted too, and then not taken).
+/// As [`rmw_subscription_set_on_new_message_callback`], for the responses of `client` (only
+/// its own: a response to another client of the same service is not counted).
 ///
 /// # Safety
 /// rmw API contract: live client; `callback` null or an `rmw_event_callback_t`.
@@ -1002,17 +1020,15 @@ pub unsafe extern "C" fn rmw_client_set_on_new_response_callback(
     user_data: *const c_void,
 ) -> rmw_ret_t {
     const WHAT: &str = "rmw_client_set_on_new_response_callback";
-    boundary(WHAT, RMW_RET_ERROR, || {
-        // SAFETY: the caller guarantees null or a live client.
-        let ci = match unsafe { client_impl(client, WHAT) } {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
-        // SAFETY: caller's contract.
-        ci.replies
-            .set_listener(unsafe { registered(callback, user_data) });
-        RMW_RET_OK
-    })
+    // SAFETY: the caller guarantees null or a live client, and the callback.
+    unsafe {
+        set_new_item_callback(
+            WHAT,
+            || client_impl(client, WHAT).map(|c| &c.replies),
+            callback,
+            user_data,
+        )
+    }
 }
 
 /// An endpoint goes away: its event listeners no longer keep the background thread on the
