@@ -430,19 +430,8 @@ fn publish_wait_take_across_namespaces() {
             [true, true]
         );
         for ev in [&pev, &sev] {
-            let mut st: rmw_matched_status_t = std::mem::zeroed();
-            let mut taken = false;
             assert_eq!(
-                rmw_take_event(
-                    ev,
-                    (&mut st as *mut rmw_matched_status_t).cast(),
-                    &mut taken
-                ),
-                RMW_RET_OK
-            );
-            assert!(taken);
-            assert_eq!(
-                st,
+                matched(ev),
                 rmw_matched_status_t {
                     total_count: 1,
                     total_count_change: 1,

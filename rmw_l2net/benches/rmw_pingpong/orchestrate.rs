@@ -315,6 +315,42 @@ fn node_iface(wire: &Wire, who: Who, a: bool) -> String {
     }
 }
 
+/// The two peer processes of contender `who` (not ddsperf): side a runs mode `modes.0` (ping,
+/// pub), side b `modes.1` (pong, sub); `libs`: the library and the baseline's.
+fn peers(
+    wire: &Wire,
+    me: &str,
+    who: Who,
+    modes: (&str, &str),
+    libs: (&str, &str),
+) -> (Command, Command) {
+    let (mut a, mut b) = (wire.cmd(true, me), wire.cmd(false, me));
+    match who {
+        Who::Rmw | Who::RmwBusy | Who::Baseline => {
+            let l = if who == Who::Baseline { libs.1 } else { libs.0 };
+            a.args(["peer", &format!("rmw-{}", modes.0), l]);
+            b.args(["peer", &format!("rmw-{}", modes.1), l]);
+            if who == Who::RmwBusy {
+                a.env(BUSY_POLL_ENV, "1");
+                b.env(BUSY_POLL_ENV, "1");
+            }
+        }
+        _ => {
+            a.args([
+                "peer",
+                &format!("node-{}", modes.0),
+                &node_iface(wire, who, true),
+            ]);
+            b.args([
+                "peer",
+                &format!("node-{}", modes.1),
+                &node_iface(wire, who, false),
+            ]);
+        }
+    }
+    (a, b)
+}
+
 pub fn run(args: &[String]) -> Res<()> {
     let o = parse_options(args)?;
     // SAFETY: geteuid has no preconditions.
@@ -380,23 +416,8 @@ pub fn run(args: &[String]) -> Res<()> {
             "best-effort"
         };
         for i in 0..dds_i {
-            let mut pong = wire.cmd(false, &me);
-            let mut ping = wire.cmd(true, &me);
-            match who[i] {
-                w @ (Who::Rmw | Who::RmwBusy | Who::Baseline) => {
-                    let l = if w == Who::Baseline { &base } else { &lib };
-                    pong.args(["peer", "rmw-pong", l]);
-                    ping.args(["peer", "rmw-ping", l]);
-                    if w == Who::RmwBusy {
-                        pong.env(BUSY_POLL_ENV, "1");
-                        ping.env(BUSY_POLL_ENV, "1");
-                    }
-                }
-                w => {
-                    pong.args(["peer", "node-pong", &node_iface(&wire, w, false)]);
-                    ping.args(["peer", "node-ping", &node_iface(&wire, w, true)]);
-                }
-            }
+            let libs = (lib.as_str(), base.as_str());
+            let (mut ping, mut pong) = peers(&wire, &me, who[i], ("ping", "pong"), libs);
             pong.arg(rt_q);
             ping.args([size_s.as_str(), secs.as_str(), rt_q]);
             let _p = spawn_bg(pong)?;
@@ -411,23 +432,8 @@ pub fn run(args: &[String]) -> Res<()> {
         for reliable in [false, true] {
             let q = if reliable { "reliable" } else { "best-effort" };
             for i in 0..dds_i {
-                let mut sub = wire.cmd(false, &me);
-                let mut publ = wire.cmd(true, &me);
-                match who[i] {
-                    w @ (Who::Rmw | Who::RmwBusy | Who::Baseline) => {
-                        let l = if w == Who::Baseline { &base } else { &lib };
-                        sub.args(["peer", "rmw-sub", l]);
-                        publ.args(["peer", "rmw-pub", l]);
-                        if w == Who::RmwBusy {
-                            sub.env(BUSY_POLL_ENV, "1");
-                            publ.env(BUSY_POLL_ENV, "1");
-                        }
-                    }
-                    w => {
-                        sub.args(["peer", "node-sub", &node_iface(&wire, w, false)]);
-                        publ.args(["peer", "node-pub", &node_iface(&wire, w, true)]);
-                    }
-                }
+                let libs = (lib.as_str(), base.as_str());
+                let (mut publ, mut sub) = peers(&wire, &me, who[i], ("pub", "sub"), libs);
                 sub.args([secs.as_str(), q]);
                 publ.args([size_s.as_str(), secs.as_str(), q]);
                 let r = measure_rate(sub, publ);
