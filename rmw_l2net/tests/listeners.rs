@@ -306,3 +306,53 @@ fn a_response_counts_for_its_own_client_only() {
     }
     drop(ctx);
 }
+
+/// A missed deadline reaches an event callback with no thread in `rmw_wait` and no timer in
+/// the middleware: the node's I/O thread runs the deadline timer, queues the event and wakes
+/// the context's background thread, which routes it to the callback.
+#[test]
+fn a_missed_deadline_reaches_its_callback_without_rmw_wait() {
+    if !require_privileges("a_missed_deadline_reaches_its_callback_without_rmw_wait") {
+        return;
+    }
+    let ns = Netns::new("rmwdeadline").unwrap();
+    ns.set_up("lo").unwrap();
+    let ctx = Ctx::init(&ns, "lo", 35);
+    let ts = support::type_support(Flavor::C, "std_msgs/msg/String");
+    let mut q = default_qos();
+    q.deadline = rmw_time_t {
+        sec: 0,
+        nsec: 50_000_000,
+    };
+    // SAFETY: the rmw call sequence of rcl, on live objects; `seen` outlives its registration
+    // (cleared before it drops).
+    unsafe {
+        let node = rmw_create_node(ctx.0, c"late".as_ptr(), c"/".as_ptr());
+        assert!(!node.is_null(), "{:?}", last_error());
+        let popts: rmw_publisher_options_t = std::mem::zeroed();
+        let sopts: rmw_subscription_options_t = std::mem::zeroed();
+        let publ = rmw_create_publisher(node, ts, c"/late".as_ptr(), &q, &popts);
+        let sub = rmw_create_subscription(node, ts, c"/late".as_ptr(), &q, &sopts);
+        assert!(!publ.is_null() && !sub.is_null(), "{:?}", last_error());
+        let mut ev: rmw_event_t = std::mem::zeroed();
+        assert_eq!(
+            rmw_subscription_event_init(&mut ev, sub, RMW_EVENT_REQUESTED_DEADLINE_MISSED),
+            RMW_RET_OK
+        );
+        let seen = Seen::default();
+        assert_eq!(
+            rmw_event_set_callback(&mut ev, cb(), seen.user_data()),
+            RMW_RET_OK
+        );
+        // Nothing is published: deadlines pass, each reported.
+        wait_until("a missed deadline reported", || seen.items() >= 2);
+        assert_eq!(
+            rmw_event_set_callback(&mut ev, std::ptr::null(), null_mut()),
+            RMW_RET_OK
+        );
+        assert_eq!(rmw_destroy_subscription(node, sub), RMW_RET_OK);
+        assert_eq!(rmw_destroy_publisher(node, publ), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(node), RMW_RET_OK);
+    }
+    drop(ctx);
+}
