@@ -88,7 +88,7 @@ fn idle_context_wakeups() {
         let ws = rmw_create_wait_set(ctx.0, 2);
         assert!(!ws.is_null(), "{:?}", last_error());
         // Destroyed after the join.
-        let waiter = spawn_wait(ws, &[(*sub).data], &[(*gc).data]);
+        let waiter = spawn_wait(ws, &[(*sub).data], &[(*gc).data], None);
         std::thread::sleep(Duration::from_millis(100));
         let before = switches();
         std::thread::sleep(SPAN);

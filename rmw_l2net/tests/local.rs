@@ -12,6 +12,8 @@ use std::ffi::c_void;
 use std::ptr::null_mut;
 use std::time::Duration;
 
+use l2net::node::{Node, NodeConfig};
+use l2net_linux::link::{LinkConfig, LinuxLink};
 use l2net_linux::netns::{Netns, require_privileges};
 use rmw_l2net_cpp::abi::*;
 use rmw_l2net_cpp::sys::error_state::last_error;
@@ -466,7 +468,7 @@ fn a_busy_polling_context_waits_receives_and_times_out() {
         let gc = rmw_create_guard_condition(busy.0);
         assert!(!gc.is_null(), "{:?}", last_error());
         // Destroyed after the join.
-        let waiter = spawn_wait(ws, &[(*sub).data], &[(*gc).data]);
+        let waiter = spawn_wait(ws, &[(*sub).data], &[(*gc).data], None);
         std::thread::sleep(Duration::from_millis(30));
         assert_eq!(rmw_trigger_guard_condition(gc), RMW_RET_OK);
         assert_eq!(waiter.join().unwrap(), (RMW_RET_OK, vec![false, true]));
@@ -477,5 +479,57 @@ fn a_busy_polling_context_waits_receives_and_times_out() {
         assert_eq!(rmw_destroy_publisher(pnode, publ), RMW_RET_OK);
         assert_eq!(rmw_destroy_node(bnode), RMW_RET_OK);
         assert_eq!(rmw_destroy_node(pnode), RMW_RET_OK);
+    }
+}
+
+/// With no thread in `rmw_wait` on a context and no listener, its background thread still
+/// routes its events as they come: a participant that appears triggers the context's graph
+/// guard condition, which wakes a thread waiting on *another* context (whose `rmw_wait` routes
+/// only that context's events). The newcomer is a bare l2net node, not a context of this
+/// process, so that nothing of the middleware wakes the background thread but the node's event.
+#[test]
+fn an_unwatched_context_routes_its_graph_changes() {
+    if !require_privileges("an_unwatched_context_routes_its_graph_changes") {
+        return;
+    }
+    let ns = Netns::new("rmwunwatched").unwrap();
+    ns.set_up("lo").unwrap();
+    let a = Ctx::init(&ns, "lo", 38);
+    let b = Ctx::init(&ns, "lo", 39);
+    // SAFETY: the rmw call sequence of rcl, on live objects.
+    unsafe {
+        let na = rmw_create_node(a.0, c"watched".as_ptr(), c"/".as_ptr());
+        assert!(!na.is_null(), "{:?}", last_error());
+        let graph = rmw_node_get_graph_guard_condition(na);
+        assert!(!graph.is_null(), "{:?}", last_error());
+        let ws = rmw_create_wait_set(b.0, 1);
+        assert!(!ws.is_null(), "{:?}", last_error());
+        // Take what the node's own creation triggered.
+        std::thread::sleep(Duration::from_millis(200));
+        let guards = [(*graph).data];
+        let e = Entries {
+            guards: &guards,
+            ..Entries::default()
+        };
+        let _ = wait_on(ws, e, Some(ZERO));
+
+        // Destroyed after the join.
+        let waiter = spawn_wait(ws, &[], &[(*graph).data], Some(LONG));
+        std::thread::sleep(Duration::from_millis(50));
+        let link = ns
+            .run(|| LinuxLink::open(&LinkConfig::new("lo")))
+            .unwrap()
+            .unwrap()
+            .0;
+        let newcomer = Node::new(link, NodeConfig::new(38, "newcomer")).unwrap();
+        assert_eq!(
+            waiter.join().unwrap(),
+            (RMW_RET_OK, vec![true]),
+            "the newcomer triggers the graph guard condition of context a"
+        );
+
+        newcomer.close();
+        assert_eq!(rmw_destroy_wait_set(ws), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(na), RMW_RET_OK);
     }
 }

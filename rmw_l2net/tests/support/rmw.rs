@@ -373,8 +373,8 @@ pub unsafe fn wait_for_service(node: *const rmw_node_t, client: *const rmw_clien
     });
 }
 
-/// `rmw_wait` without a timeout on subscriptions (their data) and guard conditions (theirs),
-/// on a thread of its own: its return code and which entries stayed non-null.
+/// `rmw_wait` on subscriptions (their data) and guard conditions (theirs), on a thread of its
+/// own (`None`: no timeout): its return code and which entries stayed non-null.
 ///
 /// # Safety
 /// The wait set and the entries stay alive until the thread is joined.
@@ -382,6 +382,7 @@ pub unsafe fn spawn_wait(
     ws: *mut rmw_wait_set_t,
     subs: &[*mut c_void],
     guards: &[*mut c_void],
+    timeout: Option<rmw_time_t>,
 ) -> std::thread::JoinHandle<(rmw_ret_t, Vec<bool>)> {
     // Addresses: raw pointers do not cross threads.
     let addr = |v: &[*mut c_void]| v.iter().map(|p| *p as usize).collect::<Vec<_>>();
@@ -395,6 +396,6 @@ pub unsafe fn spawn_wait(
             ..Entries::default()
         };
         // SAFETY: alive until the join (caller's contract).
-        unsafe { wait_on(ws as *mut rmw_wait_set_t, e, None) }
+        unsafe { wait_on(ws as *mut rmw_wait_set_t, e, timeout) }
     })
 }
