@@ -562,6 +562,39 @@ fn machine() -> String {
     format!("{cpus} vCPU ({model}), Linux {kernel}, commit {commit}")
 }
 
+/// Whether `r`'s median round trip meets the target against Cyclone's (`dds`).
+fn target_vs_dds(r: &Row, dds: &Row) -> String {
+    match ratio(r.lat.map(|x| x.p50_us), dds.lat.map(|x| x.p50_us)) {
+        Some(v) => format!(
+            "RT p50 <= {TARGET_VS_DDS}x Cyclone: {}",
+            if v <= TARGET_VS_DDS { "met" } else { "MISSED" }
+        ),
+        None => format!("RT p50 <= {TARGET_VS_DDS}x Cyclone: not measured"),
+    }
+}
+
+/// One row of the ratio table: `r` / `other` (`target`: `-` when `None`).
+fn ratio_row(
+    s: &mut String,
+    size: usize,
+    name: &str,
+    r: &Row,
+    other: &Row,
+    target: Option<String>,
+) {
+    let lat = |f: fn(&Summary) -> f64| ratio(r.lat.as_ref().map(f), other.lat.as_ref().map(f));
+    let _ = writeln!(
+        s,
+        "| {size} B | {name} | {} | {} | {} | {} | {} | {} |",
+        fmt_opt(lat(|x| x.p50_us), 2),
+        fmt_opt(lat(|x| x.p99_us), 2),
+        fmt_opt(lat(|x| x.p999_us), 2),
+        fmt_opt(ratio(r.rate_be, other.rate_be), 2),
+        fmt_opt(ratio(r.rate_rel, other.rate_rel), 2),
+        target.as_deref().unwrap_or("-"),
+    );
+}
+
 fn render(table: &[(usize, Vec<Row>)], who: &[Who], o: &Options) -> String {
     let mut s = String::new();
     let _ = writeln!(
@@ -613,33 +646,9 @@ fn render(table: &[(usize, Vec<Row>)], who: &[Who], o: &Options) -> String {
     );
     let _ = writeln!(s, "|---:|---|---:|---:|---:|---:|---:|---|");
     for (size, rows) in table {
-        let r = &rows[0];
-        for (i, name) in who.iter().map(|w| w.name()).enumerate().skip(1) {
-            let other = &rows[i];
-            let p50 = ratio(r.lat.map(|x| x.p50_us), other.lat.map(|x| x.p50_us));
-            let target = match (who[i], p50) {
-                (Who::Dds, Some(v)) => format!(
-                    "RT p50 <= {TARGET_VS_DDS}x Cyclone: {}",
-                    if v <= TARGET_VS_DDS { "met" } else { "MISSED" }
-                ),
-                (Who::Dds, None) => "RT p50 <= 0.6x Cyclone: not measured".into(),
-                _ => "-".into(),
-            };
-            let _ = writeln!(
-                s,
-                "| {size} B | {name} | {} | {} | {} | {} | {} | {target} |",
-                fmt_opt(p50, 2),
-                fmt_opt(
-                    ratio(r.lat.map(|x| x.p99_us), other.lat.map(|x| x.p99_us)),
-                    2
-                ),
-                fmt_opt(
-                    ratio(r.lat.map(|x| x.p999_us), other.lat.map(|x| x.p999_us)),
-                    2
-                ),
-                fmt_opt(ratio(r.rate_be, other.rate_be), 2),
-                fmt_opt(ratio(r.rate_rel, other.rate_rel), 2),
-            );
+        for (i, w) in who.iter().enumerate().skip(1) {
+            let target = (*w == Who::Dds).then(|| target_vs_dds(&rows[0], &rows[i]));
+            ratio_row(&mut s, *size, w.name(), &rows[0], &rows[i], target);
         }
     }
     // The busy-polling contender against Cyclone DDS, with the same target.
@@ -647,32 +656,10 @@ fn render(table: &[(usize, Vec<Row>)], who: &[Who], o: &Options) -> String {
         who.iter().position(|w| *w == Who::RmwBusy),
         who.iter().position(|w| *w == Who::Dds),
     ) {
+        let name = format!("{} (busy-poll rmw / Cyclone)", Who::Dds.name());
         for (size, rows) in table {
-            let (r, other) = (&rows[b], &rows[d]);
-            let p50 = ratio(r.lat.map(|x| x.p50_us), other.lat.map(|x| x.p50_us));
-            let target = match p50 {
-                Some(v) => format!(
-                    "RT p50 <= {TARGET_VS_DDS}x Cyclone: {}",
-                    if v <= TARGET_VS_DDS { "met" } else { "MISSED" }
-                ),
-                None => "RT p50 <= 0.6x Cyclone: not measured".into(),
-            };
-            let _ = writeln!(
-                s,
-                "| {size} B | {} (busy-poll rmw / Cyclone) | {} | {} | {} | {} | {} | {target} |",
-                Who::Dds.name(),
-                fmt_opt(p50, 2),
-                fmt_opt(
-                    ratio(r.lat.map(|x| x.p99_us), other.lat.map(|x| x.p99_us)),
-                    2
-                ),
-                fmt_opt(
-                    ratio(r.lat.map(|x| x.p999_us), other.lat.map(|x| x.p999_us)),
-                    2
-                ),
-                fmt_opt(ratio(r.rate_be, other.rate_be), 2),
-                fmt_opt(ratio(r.rate_rel, other.rate_rel), 2),
-            );
+            let target = target_vs_dds(&rows[b], &rows[d]);
+            ratio_row(&mut s, *size, &name, &rows[b], &rows[d], Some(target));
         }
     }
     let _ = writeln!(
