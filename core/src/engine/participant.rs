@@ -28,7 +28,7 @@ use super::reassembly::Reassembly;
 use super::seqset::{SEQSET_BITS, SeqSet};
 use super::stats::Stats;
 use super::window::{ReaderProxy, ReaderWindow};
-use crate::time::Instant;
+use crate::time::{Instant, div_duration, mul_div_duration};
 use crate::wire::{self, MacAddr, VlanTag};
 
 /// Events a participant buffers by default (its last capacity parameter, `Q`) before new ones
@@ -2187,9 +2187,13 @@ impl<
         } else if unacked >= holds.div_ceil(4) {
             // A hundredth of the period for a writer that can hold the whole window, less in
             // proportion for one that holds fewer (it blocks sooner).
-            (self.config.heartbeat_period / 100) * holds as u32 / window as u32
+            mul_div_duration(
+                div_duration(self.config.heartbeat_period, 100),
+                holds as u32,
+                window as u32,
+            )
         } else {
-            self.config.heartbeat_period / 8
+            div_duration(self.config.heartbeat_period, 8)
         };
         w.hb_last + gap
     }
