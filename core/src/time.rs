@@ -60,6 +60,98 @@ impl Instant {
     }
 }
 
+/// `d / n` (panics if `n` is 0, as `Duration`'s division does), with the same result.
+///
+/// On 32-bit targets `Duration / u32` divides the `u64` seconds and the carried nanoseconds in 64
+/// bits, which pulls compiler-builtins' `u64_div_rem` (864 B) into an image; this one divides
+/// with the 32-bit divide instruction only, and mirrors `Duration`'s steps so that the result is
+/// the same to the nanosecond.
+#[cfg(target_pointer_width = "32")]
+#[inline(never)]
+pub(crate) fn div_duration(d: Duration, n: u32) -> Duration {
+    div_duration_32(d, n)
+}
+
+/// [`div_duration`] of 32-bit targets (tested on every target).
+#[cfg(any(target_pointer_width = "32", test))]
+fn div_duration_32(d: Duration, n: u32) -> Duration {
+    assert!(n != 0, "division of a Duration by zero");
+    let (secs, carry) = div_rem_u64(d.as_secs(), n);
+    let nanos = d.subsec_nanos();
+    let carried = u64::from(carry) * 1_000_000_000 + u64::from(nanos % n);
+    let (extra_nanos, _) = div_rem_u64(carried, n);
+    // `carry < n`, so `extra_nanos < 10^9`, and the sum is below 2 * 10^9 (`Duration::new`
+    // carries a whole second into `secs`).
+    Duration::new(secs, nanos / n + extra_nanos as u32)
+}
+
+/// `d / n` (panics if `n` is 0).
+#[cfg(not(target_pointer_width = "32"))]
+#[inline]
+pub(crate) fn div_duration(d: Duration, n: u32) -> Duration {
+    d / n
+}
+
+/// `d * mul / div` (panics on overflow or if `div` is 0, as `Duration`'s operators do), with the
+/// same result; on 32-bit targets without 64-bit divisions (`Duration * u32` splits the product
+/// of the nanoseconds into seconds with one), see [`div_duration`].
+#[cfg(target_pointer_width = "32")]
+#[inline(never)]
+pub(crate) fn mul_div_duration(d: Duration, mul: u32, div: u32) -> Duration {
+    div_duration_32(mul_duration_32(d, mul), div)
+}
+
+/// `d * mul / div` (panics on overflow or if `div` is 0).
+#[cfg(not(target_pointer_width = "32"))]
+#[inline]
+pub(crate) fn mul_div_duration(d: Duration, mul: u32, div: u32) -> Duration {
+    d * mul / div
+}
+
+/// `d * m` with 32-bit divisions, the steps of `Duration`'s multiplication.
+#[cfg(any(target_pointer_width = "32", test))]
+fn mul_duration_32(d: Duration, m: u32) -> Duration {
+    let total_nanos = u64::from(d.subsec_nanos()) * u64::from(m);
+    let (extra_secs, nanos) = div_rem_u64(total_nanos, 1_000_000_000);
+    let secs = d
+        .as_secs()
+        .checked_mul(u64::from(m))
+        .and_then(|s| s.checked_add(extra_secs))
+        .expect("overflow when multiplying duration by scalar");
+    Duration::new(secs, nanos)
+}
+
+/// Quotient and remainder of `a / n` (`n` > 0) with 32-bit divisions: a divisor below 2^16 goes
+/// through `a` in 16-bit digits (each step divides less than 2^32), a larger one bit by bit.
+#[cfg(any(target_pointer_width = "32", test))]
+fn div_rem_u64(a: u64, n: u32) -> (u64, u32) {
+    if let Ok(a) = u32::try_from(a) {
+        return (u64::from(a / n), a % n);
+    }
+    let mut q = 0u64;
+    let mut r = 0u32;
+    if n <= 0xFFFF {
+        for shift in [48, 32, 16, 0] {
+            // r < n <= 0xFFFF, so this fits in 32 bits.
+            let cur = (r << 16) | ((a >> shift) as u32 & 0xFFFF);
+            q |= u64::from(cur / n) << shift;
+            r = cur % n;
+        }
+    } else {
+        let n = u64::from(n);
+        let mut rem = 0u64;
+        for bit in (0..u64::BITS - a.leading_zeros()).rev() {
+            rem = (rem << 1) | ((a >> bit) & 1);
+            if rem >= n {
+                rem -= n;
+                q |= 1 << bit;
+            }
+        }
+        r = rem as u32;
+    }
+    (q, r)
+}
+
 impl Add<Duration> for Instant {
     type Output = Instant;
     fn add(self, rhs: Duration) -> Instant {
@@ -105,5 +197,67 @@ mod tests {
         );
         assert_eq!(Instant::from_micros(1500).as_millis(), 1);
         assert_eq!(Instant::ZERO + Duration::MAX, Instant::MAX);
+    }
+
+    #[test]
+    fn div_duration_is_duration_division() {
+        let ds = [
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_millis(100),
+            Duration::new(1, 999_999_999),
+            Duration::new(99, 123_456_789),
+            Duration::new(u64::from(u32::MAX) + 7, 5),
+            Duration::new(u64::MAX, 999_999_999),
+        ];
+        for d in ds {
+            for n in [1, 3, 8, 100, 0xFFFF, 0x1_0000, 1_000_003, u32::MAX] {
+                assert_eq!(div_duration(d, n), d / n, "{d:?} / {n}");
+                assert_eq!(div_duration_32(d, n), d / n, "{d:?} / {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn mul_div_duration_is_duration_arithmetic() {
+        let ds = [
+            Duration::ZERO,
+            Duration::from_nanos(999_999_999),
+            Duration::from_millis(1),
+            Duration::new(7, 500_000_001),
+            Duration::new(u64::from(u32::MAX), 999_999_999),
+        ];
+        for d in ds {
+            for (m, n) in [
+                (1, 1),
+                (2, 2),
+                (3, 64),
+                (4, 7),
+                (1000, 3),
+                (u32::MAX, 1_000_003),
+            ] {
+                assert_eq!(mul_div_duration(d, m, n), d * m / n, "{d:?} * {m} / {n}");
+                assert_eq!(mul_duration_32(d, m), d * m, "{d:?} * {m}");
+            }
+        }
+    }
+
+    #[test]
+    fn div_rem_u64_matches_u64_division() {
+        for a in [
+            0,
+            1,
+            u64::from(u32::MAX),
+            1 << 32,
+            99 * 1_000_000_000,
+            u64::MAX,
+        ] {
+            for n in [1, 7, 100, 0xFFFF, 0x1_0000, u32::MAX] {
+                assert_eq!(
+                    div_rem_u64(a, n),
+                    (a / u64::from(n), (a % u64::from(n)) as u32)
+                );
+            }
+        }
     }
 }

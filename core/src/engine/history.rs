@@ -6,7 +6,9 @@
 //! straddle the arena's end starts again at offset 0 (the skipped tail is counted as used until
 //! the samples before it leave). Positions are kept as ever-growing `u64` "virtual" offsets whose
 //! remainder modulo the arena size is the real offset; that makes "how much is used" one
-//! subtraction and never ambiguous.
+//! subtraction and never ambiguous. The real offsets are kept next to them (each slot's, and the
+//! end's), so that no path divides a `u64`: on 32-bit targets that division is a compiler-builtins
+//! routine of almost 1 KB.
 
 use crate::time::Instant;
 
@@ -58,6 +60,8 @@ pub struct SampleMeta {
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     pos: u64,
+    /// `pos` modulo the arena size: where the bytes are.
+    off: usize,
     len: usize,
     meta: SampleMeta,
 }
@@ -73,6 +77,8 @@ pub struct History<'a, const N: usize> {
     first_seq: u64,
     /// Virtual end of the newest sample.
     end_pos: u64,
+    /// `end_pos` modulo the arena size.
+    end_off: usize,
     kind: HistoryKind,
 }
 
@@ -86,6 +92,7 @@ impl<'a, const N: usize> History<'a, N> {
             len: 0,
             first_seq: 1,
             end_pos: 0,
+            end_off: 0,
             kind,
         }
     }
@@ -133,24 +140,27 @@ impl<'a, const N: usize> History<'a, N> {
         }
     }
 
-    /// Where a sample of `len` bytes would go, if it fits without evicting.
-    fn place(&self, len: usize) -> Option<u64> {
-        let cap = self.arena.len() as u64;
-        if len as u64 > cap || cap == 0 && len > 0 {
+    /// Where a sample of `len` bytes would go (virtual position and real offset), if it fits
+    /// without evicting.
+    fn place(&self, len: usize) -> Option<(u64, usize)> {
+        let cap = self.arena.len();
+        if len > cap {
             return None;
         }
         if self.len >= self.depth() {
             return None;
         }
         if cap == 0 {
-            return Some(0);
+            return Some((0, 0));
         }
-        let mut p = self.end_pos;
-        if p % cap + len as u64 > cap {
-            p = (p / cap + 1) * cap;
+        let (mut p, mut off) = (self.end_pos, self.end_off);
+        if off + len > cap {
+            // Start again at the arena's offset 0: the next multiple of `cap`.
+            p += (cap - off) as u64;
+            off = 0;
         }
-        if p + len as u64 - self.oldest_pos() <= cap {
-            Some(p)
+        if p + len as u64 - self.oldest_pos() <= cap as u64 {
+            Some((p, off))
         } else {
             None
         }
@@ -174,7 +184,7 @@ impl<'a, const N: usize> History<'a, N> {
         if len > self.arena.len() {
             return Err(HistoryError::TooLarge);
         }
-        let pos = loop {
+        let (pos, off) = loop {
             if let Some(p) = self.place(len) {
                 break p;
             }
@@ -187,9 +197,7 @@ impl<'a, const N: usize> History<'a, N> {
             self.pop_oldest();
         };
         let seq = self.next_seq();
-        let cap = self.arena.len() as u64;
         if len > 0 {
-            let off = (pos % cap) as usize;
             fill(&mut self.arena[off..off + len]);
         } else {
             fill(&mut []);
@@ -198,9 +206,21 @@ impl<'a, const N: usize> History<'a, N> {
             self.head = 0;
         }
         let idx = (self.head + self.len) % N;
-        self.slots[idx] = Some(Slot { pos, len, meta });
+        self.slots[idx] = Some(Slot {
+            pos,
+            off,
+            len,
+            meta,
+        });
         self.len += 1;
         self.end_pos = pos + len as u64;
+        // `off + len <= arena.len()` (place); the end of a sample that fills the arena's tail is
+        // offset 0 again.
+        self.end_off = if off + len == self.arena.len() {
+            0
+        } else {
+            off + len
+        };
         Ok(seq)
     }
 
@@ -226,6 +246,7 @@ impl<'a, const N: usize> History<'a, N> {
         self.first_seq += 1;
         if self.len == 0 {
             self.end_pos = 0;
+            self.end_off = 0;
             self.head = 0;
         }
         Some(seq)
@@ -272,8 +293,7 @@ impl<'a, const N: usize> History<'a, N> {
         if s.len == 0 {
             return Some((&[], s.meta));
         }
-        let off = (s.pos % self.arena.len() as u64) as usize;
-        Some((&self.arena[off..off + s.len], s.meta))
+        Some((&self.arena[s.off..s.off + s.len], s.meta))
     }
 
     /// Length of sample `seq`, if held.
@@ -352,6 +372,24 @@ mod tests {
         }
         assert_eq!(h.expire_before(Instant::from_millis(15)), 2);
         assert_eq!(h.first_seq(), 3);
+    }
+
+    #[test]
+    fn a_sample_that_ends_at_the_arena_end_wraps_the_next_to_offset_zero() {
+        let mut arena = [0u8; 8];
+        let mut h: History<'_, 4> = History::new(&mut arena, HistoryKind::KeepAll);
+        h.push(&[1; 4], meta(), |_| true).unwrap();
+        h.push(&[2; 4], meta(), |_| true).unwrap();
+        assert_eq!(h.push(&[3; 1], meta(), |_| true), Err(HistoryError::Full));
+        h.release_below(2);
+        assert_eq!(h.push(&[3; 4], meta(), |_| true), Ok(3));
+        assert_eq!(h.get(2).unwrap().0, &[2; 4]);
+        assert_eq!(h.get(3).unwrap().0, &[3; 4]);
+        // Sample 3 ends at offset 4: 5 bytes would straddle the end and there is no room at 0.
+        h.release_below(3);
+        assert_eq!(h.push(&[4; 5], meta(), |_| true), Err(HistoryError::Full));
+        assert_eq!(h.push(&[4; 4], meta(), |_| true), Ok(4));
+        assert_eq!(h.get(4).unwrap().0, &[4; 4]);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use super::reassembly::Reassembly;
 use super::seqset::{SEQSET_BITS, SeqSet};
 use super::stats::Stats;
 use super::window::{ReaderProxy, ReaderWindow};
-use crate::time::Instant;
+use crate::time::{Instant, div_duration, mul_div_duration};
 use crate::wire::{self, MacAddr, VlanTag};
 
 /// Events a participant buffers by default (its last capacity parameter, `Q`) before new ones
@@ -2127,7 +2127,8 @@ impl<
         if self.lease_check_at != Instant::MAX {
             t = t.min(self.lease_check_at + Duration::from_nanos(1));
         }
-        if self.reassembly_check_at != Instant::MAX {
+        // (The `cfg!`s: timers a reduced build never arms, left out of its code.)
+        if cfg!(feature = "fragmentation") && self.reassembly_check_at != Instant::MAX {
             t = t.min(self.reassembly_check_at + Duration::from_nanos(1));
         }
         if self.liveliness_check_at != Instant::MAX {
@@ -2145,20 +2146,25 @@ impl<
                     t = t.min(p.sync_next);
                 }
             }
-            if let Some(d) = w.deadline_next {
+            if cfg!(feature = "deadline")
+                && let Some(d) = w.deadline_next
+            {
                 t = t.min(d + Duration::from_nanos(1));
             }
-            if let Some(b) = w.batch_until {
+            if cfg!(feature = "batching")
+                && let Some(b) = w.batch_until
+            {
                 t = t.min(b);
             }
-            if let Some(life) = w.info.qos.lifespan
+            if let Some(life) = lifespan_of(&w.info.qos)
                 && let Some((_, m)) = w.history.get(w.history.first_seq())
             {
                 t = t.min(m.written + life + Duration::from_nanos(1));
             }
         }
         for r in self.live_readers().iter().flatten() {
-            if let Some(d) = r.deadline_next
+            if cfg!(feature = "deadline")
+                && let Some(d) = r.deadline_next
                 && (r.live().iter().flatten().next().is_some() || r.local_writers > 0)
             {
                 t = t.min(d + Duration::from_nanos(1));
@@ -2187,9 +2193,13 @@ impl<
         } else if unacked >= holds.div_ceil(4) {
             // A hundredth of the period for a writer that can hold the whole window, less in
             // proportion for one that holds fewer (it blocks sooner).
-            (self.config.heartbeat_period / 100) * holds as u32 / window as u32
+            mul_div_duration(
+                div_duration(self.config.heartbeat_period, 100),
+                holds as u32,
+                window as u32,
+            )
         } else {
-            self.config.heartbeat_period / 8
+            div_duration(self.config.heartbeat_period, 8)
         };
         w.hb_last + gap
     }

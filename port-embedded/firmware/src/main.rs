@@ -96,12 +96,14 @@ fn command(frame: &[u8], arg: &mut [u8; MAX_ARG]) -> Option<(MacAddr, u64, usize
 
 fn serve(link: &mut Link, clock: &mut clock::Clock) -> Result<(), Failure> {
     let start = clock.now();
+    // A deadline instant: `now - start > limit` would divide 64-bit nanoseconds (see the node).
+    let give_up_at = start + GIVE_UP_AFTER;
     let mut next_beacon = start;
     let mut seq = 1u64;
     let mut was_up = true;
     loop {
         let now = clock.now();
-        if now.saturating_duration_since(start) > GIVE_UP_AFTER {
+        if now > give_up_at {
             return Err(Failure::Timeout);
         }
         if now >= next_beacon {
@@ -136,7 +138,7 @@ fn serve(link: &mut Link, clock: &mut clock::Clock) -> Result<(), Failure> {
             // Retry while the device has no room, within the overall time limit.
             loop {
                 let now = clock.now();
-                if now.saturating_duration_since(start) > GIVE_UP_AFTER {
+                if now > give_up_at {
                     return Err(Failure::Timeout);
                 }
                 if send(link, now, from, cmd_seq, reply)? {

@@ -137,15 +137,18 @@ fn serve(
     cmd: ReaderHandle,
 ) -> Result<(), Failure> {
     let mut answered = false;
-    let mut closing_since: Option<Instant> = None;
+    // Deadlines as instants: `now - since > limit` builds a `Duration` from nanoseconds, a 64-bit
+    // division (compiler-builtins' u64_div_rem, 864 B) on this target.
+    let give_up_at = start + GIVE_UP_AFTER;
+    let mut closing_until: Option<Instant> = None;
     let mut sample = [0u8; MAX_SAMPLE];
     loop {
         let now = clock.now();
-        if now.saturating_duration_since(start) > GIVE_UP_AFTER {
+        if now > give_up_at {
             return Err(Failure::Timeout);
         }
-        if let Some(since) = closing_since
-            && (node.is_closed() || now.saturating_duration_since(since) > GOODBYE_TIME)
+        if let Some(until) = closing_until
+            && (node.is_closed() || now > until)
         {
             return Ok(());
         }
@@ -190,10 +193,10 @@ fn serve(
                 Err(_) => return Err(Failure::Engine("write to fw/status")),
             }
         }
-        if answered && closing_since.is_none() && node.is_acknowledged(status) {
+        if answered && closing_until.is_none() && node.is_acknowledged(status) {
             info!("answer acknowledged, saying goodbye");
             node.close(now);
-            closing_since = Some(now);
+            closing_until = Some(now + GOODBYE_TIME);
         }
     }
 }
