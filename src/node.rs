@@ -165,11 +165,16 @@ pub struct NodeConfig {
     /// eighth of this, or a hundredth once a quarter of its window is unacknowledged, so this
     /// also paces a fast reliable writer.
     pub heartbeat_period: Duration,
+    /// Samples a reliable writer may have unacknowledged per reader (1 to 256; the engine's
+    /// default, 128). A larger window lets a fast writer run further ahead of the
+    /// acknowledgements; each reader keeps track of that many samples out of order.
+    pub reliable_window: u16,
 }
 
 impl NodeConfig {
     /// Defaults: 4 MiB samples, 8 MiB endpoint arenas (memory is only touched as it is used),
-    /// 10 s lease, no batching delay, blocking receive, the engine's heartbeat period (50 ms).
+    /// 10 s lease, no batching delay, blocking receive, the engine's heartbeat period (50 ms)
+    /// and reliable window (128 samples).
     pub fn new(domain: u16, name: &str) -> Self {
         NodeConfig {
             domain,
@@ -181,6 +186,7 @@ impl NodeConfig {
             batch_delay: Duration::ZERO,
             busy_poll: false,
             heartbeat_period: Config::new(domain, "").heartbeat_period,
+            reliable_window: Config::new(domain, "").reliable_window,
         }
     }
 }
@@ -975,6 +981,13 @@ impl<L: NodeLink> Node<L> {
             ));
         }
         cfg.heartbeat_period = config.heartbeat_period;
+        if !(1..=256).contains(&config.reliable_window) {
+            return Err(NodeError::Config(format!(
+                "reliable_window must be 1 to 256, not {}",
+                config.reliable_window
+            )));
+        }
+        cfg.reliable_window = config.reliable_window;
         cfg.mtu = link.capabilities().mtu.min(usize::from(u16::MAX));
         let mac = link.mac();
         let id = random_id();

@@ -9,6 +9,10 @@ mod stats;
 #[path = "../benches/compare/dds.rs"]
 mod dds;
 
+#[allow(dead_code)]
+#[path = "../benches/compare/pin.rs"]
+mod pin;
+
 use std::time::Duration;
 
 use dds::{parse_ping, parse_sub};
@@ -53,4 +57,35 @@ fn parses_sub_lines() {
         [1] 4.002  size 64 total 1 lost 0 delta 50 lost 0 rate 0.05 kS/s\n";
     assert!((parse_sub(out).unwrap() - 400.0).abs() < 1e-6);
     assert!(parse_sub("").is_none());
+}
+
+#[test]
+fn cpu_lists_and_placements() {
+    use pin::{Pin, Placements, cpus_for, describe, parse_cpu_list};
+    assert_eq!(parse_cpu_list("0-1").unwrap(), vec![0, 1]);
+    assert_eq!(parse_cpu_list("0,2-3,2").unwrap(), vec![0, 2, 3]);
+    assert_eq!(parse_cpu_list("5").unwrap(), vec![5]);
+    assert!(parse_cpu_list("3-1").is_err());
+    assert!(parse_cpu_list("x").is_err());
+
+    assert_eq!(Placements::parse("none").unwrap().busy, Pin::None);
+    let p = Placements::parse("busy=same-cpu").unwrap();
+    assert_eq!(
+        (p.block, p.busy, p.rate),
+        (Pin::SameCpu, Pin::SameCpu, Pin::Split)
+    );
+    assert!(Placements::parse("spin=split").is_err());
+    assert!(Placements::parse("busy").is_err());
+    assert!(Placements::parse("apart").is_err());
+
+    assert_eq!(cpus_for(Pin::SameCpu, &[0, 1]), (Some(0), Some(0)));
+    assert_eq!(cpus_for(Pin::Split, &[2, 5]), (Some(2), Some(5)));
+    assert_eq!(cpus_for(Pin::Split, &[0]), (None, None));
+    assert_eq!(cpus_for(Pin::SameCpu, &[3]), (None, None));
+    assert_eq!(cpus_for(Pin::None, &[0, 1]), (None, None));
+
+    let d = describe(&Placements::DEFAULT, &[0, 1]);
+    assert!(d.contains("blocking ping/pong: both on CPU 0"), "{d}");
+    assert!(d.contains("sender on CPU 0, receiver on CPU 1"), "{d}");
+    assert!(describe(&Placements::DEFAULT, &[0]).contains("one CPU"));
 }

@@ -186,3 +186,32 @@ fn a_take_wakes_the_blocked_local_publisher() {
     });
     drop(veth);
 }
+
+#[test]
+fn reliable_window_is_checked() {
+    use l2net::node::{NodeConfig, NodeError};
+    use l2net_core::MacAddr;
+    use l2net_core::link::mem::{SegmentConfig, SyncSegment, arena_len};
+    let arena: &'static mut [u8] = Box::leak(vec![0u8; arena_len(256, 1500)].into_boxed_slice());
+    let seg: &'static SyncSegment<'static, 3, 256> = Box::leak(Box::new(
+        SyncSegment::new(arena, SegmentConfig::DEFAULT).unwrap(),
+    ));
+    for (i, (window, ok)) in [(0u16, false), (257, false), (256, true)]
+        .into_iter()
+        .enumerate()
+    {
+        let link = seg
+            .link(MacAddr([0x02, 0x4c, 0, 0, 1, i as u8]), 1500)
+            .unwrap();
+        let mut cfg = NodeConfig::new(23, "window");
+        cfg.reliable_window = window;
+        match Node::new(link, cfg) {
+            Ok(_) => assert!(ok, "window {window} accepted"),
+            Err(NodeError::Config(msg)) => {
+                assert!(!ok, "window {window} refused: {msg}");
+                assert!(msg.contains("reliable_window"), "{msg}");
+            }
+            Err(e) => panic!("window {window}: unexpected {e}"),
+        }
+    }
+}

@@ -17,6 +17,8 @@ mod orchestrate;
 #[cfg(target_os = "linux")]
 mod peer;
 #[cfg(target_os = "linux")]
+mod pin;
+#[cfg(target_os = "linux")]
 mod stats;
 
 #[cfg(target_os = "linux")]

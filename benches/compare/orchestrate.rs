@@ -4,10 +4,16 @@
 //! ```text
 //! cargo bench --bench compare -- [--secs S] [--sizes 0,64,1024,65536] [--l2net PATH]
 //!                                [--contenders l2net,raw,udp,dds] [--latency-only]
+//!                                [--pin PLACEMENT]
 //! ```
 //!
 //! `--contenders` and `--latency-only` narrow a run (for example to the l2net and raw ping/pong
 //! cells while working on latency); the cells left out print as n/a.
+//!
+//! Placement: on a small VM where a process lands decides a latency cell more than the code
+//! does (two processes on different CPUs pay a cross-CPU wake-up per hop; two busy-polling
+//! spinners on one CPU take turns by time slice). So the benchmark pins both processes of every
+//! measurement, the same way for every contender (see [`Placements`]).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -15,6 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::dds;
+use crate::pin::{Pin, Placements, allowed_cpus, cpus_for, describe};
 use crate::stats::{Summary, json_field};
 
 type Res<T> = Result<T, String>;
@@ -33,10 +40,24 @@ struct Options {
     contenders: [bool; 4],
     /// Skip the rate (flood / perf / pub-sub) measurements.
     latency_only: bool,
+    /// Where the two processes of each kind of measurement run.
+    pin: Placements,
 }
 
 const USAGE: &str = "cargo bench --bench compare -- [--secs S] [--sizes 0,64,1024,65536] \
-[--l2net PATH] [--contenders l2net,raw,udp,dds] [--latency-only]";
+[--l2net PATH] [--contenders l2net,raw,udp,dds] [--latency-only] [--pin PLACEMENT]
+
+  --pin PLACEMENT  where the two processes of each measurement run (whole processes, every
+                   thread, with `taskset`; the same for every contender):
+                     same-cpu  both on the first allowed CPU
+                     split     the measuring side (ping, sender) on the first allowed CPU,
+                               the other (pong, receiver) on the second
+                     none      wherever the scheduler puts them
+                   One value applies to every kind of measurement; `block=P,busy=P,rate=P`
+                   sets kinds one by one. Default: block=same-cpu,busy=split,rate=split
+                   (blocking ping/pong on one CPU: no cross-CPU wake-up per hop; spinners
+                   and flood sender/receiver one CPU each). With one allowed CPU nothing is
+                   pinned.";
 
 /// The short names `--contenders` takes, in [`CONTENDERS`] order.
 const CONTENDER_KEYS: [&str; 4] = ["l2net", "raw", "udp", "dds"];
@@ -48,6 +69,7 @@ fn parse_options(args: &[String]) -> Res<Options> {
         l2net: None,
         contenders: [true; 4],
         latency_only: false,
+        pin: Placements::DEFAULT,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -81,6 +103,7 @@ fn parse_options(args: &[String]) -> Res<Options> {
                 }
             }
             "--latency-only" => o.latency_only = true,
+            "--pin" => o.pin = Placements::parse(&val("--pin")?)?,
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -146,8 +169,17 @@ impl Wire {
         Ok(w)
     }
 
-    fn cmd(&self, ns: &str, program: &str) -> Command {
-        let mut c = Command::new("ip");
+    /// `program` in namespace `ns`, the whole process (every thread it starts) pinned to `cpu`
+    /// if given: `taskset` sets the affinity, which `ip netns exec` and the program inherit.
+    fn cmd(&self, ns: &str, program: &str, cpu: Option<usize>) -> Command {
+        let mut c = match cpu {
+            Some(cpu) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", &cpu.to_string(), "ip"]);
+                c
+            }
+            None => Command::new("ip"),
+        };
         c.args(["netns", "exec", ns, program]);
         c
     }
@@ -253,6 +285,23 @@ pub fn run(args: &[String]) -> Res<()> {
              stay n/a (build it with `cargo build --release` or pass --l2net PATH)"
         );
     }
+    let cpus = allowed_cpus()?;
+    if cpus.len() < 2 {
+        eprintln!("compare: one CPU allowed: nothing is pinned");
+    } else if o.pin
+        != (Placements {
+            block: Pin::None,
+            busy: Pin::None,
+            rate: Pin::None,
+        })
+        && Command::new("taskset").arg("-V").output().is_err()
+    {
+        return Err("pinning needs `taskset` (util-linux), or pass --pin none".into());
+    }
+    let placement = describe(&o.pin, &cpus);
+    eprintln!("compare: placement: {placement}");
+    let lat_cpus = |busy: bool| cpus_for(if busy { o.pin.busy } else { o.pin.block }, &cpus);
+    let rate_cpus = cpus_for(o.pin.rate, &cpus);
     let wire = Wire::create()?;
     let secs = format!("{}", o.secs);
     let dir = std::env::temp_dir();
@@ -272,9 +321,10 @@ pub fn run(args: &[String]) -> Res<()> {
             && o.contenders[0]
         {
             for busy in [false, true] {
-                let mut pong = wire.cmd(&wire.ns_b, l2);
+                let (ca, cb) = lat_cpus(busy);
+                let mut pong = wire.cmd(&wire.ns_b, l2, cb);
                 pong.args(["pong", "-i", &wire.if_b]);
-                let mut ping = wire.cmd(&wire.ns_a, l2);
+                let mut ping = wire.cmd(&wire.ns_a, l2, ca);
                 ping.args([
                     "ping", "-i", &wire.if_a, "--size", &size_s, "--secs", &secs, "--json",
                 ]);
@@ -293,11 +343,11 @@ pub fn run(args: &[String]) -> Res<()> {
                 *slot = r.ok();
             }
             for reliable in [false, true].into_iter().filter(|_| !o.latency_only) {
-                let mut recv = wire.cmd(&wire.ns_b, l2);
+                let mut recv = wire.cmd(&wire.ns_b, l2, rate_cpus.1);
                 recv.args([
                     "perf", "-i", &wire.if_b, "--role", "recv", "--secs", &secs, "--json",
                 ]);
-                let mut send = wire.cmd(&wire.ns_a, l2);
+                let mut send = wire.cmd(&wire.ns_a, l2, rate_cpus.0);
                 send.args([
                     "perf", "-i", &wire.if_a, "--role", "send", "--size", &size_s,
                 ]);
@@ -320,9 +370,10 @@ pub fn run(args: &[String]) -> Res<()> {
         // The raw AF_PACKET floor: one frame per sample, so only sizes that fit the MTU.
         if size <= 1500 - 14 && o.contenders[1] {
             for busy in [false, true] {
-                let mut pong = wire.cmd(&wire.ns_b, &me);
+                let (ca, cb) = lat_cpus(busy);
+                let mut pong = wire.cmd(&wire.ns_b, &me, cb);
                 pong.args(["peer", "raw-pong", &wire.if_b]);
-                let mut ping = wire.cmd(&wire.ns_a, &me);
+                let mut ping = wire.cmd(&wire.ns_a, &me, ca);
                 ping.args(["peer", "raw-ping", &wire.if_a, &size_s, &secs]);
                 if busy {
                     pong.arg("busy");
@@ -339,9 +390,9 @@ pub fn run(args: &[String]) -> Res<()> {
                 *slot = r.ok();
             }
             if !o.latency_only {
-                let mut sink = wire.cmd(&wire.ns_b, &me);
+                let mut sink = wire.cmd(&wire.ns_b, &me, rate_cpus.1);
                 sink.args(["peer", "raw-sink", &wire.if_b, &secs]);
-                let mut flood = wire.cmd(&wire.ns_a, &me);
+                let mut flood = wire.cmd(&wire.ns_a, &me, rate_cpus.0);
                 flood.args(["peer", "raw-flood", &wire.if_a, &size_s, &secs]);
                 let r = measure_rate(sink, flood);
                 report_rate("raw flood", false, &r);
@@ -354,9 +405,10 @@ pub fn run(args: &[String]) -> Res<()> {
             let a = format!("{ADDR_A}:{UDP_PORT}");
             let b = format!("{ADDR_B}:{UDP_PORT}");
             for busy in [false, true] {
-                let mut pong = wire.cmd(&wire.ns_b, &me);
+                let (ca, cb) = lat_cpus(busy);
+                let mut pong = wire.cmd(&wire.ns_b, &me, cb);
                 pong.args(["peer", "udp-pong", &b]);
-                let mut ping = wire.cmd(&wire.ns_a, &me);
+                let mut ping = wire.cmd(&wire.ns_a, &me, ca);
                 ping.args(["peer", "udp-ping", &a, &b, &size_s, &secs]);
                 if busy {
                     pong.arg("busy");
@@ -373,9 +425,9 @@ pub fn run(args: &[String]) -> Res<()> {
                 *slot = r.ok();
             }
             if !o.latency_only {
-                let mut sink = wire.cmd(&wire.ns_b, &me);
+                let mut sink = wire.cmd(&wire.ns_b, &me, rate_cpus.1);
                 sink.args(["peer", "udp-sink", &b, &secs]);
-                let mut flood = wire.cmd(&wire.ns_a, &me);
+                let mut flood = wire.cmd(&wire.ns_a, &me, rate_cpus.0);
                 flood.args(["peer", "udp-flood", &a, &b, &size_s, &secs]);
                 let r = measure_rate(sink, flood);
                 report_rate("udp flood", false, &r);
@@ -387,13 +439,14 @@ pub fn run(args: &[String]) -> Res<()> {
         if have_dds && o.contenders[3] {
             let d = format!("{}", o.secs.ceil() as u64 + 1);
             let ds = dds::size_arg(size).to_string();
-            let mut pong = wire.cmd(&wire.ns_b, "ddsperf");
+            let (ca, cb) = lat_cpus(false);
+            let mut pong = wire.cmd(&wire.ns_b, "ddsperf", cb);
             pong.env("CYCLONEDDS_URI", uri(&cfg_b)).args([
                 "-D",
                 &format!("{}", o.secs.ceil() as u64 + 4),
                 "pong",
             ]);
-            let mut ping = wire.cmd(&wire.ns_a, "ddsperf");
+            let mut ping = wire.cmd(&wire.ns_a, "ddsperf", ca);
             ping.env("CYCLONEDDS_URI", uri(&cfg_a))
                 .args(["-D", &d, "ping", "size", &ds]);
             let _p = spawn_bg(pong)?;
@@ -403,9 +456,9 @@ pub fn run(args: &[String]) -> Res<()> {
             rows[3].lat_block = r.ok();
             drop(_p);
             for reliable in [false, true].into_iter().filter(|_| !o.latency_only) {
-                let mut sub = wire.cmd(&wire.ns_b, "ddsperf");
+                let mut sub = wire.cmd(&wire.ns_b, "ddsperf", rate_cpus.1);
                 sub.env("CYCLONEDDS_URI", uri(&cfg_b));
-                let mut publ = wire.cmd(&wire.ns_a, "ddsperf");
+                let mut publ = wire.cmd(&wire.ns_a, "ddsperf", rate_cpus.0);
                 publ.env("CYCLONEDDS_URI", uri(&cfg_a));
                 if !reliable {
                     sub.arg("-u");
@@ -426,7 +479,7 @@ pub fn run(args: &[String]) -> Res<()> {
         table.push((size, rows));
     }
     drop(wire);
-    print!("{}", render(&table, o.secs));
+    print!("{}", render(&table, o.secs, &placement));
     Ok(())
 }
 
@@ -495,11 +548,11 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
-fn render(table: &[(usize, [Row; 4])], secs: f64) -> String {
+fn render(table: &[(usize, [Row; 4])], secs: f64, placement: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "\n### Measurements ({secs} s per measurement, one veth pair)\n"
+        "\n### Measurements ({secs} s per measurement, one veth pair)\n\nPlacement: {placement}.\n"
     );
     let _ = writeln!(
         s,

@@ -33,6 +33,10 @@ pub struct NetArgs {
     /// when a quarter of its window is unacknowledged, so it paces fast reliable streams.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub heartbeat_ms: Option<u64>,
+    /// Reliable window: samples a reliable writer may have unacknowledged per reader (default:
+    /// the node's, 128; `perf` picks its own).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub window: Option<u16>,
     /// Socket receive buffer in bytes (SO_RCVBUF; the kernel's default unless named, 4 MiB
     /// for `perf`).
     #[arg(long, value_parser = clap::value_parser!(u64).range(4096..=(1 << 30)))]
@@ -61,6 +65,9 @@ impl NetArgs {
         nc.batch_delay = Duration::from_micros(self.batch_us);
         if let Some(ms) = self.heartbeat_ms {
             nc.heartbeat_period = Duration::from_millis(ms);
+        }
+        if let Some(w) = self.window {
+            nc.reliable_window = w;
         }
         Ok(Node::new(link, nc)?)
     }

@@ -33,7 +33,8 @@ pub struct Args {
     /// How long to run (the receiver: after the first sample).
     #[arg(long, default_value_t = 5.0)]
     secs: f64,
-    /// Reliable delivery (both sides must agree).
+    /// Reliable delivery (both sides must agree). Unless named, perf picks a 2 ms heartbeat
+    /// period and a window of 256 samples (128 for a sender of samples of 1 KiB and more).
     #[arg(long)]
     reliable: bool,
     /// Samples the sender writes per call (`Publisher::publish_batch`): consecutive small
@@ -60,9 +61,15 @@ fn qos(reliable: bool) -> Qos {
     }
 }
 
+/// A sender of reliable samples of at least this many bytes (one frame each) keeps the
+/// engine's default window (see [`perf_window`]).
+const LARGE_FROM: usize = 1024;
+
 /// The backend when none is named: the ring for best effort (its cheap receive more than
 /// doubled the 64 B rate over mmsg on veth), mmsg for reliable samples, whose rate follows how
-/// fast acknowledgements come back, which the ring's block timeout slows.
+/// fast acknowledgements come back, which the ring's block timeout slows (64 B: about
+/// 120-210k/s with a ring receiver against 1.4-2.1M/s on mmsg; 1 KiB, processes pinned one
+/// CPU each: 205-212k/s with a ring receiver against 242-269k/s on mmsg, alternating runs).
 fn default_backend(reliable: bool) -> Backend {
     if reliable {
         Backend::Mmsg
@@ -82,12 +89,31 @@ const PERF_HEARTBEAT_MS: u64 = 2;
 /// that followed filled its reassembly slots (about 500 samples/s instead of thousands).
 const PERF_RCVBUF: u64 = 4 << 20;
 
+/// Reliable window of a reliable perf run unless `--window` says otherwise, by role and
+/// size: the engine's largest, 256, for receivers (a reader's window only bounds what it
+/// tracks, and must not be smaller than the writer's) and for senders of samples below
+/// [`LARGE_FROM`] bytes (one A/B run of the comparison benchmark, load 5.5-6.3: 0 B
+/// 1.30-1.42M/s with 128 against 3.97-4.37M/s with 256; 64 B 1.55-1.91M/s against
+/// 2.45-3.28M/s); 128 for senders of larger samples, which take a frame each: with 256 the
+/// mmsg receiver's queue (256 samples) refused samples taken late, and the repairs resent
+/// hundreds of thousands it already had (1 KiB: 92-198k/s with 256 against 193-279k/s with
+/// 128, alternating runs at load 5.7-6.8).
+fn perf_window(role: Role, size: usize) -> u16 {
+    match role {
+        Role::Send if size >= LARGE_FROM => 128,
+        _ => 256,
+    }
+}
+
 pub fn run(mut a: Args) -> Result<(), CliError> {
     if !a.secs.is_finite() || a.secs <= 0.0 {
         return Err(CliError("--secs must be a positive number".into()));
     }
     if a.reliable && a.net.heartbeat_ms.is_none() {
         a.net.heartbeat_ms = Some(PERF_HEARTBEAT_MS);
+    }
+    if a.reliable && a.net.window.is_none() {
+        a.net.window = Some(perf_window(a.role, a.size));
     }
     match a.role {
         Role::Send => send(a),
