@@ -560,6 +560,9 @@ struct Shared<L: NodeLink> {
     /// Nanoseconds since `epoch` until which the I/O thread sleeps (written under the core
     /// lock): work that falls due earlier must wake it.
     io_until: AtomicU64,
+    /// The I/O thread sleeps without looking for the leader's leaving (the leader has slept
+    /// for [`IO_PARK_AFTER`]): the leader wakes it when it leaves.
+    io_parked: AtomicBool,
     readiness: Readiness,
     busy_poll: bool,
     endpoint_arena: usize,
@@ -598,6 +601,14 @@ impl<L: NodeLink> Shared<L> {
         core.settle(false, None);
         self.kick(core);
         Ok(())
+    }
+
+    /// The leader stopped leading: wake the I/O thread if it parked (it watches the link
+    /// again unless another thread takes the lead).
+    fn leader_left(&self) {
+        if self.io_parked.swap(false, Ordering::Relaxed) {
+            wake(self.io_wake.as_raw_fd());
+        }
     }
 
     /// After a take: a reader's queue had room again, so samples held back may have moved on,
@@ -643,6 +654,7 @@ impl<L: NodeLink> Shared<L> {
                 if led {
                     core.leader = false;
                     core.leader_until = None;
+                    self.leader_left();
                 }
                 let out = self.attempt(&mut core, &mut ready, link_fd, readable, me, deadline);
                 if let Some(out) = out {
@@ -720,6 +732,7 @@ impl<L: NodeLink> Shared<L> {
                         if led {
                             core.leader = false;
                             core.leader_until = None;
+                            self.leader_left();
                         }
                         return Err(NodeError::Io(e));
                     }
@@ -1029,6 +1042,7 @@ impl<L: NodeLink> Node<L> {
             epoch,
             activity: AtomicU64::new(0),
             io_until: AtomicU64::new(u64::MAX),
+            io_parked: AtomicBool::new(false),
             readiness,
             busy_poll: config.busy_poll,
             endpoint_arena: config.endpoint_arena.max(1 << 12),
@@ -1216,6 +1230,11 @@ impl<L: NodeLink> Drop for Node<L> {
 const IO_IDLE: Duration = Duration::from_millis(1);
 /// How often the I/O thread looks again while a user thread leads the link.
 const IO_RECHECK: Duration = Duration::from_millis(5);
+/// After a leader has slept this long, the I/O thread stops looking every [`IO_RECHECK`] and
+/// sleeps until its own work falls due; the leader wakes it when it leaves. A thread blocked
+/// on an idle link then costs no wake-ups, and a busy one (whose sleeps are short) pays no
+/// extra system call per wait.
+const IO_PARK_AFTER: Duration = Duration::from_millis(50);
 
 /// The I/O thread: runs the timers, and receives while no user thread waits on the link.
 /// While user threads wait or spin (and so receive themselves) it stands back, so that a frame
@@ -1265,7 +1284,14 @@ fn io_thread<L: NodeLink>(shared: &Shared<L>, wake: UnixStream) {
                 // A whole IO_IDLE, not just what is left of it: half the wake-ups while user
                 // threads keep the link busy, at most 2 * IO_IDLE before taking over.
                 (None, Some(IO_IDLE))
-            } else if core.leader || link_fd.is_none() {
+            } else if core.leader && link_fd.is_some() {
+                if since >= IO_PARK_AFTER.as_nanos() as u64 {
+                    shared.io_parked.store(true, Ordering::Relaxed);
+                    (None, None)
+                } else {
+                    (None, Some(IO_RECHECK))
+                }
+            } else if link_fd.is_none() {
                 let every = match shared.readiness {
                     Readiness::Every(d) => d,
                     Readiness::Fd(_) => IO_RECHECK,
@@ -1814,6 +1840,7 @@ impl<L: NodeLink> Watch<'_, L> {
         }
         if self.led {
             core.leader = false;
+            self.shared.leader_left();
             if let Some(&fd) = core.waiters.first() {
                 wake(fd);
             }
