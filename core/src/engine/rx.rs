@@ -216,6 +216,9 @@ impl<
     // -----------------------------------------------------------------------------------------
     // Discovery
 
+    // Out of line: discovery is a cold path, and inlined its 2.6 KB went into each copy of the
+    // receive dispatch (the firmware node 44,936 -> 44,360 B).
+    #[inline(never)]
     fn on_hello(&mut self, sender: u64, src: MacAddr, dst: MacAddr, h: &HelloRepr<'_>) {
         if src.is_multicast() {
             self.stats.rx_malformed += 1;
