@@ -619,6 +619,24 @@ impl<L: NodeLink> Shared<L> {
         self.kick(core);
     }
 
+    /// Take `reader`'s oldest queued sample into `buf`, if any, and tell whom the room it
+    /// made concerns ([`Shared::after_take`]).
+    fn take_now(
+        &self,
+        core: &mut Core<L>,
+        reader: ReaderHandle,
+        buf: &mut [u8],
+    ) -> Result<Option<SampleInfo>, NodeError> {
+        let taken = core
+            .participant
+            .take(reader, buf)
+            .map_err(NodeError::Take)?;
+        if taken.is_some() {
+            self.after_take(core, None);
+        }
+        Ok(taken)
+    }
+
     /// Drive the node until `ready` returns `Some`, or `timeout` passes.
     ///
     /// Leader/follower: the first thread to wait sleeps on the link's descriptor and its own
@@ -1535,12 +1553,7 @@ impl<L: NodeLink> Subscriber<L> {
     /// The next sample if one is queued, without waiting.
     pub fn try_recv(&self, buf: &mut [u8]) -> Result<Option<SampleInfo>, NodeError> {
         let mut core = self.shared.lock();
-        if let Some(info) = core
-            .participant
-            .take(self.handle, buf)
-            .map_err(NodeError::Take)?
-        {
-            self.shared.after_take(&mut core, None);
+        if let Some(info) = self.shared.take_now(&mut core, self.handle, buf)? {
             return Ok(Some(info));
         }
         // Nothing queued: look at the link (without a descriptor, drive everything).
@@ -1548,14 +1561,7 @@ impl<L: NodeLink> Subscriber<L> {
             Readiness::Fd(_) => core.receive(None, RX_CHUNK).map(drop)?,
             Readiness::Every(_) => core.pump()?,
         }
-        let taken = core
-            .participant
-            .take(self.handle, buf)
-            .map_err(NodeError::Take)?;
-        if taken.is_some() {
-            self.shared.after_take(&mut core, None);
-        }
-        Ok(taken)
+        self.shared.take_now(&mut core, self.handle, buf)
     }
 
     /// The engine's handle of this subscriber's reader: the `local` endpoint that
@@ -2073,13 +2079,6 @@ impl<L: NodeLink> Subscriber<L> {
     /// [`Subscriber::try_recv`] also receives when the queue is empty.
     pub fn try_take(&self, buf: &mut [u8]) -> Result<Option<SampleInfo>, NodeError> {
         let mut core = self.shared.lock();
-        let taken = core
-            .participant
-            .take(self.handle, buf)
-            .map_err(NodeError::Take)?;
-        if taken.is_some() {
-            self.shared.after_take(&mut core, None);
-        }
-        Ok(taken)
+        self.shared.take_now(&mut core, self.handle, buf)
     }
 }

@@ -8,8 +8,7 @@
 use std::time::Duration;
 
 use l2net::node::{Event, Node, NodeConfig, NodeLink, Qos, RemoteId};
-use l2net_linux::link::{LinkConfig, LinuxLink};
-use l2net_linux::netns::{Netns, require_privileges};
+use l2net_linux::netns::require_privileges;
 
 mod support;
 
@@ -113,16 +112,7 @@ fn pub_sub_and_service_in_one_node_on_veth() {
     if !require_privileges("pub_sub_and_service_in_one_node_on_veth") {
         return;
     }
-    let a = Netns::new("nodelocal").unwrap();
-    let b = Netns::new("nodelocal").unwrap();
-    let veth = l2net_linux::netns::VethPair::new(&a, &b).unwrap();
-    let ia = veth.a_name().to_string();
-    let link = a
-        .run(move || LinuxLink::open(&LinkConfig::new(&ia)))
-        .unwrap()
-        .unwrap()
-        .0;
-    let node = Node::new(link, NodeConfig::new(24, "local")).unwrap();
+    let (node, veth) = support::veth_end_node(NodeConfig::new(24, "local"), "nodelocal");
     pub_sub(&node);
     service(&node);
     drop(veth);
@@ -139,19 +129,10 @@ fn a_take_wakes_the_blocked_local_publisher() {
     if !require_privileges("a_take_wakes_the_blocked_local_publisher") {
         return;
     }
-    let a = Netns::new("nodelocal").unwrap();
-    let b = Netns::new("nodelocal").unwrap();
-    let veth = l2net_linux::netns::VethPair::new(&a, &b).unwrap();
-    let ia = veth.a_name().to_string();
-    let link = a
-        .run(move || LinuxLink::open(&LinkConfig::new(&ia)))
-        .unwrap()
-        .unwrap()
-        .0;
     let mut config = NodeConfig::new(25, "local");
     config.lease = Duration::from_secs(60);
     config.heartbeat_period = Duration::from_secs(60);
-    let node = Node::new(link, config).unwrap();
+    let (node, veth) = support::veth_end_node(config, "nodelocal");
     let sub = node
         .subscriber("/wake", "test/Counter", Qos::reliable(1))
         .unwrap();

@@ -7,7 +7,7 @@ use l2net::node::{Node, NodeConfig, NodeLink};
 use l2net_core::MacAddr;
 use l2net_core::link::mem::{SegmentConfig, SyncSegment, arena_len};
 use l2net_linux::link::{LinkConfig, LinuxLink};
-use l2net_linux::netns::Netns;
+use l2net_linux::netns::{Netns, VethPair};
 
 /// A node alone on an in-memory segment of its own, with MAC `02:4c:00:00:00:<mac_last>`.
 pub fn mem_node(domain: u16, name: &str, mac_last: u8) -> Node<impl NodeLink> {
@@ -32,4 +32,20 @@ pub fn lo_node(domain: u16, name: &str, prefix: &str) -> (Node<LinuxLink>, Netns
         .unwrap()
         .0;
     (Node::new(link, NodeConfig::new(domain, name)).unwrap(), ns)
+}
+
+/// A node on one end of a veth pair between two namespaces of the test's own (nothing at the
+/// other end, so its own frames never come back); the pair and both namespaces go when the
+/// returned `VethPair` drops.
+pub fn veth_end_node(config: NodeConfig, prefix: &str) -> (Node<LinuxLink>, VethPair) {
+    let a = Netns::new(prefix).unwrap();
+    let b = Netns::new(prefix).unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let ia = veth.a_name().to_string();
+    let link = a
+        .run(move || LinuxLink::open(&LinkConfig::new(&ia)))
+        .unwrap()
+        .unwrap()
+        .0;
+    (Node::new(link, config).unwrap(), veth)
 }
