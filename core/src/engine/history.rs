@@ -171,6 +171,31 @@ impl<'a, const N: usize> History<'a, N> {
         self.place(len).is_some()
     }
 
+    /// How many more samples of `len` bytes would be stored one after the other without
+    /// evicting anything (bounded by the free slots). A reliable reader bounds what it asks
+    /// a writer to resend with it.
+    pub fn room_for(&self, len: usize) -> usize {
+        let slots = self.depth().saturating_sub(self.len);
+        let cap = self.arena.len();
+        if len > cap {
+            return 0;
+        }
+        if len == 0 {
+            return slots;
+        }
+        // Free bytes run from the end to the arena's end (`tail`), then from offset 0 on to
+        // the oldest sample; a sample never straddles the arena's end.
+        let free = cap as u64 - (self.end_pos - self.oldest_pos());
+        let tail = (cap - self.end_off) as u64;
+        let len = len as u64;
+        let fit = if free <= tail {
+            free / len
+        } else {
+            tail / len + (free - tail) / len
+        };
+        slots.min(usize::try_from(fit).unwrap_or(usize::MAX))
+    }
+
     /// Store a sample of `len` bytes written by `fill` into its arena slot, evicting the oldest
     /// samples if the policy is keep-last and `may_evict(seq)` allows it. Returns the new
     /// sample's sequence number.
@@ -316,6 +341,35 @@ mod tests {
             written: Instant::ZERO,
             related: None,
             origin: None,
+        }
+    }
+
+    proptest! {
+        /// `room_for` is exactly how many samples of that size can be pushed without evicting.
+        #[test]
+        fn room_for_counts_the_pushes_that_fit(
+            cap in 0usize..300,
+            ops in proptest::collection::vec((any::<bool>(), 0usize..80), 0..40),
+            len in 0usize..80,
+            keep_all in any::<bool>(),
+        ) {
+            let mut arena = [0u8; 300];
+            let arena = &mut arena[..cap];
+            let kind = if keep_all { HistoryKind::KeepAll } else { HistoryKind::KeepLast(6) };
+            let mut h: History<'_, 8> = History::new(arena, kind);
+            for (push, n) in ops {
+                if push {
+                    let _ = h.push(&[1; 80][..n], meta(), |_| false);
+                } else {
+                    h.pop_oldest();
+                }
+            }
+            let room = h.room_for(len);
+            let mut pushed = 0;
+            while pushed <= 8 && h.push(&[2; 80][..len], meta(), |_| false).is_ok() {
+                pushed += 1;
+            }
+            prop_assert_eq!(room, pushed);
         }
     }
 

@@ -379,6 +379,9 @@ pub(crate) struct MatchedWriter {
     #[cfg_attr(not(feature = "fragmentation"), allow(dead_code))]
     pub(crate) nack_count: u32,
     pub(crate) ack_due: bool,
+    /// End (exclusive) of the range the last ACKNACK covered: a reader asks only for what it
+    /// can take in, and asks again when room appears (rx.rs, `ask_when_room`).
+    pub(crate) asked_below: u64,
     pub(crate) nackfrag_due: bool,
     /// NACK_FRAG windows still to send for the current HEARTBEAT, and the first fragment the
     /// next window may start at.
@@ -1422,6 +1425,7 @@ impl<
             ack_count: 0,
             nack_count: 0,
             ack_due: false,
+            asked_below: 0,
             nackfrag_due: false,
             nackfrag_left: 0,
             nackfrag_from: 0,

@@ -170,6 +170,34 @@ impl<'a, const F: usize> Reassembly<'a, F> {
         (self.arena.len() - cursor >= size).then_some(cursor)
     }
 
+    /// How many more whole samples of `len` bytes could be held (free slots, and arena regions
+    /// placed first-fit). A reliable reader bounds what it asks a writer to resend with it.
+    pub fn room_for(&self, len: usize) -> usize {
+        let slots = F - self.used;
+        if slots == 0 {
+            return 0;
+        }
+        // A whole sample is one fragment: one bitmap byte, then its bytes.
+        let size = len + 1;
+        let mut used: [(usize, usize); F] = [(usize::MAX, 0); F];
+        for (u, e) in used.iter_mut().zip(self.entries.iter()) {
+            if let Some(e) = e {
+                *u = (e.off, e.region_len());
+            }
+        }
+        used.sort_unstable();
+        let (mut cursor, mut fit) = (0usize, 0usize);
+        for (off, region) in used {
+            if off == usize::MAX {
+                break;
+            }
+            fit += (off - cursor) / size;
+            cursor = off + region;
+        }
+        fit += (self.arena.len() - cursor) / size;
+        slots.min(fit)
+    }
+
     /// Store fragment `index` (0-based) of the sample `key` whose total length is `total` and
     /// whose fragments are `frag_size` bytes (the last one shorter). `max_total` is the largest
     /// sample the caller accepts.
@@ -387,6 +415,33 @@ mod tests {
             participant: 7,
             entity: 1,
             seq,
+        }
+    }
+
+    proptest! {
+        /// `room_for` is exactly how many whole samples of that size can still be held.
+        #[test]
+        fn room_for_counts_the_samples_that_fit(
+            sizes in proptest::collection::vec(0usize..40, 0..8),
+            remove in proptest::collection::vec(any::<bool>(), 8),
+            len in 0usize..40,
+        ) {
+            let mut arena = [0u8; 128];
+            let mut r: Reassembly<'_, 6> = Reassembly::new(&mut arena);
+            for (i, n) in sizes.iter().enumerate() {
+                let _ = r.insert_whole(key(i as u64), &[1; 40][..*n], None, Instant::ZERO);
+            }
+            for (i, gone) in remove.iter().enumerate() {
+                if *gone && let Some(s) = r.find(&key(i as u64)) {
+                    r.remove(s);
+                }
+            }
+            let room = r.room_for(len);
+            let mut held = 0;
+            while r.insert_whole(key(100 + held as u64), &[2; 40][..len], None, Instant::ZERO).is_ok() {
+                held += 1;
+            }
+            prop_assert_eq!(room, held);
         }
     }
 

@@ -659,11 +659,105 @@ impl<
         }
     }
 
-    /// Deliver samples held after a gap that is now filled, for every writer of reader `ri`.
+    /// Deliver samples held after a gap that is now filled, for every writer of reader `ri`
+    /// (the application took a sample: room appeared), and tell writers whose last ACKNACK
+    /// asked for less than they announced that more can be taken now.
     pub(crate) fn drain_held(&mut self, ri: usize) {
         let hi = self.readers[ri].as_ref().map_or(0, |r| r.writers_hi);
         for mi in 0..hi {
             self.drain_writer(ri, mi);
+            self.ask_when_room(ri, mi);
+        }
+    }
+
+    /// How many more samples reader `ri` can take in now: free room in its queue plus free
+    /// hold slots (the reassembly store), for samples as large as its newest queued one.
+    fn room(&self, ri: usize) -> usize {
+        let Some(r) = self.readers[ri].as_ref() else {
+            return 0;
+        };
+        let len = r.queue.sample_len(r.queue.last_seq()).unwrap_or(1);
+        r.queue
+            .room_for(len)
+            .saturating_add(self.reassembly.room_for(len))
+    }
+
+    /// The newest sequence number the next ACKNACK of reader `ri` to writer `mi` covers.
+    /// Its bitmap asks only for what the reader can take in now (`room`): a writer that
+    /// resends more than that has the reader drop the excess again, and again, while the
+    /// application is slower than the writer. `base_seq = next` is always reported, so the
+    /// writer's window still frees what was delivered.
+    pub(crate) fn ack_last(&self, ri: usize, mi: usize) -> u64 {
+        self.ask_last(ri, mi, self.room(ri))
+    }
+
+    /// [`Self::ack_last`] with `room` samples of room: the number before the (`room` + 1)-th
+    /// sample neither delivered, held nor partly reassembled (those already have their place),
+    /// at most the writer's newest announced one and 255 after `next`.
+    fn ask_last(&self, ri: usize, mi: usize, mut room: usize) -> u64 {
+        let Some(m) = self.readers[ri]
+            .as_ref()
+            .and_then(|r| r.writers[mi].as_ref())
+        else {
+            return 0;
+        };
+        let next = m.window.next();
+        let last = m
+            .writer_last
+            .min(next.saturating_add(u64::from(SEQSET_BITS) - 1));
+        let mut s = next;
+        while s <= last {
+            let have = m.window.held_set().contains(s)
+                || self
+                    .reassembly
+                    .find(&FragKey {
+                        participant: m.participant,
+                        entity: m.entity,
+                        seq: s,
+                    })
+                    .is_some();
+            if !have {
+                if room == 0 {
+                    return s - 1;
+                }
+                room -= 1;
+            }
+            s += 1;
+        }
+        last
+    }
+
+    /// After a take: if the last ACKNACK to writer `mi` asked for less than the writer
+    /// announced, and the reader can now take in a quarter of its queue more (or all that is
+    /// left), send an ACKNACK now rather than at the writer's next HEARTBEAT, so that the
+    /// stream resumes at once. (One ACKNACK per quarter queue taken at most, not one per take.)
+    fn ask_when_room(&mut self, ri: usize, mi: usize) {
+        let Some(r) = self.readers[ri].as_ref() else {
+            return;
+        };
+        let Some(m) = r.writers[mi].as_ref() else {
+            return;
+        };
+        if !m.reliable || !m.window.is_synced() || m.ack_due || m.asked_below > m.writer_last {
+            return;
+        }
+        let depth = match r.queue.kind() {
+            HistoryKind::KeepLast(d) => usize::from(d).clamp(1, H),
+            HistoryKind::KeepAll => H,
+        };
+        let step = (depth / 4).clamp(1, SEQSET_BITS as usize / 4) as u64;
+        let need = step.min(m.writer_last + 1 - m.asked_below);
+        let asked_below = m.asked_below;
+        let room = self.room(ri);
+        if (room as u64) < need {
+            return;
+        }
+        if self.ask_last(ri, mi, room) + 1 >= asked_below + need
+            && let Some(m) = self.readers[ri]
+                .as_mut()
+                .and_then(|r| r.writers[mi].as_mut())
+        {
+            m.ack_due = true;
         }
     }
 

@@ -520,7 +520,7 @@ impl<
             Plan::AckNack { r, m } => {
                 let rd = self.readers[r].as_ref()?;
                 let mw = rd.writers[m].as_ref()?;
-                let missing = mw.window.missing(mw.writer_last);
+                let missing = mw.window.missing(self.ack_last(r, m));
                 let mut set =
                     crate::wire::msg::SeqSet::new(missing.base(), missing.num_bits() as u16)
                         .ok()?;
@@ -827,9 +827,11 @@ impl<
                 }
             }
             Plan::AckNack { r, m } => {
+                let asked_below = self.ack_last(r, m).saturating_add(1);
                 if let Some(mw) = self.readers[r].as_mut().and_then(|r| r.writers[m].as_mut()) {
                     mw.ack_count = mw.ack_count.wrapping_add(1);
                     mw.ack_due = false;
+                    mw.asked_below = asked_below;
                 }
             }
             #[cfg(feature = "fragmentation")]
