@@ -179,6 +179,9 @@ impl<'a, const F: usize> Reassembly<'a, F> {
         }
         // A whole sample is one fragment: one bitmap byte, then its bytes.
         let size = len + 1;
+        if self.used == 0 {
+            return slots.min(self.arena.len() / size);
+        }
         let mut used: [(usize, usize); F] = [(usize::MAX, 0); F];
         for (u, e) in used.iter_mut().zip(self.entries.iter()) {
             if let Some(e) = e {

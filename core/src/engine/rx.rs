@@ -705,6 +705,10 @@ impl<
         let last = m
             .writer_last
             .min(next.saturating_add(u64::from(SEQSET_BITS) - 1));
+        if (room as u64) > last.saturating_sub(next) {
+            // Room for the whole range (the usual case): no need to look at each number.
+            return last;
+        }
         let mut s = next;
         while s <= last {
             let have = m.window.held_set().contains(s)
