@@ -6,7 +6,7 @@ mod sim_util;
 
 use std::time::Duration;
 
-use l2net_core::engine::{Config, Qos, ReaderHandle, WriteError, WriterHandle};
+use l2net_core::engine::{Config, Qos, ReaderHandle, WriterHandle};
 use sim_util::{Faults, Sim, check_payload, leak, payload};
 
 fn cfg(_: usize) -> Config<'static> {
@@ -63,18 +63,9 @@ fn pump_with(
     let mut buf = vec![0u8; 1 << 20];
     let end = sim.now + limit;
     while sim.now < end {
-        while next <= count {
-            let data = payload(next, sizes[(next as usize) % sizes.len()]);
-            let now = sim.now;
-            match sim.nodes[0].p.write(t.w, &data, now) {
-                Ok(seq) => {
-                    assert_eq!(seq, next);
-                    next += 1;
-                }
-                Err(WriteError::WouldBlock) => break,
-                Err(e) => panic!("write: {e:?}"),
-            }
-        }
+        sim.write_while_room(0, t.w, &mut next, count, |seq| {
+            sizes[(seq as usize) % sizes.len()]
+        });
         sim.step();
         for (k, &(i, r)) in t.readers.iter().enumerate() {
             while let Some(info) = sim.nodes[i].p.take(r, &mut buf).unwrap() {

@@ -7,8 +7,8 @@ mod sim_util;
 
 use std::time::Duration;
 
-use l2net_core::engine::{Config, Qos, ReaderHandle, Stats, WriteError, WriterHandle};
-use sim_util::{Faults, Sim, check_payload, leak, payload};
+use l2net_core::engine::{Config, Qos, ReaderHandle, Stats, WriterHandle};
+use sim_util::{Faults, Sim, check_payload, leak};
 
 struct Run {
     got: Vec<u64>,
@@ -55,17 +55,7 @@ fn slow_run(
     let start = sim.now;
     let end = sim.now + Duration::from_secs(600);
     while sim.now < end && (got.len() as u64) < count {
-        while next <= count {
-            let now = sim.now;
-            match sim.nodes[0].p.write(w, &payload(next, size), now) {
-                Ok(seq) => {
-                    assert_eq!(seq, next);
-                    next += 1;
-                }
-                Err(WriteError::WouldBlock) => break,
-                Err(e) => panic!("write: {e:?}"),
-            }
-        }
+        sim.write_while_room(0, w, &mut next, count, |_| size);
         sim.step();
         for _ in 0..takes(tick) {
             let Some(info) = sim.nodes[1].p.take(r, &mut buf).unwrap() else {

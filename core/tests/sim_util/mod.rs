@@ -20,7 +20,7 @@
 
 use std::time::Duration;
 
-use l2net_core::engine::{Config, Event, Participant, drive};
+use l2net_core::engine::{Config, Event, Participant, WriteError, WriterHandle, drive};
 use l2net_core::link::fault::{self, FaultConfig, FaultLink, Probability, fault_arena_len};
 use l2net_core::link::mem::{LinkConfig, MemLink, Segment, SegmentConfig, arena_len};
 use l2net_core::link::{Capabilities, FlushStatus, LinkError, RawLink, RxFrame, RxMeta, TxToken};
@@ -317,6 +317,31 @@ impl Sim {
             }
         }
         self.now += self.tick;
+    }
+
+    /// Node `node`'s writer `w` writes samples `*next ..= last` (each `payload(seq,
+    /// size(seq))`) until the writer blocks; `*next` ends at the first one not written.
+    pub fn write_while_room(
+        &mut self,
+        node: usize,
+        w: WriterHandle,
+        next: &mut u64,
+        last: u64,
+        size: impl Fn(u64) -> usize,
+    ) {
+        while *next <= last {
+            match self.nodes[node]
+                .p
+                .write(w, &payload(*next, size(*next)), self.now)
+            {
+                Ok(seq) => {
+                    assert_eq!(seq, *next);
+                    *next += 1;
+                }
+                Err(WriteError::WouldBlock) => break,
+                Err(e) => panic!("write: {e:?}"),
+            }
+        }
     }
 
     pub fn run_for(&mut self, d: Duration) {
