@@ -9,9 +9,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use l2net::node::{Event, Node, NodeConfig, NodeError, NodeWaker, Qos};
-use l2net_linux::link::{LinkConfig, LinuxLink};
-use l2net_linux::netns::{Netns, VethPair, require_privileges};
+use l2net::node::{Event, NodeConfig, NodeError, NodeWaker, Qos};
+use l2net_linux::link::LinuxLink;
+use l2net_linux::netns::require_privileges;
 
 mod support;
 
@@ -135,22 +135,11 @@ fn one_thread_waits_on_two_nodes() {
     if !require_privileges("one_thread_waits_on_two_nodes") {
         return;
     }
-    let a = Netns::new("nodewait").unwrap();
-    let b = Netns::new("nodewait").unwrap();
-    let veth = VethPair::new(&a, &b).unwrap();
-    let (ia, ib) = (veth.a_name().to_string(), veth.b_name().to_string());
-    let la = a
-        .run(move || LinuxLink::open(&LinkConfig::new(&ia)))
-        .unwrap()
-        .unwrap()
-        .0;
-    let lb = b
-        .run(move || LinuxLink::open(&LinkConfig::new(&ib)))
-        .unwrap()
-        .unwrap()
-        .0;
-    let na = Node::new(la, NodeConfig::new(44, "wait-a")).unwrap();
-    let nb = Node::new(lb, NodeConfig::new(44, "wait-b")).unwrap();
+    let (_veth, na, nb) = support::veth_node_pair(
+        NodeConfig::new(44, "wait-a"),
+        NodeConfig::new(44, "wait-b"),
+        "nodewait",
+    );
     let q = Qos::reliable(64);
     let (pub_x, sub_x) = (
         na.publisher("/x", "test/C", q).unwrap(),
@@ -229,22 +218,11 @@ fn polling_alone_receives() {
     if !require_privileges("polling_alone_receives") {
         return;
     }
-    let a = Netns::new("nodewait").unwrap();
-    let b = Netns::new("nodewait").unwrap();
-    let veth = VethPair::new(&a, &b).unwrap();
-    let (ia, ib) = (veth.a_name().to_string(), veth.b_name().to_string());
-    let la = a
-        .run(move || LinuxLink::open(&LinkConfig::new(&ia)))
-        .unwrap()
-        .unwrap()
-        .0;
-    let lb = b
-        .run(move || LinuxLink::open(&LinkConfig::new(&ib)))
-        .unwrap()
-        .unwrap()
-        .0;
-    let na = Node::new(la, NodeConfig::new(45, "poll-a")).unwrap();
-    let nb = Node::new(lb, NodeConfig::new(45, "poll-b")).unwrap();
+    let (_veth, na, nb) = support::veth_node_pair(
+        NodeConfig::new(45, "poll-a"),
+        NodeConfig::new(45, "poll-b"),
+        "nodewait",
+    );
     let q = Qos::reliable(64);
     let publ = na.publisher("/p", "test/C", q).unwrap();
     let sub = nb.subscriber("/p", "test/C", q).unwrap();

@@ -49,3 +49,29 @@ pub fn veth_end_node(config: NodeConfig, prefix: &str) -> (Node<LinuxLink>, Veth
         .0;
     (Node::new(link, config).unwrap(), veth)
 }
+
+/// Two nodes at the two ends of a veth pair between two namespaces of the test's own (the pair
+/// and both namespaces go when the returned `VethPair` drops: it comes first, so that bound in
+/// one pattern it drops after the nodes).
+pub fn veth_node_pair(
+    a_config: NodeConfig,
+    b_config: NodeConfig,
+    prefix: &str,
+) -> (VethPair, Node<LinuxLink>, Node<LinuxLink>) {
+    let a = Netns::new(prefix).unwrap();
+    let b = Netns::new(prefix).unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let (ia, ib) = (veth.a_name().to_string(), veth.b_name().to_string());
+    let open = |ns: &Netns, name: String| {
+        ns.run(move || LinuxLink::open(&LinkConfig::new(&name)))
+            .unwrap()
+            .unwrap()
+            .0
+    };
+    let (la, lb) = (open(&a, ia), open(&b, ib));
+    (
+        veth,
+        Node::new(la, a_config).unwrap(),
+        Node::new(lb, b_config).unwrap(),
+    )
+}
