@@ -453,6 +453,16 @@ impl<L: NodeLink> Core<L> {
         self.next_due.is_some_and(|d| d <= now)
     }
 
+    /// How long until the participant's next work from `now`, at least 20 us: work due now
+    /// that a step did not clear (the link pushed back) is looked at again shortly rather
+    /// than spun on. `None`: nothing scheduled.
+    fn due_in(&self, now: Instant) -> Option<Duration> {
+        self.next_due.map(|d| {
+            Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos()))
+                .max(Duration::from_micros(20))
+        })
+    }
+
     /// Run the timers and send what is due, without receiving: a publisher's sample leaves at
     /// once from its own thread, in as few flushes (`sendmmsg` calls) as the link allows.
     /// Runs at [`Core::recent`]: every caller read the clock under the same lock just before.
@@ -540,6 +550,14 @@ impl<L: NodeLink> Core<L> {
         for &fd in &self.followers {
             wake(fd);
         }
+    }
+}
+
+/// The sooner of two optional waits (`None`: no limit).
+fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -705,12 +723,7 @@ impl<L: NodeLink> Shared<L> {
                     }
                     continue;
                 }
-                let due = core.next_due.map(|d| {
-                    // Work due now that a step did not clear (the link pushed back): look
-                    // again shortly rather than spinning.
-                    Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos()))
-                        .max(Duration::from_micros(20))
-                });
+                let due = core.due_in(now);
                 led = link_fd.is_some() && !core.leader;
                 if led {
                     core.leader = true;
@@ -719,10 +732,7 @@ impl<L: NodeLink> Shared<L> {
                 registered = true;
                 let left = deadline
                     .map(|d| Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos())));
-                let mut sleep = match (left, due) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                let mut sleep = earliest(left, due);
                 if led && sleep.is_none_or(|s| s >= LEADER_TIMER_MIN) {
                     // Far away: the I/O thread wakes this leader then (it runs due timers
                     // itself); tell it if it planned to sleep longer.
@@ -1324,10 +1334,7 @@ fn io_thread<L: NodeLink>(shared: &Shared<L>, wake: UnixStream) {
             } else {
                 cap
             };
-            let due = core.next_due.map(|d| {
-                Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos()))
-                    .max(Duration::from_micros(20))
-            });
+            let due = core.due_in(now);
             // A leader that left its wake-up to this thread: wake it when its time came.
             let leader = match core.leader_until {
                 Some((at, fd)) if at <= now => {
@@ -1338,14 +1345,8 @@ fn io_thread<L: NodeLink>(shared: &Shared<L>, wake: UnixStream) {
                 Some((at, _)) => Some(Duration::from_nanos(at.as_nanos() - now.as_nanos())),
                 None => None,
             };
-            let due = match (due, leader) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let sleep = match (due, cap) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let due = earliest(due, leader);
+            let sleep = earliest(due, cap);
             let until = sleep.map_or(u64::MAX, |d| {
                 now.as_nanos().saturating_add(d.as_nanos() as u64)
             });
@@ -1817,20 +1818,14 @@ impl<L: NodeLink> Watch<'_, L> {
             self.led = true;
         }
         let now = core.now();
-        let due = core.next_due.map(|d| {
-            Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos()))
-                .max(Duration::from_micros(20))
-        });
+        let due = core.due_in(now);
         let every = match shared.readiness {
             Readiness::Every(d) => Some(d),
             Readiness::Fd(_) => None,
         };
         Ok(WatchNext {
             again: core.rx_more || shared.busy_poll,
-            sleep: match (due, every) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            },
+            sleep: earliest(due, every),
             link_fd: if self.led { link_fd } else { None },
         })
     }
@@ -2027,10 +2022,7 @@ impl<L: NodeLink> NodeWaker<L> {
             for x in watches.iter_mut() {
                 let next = x.drive(me)?;
                 again |= next.again;
-                sleep = match (sleep, next.sleep) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                sleep = earliest(sleep, next.sleep);
                 fds.push(libc::pollfd {
                     fd: next.link_fd.unwrap_or(-1),
                     events: libc::POLLIN,
