@@ -725,24 +725,15 @@ pub unsafe extern "C" fn rmw_publish(
         check_null!(ros_message);
         let mut buf = lock(&pi.scratch);
         // SAFETY: the message is of the publisher's type (caller's contract).
-        let size = match unsafe { introspection::serialized_size(pi.tables, ros_message) } {
-            Ok(s) => s,
-            Err(e) => {
-                error!("rmw_publish: {e}");
-                return cdr_ret(e);
-            }
-        };
-        if buf.len() < size {
-            buf.resize(size, 0);
-        }
-        // SAFETY: as above.
-        let n = match unsafe { introspection::serialize_into(pi.tables, ros_message, &mut buf) } {
-            Ok(n) => n,
-            Err(e) => {
-                error!("rmw_publish: {e}");
-                return cdr_ret(e);
-            }
-        };
+        let n =
+            match unsafe { introspection::serialize_into_vec(pi.tables, ros_message, &mut buf, 0) }
+            {
+                Ok(n) => n,
+                Err(e) => {
+                    error!("rmw_publish: {e}");
+                    return cdr_ret(e);
+                }
+            };
         publish_bytes(pi, &buf[..n], "rmw_publish")
     })
 }
@@ -2337,14 +2328,8 @@ unsafe fn serialize_with_header(
     buf: &mut Vec<u8>,
 ) -> Result<usize, CdrError> {
     // SAFETY: forwarded from the caller.
-    let size = unsafe { introspection::serialized_size(tables, msg) }?;
-    let total = SERVICE_HEADER + size;
-    if buf.len() < total {
-        buf.resize(total, 0);
-    }
+    let n = unsafe { introspection::serialize_into_vec(tables, msg, buf, SERVICE_HEADER) }?;
     buf[..SERVICE_HEADER].copy_from_slice(header);
-    // SAFETY: forwarded from the caller.
-    let n = unsafe { introspection::serialize_into(tables, msg, &mut buf[SERVICE_HEADER..total]) }?;
     Ok(SERVICE_HEADER + n)
 }
 
