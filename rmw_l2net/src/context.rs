@@ -365,7 +365,12 @@ impl Hub {
         if graph_data {
             changed |= self.graph.drain();
         }
-        self.pumped_at.store(self.now_ns(), Ordering::Relaxed);
+        if self.waiting.load(Ordering::Relaxed) == 0 {
+            // While a thread is in `rmw_wait` (which pumps on every look, a busy-polling one
+            // thousands of times a millisecond) the background thread does not look at the
+            // time; the last to leave stores it (`leave_wait`).
+            self.pumped_at.store(self.now_ns(), Ordering::Relaxed);
+        }
         if changed {
             // Triggers the graph guard conditions, which wake the wait sets.
             self.graph.changed();
