@@ -97,6 +97,8 @@ impl Faults {
 pub struct NicStats {
     pub fcs_dropped: u64,
     pub partitioned: u64,
+    /// Dropped by `Nic::kind_loss`.
+    pub kind_dropped: u64,
 }
 
 const FCS: usize = 4;
@@ -122,6 +124,10 @@ pub struct Nic<L> {
     pub corrupt_past_fcs: bool,
     /// Frames from these MACs are dropped while listed (a partition).
     pub blocked: Vec<MacAddr>,
+    /// Received l2net messages of this kind (header byte 1) are dropped with this
+    /// probability (seeded), on top of the link's faults: loss of one kind of message only.
+    pub kind_loss: Option<(u8, f64)>,
+    pub rng: Rng,
     pub stats: NicStats,
 }
 
@@ -191,6 +197,13 @@ impl<L: RawLink> RawLink for Nic<L> {
             let src = MacAddr(d[6..12].try_into().unwrap());
             if self.blocked.contains(&src) {
                 self.stats.partitioned += 1;
+                continue;
+            }
+            if let Some((kind, p)) = self.kind_loss
+                && d.get(15) == Some(&kind)
+                && (self.rng.next_u64() as f64) < p * (u64::MAX as f64)
+            {
+                self.stats.kind_dropped += 1;
                 continue;
             }
             let body = d.len() - FCS;
@@ -279,6 +292,8 @@ impl Sim {
                     inner,
                     corrupt_past_fcs: false,
                     blocked: Vec::new(),
+                    kind_loss: None,
+                    rng: Rng::new(seed ^ ((i as u64 + 1) << 32)),
                     stats: NicStats::default(),
                 };
                 let mut c = cfg(i);
