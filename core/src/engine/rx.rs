@@ -708,6 +708,11 @@ impl<
             // Room for the whole bitmap (the usual case): no need to look at each number.
             return cap;
         }
+        if m.window.held_set().is_empty() {
+            // Nothing held: no need to look at each number either (a sample being reassembled
+            // is counted against the room twice, which only makes the end a little earlier).
+            return next + room as u64;
+        }
         let mut s = next;
         while s < cap {
             let have = m.window.held_set().contains(s)
@@ -730,11 +735,11 @@ impl<
         cap
     }
 
-    /// After a take: if the writer reached the end of the room the last ACKNACK gave it (it
-    /// announced that far, or the last sample of the room arrived: it may be waiting for
-    /// room), and that end can now move a quarter of the queue further (at least 1, at most
-    /// 64), send an ACKNACK now rather than at the writer's next HEARTBEAT, so that the stream
-    /// resumes at once. (One ACKNACK per quarter queue taken at most, not one per take.)
+    /// After a take: if the writer is less than a quarter of the queue (`step`: at least 1, at
+    /// most 64) from the end of the room the last ACKNACK gave it (by what it announced or
+    /// what arrived), and that end can now move `step` further, send an ACKNACK now rather
+    /// than at the writer's next HEARTBEAT, so that the stream goes on without waiting for
+    /// room. (One ACKNACK per quarter queue taken at most, not one per take.)
     fn ask_when_room(&mut self, ri: usize, mi: usize) {
         let Some(r) = self.readers[ri].as_ref() else {
             return;
@@ -742,18 +747,18 @@ impl<
         let Some(m) = r.writers[mi].as_ref() else {
             return;
         };
-        let end_last = m.asked_below.saturating_sub(1);
-        let at_end = m.writer_last >= end_last
-            || m.window.next() > end_last
-            || m.window.held_set().contains(end_last);
-        if !m.reliable || !m.window.is_synced() || m.ack_due || !at_end {
-            return;
-        }
         let depth = match r.queue.kind() {
             HistoryKind::KeepLast(d) => usize::from(d).clamp(1, H),
             HistoryKind::KeepAll => H,
         };
         let step = (depth / 4).clamp(1, SEQSET_BITS as usize / 4) as u64;
+        let end_last = m.asked_below.saturating_sub(1);
+        let seen = m.writer_last.max(m.window.next().saturating_sub(1));
+        let near_end =
+            seen.saturating_add(step) > end_last || m.window.held_set().contains(end_last);
+        if !m.reliable || !m.window.is_synced() || m.ack_due || !near_end {
+            return;
+        }
         let asked_below = m.asked_below;
         let room = self.room(ri);
         if (room as u64) < step {
