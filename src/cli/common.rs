@@ -41,6 +41,10 @@ pub struct NetArgs {
     /// for `perf`).
     #[arg(long, value_parser = clap::value_parser!(u64).range(4096..=(1 << 30)))]
     pub rcvbuf: Option<u64>,
+    /// Send straight to the driver, bypassing the interface's qdisc (`PACKET_QDISC_BYPASS`):
+    /// less work per frame, but no queueing discipline and no drop accounting by it.
+    #[arg(long)]
+    pub qdisc_bypass: bool,
 }
 
 impl NetArgs {
@@ -59,6 +63,7 @@ impl NetArgs {
         let mut cfg =
             LinkConfig::new(&self.interface).with_backend(self.backend.unwrap_or(backend));
         cfg.rcvbuf = self.rcvbuf.or(rcvbuf).map(|n| n as usize);
+        cfg.qdisc_bypass = self.qdisc_bypass;
         let (link, _sel) = LinuxLink::open(&cfg)?;
         let mut nc = NodeConfig::new(self.domain, name);
         nc.busy_poll = busy_poll;
