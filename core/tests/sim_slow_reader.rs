@@ -51,6 +51,7 @@ fn flow_run(
     size: usize,
     readers: &[ReaderSpec],
     acknack_loss: fn(u32) -> f64,
+    room_flag: bool,
 ) -> FlowRun {
     let mut sim = Sim::new(1 + readers.len(), seed, |_| {
         let mut c = Config::new(5, "slow");
@@ -85,6 +86,11 @@ fn flow_run(
         "never matched"
     );
     sim.set_faults(faults);
+    if !room_flag {
+        // The writer gets ACKNACKs without the ROOM flag, as from readers that predate it (and
+        // handles the readers' long bitmaps as a writer that predates it would).
+        sim.nodes[0].link.clear_flags = Some((0x21, 0x02));
+    }
     let mut got = vec![Vec::new(); readers.len()];
     let mut took = vec![Duration::ZERO; readers.len()];
     let mut next = 1u64;
@@ -144,7 +150,7 @@ fn slow_run(
         depth,
         takes,
     };
-    let mut r = flow_run(seed, faults, heartbeat, count, size, &[spec], |_| 0.0);
+    let mut r = flow_run(seed, faults, heartbeat, count, size, &[spec], |_| 0.0, true);
     let run = Run {
         got: r.got.remove(0),
         writer: r.writer,
@@ -274,7 +280,7 @@ fn two_readers_of_different_speeds_and_a_best_effort_one() {
             takes: |_| 0,
         },
     ];
-    let run = flow_run(5, Faults::NONE, HB, count, 1024, &readers, |_| 0.0);
+    let run = flow_run(5, Faults::NONE, HB, count, 1024, &readers, |_| 0.0, true);
     eprintln!(
         "{} resends, took {:?}, queue refusals {:?}",
         run.writer.tx_resent,
@@ -310,9 +316,18 @@ fn lost_acknacks_do_not_stall_a_flow_controlled_stream() {
         takes: |t| usize::from(t % 2 == 0),
     }];
     for seed in [21, 22] {
-        let run = flow_run(seed, Faults::NONE, HB, count, 1024, &readers, |t| {
-            if (300..1300).contains(&t) { 1.0 } else { 0.3 }
-        });
+        let run = flow_run(
+            seed,
+            Faults::NONE,
+            HB,
+            count,
+            1024,
+            &readers,
+            |t| {
+                if (300..1300).contains(&t) { 1.0 } else { 0.3 }
+            },
+            true,
+        );
         eprintln!(
             "seed {seed}: {} resends, took {:?}, {} ACKNACKs lost, queue refusals {}",
             run.writer.tx_resent, run.took, run.acknacks_dropped, run.readers[0].rx_queue_full
@@ -328,4 +343,27 @@ fn lost_acknacks_do_not_stall_a_flow_controlled_stream() {
             run.readers[0]
         );
     }
+}
+
+#[test]
+fn readers_and_writers_that_predate_the_room_flag_still_interoperate() {
+    // The writer's NIC clears the ROOM flag of every ACKNACK: the writer sees readers that
+    // predate flow control (no end: it sends up to its window, the slow reader drops what it
+    // cannot take and asks again), and handles the new readers' bitmaps, which reach past the
+    // newest sample, as a writer that predates the flag does (it ignores those bits). Every
+    // sample still arrives once and in order, at the old cost in resends.
+    let count = 1500;
+    let readers = [ReaderSpec {
+        reliable: true,
+        depth: 8,
+        takes: |_| 1,
+    }];
+    let run = flow_run(9, Faults::NONE, HB, count, 1024, &readers, |_| 0.0, false);
+    eprintln!("{} resends, took {:?}", run.writer.tx_resent, run.took);
+    all_in_order(&run, count, &readers);
+    assert!(
+        run.writer.tx_resent > 0,
+        "the writer was limited without the flag"
+    );
+    assert!(run.took[0] < Duration::from_millis(count * 3 / 2));
 }

@@ -127,6 +127,9 @@ pub struct Nic<L> {
     /// Received l2net messages of this kind (header byte 1) are dropped with this
     /// probability (seeded), on top of the link's faults: loss of one kind of message only.
     pub kind_loss: Option<(u8, f64)>,
+    /// Received l2net messages of this kind get these header flag bits cleared (after the FCS
+    /// check): a peer that predates a flag.
+    pub clear_flags: Option<(u8, u8)>,
     pub rng: Rng,
     pub stats: NicStats,
 }
@@ -213,6 +216,11 @@ impl<L: RawLink> RawLink for Nic<L> {
                 continue;
             }
             d.truncate(body);
+            if let Some((kind, mask)) = self.clear_flags
+                && d.get(15) == Some(&kind)
+            {
+                d[16] &= !mask;
+            }
             meta.wire_len = body;
             return Ok(Some(SimRx { data: d, meta }));
         }
@@ -293,6 +301,7 @@ impl Sim {
                     corrupt_past_fcs: false,
                     blocked: Vec::new(),
                     kind_loss: None,
+                    clear_flags: None,
                     rng: Rng::new(seed ^ ((i as u64 + 1) << 32)),
                     stats: NicStats::default(),
                 };
