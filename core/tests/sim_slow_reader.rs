@@ -29,6 +29,21 @@ struct ReaderSpec {
     takes: fn(u32) -> usize,
 }
 
+/// What the writer's NIC does to the ACKNACKs it receives.
+#[derive(Clone, Copy)]
+struct WriterNic {
+    /// `acknack_loss(tick)`: the probability that an ACKNACK reaching the writer in that tick
+    /// is lost (on top of the run's faults).
+    acknack_loss: fn(u32) -> f64,
+    /// False: the ROOM flag is cleared, as from readers that predate it.
+    room_flag: bool,
+}
+
+const PLAIN_NIC: WriterNic = WriterNic {
+    acknack_loss: |_| 0.0,
+    room_flag: true,
+};
+
 /// Per reader: the samples taken, its node's statistics, the simulated time until it had
 /// all `count` (or the limit).
 struct FlowRun {
@@ -41,8 +56,7 @@ struct FlowRun {
 
 /// Write `count` samples of `size` bytes as fast as the writer's window allows, to readers on
 /// nodes 1.. (one each); the loop ends when every reliable reader has all of them (or after
-/// 600 s of simulated time). `acknack_loss(tick)`: the probability that an ACKNACK reaching
-/// the writer in that tick is lost (on top of `faults`).
+/// 600 s of simulated time).
 fn flow_run(
     seed: u64,
     faults: Faults,
@@ -50,9 +64,12 @@ fn flow_run(
     count: u64,
     size: usize,
     readers: &[ReaderSpec],
-    acknack_loss: fn(u32) -> f64,
-    room_flag: bool,
+    nic: WriterNic,
 ) -> FlowRun {
+    let WriterNic {
+        acknack_loss,
+        room_flag,
+    } = nic;
     let mut sim = Sim::new(1 + readers.len(), seed, |_| {
         let mut c = Config::new(5, "slow");
         c.heartbeat_period = heartbeat;
@@ -150,7 +167,7 @@ fn slow_run(
         depth,
         takes,
     };
-    let mut r = flow_run(seed, faults, heartbeat, count, size, &[spec], |_| 0.0, true);
+    let mut r = flow_run(seed, faults, heartbeat, count, size, &[spec], PLAIN_NIC);
     let run = Run {
         got: r.got.remove(0),
         writer: r.writer,
@@ -280,7 +297,7 @@ fn two_readers_of_different_speeds_and_a_best_effort_one() {
             takes: |_| 0,
         },
     ];
-    let run = flow_run(5, Faults::NONE, HB, count, 1024, &readers, |_| 0.0, true);
+    let run = flow_run(5, Faults::NONE, HB, count, 1024, &readers, PLAIN_NIC);
     eprintln!(
         "{} resends, took {:?}, queue refusals {:?}",
         run.writer.tx_resent,
@@ -323,10 +340,10 @@ fn lost_acknacks_do_not_stall_a_flow_controlled_stream() {
             count,
             1024,
             &readers,
-            |t| {
-                if (300..1300).contains(&t) { 1.0 } else { 0.3 }
+            WriterNic {
+                acknack_loss: |t| if (300..1300).contains(&t) { 1.0 } else { 0.3 },
+                room_flag: true,
             },
-            true,
         );
         eprintln!(
             "seed {seed}: {} resends, took {:?}, {} ACKNACKs lost, queue refusals {}",
@@ -358,7 +375,18 @@ fn readers_and_writers_that_predate_the_room_flag_still_interoperate() {
         depth: 8,
         takes: |_| 1,
     }];
-    let run = flow_run(9, Faults::NONE, HB, count, 1024, &readers, |_| 0.0, false);
+    let run = flow_run(
+        9,
+        Faults::NONE,
+        HB,
+        count,
+        1024,
+        &readers,
+        WriterNic {
+            room_flag: false,
+            ..PLAIN_NIC
+        },
+    );
     eprintln!("{} resends, took {:?}", run.writer.tx_resent, run.took);
     all_in_order(&run, count, &readers);
     assert!(
