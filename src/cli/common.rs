@@ -18,7 +18,8 @@ pub struct NetArgs {
     #[arg(long, default_value_t = 0)]
     pub domain: u16,
     /// The Linux backend. Default mmsg, except `perf` with best-effort samples, which uses the
-    /// TPACKET_V3 ring (what `auto` picks, best for throughput). The ring hands frames over only
+    /// TPACKET_V3 ring (what `auto` picks, best for throughput; not for a sender of samples of
+    /// 1 KiB and more, which stays on mmsg: see `perf`). The ring hands frames over only
     /// when a ring block retires, which adds up to its block timeout to every sample's latency
     /// (and to every acknowledgement of reliable samples).
     #[arg(long)]

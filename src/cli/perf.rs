@@ -70,11 +70,18 @@ const LARGE_FROM: usize = 1024;
 /// fast acknowledgements come back, which the ring's block timeout slows (64 B: about
 /// 120-210k/s with a ring receiver against 1.4-2.1M/s on mmsg; 1 KiB, processes pinned one
 /// CPU each: 205-212k/s with a ring receiver against 242-269k/s on mmsg, alternating runs).
-fn default_backend(reliable: bool) -> Backend {
-    if reliable {
-        Backend::Mmsg
-    } else {
-        Backend::Ring
+/// A best-effort sender of samples of [`LARGE_FROM`] bytes and more (one frame each) uses mmsg
+/// too: on veth the ring's zero-copy TX frames are copied again when veth hands them to the
+/// receive side (`skb_copy_ubufs`, a page per frame), and the sender's CPU per sample is what
+/// limits 1 KiB (1 KiB, pinned, 8 alternating pairs at load 7.8-9.3: 3.2-4.2 us of sender CPU
+/// per sample with mmsg against 3.8-4.9 us on the ring, 71k-167k/s against 65k-186k/s, mmsg
+/// ahead in 7 of 8 pairs; at 64 B, many samples per frame, no difference). The receiver does
+/// not know the sender's size and stays on the ring.
+fn default_backend(reliable: bool, role: Role, size: usize) -> Backend {
+    match role {
+        _ if reliable => Backend::Mmsg,
+        Role::Send if size >= LARGE_FROM => Backend::Mmsg,
+        _ => Backend::Ring,
     }
 }
 
@@ -125,7 +132,7 @@ fn send(a: Args) -> Result<(), CliError> {
     let node = a.net.open_with(
         "l2net-perf-send",
         false,
-        default_backend(a.reliable),
+        default_backend(a.reliable, Role::Send, a.size),
         Some(PERF_RCVBUF),
     )?;
     let publ = node.publisher(TOPIC, TYPE, qos(a.reliable))?;
@@ -191,7 +198,7 @@ fn recv(a: Args) -> Result<(), CliError> {
     let node = a.net.open_with(
         "l2net-perf-recv",
         false,
-        default_backend(a.reliable),
+        default_backend(a.reliable, Role::Recv, a.size),
         Some(PERF_RCVBUF),
     )?;
     let sub = node.subscriber(TOPIC, TYPE, qos(a.reliable))?;
