@@ -198,7 +198,13 @@ pub fn run(args: &[String]) -> Res<()> {
     let wire = Wire::create()?;
     let secs = format!("{}", o.secs);
     let dir = std::env::temp_dir();
-    let (cfg_a, cfg_b) = (dir.join("l2cmp-dds-a.xml"), dir.join("l2cmp-dds-b.xml"));
+    // Per process: two runs at once (several engineers on one machine) must not bind each
+    // other's ddsperf to a veth that the other run already removed.
+    let pid = std::process::id();
+    let (cfg_a, cfg_b) = (
+        dir.join(format!("l2cmp-dds-a-{pid}.xml")),
+        dir.join(format!("l2cmp-dds-b-{pid}.xml")),
+    );
     std::fs::write(&cfg_a, dds::config(&wire.if_a)).map_err(|e| e.to_string())?;
     std::fs::write(&cfg_b, dds::config(&wire.if_b)).map_err(|e| e.to_string())?;
     let uri = |p: &PathBuf| format!("file://{}", p.display());
@@ -372,6 +378,7 @@ pub fn run(args: &[String]) -> Res<()> {
         table.push((size, rows));
     }
     drop(wire);
+    let _ = (std::fs::remove_file(&cfg_a), std::fs::remove_file(&cfg_b));
     print!("{}", render(&table, o.secs, &placement));
     Ok(())
 }

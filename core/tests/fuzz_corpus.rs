@@ -163,6 +163,7 @@ fn messages(keep: impl FnOnce(&[MessageRepr<'_>])) {
     frags.insert(8);
     let acknack = |is_final, missing| AckNackRepr {
         is_final,
+        room: false,
         writer_participant: pid(0xabcdef),
         writer: EntityId(1),
         reader: EntityId(2),

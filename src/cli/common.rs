@@ -18,7 +18,8 @@ pub struct NetArgs {
     #[arg(long, default_value_t = 0)]
     pub domain: u16,
     /// The Linux backend. Default mmsg, except `perf` with best-effort samples, which uses the
-    /// TPACKET_V3 ring (what `auto` picks, best for throughput). The ring hands frames over only
+    /// TPACKET_V3 ring (what `auto` picks, best for throughput; not for a sender of samples of
+    /// 1 KiB and more, which stays on mmsg: see `perf`). The ring hands frames over only
     /// when a ring block retires, which adds up to its block timeout to every sample's latency
     /// (and to every acknowledgement of reliable samples).
     #[arg(long)]
@@ -41,6 +42,10 @@ pub struct NetArgs {
     /// for `perf`).
     #[arg(long, value_parser = clap::value_parser!(u64).range(4096..=(1 << 30)))]
     pub rcvbuf: Option<u64>,
+    /// Send straight to the driver, bypassing the interface's qdisc (`PACKET_QDISC_BYPASS`):
+    /// less work per frame, but no queueing discipline and no drop accounting by it.
+    #[arg(long)]
+    pub qdisc_bypass: bool,
 }
 
 impl NetArgs {
@@ -59,6 +64,7 @@ impl NetArgs {
         let mut cfg =
             LinkConfig::new(&self.interface).with_backend(self.backend.unwrap_or(backend));
         cfg.rcvbuf = self.rcvbuf.or(rcvbuf).map(|n| n as usize);
+        cfg.qdisc_bypass = self.qdisc_bypass;
         let (link, _sel) = LinuxLink::open(&cfg)?;
         let mut nc = NodeConfig::new(self.domain, name);
         nc.busy_poll = busy_poll;

@@ -34,7 +34,7 @@ pub struct Args {
     #[arg(long, default_value_t = 5.0)]
     secs: f64,
     /// Reliable delivery (both sides must agree). Unless named, perf picks a 2 ms heartbeat
-    /// period and a window of 256 samples (128 for a sender of samples of 1 KiB and more).
+    /// period and a window of 256 samples.
     #[arg(long)]
     reliable: bool,
     /// Samples the sender writes per call (`Publisher::publish_batch`): consecutive small
@@ -61,8 +61,8 @@ fn qos(reliable: bool) -> Qos {
     }
 }
 
-/// A sender of reliable samples of at least this many bytes (one frame each) keeps the
-/// engine's default window (see [`perf_window`]).
+/// Samples of at least this many bytes take a frame each (a BATCH cannot hold two): a
+/// best-effort sender of them uses mmsg (see [`default_backend`]).
 const LARGE_FROM: usize = 1024;
 
 /// The backend when none is named: the ring for best effort (its cheap receive more than
@@ -70,11 +70,18 @@ const LARGE_FROM: usize = 1024;
 /// fast acknowledgements come back, which the ring's block timeout slows (64 B: about
 /// 120-210k/s with a ring receiver against 1.4-2.1M/s on mmsg; 1 KiB, processes pinned one
 /// CPU each: 205-212k/s with a ring receiver against 242-269k/s on mmsg, alternating runs).
-fn default_backend(reliable: bool) -> Backend {
-    if reliable {
-        Backend::Mmsg
-    } else {
-        Backend::Ring
+/// A best-effort sender of samples of [`LARGE_FROM`] bytes and more (one frame each) uses mmsg
+/// too: on veth the ring's zero-copy TX frames are copied again when veth hands them to the
+/// receive side (`skb_copy_ubufs`, a page per frame), and the sender's CPU per sample is what
+/// limits 1 KiB (1 KiB, pinned, 8 alternating pairs at load 7.8-9.3: 3.2-4.2 us of sender CPU
+/// per sample with mmsg against 3.8-4.9 us on the ring, 71k-167k/s against 65k-186k/s, mmsg
+/// ahead in 7 of 8 pairs; at 64 B, many samples per frame, no difference). The receiver does
+/// not know the sender's size and stays on the ring.
+fn default_backend(reliable: bool, role: Role, size: usize) -> Backend {
+    match role {
+        _ if reliable => Backend::Mmsg,
+        Role::Send if size >= LARGE_FROM => Backend::Mmsg,
+        _ => Backend::Ring,
     }
 }
 
@@ -89,21 +96,18 @@ const PERF_HEARTBEAT_MS: u64 = 2;
 /// that followed filled its reassembly slots (about 500 samples/s instead of thousands).
 const PERF_RCVBUF: u64 = 4 << 20;
 
-/// Reliable window of a reliable perf run unless `--window` says otherwise, by role and
-/// size: the engine's largest, 256, for receivers (a reader's window only bounds what it
-/// tracks, and must not be smaller than the writer's) and for senders of samples below
-/// [`LARGE_FROM`] bytes (one A/B run of the comparison benchmark, load 5.5-6.3: 0 B
+/// Reliable window of a reliable perf run unless `--window` says otherwise: the engine's
+/// largest, 256, for both roles (a reader's window only bounds what it tracks, and must not be
+/// smaller than the writer's). One A/B run of the comparison benchmark, load 5.5-6.3: 0 B
 /// 1.30-1.42M/s with 128 against 3.97-4.37M/s with 256; 64 B 1.55-1.91M/s against
-/// 2.45-3.28M/s); 128 for senders of larger samples, which take a frame each: with 256 the
-/// mmsg receiver's queue (256 samples) refused samples taken late, and the repairs resent
-/// hundreds of thousands it already had (1 KiB: 92-198k/s with 256 against 193-279k/s with
-/// 128, alternating runs at load 5.7-6.8).
-fn perf_window(role: Role, size: usize) -> u16 {
-    match role {
-        Role::Send if size >= LARGE_FROM => 128,
-        _ => 256,
-    }
-}
+/// 2.45-3.28M/s. Senders of 1 KiB and more, which take a frame per sample, used 128 while the
+/// writer did not respect the reader's room: with 256 the mmsg receiver's queue (256 samples)
+/// refused samples taken late and the repairs resent hundreds of thousands it already had.
+/// With flow control (the writer sends nothing past the room the reader's ACKNACK announces)
+/// 256 is ahead: 1 KiB, pinned, alternating runs, load 3.1-3.3: 183k-214k/s (median 203k)
+/// against 138k-192k/s with 128 and 156k-195k/s for the engine before flow control, 0
+/// resends; at load 5-6.3: 148k-191k/s against 114k-173k/s and 123k-206k/s.
+const PERF_WINDOW: u16 = 256;
 
 pub fn run(mut a: Args) -> Result<(), CliError> {
     if !a.secs.is_finite() || a.secs <= 0.0 {
@@ -113,7 +117,7 @@ pub fn run(mut a: Args) -> Result<(), CliError> {
         a.net.heartbeat_ms = Some(PERF_HEARTBEAT_MS);
     }
     if a.reliable && a.net.window.is_none() {
-        a.net.window = Some(perf_window(a.role, a.size));
+        a.net.window = Some(PERF_WINDOW);
     }
     match a.role {
         Role::Send => send(a),
@@ -125,7 +129,7 @@ fn send(a: Args) -> Result<(), CliError> {
     let node = a.net.open_with(
         "l2net-perf-send",
         false,
-        default_backend(a.reliable),
+        default_backend(a.reliable, Role::Send, a.size),
         Some(PERF_RCVBUF),
     )?;
     let publ = node.publisher(TOPIC, TYPE, qos(a.reliable))?;
@@ -191,7 +195,7 @@ fn recv(a: Args) -> Result<(), CliError> {
     let node = a.net.open_with(
         "l2net-perf-recv",
         false,
-        default_backend(a.reliable),
+        default_backend(a.reliable, Role::Recv, a.size),
         Some(PERF_RCVBUF),
     )?;
     let sub = node.subscriber(TOPIC, TYPE, qos(a.reliable))?;

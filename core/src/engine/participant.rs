@@ -2210,11 +2210,10 @@ impl<
 
     pub(crate) fn needs_heartbeat(w: &LocalWriter<'a, H, M>) -> bool {
         let next = w.history.next_seq();
-        w.sent_below > 1
-            && w.live()
-                .iter()
-                .flatten()
-                .any(|p| p.reliable && p.state.acked_below() < next.min(w.sent_below))
+        w.live()
+            .iter()
+            .flatten()
+            .any(|p| p.reliable && p.state.wants_heartbeat(w.sent_below, next))
     }
 
     // -----------------------------------------------------------------------------------------

@@ -682,19 +682,20 @@ impl<
             .saturating_add(self.reassembly.room_for(len))
     }
 
-    /// The newest sequence number the next ACKNACK of reader `ri` to writer `mi` covers.
-    /// Its bitmap asks only for what the reader can take in now (`room`): a writer that
-    /// resends more than that has the reader drop the excess again, and again, while the
+    /// End (exclusive) of the next ACKNACK of reader `ri` to writer `mi`: the first number the
+    /// reader has no room for. Its bitmap asks only for what the reader can take in now
+    /// (`room`), and with the room flag the writer sends nothing from this end on: a writer that
+    /// sends or resends more has the reader drop the excess again, and again, while the
     /// application is slower than the writer. `base_seq = next` is always reported, so the
     /// writer's window still frees what was delivered.
-    pub(crate) fn ack_last(&self, ri: usize, mi: usize) -> u64 {
-        self.ask_last(ri, mi, self.room(ri))
+    pub(crate) fn ack_end(&self, ri: usize, mi: usize) -> u64 {
+        self.room_end(ri, mi, self.room(ri))
     }
 
-    /// [`Self::ack_last`] with `room` samples of room: the number before the (`room` + 1)-th
-    /// sample neither delivered, held nor partly reassembled (those already have their place),
-    /// at most the writer's newest announced one and 255 after `next`.
-    fn ask_last(&self, ri: usize, mi: usize, mut room: usize) -> u64 {
+    /// [`Self::ack_end`] with `room` samples of room: the (`room` + 1)-th number from `next`
+    /// on that is neither held nor partly reassembled (those already have their place), at
+    /// most 256 after `next`.
+    fn room_end(&self, ri: usize, mi: usize, mut room: usize) -> u64 {
         let Some(m) = self.readers[ri]
             .as_ref()
             .and_then(|r| r.writers[mi].as_ref())
@@ -702,15 +703,18 @@ impl<
             return 0;
         };
         let next = m.window.next();
-        let last = m
-            .writer_last
-            .min(next.saturating_add(u64::from(SEQSET_BITS) - 1));
-        if (room as u64) > last.saturating_sub(next) {
-            // Room for the whole range (the usual case): no need to look at each number.
-            return last;
+        let cap = next.saturating_add(u64::from(SEQSET_BITS));
+        if room >= SEQSET_BITS as usize {
+            // Room for the whole bitmap (the usual case): no need to look at each number.
+            return cap;
+        }
+        if m.window.held_set().is_empty() {
+            // Nothing held: no need to look at each number either (a sample being reassembled
+            // is counted against the room twice, which only makes the end a little earlier).
+            return next + room as u64;
         }
         let mut s = next;
-        while s <= last {
+        while s < cap {
             let have = m.window.held_set().contains(s)
                 || self
                     .reassembly
@@ -722,19 +726,20 @@ impl<
                     .is_some();
             if !have {
                 if room == 0 {
-                    return s - 1;
+                    return s;
                 }
                 room -= 1;
             }
             s += 1;
         }
-        last
+        cap
     }
 
-    /// After a take: if the last ACKNACK to writer `mi` asked for less than the writer
-    /// announced, and the reader can now take in a quarter of its queue more (or all that is
-    /// left), send an ACKNACK now rather than at the writer's next HEARTBEAT, so that the
-    /// stream resumes at once. (One ACKNACK per quarter queue taken at most, not one per take.)
+    /// After a take: if the writer is less than a quarter of the queue (`step`: at least 1, at
+    /// most 64) from the end of the room the last ACKNACK gave it (by what it announced or
+    /// what arrived), and that end can now move `step` further, send an ACKNACK now rather
+    /// than at the writer's next HEARTBEAT, so that the stream goes on without waiting for
+    /// room. (One ACKNACK per quarter queue taken at most, not one per take.)
     fn ask_when_room(&mut self, ri: usize, mi: usize) {
         let Some(r) = self.readers[ri].as_ref() else {
             return;
@@ -742,21 +747,24 @@ impl<
         let Some(m) = r.writers[mi].as_ref() else {
             return;
         };
-        if !m.reliable || !m.window.is_synced() || m.ack_due || m.asked_below > m.writer_last {
-            return;
-        }
         let depth = match r.queue.kind() {
             HistoryKind::KeepLast(d) => usize::from(d).clamp(1, H),
             HistoryKind::KeepAll => H,
         };
         let step = (depth / 4).clamp(1, SEQSET_BITS as usize / 4) as u64;
-        let need = step.min(m.writer_last + 1 - m.asked_below);
-        let asked_below = m.asked_below;
-        let room = self.room(ri);
-        if (room as u64) < need {
+        let end_last = m.asked_below.saturating_sub(1);
+        let seen = m.writer_last.max(m.window.next().saturating_sub(1));
+        let near_end =
+            seen.saturating_add(step) > end_last || m.window.held_set().contains(end_last);
+        if !m.reliable || !m.window.is_synced() || m.ack_due || !near_end {
             return;
         }
-        if self.ask_last(ri, mi, room) + 1 >= asked_below + need
+        let asked_below = m.asked_below;
+        let room = self.room(ri);
+        if (room as u64) < step {
+            return;
+        }
+        if self.room_end(ri, mi, room) >= asked_below + step
             && let Some(m) = self.readers[ri]
                 .as_mut()
                 .and_then(|r| r.writers[mi].as_mut())
@@ -1145,7 +1153,7 @@ impl<
             set.insert(s);
         }
         let sent_last = w.sent_below.saturating_sub(1);
-        match p.state.on_acknack(&set, a.count, sent_last) {
+        match p.state.on_acknack(&set, a.count, sent_last, a.room) {
             Ok(req) => {
                 p.state.needs_sync = false;
                 let first = w.history.first_seq();

@@ -128,6 +128,17 @@ pub enum TransmitError {
 /// (`with_message`) exists once in a binary.
 type EmitFn<'f> = dyn FnMut(MacAddr, &MessageRepr<'_>) -> Result<usize, WireError> + 'f;
 
+/// End (exclusive) of what writer `w` may send now: its newest sample, and no further than the
+/// room of its slowest reliable reader (docs/PROTOCOL.md section 10, flow control). Best-effort
+/// readers do not limit it.
+fn sendable_end<const H: usize, const M: usize>(w: &LocalWriter<'_, H, M>) -> u64 {
+    w.live()
+        .iter()
+        .flatten()
+        .filter(|p| p.reliable)
+        .fold(w.history.next_seq(), |end, p| end.min(p.state.room_end()))
+}
+
 /// Without the `services` feature no sample has a related one (only `reply` writes them).
 #[cfg(not(feature = "services"))]
 fn related_wire(_r: Option<super::history::SampleId>) -> Option<RelatedSample> {
@@ -339,9 +350,7 @@ impl<
             }
             if Self::needs_heartbeat(w)
                 && (w.hb_next <= now
-                    || (w.hb_soon
-                        && w.sent_below >= w.history.next_seq()
-                        && now >= self.hb_soon_at(w)))
+                    || (w.hb_soon && w.sent_below >= sendable_end(w) && now >= self.hb_soon_at(w)))
             {
                 return Some(Plan::Heartbeat { w: wi });
             }
@@ -432,7 +441,8 @@ impl<
             return Some(Plan::Resend { w: wi, seq });
         }
         let seq = w.sent_below;
-        if seq >= w.history.next_seq() {
+        let end = sendable_end(w);
+        if seq >= end {
             return None;
         }
         #[cfg_attr(not(feature = "fragmentation"), allow(unused_variables))]
@@ -452,7 +462,7 @@ impl<
         let mut len = BatchRepr::OVERHEAD;
         let mut count = 0u16;
         let mut s = seq;
-        while s < w.history.next_seq() && usize::from(count) < MAX_BATCH {
+        while s < end && usize::from(count) < MAX_BATCH {
             let Some((d, m)) = w.history.get(s) else {
                 break;
             };
@@ -469,7 +479,7 @@ impl<
         }
         if let Some(until) = w.batch_until {
             // Hold a lone small sample for company, up to the configured delay.
-            if count < 2 && now < until && s == w.history.next_seq() {
+            if count < 2 && now < until && s == end {
                 return None;
             }
         }
@@ -520,7 +530,7 @@ impl<
             Plan::AckNack { r, m } => {
                 let rd = self.readers[r].as_ref()?;
                 let mw = rd.writers[m].as_ref()?;
-                let missing = mw.window.missing(self.ack_last(r, m));
+                let missing = mw.window.missing(mw.writer_last, self.ack_end(r, m));
                 let mut set =
                     crate::wire::msg::SeqSet::new(missing.base(), missing.num_bits() as u16)
                         .ok()?;
@@ -539,6 +549,7 @@ impl<
                 }
                 let msg = MessageRepr::AckNack(AckNackRepr {
                     is_final: false,
+                    room: true,
                     writer_participant: ParticipantId::new(mw.participant)?,
                     writer: EntityId(mw.entity),
                     reader: EntityId(rd.entity),
@@ -827,7 +838,7 @@ impl<
                 }
             }
             Plan::AckNack { r, m } => {
-                let asked_below = self.ack_last(r, m).saturating_add(1);
+                let asked_below = self.ack_end(r, m);
                 if let Some(mw) = self.readers[r].as_mut().and_then(|r| r.writers[m].as_mut()) {
                     mw.ack_count = mw.ack_count.wrapping_add(1);
                     mw.ack_due = false;

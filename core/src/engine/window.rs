@@ -7,6 +7,9 @@
 //! * The writer keeps, per reader, the lowest unacknowledged number. Only ACKNACKs with a newer
 //!   count than the last one are applied (replays and reordered duplicates are stale), and an
 //!   ACKNACK acknowledging numbers the writer never sent is forged.
+//! * Flow control: a reader's ACKNACK may end its bitmap where its room ends (the samples its
+//!   queue and hold slots can still take); the writer then sends nothing from there on to it
+//!   until a later ACKNACK moves that end ([`ReaderProxy::room_end`]).
 
 use super::seqset::{SEQSET_BITS, SeqSet};
 
@@ -111,15 +114,14 @@ impl ReaderWindow {
         self.held.contains(self.next)
     }
 
-    /// Numbers known to exist (up to `writer_last`) that have not arrived, from `next` on,
-    /// at most 256 of them: the bitmap of an ACKNACK whose base is `next`.
-    pub fn missing(&self, writer_last: u64) -> SeqSet {
-        let span = writer_last
-            .saturating_add(1)
-            .saturating_sub(self.next)
-            .min(u64::from(SEQSET_BITS)) as u32;
-        let mut m = SeqSet::new(self.next, span);
-        for s in self.next..self.next + u64::from(span) {
+    /// The bitmap of an ACKNACK whose base is `next` and that ends before `end` (at most 256
+    /// numbers after `next`): a bit for each number known to exist (up to `writer_last`) that
+    /// has not arrived. Past `writer_last` the bits stay clear (the span still tells the writer
+    /// where the reader's room ends).
+    pub fn missing(&self, writer_last: u64, end: u64) -> SeqSet {
+        let end = end.min(self.next.saturating_add(u64::from(SEQSET_BITS)));
+        let mut m = SeqSet::new(self.next, end.saturating_sub(self.next) as u32);
+        for s in self.next..end.min(writer_last.saturating_add(1)) {
             if !self.held.contains(s) {
                 m.insert(s);
             }
@@ -151,6 +153,10 @@ pub struct ReaderProxy {
     /// The first number this reader is entitled to (set when matched).
     start: u64,
     last_count: Option<u32>,
+    /// The first number the reader has no room for: `start` until its first ACKNACK (the
+    /// writer does not know its room yet), then what its last ACKNACK said, or `u64::MAX` if
+    /// that had no room flag (a reader that predates flow control).
+    room_end: u64,
     /// The reader has not acknowledged the start yet: keep telling it where to start.
     pub needs_sync: bool,
 }
@@ -162,6 +168,7 @@ impl ReaderProxy {
             acked_below: start,
             start,
             last_count: None,
+            room_end: start,
             needs_sync: true,
         }
     }
@@ -176,14 +183,32 @@ impl ReaderProxy {
         self.start
     }
 
+    /// The first number the reader has no room for: the writer sends it nothing from here on
+    /// (new samples or repairs) until a later ACKNACK moves the end.
+    pub const fn room_end(&self) -> u64 {
+        self.room_end
+    }
+
+    /// The writer should keep sending HEARTBEATs to this reader: it has not acknowledged
+    /// everything sent (`sent_below > 1`: something was), or samples below `next` wait for
+    /// its room. (Without the second, an ACKNACK that announces room and is lost would stall
+    /// the stream: the HEARTBEAT's answer announces it again.)
+    pub const fn wants_heartbeat(&self, sent_below: u64, next: u64) -> bool {
+        let sent = if sent_below < next { sent_below } else { next };
+        (sent_below > 1 && self.acked_below < sent) || (self.room_end <= sent_below && sent < next)
+    }
+
     /// Apply an ACKNACK whose base is `set.base()` ("all below arrived") and whose bits are the
-    /// missing numbers. `writer_last` is the newest number the writer has sent. On success
-    /// returns the requested numbers the writer should resend (members `>= acked_below`).
+    /// missing numbers; with `room` (the flag) its span also ends the reader's room, without it
+    /// the reader sets no end (it predates flow control). `writer_last`
+    /// is the newest number the writer has sent. On success returns the requested numbers the
+    /// writer should resend (members `>= acked_below`).
     pub fn on_acknack(
         &mut self,
         set: &SeqSet,
         count: u32,
         writer_last: u64,
+        room: bool,
     ) -> Result<SeqSet, AckError> {
         if set.base() > writer_last.saturating_add(1) || set.base() == 0 {
             return Err(AckError::Forged);
@@ -198,6 +223,11 @@ impl ReaderProxy {
         if set.base() > self.acked_below {
             self.acked_below = set.base();
         }
+        self.room_end = if room {
+            set.base() + u64::from(set.num_bits())
+        } else {
+            u64::MAX
+        };
         let span = writer_last
             .saturating_add(1)
             .saturating_sub(self.acked_below)
@@ -234,12 +264,17 @@ mod tests {
         assert_eq!(w.arrival(6), Arrival::Hold);
         w.held(6);
         assert_eq!(w.arrival(6), Arrival::Duplicate);
-        let m = w.missing(8);
+        let m = w.missing(8, u64::MAX);
         assert_eq!(m.base(), 5);
+        assert_eq!(m.num_bits(), 256);
         assert_eq!(
             m.iter().collect::<heapless::Vec<u64, 8>>().as_slice(),
             &[5, 7, 8]
         );
+        // Ending at the room: the span says where; no bits past the writer's newest.
+        let m = w.missing(8, 7);
+        assert_eq!((m.num_bits(), m.iter().count()), (2, 1));
+        assert_eq!(w.missing(6, 9).iter().count(), 1);
         assert_eq!(w.arrival(5), Arrival::Deliver);
         assert!(w.delivered());
         assert!(!w.delivered());
@@ -259,17 +294,48 @@ mod tests {
             }
             s
         };
-        assert_eq!(p.on_acknack(&ack(12, &[]), 1, 10), Err(AckError::Forged));
-        let req = p.on_acknack(&ack(3, &[3, 5, 40]), 1, 10).unwrap();
+        assert_eq!(
+            p.on_acknack(&ack(12, &[]), 1, 10, false),
+            Err(AckError::Forged)
+        );
+        let req = p.on_acknack(&ack(3, &[3, 5, 40]), 1, 10, false).unwrap();
         assert_eq!(
             req.iter().collect::<heapless::Vec<u64, 8>>().as_slice(),
             &[3, 5]
         );
         assert_eq!(p.acked_below(), 3);
-        assert_eq!(p.on_acknack(&ack(9, &[]), 1, 10), Err(AckError::Stale));
+        assert_eq!(p.room_end(), u64::MAX);
+        assert_eq!(
+            p.on_acknack(&ack(9, &[]), 1, 10, false),
+            Err(AckError::Stale)
+        );
         // A newer ACKNACK with an older base does not move the acknowledgement back.
-        p.on_acknack(&ack(2, &[2]), 2, 10).unwrap();
+        p.on_acknack(&ack(2, &[2]), 2, 10, false).unwrap();
         assert_eq!(p.acked_below(), 3);
+    }
+
+    #[test]
+    fn proxy_room_end_and_heartbeats() {
+        let mut p = ReaderProxy::new(1);
+        // Nothing is sent before the reader's first ACKNACK says how much it can take.
+        assert_eq!(p.room_end(), 1);
+        assert!(!p.wants_heartbeat(1, 1));
+        // Samples wait: keep asking (the start synchronisation does, too).
+        assert!(p.wants_heartbeat(1, 5));
+        // Sent 1..=4, none acknowledged.
+        assert!(p.wants_heartbeat(5, 9));
+        // All sent are acknowledged, the reader has room for 5..=6 only.
+        p.on_acknack(&SeqSet::new(5, 2), 1, 4, true).unwrap();
+        assert_eq!((p.acked_below(), p.room_end()), (5, 7));
+        assert!(!p.wants_heartbeat(5, 9));
+        // 5 and 6 sent and acknowledged, 7 and 8 wait for room: keep asking.
+        p.on_acknack(&SeqSet::new(7, 0), 2, 6, true).unwrap();
+        assert_eq!(p.room_end(), 7);
+        assert!(p.wants_heartbeat(7, 9));
+        assert!(!p.wants_heartbeat(7, 7));
+        // A reader without the flag (it predates flow control) sets no end.
+        p.on_acknack(&SeqSet::new(7, 0), 3, 6, false).unwrap();
+        assert_eq!(p.room_end(), u64::MAX);
     }
 
     proptest! {
@@ -280,6 +346,8 @@ mod tests {
                                  decisions in proptest::collection::vec(0u8..10, 2000)) {
             extern crate std;
             use std::vec::Vec;
+            // The reader takes in at most `ROOM` samples past `next` and says so.
+            const ROOM: u64 = 24;
             let mut reader = ReaderWindow::new();
             reader.skip_to(1);
             let mut proxy = ReaderProxy::new(1);
@@ -292,7 +360,8 @@ mod tests {
             for _round in 0..4000 {
                 if delivered.len() as u64 == n { break; }
                 // writer sends new samples (window 64) or the ones the reader asked for
-                while sent < n && sent + 1 - proxy.acked_below() < 64 {
+                while sent < n && sent + 1 - proxy.acked_below() < 64
+                    && sent + 1 < proxy.room_end() {
                     sent += 1;
                     in_flight.push(sent);
                 }
@@ -318,15 +387,20 @@ mod tests {
                                 more = reader.delivered();
                             }
                         }
-                        Arrival::Hold => { reader.held(s); held.push(s); }
-                        Arrival::Duplicate | Arrival::OutOfWindow => {}
+                        Arrival::Hold if s < reader.next() + ROOM => {
+                            reader.held(s);
+                            held.push(s);
+                        }
+                        Arrival::Hold | Arrival::Duplicate | Arrival::OutOfWindow => {}
                     }
                 }
                 // reader answers a heartbeat with an ACKNACK (which may be lost too)
                 count += 1;
-                let ack = reader.missing(sent);
+                let ack = reader.missing(sent, reader.next() + ROOM);
                 if d.next().copied().unwrap_or(0) > 2
-                    && let Ok(req) = proxy.on_acknack(&ack, count, sent) {
+                    && let Ok(req) = proxy.on_acknack(&ack, count, sent, true) {
+                        // Flow control: nothing is ever sent past the reader's room.
+                        prop_assert!(req.iter().all(|s| s < proxy.room_end()));
                         in_flight.extend(req.iter());
                     }
             }

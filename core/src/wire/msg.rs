@@ -31,6 +31,9 @@ pub mod flags {
     pub const HEARTBEAT_LIVELINESS: u8 = 0x02;
     /// ACKNACK: no answer is needed.
     pub const ACKNACK_FINAL: u8 = 0x01;
+    /// ACKNACK: the bitmap ends where the reader's room ends (flow control, section 10).
+    /// Writers that do not know the flag ignore it.
+    pub const ACKNACK_ROOM: u8 = 0x02;
 }
 
 /// Longest participant name in a HELLO, in bytes.
@@ -1551,6 +1554,9 @@ struct AckNackFixed {
 pub struct AckNackRepr {
     /// No answer needed ([`flags::ACKNACK_FINAL`]).
     pub is_final: bool,
+    /// `missing.base() + missing.num_bits()` is the first sequence number the reader cannot
+    /// take in now: the writer sends nothing from there on ([`flags::ACKNACK_ROOM`]).
+    pub room: bool,
     /// The writer's participant.
     pub writer_participant: ParticipantId,
     /// The writer's entity id.
@@ -1572,6 +1578,7 @@ impl AckNackRepr {
         let missing = SeqSet::read(&mut r, nonzero_seq(f.base_seq.get())?)?;
         Ok(AckNackRepr {
             is_final: flags & flags::ACKNACK_FINAL != 0,
+            room: flags & flags::ACKNACK_ROOM != 0,
             writer_participant: ParticipantId::from_wire(f.writer_participant.get())?,
             writer: EntityId(f.writer.get()),
             reader: EntityId(f.reader.get()),
@@ -1582,10 +1589,15 @@ impl AckNackRepr {
 
     /// The header flags for this message.
     pub fn flags(&self) -> u8 {
-        if self.is_final {
+        let f = if self.is_final {
             flags::ACKNACK_FINAL
         } else {
             0
+        };
+        if self.room {
+            f | flags::ACKNACK_ROOM
+        } else {
+            f
         }
     }
 

@@ -232,7 +232,7 @@ proptest! {
 
     #[test]
     fn acknack_round_trips(
-        fin: bool, wp in pid(), base in 1u64..u64::MAX - 256, bits in 0u16..=256,
+        fin: bool, room: bool, wp in pid(), base in 1u64..u64::MAX - 256, bits in 0u16..=256,
         offsets in vec(0u16..256, 0..40), count: u32,
     ) {
         let mut missing = SeqSet::new(base, bits).unwrap();
@@ -245,7 +245,7 @@ proptest! {
         prop_assert_eq!(missing.iter().collect::<Vec<_>>(), want.clone());
         prop_assert_eq!(missing.len(), want.len());
         round_trip(&MessageRepr::AckNack(AckNackRepr {
-            is_final: fin, writer_participant: wp, writer: EntityId(1), reader: EntityId(2),
+            is_final: fin, room, writer_participant: wp, writer: EntityId(1), reader: EntityId(2),
             count, missing,
         }))?;
     }

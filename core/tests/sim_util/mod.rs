@@ -97,6 +97,8 @@ impl Faults {
 pub struct NicStats {
     pub fcs_dropped: u64,
     pub partitioned: u64,
+    /// Dropped by `Nic::kind_loss`.
+    pub kind_dropped: u64,
 }
 
 const FCS: usize = 4;
@@ -122,6 +124,13 @@ pub struct Nic<L> {
     pub corrupt_past_fcs: bool,
     /// Frames from these MACs are dropped while listed (a partition).
     pub blocked: Vec<MacAddr>,
+    /// Received l2net messages of this kind (header byte 1) are dropped with this
+    /// probability (seeded), on top of the link's faults: loss of one kind of message only.
+    pub kind_loss: Option<(u8, f64)>,
+    /// Received l2net messages of this kind get these header flag bits cleared (after the FCS
+    /// check): a peer that predates a flag.
+    pub clear_flags: Option<(u8, u8)>,
+    pub rng: Rng,
     pub stats: NicStats,
 }
 
@@ -193,6 +202,13 @@ impl<L: RawLink> RawLink for Nic<L> {
                 self.stats.partitioned += 1;
                 continue;
             }
+            if let Some((kind, p)) = self.kind_loss
+                && d.get(15) == Some(&kind)
+                && (self.rng.next_u64() as f64) < p * (u64::MAX as f64)
+            {
+                self.stats.kind_dropped += 1;
+                continue;
+            }
             let body = d.len() - FCS;
             let ok = crc32(&d[..body]).to_le_bytes() == d[body..];
             if !ok && !self.corrupt_past_fcs {
@@ -200,6 +216,11 @@ impl<L: RawLink> RawLink for Nic<L> {
                 continue;
             }
             d.truncate(body);
+            if let Some((kind, mask)) = self.clear_flags
+                && d.get(15) == Some(&kind)
+            {
+                d[16] &= !mask;
+            }
             meta.wire_len = body;
             return Ok(Some(SimRx { data: d, meta }));
         }
@@ -279,6 +300,9 @@ impl Sim {
                     inner,
                     corrupt_past_fcs: false,
                     blocked: Vec::new(),
+                    kind_loss: None,
+                    clear_flags: None,
+                    rng: Rng::new(seed ^ ((i as u64 + 1) << 32)),
                     stats: NicStats::default(),
                 };
                 let mut c = cfg(i);

@@ -671,6 +671,7 @@ fn acknack() -> AckNackRepr {
     }
     AckNackRepr {
         is_final: false,
+        room: false,
         writer_participant: pid(0x2222_2222_2222_2222),
         writer: EntityId(5),
         reader: EntityId(6),
@@ -689,6 +690,17 @@ fn acknack_round_trip() {
         [Some(11), Some(13), Some(43), Some(50), None]
     );
     assert!(AckNackRepr::parse(1, &ACKNACK).unwrap().is_final);
+    let r = AckNackRepr::parse(2, &ACKNACK).unwrap();
+    assert!(r.room && !r.is_final);
+    assert_eq!(r.flags(), 2);
+    assert_eq!(
+        AckNackRepr {
+            is_final: true,
+            ..r
+        }
+        .flags(),
+        3
+    );
     let a = acknack();
     let (buf, n) = emit(a.buffer_len(), |b| a.emit(b));
     assert_eq!(&buf[..n], &ACKNACK[..]);
