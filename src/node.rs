@@ -96,6 +96,37 @@ pub enum Readiness {
 pub trait NodeLink: RawLink + Send + 'static {
     /// How to sleep until a frame may be waiting. Must stay valid while the link lives.
     fn readiness(&self) -> Readiness;
+
+    /// A way for the thread that leads the link to sleep *and* receive the frame that ends
+    /// the sleep in one system call (the link's next [`RawLink::receive`] hands that frame
+    /// out). Asked once, when the node starts. `None`, the default: the leader polls the
+    /// descriptor of [`NodeLink::readiness`] and receives after it woke.
+    fn sleeper(&mut self) -> Option<Arc<dyn Sleeper>> {
+        None
+    }
+}
+
+/// A sleep that receives: see [`NodeLink::sleeper`]. Only the leader of a node sleeps in it,
+/// one thread at a time.
+pub trait Sleeper: Send + Sync + 'static {
+    /// Sleep until a frame arrives (received for the link's next receive; returns `true`),
+    /// a byte is written to [`Sleeper::wake_fd`], or `timeout` passes (`None`: no limit).
+    /// Must not return with a receive still in flight. An error makes the node poll
+    /// [`NodeLink::readiness`] instead for that wait.
+    fn sleep(&self, timeout: Option<Duration>) -> io::Result<bool>;
+    /// Write end of the sleep's wake-up socket (non-blocking): one byte ends a sleep, or the
+    /// next one if none is under way.
+    fn wake_fd(&self) -> RawFd;
+}
+
+#[cfg(target_os = "linux")]
+impl Sleeper for l2net_linux::RxSleeper {
+    fn sleep(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        l2net_linux::RxSleeper::sleep(self, timeout).map(|s| s.frame)
+    }
+    fn wake_fd(&self) -> RawFd {
+        l2net_linux::RxSleeper::wake_fd(self)
+    }
 }
 
 /// The in-memory segment (for tests, demos and running without privileges). It has no file
@@ -112,6 +143,14 @@ impl<const LINKS: usize, const SLOTS: usize, const GROUPS: usize> NodeLink
 impl NodeLink for l2net_linux::link::LinuxLink {
     fn readiness(&self) -> Readiness {
         Readiness::Fd(self.as_raw_fd())
+    }
+
+    /// The mmsg backend's io_uring sleeper ([`l2net_linux::MmsgLink::sleeper`]); `None` for
+    /// the other backends and where the kernel refuses io_uring.
+    fn sleeper(&mut self) -> Option<Arc<dyn Sleeper>> {
+        l2net_linux::link::LinuxLink::sleeper(self)
+            .ok()
+            .map(|s| s as Arc<dyn Sleeper>)
     }
 }
 
@@ -169,6 +208,10 @@ pub struct NodeConfig {
     /// default, 128). A larger window lets a fast writer run further ahead of the
     /// acknowledgements; each reader keeps track of that many samples out of order.
     pub reliable_window: u16,
+    /// A blocked receiver sleeps and receives in one system call where the link offers it
+    /// ([`NodeLink::sleeper`]: io_uring on Linux's mmsg backend) instead of `ppoll` on the
+    /// link and its wake-up socket, then `recvmmsg`. On by default; off keeps `ppoll`.
+    pub receive_in_sleep: bool,
 }
 
 impl NodeConfig {
@@ -187,6 +230,7 @@ impl NodeConfig {
             busy_poll: false,
             heartbeat_period: Config::new(domain, "").heartbeat_period,
             reliable_window: Config::new(domain, "").reliable_window,
+            receive_in_sleep: true,
         }
     }
 }
@@ -324,6 +368,8 @@ struct Core<L: NodeLink> {
     /// The last receive stopped before the link ran dry: frames may sit in the link's own
     /// buffer, where polling its descriptor would not see them.
     rx_more: bool,
+    /// The last [`Core::receive`] took no frame and ran no timer.
+    looked_idle: bool,
     /// Set when the link failed for good.
     link_error: Option<l2net_core::LinkError>,
     epoch: StdInstant,
@@ -442,11 +488,39 @@ impl<L: NodeLink> Core<L> {
             // look before running the transmit planner.
             self.next_due = self.participant.poll_timeout();
         }
-        if self.is_due(now) {
+        let stepped = self.is_due(now);
+        if stepped {
             self.step()?;
         }
-        self.settle(n > 0, me);
+        if n > 0 || stepped {
+            self.settle(n > 0, me);
+        }
+        self.looked_idle = n == 0 && !stepped;
         Ok(n)
+    }
+
+    /// One look at the link, the shape every waiting thread shares ([`Shared::attempt`],
+    /// [`Watch::drive`]): a link without a descriptor is driven whole ([`Core::pump`]); with
+    /// `take` (the link was readable, frames may wait in its buffer, or the thread spins) up
+    /// to that many frames come in ([`Core::receive`]); otherwise due timers run. Returns
+    /// whether anything may have changed for a waiting thread's condition (not when a receive
+    /// found nothing and no timer ran: a spinning thread then need not look at it again).
+    fn look(&mut self, has_fd: bool, take: Option<usize>, me: RawFd) -> Result<bool, NodeError> {
+        if !has_fd {
+            // No descriptor to sleep on: drive everything each time.
+            self.pump()?;
+            Ok(true)
+        } else if let Some(limit) = take {
+            self.receive(Some(me), limit)?;
+            Ok(!self.looked_idle)
+        } else if self.is_due(self.now()) {
+            self.step()?;
+            self.settle(false, Some(me));
+            Ok(true)
+        } else {
+            self.check()?;
+            Ok(false)
+        }
     }
 
     fn is_due(&self, now: Instant) -> bool {
@@ -582,6 +656,8 @@ struct Shared<L: NodeLink> {
     /// for [`IO_PARK_AFTER`]): the leader wakes it when it leaves.
     io_parked: AtomicBool,
     readiness: Readiness,
+    /// The link's [`Sleeper`], for the leader's sleeps.
+    sleeper: Option<Arc<dyn Sleeper>>,
     busy_poll: bool,
     endpoint_arena: usize,
     stop: AtomicBool,
@@ -677,15 +753,17 @@ impl<L: NodeLink> Shared<L> {
         };
         WAKER.with(|w| {
             let me = w.tx_fd;
-            // State of the last sleep: registered as a waiter, as the leader, saw the link
-            // readable.
-            let (mut registered, mut led, mut readable) = (false, false, false);
+            // State of the last sleep: registered as a waiter (with this wake-up descriptor:
+            // the thread's own, or the link sleeper's while leading through it), as the
+            // leader, saw the link readable.
+            let (mut registered, mut led, mut readable) = (None::<RawFd>, false, false);
+            // The link's sleeper failed in this wait: poll the descriptor instead.
+            let mut sleeper_failed = false;
             let mut spins = 0u32;
             loop {
                 let mut core = self.lock();
-                if registered {
-                    core.waiters.retain(|&fd| fd != me);
-                    registered = false;
+                if let Some(reg) = registered.take() {
+                    core.waiters.retain(|&fd| fd != reg);
                 }
                 if led {
                     core.leader = false;
@@ -728,8 +806,11 @@ impl<L: NodeLink> Shared<L> {
                 if led {
                     core.leader = true;
                 }
-                core.waiters.push(me);
-                registered = true;
+                // A leader with a sleeper sleeps in it, woken through its descriptor.
+                let sleeper = self.sleeper.as_deref().filter(|_| led && !sleeper_failed);
+                let reg = sleeper.map_or(me, |s| s.wake_fd());
+                core.waiters.push(reg);
+                registered = Some(reg);
                 let left = deadline
                     .map(|d| Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos())));
                 let mut sleep = earliest(left, due);
@@ -738,7 +819,7 @@ impl<L: NodeLink> Shared<L> {
                     // itself); tell it if it planned to sleep longer.
                     if let Some(s) = sleep {
                         let at = now.saturating_add(s);
-                        core.leader_until = Some((at, me));
+                        core.leader_until = Some((at, reg));
                         if at.as_nanos() < self.io_until.load(Ordering::Relaxed) {
                             self.io_until.store(0, Ordering::Relaxed);
                             wake(self.io_wake.as_raw_fd());
@@ -747,6 +828,18 @@ impl<L: NodeLink> Shared<L> {
                     sleep = None;
                 }
                 drop(core);
+                if let Some(sleeper) = sleeper {
+                    match sleeper.sleep(sleep) {
+                        Ok(frame) => readable = frame,
+                        Err(_) => {
+                            // Look again, then sleep on the descriptor for the rest of this
+                            // wait.
+                            sleeper_failed = true;
+                            readable = true;
+                        }
+                    }
+                    continue;
+                }
                 let (watch, sleep) = match self.readiness {
                     Readiness::Fd(fd) => (led.then_some(fd), sleep),
                     Readiness::Every(d) => (None, Some(sleep.map_or(d, |s| s.min(d)))),
@@ -756,7 +849,7 @@ impl<L: NodeLink> Shared<L> {
                     Ok(woke) => woke,
                     Err(e) => {
                         let mut core = self.lock();
-                        core.waiters.retain(|&fd| fd != me);
+                        core.waiters.retain(|&fd| fd != reg);
                         if led {
                             core.leader = false;
                             core.leader_until = None;
@@ -788,31 +881,27 @@ impl<L: NodeLink> Shared<L> {
             if let Some(v) = ready(core)? {
                 return Ok(Some(v));
             }
-            if link_fd.is_none() {
-                // No descriptor to sleep on: drive everything each time.
-                core.pump()?;
-            } else if readable || core.rx_more || self.busy_poll {
-                // Take frames in chunks and look at the condition after each. The first chunk
-                // is one frame: when it is what the thread waits for (a ping, a reply), the
-                // thread goes on at once, and the receive that finds the link empty happens
-                // in its next wait instead of before its answer (or never, when the link
-                // says its queue ran dry: `RawLink::rx_maybe_pending`).
-                let (mut taken, mut limit) = (0, 1);
-                while taken < RX_LIMIT {
-                    taken += core.receive(Some(me), limit)?;
-                    if !core.rx_more {
-                        break;
-                    }
-                    if let Some(v) = ready(core)? {
-                        return Ok(Some(v));
-                    }
-                    limit = RX_CHUNK;
+            // Take frames in chunks and look at the condition after each. The first chunk is
+            // one frame: when it is what the thread waits for (a ping, a reply), the thread
+            // goes on at once, and the receive that finds the link empty happens in its next
+            // wait instead of before its answer (or never, when the link says its queue ran
+            // dry: `RawLink::rx_maybe_pending`).
+            let take = readable || core.rx_more || self.busy_poll;
+            let (mut taken, mut limit) = (0, 1);
+            loop {
+                let changed = core.look(link_fd.is_some(), take.then_some(limit), me)?;
+                if !changed {
+                    // Nothing came in and no timer ran: `ready` said no a moment ago.
+                    return Ok(None);
                 }
-            } else if core.is_due(core.now()) {
-                core.step()?;
-                core.settle(false, Some(me));
-            } else {
-                core.check()?;
+                taken += limit;
+                if !(take && link_fd.is_some() && core.rx_more && taken < RX_LIMIT) {
+                    break;
+                }
+                if let Some(v) = ready(core)? {
+                    return Ok(Some(v));
+                }
+                limit = RX_CHUNK;
             }
             ready(core)
         })();
@@ -1005,7 +1094,12 @@ fn random_id() -> u64 {
 
 impl<L: NodeLink> Node<L> {
     /// Start a node on `link`.
-    pub fn new(link: L, config: NodeConfig) -> Result<Self, NodeError> {
+    pub fn new(mut link: L, config: NodeConfig) -> Result<Self, NodeError> {
+        let sleeper = if config.receive_in_sleep {
+            link.sleeper()
+        } else {
+            None
+        };
         let mut arenas = Arenas {
             bytes: Vec::new(),
             peers: None,
@@ -1063,6 +1157,7 @@ impl<L: NodeLink> Node<L> {
                 leader_until: None,
                 next_due: None,
                 rx_more: false,
+                looked_idle: false,
                 link_error: None,
                 epoch,
                 last_now: Cell::new(Instant::ZERO),
@@ -1072,6 +1167,7 @@ impl<L: NodeLink> Node<L> {
             io_until: AtomicU64::new(u64::MAX),
             io_parked: AtomicBool::new(false),
             readiness,
+            sleeper,
             busy_poll: config.busy_poll,
             endpoint_arena: config.endpoint_arena.max(1 << 12),
             stop: AtomicBool::new(false),
@@ -1088,6 +1184,13 @@ impl<L: NodeLink> Node<L> {
             id,
             mac,
         })
+    }
+
+    /// Whether a thread blocked on this node sleeps and receives in one system call (its
+    /// link's [`NodeLink::sleeper`], with [`NodeConfig::receive_in_sleep`]), rather than
+    /// polling the link's descriptor and receiving after.
+    pub fn receives_in_sleep(&self) -> bool {
+        self.shared.sleeper.is_some()
     }
 
     /// This node's participant id.
@@ -1795,19 +1898,11 @@ impl<L: NodeLink> Watch<'_, L> {
             Readiness::Fd(fd) => Some(fd),
             Readiness::Every(_) => None,
         };
-        if link_fd.is_none() {
-            core.pump()?;
-        } else if self.readable || core.rx_more || shared.busy_poll {
-            // One frame right after a wake-up (it is most often what the thread waits for),
-            // then chunks, looking at the condition in between.
-            let limit = if self.readable { 1 } else { RX_CHUNK };
-            core.receive(Some(me), limit)?;
-        } else if core.is_due(core.now()) {
-            core.step()?;
-            core.settle(false, Some(me));
-        } else {
-            core.check()?;
-        }
+        // One frame right after a wake-up (it is most often what the thread waits for), then
+        // chunks, looking at the condition in between (in `wait_loop`).
+        let take = (self.readable || core.rx_more || shared.busy_poll)
+            .then_some(if self.readable { 1 } else { RX_CHUNK });
+        core.look(link_fd.is_some(), take, me)?;
         self.readable = false;
         if !self.registered {
             core.waiters.push(me);

@@ -110,3 +110,89 @@ fn short_batch_reports_drained() {
     assert!(b.receive(support::now()).unwrap().is_none());
     assert!(!b.rx_maybe_pending());
 }
+
+/// The io_uring sleeper: a sleep ends on its timeout, on a byte written to its wake-up socket,
+/// and on a frame, which it receives for the link's next receive (tag, bytes, and order with
+/// frames still queued behind it intact); a second sleep before the frame was taken is refused,
+/// and nothing leaks.
+#[test]
+fn sleeper_receives_wakes_and_times_out() {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    use std::time::{Duration, Instant};
+
+    use l2net_core::{RawLink, RxFrame};
+    if !l2net_linux::netns::require_privileges("sleeper_receives_wakes_and_times_out") {
+        return;
+    }
+    let _serial = support::serial();
+    let fds = support::open_fds();
+    {
+        let w = support::Wire::new("sl", 1500);
+        let mut a: MmsgLink = contract::open(&w.a, w.veth.a_name(), |_| {});
+        let mut b: MmsgLink = contract::open(&w.b, w.veth.b_name(), |_| {});
+        let sleeper = match b.sleeper() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("skipping: this kernel has no io_uring sleeper ({e})");
+                return;
+            }
+        };
+        // Timeout, nothing arrived.
+        let t0 = Instant::now();
+        let s = sleeper.sleep(Some(Duration::from_millis(20))).unwrap();
+        assert!(!s.frame && !s.woken, "{s:?}");
+        assert!(t0.elapsed() >= Duration::from_millis(20));
+        assert!(!sleeper.has_frame());
+
+        // A byte on the wake-up socket (borrowed, not closed: ManuallyDrop).
+        let mut wake = std::mem::ManuallyDrop::new(unsafe {
+            std::os::unix::net::UnixStream::from_raw_fd(sleeper.wake_fd())
+        });
+        std::thread::scope(|sc| {
+            sc.spawn(|| {
+                std::thread::sleep(Duration::from_millis(30));
+                wake.write_all(&[1]).unwrap();
+            });
+            let s = sleeper.sleep(Some(Duration::from_secs(10))).unwrap();
+            assert!(s.woken && !s.frame, "{s:?}");
+        });
+
+        // A tagged frame sent while the sleeper sleeps (from another thread).
+        let tags = [(0x8100, 5, false, 42)];
+        let f = support::frame(a.mac().octets(), &tags, 200, 1);
+        let s = std::thread::scope(|sc| {
+            let h = sc.spawn(|| sleeper.sleep(None));
+            std::thread::sleep(Duration::from_millis(30));
+            support::send_all(&mut a, std::slice::from_ref(&f));
+            h.join().unwrap().unwrap()
+        });
+        assert!(s.frame, "{s:?}");
+        assert!(sleeper.has_frame() && b.rx_maybe_pending());
+        // Not taken yet: a second sleep is refused rather than overwriting it.
+        let busy = sleeper.sleep(Some(Duration::from_millis(1))).unwrap_err();
+        assert_eq!(busy.raw_os_error(), Some(libc::EBUSY));
+        let got = b
+            .receive(support::now())
+            .unwrap()
+            .map(|rx| (rx.data().to_vec(), rx.meta()))
+            .expect("the sleeper's frame");
+        support::check(std::slice::from_ref(&f), &tags, &[got]);
+        assert!(!sleeper.has_frame());
+        assert!(b.receive(support::now()).unwrap().is_none());
+
+        // Frames queued before the sleep: it ends at once with the first, and the link hands
+        // it out before the rest, which follow in order.
+        let frames: Vec<Vec<u8>> = (0..5)
+            .map(|i| support::frame(a.mac().octets(), &[], 100, 20 + i))
+            .collect();
+        support::send_all(&mut a, &frames);
+        std::thread::sleep(Duration::from_millis(20));
+        let s = sleeper.sleep(Some(Duration::from_secs(10))).unwrap();
+        assert!(s.frame, "{s:?}");
+        let got = support::recv_n(&mut b, frames.len());
+        support::check(&frames, &[], &got);
+        drop(sleeper);
+    }
+    support::assert_no_fd_leak(fds);
+}
