@@ -96,37 +96,6 @@ pub enum Readiness {
 pub trait NodeLink: RawLink + Send + 'static {
     /// How to sleep until a frame may be waiting. Must stay valid while the link lives.
     fn readiness(&self) -> Readiness;
-
-    /// A way for the thread that leads the link to sleep *and* receive the frame that ends
-    /// the sleep in one system call (the link's next [`RawLink::receive`] hands that frame
-    /// out). Asked once, when the node starts. `None`, the default: the leader polls the
-    /// descriptor of [`NodeLink::readiness`] and receives after it woke.
-    fn sleeper(&mut self) -> Option<Arc<dyn Sleeper>> {
-        None
-    }
-}
-
-/// A sleep that receives: see [`NodeLink::sleeper`]. Only the leader of a node sleeps in it,
-/// one thread at a time.
-pub trait Sleeper: Send + Sync + 'static {
-    /// Sleep until a frame arrives (received for the link's next receive; returns `true`),
-    /// a byte is written to [`Sleeper::wake_fd`], or `timeout` passes (`None`: no limit).
-    /// Must not return with a receive still in flight. An error makes the node poll
-    /// [`NodeLink::readiness`] instead for that wait.
-    fn sleep(&self, timeout: Option<Duration>) -> io::Result<bool>;
-    /// Write end of the sleep's wake-up socket (non-blocking): one byte ends a sleep, or the
-    /// next one if none is under way.
-    fn wake_fd(&self) -> RawFd;
-}
-
-#[cfg(target_os = "linux")]
-impl Sleeper for l2net_linux::RxSleeper {
-    fn sleep(&self, timeout: Option<Duration>) -> io::Result<bool> {
-        l2net_linux::RxSleeper::sleep(self, timeout).map(|s| s.frame)
-    }
-    fn wake_fd(&self) -> RawFd {
-        l2net_linux::RxSleeper::wake_fd(self)
-    }
 }
 
 /// The in-memory segment (for tests, demos and running without privileges). It has no file
@@ -143,14 +112,6 @@ impl<const LINKS: usize, const SLOTS: usize, const GROUPS: usize> NodeLink
 impl NodeLink for l2net_linux::link::LinuxLink {
     fn readiness(&self) -> Readiness {
         Readiness::Fd(self.as_raw_fd())
-    }
-
-    /// The mmsg backend's io_uring sleeper ([`l2net_linux::MmsgLink::sleeper`]); `None` for
-    /// the other backends and where the kernel refuses io_uring.
-    fn sleeper(&mut self) -> Option<Arc<dyn Sleeper>> {
-        l2net_linux::link::LinuxLink::sleeper(self)
-            .ok()
-            .map(|s| s as Arc<dyn Sleeper>)
     }
 }
 
@@ -208,10 +169,6 @@ pub struct NodeConfig {
     /// default, 128). A larger window lets a fast writer run further ahead of the
     /// acknowledgements; each reader keeps track of that many samples out of order.
     pub reliable_window: u16,
-    /// A blocked receiver sleeps and receives in one system call where the link offers it
-    /// ([`NodeLink::sleeper`]: io_uring on Linux's mmsg backend) instead of `ppoll` on the
-    /// link and its wake-up socket, then `recvmmsg`. On by default; off keeps `ppoll`.
-    pub receive_in_sleep: bool,
 }
 
 impl NodeConfig {
@@ -230,7 +187,6 @@ impl NodeConfig {
             busy_poll: false,
             heartbeat_period: Config::new(domain, "").heartbeat_period,
             reliable_window: Config::new(domain, "").reliable_window,
-            receive_in_sleep: true,
         }
     }
 }
@@ -656,8 +612,6 @@ struct Shared<L: NodeLink> {
     /// for [`IO_PARK_AFTER`]): the leader wakes it when it leaves.
     io_parked: AtomicBool,
     readiness: Readiness,
-    /// The link's [`Sleeper`], for the leader's sleeps.
-    sleeper: Option<Arc<dyn Sleeper>>,
     busy_poll: bool,
     endpoint_arena: usize,
     stop: AtomicBool,
@@ -753,17 +707,15 @@ impl<L: NodeLink> Shared<L> {
         };
         WAKER.with(|w| {
             let me = w.tx_fd;
-            // State of the last sleep: registered as a waiter (with this wake-up descriptor:
-            // the thread's own, or the link sleeper's while leading through it), as the
-            // leader, saw the link readable.
-            let (mut registered, mut led, mut readable) = (None::<RawFd>, false, false);
-            // The link's sleeper failed in this wait: poll the descriptor instead.
-            let mut sleeper_failed = false;
+            // State of the last sleep: registered as a waiter, as the leader, saw the link
+            // readable.
+            let (mut registered, mut led, mut readable) = (false, false, false);
             let mut spins = 0u32;
             loop {
                 let mut core = self.lock();
-                if let Some(reg) = registered.take() {
-                    core.waiters.retain(|&fd| fd != reg);
+                if registered {
+                    core.waiters.retain(|&fd| fd != me);
+                    registered = false;
                 }
                 if led {
                     core.leader = false;
@@ -806,11 +758,8 @@ impl<L: NodeLink> Shared<L> {
                 if led {
                     core.leader = true;
                 }
-                // A leader with a sleeper sleeps in it, woken through its descriptor.
-                let sleeper = self.sleeper.as_deref().filter(|_| led && !sleeper_failed);
-                let reg = sleeper.map_or(me, |s| s.wake_fd());
-                core.waiters.push(reg);
-                registered = Some(reg);
+                core.waiters.push(me);
+                registered = true;
                 let left = deadline
                     .map(|d| Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos())));
                 let mut sleep = earliest(left, due);
@@ -819,7 +768,7 @@ impl<L: NodeLink> Shared<L> {
                     // itself); tell it if it planned to sleep longer.
                     if let Some(s) = sleep {
                         let at = now.saturating_add(s);
-                        core.leader_until = Some((at, reg));
+                        core.leader_until = Some((at, me));
                         if at.as_nanos() < self.io_until.load(Ordering::Relaxed) {
                             self.io_until.store(0, Ordering::Relaxed);
                             wake(self.io_wake.as_raw_fd());
@@ -828,18 +777,6 @@ impl<L: NodeLink> Shared<L> {
                     sleep = None;
                 }
                 drop(core);
-                if let Some(sleeper) = sleeper {
-                    match sleeper.sleep(sleep) {
-                        Ok(frame) => readable = frame,
-                        Err(_) => {
-                            // Look again, then sleep on the descriptor for the rest of this
-                            // wait.
-                            sleeper_failed = true;
-                            readable = true;
-                        }
-                    }
-                    continue;
-                }
                 let (watch, sleep) = match self.readiness {
                     Readiness::Fd(fd) => (led.then_some(fd), sleep),
                     Readiness::Every(d) => (None, Some(sleep.map_or(d, |s| s.min(d)))),
@@ -849,7 +786,7 @@ impl<L: NodeLink> Shared<L> {
                     Ok(woke) => woke,
                     Err(e) => {
                         let mut core = self.lock();
-                        core.waiters.retain(|&fd| fd != reg);
+                        core.waiters.retain(|&fd| fd != me);
                         if led {
                             core.leader = false;
                             core.leader_until = None;
@@ -887,15 +824,14 @@ impl<L: NodeLink> Shared<L> {
             // wait instead of before its answer (or never, when the link says its queue ran
             // dry: `RawLink::rx_maybe_pending`).
             let take = readable || core.rx_more || self.busy_poll;
-            let (mut taken, mut limit) = (0, 1);
+            let (mut looks, mut limit) = (0, 1);
             loop {
-                let changed = core.look(link_fd.is_some(), take.then_some(limit), me)?;
-                if !changed {
+                if !core.look(link_fd.is_some(), take.then_some(limit), me)? {
                     // Nothing came in and no timer ran: `ready` said no a moment ago.
                     return Ok(None);
                 }
-                taken += limit;
-                if !(take && link_fd.is_some() && core.rx_more && taken < RX_LIMIT) {
+                looks += limit;
+                if !(take && link_fd.is_some() && core.rx_more && looks < RX_LIMIT) {
                     break;
                 }
                 if let Some(v) = ready(core)? {
@@ -1094,12 +1030,7 @@ fn random_id() -> u64 {
 
 impl<L: NodeLink> Node<L> {
     /// Start a node on `link`.
-    pub fn new(mut link: L, config: NodeConfig) -> Result<Self, NodeError> {
-        let sleeper = if config.receive_in_sleep {
-            link.sleeper()
-        } else {
-            None
-        };
+    pub fn new(link: L, config: NodeConfig) -> Result<Self, NodeError> {
         let mut arenas = Arenas {
             bytes: Vec::new(),
             peers: None,
@@ -1167,7 +1098,6 @@ impl<L: NodeLink> Node<L> {
             io_until: AtomicU64::new(u64::MAX),
             io_parked: AtomicBool::new(false),
             readiness,
-            sleeper,
             busy_poll: config.busy_poll,
             endpoint_arena: config.endpoint_arena.max(1 << 12),
             stop: AtomicBool::new(false),
@@ -1184,13 +1114,6 @@ impl<L: NodeLink> Node<L> {
             id,
             mac,
         })
-    }
-
-    /// Whether a thread blocked on this node sleeps and receives in one system call (its
-    /// link's [`NodeLink::sleeper`], with [`NodeConfig::receive_in_sleep`]), rather than
-    /// polling the link's descriptor and receiving after.
-    pub fn receives_in_sleep(&self) -> bool {
-        self.shared.sleeper.is_some()
     }
 
     /// This node's participant id.

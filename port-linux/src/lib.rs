@@ -84,7 +84,7 @@ pub mod uring;
 pub use error::{IfName, OpenError};
 pub use iface::InterfaceInfo;
 pub use link::{Backend, LinkConfig, LinkStats, LinuxLink, Selection};
-pub use mmsg::{MmsgLink, RxSleeper, Slept};
+pub use mmsg::MmsgLink;
 pub use plain::PlainLink;
 pub use ring::RingLink;
 pub use uring::UringLink;

@@ -870,17 +870,6 @@ impl LinuxLink {
         }
     }
 
-    /// A sleeper that receives in the system call it sleeps in (see [`MmsgLink::sleeper`]).
-    /// The mmsg backend has one; the others fail with `EOPNOTSUPP` (the ring and io_uring
-    /// backends hand frames over without a system call per frame anyway, and plain is the
-    /// fallback of last resort).
-    pub fn sleeper(&mut self) -> io::Result<std::sync::Arc<crate::mmsg::RxSleeper>> {
-        match self {
-            LinuxLink::Mmsg(l) => l.sleeper(),
-            _ => Err(io::Error::from_raw_os_error(libc::EOPNOTSUPP)),
-        }
-    }
-
     /// Sleep until the link can take frames again (after a flush left some pending) or
     /// `timeout` passes (`None`: forever).
     pub fn wait_writable(&self, timeout: Option<Duration>) -> io::Result<bool> {

@@ -19,7 +19,6 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::sync::Arc;
 use std::time::Duration;
 
 use l2net_core::link::{FlushStatus, TxTimestamp, check_tx_len};
@@ -30,7 +29,6 @@ use crate::error::OpenError;
 use crate::iface::InterfaceInfo;
 use crate::link::{LinkConfig, LinkStats, PacketSocket, auxdata, rx_meta};
 use crate::plain::{BufRx, QueueTx, TxQueue};
-pub use crate::sys::sleep::{RxSleeper, Slept};
 use crate::sys::{self, socket as sock};
 
 /// The mmsg backend. See the module docs.
@@ -52,8 +50,6 @@ pub struct MmsgLink {
     errq_control: Box<[u8]>,
     /// Per transmit slot of a batch: the control messages of its timestamp request.
     tx_controls: Box<[TxControl]>,
-    /// Made by [`MmsgLink::sleeper`]: a frame it received is handed out first.
-    sleeper: Option<Arc<RxSleeper>>,
 }
 
 /// The control messages of one transmit-timestamp request, aligned for `cmsghdr`.
@@ -98,7 +94,6 @@ impl MmsgLink {
             batch: cfg.rx_batch,
             errq_control: vec![0u8; crate::timestamp::ERRQUEUE_CONTROL_SPACE].into_boxed_slice(),
             tx_controls: vec![TxControl::default(); cfg.tx_slots].into_boxed_slice(),
-            sleeper: None,
             sock,
         })
     }
@@ -120,21 +115,6 @@ impl MmsgLink {
             return Ok(true);
         }
         self.sock.wait(libc::POLLIN, timeout)
-    }
-
-    /// A sleeper on this link's socket (made at the first call, then shared): a thread that
-    /// waits for frames sleeps in [`RxSleeper::sleep`], which receives the frame that ends the
-    /// sleep in the same system call (one `io_uring_enter` instead of `poll` + `recvmmsg`),
-    /// and this link's next [`RawLink::receive`] hands that frame out before any other. Another
-    /// thread ends the sleep by writing a byte to [`RxSleeper::wake_fd`]. Fails when the kernel
-    /// lacks io_uring, `IORING_OP_RECVMSG` or timed waits (Linux 5.11), or forbids io_uring.
-    pub fn sleeper(&mut self) -> io::Result<Arc<RxSleeper>> {
-        if let Some(s) = &self.sleeper {
-            return Ok(Arc::clone(s));
-        }
-        let s = Arc::new(RxSleeper::new(self.sock.fd.as_fd(), self.rx_len)?);
-        self.sleeper = Some(Arc::clone(&s));
-        Ok(s)
     }
 
     /// Sleep until the socket can take frames again (after a flush left some pending).
@@ -170,24 +150,6 @@ impl RawLink for MmsgLink {
     }
 
     fn receive(&mut self, _now: Instant) -> Result<Option<BufRx<'_>>, LinkError> {
-        if self.rx_next == self.rx_count {
-            self.rx_next = 0;
-            self.rx_count = 0;
-            // A frame the sleeper received came off the socket before anything still queued.
-            if let Some(s) = self.sleeper.as_deref().filter(|s| s.has_frame())
-                && let Some(got) = self.rx.fill_first(|data, control| s.take(data, control))
-            {
-                match got {
-                    Ok(()) => {
-                        self.rx_count = 1;
-                        // What is still queued makes the socket readable, and the next sleep's
-                        // receive finds it at once: nothing waits unseen in this link.
-                        self.rx_drained = true;
-                    }
-                    Err(errno) => return Err(self.sock.error("recvmsg", errno)),
-                }
-            }
-        }
         if self.rx_next == self.rx_count {
             self.rx_next = 0;
             self.rx_count = 0;
@@ -303,10 +265,7 @@ impl RawLink for MmsgLink {
     /// `false` once the frames of a `recvmmsg` batch that came back short are all handed out:
     /// the socket's queue was empty when it ran, and a frame that arrived since makes the
     /// descriptor readable.
-    /// A frame a [`RxSleeper`] received and the link has not handed out yet counts as pending.
     fn rx_maybe_pending(&self) -> bool {
-        self.rx_next < self.rx_count
-            || !self.rx_drained
-            || self.sleeper.as_deref().is_some_and(RxSleeper::has_frame)
+        self.rx_next < self.rx_count || !self.rx_drained
     }
 }

@@ -16,11 +16,8 @@
 //!   kernel or NIC stripped, and whether the frame was truncated.
 //!
 //! Neither direction blocks: a port that wants to sleep until a frame arrives exposes its own
-//! readiness primitive (a file descriptor, an async waker), and may offer a sleep that also
-//! receives (Linux's mmsg backend: an io_uring receive, handed out by the next
-//! [`RawLink::receive`] before anything else; the std `Node` asks for it through its
-//! `NodeLink::sleeper`). Links never read the protocol: they move whole Ethernet frames,
-//! starting at the destination MAC, without the FCS.
+//! readiness primitive (a file descriptor, an async waker). Links never read the protocol: they move
+//! whole Ethernet frames, starting at the destination MAC, without the FCS.
 
 pub mod fault;
 pub mod mem;

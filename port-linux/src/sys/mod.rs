@@ -6,7 +6,6 @@
 //! * [`ring`]: `TPACKET_V3` structures (`if_packet.h`) and the shared `mmap`.
 //! * [`ioctl`]: interface queries (`SIOCGIF*`, `SIOCETHTOOL`) and the TUN/TAP device.
 //! * [`netns`]: `unshare`/`setns` and the bind mount that names a network namespace.
-//! * [`sleep`]: the io_uring that lets a waiting thread sleep and receive in one system call.
 
 pub(crate) mod ethtool;
 pub(crate) mod filter;
@@ -15,7 +14,6 @@ pub(crate) mod netlink;
 #[cfg(feature = "netns")]
 pub(crate) mod netns;
 pub(crate) mod ring;
-pub(crate) mod sleep;
 pub(crate) mod socket;
 pub(crate) mod timestamp;
 pub(crate) mod uring;

@@ -76,7 +76,7 @@ pub(crate) struct TpacketStatsV3 {
 /// on 64-bit Linux), so batched receives keep the VLAN tag and the stamp of every frame.
 #[repr(C, align(8))]
 #[derive(Clone, Copy)]
-pub(crate) struct CmsgBuf(pub(crate) [u8; CMSG_BUF_LEN]);
+pub(crate) struct CmsgBuf([u8; CMSG_BUF_LEN]);
 
 /// Bytes of a [`CmsgBuf`].
 pub(crate) const CMSG_BUF_LEN: usize = crate::timestamp::RX_CONTROL_SPACE;
@@ -427,24 +427,6 @@ impl MmsgRx {
         // Those it filled, and the one it tried next, to be safe.
         self.dirty = (n as usize).saturating_add(1);
         Ok(n as usize)
-    }
-
-    /// Make a frame received elsewhere (by a [`super::sleep::RxSleeper`]) the only frame of
-    /// the batch: `fill` copies it into the first slot and its control buffer and returns what
-    /// it copied (`None`: nothing; `Err(errno)`: the receive failed).
-    pub(crate) fn fill_first(
-        &mut self,
-        fill: impl FnOnce(&mut [u8], &mut [u8]) -> Option<Result<super::sleep::Taken, i32>>,
-    ) -> Option<Result<(), i32>> {
-        let slot = self.slot;
-        let taken = fill(&mut self.data[..slot], &mut self.cmsgs[0].0)?;
-        Some(taken.map(|t| {
-            let hdr = &mut self.hdrs[0];
-            hdr.msg_len = t.wire_len as libc::c_uint;
-            hdr.msg_hdr.msg_controllen = t.control_len as _;
-            // Header 0 was written here: reset it before the next call.
-            self.dirty = self.dirty.max(1);
-        }))
     }
 
     /// Frame `i` of the last batch: its buffer (the whole slot), its length on the wire and
