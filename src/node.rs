@@ -324,6 +324,8 @@ struct Core<L: NodeLink> {
     /// The last receive stopped before the link ran dry: frames may sit in the link's own
     /// buffer, where polling its descriptor would not see them.
     rx_more: bool,
+    /// The last [`Core::receive`] took no frame and ran no timer.
+    looked_idle: bool,
     /// Set when the link failed for good.
     link_error: Option<l2net_core::LinkError>,
     epoch: StdInstant,
@@ -442,11 +444,39 @@ impl<L: NodeLink> Core<L> {
             // look before running the transmit planner.
             self.next_due = self.participant.poll_timeout();
         }
-        if self.is_due(now) {
+        let stepped = self.is_due(now);
+        if stepped {
             self.step()?;
         }
-        self.settle(n > 0, me);
+        if n > 0 || stepped {
+            self.settle(n > 0, me);
+        }
+        self.looked_idle = n == 0 && !stepped;
         Ok(n)
+    }
+
+    /// One look at the link, the shape every waiting thread shares ([`Shared::attempt`],
+    /// [`Watch::drive`]): a link without a descriptor is driven whole ([`Core::pump`]); with
+    /// `take` (the link was readable, frames may wait in its buffer, or the thread spins) up
+    /// to that many frames come in ([`Core::receive`]); otherwise due timers run. Returns
+    /// whether anything may have changed for a waiting thread's condition (not when a receive
+    /// found nothing and no timer ran: a spinning thread then need not look at it again).
+    fn look(&mut self, has_fd: bool, take: Option<usize>, me: RawFd) -> Result<bool, NodeError> {
+        if !has_fd {
+            // No descriptor to sleep on: drive everything each time.
+            self.pump()?;
+            Ok(true)
+        } else if let Some(limit) = take {
+            self.receive(Some(me), limit)?;
+            Ok(!self.looked_idle)
+        } else if self.is_due(self.now()) {
+            self.step()?;
+            self.settle(false, Some(me));
+            Ok(true)
+        } else {
+            self.check()?;
+            Ok(false)
+        }
     }
 
     fn is_due(&self, now: Instant) -> bool {
@@ -788,31 +818,26 @@ impl<L: NodeLink> Shared<L> {
             if let Some(v) = ready(core)? {
                 return Ok(Some(v));
             }
-            if link_fd.is_none() {
-                // No descriptor to sleep on: drive everything each time.
-                core.pump()?;
-            } else if readable || core.rx_more || self.busy_poll {
-                // Take frames in chunks and look at the condition after each. The first chunk
-                // is one frame: when it is what the thread waits for (a ping, a reply), the
-                // thread goes on at once, and the receive that finds the link empty happens
-                // in its next wait instead of before its answer (or never, when the link
-                // says its queue ran dry: `RawLink::rx_maybe_pending`).
-                let (mut taken, mut limit) = (0, 1);
-                while taken < RX_LIMIT {
-                    taken += core.receive(Some(me), limit)?;
-                    if !core.rx_more {
-                        break;
-                    }
-                    if let Some(v) = ready(core)? {
-                        return Ok(Some(v));
-                    }
-                    limit = RX_CHUNK;
+            // Take frames in chunks and look at the condition after each. The first chunk is
+            // one frame: when it is what the thread waits for (a ping, a reply), the thread
+            // goes on at once, and the receive that finds the link empty happens in its next
+            // wait instead of before its answer (or never, when the link says its queue ran
+            // dry: `RawLink::rx_maybe_pending`).
+            let take = readable || core.rx_more || self.busy_poll;
+            let (mut looks, mut limit) = (0, 1);
+            loop {
+                if !core.look(link_fd.is_some(), take.then_some(limit), me)? {
+                    // Nothing came in and no timer ran: `ready` said no a moment ago.
+                    return Ok(None);
                 }
-            } else if core.is_due(core.now()) {
-                core.step()?;
-                core.settle(false, Some(me));
-            } else {
-                core.check()?;
+                looks += limit;
+                if !(take && link_fd.is_some() && core.rx_more && looks < RX_LIMIT) {
+                    break;
+                }
+                if let Some(v) = ready(core)? {
+                    return Ok(Some(v));
+                }
+                limit = RX_CHUNK;
             }
             ready(core)
         })();
@@ -1063,6 +1088,7 @@ impl<L: NodeLink> Node<L> {
                 leader_until: None,
                 next_due: None,
                 rx_more: false,
+                looked_idle: false,
                 link_error: None,
                 epoch,
                 last_now: Cell::new(Instant::ZERO),
@@ -1795,19 +1821,11 @@ impl<L: NodeLink> Watch<'_, L> {
             Readiness::Fd(fd) => Some(fd),
             Readiness::Every(_) => None,
         };
-        if link_fd.is_none() {
-            core.pump()?;
-        } else if self.readable || core.rx_more || shared.busy_poll {
-            // One frame right after a wake-up (it is most often what the thread waits for),
-            // then chunks, looking at the condition in between.
-            let limit = if self.readable { 1 } else { RX_CHUNK };
-            core.receive(Some(me), limit)?;
-        } else if core.is_due(core.now()) {
-            core.step()?;
-            core.settle(false, Some(me));
-        } else {
-            core.check()?;
-        }
+        // One frame right after a wake-up (it is most often what the thread waits for), then
+        // chunks, looking at the condition in between (in `wait_loop`).
+        let take = (self.readable || core.rx_more || shared.busy_poll)
+            .then_some(if self.readable { 1 } else { RX_CHUNK });
+        core.look(link_fd.is_some(), take, me)?;
         self.readable = false;
         if !self.registered {
             core.waiters.push(me);

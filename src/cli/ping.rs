@@ -60,11 +60,12 @@ pub fn ping(a: PingArgs) -> Result<(), CliError> {
     }
     publ.wait_for_subscribers(1, Duration::from_secs(10))
         .and_then(|_| sub.wait_for_publishers(1, Duration::from_secs(10)))
-        .map_err(|_| {
-            CliError(format!(
+        .map_err(|e| match e {
+            NodeError::Timeout => CliError(format!(
                 "no `l2net pong` answered on {} within 10 s",
                 a.net.interface
-            ))
+            )),
+            e => e.into(),
         })?;
     let mut msg = vec![0u8; a.size.max(8)];
     let mut buf = vec![0u8; msg.len().max(1 << 16)];
