@@ -185,15 +185,17 @@ impl<'a, const N: usize> History<'a, N> {
         }
         // Free bytes run from the end to the arena's end (`tail`), then from offset 0 on to
         // the oldest sample; a sample never straddles the arena's end.
-        let free = cap as u64 - (self.end_pos - self.oldest_pos());
-        let tail = (cap - self.end_off) as u64;
-        let len = len as u64;
+        // In `usize`: the bytes in use are at most `cap`, and a 32-bit target then divides in
+        // 32 bits (a `u64` division pulls in compiler-builtins' `u64_div_rem`, 0.9 KB).
+        let used = usize::try_from(self.end_pos - self.oldest_pos()).unwrap_or(usize::MAX);
+        let free = cap.saturating_sub(used);
+        let tail = cap - self.end_off;
         let fit = if free <= tail {
             free / len
         } else {
             tail / len + (free - tail) / len
         };
-        slots.min(usize::try_from(fit).unwrap_or(usize::MAX))
+        slots.min(fit)
     }
 
     /// Store a sample of `len` bytes written by `fill` into its arena slot, evicting the oldest
