@@ -134,8 +134,8 @@ impl<'a, const N: usize> History<'a, N> {
     }
 
     fn oldest_pos(&self) -> u64 {
-        match self.slots[self.head] {
-            Some(s) if self.len > 0 => s.pos,
+        match self.slots.get(self.head) {
+            Some(Some(s)) if self.len > 0 => s.pos,
             _ => self.end_pos,
         }
     }
@@ -224,10 +224,10 @@ impl<'a, const N: usize> History<'a, N> {
             self.pop_oldest();
         };
         let seq = self.next_seq();
-        if len > 0 {
-            fill(&mut self.arena[off..off + len]);
-        } else {
-            fill(&mut []);
+        // `place` keeps `off + len` within the arena (`get_mut`: no panic site in an image).
+        match self.arena.get_mut(off..off + len) {
+            Some(b) if len > 0 => fill(b),
+            _ => fill(&mut []),
         }
         if self.len == 0 {
             self.head = 0;
@@ -258,7 +258,9 @@ impl<'a, const N: usize> History<'a, N> {
         meta: SampleMeta,
         may_evict: impl FnMut(u64) -> bool,
     ) -> Result<u64, HistoryError> {
-        self.push_with(data.len(), meta, may_evict, |b| b.copy_from_slice(data))
+        self.push_with(data.len(), meta, may_evict, |b| {
+            crate::wire::copy_prefix(b, data);
+        })
     }
 
     /// Remove the oldest sample; returns its sequence number.
@@ -266,7 +268,9 @@ impl<'a, const N: usize> History<'a, N> {
         if self.len == 0 {
             return None;
         }
-        self.slots[self.head] = None;
+        if let Some(s) = self.slots.get_mut(self.head) {
+            *s = None;
+        }
         self.head = (self.head + 1) % N;
         self.len -= 1;
         let seq = self.first_seq;
@@ -320,7 +324,7 @@ impl<'a, const N: usize> History<'a, N> {
         if s.len == 0 {
             return Some((&[], s.meta));
         }
-        Some((&self.arena[s.off..s.off + s.len], s.meta))
+        Some((self.arena.get(s.off..s.off + s.len)?, s.meta))
     }
 
     /// Length of sample `seq`, if held.

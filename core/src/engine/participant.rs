@@ -1274,16 +1274,18 @@ impl<
     }
 
     pub(crate) fn match_local_writer(&mut self, wi: usize) {
-        let slots: heapless::Vec<usize, E> = self.graph.endpoints().map(|(s, _)| s).collect();
-        for s in slots {
+        // Slot by slot (an empty one is skipped there; matching adds or removes no endpoint):
+        // no list of slots collected first, whose overflow check is a panic path.
+        for s in 0..E {
             self.try_match_writer(wi, s);
         }
         self.match_local_pairs_of_writer(wi);
     }
 
     pub(crate) fn match_local_reader(&mut self, ri: usize) {
-        let slots: heapless::Vec<usize, E> = self.graph.endpoints().map(|(s, _)| s).collect();
-        for s in slots {
+        // Slot by slot (an empty one is skipped there; matching adds or removes no endpoint):
+        // no list of slots collected first, whose overflow check is a panic path.
+        for s in 0..E {
             self.try_match_reader(ri, s);
         }
         self.match_local_pairs_of_reader(ri);
@@ -1860,7 +1862,7 @@ impl<
             if buf.len() < data.len() {
                 return Err(TakeError::BufferTooSmall { need: info.len });
             }
-            buf[..data.len()].copy_from_slice(data);
+            crate::wire::copy_prefix(buf, data);
             Ok(*info)
         })?
         .transpose()
@@ -2245,9 +2247,14 @@ impl<
         let Some(peer) = self.graph.peer(slot).copied() else {
             return;
         };
-        let eps: heapless::Vec<usize, E> = self.graph.endpoints_of(peer.id).collect();
-        for s in eps {
-            self.remove_endpoint(s);
+        for s in 0..E {
+            if self
+                .graph
+                .endpoint(s)
+                .is_some_and(|e| e.participant == peer.id)
+            {
+                self.remove_endpoint(s);
+            }
         }
         self.reassembly.remove_participant(peer.id);
         self.graph.remove_peer(slot);

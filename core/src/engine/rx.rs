@@ -237,8 +237,11 @@ impl<
                 return;
             }
         };
+        // `max` then `min` rather than `clamp`: the same lease for any sane configuration, and no
+        // panic (clamp asserts `min <= max`, which the configuration check does not require).
         let lease = Duration::from_millis(u64::from(h.lease_ms))
-            .clamp(self.config.min_lease, self.config.max_lease);
+            .max(self.config.min_lease)
+            .min(self.config.max_lease);
         let is_static = self.config.static_peers.contains(&src);
         let name = Name::new(h.name).unwrap_or(Name::EMPTY);
         if self.graph.peer(slot).is_none() {
@@ -318,14 +321,14 @@ impl<
         }
         if page_ok && peer.covered >= h.total_endpoints {
             // The whole list of this epoch arrived: endpoints not in it are gone.
-            let stale: heapless::Vec<usize, E> = self
-                .graph
-                .endpoints()
-                .filter(|(_, e)| e.participant == sender && e.epoch != epoch)
-                .map(|(s, _)| s)
-                .collect();
-            for s in stale {
-                self.remove_endpoint(s);
+            for s in 0..E {
+                let stale = self
+                    .graph
+                    .endpoint(s)
+                    .is_some_and(|e| e.participant == sender && e.epoch != epoch);
+                if stale {
+                    self.remove_endpoint(s);
+                }
             }
         }
         if h.reply_requested && !dst.is_multicast() {
@@ -446,7 +449,8 @@ impl<
             seq,
         };
         let mut any_held = false;
-        for (ri, mi) in readers {
+        // By reference: a heapless `IntoIter`'s drop slices what is left (a panic site).
+        for &(ri, mi) in &readers {
             match self.offer(ri, mi, origin, related, payload, key) {
                 Took::Held => any_held = true,
                 Took::Delivered | Took::Refused => {}
@@ -695,9 +699,11 @@ impl<
     /// sample neither delivered, held nor partly reassembled (those already have their place),
     /// at most the writer's newest announced one and 255 after `next`.
     fn ask_last(&self, ri: usize, mi: usize, mut room: usize) -> u64 {
-        let Some(m) = self.readers[ri]
-            .as_ref()
-            .and_then(|r| r.writers[mi].as_ref())
+        let Some(m) = self
+            .readers
+            .get(ri)
+            .and_then(Option::as_ref)
+            .and_then(|r| r.writers.get(mi)?.as_ref())
         else {
             return 0;
         };

@@ -358,7 +358,7 @@ impl<
             0
         };
         for wi in (start..hi).chain(0..start) {
-            let Some(w) = self.writers[wi].as_ref() else {
+            let Some(w) = self.writers.get(wi).and_then(Option::as_ref) else {
                 continue;
             };
             if let Some(p) = self.plan_writer_data(wi, w, now) {
@@ -706,10 +706,18 @@ impl<
                 need: total,
             });
         }
-        buf[0..6].copy_from_slice(&dst.0);
-        buf[6..12].copy_from_slice(&self.mac.0);
-        let n = self.tags().emit(wire::ETHERTYPE_L2NET, &mut buf[12..])?;
-        let h = 12 + n;
+        // `get_mut` and `copy_prefix`, not indexing: no panic site (`buf` has the length).
+        let short = WireError::BufferTooSmall {
+            len: buf.len(),
+            need: total,
+        };
+        let (macs, rest) = buf.split_at_mut_checked(12).ok_or(short)?;
+        wire::copy_prefix(macs, &dst.0);
+        wire::copy_prefix(macs.get_mut(6..).ok_or(short)?, &self.mac.0);
+        let n = self.tags().emit(wire::ETHERTYPE_L2NET, rest)?;
+        let (tags_and_header, body) = rest
+            .split_at_mut_checked(n + wire::header::HEADER_LEN)
+            .ok_or(short)?;
         let sender = ParticipantId::new(self.id).ok_or(WireError::ZeroParticipant)?;
         HeaderRepr {
             kind: msg.kind(),
@@ -721,8 +729,8 @@ impl<
             })?,
             sender,
         }
-        .emit(&mut buf[h..h + wire::header::HEADER_LEN])?;
-        msg.emit(&mut buf[h + wire::header::HEADER_LEN..])?;
+        .emit(tags_and_header.get_mut(n..).ok_or(short)?)?;
+        msg.emit(body)?;
         Ok(total)
     }
 

@@ -69,16 +69,15 @@ impl<'a> Reader<'a> {
     }
 
     fn bytes(&mut self, n: usize) -> Result<&'a [u8], WireError> {
-        if n > self.rest.len() {
-            return Err(WireError::Truncated);
-        }
-        let (head, rest) = self.rest.split_at(n);
+        let (head, rest) = self.rest.split_at_checked(n).ok_or(WireError::Truncated)?;
         self.rest = rest;
         Ok(head)
     }
 
     fn u8(&mut self) -> Result<u8, WireError> {
-        Ok(self.bytes(1)?[0])
+        let (&b, rest) = self.rest.split_first().ok_or(WireError::Truncated)?;
+        self.rest = rest;
+        Ok(b)
     }
 
     /// A `u8` length followed by that many bytes.
@@ -113,15 +112,12 @@ impl<'a> Writer<'a> {
 
     fn slot(&mut self, n: usize) -> Result<&mut [u8], WireError> {
         let len = self.buf.len();
-        let end =
-            self.at
-                .checked_add(n)
-                .filter(|&e| e <= len)
-                .ok_or(WireError::BufferTooSmall {
-                    len,
-                    need: self.at.saturating_add(n),
-                })?;
-        let s = &mut self.buf[self.at..end];
+        let short = WireError::BufferTooSmall {
+            len,
+            need: self.at.saturating_add(n),
+        };
+        let end = self.at.checked_add(n).ok_or(short)?;
+        let s = self.buf.get_mut(self.at..end).ok_or(short)?;
         self.at = end;
         Ok(s)
     }
@@ -131,7 +127,7 @@ impl<'a> Writer<'a> {
     }
 
     fn bytes(&mut self, b: &[u8]) -> Result<(), WireError> {
-        self.slot(b.len())?.copy_from_slice(b);
+        super::copy_prefix(self.slot(b.len())?, b);
         Ok(())
     }
 
@@ -1201,7 +1197,7 @@ impl<'a> BatchRepr<'a> {
             source_timestamp_ns: f.source_timestamp_ns.get(),
             samples: Samples::Wire {
                 count,
-                bytes: &start[..used],
+                bytes: start.get(..used).ok_or(WireError::Truncated)?,
             },
         })
     }
@@ -1306,11 +1302,11 @@ impl HeartbeatRepr {
         let (first_seq, last_seq) = (f.first_seq.get(), f.last_seq.get());
         Self::check(first_seq, last_seq)?;
         // The reader field when the body has room for it; bytes beyond are ignored.
-        let reader = r.bytes(4).ok().map(|b| {
-            let mut v = [0u8; 4];
-            v.copy_from_slice(b);
-            EntityId(u32::from_be_bytes(v))
-        });
+        let reader = r
+            .bytes(4)
+            .ok()
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(|v| EntityId(u32::from_be_bytes(v)));
         Ok(HeartbeatRepr {
             is_final: flags & flags::HEARTBEAT_FINAL != 0,
             liveliness: flags & flags::HEARTBEAT_LIVELINESS != 0,
@@ -1411,7 +1407,9 @@ impl SeqSet {
 
     /// The bitmap words that go on the wire (`ceil(num_bits / 32)` of them).
     pub fn words(&self) -> &[u32] {
-        &self.words[..Self::word_count(self.num_bits)]
+        // `num_bits` is at most 256 (`new`): the slice is never cut short.
+        let n = Self::word_count(self.num_bits);
+        self.words.get(..n).unwrap_or(&self.words)
     }
 
     const fn word_count(num_bits: u16) -> usize {
