@@ -495,9 +495,11 @@ impl<
         payload: Option<&[u8]>,
         key: FragKey,
     ) -> Took {
-        let Some(m) = self.readers[ri]
-            .as_ref()
-            .and_then(|r| r.writers[mi].as_ref())
+        let Some(m) = self
+            .readers
+            .get(ri)
+            .and_then(Option::as_ref)
+            .and_then(|r| r.writers.get(mi)?.as_ref())
         else {
             return Took::Refused;
         };
@@ -511,9 +513,11 @@ impl<
                 return Took::Refused;
             }
             if self.deliver(ri, origin, related, payload, key) {
-                if let Some(m) = self.readers[ri]
-                    .as_mut()
-                    .and_then(|r| r.writers[mi].as_mut())
+                if let Some(m) = self
+                    .readers
+                    .get_mut(ri)
+                    .and_then(Option::as_mut)
+                    .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
                 {
                     m.be_last = origin.seq;
                 }
@@ -541,9 +545,11 @@ impl<
             }
             Arrival::Deliver => {
                 if self.deliver(ri, origin, related, payload, key) {
-                    if let Some(m) = self.readers[ri]
-                        .as_mut()
-                        .and_then(|r| r.writers[mi].as_mut())
+                    if let Some(m) = self
+                        .readers
+                        .get_mut(ri)
+                        .and_then(Option::as_mut)
+                        .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
                     {
                         m.window.delivered();
                     }
@@ -594,9 +600,11 @@ impl<
         } else if self.reassembly.find(&key).is_none() {
             return false;
         }
-        if let Some(m) = self.readers[ri]
-            .as_mut()
-            .and_then(|r| r.writers[mi].as_mut())
+        if let Some(m) = self
+            .readers
+            .get_mut(ri)
+            .and_then(Option::as_mut)
+            .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
         {
             m.window.held(key.seq);
         }
@@ -667,7 +675,11 @@ impl<
     /// (the application took a sample: room appeared), and tell writers whose last ACKNACK
     /// asked for less than they announced that more can be taken now.
     pub(crate) fn drain_held(&mut self, ri: usize) {
-        let hi = self.readers[ri].as_ref().map_or(0, |r| r.writers_hi);
+        let hi = self
+            .readers
+            .get(ri)
+            .and_then(Option::as_ref)
+            .map_or(0, |r| r.writers_hi);
         for mi in 0..hi {
             self.drain_writer(ri, mi);
             self.ask_when_room(ri, mi);
@@ -677,7 +689,7 @@ impl<
     /// How many more samples reader `ri` can take in now: free room in its queue plus free
     /// hold slots (the reassembly store), for samples as large as its newest queued one.
     fn room(&self, ri: usize) -> usize {
-        let Some(r) = self.readers[ri].as_ref() else {
+        let Some(r) = self.readers.get(ri).and_then(Option::as_ref) else {
             return 0;
         };
         let len = r.queue.sample_len(r.queue.last_seq()).unwrap_or(1);
@@ -742,10 +754,10 @@ impl<
     /// left), send an ACKNACK now rather than at the writer's next HEARTBEAT, so that the
     /// stream resumes at once. (One ACKNACK per quarter queue taken at most, not one per take.)
     fn ask_when_room(&mut self, ri: usize, mi: usize) {
-        let Some(r) = self.readers[ri].as_ref() else {
+        let Some(r) = self.readers.get(ri).and_then(Option::as_ref) else {
             return;
         };
-        let Some(m) = r.writers[mi].as_ref() else {
+        let Some(m) = r.writers.get(mi).and_then(Option::as_ref) else {
             return;
         };
         if !m.reliable || !m.window.is_synced() || m.ack_due || m.asked_below > m.writer_last {
@@ -763,9 +775,11 @@ impl<
             return;
         }
         if self.ask_last(ri, mi, room) + 1 >= asked_below + need
-            && let Some(m) = self.readers[ri]
-                .as_mut()
-                .and_then(|r| r.writers[mi].as_mut())
+            && let Some(m) = self
+                .readers
+                .get_mut(ri)
+                .and_then(Option::as_mut)
+                .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
         {
             m.ack_due = true;
         }
@@ -773,9 +787,11 @@ impl<
 
     fn drain_writer(&mut self, ri: usize, mi: usize) {
         loop {
-            let Some(m) = self.readers[ri]
-                .as_ref()
-                .and_then(|r| r.writers[mi].as_ref())
+            let Some(m) = self
+                .readers
+                .get(ri)
+                .and_then(Option::as_ref)
+                .and_then(|r| r.writers.get(mi)?.as_ref())
             else {
                 return;
             };
@@ -800,9 +816,11 @@ impl<
             if self.reassembly.find(&key).is_none() {
                 // Not in the store after all (it cannot happen: held samples are complete and
                 // only leave with their writer). Forget the mark so the sample is asked again.
-                if let Some(m) = self.readers[ri]
-                    .as_mut()
-                    .and_then(|r| r.writers[mi].as_mut())
+                if let Some(m) = self
+                    .readers
+                    .get_mut(ri)
+                    .and_then(Option::as_mut)
+                    .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
                 {
                     m.window.unhold(seq);
                     m.ack_due = true;
@@ -812,9 +830,11 @@ impl<
             if !self.deliver(ri, origin, None, None, key) {
                 return;
             }
-            if let Some(m) = self.readers[ri]
-                .as_mut()
-                .and_then(|r| r.writers[mi].as_mut())
+            if let Some(m) = self
+                .readers
+                .get_mut(ri)
+                .and_then(Option::as_mut)
+                .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
             {
                 m.window.delivered();
             }
@@ -832,10 +852,12 @@ impl<
     #[cfg(not(feature = "fragmentation"))]
     fn on_data_frag(&mut self, sender: u64, d: &DataFragRepr<'_>) {
         self.stats.rx_unsupported += 1;
-        for (ri, mi) in self.matched_readers(sender, d.writer.0) {
-            let Some(m) = self.readers[ri]
-                .as_mut()
-                .and_then(|r| r.writers[mi].as_mut())
+        for &(ri, mi) in &self.matched_readers(sender, d.writer.0) {
+            let Some(m) = self
+                .readers
+                .get_mut(ri)
+                .and_then(Option::as_mut)
+                .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
             else {
                 continue;
             };
@@ -856,9 +878,10 @@ impl<
         let seq = d.seq;
         // Skip fragments no matched reader wants any more.
         let wanted = readers.iter().any(|&(ri, mi)| {
-            self.readers[ri]
-                .as_ref()
-                .and_then(|r| r.writers[mi])
+            self.readers
+                .get(ri)
+                .and_then(Option::as_ref)
+                .and_then(|r| r.writers.get(mi).copied().flatten())
                 .is_some_and(|m| {
                     if m.reliable {
                         matches!(m.window.arrival(seq), Arrival::Deliver | Arrival::Hold)
@@ -886,9 +909,10 @@ impl<
             seq,
         };
         let head_of_line = readers.iter().any(|&(ri, mi)| {
-            self.readers[ri]
-                .as_ref()
-                .and_then(|r| r.writers[mi])
+            self.readers
+                .get(ri)
+                .and_then(Option::as_ref)
+                .and_then(|r| r.writers.get(mi).copied().flatten())
                 .is_some_and(|m| m.reliable && m.window.arrival(seq) == Arrival::Deliver)
         });
         let out = loop {
@@ -935,10 +959,12 @@ impl<
                 self.stats.rx_too_large += 1;
                 // Never receivable here: a reliable reader skips it when it is next in line, so
                 // its stream does not stall on it forever.
-                for (ri, mi) in readers {
-                    let Some(m) = self.readers[ri]
-                        .as_mut()
-                        .and_then(|r| r.writers[mi].as_mut())
+                for &(ri, mi) in &readers {
+                    let Some(m) = self
+                        .readers
+                        .get_mut(ri)
+                        .and_then(Option::as_mut)
+                        .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
                     else {
                         continue;
                     };
@@ -966,7 +992,7 @@ impl<
         }
         let now = self.now;
         for ri in 0..self.r_hi {
-            let Some(r) = self.readers[ri].as_mut() else {
+            let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) else {
                 continue;
             };
             let entity = r.entity;
@@ -1044,8 +1070,8 @@ impl<
             self.stats.rx_unmatched += 1;
             return;
         }
-        for (ri, mi) in readers {
-            let Some(r) = self.readers[ri].as_mut() else {
+        for &(ri, mi) in &readers {
+            let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) else {
                 continue;
             };
             let entity = r.entity;
@@ -1053,7 +1079,7 @@ impl<
             if hb.reader.is_some_and(|e| e.0 != entity) {
                 continue;
             }
-            let Some(m) = r.writers[mi].as_mut() else {
+            let Some(m) = r.writers.get_mut(mi).and_then(Option::as_mut) else {
                 continue;
             };
             if !m.reliable {
@@ -1104,9 +1130,11 @@ impl<
                     count: lost,
                 });
             }
-            if let Some(m) = self.readers[ri]
-                .as_mut()
-                .and_then(|r| r.writers[mi].as_mut())
+            if let Some(m) = self
+                .readers
+                .get_mut(ri)
+                .and_then(Option::as_mut)
+                .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
                 && (!hb.is_final || m.window.next() <= hb.last_seq)
             {
                 m.ack_due = true;
@@ -1133,7 +1161,7 @@ impl<
             self.stats.rx_unmatched += 1;
             return;
         };
-        let Some(w) = self.writers[wi].as_mut() else {
+        let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) else {
             return;
         };
         let Some(pi) = w.live().iter().position(|p| {
@@ -1142,7 +1170,7 @@ impl<
             self.stats.rx_unmatched += 1;
             return;
         };
-        let Some(p) = w.proxies[pi].as_mut() else {
+        let Some(p) = w.proxies.get_mut(pi).and_then(Option::as_mut) else {
             return;
         };
         let mut repairs = false;
@@ -1196,7 +1224,7 @@ impl<
             self.stats.rx_unmatched += 1;
             return;
         };
-        let Some(w) = self.writers[wi].as_mut() else {
+        let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) else {
             return;
         };
         let Some(pi) = w.live().iter().position(|p| {

@@ -518,8 +518,8 @@ impl<
                 Some(f(dst, &msg))
             }
             Plan::AckNack { r, m } => {
-                let rd = self.readers[r].as_ref()?;
-                let mw = rd.writers[m].as_ref()?;
+                let rd = self.readers.get(r).and_then(Option::as_ref)?;
+                let mw = rd.writers.get(m).and_then(Option::as_ref)?;
                 let missing = mw.window.missing(self.ack_last(r, m));
                 let mut set =
                     crate::wire::msg::SeqSet::new(missing.base(), missing.num_bits() as u16)
@@ -549,8 +549,8 @@ impl<
             }
             #[cfg(feature = "fragmentation")]
             Plan::NackFrag { r, m, seq, base } => {
-                let rd = self.readers[r].as_ref()?;
-                let mw = rd.writers[m].as_ref()?;
+                let rd = self.readers.get(r).and_then(Option::as_ref)?;
+                let mw = rd.writers.get(m).and_then(Option::as_ref)?;
                 let slot = self.reassembly.find(&FragKey {
                     participant: mw.participant,
                     entity: mw.entity,
@@ -575,8 +575,8 @@ impl<
                 Some(f(mw.mac, &msg))
             }
             Plan::SyncHeartbeat { w, p } => {
-                let wr = self.writers[w].as_ref()?;
-                let px = wr.proxies[p].as_ref()?;
+                let wr = self.writers.get(w).and_then(Option::as_ref)?;
+                let px = wr.proxies.get(p).and_then(Option::as_ref)?;
                 // One HEARTBEAT reaches every reader of that participant, and a HEARTBEAT names
                 // no reader: start at the earliest entitlement of those that wait for it, so
                 // none is told to skip samples it is owed (one that started earlier just gets
@@ -606,8 +606,8 @@ impl<
                 Some(f(px.mac, &msg))
             }
             Plan::RepairHeartbeat { w, p } => {
-                let wr = self.writers[w].as_ref()?;
-                let px = wr.proxies[p].as_ref()?;
+                let wr = self.writers.get(w)?.as_ref()?;
+                let px = wr.proxies.get(p)?.as_ref()?;
                 let first = wr.history.first_seq();
                 let last = wr.sent_below.saturating_sub(1).max(first - 1);
                 let msg = MessageRepr::Heartbeat(HeartbeatRepr {
@@ -622,7 +622,7 @@ impl<
                 Some(f(px.mac, &msg))
             }
             Plan::Heartbeat { w } | Plan::Liveliness { w } => {
-                let wr = self.writers[w].as_ref()?;
+                let wr = self.writers.get(w).and_then(Option::as_ref)?;
                 let first = wr.history.first_seq();
                 let last = wr.sent_below.saturating_sub(1).max(first - 1);
                 let liveliness = matches!(plan, Plan::Liveliness { .. });
@@ -643,7 +643,7 @@ impl<
             Plan::FragRepair { w, seq, index, .. }
             | Plan::ResendFrag { w, seq, index }
             | Plan::Frag { w, seq, index } => {
-                let wr = self.writers[w].as_ref()?;
+                let wr = self.writers.get(w).and_then(Option::as_ref)?;
                 let (data, meta) = wr.history.get(seq)?;
                 let fs = self.frag_size();
                 let layout = FragLayout::new(u32::try_from(data.len()).ok()?, fs as u16).ok()?;
@@ -662,7 +662,7 @@ impl<
                 Some(f(wr.mac, &msg))
             }
             Plan::Resend { w, seq } | Plan::Data { w, seq } => {
-                let wr = self.writers[w].as_ref()?;
+                let wr = self.writers.get(w).and_then(Option::as_ref)?;
                 let (data, meta) = wr.history.get(seq)?;
                 let msg = MessageRepr::Data(DataRepr {
                     writer: EntityId(wr.entity),
@@ -676,7 +676,7 @@ impl<
             }
             #[cfg(feature = "batching")]
             Plan::Batch { w, first, count } => {
-                let wr = self.writers[w].as_ref()?;
+                let wr = self.writers.get(w).and_then(Option::as_ref)?;
                 let mut list: Vec<&[u8], MAX_BATCH> = Vec::new();
                 for s in first..first + u64::from(count) {
                     list.push(wr.history.get(s)?.0).ok()?;
@@ -836,7 +836,12 @@ impl<
             }
             Plan::AckNack { r, m } => {
                 let asked_below = self.ack_last(r, m).saturating_add(1);
-                if let Some(mw) = self.readers[r].as_mut().and_then(|r| r.writers[m].as_mut()) {
+                if let Some(mw) = self
+                    .readers
+                    .get_mut(r)
+                    .and_then(Option::as_mut)
+                    .and_then(|r| r.writers.get_mut(m).and_then(Option::as_mut))
+                {
                     mw.ack_count = mw.ack_count.wrapping_add(1);
                     mw.ack_due = false;
                     mw.asked_below = asked_below;
@@ -844,7 +849,12 @@ impl<
             }
             #[cfg(feature = "fragmentation")]
             Plan::NackFrag { r, m, base, .. } => {
-                if let Some(mw) = self.readers[r].as_mut().and_then(|r| r.writers[m].as_mut()) {
+                if let Some(mw) = self
+                    .readers
+                    .get_mut(r)
+                    .and_then(Option::as_mut)
+                    .and_then(|r| r.writers.get_mut(m).and_then(Option::as_mut))
+                {
                     mw.nack_count = mw.nack_count.wrapping_add(1);
                     // The next window starts after this one's 256 fragments.
                     mw.nackfrag_from = base.saturating_add(SEQSET_BITS);
@@ -853,30 +863,30 @@ impl<
                 }
             }
             Plan::SyncHeartbeat { w, p } => {
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     wr.hb_count = wr.hb_count.wrapping_add(1);
-                    if let Some(q) = wr.proxies[p].as_mut() {
+                    if let Some(q) = wr.proxies.get_mut(p).and_then(Option::as_mut) {
                         q.sync_next = now + hb_period;
                     }
                 }
             }
             Plan::RepairHeartbeat { w, p } => {
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     wr.hb_count = wr.hb_count.wrapping_add(1);
-                    if let Some(q) = wr.proxies[p].as_mut() {
+                    if let Some(q) = wr.proxies.get_mut(p).and_then(Option::as_mut) {
                         q.repair_hb = false;
                     }
                     wr.recount_repairs();
                 }
             }
             Plan::Liveliness { w } => {
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     wr.hb_count = wr.hb_count.wrapping_add(1);
                     wr.assert_due = false;
                 }
             }
             Plan::Heartbeat { w } => {
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     wr.hb_count = wr.hb_count.wrapping_add(1);
                     wr.hb_next = now + hb_period;
                     wr.hb_last = now;
@@ -885,7 +895,7 @@ impl<
             }
             #[cfg(feature = "fragmentation")]
             Plan::FragRepair { w, k, index, .. } => {
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     if let Some((_, set)) = wr.frag_nacks[k].as_mut() {
                         set.remove(u64::from(index));
                         if set.is_empty() {
@@ -901,7 +911,7 @@ impl<
             #[cfg(feature = "fragmentation")]
             Plan::ResendFrag { w, seq, index } => {
                 let fs = self.frag_size();
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     wr.resend.remove(seq);
                     let n = wr
                         .history
@@ -915,7 +925,7 @@ impl<
                 }
             }
             Plan::Resend { w, seq } => {
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     wr.resend.remove(seq);
                     self.stats.tx_resent += 1;
                     // Requesters get a HEARTBEAT naming them once the repairs are out; a
@@ -925,7 +935,7 @@ impl<
                 self.rr_writer = (w + 1) % W.max(1);
             }
             Plan::Data { w, seq } => {
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     wr.sent_below = seq + 1;
                     wr.frag_next = 0;
                     wr.batch_until = None;
@@ -936,7 +946,7 @@ impl<
             #[cfg(feature = "fragmentation")]
             Plan::Frag { w, seq, index } => {
                 let fs = self.frag_size();
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     let n = wr
                         .history
                         .sample_len(seq)
@@ -954,7 +964,7 @@ impl<
             }
             #[cfg(feature = "batching")]
             Plan::Batch { w, first, count } => {
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     wr.sent_below = first + u64::from(count);
                     wr.frag_next = 0;
                     wr.batch_until = None;

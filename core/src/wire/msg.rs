@@ -1429,7 +1429,9 @@ impl SeqSet {
     pub fn insert(&mut self, n: u64) -> bool {
         match self.offset(n) {
             Some(off) => {
-                self.words[off / 32] |= 0x8000_0000 >> (off % 32);
+                if let Some(w) = self.words.get_mut(off / 32) {
+                    *w |= 0x8000_0000 >> (off % 32);
+                }
                 true
             }
             None => false,
@@ -1476,13 +1478,16 @@ impl SeqSet {
     fn read(r: &mut Reader<'_>, base: u64) -> Result<Self, WireError> {
         let head: &BitmapHead = r.fixed()?;
         let mut set = SeqSet::new(base, head.num_bits.get())?;
-        for i in 0..Self::word_count(set.num_bits) {
-            set.words[i] = r.fixed::<U32>()?.get();
+        let n = Self::word_count(set.num_bits);
+        for w in set.words.iter_mut().take(n) {
+            *w = r.fixed::<U32>()?.get();
         }
         let tail = set.num_bits % 32;
         if tail != 0 {
             let last = Self::word_count(set.num_bits) - 1;
-            set.words[last] &= !(u32::MAX >> tail);
+            if let Some(w) = set.words.get_mut(last) {
+                *w &= !(u32::MAX >> tail);
+            }
         }
         Ok(set)
     }
@@ -1511,7 +1516,7 @@ impl Iterator for SeqSetIter<'_> {
     fn next(&mut self) -> Option<u64> {
         while self.next < self.set.num_bits {
             let i = usize::from(self.next);
-            let word = self.set.words[i / 32] << (i % 32);
+            let word = self.set.words.get(i / 32).map_or(0, |w| w << (i % 32));
             if word == 0 {
                 // Skip to the next word.
                 self.next = ((i / 32 + 1) * 32) as u16;
