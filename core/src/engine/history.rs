@@ -229,26 +229,29 @@ impl<'a, const N: usize> History<'a, N> {
             Some(b) if len > 0 => fill(b),
             _ => fill(&mut []),
         }
-        if self.len == 0 {
-            self.head = 0;
-        }
-        let idx = (self.head + self.len) % N;
-        self.slots[idx] = Some(Slot {
+        self.store(Slot {
             pos,
             off,
             len,
             meta,
         });
+        Ok(seq)
+    }
+
+    /// Record the sample just written into its arena bytes. Not generic: one copy for every
+    /// caller of `push_with` (a firmware has two, write and deliver).
+    fn store(&mut self, slot: Slot) {
+        if self.len == 0 {
+            self.head = 0;
+        }
+        let idx = (self.head + self.len) % N;
+        self.slots[idx] = Some(slot);
         self.len += 1;
-        self.end_pos = pos + len as u64;
+        self.end_pos = slot.pos + slot.len as u64;
         // `off + len <= arena.len()` (place); the end of a sample that fills the arena's tail is
         // offset 0 again.
-        self.end_off = if off + len == self.arena.len() {
-            0
-        } else {
-            off + len
-        };
-        Ok(seq)
+        let end = slot.off + slot.len;
+        self.end_off = if end == self.arena.len() { 0 } else { end };
     }
 
     /// [`History::push_with`] copying `data`.
