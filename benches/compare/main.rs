@@ -13,6 +13,8 @@
 #[cfg(target_os = "linux")]
 mod dds;
 #[cfg(target_os = "linux")]
+mod harness;
+#[cfg(target_os = "linux")]
 mod orchestrate;
 #[cfg(target_os = "linux")]
 mod peer;

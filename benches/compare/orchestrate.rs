@@ -17,14 +17,15 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use crate::dds;
-use crate::pin::{Pin, Placements, allowed_cpus, cpus_for, describe};
-use crate::stats::{Summary, json_field};
-
-type Res<T> = Result<T, String>;
+use crate::harness::{
+    Common, Res, fmt_opt, ip, last_json, measure_dds_rate, measure_rate, ratio, report_rate,
+    run_fg, spawn_bg, summary_of, verdict,
+};
+use crate::pin::{Placements, cpus_for, prepare, taskset};
+use crate::stats::Summary;
 
 const ADDR_A: &str = "198.18.0.1"; // RFC 2544 benchmarking range, only inside our namespaces.
 const ADDR_B: &str = "198.18.0.2";
@@ -46,49 +47,24 @@ struct Options {
 
 const USAGE: &str = "cargo bench --bench compare -- [--secs S] [--sizes 0,64,1024,65536] \
 [--l2net PATH] [--contenders l2net,raw,udp,dds] [--latency-only] [--pin PLACEMENT]
-
-  --pin PLACEMENT  where the two processes of each measurement run (whole processes, every
-                   thread, with `taskset`; the same for every contender):
-                     same-cpu  both on the first allowed CPU
-                     split     the measuring side (ping, sender) on the first allowed CPU,
-                               the other (pong, receiver) on the second
-                     none      wherever the scheduler puts them
-                   One value applies to every kind of measurement; `block=P,busy=P,rate=P`
-                   sets kinds one by one. Default: block=same-cpu,busy=split,rate=split
-                   (blocking ping/pong on one CPU: no cross-CPU wake-up per hop; spinners
-                   and flood sender/receiver one CPU each). With one allowed CPU nothing is
-                   pinned.";
+";
 
 /// The short names `--contenders` takes, in [`CONTENDERS`] order.
 const CONTENDER_KEYS: [&str; 4] = ["l2net", "raw", "udp", "dds"];
 
 fn parse_options(args: &[String]) -> Res<Options> {
-    let mut o = Options {
-        secs: 3.0,
-        sizes: vec![0, 64, 1024, 65536],
-        l2net: None,
-        contenders: [true; 4],
-        latency_only: false,
-        pin: Placements::DEFAULT,
-    };
+    let mut common = Common::new(&[0, 64, 1024, 65536]);
+    let (mut l2net, mut contenders, mut latency_only) = (None, [true; 4], false);
     let mut it = args.iter();
     while let Some(a) = it.next() {
+        if common.take(a, &mut it, USAGE)? {
+            continue;
+        }
         let mut val = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
         match a.as_str() {
-            "--secs" => {
-                o.secs = val("--secs")?
-                    .parse()
-                    .map_err(|_| "bad --secs".to_string())?
-            }
-            "--sizes" => {
-                o.sizes = val("--sizes")?
-                    .split(',')
-                    .map(|s| s.parse().map_err(|_| format!("bad size {s:?}")))
-                    .collect::<Res<_>>()?
-            }
-            "--l2net" => o.l2net = Some(PathBuf::from(val("--l2net")?)),
+            "--l2net" => l2net = Some(PathBuf::from(val("--l2net")?)),
             "--contenders" => {
-                o.contenders = [false; 4];
+                contenders = [false; 4];
                 for name in val("--contenders")?.split(',') {
                     let i = CONTENDER_KEYS
                         .iter()
@@ -99,31 +75,31 @@ fn parse_options(args: &[String]) -> Res<Options> {
                                 CONTENDER_KEYS.join(", ")
                             )
                         })?;
-                    o.contenders[i] = true;
+                    contenders[i] = true;
                 }
             }
-            "--latency-only" => o.latency_only = true,
-            "--pin" => o.pin = Placements::parse(&val("--pin")?)?,
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
+            "--latency-only" => latency_only = true,
             other => return Err(format!("unknown option {other:?} (see --help)")),
         }
     }
-    if !o.secs.is_finite() || o.secs <= 0.0 {
-        return Err("--secs must be a positive number".into());
-    }
-    if o.l2net.is_none() {
+    common.check()?;
+    if l2net.is_none() {
         // The l2net command built by the same cargo invocation, next to target/release/deps.
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let candidate = exe
             .parent()
             .and_then(|d| d.parent())
             .map(|d| d.join("l2net"));
-        o.l2net = candidate.filter(|p| p.exists());
+        l2net = candidate.filter(|p| p.exists());
     }
-    Ok(o)
+    Ok(Options {
+        secs: common.secs,
+        sizes: common.sizes,
+        l2net,
+        contenders,
+        latency_only,
+        pin: common.pin,
+    })
 }
 
 /// Two network namespaces joined by a veth pair, removed on drop.
@@ -132,18 +108,6 @@ struct Wire {
     ns_b: String,
     if_a: String,
     if_b: String,
-}
-
-fn ip(args: &[&str]) -> Res<()> {
-    let st = Command::new("ip")
-        .args(args)
-        .status()
-        .map_err(|e| format!("running ip (iproute2): {e}"))?;
-    if st.success() {
-        Ok(())
-    } else {
-        Err(format!("ip {} failed", args.join(" ")))
-    }
 }
 
 impl Wire {
@@ -172,14 +136,7 @@ impl Wire {
     /// `program` in namespace `ns`, the whole process (every thread it starts) pinned to `cpu`
     /// if given: `taskset` sets the affinity, which `ip netns exec` and the program inherit.
     fn cmd(&self, ns: &str, program: &str, cpu: Option<usize>) -> Command {
-        let mut c = match cpu {
-            Some(cpu) => {
-                let mut c = Command::new("taskset");
-                c.args(["-c", &cpu.to_string(), "ip"]);
-                c
-            }
-            None => Command::new("ip"),
-        };
+        let mut c = taskset("ip", cpu);
         c.args(["netns", "exec", ns, program]);
         c
     }
@@ -193,58 +150,8 @@ impl Drop for Wire {
     }
 }
 
-/// A background peer process, killed on drop.
-struct Bg(Child);
-
-impl Drop for Bg {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_bg(mut c: Command) -> Res<Bg> {
-    c.stdout(Stdio::null()).stderr(Stdio::null());
-    let child = c.spawn().map_err(|e| format!("spawn: {e}"))?;
-    std::thread::sleep(Duration::from_millis(300));
-    Ok(Bg(child))
-}
-
-fn run_fg(mut c: Command) -> Res<String> {
-    let out = c
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("spawn: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("peer exited with {}", out.status));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn last_json(out: &str) -> Res<String> {
-    out.lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .map(str::to_string)
-        .ok_or_else(|| format!("no result line in peer output: {out:?}"))
-}
-
 fn latency_from(out: &str) -> Res<Summary> {
-    let line = last_json(out)?;
-    let f = |k: &str| json_field(&line, k).unwrap_or(f64::NAN);
-    Ok(Summary {
-        count: f("count") as u64,
-        p50_us: f("p50_us"),
-        p90_us: f("p90_us"),
-        p99_us: f("p99_us"),
-        p999_us: f("p999_us"),
-        max_us: f("max_us"),
-    })
-}
-
-fn rate_from(out: &str) -> Res<f64> {
-    let line = last_json(out)?;
-    json_field(&line, "per_sec").ok_or_else(|| format!("no per_sec in {line}"))
+    Ok(summary_of(&last_json(out)?))
 }
 
 /// One contender's measurement at one size; `None` where it does not apply.
@@ -285,21 +192,7 @@ pub fn run(args: &[String]) -> Res<()> {
              stay n/a (build it with `cargo build --release` or pass --l2net PATH)"
         );
     }
-    let cpus = allowed_cpus()?;
-    if cpus.len() < 2 {
-        eprintln!("compare: one CPU allowed: nothing is pinned");
-    } else if o.pin
-        != (Placements {
-            block: Pin::None,
-            busy: Pin::None,
-            rate: Pin::None,
-        })
-        && Command::new("taskset").arg("-V").output().is_err()
-    {
-        return Err("pinning needs `taskset` (util-linux), or pass --pin none".into());
-    }
-    let placement = describe(&o.pin, &cpus);
-    eprintln!("compare: placement: {placement}");
+    let (cpus, placement) = prepare(&o.pin, "compare")?;
     let lat_cpus = |busy: bool| cpus_for(if busy { o.pin.busy } else { o.pin.block }, &cpus);
     let rate_cpus = cpus_for(o.pin.rate, &cpus);
     let wire = Wire::create()?;
@@ -332,7 +225,7 @@ pub fn run(args: &[String]) -> Res<()> {
                     pong.arg("--busy-poll");
                     ping.arg("--busy-poll");
                 }
-                let _p = spawn_bg(pong)?;
+                let _p = spawn_bg(pong, false)?;
                 let r = run_fg(ping).and_then(|o| latency_from(&o));
                 report("l2net ping", busy, &r);
                 let slot = if busy {
@@ -357,7 +250,7 @@ pub fn run(args: &[String]) -> Res<()> {
                     send.arg("--reliable");
                 }
                 let r = measure_rate(recv, send);
-                report_rate("l2net perf", reliable, &r);
+                report_rate("l2net perf", delivery(reliable), &r);
                 let slot = if reliable {
                     &mut rows[0].rate_rel
                 } else {
@@ -379,7 +272,7 @@ pub fn run(args: &[String]) -> Res<()> {
                     pong.arg("busy");
                     ping.arg("busy");
                 }
-                let _p = spawn_bg(pong)?;
+                let _p = spawn_bg(pong, false)?;
                 let r = run_fg(ping).and_then(|o| latency_from(&o));
                 report("raw ping", busy, &r);
                 let slot = if busy {
@@ -395,7 +288,7 @@ pub fn run(args: &[String]) -> Res<()> {
                 let mut flood = wire.cmd(&wire.ns_a, &me, rate_cpus.0);
                 flood.args(["peer", "raw-flood", &wire.if_a, &size_s, &secs]);
                 let r = measure_rate(sink, flood);
-                report_rate("raw flood", false, &r);
+                report_rate("raw flood", delivery(false), &r);
                 rows[1].rate_be = r.ok();
             }
         }
@@ -414,7 +307,7 @@ pub fn run(args: &[String]) -> Res<()> {
                     pong.arg("busy");
                     ping.arg("busy");
                 }
-                let _p = spawn_bg(pong)?;
+                let _p = spawn_bg(pong, false)?;
                 let r = run_fg(ping).and_then(|o| latency_from(&o));
                 report("udp ping", busy, &r);
                 let slot = if busy {
@@ -430,7 +323,7 @@ pub fn run(args: &[String]) -> Res<()> {
                 let mut flood = wire.cmd(&wire.ns_a, &me, rate_cpus.0);
                 flood.args(["peer", "udp-flood", &a, &b, &size_s, &secs]);
                 let r = measure_rate(sink, flood);
-                report_rate("udp flood", false, &r);
+                report_rate("udp flood", delivery(false), &r);
                 rows[2].rate_be = r.ok();
             }
         }
@@ -449,7 +342,7 @@ pub fn run(args: &[String]) -> Res<()> {
             let mut ping = wire.cmd(&wire.ns_a, "ddsperf", ca);
             ping.env("CYCLONEDDS_URI", uri(&cfg_a))
                 .args(["-D", &d, "ping", "size", &ds]);
-            let _p = spawn_bg(pong)?;
+            let _p = spawn_bg(pong, false)?;
             let r = run_fg(ping)
                 .and_then(|o| dds::parse_ping(&o).ok_or_else(|| format!("unparsed: {o}")));
             report("ddsperf ping", false, &r);
@@ -467,7 +360,7 @@ pub fn run(args: &[String]) -> Res<()> {
                 sub.args(["-D", &format!("{}", o.secs.ceil() as u64 + 3), "sub"]);
                 publ.args(["-D", &d, "pub", "size", &ds]);
                 let r = measure_dds_rate(sub, publ);
-                report_rate("ddsperf pub/sub", reliable, &r);
+                report_rate("ddsperf pub/sub", delivery(reliable), &r);
                 let slot = if reliable {
                     &mut rows[3].rate_rel
                 } else {
@@ -496,56 +389,8 @@ fn report(what: &str, busy: bool, r: &Res<Summary>) {
     }
 }
 
-fn report_rate(what: &str, reliable: bool, r: &Res<f64>) {
-    match r {
-        Ok(v) => eprintln!(
-            "  {what} ({}): {:.0} delivered/s",
-            if reliable { "reliable" } else { "best effort" },
-            v
-        ),
-        Err(e) => eprintln!("  {what}: FAILED: {e}"),
-    }
-}
-
-/// Start the receiver, run the sender to completion, then collect the receiver's result.
-fn measure_rate(mut recv: Command, send: Command) -> Res<f64> {
-    let child = recv
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("spawn: {e}"))?;
-    std::thread::sleep(Duration::from_millis(300));
-    let sent = run_fg(send);
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    sent?;
-    rate_from(&String::from_utf8_lossy(&out.stdout))
-}
-
-fn measure_dds_rate(mut sub: Command, publ: Command) -> Res<f64> {
-    let child = sub
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("spawn: {e}"))?;
-    std::thread::sleep(Duration::from_millis(300));
-    let _ = run_fg(publ)?;
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    dds::parse_sub(&text).ok_or_else(|| format!("unparsed ddsperf sub output: {text}"))
-}
-
-fn fmt_opt(v: Option<f64>, digits: usize) -> String {
-    match v {
-        Some(x) if x.is_finite() => format!("{x:.digits$}"),
-        _ => "n/a".into(),
-    }
-}
-
-fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) if a.is_finite() && b.is_finite() && b > 0.0 => Some(a / b),
-        _ => None,
-    }
+fn delivery(reliable: bool) -> &'static str {
+    if reliable { "reliable" } else { "best effort" }
 }
 
 fn render(table: &[(usize, [Row; 4])], secs: f64, placement: &str) -> String {
@@ -594,19 +439,13 @@ fn render(table: &[(usize, [Row; 4])], secs: f64, placement: &str) -> String {
                 1 => {
                     for (label, r) in [("p50 block", p50b), ("p50 busy", p50u)] {
                         if let Some(r) = r {
-                            targets.push(format!(
-                                "{label} <= 1.15: {}",
-                                if r <= 1.15 { "met" } else { "MISSED" }
-                            ));
+                            targets.push(format!("{label} <= 1.15: {}", verdict(r <= 1.15)));
                         }
                     }
                 }
                 3 => {
                     if let Some(r) = p50b {
-                        targets.push(format!(
-                            "p50 <= 0.6: {}",
-                            if r <= 0.6 { "met" } else { "MISSED" }
-                        ));
+                        targets.push(format!("p50 <= 0.6: {}", verdict(r <= 0.6)));
                     }
                     // Both delivery modes count: best effort and reliable.
                     let rrel = ratio(l.rate_rel, o.rate_rel);
@@ -614,10 +453,7 @@ fn render(table: &[(usize, [Row; 4])], secs: f64, placement: &str) -> String {
                         if *size <= 1024
                             && let Some(r) = r
                         {
-                            targets.push(format!(
-                                "rate {label} >= 1.5: {}",
-                                if r >= 1.5 { "met" } else { "MISSED" }
-                            ));
+                            targets.push(format!("rate {label} >= 1.5: {}", verdict(r >= 1.5)));
                         }
                     }
                 }

@@ -16,6 +16,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+use crate::harness::{arg, num};
 use crate::stats::{Latencies, cpu_time};
 
 /// The floor uses IEEE local experimental EtherType 2, so it can never be confused with l2net.
@@ -25,18 +26,6 @@ const HDR: usize = 14;
 const MIN_PAYLOAD: usize = 8;
 
 type Res<T> = Result<T, String>;
-
-fn arg<'a>(args: &'a [String], i: usize, what: &str) -> Res<&'a str> {
-    args.get(i)
-        .map(String::as_str)
-        .ok_or_else(|| format!("missing argument: {what}"))
-}
-
-fn num<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> Res<T> {
-    arg(args, i, what)?
-        .parse()
-        .map_err(|_| format!("bad {what}: {:?}", args[i]))
-}
 
 fn busy(args: &[String], i: usize) -> bool {
     args.get(i).map(String::as_str) == Some("busy")

@@ -123,3 +123,40 @@ pub fn describe(pl: &Placements, allowed: &[usize]) -> String {
         one("rate", pl.rate, "sender", "receiver"),
     )
 }
+
+/// `program` pinned to `cpu` if given: `taskset -c CPU program`, whose affinity the program
+/// and every process and thread it starts inherit; `program` itself otherwise.
+pub fn taskset(program: &str, cpu: Option<usize>) -> std::process::Command {
+    match cpu {
+        Some(cpu) => {
+            let mut c = std::process::Command::new("taskset");
+            c.args(["-c", &cpu.to_string(), program]);
+            c
+        }
+        None => std::process::Command::new(program),
+    }
+}
+
+/// Before the first measurement: the allowed CPUs and the placement's description (printed
+/// on stderr, prefixed with `tag`); an error if pinning is asked for and `taskset` is missing.
+pub fn prepare(pl: &Placements, tag: &str) -> Res<(Vec<usize>, String)> {
+    let cpus = allowed_cpus()?;
+    let none = Placements {
+        block: Pin::None,
+        busy: Pin::None,
+        rate: Pin::None,
+    };
+    if cpus.len() < 2 {
+        eprintln!("{tag}: one CPU allowed: nothing is pinned");
+    } else if *pl != none
+        && std::process::Command::new("taskset")
+            .arg("-V")
+            .output()
+            .is_err()
+    {
+        return Err("pinning needs `taskset` (util-linux), or pass --pin none".into());
+    }
+    let placement = describe(pl, &cpus);
+    eprintln!("{tag}: placement: {placement}");
+    Ok((cpus, placement))
+}

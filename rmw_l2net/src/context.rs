@@ -229,9 +229,10 @@ pub struct Hub {
     waiting: AtomicUsize,
     /// The background thread's stop flag and its sleep.
     bg: Background,
-    /// When events were last routed, or an `rmw_wait` left (ns since `epoch`).
+    /// When events were last routed, or an `rmw_wait` left (ns of the coarse monotonic
+    /// clock, `crate::sys::clock`: each `rmw_wait` stores it, the fine clock would cost it a
+    /// slow clock read).
     pumped_at: AtomicU64,
-    epoch: std::time::Instant,
 }
 
 /// The background thread's stop flag, and what it sleeps on while it stands back.
@@ -265,21 +266,15 @@ impl Background {
     }
 }
 
-/// A thread in `rmw_wait` on a context's node ([`Hub::enter_wait`]); it leaves on drop.
+/// A thread in `rmw_wait` on the nodes of some contexts ([`Hub::enter_wait`]); it leaves
+/// them all on drop.
 #[derive(Debug)]
-pub struct InWait<'a>(&'a Hub);
+pub struct InWait<'a>(&'a [Arc<Hub>]);
 
 impl Drop for InWait<'_> {
     fn drop(&mut self) {
-        let hub = self.0;
-        // The stand-back counts from here.
-        hub.pumped_at.store(hub.now_ns(), Ordering::Relaxed);
-        // SeqCst, as in `background`'s parking: either this sees it parked, or it sees no
-        // thread waiting.
-        if hub.waiting.fetch_sub(1, Ordering::SeqCst) == 1
-            && hub.bg.parked.swap(false, Ordering::SeqCst)
-        {
-            hub.bg.kick_sleep();
+        for h in self.0 {
+            h.leave_wait();
         }
     }
 }
@@ -322,9 +317,9 @@ impl Hub {
         self.link_error().is_some()
     }
 
-    /// Nanoseconds since `epoch`.
+    /// Now on the clock of `pumped_at`.
     fn now_ns(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        crate::sys::clock::coarse_now_ns()
     }
 
     /// Routes the events; `full`: read the graph topic even if no event said it has data.
@@ -370,7 +365,12 @@ impl Hub {
         if graph_data {
             changed |= self.graph.drain();
         }
-        self.pumped_at.store(self.now_ns(), Ordering::Relaxed);
+        if self.waiting.load(Ordering::Relaxed) == 0 {
+            // While a thread is in `rmw_wait` (which pumps on every look, a busy-polling one
+            // thousands of times a millisecond) the background thread does not look at the
+            // time; the last to leave stores it (`leave_wait`).
+            self.pumped_at.store(self.now_ns(), Ordering::Relaxed);
+        }
         if changed {
             // Triggers the graph guard conditions, which wake the wait sets.
             self.graph.changed();
@@ -380,13 +380,28 @@ impl Hub {
         }
     }
 
-    /// A thread enters `rmw_wait` on this context's node: it routes the events from now on
-    /// (its condition runs [`Hub::pump`]), so the background thread stands back until it
-    /// leaves. Costs two atomic operations while the background thread does not sleep parked,
-    /// a wake-up of it (at most one per [`STAND_BACK`]) when it does.
-    pub fn enter_wait(&self) -> InWait<'_> {
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        InWait(self)
+    /// A thread enters `rmw_wait` on the nodes of these contexts: it routes their events from
+    /// now on (its condition runs [`Hub::pump`]), so their background threads stand back until
+    /// it leaves. Costs two atomic operations per context while its background thread does not
+    /// sleep parked, a wake-up of it (at most one per [`STAND_BACK`]) when it does.
+    pub fn enter_wait(hubs: &[Arc<Hub>]) -> InWait<'_> {
+        for h in hubs {
+            h.waiting.fetch_add(1, Ordering::SeqCst);
+        }
+        InWait(hubs)
+    }
+
+    /// The end of an [`Hub::enter_wait`].
+    fn leave_wait(&self) {
+        // The stand-back counts from here.
+        self.pumped_at.store(self.now_ns(), Ordering::Relaxed);
+        // SeqCst, as in `background`'s parking: either this sees it parked, or it sees no
+        // thread waiting.
+        if self.waiting.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.bg.parked.swap(false, Ordering::SeqCst)
+        {
+            self.bg.kick_sleep();
+        }
     }
 
     /// How long ago events were last routed.
@@ -504,8 +519,7 @@ impl Context {
             listening: AtomicBool::new(false),
             waiting: AtomicUsize::new(0),
             bg: Background::default(),
-            pumped_at: AtomicU64::new(0),
-            epoch: std::time::Instant::now(),
+            pumped_at: AtomicU64::new(crate::sys::clock::coarse_now_ns()),
         });
         let as_wake: Arc<dyn Wake> = hub.clone();
         WAKER.register(&as_wake);

@@ -12,7 +12,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use l2net_linux::netns::{Netns, require_privileges};
+use l2net_linux::netns::require_privileges;
 use rmw_l2net_cpp::abi::*;
 use rmw_l2net_cpp::sys::error_state::last_error;
 use rmw_l2net_cpp::sys::exports::*;
@@ -65,9 +65,7 @@ fn idle_context_wakeups() {
     if !require_privileges("idle_context_wakeups") {
         return;
     }
-    let ns = Netns::new("rmwidle").unwrap();
-    ns.set_up("lo").unwrap();
-    let ctx = Ctx::init(&ns, "lo", 41);
+    let (_ns, ctx) = lo_context("rmwidle", 41);
     let ts = support::type_support(Flavor::C, "std_msgs/msg/String");
     // SAFETY: the rmw call sequence of rcl, on live objects.
     unsafe {

@@ -14,7 +14,7 @@ use std::ptr::null_mut;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use l2net_linux::netns::{Netns, require_privileges};
+use l2net_linux::netns::require_privileges;
 use rmw_l2net_cpp::abi::*;
 use rmw_l2net_cpp::sys::error_state::last_error;
 use rmw_l2net_cpp::sys::exports::*;
@@ -59,9 +59,7 @@ fn listeners_report_new_items() {
     if !require_privileges("listeners_report_new_items") {
         return;
     }
-    let ns = Netns::new("rmwlisten").unwrap();
-    ns.set_up("lo").unwrap();
-    let ctx = Ctx::init(&ns, "lo", 33);
+    let (_ns, ctx) = lo_context("rmwlisten", 33);
     let ty = "std_msgs/msg/String";
     let ts = support::type_support(Flavor::C, ty);
     let vectors = load_vectors();
@@ -223,9 +221,7 @@ fn a_response_counts_for_its_own_client_only() {
     if !require_privileges("a_response_counts_for_its_own_client_only") {
         return;
     }
-    let ns = Netns::new("rmwclients").unwrap();
-    ns.set_up("lo").unwrap();
-    let ctx = Ctx::init(&ns, "lo", 34);
+    let (_ns, ctx) = lo_context("rmwclients", 34);
     let ty = "std_msgs/msg/String";
     let vectors = load_vectors();
     let strings = vectors.iter().find(|v| v.ty == ty).unwrap();
@@ -315,9 +311,7 @@ fn a_missed_deadline_reaches_its_callback_without_rmw_wait() {
     if !require_privileges("a_missed_deadline_reaches_its_callback_without_rmw_wait") {
         return;
     }
-    let ns = Netns::new("rmwdeadline").unwrap();
-    ns.set_up("lo").unwrap();
-    let ctx = Ctx::init(&ns, "lo", 35);
+    let (_ns, ctx) = lo_context("rmwdeadline", 35);
     let ts = support::type_support(Flavor::C, "std_msgs/msg/String");
     let mut q = default_qos();
     q.deadline = rmw_time_t {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use l2net::node::{Node, NodeConfig};
 use l2net_linux::link::{LinkConfig, LinuxLink};
-use l2net_linux::netns::{Netns, require_privileges};
+use l2net_linux::netns::require_privileges;
 use rmw_l2net_cpp::abi::*;
 use rmw_l2net_cpp::sys::error_state::last_error;
 use rmw_l2net_cpp::sys::exports::*;
@@ -26,9 +26,7 @@ fn endpoints_of_one_context_talk() {
     if !require_privileges("endpoints_of_one_context_talk") {
         return;
     }
-    let ns = Netns::new("rmwlocal").unwrap();
-    ns.set_up("lo").unwrap();
-    let ctx = Ctx::init(&ns, "lo", 31);
+    let (_ns, ctx) = lo_context("rmwlocal", 31);
     let ty = "std_msgs/msg/String";
     let ts = support::type_support(Flavor::C, ty);
     let vectors = load_vectors();
@@ -213,10 +211,9 @@ fn one_wait_set_spans_two_contexts() {
     if !require_privileges("one_wait_set_spans_two_contexts") {
         return;
     }
-    let ns = Netns::new("rmwlocal").unwrap();
-    ns.set_up("lo").unwrap();
-    let ca = Ctx::init(&ns, "lo", 32);
-    let cb = Ctx::init(&ns, "lo", 32);
+    let ns = lo_netns("rmwlocal");
+    let ca = Ctx::on_lo(&ns, 32);
+    let cb = Ctx::on_lo(&ns, 32);
     let ty = "std_msgs/msg/String";
     let ts = support::type_support(Flavor::C, ty);
     let vectors = load_vectors();
@@ -353,9 +350,7 @@ fn guard_conditions_wake_waits_on_a_live_context() {
     if !require_privileges("guard_conditions_wake_waits_on_a_live_context") {
         return;
     }
-    let ns = Netns::new("rmwlocal").unwrap();
-    ns.set_up("lo").unwrap();
-    let ctx = Ctx::init(&ns, "lo", 34);
+    let (_ns, ctx) = lo_context("rmwlocal", 34);
     let patience = Some(rmw_time_t { sec: 2, nsec: 0 });
     // SAFETY: the rmw call sequence on live objects; the other thread only waits on and
     // triggers handles that outlive it (joined before they are destroyed).
@@ -413,10 +408,9 @@ fn a_busy_polling_context_waits_receives_and_times_out() {
     if !require_privileges("a_busy_polling_context_waits_receives_and_times_out") {
         return;
     }
-    let ns = Netns::new("rmwbusy").unwrap();
-    ns.set_up("lo").unwrap();
+    let ns = lo_netns("rmwbusy");
     let busy = Ctx::init_with(&ns, "lo", 37, &[("RMW_L2NET_BUSY_POLL", "1")]);
-    let plain = Ctx::init(&ns, "lo", 37);
+    let plain = Ctx::on_lo(&ns, 37);
     let ty = "std_msgs/msg/String";
     let ts = support::type_support(Flavor::C, ty);
     let vectors = load_vectors();
@@ -492,10 +486,9 @@ fn an_unwatched_context_routes_its_graph_changes() {
     if !require_privileges("an_unwatched_context_routes_its_graph_changes") {
         return;
     }
-    let ns = Netns::new("rmwunwatched").unwrap();
-    ns.set_up("lo").unwrap();
-    let a = Ctx::init(&ns, "lo", 38);
-    let b = Ctx::init(&ns, "lo", 39);
+    let ns = lo_netns("rmwunwatched");
+    let a = Ctx::on_lo(&ns, 38);
+    let b = Ctx::on_lo(&ns, 39);
     // SAFETY: the rmw call sequence of rcl, on live objects.
     unsafe {
         let na = rmw_create_node(a.0, c"watched".as_ptr(), c"/".as_ptr());

@@ -325,11 +325,7 @@ fn publish_wait_take_across_namespaces() {
     if !require_privileges("publish_wait_take_across_namespaces") {
         return;
     }
-    let a = Netns::new("rmw").unwrap();
-    let b = Netns::new("rmw").unwrap();
-    let veth = VethPair::new(&a, &b).unwrap();
-    let ca = Ctx::init(&a, veth.a_name(), 17);
-    let cb = Ctx::init(&b, veth.b_name(), 17);
+    let (_a, _b, veth, ca, cb) = veth_contexts(("rmw", "rmw"), 17);
     // SAFETY: initialised contexts.
     unsafe {
         assert_eq!((*ca.0).actual_domain_id, 17);
@@ -613,11 +609,7 @@ fn cpp_publisher_reaches_c_subscription() {
     if !require_privileges("cpp_publisher_reaches_c_subscription") {
         return;
     }
-    let a = Netns::new("rmwcpp").unwrap();
-    let b = Netns::new("rmwc").unwrap();
-    let veth = VethPair::new(&a, &b).unwrap();
-    let ca = Ctx::init(&a, veth.a_name(), 20);
-    let cb = Ctx::init(&b, veth.b_name(), 20);
+    let (_a, _b, veth, ca, cb) = veth_contexts(("rmwcpp", "rmwc"), 20);
     let ty = "test_msgs/msg/BasicTypes";
     let vectors = load_vectors();
     let basic = vectors.iter().find(|v| v.ty == ty).unwrap();
@@ -714,11 +706,7 @@ fn type_hashes_decide_matching_and_reach_the_graph() {
     if !require_privileges("type_hashes_decide_matching_and_reach_the_graph") {
         return;
     }
-    let a = Netns::new("rmwha").unwrap();
-    let b = Netns::new("rmwhb").unwrap();
-    let veth = VethPair::new(&a, &b).unwrap();
-    let ca = Ctx::init(&a, veth.a_name(), 19);
-    let cb = Ctx::init(&b, veth.b_name(), 19);
+    let (_a, _b, veth, ca, cb) = veth_contexts(("rmwha", "rmwhb"), 19);
     let (ts_a, ts_b) = (with_hash(hash_a), with_hash(hash_b));
     let qos = default_qos();
     let topic = c"/hashed";
@@ -818,11 +806,7 @@ fn service_call_across_namespaces() {
     if !require_privileges("service_call_across_namespaces") {
         return;
     }
-    let a = Netns::new("rmwsrv").unwrap();
-    let b = Netns::new("rmwcli").unwrap();
-    let veth = VethPair::new(&a, &b).unwrap();
-    let ca = Ctx::init(&a, veth.a_name(), 18);
-    let cb = Ctx::init(&b, veth.b_name(), 18);
+    let (_a, _b, veth, ca, cb) = veth_contexts(("rmwsrv", "rmwcli"), 18);
     let ts = service_type_support("test_msgs/msg/BasicTypes");
     let vectors = load_vectors();
     let basic = vectors
@@ -1011,11 +995,7 @@ fn qos_events_across_namespaces() {
     if !require_privileges("qos_events_across_namespaces") {
         return;
     }
-    let a = Netns::new("rmwea").unwrap();
-    let b = Netns::new("rmweb").unwrap();
-    let veth = VethPair::new(&a, &b).unwrap();
-    let ca = Ctx::init(&a, veth.a_name(), 23);
-    let cb = Ctx::init(&b, veth.b_name(), 23);
+    let (_a, _b, veth, ca, cb) = veth_contexts(("rmwea", "rmweb"), 23);
     let ts = support::type_support(Flavor::C, "std_msgs/msg/String");
     let zero = Some(rmw_time_t { sec: 0, nsec: 0 });
     let long = Some(rmw_time_t { sec: 10, nsec: 0 });
@@ -1175,11 +1155,7 @@ fn message_lost_across_namespaces() {
     if !require_privileges("message_lost_across_namespaces") {
         return;
     }
-    let a = Netns::new("rmwla").unwrap();
-    let b = Netns::new("rmwlb").unwrap();
-    let veth = VethPair::new(&a, &b).unwrap();
-    let ca = Ctx::init(&a, veth.a_name(), 29);
-    let cb = Ctx::init(&b, veth.b_name(), 29);
+    let (a, _b, veth, ca, cb) = veth_contexts(("rmwla", "rmwlb"), 29);
     let ts = support::type_support(Flavor::C, "std_msgs/msg/String");
     let long = Some(rmw_time_t { sec: 10, nsec: 0 });
     let zero = Some(rmw_time_t { sec: 0, nsec: 0 });
@@ -1262,11 +1238,7 @@ fn liveliness_across_namespaces() {
     if !require_privileges("liveliness_across_namespaces") {
         return;
     }
-    let a = Netns::new("rmwva").unwrap();
-    let b = Netns::new("rmwvb").unwrap();
-    let veth = VethPair::new(&a, &b).unwrap();
-    let ca = Ctx::init(&a, veth.a_name(), 31);
-    let cb = Ctx::init(&b, veth.b_name(), 31);
+    let (_a, _b, veth, ca, cb) = veth_contexts(("rmwva", "rmwvb"), 31);
     let ts = support::type_support(Flavor::C, "std_msgs/msg/String");
     let long = Some(rmw_time_t { sec: 10, nsec: 0 });
     let zero = Some(rmw_time_t { sec: 0, nsec: 0 });

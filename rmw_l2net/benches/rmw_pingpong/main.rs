@@ -16,16 +16,24 @@
 //!
 //! Each measurement runs two processes, one per namespace: copies of this executable in peer
 //! mode ([`peers`]) or `ddsperf`, started with `ip netns exec`; the measuring side prints one
-//! JSON line. The Cyclone DDS parts reuse the root crate's compare benchmark (benches/compare):
-//! its CYCLONEDDS_URI pinning, ddsperf output parsing and latency statistics.
+//! JSON line. It shares the root crate's compare benchmark's code (benches/compare): the
+//! process placement (`--pin`, pin.rs), the common options, peer processes and report cells
+//! (harness.rs), the CYCLONEDDS_URI pinning and ddsperf output parsing (dds.rs) and the latency
+//! statistics (stats.rs).
 
 #[cfg(target_os = "linux")]
 #[path = "../../../benches/compare/dds.rs"]
 mod dds;
 #[cfg(target_os = "linux")]
+#[path = "../../../benches/compare/harness.rs"]
+mod harness;
+#[cfg(target_os = "linux")]
 mod orchestrate;
 #[cfg(target_os = "linux")]
 mod peers;
+#[cfg(target_os = "linux")]
+#[path = "../../../benches/compare/pin.rs"]
+mod pin;
 #[cfg(target_os = "linux")]
 #[allow(dead_code)]
 #[path = "../../../benches/compare/stats.rs"]

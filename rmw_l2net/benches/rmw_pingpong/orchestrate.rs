@@ -3,8 +3,14 @@
 //!
 //! ```text
 //! cargo bench -p rmw_l2net --bench rmw_pingpong -- [--secs S] [--sizes 64,1024] [--lib PATH]
-//!     [--baseline PATH] [--rt-qos reliable|best-effort]
+//!     [--baseline PATH] [--rt-qos reliable|best-effort] [--pin PLACEMENT]
 //! ```
+//!
+//! Placement: both processes of every measurement are pinned with `taskset` exactly as the
+//! compare benchmark pins them (benches/compare/pin.rs, the same `--pin` option and default):
+//! blocking round trips (the rmw, the Node, ddsperf) both on one CPU, busy-polling round trips
+//! (the rmw and the Node with busy polling) one CPU each, rates sender and receiver one CPU
+//! each. On a small VM the placement decides a latency cell more than the code does.
 //!
 //! `--baseline PATH` adds another build of the library (an older commit's) as a contender,
 //! measured right after the current one each time: an A/B comparison in one run.
@@ -13,22 +19,23 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use l2net_linux::netns::{Netns, VethPair};
+use rmw_l2net_cpp::config::ENV_BUSY_POLL;
 
 use crate::dds;
+use crate::harness::{
+    Common, Res, fmt_opt, ip, last_json, measure_dds_rate, measure_rate, ratio, report_rate,
+    run_fg, spawn_bg, summary_of, verdict,
+};
+use crate::pin::{Placements, cpus_for, prepare, taskset};
 use crate::stats::{Summary, json_field};
-
-type Res<T> = Result<T, String>;
 
 const ADDR_A: &str = "198.18.0.1/24"; // RFC 2544 benchmarking range, only inside our namespaces.
 const ADDR_B: &str = "198.18.0.2/24";
 /// The issue's target: an rmw round trip at most this times Cyclone DDS's.
 const TARGET_VS_DDS: f64 = 0.6;
-/// What turns the library's busy polling on (`rmw_l2net_cpp::config::ENV_BUSY_POLL`).
-const BUSY_POLL_ENV: &str = "RMW_L2NET_BUSY_POLL";
 
 struct Options {
     secs: f64,
@@ -37,37 +44,29 @@ struct Options {
     baseline: Option<PathBuf>,
     /// Round trips with reliable delivery (the default) or best effort.
     rt_reliable: bool,
+    /// Where the two processes of each kind of measurement run.
+    pin: Placements,
 }
 
-const USAGE: &str = "sudo -E cargo bench -p rmw_l2net --bench rmw_pingpong -- [--secs S] [--sizes 64,1024] [--lib PATH] [--baseline PATH] [--rt-qos reliable|best-effort]";
+const USAGE: &str = "sudo -E cargo bench -p rmw_l2net --bench rmw_pingpong -- [--secs S] \
+[--sizes 64,1024] [--lib PATH] [--baseline PATH] [--rt-qos reliable|best-effort] [--pin PLACEMENT]
+";
+
+/// Payload sizes a peer accepts: its sequence number, up to what one sample of the rmw carries here.
+const SIZES: std::ops::RangeInclusive<usize> = 8..=60_000;
 
 fn parse_options(args: &[String]) -> Res<Options> {
-    let mut secs = 3.0;
-    let mut sizes = vec![64, 1024];
+    let mut common = Common::new(&[64, 1024]);
     let mut lib = None;
     let mut baseline = None;
     let mut rt_reliable = true;
     let mut it = args.iter();
     while let Some(a) = it.next() {
+        if common.take(a, &mut it, USAGE)? {
+            continue;
+        }
         let mut val = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
         match a.as_str() {
-            "--secs" => {
-                secs = val("--secs")?
-                    .parse()
-                    .map_err(|_| "bad --secs".to_string())?;
-                if !(secs > 0.0 && secs <= 600.0) {
-                    return Err("--secs must be in (0, 600]".into());
-                }
-            }
-            "--sizes" => {
-                sizes = val("--sizes")?
-                    .split(',')
-                    .map(|s| match s.parse::<usize>() {
-                        Ok(n) if (8..=60_000).contains(&n) => Ok(n),
-                        _ => Err(format!("bad size {s:?} (8..=60000 bytes)")),
-                    })
-                    .collect::<Res<_>>()?
-            }
             "--lib" => lib = Some(PathBuf::from(val("--lib")?)),
             "--baseline" => baseline = Some(PathBuf::from(val("--baseline")?)),
             "--rt-qos" => {
@@ -81,12 +80,15 @@ fn parse_options(args: &[String]) -> Res<Options> {
                     }
                 }
             }
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown option {other:?} (usage: {USAGE})")),
+            other => return Err(format!("unknown option {other:?} (see --help)")),
         }
+    }
+    common.check()?;
+    if common.secs > 600.0 {
+        return Err("--secs must be in (0, 600]".into());
+    }
+    if let Some(s) = common.sizes.iter().find(|s| !SIZES.contains(s)) {
+        return Err(format!("bad size {s} (8..=60000 bytes)"));
     }
     let lib = match lib {
         Some(p) => p,
@@ -98,11 +100,12 @@ fn parse_options(args: &[String]) -> Res<Options> {
         }
     }
     Ok(Options {
-        secs,
-        sizes,
+        secs: common.secs,
+        sizes: common.sizes,
         lib,
         baseline,
         rt_reliable,
+        pin: common.pin,
     })
 }
 
@@ -123,18 +126,6 @@ fn built_library() -> Res<PathBuf> {
         })
 }
 
-fn ip(args: &[&str]) -> Res<()> {
-    let st = Command::new("ip")
-        .args(args)
-        .status()
-        .map_err(|e| format!("running ip (iproute2): {e}"))?;
-    if st.success() {
-        Ok(())
-    } else {
-        Err(format!("ip {} failed", args.join(" ")))
-    }
-}
-
 /// Two namespaces joined by a veth pair (removed on drop by port-linux's helpers).
 struct Wire {
     veth: VethPair,
@@ -151,14 +142,15 @@ impl Wire {
         Ok(Wire { veth })
     }
 
-    /// `program` in side a's (`a == true`) or side b's namespace, told its interface.
-    fn cmd(&self, a: bool, program: &str) -> Command {
+    /// `program` in side a's (`a == true`) or side b's namespace, told its interface, the
+    /// whole process pinned to `cpu` if given.
+    fn cmd(&self, a: bool, program: &str, cpu: Option<usize>) -> Command {
         let (ns, ifname) = if a {
             (self.veth.a_ns(), self.veth.a_name())
         } else {
             (self.veth.b_ns(), self.veth.b_name())
         };
-        let mut c = Command::new("ip");
+        let mut c = taskset("ip", cpu);
         c.args(["netns", "exec", ns.name(), program])
             .env("RMW_L2NET_INTERFACE", ifname)
             .env_remove("RMW_L2NET_CONFIG")
@@ -176,95 +168,10 @@ impl Wire {
     }
 }
 
-/// A background peer, killed on drop unless [`Bg::finish`] waited for it.
-struct Bg(Option<Child>);
-
-impl Bg {
-    /// Wait for the peer to end by itself and collect its output.
-    fn finish(mut self) -> Res<std::process::Output> {
-        let child = self.0.take().ok_or("peer already collected")?;
-        child.wait_with_output().map_err(|e| e.to_string())
-    }
-}
-
-impl Drop for Bg {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn spawn_bg(mut c: Command) -> Res<Bg> {
-    c.stdout(Stdio::null()).stderr(Stdio::inherit());
-    let child = c.spawn().map_err(|e| format!("spawn: {e}"))?;
-    std::thread::sleep(Duration::from_millis(300));
-    Ok(Bg(Some(child)))
-}
-
-fn run_fg(mut c: Command) -> Res<String> {
-    let out = c
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("spawn: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("peer exited with {}", out.status));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn last_json(out: &str) -> Res<String> {
-    out.lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .map(str::to_string)
-        .ok_or_else(|| format!("no result line in peer output: {out:?}"))
-}
-
 fn latency_from(out: &str) -> Res<(Summary, u64)> {
     let line = last_json(out)?;
-    let f = |k: &str| json_field(&line, k).unwrap_or(f64::NAN);
-    Ok((
-        Summary {
-            count: f("count") as u64,
-            p50_us: f("p50_us"),
-            p90_us: f("p90_us"),
-            p99_us: f("p99_us"),
-            p999_us: f("p999_us"),
-            max_us: f("max_us"),
-        },
-        f("lost") as u64,
-    ))
-}
-
-/// Start the receiver, run the sender to completion, then read the receiver's rate.
-fn measure_rate(mut recv: Command, send: Command) -> Res<f64> {
-    let child = Bg(Some(
-        recv.stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("spawn: {e}"))?,
-    ));
-    std::thread::sleep(Duration::from_millis(300));
-    run_fg(send)?;
-    let out = child.finish()?;
-    let line = last_json(&String::from_utf8_lossy(&out.stdout))?;
-    json_field(&line, "per_sec").ok_or_else(|| format!("no per_sec in {line}"))
-}
-
-fn measure_dds_rate(mut sub: Command, publ: Command) -> Res<f64> {
-    let child = Bg(Some(
-        sub.stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("spawn: {e}"))?,
-    ));
-    std::thread::sleep(Duration::from_millis(300));
-    run_fg(publ)?;
-    let out = child.finish()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    dds::parse_sub(&text).ok_or_else(|| format!("unparsed ddsperf sub output: {text}"))
+    let lost = json_field(&line, "lost").unwrap_or(f64::NAN);
+    Ok((summary_of(&line), lost as u64))
 }
 
 /// One contender at one payload size; `None` where it failed or does not apply.
@@ -285,8 +192,12 @@ enum Who {
     RmwBusy,
     /// The baseline build of the rmw library (`--baseline`).
     Baseline,
+    /// The same with RMW_L2NET_BUSY_POLL=1.
+    BaselineBusy,
     /// The Node API on the link `Node::open` picks.
     Node,
+    /// The same with `NodeConfig::busy_poll`: waiting threads spin on the link.
+    NodeBusy,
     /// The Node API on the mmsg backend (what the `l2net` command uses).
     NodeMmsg,
     /// Cyclone DDS's ddsperf.
@@ -299,10 +210,21 @@ impl Who {
             Who::Rmw => "rmw_l2net_cpp (rmw C API)",
             Who::RmwBusy => "rmw_l2net_cpp, RMW_L2NET_BUSY_POLL=1",
             Who::Baseline => "rmw_l2net_cpp baseline (--baseline)",
+            Who::BaselineBusy => "rmw_l2net_cpp baseline, RMW_L2NET_BUSY_POLL=1",
             Who::Node => "l2net Node API",
+            Who::NodeBusy => "l2net Node API, busy_poll",
             Who::NodeMmsg => "l2net Node API, mmsg backend",
             Who::Dds => "Cyclone DDS ddsperf",
         }
+    }
+
+    /// Whether its waiting threads spin (placed as busy-poll ping/pong).
+    fn busy(self) -> bool {
+        matches!(self, Who::RmwBusy | Who::BaselineBusy | Who::NodeBusy)
+    }
+
+    fn baseline(self) -> bool {
+        matches!(self, Who::Baseline | Who::BaselineBusy)
     }
 }
 
@@ -316,24 +238,27 @@ fn node_iface(wire: &Wire, who: Who, a: bool) -> String {
 }
 
 /// The two peer processes of contender `who` (not ddsperf): side a runs mode `modes.0` (ping,
-/// pub), side b `modes.1` (pong, sub); `libs`: the library and the baseline's.
+/// pub), side b `modes.1` (pong, sub); `libs`: the library and the baseline's; `cpus`: where
+/// sides a and b run.
 fn peers(
     wire: &Wire,
     me: &str,
     who: Who,
     modes: (&str, &str),
     libs: (&str, &str),
+    cpus: (Option<usize>, Option<usize>),
 ) -> (Command, Command) {
-    let (mut a, mut b) = (wire.cmd(true, me), wire.cmd(false, me));
+    let (mut a, mut b) = (wire.cmd(true, me, cpus.0), wire.cmd(false, me, cpus.1));
+    if who.busy() {
+        // The rmw reads it as any ROS process would; the node peers set NodeConfig::busy_poll.
+        a.env(ENV_BUSY_POLL, "1");
+        b.env(ENV_BUSY_POLL, "1");
+    }
     match who {
-        Who::Rmw | Who::RmwBusy | Who::Baseline => {
-            let l = if who == Who::Baseline { libs.1 } else { libs.0 };
+        Who::Rmw | Who::RmwBusy | Who::Baseline | Who::BaselineBusy => {
+            let l = if who.baseline() { libs.1 } else { libs.0 };
             a.args(["peer", &format!("rmw-{}", modes.0), l]);
             b.args(["peer", &format!("rmw-{}", modes.1), l]);
-            if who == Who::RmwBusy {
-                a.env(BUSY_POLL_ENV, "1");
-                b.env(BUSY_POLL_ENV, "1");
-            }
         }
         _ => {
             a.args([
@@ -377,12 +302,14 @@ pub fn run(args: &[String]) -> Res<()> {
         Who::Rmw,
         Who::Baseline,
         Who::RmwBusy,
+        Who::BaselineBusy,
         Who::Node,
+        Who::NodeBusy,
         Who::NodeMmsg,
         Who::Dds,
     ]
     .into_iter()
-    .filter(|w| *w != Who::Baseline || o.baseline.is_some())
+    .filter(|w| !w.baseline() || o.baseline.is_some())
     .collect();
     let dds_i = who.len() - 1;
     let have_dds = Command::new("ddsperf").arg("help").output().is_ok();
@@ -392,6 +319,10 @@ pub fn run(args: &[String]) -> Res<()> {
              (install it with `apt-get install cyclonedds-tools`)"
         );
     }
+    let load_before = load_average();
+    let (cpus, placement) = prepare(&o.pin, "rmw_pingpong")?;
+    let lat_cpus = |w: Who| cpus_for(if w.busy() { o.pin.busy } else { o.pin.block }, &cpus);
+    let rate_cpus = cpus_for(o.pin.rate, &cpus);
     let wire = Wire::create()?;
     let secs = format!("{}", o.secs);
     let dir = std::env::temp_dir();
@@ -417,10 +348,11 @@ pub fn run(args: &[String]) -> Res<()> {
         };
         for i in 0..dds_i {
             let libs = (lib.as_str(), base.as_str());
-            let (mut ping, mut pong) = peers(&wire, &me, who[i], ("ping", "pong"), libs);
+            let (mut ping, mut pong) =
+                peers(&wire, &me, who[i], ("ping", "pong"), libs, lat_cpus(who[i]));
             pong.arg(rt_q);
             ping.args([size_s.as_str(), secs.as_str(), rt_q]);
-            let _p = spawn_bg(pong)?;
+            let _p = spawn_bg(pong, true)?;
             let r = run_fg(ping).and_then(|o| latency_from(&o));
             report(who[i].name(), &r);
             if let Ok((s, lost)) = r {
@@ -433,7 +365,8 @@ pub fn run(args: &[String]) -> Res<()> {
             let q = if reliable { "reliable" } else { "best-effort" };
             for i in 0..dds_i {
                 let libs = (lib.as_str(), base.as_str());
-                let (mut publ, mut sub) = peers(&wire, &me, who[i], ("pub", "sub"), libs);
+                let (mut publ, mut sub) =
+                    peers(&wire, &me, who[i], ("pub", "sub"), libs, rate_cpus);
                 sub.args([secs.as_str(), q]);
                 publ.args([size_s.as_str(), secs.as_str(), q]);
                 let r = measure_rate(sub, publ);
@@ -451,9 +384,10 @@ pub fn run(args: &[String]) -> Res<()> {
         if have_dds {
             let d = format!("{}", o.secs.ceil() as u64 + 1);
             let ds = dds::size_arg(size).to_string();
-            let mut pong = wire.cmd(false, "ddsperf");
+            let (ca, cb) = lat_cpus(Who::Dds);
+            let mut pong = wire.cmd(false, "ddsperf", cb);
             pong.env("CYCLONEDDS_URI", uri(&cfg_b));
-            let mut ping = wire.cmd(true, "ddsperf");
+            let mut ping = wire.cmd(true, "ddsperf", ca);
             ping.env("CYCLONEDDS_URI", uri(&cfg_a));
             if !o.rt_reliable {
                 pong.arg("-u");
@@ -461,7 +395,7 @@ pub fn run(args: &[String]) -> Res<()> {
             }
             pong.args(["-D", &format!("{}", o.secs.ceil() as u64 + 4), "pong"]);
             ping.args(["-D", &d, "ping", "size", &ds]);
-            let p = spawn_bg(pong)?;
+            let p = spawn_bg(pong, true)?;
             let r = run_fg(ping)
                 .and_then(|o| dds::parse_ping(&o).ok_or_else(|| format!("unparsed: {o}")));
             let r = r.map(|s| (s, 0));
@@ -469,9 +403,9 @@ pub fn run(args: &[String]) -> Res<()> {
             rows[dds_i].lat = r.ok().map(|x| x.0);
             drop(p);
             for reliable in [false, true] {
-                let mut sub = wire.cmd(false, "ddsperf");
+                let mut sub = wire.cmd(false, "ddsperf", rate_cpus.1);
                 sub.env("CYCLONEDDS_URI", uri(&cfg_b));
-                let mut publ = wire.cmd(true, "ddsperf");
+                let mut publ = wire.cmd(true, "ddsperf", rate_cpus.0);
                 publ.env("CYCLONEDDS_URI", uri(&cfg_a));
                 if !reliable {
                     sub.arg("-u");
@@ -495,7 +429,11 @@ pub fn run(args: &[String]) -> Res<()> {
     drop(wire);
     let _ = std::fs::remove_file(&cfg_a);
     let _ = std::fs::remove_file(&cfg_b);
-    print!("{}", render(&table, &who, &o));
+    let load = Load {
+        before: load_before,
+        after: load_average(),
+    };
+    print!("{}", render(&table, &who, &o, &placement, &load));
     Ok(())
 }
 
@@ -506,27 +444,6 @@ fn report(what: &str, r: &Res<(Summary, u64)>) {
             s.p50_us, s.p99_us, s.p999_us, s.count
         ),
         Err(e) => eprintln!("  {what} ping: FAILED: {e}"),
-    }
-}
-
-fn report_rate(what: &str, q: &str, r: &Res<f64>) {
-    match r {
-        Ok(v) => eprintln!("  {what} ({q}): {v:.0} delivered/s"),
-        Err(e) => eprintln!("  {what} ({q}) rate: FAILED: {e}"),
-    }
-}
-
-fn fmt_opt(v: Option<f64>, digits: usize) -> String {
-    match v {
-        Some(x) if x.is_finite() => format!("{x:.digits$}"),
-        _ => "n/a".into(),
-    }
-}
-
-fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) if a.is_finite() && b.is_finite() && b > 0.0 => Some(a / b),
-        _ => None,
     }
 }
 
@@ -567,7 +484,7 @@ fn target_vs_dds(r: &Row, dds: &Row) -> String {
     match ratio(r.lat.map(|x| x.p50_us), dds.lat.map(|x| x.p50_us)) {
         Some(v) => format!(
             "RT p50 <= {TARGET_VS_DDS}x Cyclone: {}",
-            if v <= TARGET_VS_DDS { "met" } else { "MISSED" }
+            verdict(v <= TARGET_VS_DDS)
         ),
         None => format!("RT p50 <= {TARGET_VS_DDS}x Cyclone: not measured"),
     }
@@ -595,13 +512,31 @@ fn ratio_row(
     );
 }
 
-fn render(table: &[(usize, Vec<Row>)], who: &[Who], o: &Options) -> String {
+/// The load average (1, 5, 15 minutes) before and after the run.
+struct Load {
+    before: String,
+    after: String,
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn render(
+    table: &[(usize, Vec<Row>)],
+    who: &[Who],
+    o: &Options,
+    placement: &str,
+    load: &Load,
+) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
         "\n### rmw_l2net: round trip and delivered messages per second\n\n{}; {} s per \
          measurement; round trips {}; one veth pair between two namespaces; library {}{}; load \
-         average {}\n",
+         average {} before, {} after\n\nPlacement: {placement}.\n",
         machine(),
         o.secs,
         if o.rt_reliable {
@@ -613,9 +548,8 @@ fn render(table: &[(usize, Vec<Row>)], who: &[Who], o: &Options) -> String {
         o.baseline
             .as_ref()
             .map_or(String::new(), |b| format!(", baseline {}", b.display())),
-        std::fs::read_to_string("/proc/loadavg")
-            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-            .unwrap_or_else(|_| "unknown".into())
+        load.before,
+        load.after,
     );
     let _ = writeln!(
         s,
@@ -642,24 +576,37 @@ fn render(table: &[(usize, Vec<Row>)], who: &[Who], o: &Options) -> String {
     );
     let _ = writeln!(
         s,
-        "| payload | vs | RT p50 | RT p99 | RT p99.9 | rate best effort | rate reliable | target |"
+        "| payload | rmw / alternative | RT p50 | RT p99 | RT p99.9 | rate best effort | rate reliable | target |"
     );
     let _ = writeln!(s, "|---:|---|---:|---:|---:|---:|---:|---|");
+    // The blocking rmw against the blocking contenders, the busy-polling rmw against the
+    // busy-polling ones; both against Cyclone DDS (which has no busy-poll mode), with the target.
+    let pos = |w: Who| who.iter().position(|x| *x == w);
+    let pairs = [
+        (Who::Rmw, Who::Baseline),
+        (Who::Rmw, Who::Node),
+        (Who::Rmw, Who::NodeMmsg),
+        (Who::Rmw, Who::Dds),
+        (Who::RmwBusy, Who::BaselineBusy),
+        (Who::RmwBusy, Who::NodeBusy),
+        (Who::RmwBusy, Who::Dds),
+    ];
     for (size, rows) in table {
-        for (i, w) in who.iter().enumerate().skip(1) {
-            let target = (*w == Who::Dds).then(|| target_vs_dds(&rows[0], &rows[i]));
-            ratio_row(&mut s, *size, w.name(), &rows[0], &rows[i], target);
-        }
-    }
-    // The busy-polling contender against Cyclone DDS, with the same target.
-    if let (Some(b), Some(d)) = (
-        who.iter().position(|w| *w == Who::RmwBusy),
-        who.iter().position(|w| *w == Who::Dds),
-    ) {
-        let name = format!("{} (busy-poll rmw / Cyclone)", Who::Dds.name());
-        for (size, rows) in table {
-            let target = target_vs_dds(&rows[b], &rows[d]);
-            ratio_row(&mut s, *size, &name, &rows[b], &rows[d], Some(target));
+        for (r, other) in pairs {
+            let (Some(ri), Some(oi)) = (pos(r), pos(other)) else {
+                continue;
+            };
+            let target = (other == Who::Dds).then(|| target_vs_dds(&rows[ri], &rows[oi]));
+            let name = format!(
+                "{} / {}",
+                if r == Who::Rmw {
+                    "blocking"
+                } else {
+                    "busy-poll"
+                },
+                other.name()
+            );
+            ratio_row(&mut s, *size, &name, &rows[ri], &rows[oi], target);
         }
     }
     let _ = writeln!(

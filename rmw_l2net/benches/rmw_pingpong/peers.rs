@@ -8,7 +8,8 @@
 //! peer rmw-sub LIB SECS QOS            peer node-sub IFACE SECS QOS
 //! ```
 //!
-//! A node peer's IFACE may name a port-linux backend: `veth0@mmsg`.
+//! A node peer's IFACE may name a port-linux backend: `veth0@mmsg`; RMW_L2NET_BUSY_POLL=1 in
+//! its environment turns its busy polling on, as it does the rmw's.
 //!
 //! QOS is `reliable` (ROS's default profile: reliable, volatile, keep last 10) or `best-effort`
 //! (the same with best-effort delivery). The rmw peers find their interface in
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use l2net::node::{HistoryKind, HostLink, Node, NodeConfig, Qos, Reliability};
 use l2net_linux::link::{Backend, LinkConfig, LinuxLink};
 
+use crate::harness::{arg, num};
 use crate::stats::{Latencies, cpu_time};
 use crate::sys::{self, Session};
 
@@ -39,17 +41,6 @@ const MATCH_TIMEOUT: Duration = Duration::from_secs(15);
 const WARMUP_ROUND_TRIPS: u32 = 200;
 /// Every sample carries a sequence number in its first 8 bytes.
 const MIN_PAYLOAD: usize = 8;
-
-fn arg<'a>(args: &'a [String], i: usize, what: &str) -> Res<&'a str> {
-    args.get(i)
-        .map(String::as_str)
-        .ok_or_else(|| format!("missing argument: {what}"))
-}
-
-fn num<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> Res<T> {
-    let s = arg(args, i, what)?;
-    s.parse().map_err(|_| format!("bad {what}: {s:?}"))
-}
 
 fn reliable(args: &[String], i: usize) -> Res<bool> {
     match arg(args, i, "QOS")? {
@@ -311,8 +302,13 @@ fn node_qos(reliable: bool) -> Qos {
 
 /// `IFACE` is an interface name, opened with `Node::open` (the link's default backend, as the
 /// middleware opens it), or `NAME@BACKEND` (e.g. `eth0@mmsg`) for another port-linux backend.
+///
+/// With RMW_L2NET_BUSY_POLL=1 in the environment (what turns the rmw's busy polling on) the
+/// node busy-polls too (`NodeConfig::busy_poll`).
 fn open_node(iface: &str, name: &str) -> Res<Node<HostLink>> {
-    let config = NodeConfig::new(DOMAIN, name);
+    let mut config = NodeConfig::new(DOMAIN, name);
+    config.busy_poll =
+        std::env::var_os(rmw_l2net_cpp::config::ENV_BUSY_POLL).is_some_and(|v| v == "1");
     let Some((ifname, backend)) = iface.split_once('@') else {
         return Node::open(iface, config).map_err(|e| format!("Node::open({iface}): {e}"));
     };

@@ -242,6 +242,38 @@ pub unsafe fn serialize_into(
     Ok(w.pos())
 }
 
+/// Writes the CDR stream of the message at `msg` into `buf` from byte `at` on, growing `buf`
+/// when it is too short; returns the bytes written. A buffer kept from message to message is
+/// long enough from the second message of a size on: then the message is walked once, not
+/// once to size it and once to write it.
+///
+/// # Safety
+/// As [`serialized_size`].
+pub unsafe fn serialize_into_vec(
+    tables: MessageTables<'_>,
+    msg: *const c_void,
+    buf: &mut Vec<u8>,
+    at: usize,
+) -> Result<usize, CdrError> {
+    if let Some(room) = buf.get_mut(at..) {
+        // SAFETY: forwarded from the caller.
+        match unsafe { serialize_into(tables, msg, room) } {
+            // Too short: size it, then write it (every other error is the message's own,
+            // and sizing would find it too).
+            Err(CdrError::Overflow) => {}
+            r => return r,
+        }
+    }
+    // SAFETY: forwarded from the caller.
+    let size = unsafe { serialized_size(tables, msg) }?;
+    let total = at.checked_add(size).ok_or(CdrError::Overflow)?;
+    if buf.len() < total {
+        buf.resize(total, 0);
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { serialize_into(tables, msg, &mut buf[at..total]) }
+}
+
 /// # Safety
 /// As [`serialized_size`].
 unsafe fn serialize_to<S: Sink>(

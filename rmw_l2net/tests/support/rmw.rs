@@ -1,12 +1,12 @@
-//! What the rmw C API tests share: init options and contexts in a test's namespace, ROS's
-//! default QoS profile, polling with a deadline, `rmw_wait` on any mix of entries, matched
+//! What the rmw C API tests share: init options and contexts in a test's namespace (on its
+//! `lo`, or on the two ends of a veth pair between two namespaces), ROS's default QoS profile, polling with a deadline, `rmw_wait` on any mix of entries, matched
 //! event statuses, a service type support from the fixture's messages.
 
 use std::ffi::c_void;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use l2net_linux::netns::Netns;
+use l2net_linux::netns::{Netns, VethPair};
 use rmw_l2net_cpp::abi::*;
 use rmw_l2net_cpp::sys::error_state::last_error;
 use rmw_l2net_cpp::sys::exports::*;
@@ -72,6 +72,11 @@ pub struct Ctx(pub *mut rmw_context_t);
 unsafe impl Send for Ctx {}
 
 impl Ctx {
+    /// A context on `lo` in `ns` (see [`lo_netns`]).
+    pub fn on_lo(ns: &Netns, domain: usize) -> Ctx {
+        Ctx::init(ns, "lo", domain)
+    }
+
     pub fn init(ns: &Netns, iface: &str, domain: usize) -> Ctx {
         Ctx::init_with(ns, iface, domain, &[])
     }
@@ -122,6 +127,35 @@ impl Drop for Ctx {
             drop(Box::from_raw(self.0));
         }
     }
+}
+
+/// A namespace of the test's own (named from `prefix`, the process id and a counter; removed
+/// on drop) with `lo` up: where contexts that talk over loopback run.
+pub fn lo_netns(prefix: &str) -> Netns {
+    let ns = Netns::new(prefix).unwrap();
+    ns.set_up("lo").unwrap();
+    ns
+}
+
+/// One context on `lo` in a namespace of its own ([`lo_netns`]). Bind both, namespace first
+/// (`let (_ns, ctx) = ...`): the context then shuts down before the namespace goes.
+pub fn lo_context(prefix: &str, domain: usize) -> (Netns, Ctx) {
+    let ns = lo_netns(prefix);
+    let ctx = Ctx::on_lo(&ns, domain);
+    (ns, ctx)
+}
+
+/// Two namespaces (named from `prefixes`) joined by a veth pair, and a context of `domain` on
+/// each end: a in the first, b in the second. Bind them in this order
+/// (`let (a, _b, veth, ca, cb) = ...`): the contexts then shut down before the pair and the
+/// namespaces go.
+pub fn veth_contexts(prefixes: (&str, &str), domain: usize) -> (Netns, Netns, VethPair, Ctx, Ctx) {
+    let a = Netns::new(prefixes.0).unwrap();
+    let b = Netns::new(prefixes.1).unwrap();
+    let veth = VethPair::new(&a, &b).unwrap();
+    let ca = Ctx::init(&a, veth.a_name(), domain);
+    let cb = Ctx::init(&b, veth.b_name(), domain);
+    (a, b, veth, ca, cb)
 }
 
 /// ROS's default profile: reliable, volatile, keep last 10.

@@ -725,24 +725,15 @@ pub unsafe extern "C" fn rmw_publish(
         check_null!(ros_message);
         let mut buf = lock(&pi.scratch);
         // SAFETY: the message is of the publisher's type (caller's contract).
-        let size = match unsafe { introspection::serialized_size(pi.tables, ros_message) } {
-            Ok(s) => s,
-            Err(e) => {
-                error!("rmw_publish: {e}");
-                return cdr_ret(e);
-            }
-        };
-        if buf.len() < size {
-            buf.resize(size, 0);
-        }
-        // SAFETY: as above.
-        let n = match unsafe { introspection::serialize_into(pi.tables, ros_message, &mut buf) } {
-            Ok(n) => n,
-            Err(e) => {
-                error!("rmw_publish: {e}");
-                return cdr_ret(e);
-            }
-        };
+        let n =
+            match unsafe { introspection::serialize_into_vec(pi.tables, ros_message, &mut buf, 0) }
+            {
+                Ok(n) => n,
+                Err(e) => {
+                    error!("rmw_publish: {e}");
+                    return cdr_ret(e);
+                }
+            };
         publish_bytes(pi, &buf[..n], "rmw_publish")
     })
 }
@@ -1910,6 +1901,21 @@ pub unsafe extern "C" fn rmw_take_sequence(
 /// conditions alone wait there).
 struct WaitSetImpl {
     hub: Option<Arc<Hub>>,
+    /// What each `rmw_wait` on this wait set fills, kept so that a wait allocates nothing
+    /// once the buffers have grown to the set's size.
+    scratch: Mutex<WaitScratch>,
+}
+
+/// The working buffers of one `rmw_wait` (emptied of its handles when it returns).
+#[derive(Default)]
+struct WaitScratch {
+    /// Readiness of the subscriptions, guard conditions, services, clients and events, in
+    /// that order.
+    ready: Vec<bool>,
+    /// The contexts of the entries and of the wait set, each once.
+    hubs: Vec<Arc<Hub>>,
+    /// Their nodes that can still be waited on.
+    nodes: Vec<NodeWaker<Link>>,
 }
 
 /// # Safety
@@ -1928,7 +1934,10 @@ pub unsafe extern "C" fn rmw_create_wait_set(
         check_ours!("context", c.implementation_identifier, null);
         // SAFETY: an rmw context of ours, initialised or zero (then impl_ is null).
         let hub = unsafe { context_state(c) }.map(|ctx| Arc::clone(ctx.hub()));
-        let data = Box::into_raw(Box::new(WaitSetImpl { hub }));
+        let data = Box::into_raw(Box::new(WaitSetImpl {
+            hub,
+            scratch: Mutex::default(),
+        }));
         Box::into_raw(Box::new(rmw_wait_set_t {
             implementation_identifier: IDENTIFIER.as_ptr(),
             guard_conditions: core::ptr::null_mut(),
@@ -2009,196 +2018,239 @@ pub unsafe extern "C" fn rmw_wait(
         };
         // SAFETY: null or a valid time (caller's contract).
         let timeout = unsafe { wait_timeout.as_ref() }.map(|t| rmw_duration(*t));
-        let start = Instant::now();
-        let deadline = timeout.and_then(|t| start.checked_add(t));
+        // The clock is read only for a wait with a timeout (it is slow on some VMs).
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let forever = timeout.is_none() || deadline.is_none();
-        let mut sub_ready = vec![false; subs.len()];
-        let mut gc_ready = vec![false; gcs.len()];
-        let mut srv_ready = vec![false; srvs.len()];
-        let mut cli_ready = vec![false; clis.len()];
-        let mut ev_ready = vec![false; evs.len()];
-        // The contexts of the entries (and of the wait set): the thread waits on their nodes.
-        let mut hubs: Vec<&Arc<Hub>> = Vec::new();
-        {
-            fn push<'a>(hubs: &mut Vec<&'a Arc<Hub>>, h: &'a Arc<Hub>) {
-                if !hubs.iter().any(|x| Arc::ptr_eq(x, h)) {
-                    hubs.push(h);
-                }
+        // SAFETY: our wait set's data is null or its WaitSetImpl.
+        let ws = unsafe { (*wait_set).data.cast::<WaitSetImpl>().as_ref() };
+        // The wait set's buffers; fresh ones should another thread be waiting on the same
+        // set (which the rmw API does not allow) or the set have no data.
+        let mut fresh = WaitScratch::default();
+        let mut kept = ws.and_then(|w| match w.scratch.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        });
+        let scratch = kept.as_deref_mut().unwrap_or(&mut fresh);
+        // SAFETY: the entries are as wait_on requires (caller's contract).
+        let ret = unsafe { wait_on(scratch, ws, (subs, gcs, srvs, clis, evs), deadline, forever) };
+        // Keep the buffers, not the handles.
+        scratch.hubs.clear();
+        scratch.nodes.clear();
+        ret
+    })
+}
+
+/// The entry arrays of one `rmw_wait`: subscriptions, guard conditions, services, clients,
+/// events.
+type WaitEntries<'a> = (
+    &'a mut [*mut c_void],
+    &'a mut [*mut c_void],
+    &'a mut [*mut c_void],
+    &'a mut [*mut c_void],
+    &'a mut [*mut c_void],
+);
+
+/// `rmw_wait`'s work, in the buffers of `scratch`.
+///
+/// # Safety
+/// As `rmw_wait`: the entries are null or the data of live handles of ours (the
+/// `rmw_event_t` itself for events).
+unsafe fn wait_on(
+    scratch: &mut WaitScratch,
+    ws: Option<&WaitSetImpl>,
+    (subs, gcs, srvs, clis, evs): WaitEntries<'_>,
+    deadline: Option<Instant>,
+    forever: bool,
+) -> rmw_ret_t {
+    let WaitScratch { ready, hubs, nodes } = scratch;
+    ready.clear();
+    ready.resize(
+        subs.len() + gcs.len() + srvs.len() + clis.len() + evs.len(),
+        false,
+    );
+    let (sub_ready, rest) = ready.split_at_mut(subs.len());
+    let (gc_ready, rest) = rest.split_at_mut(gcs.len());
+    let (srv_ready, rest) = rest.split_at_mut(srvs.len());
+    let (cli_ready, ev_ready) = rest.split_at_mut(clis.len());
+    // The contexts of the entries (and of the wait set): the thread waits on their nodes.
+    hubs.clear();
+    {
+        let mut add = |h: &Arc<Hub>| {
+            if !hubs.iter().any(|x| Arc::ptr_eq(x, h)) {
+                hubs.push(Arc::clone(h));
             }
-            let mut add = |h| push(&mut hubs, h);
-            // SAFETY: our wait set's data is null or its WaitSetImpl.
-            if let Some(ws) = unsafe { (*wait_set).data.cast::<WaitSetImpl>().as_ref() }
-                && let Some(h) = &ws.hub
+        };
+        if let Some(h) = ws.and_then(|w| w.hub.as_ref()) {
+            add(h);
+        }
+        // SAFETY (all four): entries are null or the data of our live handles (the
+        // rmw_event_t itself for events), alive for the whole call.
+        for e in subs.iter() {
+            if let Some(si) = unsafe { e.cast::<SubImpl>().as_ref() } {
+                add(si.queue.hub());
+            }
+        }
+        for e in srvs.iter() {
+            if let Some(si) = unsafe { e.cast::<ServiceImpl>().as_ref() } {
+                add(si.requests.hub());
+            }
+        }
+        for e in clis.iter() {
+            if let Some(ci) = unsafe { e.cast::<ClientImpl>().as_ref() } {
+                add(ci.replies.hub());
+            }
+        }
+        for e in evs.iter() {
+            if let Some(h) =
+                unsafe { e.cast::<rmw_event_t>().as_ref() }.and_then(|e| unsafe { event_hub(e) })
             {
                 add(h);
             }
-            // SAFETY (all four): entries are null or the data of our live handles (the
-            // rmw_event_t itself for events), alive for the whole call.
-            for e in subs.iter() {
-                if let Some(si) = unsafe { e.cast::<SubImpl>().as_ref() } {
-                    add(si.queue.hub());
+        }
+    }
+    let hubs: &[Arc<Hub>] = hubs;
+    let mut failed = None;
+    // Looks at every entry (after routing the contexts' events); true when one is ready
+    // or looking failed (`failed` says how).
+    let mut check = || {
+        for h in hubs {
+            h.pump();
+        }
+        let mut any = false;
+        for (entry, ready) in subs.iter().zip(sub_ready.iter_mut()) {
+            // SAFETY: entries are null or the data of our live subscriptions.
+            let Some(si) = (unsafe { entry.cast::<SubImpl>().as_ref() }) else {
+                continue;
+            };
+            match si.queue.ready() {
+                Ok(r) => *ready = r,
+                Err(e) => {
+                    failed = Some(format!("subscription on {:?}: {e}", si.topic));
+                    return true;
                 }
             }
-            for e in srvs.iter() {
-                if let Some(si) = unsafe { e.cast::<ServiceImpl>().as_ref() } {
-                    add(si.requests.hub());
+            any |= *ready;
+        }
+        for (entry, ready) in srvs.iter().zip(srv_ready.iter_mut()) {
+            // SAFETY: entries are null or the data of our live services.
+            let Some(si) = (unsafe { entry.cast::<ServiceImpl>().as_ref() }) else {
+                continue;
+            };
+            match si.requests.ready() {
+                Ok(r) => *ready = r,
+                Err(e) => {
+                    failed = Some(format!("service {:?}: {e}", si.name));
+                    return true;
                 }
             }
-            for e in clis.iter() {
-                if let Some(ci) = unsafe { e.cast::<ClientImpl>().as_ref() } {
-                    add(ci.replies.hub());
+            any |= *ready;
+        }
+        for (entry, ready) in clis.iter().zip(cli_ready.iter_mut()) {
+            // SAFETY: entries are null or the data of our live clients.
+            let Some(ci) = (unsafe { entry.cast::<ClientImpl>().as_ref() }) else {
+                continue;
+            };
+            match ci.replies.ready() {
+                Ok(r) => *ready = r,
+                Err(e) => {
+                    failed = Some(format!("client of {:?}: {e}", ci.name));
+                    return true;
                 }
             }
-            for e in evs.iter() {
-                if let Some(h) = unsafe { e.cast::<rmw_event_t>().as_ref() }
-                    .and_then(|e| unsafe { event_hub(e) })
-                {
-                    add(h);
-                }
+            any |= *ready;
+        }
+        for (entry, ready) in evs.iter().zip(ev_ready.iter_mut()) {
+            // SAFETY: entries are null or our live rmw_event_t (rcl passes the handles).
+            let Some(e) = (unsafe { entry.cast::<rmw_event_t>().as_ref() }) else {
+                continue;
+            };
+            // SAFETY: an event of ours whose endpoint is alive (caller's contract).
+            if let Some(source) = unsafe { event_source(e) } {
+                *ready = source.pending();
+                any |= *ready;
             }
         }
-        let mut failed = None;
-        // Looks at every entry (after routing the contexts' events); true when one is ready
-        // or looking failed (`failed` says how).
-        let mut check = || {
-            for h in &hubs {
-                h.pump();
-            }
-            let mut any = false;
-            for (entry, ready) in subs.iter().zip(sub_ready.iter_mut()) {
-                // SAFETY: entries are null or the data of our live subscriptions.
-                let Some(si) = (unsafe { entry.cast::<SubImpl>().as_ref() }) else {
-                    continue;
-                };
-                match si.queue.ready() {
-                    Ok(r) => *ready = r,
-                    Err(e) => {
-                        failed = Some(format!("subscription on {:?}: {e}", si.topic));
-                        return true;
-                    }
-                }
+        for (entry, ready) in gcs.iter().zip(gc_ready.iter_mut()) {
+            // SAFETY: entries are null or the data of our live guard conditions.
+            if let Some(g) = unsafe { entry.cast::<GuardCondition>().as_ref() } {
+                *ready = g.is_triggered();
                 any |= *ready;
             }
-            for (entry, ready) in srvs.iter().zip(srv_ready.iter_mut()) {
-                // SAFETY: entries are null or the data of our live services.
-                let Some(si) = (unsafe { entry.cast::<ServiceImpl>().as_ref() }) else {
-                    continue;
-                };
-                match si.requests.ready() {
-                    Ok(r) => *ready = r,
-                    Err(e) => {
-                        failed = Some(format!("service {:?}: {e}", si.name));
-                        return true;
-                    }
-                }
-                any |= *ready;
-            }
-            for (entry, ready) in clis.iter().zip(cli_ready.iter_mut()) {
-                // SAFETY: entries are null or the data of our live clients.
-                let Some(ci) = (unsafe { entry.cast::<ClientImpl>().as_ref() }) else {
-                    continue;
-                };
-                match ci.replies.ready() {
-                    Ok(r) => *ready = r,
-                    Err(e) => {
-                        failed = Some(format!("client of {:?}: {e}", ci.name));
-                        return true;
-                    }
-                }
-                any |= *ready;
-            }
-            for (entry, ready) in evs.iter().zip(ev_ready.iter_mut()) {
-                // SAFETY: entries are null or our live rmw_event_t (rcl passes the handles).
-                let Some(e) = (unsafe { entry.cast::<rmw_event_t>().as_ref() }) else {
-                    continue;
-                };
-                // SAFETY: an event of ours whose endpoint is alive (caller's contract).
-                if let Some(source) = unsafe { event_source(e) } {
-                    *ready = source.pending();
-                    any |= *ready;
-                }
-            }
-            for (entry, ready) in gcs.iter().zip(gc_ready.iter_mut()) {
-                // SAFETY: entries are null or the data of our live guard conditions.
-                if let Some(g) = unsafe { entry.cast::<GuardCondition>().as_ref() } {
-                    *ready = g.is_triggered();
-                    any |= *ready;
-                }
-            }
-            any
-        };
-        let deadline = if forever { None } else { deadline };
-        // This thread routes the contexts' events while it waits: their background threads
-        // stand back.
-        let _in_wait: Vec<_> = hubs.iter().map(|h| h.enter_wait()).collect();
-        let any = loop {
-            let nodes: Vec<NodeWaker<Link>> = hubs
-                .iter()
+        }
+        any
+    };
+    let deadline = if forever { None } else { deadline };
+    // This thread routes the contexts' events while it waits: their background threads
+    // stand back.
+    let _in_wait = Hub::enter_wait(hubs);
+    let any = loop {
+        nodes.clear();
+        nodes.extend(
+            hubs.iter()
                 .filter(|h| h.link_error().is_none())
                 .map(|h| h.waker())
                 .filter(|w| !w.is_closed())
-                .cloned()
-                .collect();
-            if nodes.is_empty() {
-                // Every context is shut down (or its link failed): wait for guard conditions
-                // alone.
-                let seen = WAKER.generation();
-                if check() {
-                    break true;
-                }
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    break false;
-                }
-                WAKER.wait(seen, deadline);
-                continue;
+                .cloned(),
+        );
+        if nodes.is_empty() {
+            // Every context is shut down (or its link failed): wait for guard conditions
+            // alone.
+            let seen = WAKER.generation();
+            if check() {
+                break true;
             }
-            match NodeWaker::wait_any(&nodes, &mut check, deadline) {
-                Ok(()) => break true,
-                Err(NodeError::Timeout) => break false,
-                // A context shut down meanwhile: wait on the others.
-                Err(NodeError::Closed) => {}
-                // A link failed for good: its context's endpoints and publishing report it
-                // from now on; the wait goes on without that node (guard conditions, other
-                // contexts).
-                Err(NodeError::Link(_))
-                    if hubs.iter().fold(false, |f, h| h.pump_and_check() | f) => {}
-                Err(e) => {
-                    error!("rmw_wait: {e}");
-                    return RMW_RET_ERROR;
-                }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break false;
             }
-        };
-        if let Some(e) = failed {
-            error!("rmw_wait: {e}");
-            return RMW_RET_ERROR;
+            WAKER.wait(seen, deadline);
+            continue;
         }
-        for (entry, ready) in subs.iter_mut().zip(&sub_ready) {
-            if !ready {
-                *entry = core::ptr::null_mut();
+        match NodeWaker::wait_any(nodes, &mut check, deadline) {
+            Ok(()) => break true,
+            Err(NodeError::Timeout) => break false,
+            // A context shut down meanwhile: wait on the others.
+            Err(NodeError::Closed) => {}
+            // A link failed for good: its context's endpoints and publishing report it
+            // from now on; the wait goes on without that node (guard conditions, other
+            // contexts).
+            Err(NodeError::Link(_)) if hubs.iter().fold(false, |f, h| h.pump_and_check() | f) => {}
+            Err(e) => {
+                error!("rmw_wait: {e}");
+                return RMW_RET_ERROR;
             }
         }
-        for (entry, ready) in gcs.iter_mut().zip(&gc_ready) {
-            if *ready {
-                // SAFETY: as above; a ready entry is non-null.
-                if let Some(g) = unsafe { entry.cast::<GuardCondition>().as_ref() } {
-                    g.take();
-                }
-            } else {
-                *entry = core::ptr::null_mut();
-            }
+    };
+    if let Some(e) = failed {
+        error!("rmw_wait: {e}");
+        return RMW_RET_ERROR;
+    }
+    for (entry, ready) in subs.iter_mut().zip(sub_ready.iter()) {
+        if !ready {
+            *entry = core::ptr::null_mut();
         }
-        for (entry, ready) in srvs
-            .iter_mut()
-            .zip(&srv_ready)
-            .chain(clis.iter_mut().zip(&cli_ready))
-            .chain(evs.iter_mut().zip(&ev_ready))
-        {
-            if !ready {
-                *entry = core::ptr::null_mut();
+    }
+    for (entry, ready) in gcs.iter_mut().zip(gc_ready.iter()) {
+        if *ready {
+            // SAFETY: as above; a ready entry is non-null.
+            if let Some(g) = unsafe { entry.cast::<GuardCondition>().as_ref() } {
+                g.take();
             }
+        } else {
+            *entry = core::ptr::null_mut();
         }
-        if any { RMW_RET_OK } else { RMW_RET_TIMEOUT }
-    })
+    }
+    for (entry, ready) in srvs
+        .iter_mut()
+        .zip(srv_ready.iter())
+        .chain(clis.iter_mut().zip(cli_ready.iter()))
+        .chain(evs.iter_mut().zip(ev_ready.iter()))
+    {
+        if !ready {
+            *entry = core::ptr::null_mut();
+        }
+    }
+    if any { RMW_RET_OK } else { RMW_RET_TIMEOUT }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2276,14 +2328,8 @@ unsafe fn serialize_with_header(
     buf: &mut Vec<u8>,
 ) -> Result<usize, CdrError> {
     // SAFETY: forwarded from the caller.
-    let size = unsafe { introspection::serialized_size(tables, msg) }?;
-    let total = SERVICE_HEADER + size;
-    if buf.len() < total {
-        buf.resize(total, 0);
-    }
+    let n = unsafe { introspection::serialize_into_vec(tables, msg, buf, SERVICE_HEADER) }?;
     buf[..SERVICE_HEADER].copy_from_slice(header);
-    // SAFETY: forwarded from the caller.
-    let n = unsafe { introspection::serialize_into(tables, msg, &mut buf[SERVICE_HEADER..total]) }?;
     Ok(SERVICE_HEADER + n)
 }
 
