@@ -131,9 +131,20 @@ type EmitFn<'f> = dyn FnMut(MacAddr, &MessageRepr<'_>) -> Result<usize, WireErro
 // `with_message` hands its message to the measuring and emitting closures through a `dyn` call,
 // so the compiler cannot see that a reduced build never builds a DATA_FRAG, NACK_FRAG or BATCH:
 // these two leave those kinds' emitters out of such a build (`MessageRepr::buffer_len` and
-// `emit` would keep them). The full build gets the same match as `MessageRepr`'s.
+// `emit` would keep them). A build that sends every kind calls `MessageRepr`'s own.
+
+#[cfg(all(feature = "fragmentation", feature = "batching"))]
+fn body_len(msg: &MessageRepr<'_>) -> usize {
+    msg.buffer_len()
+}
+
+#[cfg(all(feature = "fragmentation", feature = "batching"))]
+fn emit_body(msg: &MessageRepr<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
+    msg.emit(buf)
+}
 
 /// [`MessageRepr::buffer_len`] for the kinds this build plans (0 for the others).
+#[cfg(not(all(feature = "fragmentation", feature = "batching")))]
 fn body_len(msg: &MessageRepr<'_>) -> usize {
     match msg {
         MessageRepr::Hello(m) => m.buffer_len(),
@@ -153,6 +164,7 @@ fn body_len(msg: &MessageRepr<'_>) -> usize {
 }
 
 /// [`MessageRepr::emit`] for the kinds this build plans (`UnknownKind` for the others).
+#[cfg(not(all(feature = "fragmentation", feature = "batching")))]
 fn emit_body(msg: &MessageRepr<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
     match msg {
         MessageRepr::Hello(m) => m.emit(buf),
