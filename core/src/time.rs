@@ -5,6 +5,8 @@
 //! depends on time. Durations are `core::time::Duration`.
 
 use core::fmt;
+#[cfg(any(target_pointer_width = "32", test))]
+use core::num::NonZeroU32;
 use core::ops::{Add, AddAssign, Sub};
 use core::time::Duration;
 
@@ -65,7 +67,9 @@ impl Instant {
 /// On 32-bit targets `Duration / u32` divides the `u64` seconds and the carried nanoseconds in 64
 /// bits, which pulls compiler-builtins' `u64_div_rem` (864 B) into an image; this one divides
 /// with the 32-bit divide instruction only, and mirrors `Duration`'s steps so that the result is
-/// the same to the nanosecond.
+/// the same to the nanosecond. It does not panic: `n` = 0 gives `Duration::MAX` (the engine
+/// divides by constants and by its non-zero reliable window only), so an image carries no
+/// panic message that `core::fmt` would have to display.
 #[cfg(target_pointer_width = "32")]
 #[inline(never)]
 pub(crate) fn div_duration(d: Duration, n: u32) -> Duration {
@@ -75,14 +79,26 @@ pub(crate) fn div_duration(d: Duration, n: u32) -> Duration {
 /// [`div_duration`] of 32-bit targets (tested on every target).
 #[cfg(any(target_pointer_width = "32", test))]
 fn div_duration_32(d: Duration, n: u32) -> Duration {
-    assert!(n != 0, "division of a Duration by zero");
+    let Some(n) = NonZeroU32::new(n) else {
+        return Duration::MAX;
+    };
     let (secs, carry) = div_rem_u64(d.as_secs(), n);
     let nanos = d.subsec_nanos();
     let carried = u64::from(carry) * 1_000_000_000 + u64::from(nanos % n);
     let (extra_nanos, _) = div_rem_u64(carried, n);
-    // `carry < n`, so `extra_nanos < 10^9`, and the sum is below 2 * 10^9 (`Duration::new`
-    // carries a whole second into `secs`).
-    Duration::new(secs, nanos / n + extra_nanos as u32)
+    // `carry < n`, so `extra_nanos < 10^9`, and the sum is below 2 * 10^9.
+    duration_32(secs, nanos / n + extra_nanos as u32)
+}
+
+#[cfg(any(target_pointer_width = "32", test))]
+const BILLION: NonZeroU32 = NonZeroU32::new(1_000_000_000).unwrap();
+
+/// `secs` seconds and `nanos` (below 2 * 10^9) nanoseconds, as `Duration::new` adds them,
+/// `Duration::MAX` where that overflows (and panics).
+#[cfg(any(target_pointer_width = "32", test))]
+fn duration_32(secs: u64, nanos: u32) -> Duration {
+    // Not `Duration::new`: out of line, its overflow `expect` is a panic message to display.
+    Duration::from_secs(secs).saturating_add(Duration::from_nanos(u64::from(nanos)))
 }
 
 /// `d / n` (panics if `n` is 0).
@@ -94,7 +110,8 @@ pub(crate) fn div_duration(d: Duration, n: u32) -> Duration {
 
 /// `d * mul / div` (panics on overflow or if `div` is 0, as `Duration`'s operators do), with the
 /// same result; on 32-bit targets without 64-bit divisions (`Duration * u32` splits the product
-/// of the nanoseconds into seconds with one), see [`div_duration`].
+/// of the nanoseconds into seconds with one), see [`div_duration`], and without panics
+/// (`Duration::MAX` instead; the engine multiplies by at most its divisor).
 #[cfg(target_pointer_width = "32")]
 #[inline(never)]
 pub(crate) fn mul_div_duration(d: Duration, mul: u32, div: u32) -> Duration {
@@ -112,25 +129,28 @@ pub(crate) fn mul_div_duration(d: Duration, mul: u32, div: u32) -> Duration {
 #[cfg(any(target_pointer_width = "32", test))]
 fn mul_duration_32(d: Duration, m: u32) -> Duration {
     let total_nanos = u64::from(d.subsec_nanos()) * u64::from(m);
-    let (extra_secs, nanos) = div_rem_u64(total_nanos, 1_000_000_000);
-    let secs = d
+    let (extra_secs, nanos) = div_rem_u64(total_nanos, BILLION);
+    match d
         .as_secs()
         .checked_mul(u64::from(m))
         .and_then(|s| s.checked_add(extra_secs))
-        .expect("overflow when multiplying duration by scalar");
-    Duration::new(secs, nanos)
+    {
+        // `nanos` is a remainder of a division by 10^9.
+        Some(secs) => duration_32(secs, nanos),
+        None => Duration::MAX,
+    }
 }
 
 /// Quotient and remainder of `a / n` (`n` > 0) with 32-bit divisions: a divisor below 2^16 goes
 /// through `a` in 16-bit digits (each step divides less than 2^32), a larger one bit by bit.
 #[cfg(any(target_pointer_width = "32", test))]
-fn div_rem_u64(a: u64, n: u32) -> (u64, u32) {
+fn div_rem_u64(a: u64, n: NonZeroU32) -> (u64, u32) {
     if let Ok(a) = u32::try_from(a) {
         return (u64::from(a / n), a % n);
     }
     let mut q = 0u64;
     let mut r = 0u32;
-    if n <= 0xFFFF {
+    if n.get() <= 0xFFFF {
         for shift in [48, 32, 16, 0] {
             // r < n <= 0xFFFF, so this fits in 32 bits.
             let cur = (r << 16) | ((a >> shift) as u32 & 0xFFFF);
@@ -138,7 +158,7 @@ fn div_rem_u64(a: u64, n: u32) -> (u64, u32) {
             r = cur % n;
         }
     } else {
-        let n = u64::from(n);
+        let n = u64::from(n.get());
         let mut rem = 0u64;
         for bit in (0..u64::BITS - a.leading_zeros()).rev() {
             rem = (rem << 1) | ((a >> bit) & 1);
@@ -254,10 +274,22 @@ mod tests {
         ] {
             for n in [1, 7, 100, 0xFFFF, 0x1_0000, u32::MAX] {
                 assert_eq!(
-                    div_rem_u64(a, n),
+                    div_rem_u64(a, NonZeroU32::new(n).unwrap()),
                     (a / u64::from(n), (a % u64::from(n)) as u32)
                 );
             }
         }
+    }
+
+    #[test]
+    fn duration_32_saturates_where_duration_panics() {
+        assert_eq!(div_duration_32(Duration::from_secs(3), 0), Duration::MAX);
+        assert_eq!(mul_duration_32(Duration::MAX, 2), Duration::MAX);
+        assert_eq!(
+            mul_duration_32(Duration::new(u64::MAX, 600_000_000), 1),
+            Duration::new(u64::MAX, 600_000_000)
+        );
+        assert_eq!(duration_32(u64::MAX, 1_500_000_000), Duration::MAX);
+        assert_eq!(duration_32(1, 1_500_000_000), Duration::new(2, 500_000_000));
     }
 }

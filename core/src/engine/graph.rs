@@ -33,17 +33,20 @@ impl Name {
 
     /// `s` as a name, or `None` if it is longer than [`NAME_MAX`] bytes.
     pub fn new(s: &str) -> Option<Name> {
-        Name::from_bytes(s.as_bytes())
+        // A `str` is UTF-8 already: no second validation (the wire parser checked the names it
+        // hands out).
+        Name::copy(s.as_bytes())
     }
 
     /// Bytes that must be UTF-8 of at most [`NAME_MAX`] bytes.
     pub fn from_bytes(b: &[u8]) -> Option<Name> {
-        if b.len() > NAME_MAX || core::str::from_utf8(b).is_err() {
-            return None;
-        }
+        core::str::from_utf8(b).ok().and_then(Name::new)
+    }
+
+    fn copy(b: &[u8]) -> Option<Name> {
         let mut n = Name::EMPTY;
-        n.bytes[..b.len()].copy_from_slice(b);
-        n.len = b.len() as u8;
+        crate::wire::copy_prefix(n.bytes.get_mut(..b.len())?, b);
+        n.len = u8::try_from(b.len()).ok()?;
         Some(n)
     }
 
@@ -307,7 +310,7 @@ impl<const P: usize, const E: usize> Graph<P, E> {
         self.endpoints
             .iter()
             .enumerate()
-            .filter_map(move |(i, e)| e.filter(|e| e.participant == id).map(|_| i))
+            .filter_map(move |(i, e)| e.as_ref().filter(|e| e.participant == id).map(|_| i))
     }
 
     /// Store a new endpoint; `None` if the table is full or the participant already has

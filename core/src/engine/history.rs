@@ -134,8 +134,8 @@ impl<'a, const N: usize> History<'a, N> {
     }
 
     fn oldest_pos(&self) -> u64 {
-        match self.slots[self.head] {
-            Some(s) if self.len > 0 => s.pos,
+        match self.slots.get(self.head) {
+            Some(Some(s)) if self.len > 0 => s.pos,
             _ => self.end_pos,
         }
     }
@@ -185,15 +185,17 @@ impl<'a, const N: usize> History<'a, N> {
         }
         // Free bytes run from the end to the arena's end (`tail`), then from offset 0 on to
         // the oldest sample; a sample never straddles the arena's end.
-        let free = cap as u64 - (self.end_pos - self.oldest_pos());
-        let tail = (cap - self.end_off) as u64;
-        let len = len as u64;
+        // In `usize`: the bytes in use are at most `cap`, and a 32-bit target then divides in
+        // 32 bits (a `u64` division pulls in compiler-builtins' `u64_div_rem`, 0.9 KB).
+        let used = usize::try_from(self.end_pos - self.oldest_pos()).unwrap_or(usize::MAX);
+        let free = cap.saturating_sub(used);
+        let tail = cap - self.end_off;
         let fit = if free <= tail {
             free / len
         } else {
             tail / len + (free - tail) / len
         };
-        slots.min(usize::try_from(fit).unwrap_or(usize::MAX))
+        slots.min(fit)
     }
 
     /// Store a sample of `len` bytes written by `fill` into its arena slot, evicting the oldest
@@ -222,31 +224,34 @@ impl<'a, const N: usize> History<'a, N> {
             self.pop_oldest();
         };
         let seq = self.next_seq();
-        if len > 0 {
-            fill(&mut self.arena[off..off + len]);
-        } else {
-            fill(&mut []);
+        // `place` keeps `off + len` within the arena (`get_mut`: no panic site in an image).
+        match self.arena.get_mut(off..off + len) {
+            Some(b) if len > 0 => fill(b),
+            _ => fill(&mut []),
         }
-        if self.len == 0 {
-            self.head = 0;
-        }
-        let idx = (self.head + self.len) % N;
-        self.slots[idx] = Some(Slot {
+        self.store(Slot {
             pos,
             off,
             len,
             meta,
         });
+        Ok(seq)
+    }
+
+    /// Record the sample just written into its arena bytes. Not generic: one copy for every
+    /// caller of `push_with` (a firmware has two, write and deliver).
+    fn store(&mut self, slot: Slot) {
+        if self.len == 0 {
+            self.head = 0;
+        }
+        let idx = (self.head + self.len) % N;
+        self.slots[idx] = Some(slot);
         self.len += 1;
-        self.end_pos = pos + len as u64;
+        self.end_pos = slot.pos + slot.len as u64;
         // `off + len <= arena.len()` (place); the end of a sample that fills the arena's tail is
         // offset 0 again.
-        self.end_off = if off + len == self.arena.len() {
-            0
-        } else {
-            off + len
-        };
-        Ok(seq)
+        let end = slot.off + slot.len;
+        self.end_off = if end == self.arena.len() { 0 } else { end };
     }
 
     /// [`History::push_with`] copying `data`.
@@ -256,7 +261,9 @@ impl<'a, const N: usize> History<'a, N> {
         meta: SampleMeta,
         may_evict: impl FnMut(u64) -> bool,
     ) -> Result<u64, HistoryError> {
-        self.push_with(data.len(), meta, may_evict, |b| b.copy_from_slice(data))
+        self.push_with(data.len(), meta, may_evict, |b| {
+            crate::wire::copy_prefix(b, data);
+        })
     }
 
     /// Remove the oldest sample; returns its sequence number.
@@ -264,7 +271,9 @@ impl<'a, const N: usize> History<'a, N> {
         if self.len == 0 {
             return None;
         }
-        self.slots[self.head] = None;
+        if let Some(s) = self.slots.get_mut(self.head) {
+            *s = None;
+        }
         self.head = (self.head + 1) % N;
         self.len -= 1;
         let seq = self.first_seq;
@@ -318,7 +327,7 @@ impl<'a, const N: usize> History<'a, N> {
         if s.len == 0 {
             return Some((&[], s.meta));
         }
-        Some((&self.arena[s.off..s.off + s.len], s.meta))
+        Some((self.arena.get(s.off..s.off + s.len)?, s.meta))
     }
 
     /// Length of sample `seq`, if held.

@@ -333,13 +333,20 @@ pub(crate) struct LocalWriter<'a, const H: usize, const M: usize> {
 impl<const H: usize, const M: usize> LocalWriter<'_, H, M> {
     /// The proxy slots that may be in use.
     pub(crate) fn live(&self) -> &[Option<Proxy>] {
-        &self.proxies[..self.proxies_hi]
+        // `get`, not a range index: no panic site (they keep `core::fmt` in a firmware image).
+        self.proxies.get(..self.proxies_hi).unwrap_or(&self.proxies)
     }
     pub(crate) fn live_mut(&mut self) -> &mut [Option<Proxy>] {
-        &mut self.proxies[..self.proxies_hi]
+        let hi = self.proxies_hi.min(self.proxies.len());
+        self.proxies.split_at_mut(hi).0
     }
     fn shrink(&mut self) {
-        while self.proxies_hi > 0 && self.proxies[self.proxies_hi - 1].is_none() {
+        while self.proxies_hi > 0
+            && self
+                .proxies
+                .get(self.proxies_hi - 1)
+                .is_some_and(Option::is_none)
+        {
             self.proxies_hi -= 1;
         }
         self.recount_repairs();
@@ -357,7 +364,7 @@ impl<const H: usize, const M: usize> LocalWriter<'_, H, M> {
     }
     /// Proxy `i` asked for repairs.
     pub(crate) fn want_repair_hb(&mut self, i: usize) {
-        if let Some(p) = self.proxies[i].as_mut()
+        if let Some(p) = self.proxies.get_mut(i).and_then(Option::as_mut)
             && !p.repair_hb
         {
             p.repair_hb = true;
@@ -423,13 +430,19 @@ pub(crate) struct LocalReader<'a, const H: usize, const M: usize> {
 impl<const H: usize, const M: usize> LocalReader<'_, H, M> {
     /// The matched-writer slots that may be in use.
     pub(crate) fn live(&self) -> &[Option<MatchedWriter>] {
-        &self.writers[..self.writers_hi]
+        self.writers.get(..self.writers_hi).unwrap_or(&self.writers)
     }
     pub(crate) fn live_mut(&mut self) -> &mut [Option<MatchedWriter>] {
-        &mut self.writers[..self.writers_hi]
+        let hi = self.writers_hi.min(self.writers.len());
+        self.writers.split_at_mut(hi).0
     }
     fn shrink(&mut self) {
-        while self.writers_hi > 0 && self.writers[self.writers_hi - 1].is_none() {
+        while self.writers_hi > 0
+            && self
+                .writers
+                .get(self.writers_hi - 1)
+                .is_some_and(Option::is_none)
+        {
             self.writers_hi -= 1;
         }
     }
@@ -749,7 +762,7 @@ impl<
             return Some(LinkOp::Join(self.discovery_mac()));
         }
         for i in 0..R {
-            let want = self.readers[i].as_ref().map(|r| r.mac);
+            let want = self.readers.get(i).and_then(Option::as_ref).map(|r| r.mac);
             let have = self.reader_groups[i];
             if want == have {
                 continue;
@@ -837,25 +850,26 @@ impl<
 
     /// Move `w_hi` / `r_hi` down past slots freed at the end.
     fn shrink_tables(&mut self) {
-        while self.w_hi > 0 && self.writers[self.w_hi - 1].is_none() {
+        while self.w_hi > 0 && self.writers.get(self.w_hi - 1).is_some_and(Option::is_none) {
             self.w_hi -= 1;
         }
-        while self.r_hi > 0 && self.readers[self.r_hi - 1].is_none() {
+        while self.r_hi > 0 && self.readers.get(self.r_hi - 1).is_some_and(Option::is_none) {
             self.r_hi -= 1;
         }
     }
 
     /// The writer slots that may be in use.
     pub(crate) fn live_writers(&self) -> &[Option<LocalWriter<'a, H, M>>] {
-        &self.writers[..self.w_hi]
+        self.writers.get(..self.w_hi).unwrap_or(&self.writers)
     }
     /// The reader slots that may be in use.
     pub(crate) fn live_readers(&self) -> &[Option<LocalReader<'a, H, M>>] {
-        &self.readers[..self.r_hi]
+        self.readers.get(..self.r_hi).unwrap_or(&self.readers)
     }
     #[cfg_attr(not(feature = "fragmentation"), allow(dead_code))]
     pub(crate) fn live_readers_mut(&mut self) -> &mut [Option<LocalReader<'a, H, M>>] {
-        &mut self.readers[..self.r_hi]
+        let hi = self.r_hi.min(self.readers.len());
+        self.readers.split_at_mut(hi).0
     }
 
     fn endpoints_changed(&mut self) {
@@ -1233,7 +1247,7 @@ impl<
     /// participant.
     pub fn writer_matches(&self, h: WriterHandle) -> usize {
         self.writer_index(h)
-            .and_then(|i| self.writers[i].as_ref())
+            .and_then(|i| self.writers.get(i).and_then(Option::as_ref))
             .map_or(0, |w| w.live().iter().flatten().count() + w.local.count())
     }
 
@@ -1241,7 +1255,7 @@ impl<
     /// participant.
     pub fn reader_matches(&self, h: ReaderHandle) -> usize {
         self.reader_index(h)
-            .and_then(|i| self.readers[i].as_ref())
+            .and_then(|i| self.readers.get(i).and_then(Option::as_ref))
             .map_or(0, |r| {
                 r.live().iter().flatten().count() + usize::from(r.local_writers)
             })
@@ -1251,7 +1265,10 @@ impl<
     /// reader (and everything written was sent at least once); a reliable reader of this
     /// participant acknowledges a sample once it is in its queue.
     pub fn is_acknowledged(&self, h: WriterHandle) -> bool {
-        let Some(w) = self.writer_index(h).and_then(|i| self.writers[i].as_ref()) else {
+        let Some(w) = self
+            .writer_index(h)
+            .and_then(|i| self.writers.get(i).and_then(Option::as_ref))
+        else {
             return false;
         };
         let next = w.history.next_seq();
@@ -1274,16 +1291,18 @@ impl<
     }
 
     pub(crate) fn match_local_writer(&mut self, wi: usize) {
-        let slots: heapless::Vec<usize, E> = self.graph.endpoints().map(|(s, _)| s).collect();
-        for s in slots {
+        // Slot by slot (an empty one is skipped there; matching adds or removes no endpoint):
+        // no list of slots collected first, whose overflow check is a panic path.
+        for s in 0..E {
             self.try_match_writer(wi, s);
         }
         self.match_local_pairs_of_writer(wi);
     }
 
     pub(crate) fn match_local_reader(&mut self, ri: usize) {
-        let slots: heapless::Vec<usize, E> = self.graph.endpoints().map(|(s, _)| s).collect();
-        for s in slots {
+        // Slot by slot (an empty one is skipped there; matching adds or removes no endpoint):
+        // no list of slots collected first, whose overflow check is a panic path.
+        for s in 0..E {
             self.try_match_reader(ri, s);
         }
         self.match_local_pairs_of_reader(ri);
@@ -1302,7 +1321,7 @@ impl<
         let Some(ep) = self.graph.endpoint(slot).copied() else {
             return;
         };
-        let Some(w) = self.writers[wi].as_mut() else {
+        let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) else {
             return;
         };
         if ep.info.kind != w.role.writer_peer_kind() || !Self::names_match(&w.info, &ep.info) {
@@ -1376,7 +1395,7 @@ impl<
         let Some(ep) = self.graph.endpoint(slot).copied() else {
             return;
         };
-        let Some(r) = self.readers[ri].as_mut() else {
+        let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) else {
             return;
         };
         if ep.info.kind != r.role.reader_peer_kind() || !Self::names_match(&r.info, &ep.info) {
@@ -1439,7 +1458,7 @@ impl<
             live_seq: 0,
         });
         #[cfg(feature = "liveliness-manual")]
-        if let Some(m) = r.writers[free].as_mut()
+        if let Some(m) = r.writers.get_mut(free).and_then(Option::as_mut)
             && let Some(lease) = m.manual_lease
         {
             m.live_until = self.now.saturating_add(lease);
@@ -1475,7 +1494,7 @@ impl<
             entity: eid,
         };
         for wi in 0..self.w_hi {
-            let Some(w) = self.writers[wi].as_mut() else {
+            let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) else {
                 continue;
             };
             let mut hit = false;
@@ -1496,7 +1515,7 @@ impl<
             }
         }
         for ri in 0..self.r_hi {
-            let Some(r) = self.readers[ri].as_mut() else {
+            let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) else {
                 continue;
             };
             let mut hit = false;
@@ -1565,7 +1584,7 @@ impl<
     pub fn max_sample_len(&self, h: WriterHandle) -> Option<usize> {
         let w = self
             .writer_index(h)
-            .and_then(|i| self.writers[i].as_ref())?;
+            .and_then(|i| self.writers.get(i).and_then(Option::as_ref))?;
         let max = w.history.capacity_bytes().min(u32::MAX as usize);
         #[cfg(not(feature = "fragmentation"))]
         let max = max.min(self.unfragmented_max(false));
@@ -1618,7 +1637,7 @@ impl<
         let batch_delay = self.config.batch_delay;
         #[cfg(not(feature = "fragmentation"))]
         let frame_max = self.unfragmented_max(related.is_some());
-        let Some(w) = self.writers[wi].as_mut() else {
+        let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) else {
             return Err(WriteError::UnknownWriter);
         };
         let max = w.history.capacity_bytes().min(u32::MAX as usize);
@@ -1713,7 +1732,7 @@ impl<
         self.advance(now);
         let wi = self.writer_index(h).ok_or(WriteError::UnknownWriter)?;
         let now = self.now;
-        let Some(w) = self.writers[wi].as_mut() else {
+        let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) else {
             return Err(WriteError::UnknownWriter);
         };
         w.assert_due = true;
@@ -1749,7 +1768,7 @@ impl<
     fn check_liveliness(&mut self, now: Instant) {
         let mut next = Instant::MAX;
         for wi in 0..self.w_hi {
-            let Some(w) = self.writers[wi].as_mut() else {
+            let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) else {
                 continue;
             };
             let Some(lease) = Self::manual_lease_of(w) else {
@@ -1772,14 +1791,16 @@ impl<
             }
         }
         for ri in 0..self.r_hi {
-            let Some(r) = self.readers[ri].as_ref() else {
+            let Some(r) = self.readers.get(ri).and_then(Option::as_ref) else {
                 continue;
             };
             let entity = r.entity;
             for mi in 0..r.writers_hi {
-                let Some(m) = self.readers[ri]
-                    .as_mut()
-                    .and_then(|r| r.writers[mi].as_mut())
+                let Some(m) = self
+                    .readers
+                    .get_mut(ri)
+                    .and_then(Option::as_mut)
+                    .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
                 else {
                     continue;
                 };
@@ -1860,7 +1881,7 @@ impl<
             if buf.len() < data.len() {
                 return Err(TakeError::BufferTooSmall { need: info.len });
             }
-            buf[..data.len()].copy_from_slice(data);
+            crate::wire::copy_prefix(buf, data);
             Ok(*info)
         })?
         .transpose()
@@ -1874,7 +1895,7 @@ impl<
     ) -> Result<Option<Result<T, X>>, TakeError> {
         let ri = self.reader_index(reader).ok_or(TakeError::UnknownReader)?;
         let now = self.now;
-        let Some(r) = self.readers[ri].as_mut() else {
+        let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) else {
             return Err(TakeError::UnknownReader);
         };
         if let Some(life) = lifespan_of(&r.info.qos) {
@@ -1952,7 +1973,7 @@ impl<
     /// Number of samples queued for `reader`.
     pub fn queued(&self, reader: ReaderHandle) -> usize {
         self.reader_index(reader)
-            .and_then(|i| self.readers[i].as_ref())
+            .and_then(|i| self.readers.get(i).and_then(Option::as_ref))
             .map_or(0, |r| r.queue.len())
     }
 
@@ -2019,7 +2040,7 @@ impl<
         }
         // Writers: lifespan, deadlines.
         for wi in 0..self.w_hi {
-            let Some(w) = self.writers[wi].as_mut() else {
+            let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) else {
                 continue;
             };
             if let Some(life) = lifespan_of(&w.info.qos) {
@@ -2049,7 +2070,7 @@ impl<
             }
             // Fragment requests for samples no longer held are void.
             #[cfg(feature = "fragmentation")]
-            if let Some(w) = self.writers[wi].as_mut() {
+            if let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) {
                 let first = w.history.first_seq();
                 for e in w.frag_nacks.iter_mut() {
                     if e.is_some_and(|(seq, _)| seq < first) {
@@ -2063,7 +2084,7 @@ impl<
             self.after_acks(wi);
         }
         for ri in 0..self.r_hi {
-            let Some(r) = self.readers[ri].as_mut() else {
+            let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) else {
                 continue;
             };
             if let (Some(d), Some(next)) = (deadline_of(&r.info.qos), r.deadline_next)
@@ -2084,7 +2105,7 @@ impl<
     /// writer has room again.
     pub(crate) fn after_acks(&mut self, wi: usize) {
         let window = u64::from(self.config.reliable_window);
-        let Some(w) = self.writers[wi].as_mut() else {
+        let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) else {
             return;
         };
         if !w.blocked && w.history.kind() != HistoryKind::KeepAll {
@@ -2244,9 +2265,14 @@ impl<
         let Some(peer) = self.graph.peer(slot).copied() else {
             return;
         };
-        let eps: heapless::Vec<usize, E> = self.graph.endpoints_of(peer.id).collect();
-        for s in eps {
-            self.remove_endpoint(s);
+        for s in 0..E {
+            if self
+                .graph
+                .endpoint(s)
+                .is_some_and(|e| e.participant == peer.id)
+            {
+                self.remove_endpoint(s);
+            }
         }
         self.reassembly.remove_participant(peer.id);
         self.graph.remove_peer(slot);

@@ -237,8 +237,11 @@ impl<
                 return;
             }
         };
+        // `max` then `min` rather than `clamp`: the same lease for any sane configuration, and no
+        // panic (clamp asserts `min <= max`, which the configuration check does not require).
         let lease = Duration::from_millis(u64::from(h.lease_ms))
-            .clamp(self.config.min_lease, self.config.max_lease);
+            .max(self.config.min_lease)
+            .min(self.config.max_lease);
         let is_static = self.config.static_peers.contains(&src);
         let name = Name::new(h.name).unwrap_or(Name::EMPTY);
         if self.graph.peer(slot).is_none() {
@@ -318,14 +321,14 @@ impl<
         }
         if page_ok && peer.covered >= h.total_endpoints {
             // The whole list of this epoch arrived: endpoints not in it are gone.
-            let stale: heapless::Vec<usize, E> = self
-                .graph
-                .endpoints()
-                .filter(|(_, e)| e.participant == sender && e.epoch != epoch)
-                .map(|(s, _)| s)
-                .collect();
-            for s in stale {
-                self.remove_endpoint(s);
+            for s in 0..E {
+                let stale = self
+                    .graph
+                    .endpoint(s)
+                    .is_some_and(|e| e.participant == sender && e.epoch != epoch);
+                if stale {
+                    self.remove_endpoint(s);
+                }
             }
         }
         if h.reply_requested && !dst.is_multicast() {
@@ -446,7 +449,8 @@ impl<
             seq,
         };
         let mut any_held = false;
-        for (ri, mi) in readers {
+        // By reference: a heapless `IntoIter`'s drop slices what is left (a panic site).
+        for &(ri, mi) in &readers {
             match self.offer(ri, mi, origin, related, payload, key) {
                 Took::Held => any_held = true,
                 Took::Delivered | Took::Refused => {}
@@ -491,9 +495,11 @@ impl<
         payload: Option<&[u8]>,
         key: FragKey,
     ) -> Took {
-        let Some(m) = self.readers[ri]
-            .as_ref()
-            .and_then(|r| r.writers[mi].as_ref())
+        let Some(m) = self
+            .readers
+            .get(ri)
+            .and_then(Option::as_ref)
+            .and_then(|r| r.writers.get(mi)?.as_ref())
         else {
             return Took::Refused;
         };
@@ -507,9 +513,11 @@ impl<
                 return Took::Refused;
             }
             if self.deliver(ri, origin, related, payload, key) {
-                if let Some(m) = self.readers[ri]
-                    .as_mut()
-                    .and_then(|r| r.writers[mi].as_mut())
+                if let Some(m) = self
+                    .readers
+                    .get_mut(ri)
+                    .and_then(Option::as_mut)
+                    .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
                 {
                     m.be_last = origin.seq;
                 }
@@ -537,9 +545,11 @@ impl<
             }
             Arrival::Deliver => {
                 if self.deliver(ri, origin, related, payload, key) {
-                    if let Some(m) = self.readers[ri]
-                        .as_mut()
-                        .and_then(|r| r.writers[mi].as_mut())
+                    if let Some(m) = self
+                        .readers
+                        .get_mut(ri)
+                        .and_then(Option::as_mut)
+                        .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
                     {
                         m.window.delivered();
                     }
@@ -590,9 +600,11 @@ impl<
         } else if self.reassembly.find(&key).is_none() {
             return false;
         }
-        if let Some(m) = self.readers[ri]
-            .as_mut()
-            .and_then(|r| r.writers[mi].as_mut())
+        if let Some(m) = self
+            .readers
+            .get_mut(ri)
+            .and_then(Option::as_mut)
+            .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
         {
             m.window.held(key.seq);
         }
@@ -663,7 +675,11 @@ impl<
     /// (the application took a sample: room appeared), and tell writers whose last ACKNACK
     /// asked for less than they announced that more can be taken now.
     pub(crate) fn drain_held(&mut self, ri: usize) {
-        let hi = self.readers[ri].as_ref().map_or(0, |r| r.writers_hi);
+        let hi = self
+            .readers
+            .get(ri)
+            .and_then(Option::as_ref)
+            .map_or(0, |r| r.writers_hi);
         for mi in 0..hi {
             self.drain_writer(ri, mi);
             self.ask_when_room(ri, mi);
@@ -673,7 +689,7 @@ impl<
     /// How many more samples reader `ri` can take in now: free room in its queue plus free
     /// hold slots (the reassembly store), for samples as large as its newest queued one.
     fn room(&self, ri: usize) -> usize {
-        let Some(r) = self.readers[ri].as_ref() else {
+        let Some(r) = self.readers.get(ri).and_then(Option::as_ref) else {
             return 0;
         };
         let len = r.queue.sample_len(r.queue.last_seq()).unwrap_or(1);
@@ -696,9 +712,11 @@ impl<
     /// on that is neither held nor partly reassembled (those already have their place), at
     /// most 256 after `next`.
     fn room_end(&self, ri: usize, mi: usize, mut room: usize) -> u64 {
-        let Some(m) = self.readers[ri]
-            .as_ref()
-            .and_then(|r| r.writers[mi].as_ref())
+        let Some(m) = self
+            .readers
+            .get(ri)
+            .and_then(Option::as_ref)
+            .and_then(|r| r.writers.get(mi)?.as_ref())
         else {
             return 0;
         };
@@ -741,10 +759,10 @@ impl<
     /// than at the writer's next HEARTBEAT, so that the stream goes on without waiting for
     /// room. (One ACKNACK per quarter queue taken at most, not one per take.)
     fn ask_when_room(&mut self, ri: usize, mi: usize) {
-        let Some(r) = self.readers[ri].as_ref() else {
+        let Some(r) = self.readers.get(ri).and_then(Option::as_ref) else {
             return;
         };
-        let Some(m) = r.writers[mi].as_ref() else {
+        let Some(m) = r.writers.get(mi).and_then(Option::as_ref) else {
             return;
         };
         let depth = match r.queue.kind() {
@@ -765,9 +783,11 @@ impl<
             return;
         }
         if self.room_end(ri, mi, room) >= asked_below + step
-            && let Some(m) = self.readers[ri]
-                .as_mut()
-                .and_then(|r| r.writers[mi].as_mut())
+            && let Some(m) = self
+                .readers
+                .get_mut(ri)
+                .and_then(Option::as_mut)
+                .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
         {
             m.ack_due = true;
         }
@@ -775,9 +795,11 @@ impl<
 
     fn drain_writer(&mut self, ri: usize, mi: usize) {
         loop {
-            let Some(m) = self.readers[ri]
-                .as_ref()
-                .and_then(|r| r.writers[mi].as_ref())
+            let Some(m) = self
+                .readers
+                .get(ri)
+                .and_then(Option::as_ref)
+                .and_then(|r| r.writers.get(mi)?.as_ref())
             else {
                 return;
             };
@@ -802,9 +824,11 @@ impl<
             if self.reassembly.find(&key).is_none() {
                 // Not in the store after all (it cannot happen: held samples are complete and
                 // only leave with their writer). Forget the mark so the sample is asked again.
-                if let Some(m) = self.readers[ri]
-                    .as_mut()
-                    .and_then(|r| r.writers[mi].as_mut())
+                if let Some(m) = self
+                    .readers
+                    .get_mut(ri)
+                    .and_then(Option::as_mut)
+                    .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
                 {
                     m.window.unhold(seq);
                     m.ack_due = true;
@@ -814,9 +838,11 @@ impl<
             if !self.deliver(ri, origin, None, None, key) {
                 return;
             }
-            if let Some(m) = self.readers[ri]
-                .as_mut()
-                .and_then(|r| r.writers[mi].as_mut())
+            if let Some(m) = self
+                .readers
+                .get_mut(ri)
+                .and_then(Option::as_mut)
+                .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
             {
                 m.window.delivered();
             }
@@ -834,10 +860,12 @@ impl<
     #[cfg(not(feature = "fragmentation"))]
     fn on_data_frag(&mut self, sender: u64, d: &DataFragRepr<'_>) {
         self.stats.rx_unsupported += 1;
-        for (ri, mi) in self.matched_readers(sender, d.writer.0) {
-            let Some(m) = self.readers[ri]
-                .as_mut()
-                .and_then(|r| r.writers[mi].as_mut())
+        for &(ri, mi) in &self.matched_readers(sender, d.writer.0) {
+            let Some(m) = self
+                .readers
+                .get_mut(ri)
+                .and_then(Option::as_mut)
+                .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
             else {
                 continue;
             };
@@ -858,9 +886,10 @@ impl<
         let seq = d.seq;
         // Skip fragments no matched reader wants any more.
         let wanted = readers.iter().any(|&(ri, mi)| {
-            self.readers[ri]
-                .as_ref()
-                .and_then(|r| r.writers[mi])
+            self.readers
+                .get(ri)
+                .and_then(Option::as_ref)
+                .and_then(|r| r.writers.get(mi).copied().flatten())
                 .is_some_and(|m| {
                     if m.reliable {
                         matches!(m.window.arrival(seq), Arrival::Deliver | Arrival::Hold)
@@ -888,9 +917,10 @@ impl<
             seq,
         };
         let head_of_line = readers.iter().any(|&(ri, mi)| {
-            self.readers[ri]
-                .as_ref()
-                .and_then(|r| r.writers[mi])
+            self.readers
+                .get(ri)
+                .and_then(Option::as_ref)
+                .and_then(|r| r.writers.get(mi).copied().flatten())
                 .is_some_and(|m| m.reliable && m.window.arrival(seq) == Arrival::Deliver)
         });
         let out = loop {
@@ -937,10 +967,12 @@ impl<
                 self.stats.rx_too_large += 1;
                 // Never receivable here: a reliable reader skips it when it is next in line, so
                 // its stream does not stall on it forever.
-                for (ri, mi) in readers {
-                    let Some(m) = self.readers[ri]
-                        .as_mut()
-                        .and_then(|r| r.writers[mi].as_mut())
+                for &(ri, mi) in &readers {
+                    let Some(m) = self
+                        .readers
+                        .get_mut(ri)
+                        .and_then(Option::as_mut)
+                        .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
                     else {
                         continue;
                     };
@@ -968,7 +1000,7 @@ impl<
         }
         let now = self.now;
         for ri in 0..self.r_hi {
-            let Some(r) = self.readers[ri].as_mut() else {
+            let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) else {
                 continue;
             };
             let entity = r.entity;
@@ -1046,8 +1078,8 @@ impl<
             self.stats.rx_unmatched += 1;
             return;
         }
-        for (ri, mi) in readers {
-            let Some(r) = self.readers[ri].as_mut() else {
+        for &(ri, mi) in &readers {
+            let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) else {
                 continue;
             };
             let entity = r.entity;
@@ -1055,7 +1087,7 @@ impl<
             if hb.reader.is_some_and(|e| e.0 != entity) {
                 continue;
             }
-            let Some(m) = r.writers[mi].as_mut() else {
+            let Some(m) = r.writers.get_mut(mi).and_then(Option::as_mut) else {
                 continue;
             };
             if !m.reliable {
@@ -1106,9 +1138,11 @@ impl<
                     count: lost,
                 });
             }
-            if let Some(m) = self.readers[ri]
-                .as_mut()
-                .and_then(|r| r.writers[mi].as_mut())
+            if let Some(m) = self
+                .readers
+                .get_mut(ri)
+                .and_then(Option::as_mut)
+                .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
                 && (!hb.is_final || m.window.next() <= hb.last_seq)
             {
                 m.ack_due = true;
@@ -1135,7 +1169,7 @@ impl<
             self.stats.rx_unmatched += 1;
             return;
         };
-        let Some(w) = self.writers[wi].as_mut() else {
+        let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) else {
             return;
         };
         let Some(pi) = w.live().iter().position(|p| {
@@ -1144,7 +1178,7 @@ impl<
             self.stats.rx_unmatched += 1;
             return;
         };
-        let Some(p) = w.proxies[pi].as_mut() else {
+        let Some(p) = w.proxies.get_mut(pi).and_then(Option::as_mut) else {
             return;
         };
         let mut repairs = false;
@@ -1198,7 +1232,7 @@ impl<
             self.stats.rx_unmatched += 1;
             return;
         };
-        let Some(w) = self.writers[wi].as_mut() else {
+        let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) else {
             return;
         };
         let Some(pi) = w.live().iter().position(|p| {

@@ -76,11 +76,20 @@ impl SeqSet {
         }
     }
 
+    /// Bit `i` of the window (`get`: no panic site in a firmware image).
+    fn bit(&self, i: u32) -> bool {
+        self.words
+            .get((i / 32) as usize)
+            .is_some_and(|w| w & (0x8000_0000 >> (i % 32)) != 0)
+    }
+
     /// Add `seq`; returns false (and changes nothing) if `seq` is outside the window.
     pub fn insert(&mut self, seq: u64) -> bool {
         match self.index(seq) {
             Some(i) => {
-                self.words[(i / 32) as usize] |= 0x8000_0000 >> (i % 32);
+                if let Some(w) = self.words.get_mut((i / 32) as usize) {
+                    *w |= 0x8000_0000 >> (i % 32);
+                }
                 true
             }
             None => false,
@@ -89,15 +98,16 @@ impl SeqSet {
 
     /// Remove `seq` if present.
     pub fn remove(&mut self, seq: u64) {
-        if let Some(i) = self.index(seq) {
-            self.words[(i / 32) as usize] &= !(0x8000_0000 >> (i % 32));
+        if let Some(i) = self.index(seq)
+            && let Some(w) = self.words.get_mut((i / 32) as usize)
+        {
+            *w &= !(0x8000_0000 >> (i % 32));
         }
     }
 
     /// True if `seq` is in the set.
     pub fn contains(&self, seq: u64) -> bool {
-        self.index(seq)
-            .is_some_and(|i| self.words[(i / 32) as usize] & (0x8000_0000 >> (i % 32)) != 0)
+        self.index(seq).is_some_and(|i| self.bit(i))
     }
 
     /// True if no bit is set.
@@ -122,7 +132,7 @@ impl SeqSet {
     /// The members in increasing order.
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         (0..self.num_bits)
-            .filter(|i| self.words[(*i / 32) as usize] & (0x8000_0000 >> (i % 32)) != 0)
+            .filter(|&i| self.bit(i))
             .map(|i| self.base + u64::from(i))
     }
 

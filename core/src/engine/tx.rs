@@ -139,6 +139,61 @@ fn sendable_end<const H: usize, const M: usize>(w: &LocalWriter<'_, H, M>) -> u6
         .fold(w.history.next_seq(), |end, p| end.min(p.state.room_end()))
 }
 
+// `with_message` hands its message to the measuring and emitting closures through a `dyn` call,
+// so the compiler cannot see that a reduced build never builds a DATA_FRAG, NACK_FRAG or BATCH:
+// these two leave those kinds' emitters out of such a build (`MessageRepr::buffer_len` and
+// `emit` would keep them). A build that sends every kind calls `MessageRepr`'s own.
+
+#[cfg(all(feature = "fragmentation", feature = "batching"))]
+fn body_len(msg: &MessageRepr<'_>) -> usize {
+    msg.buffer_len()
+}
+
+#[cfg(all(feature = "fragmentation", feature = "batching"))]
+fn emit_body(msg: &MessageRepr<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
+    msg.emit(buf)
+}
+
+/// [`MessageRepr::buffer_len`] for the kinds this build plans (0 for the others).
+#[cfg(not(all(feature = "fragmentation", feature = "batching")))]
+fn body_len(msg: &MessageRepr<'_>) -> usize {
+    match msg {
+        MessageRepr::Hello(m) => m.buffer_len(),
+        MessageRepr::Goodbye(m) => m.buffer_len(),
+        MessageRepr::Data(m) => m.buffer_len(),
+        MessageRepr::Heartbeat(m) => m.buffer_len(),
+        MessageRepr::AckNack(m) => m.buffer_len(),
+        #[cfg(feature = "fragmentation")]
+        MessageRepr::DataFrag(m) => m.buffer_len(),
+        #[cfg(feature = "fragmentation")]
+        MessageRepr::NackFrag(m) => m.buffer_len(),
+        #[cfg(feature = "batching")]
+        MessageRepr::Batch(m) => m.buffer_len(),
+        #[allow(unreachable_patterns)]
+        _ => 0,
+    }
+}
+
+/// [`MessageRepr::emit`] for the kinds this build plans (`UnknownKind` for the others).
+#[cfg(not(all(feature = "fragmentation", feature = "batching")))]
+fn emit_body(msg: &MessageRepr<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
+    match msg {
+        MessageRepr::Hello(m) => m.emit(buf),
+        MessageRepr::Goodbye(m) => m.emit(buf),
+        MessageRepr::Data(m) => m.emit(buf),
+        MessageRepr::Heartbeat(m) => m.emit(buf),
+        MessageRepr::AckNack(m) => m.emit(buf),
+        #[cfg(feature = "fragmentation")]
+        MessageRepr::DataFrag(m) => m.emit(buf),
+        #[cfg(feature = "fragmentation")]
+        MessageRepr::NackFrag(m) => m.emit(buf),
+        #[cfg(feature = "batching")]
+        MessageRepr::Batch(m) => m.emit(buf),
+        #[allow(unreachable_patterns)]
+        _ => Err(WireError::UnknownKind(msg.kind() as u8)),
+    }
+}
+
 /// Without the `services` feature no sample has a related one (only `reply` writes them).
 #[cfg(not(feature = "services"))]
 fn related_wire(_r: Option<super::history::SampleId>) -> Option<RelatedSample> {
@@ -367,7 +422,7 @@ impl<
             0
         };
         for wi in (start..hi).chain(0..start) {
-            let Some(w) = self.writers[wi].as_ref() else {
+            let Some(w) = self.writers.get(wi).and_then(Option::as_ref) else {
                 continue;
             };
             if let Some(p) = self.plan_writer_data(wi, w, now) {
@@ -528,8 +583,8 @@ impl<
                 Some(f(dst, &msg))
             }
             Plan::AckNack { r, m } => {
-                let rd = self.readers[r].as_ref()?;
-                let mw = rd.writers[m].as_ref()?;
+                let rd = self.readers.get(r).and_then(Option::as_ref)?;
+                let mw = rd.writers.get(m).and_then(Option::as_ref)?;
                 let missing = mw.window.missing(mw.writer_last, self.ack_end(r, m));
                 let mut set =
                     crate::wire::msg::SeqSet::new(missing.base(), missing.num_bits() as u16)
@@ -560,8 +615,8 @@ impl<
             }
             #[cfg(feature = "fragmentation")]
             Plan::NackFrag { r, m, seq, base } => {
-                let rd = self.readers[r].as_ref()?;
-                let mw = rd.writers[m].as_ref()?;
+                let rd = self.readers.get(r).and_then(Option::as_ref)?;
+                let mw = rd.writers.get(m).and_then(Option::as_ref)?;
                 let slot = self.reassembly.find(&FragKey {
                     participant: mw.participant,
                     entity: mw.entity,
@@ -586,8 +641,8 @@ impl<
                 Some(f(mw.mac, &msg))
             }
             Plan::SyncHeartbeat { w, p } => {
-                let wr = self.writers[w].as_ref()?;
-                let px = wr.proxies[p].as_ref()?;
+                let wr = self.writers.get(w).and_then(Option::as_ref)?;
+                let px = wr.proxies.get(p).and_then(Option::as_ref)?;
                 // One HEARTBEAT reaches every reader of that participant, and a HEARTBEAT names
                 // no reader: start at the earliest entitlement of those that wait for it, so
                 // none is told to skip samples it is owed (one that started earlier just gets
@@ -617,8 +672,8 @@ impl<
                 Some(f(px.mac, &msg))
             }
             Plan::RepairHeartbeat { w, p } => {
-                let wr = self.writers[w].as_ref()?;
-                let px = wr.proxies[p].as_ref()?;
+                let wr = self.writers.get(w)?.as_ref()?;
+                let px = wr.proxies.get(p)?.as_ref()?;
                 let first = wr.history.first_seq();
                 let last = wr.sent_below.saturating_sub(1).max(first - 1);
                 let msg = MessageRepr::Heartbeat(HeartbeatRepr {
@@ -633,7 +688,7 @@ impl<
                 Some(f(px.mac, &msg))
             }
             Plan::Heartbeat { w } | Plan::Liveliness { w } => {
-                let wr = self.writers[w].as_ref()?;
+                let wr = self.writers.get(w).and_then(Option::as_ref)?;
                 let first = wr.history.first_seq();
                 let last = wr.sent_below.saturating_sub(1).max(first - 1);
                 let liveliness = matches!(plan, Plan::Liveliness { .. });
@@ -654,7 +709,7 @@ impl<
             Plan::FragRepair { w, seq, index, .. }
             | Plan::ResendFrag { w, seq, index }
             | Plan::Frag { w, seq, index } => {
-                let wr = self.writers[w].as_ref()?;
+                let wr = self.writers.get(w).and_then(Option::as_ref)?;
                 let (data, meta) = wr.history.get(seq)?;
                 let fs = self.frag_size();
                 let layout = FragLayout::new(u32::try_from(data.len()).ok()?, fs as u16).ok()?;
@@ -673,7 +728,7 @@ impl<
                 Some(f(wr.mac, &msg))
             }
             Plan::Resend { w, seq } | Plan::Data { w, seq } => {
-                let wr = self.writers[w].as_ref()?;
+                let wr = self.writers.get(w).and_then(Option::as_ref)?;
                 let (data, meta) = wr.history.get(seq)?;
                 let msg = MessageRepr::Data(DataRepr {
                     writer: EntityId(wr.entity),
@@ -687,7 +742,7 @@ impl<
             }
             #[cfg(feature = "batching")]
             Plan::Batch { w, first, count } => {
-                let wr = self.writers[w].as_ref()?;
+                let wr = self.writers.get(w).and_then(Option::as_ref)?;
                 let mut list: Vec<&[u8], MAX_BATCH> = Vec::new();
                 for s in first..first + u64::from(count) {
                     list.push(wr.history.get(s)?.0).ok()?;
@@ -709,7 +764,7 @@ impl<
         dst: MacAddr,
         msg: &MessageRepr<'_>,
     ) -> Result<usize, WireError> {
-        let body_len = msg.buffer_len();
+        let body_len = body_len(msg);
         let total = self.frame_overhead() + body_len;
         if buf.len() != total {
             return Err(WireError::BufferTooSmall {
@@ -717,10 +772,18 @@ impl<
                 need: total,
             });
         }
-        buf[0..6].copy_from_slice(&dst.0);
-        buf[6..12].copy_from_slice(&self.mac.0);
-        let n = self.tags().emit(wire::ETHERTYPE_L2NET, &mut buf[12..])?;
-        let h = 12 + n;
+        // `get_mut` and `copy_prefix`, not indexing: no panic site (`buf` has the length).
+        let short = WireError::BufferTooSmall {
+            len: buf.len(),
+            need: total,
+        };
+        let (macs, rest) = buf.split_at_mut_checked(12).ok_or(short)?;
+        wire::copy_prefix(macs, &dst.0);
+        wire::copy_prefix(macs.get_mut(6..).ok_or(short)?, &self.mac.0);
+        let n = self.tags().emit(wire::ETHERTYPE_L2NET, rest)?;
+        let (tags_and_header, body) = rest
+            .split_at_mut_checked(n + wire::header::HEADER_LEN)
+            .ok_or(short)?;
         let sender = ParticipantId::new(self.id).ok_or(WireError::ZeroParticipant)?;
         HeaderRepr {
             kind: msg.kind(),
@@ -732,8 +795,8 @@ impl<
             })?,
             sender,
         }
-        .emit(&mut buf[h..h + wire::header::HEADER_LEN])?;
-        msg.emit(&mut buf[h + wire::header::HEADER_LEN..])?;
+        .emit(tags_and_header.get_mut(n..).ok_or(short)?)?;
+        emit_body(msg, body)?;
         Ok(total)
     }
 
@@ -751,7 +814,7 @@ impl<
         for _ in 0..8 {
             let plan = self.plan(self.now)?;
             let overhead = self.frame_overhead();
-            let mut measure = |_: MacAddr, m: &MessageRepr<'_>| Ok(overhead + m.buffer_len());
+            let mut measure = |_: MacAddr, m: &MessageRepr<'_>| Ok(overhead + body_len(m));
             match self.with_message(plan, &mut measure as &mut EmitFn<'_>) {
                 Some(Ok(len)) => {
                     self.planned = Some((plan, len));
@@ -839,7 +902,12 @@ impl<
             }
             Plan::AckNack { r, m } => {
                 let asked_below = self.ack_end(r, m);
-                if let Some(mw) = self.readers[r].as_mut().and_then(|r| r.writers[m].as_mut()) {
+                if let Some(mw) = self
+                    .readers
+                    .get_mut(r)
+                    .and_then(Option::as_mut)
+                    .and_then(|r| r.writers.get_mut(m).and_then(Option::as_mut))
+                {
                     mw.ack_count = mw.ack_count.wrapping_add(1);
                     mw.ack_due = false;
                     mw.asked_below = asked_below;
@@ -847,7 +915,12 @@ impl<
             }
             #[cfg(feature = "fragmentation")]
             Plan::NackFrag { r, m, base, .. } => {
-                if let Some(mw) = self.readers[r].as_mut().and_then(|r| r.writers[m].as_mut()) {
+                if let Some(mw) = self
+                    .readers
+                    .get_mut(r)
+                    .and_then(Option::as_mut)
+                    .and_then(|r| r.writers.get_mut(m).and_then(Option::as_mut))
+                {
                     mw.nack_count = mw.nack_count.wrapping_add(1);
                     // The next window starts after this one's 256 fragments.
                     mw.nackfrag_from = base.saturating_add(SEQSET_BITS);
@@ -856,30 +929,30 @@ impl<
                 }
             }
             Plan::SyncHeartbeat { w, p } => {
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     wr.hb_count = wr.hb_count.wrapping_add(1);
-                    if let Some(q) = wr.proxies[p].as_mut() {
+                    if let Some(q) = wr.proxies.get_mut(p).and_then(Option::as_mut) {
                         q.sync_next = now + hb_period;
                     }
                 }
             }
             Plan::RepairHeartbeat { w, p } => {
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     wr.hb_count = wr.hb_count.wrapping_add(1);
-                    if let Some(q) = wr.proxies[p].as_mut() {
+                    if let Some(q) = wr.proxies.get_mut(p).and_then(Option::as_mut) {
                         q.repair_hb = false;
                     }
                     wr.recount_repairs();
                 }
             }
             Plan::Liveliness { w } => {
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     wr.hb_count = wr.hb_count.wrapping_add(1);
                     wr.assert_due = false;
                 }
             }
             Plan::Heartbeat { w } => {
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     wr.hb_count = wr.hb_count.wrapping_add(1);
                     wr.hb_next = now + hb_period;
                     wr.hb_last = now;
@@ -888,7 +961,7 @@ impl<
             }
             #[cfg(feature = "fragmentation")]
             Plan::FragRepair { w, k, index, .. } => {
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     if let Some((_, set)) = wr.frag_nacks[k].as_mut() {
                         set.remove(u64::from(index));
                         if set.is_empty() {
@@ -904,7 +977,7 @@ impl<
             #[cfg(feature = "fragmentation")]
             Plan::ResendFrag { w, seq, index } => {
                 let fs = self.frag_size();
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     wr.resend.remove(seq);
                     let n = wr
                         .history
@@ -918,7 +991,7 @@ impl<
                 }
             }
             Plan::Resend { w, seq } => {
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     wr.resend.remove(seq);
                     self.stats.tx_resent += 1;
                     // Requesters get a HEARTBEAT naming them once the repairs are out; a
@@ -928,7 +1001,7 @@ impl<
                 self.rr_writer = (w + 1) % W.max(1);
             }
             Plan::Data { w, seq } => {
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     wr.sent_below = seq + 1;
                     wr.frag_next = 0;
                     wr.batch_until = None;
@@ -939,7 +1012,7 @@ impl<
             #[cfg(feature = "fragmentation")]
             Plan::Frag { w, seq, index } => {
                 let fs = self.frag_size();
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     let n = wr
                         .history
                         .sample_len(seq)
@@ -957,7 +1030,7 @@ impl<
             }
             #[cfg(feature = "batching")]
             Plan::Batch { w, first, count } => {
-                if let Some(wr) = self.writers[w].as_mut() {
+                if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
                     wr.sent_below = first + u64::from(count);
                     wr.frag_next = 0;
                     wr.batch_until = None;

@@ -32,3 +32,19 @@ pub use vlan::{TPID_8021AD, TPID_8021Q, TagStack, Tci, VlanTag};
 
 #[cfg(test)]
 mod proptests;
+
+/// Copy `src` into the start of `dst`, as much as both hold; returns the bytes copied.
+///
+/// `copy_from_slice` panics when the lengths differ, and slice indexing when a range is out of
+/// bounds: even where the code rules that out, a panic site keeps `core::fmt`'s integer
+/// formatting (its messages print lengths and indices) in a firmware image. The engine's and the
+/// wire's copies go through this and `get`/`get_mut` instead (docs/BENCHMARKS.md, "Embedded
+/// firmware size").
+#[inline]
+pub(crate) fn copy_prefix(dst: &mut [u8], src: &[u8]) -> usize {
+    let n = dst.len().min(src.len());
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s;
+    }
+    n
+}

@@ -72,16 +72,15 @@ impl<'a> Reader<'a> {
     }
 
     fn bytes(&mut self, n: usize) -> Result<&'a [u8], WireError> {
-        if n > self.rest.len() {
-            return Err(WireError::Truncated);
-        }
-        let (head, rest) = self.rest.split_at(n);
+        let (head, rest) = self.rest.split_at_checked(n).ok_or(WireError::Truncated)?;
         self.rest = rest;
         Ok(head)
     }
 
     fn u8(&mut self) -> Result<u8, WireError> {
-        Ok(self.bytes(1)?[0])
+        let (&b, rest) = self.rest.split_first().ok_or(WireError::Truncated)?;
+        self.rest = rest;
+        Ok(b)
     }
 
     /// A `u8` length followed by that many bytes.
@@ -116,15 +115,12 @@ impl<'a> Writer<'a> {
 
     fn slot(&mut self, n: usize) -> Result<&mut [u8], WireError> {
         let len = self.buf.len();
-        let end =
-            self.at
-                .checked_add(n)
-                .filter(|&e| e <= len)
-                .ok_or(WireError::BufferTooSmall {
-                    len,
-                    need: self.at.saturating_add(n),
-                })?;
-        let s = &mut self.buf[self.at..end];
+        let short = WireError::BufferTooSmall {
+            len,
+            need: self.at.saturating_add(n),
+        };
+        let end = self.at.checked_add(n).ok_or(short)?;
+        let s = self.buf.get_mut(self.at..end).ok_or(short)?;
         self.at = end;
         Ok(s)
     }
@@ -134,7 +130,7 @@ impl<'a> Writer<'a> {
     }
 
     fn bytes(&mut self, b: &[u8]) -> Result<(), WireError> {
-        self.slot(b.len())?.copy_from_slice(b);
+        super::copy_prefix(self.slot(b.len())?, b);
         Ok(())
     }
 
@@ -1204,7 +1200,7 @@ impl<'a> BatchRepr<'a> {
             source_timestamp_ns: f.source_timestamp_ns.get(),
             samples: Samples::Wire {
                 count,
-                bytes: &start[..used],
+                bytes: start.get(..used).ok_or(WireError::Truncated)?,
             },
         })
     }
@@ -1309,11 +1305,11 @@ impl HeartbeatRepr {
         let (first_seq, last_seq) = (f.first_seq.get(), f.last_seq.get());
         Self::check(first_seq, last_seq)?;
         // The reader field when the body has room for it; bytes beyond are ignored.
-        let reader = r.bytes(4).ok().map(|b| {
-            let mut v = [0u8; 4];
-            v.copy_from_slice(b);
-            EntityId(u32::from_be_bytes(v))
-        });
+        let reader = r
+            .bytes(4)
+            .ok()
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(|v| EntityId(u32::from_be_bytes(v)));
         Ok(HeartbeatRepr {
             is_final: flags & flags::HEARTBEAT_FINAL != 0,
             liveliness: flags & flags::HEARTBEAT_LIVELINESS != 0,
@@ -1414,7 +1410,9 @@ impl SeqSet {
 
     /// The bitmap words that go on the wire (`ceil(num_bits / 32)` of them).
     pub fn words(&self) -> &[u32] {
-        &self.words[..Self::word_count(self.num_bits)]
+        // `num_bits` is at most 256 (`new`): the slice is never cut short.
+        let n = Self::word_count(self.num_bits);
+        self.words.get(..n).unwrap_or(&self.words)
     }
 
     const fn word_count(num_bits: u16) -> usize {
@@ -1434,7 +1432,9 @@ impl SeqSet {
     pub fn insert(&mut self, n: u64) -> bool {
         match self.offset(n) {
             Some(off) => {
-                self.words[off / 32] |= 0x8000_0000 >> (off % 32);
+                if let Some(w) = self.words.get_mut(off / 32) {
+                    *w |= 0x8000_0000 >> (off % 32);
+                }
                 true
             }
             None => false,
@@ -1481,13 +1481,16 @@ impl SeqSet {
     fn read(r: &mut Reader<'_>, base: u64) -> Result<Self, WireError> {
         let head: &BitmapHead = r.fixed()?;
         let mut set = SeqSet::new(base, head.num_bits.get())?;
-        for i in 0..Self::word_count(set.num_bits) {
-            set.words[i] = r.fixed::<U32>()?.get();
+        let n = Self::word_count(set.num_bits);
+        for w in set.words.iter_mut().take(n) {
+            *w = r.fixed::<U32>()?.get();
         }
         let tail = set.num_bits % 32;
         if tail != 0 {
             let last = Self::word_count(set.num_bits) - 1;
-            set.words[last] &= !(u32::MAX >> tail);
+            if let Some(w) = set.words.get_mut(last) {
+                *w &= !(u32::MAX >> tail);
+            }
         }
         Ok(set)
     }
@@ -1516,7 +1519,7 @@ impl Iterator for SeqSetIter<'_> {
     fn next(&mut self) -> Option<u64> {
         while self.next < self.set.num_bits {
             let i = usize::from(self.next);
-            let word = self.set.words[i / 32] << (i % 32);
+            let word = self.set.words.get(i / 32).map_or(0, |w| w << (i % 32));
             if word == 0 {
                 // Skip to the next word.
                 self.next = ((i / 32 + 1) * 32) as u16;

@@ -304,12 +304,20 @@ impl TagStack {
     pub fn emit(&self, ethertype: u16, buf: &mut [u8]) -> Result<usize, WireError> {
         let need = self.buffer_len();
         super::error::check_buffer(buf.len(), need)?;
+        let short = WireError::BufferTooSmall {
+            len: buf.len(),
+            need,
+        };
         let mut at = 0;
         for tag in self.iter() {
-            tag.emit(&mut Tag::new_unchecked(&mut buf[at..at + TAG_LEN]))?;
+            let b = buf.get_mut(at..at + TAG_LEN).ok_or(short)?;
+            tag.emit(&mut Tag::new_unchecked(b))?;
             at += TAG_LEN;
         }
-        buf[at..at + 2].copy_from_slice(&ethertype.to_be_bytes());
+        let Some([hi, lo]) = buf.get_mut(at..at + 2) else {
+            return Err(short);
+        };
+        [*hi, *lo] = ethertype.to_be_bytes();
         Ok(need)
     }
 }

@@ -495,10 +495,13 @@ impl<R: Registers, const MTU: usize> Lan9118<R, MTU> {
             }
             for i in 0..words {
                 let bytes = self.regs.read(RX_DATA_FIFO).to_le_bytes();
-                let at = i * 4;
-                if at < frame_len {
-                    let n = (frame_len - at).min(4);
-                    self.rx_buf[at..at + n].copy_from_slice(&bytes[..n]);
+                // Only the frame's bytes (`get_mut`, zip: no panic sites, whose messages would
+                // keep `core::fmt` in the image).
+                let end = frame_len.min(i * 4 + 4);
+                if let Some(dst) = self.rx_buf.get_mut(i * 4..end) {
+                    for (d, s) in dst.iter_mut().zip(bytes) {
+                        *d = s;
+                    }
                 }
             }
             self.rx_len = Some(frame_len);
@@ -542,8 +545,11 @@ pub struct RxToken<'a> {
 
 impl embassy_net_driver::RxToken for RxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, f: F) -> R {
-        let n = self.len.take().unwrap_or(0).min(self.buf.len());
-        f(&mut self.buf[..n])
+        let n = self.len.take().unwrap_or(0);
+        match self.buf.get_mut(..n) {
+            Some(frame) => f(frame),
+            None => f(self.buf),
+        }
     }
 }
 
@@ -560,16 +566,19 @@ impl<R: Registers> embassy_net_driver::TxToken for TxToken<'_, R> {
         // embassy-net never asks for more than the advertised MTU; a larger request is cut to it
         // rather than overrunning the buffer.
         let len = len.min(self.buf.len());
-        let r = f(&mut self.buf[..len]);
+        let (frame, _) = self.buf.split_at_mut(len);
+        let r = f(frame);
         *self.tag = self.tag.wrapping_add(1);
         let len32 = len as u32;
         let cmd_a = TX_CMD_A_FIRST_SEG | TX_CMD_A_LAST_SEG | (len32 & TX_CMD_A_BUF_SIZE_MASK);
         let cmd_b = (u32::from(*self.tag) << TX_CMD_B_TAG_SHIFT) | (len32 & TX_CMD_B_LEN_MASK);
         self.regs.write(TX_DATA_FIFO, cmd_a);
         self.regs.write(TX_DATA_FIFO, cmd_b);
-        for chunk in self.buf[..len].chunks(4) {
+        for chunk in frame.chunks(4) {
             let mut word = [0u8; 4];
-            word[..chunk.len()].copy_from_slice(chunk);
+            for (w, b) in word.iter_mut().zip(chunk) {
+                *w = *b;
+            }
             self.regs.write(TX_DATA_FIFO, u32::from_le_bytes(word));
         }
         *self.sent += 1;
