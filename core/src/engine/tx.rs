@@ -640,56 +640,41 @@ impl<
                 });
                 Some(f(mw.mac, &msg))
             }
-            Plan::SyncHeartbeat { w, p } => {
+            // The four HEARTBEAT plans differ only in their first sequence number, their
+            // addressee and their flags: one arm builds the message, so that a binary holds one
+            // `HeartbeatRepr` construction and one call of `f` for all of them.
+            Plan::SyncHeartbeat { w, .. }
+            | Plan::RepairHeartbeat { w, .. }
+            | Plan::Heartbeat { w }
+            | Plan::Liveliness { w } => {
                 let wr = self.writers.get(w).and_then(Option::as_ref)?;
-                let px = wr.proxies.get(p).and_then(Option::as_ref)?;
-                // One HEARTBEAT reaches every reader of that participant, and a HEARTBEAT names
-                // no reader: start at the earliest entitlement of those that wait for it, so
-                // none is told to skip samples it is owed (one that started earlier just gets
-                // a few older samples).
-                // The HEARTBEAT names its reader, but a receiver that predates the reader field
-                // applies it to every reader of that participant.
-                let first = wr
-                    .live()
-                    .iter()
-                    .flatten()
-                    .filter(|q| q.participant == px.participant && q.reliable && q.state.needs_sync)
-                    .map(|q| q.state.acked_below())
-                    .min()
-                    .unwrap_or(px.state.acked_below())
-                    .max(wr.history.first_seq())
-                    .max(1);
-                let last = wr.sent_below.saturating_sub(1).max(first - 1);
-                let msg = MessageRepr::Heartbeat(HeartbeatRepr {
-                    is_final: false,
-                    liveliness: false,
-                    writer: EntityId(wr.entity),
-                    first_seq: first,
-                    last_seq: last,
-                    count: wr.hb_count.wrapping_add(1),
-                    reader: Some(EntityId(px.entity)),
-                });
-                Some(f(px.mac, &msg))
-            }
-            Plan::RepairHeartbeat { w, p } => {
-                let wr = self.writers.get(w)?.as_ref()?;
-                let px = wr.proxies.get(p)?.as_ref()?;
-                let first = wr.history.first_seq();
-                let last = wr.sent_below.saturating_sub(1).max(first - 1);
-                let msg = MessageRepr::Heartbeat(HeartbeatRepr {
-                    is_final: false,
-                    liveliness: false,
-                    writer: EntityId(wr.entity),
-                    first_seq: first,
-                    last_seq: last,
-                    count: wr.hb_count.wrapping_add(1),
-                    reader: Some(EntityId(px.entity)),
-                });
-                Some(f(px.mac, &msg))
-            }
-            Plan::Heartbeat { w } | Plan::Liveliness { w } => {
-                let wr = self.writers.get(w).and_then(Option::as_ref)?;
-                let first = wr.history.first_seq();
+                let px = match plan {
+                    Plan::SyncHeartbeat { p, .. } | Plan::RepairHeartbeat { p, .. } => {
+                        Some(wr.proxies.get(p).and_then(Option::as_ref)?)
+                    }
+                    _ => None,
+                };
+                let first = match (plan, px) {
+                    // One HEARTBEAT reaches every reader of that participant, and a HEARTBEAT
+                    // names no reader: start at the earliest entitlement of those that wait for
+                    // it, so none is told to skip samples it is owed (one that started earlier
+                    // just gets a few older samples).
+                    // The HEARTBEAT names its reader, but a receiver that predates the reader
+                    // field applies it to every reader of that participant.
+                    (Plan::SyncHeartbeat { .. }, Some(px)) => wr
+                        .live()
+                        .iter()
+                        .flatten()
+                        .filter(|q| {
+                            q.participant == px.participant && q.reliable && q.state.needs_sync
+                        })
+                        .map(|q| q.state.acked_below())
+                        .min()
+                        .unwrap_or(px.state.acked_below())
+                        .max(wr.history.first_seq())
+                        .max(1),
+                    _ => wr.history.first_seq(),
+                };
                 let last = wr.sent_below.saturating_sub(1).max(first - 1);
                 let liveliness = matches!(plan, Plan::Liveliness { .. });
                 let msg = MessageRepr::Heartbeat(HeartbeatRepr {
@@ -701,9 +686,9 @@ impl<
                     first_seq: first,
                     last_seq: last,
                     count: wr.hb_count.wrapping_add(1),
-                    reader: None,
+                    reader: px.map(|px| EntityId(px.entity)),
                 });
-                Some(f(wr.mac, &msg))
+                Some(f(px.map_or(wr.mac, |px| px.mac), &msg))
             }
             #[cfg(feature = "fragmentation")]
             Plan::FragRepair { w, seq, index, .. }
