@@ -145,13 +145,28 @@ impl<
         let eth = wire::ethernet::Frame::new_checked(frame)?;
         let (dst, src) = (eth.dst_addr(), eth.src_addr());
         let after_macs = frame.get(12..).ok_or(WireError::Truncated)?;
+        #[cfg(feature = "vlan")]
         let (tags, ethertype, used) = wire::TagStack::parse(after_macs)?;
+        #[cfg(feature = "vlan")]
         if tags.len() + usize::from(meta.stripped_vlan.is_some()) > 2 {
             return Err(WireError::TooManyTags);
+        }
+        // Without `vlan` no tag is parsed: a tagged frame is counted and dropped (the
+        // Ethernet view checked that the EtherType's two bytes are there).
+        #[cfg(not(feature = "vlan"))]
+        let (ethertype, used) = match after_macs.get(..2) {
+            Some(&[hi, lo]) => (u16::from_be_bytes([hi, lo]), 2),
+            _ => return Err(WireError::Truncated),
+        };
+        #[cfg(not(feature = "vlan"))]
+        if meta.stripped_vlan.is_some() || wire::vlan::is_vlan_tpid(ethertype) {
+            self.stats.rx_unsupported += 1;
+            return Ok(());
         }
         if ethertype != wire::ETHERTYPE_L2NET {
             return Err(WireError::NotL2net { ethertype });
         }
+        #[cfg(feature = "vlan")]
         if let Some(want) = self.config.vlan {
             // The outermost tag: one the link stripped came before any still in the bytes.
             let outer = meta.stripped_vlan.or_else(|| tags.outer());

@@ -222,6 +222,7 @@ impl<
     const Q: usize,
 > Participant<'a, P, E, W, R, H, M, F, Q>
 {
+    #[cfg(feature = "vlan")]
     fn tags(&self) -> wire::TagStack {
         match self.config.vlan {
             Some(t) => wire::TagStack::single(t),
@@ -230,8 +231,36 @@ impl<
     }
 
     /// Bytes before the body: Ethernet header, tags, l2net header.
+    #[cfg(feature = "vlan")]
     fn frame_overhead(&self) -> usize {
         12 + self.tags().buffer_len() + wire::header::HEADER_LEN
+    }
+
+    /// Bytes before the body: Ethernet header and l2net header (never a tag without `vlan`).
+    #[cfg(not(feature = "vlan"))]
+    fn frame_overhead(&self) -> usize {
+        14 + wire::header::HEADER_LEN
+    }
+
+    /// Write the tags (if any) and the EtherType at the start of `buf` (frame offset 12);
+    /// returns the bytes written.
+    #[cfg(feature = "vlan")]
+    fn emit_ethertype(&self, buf: &mut [u8]) -> Result<usize, WireError> {
+        self.tags().emit(wire::ETHERTYPE_L2NET, buf)
+    }
+
+    /// Write the EtherType at the start of `buf` (frame offset 12): a build without `vlan`
+    /// sends no tag (`Config::vlan` is refused).
+    #[cfg(not(feature = "vlan"))]
+    fn emit_ethertype(&self, buf: &mut [u8]) -> Result<usize, WireError> {
+        let Some([hi, lo]) = buf.get_mut(..2) else {
+            return Err(WireError::BufferTooSmall {
+                len: buf.len(),
+                need: 2,
+            });
+        };
+        [*hi, *lo] = wire::ETHERTYPE_L2NET.to_be_bytes();
+        Ok(2)
     }
 
     /// Largest body of one frame.
@@ -765,7 +794,7 @@ impl<
         let (macs, rest) = buf.split_at_mut_checked(12).ok_or(short)?;
         wire::copy_prefix(macs, &dst.0);
         wire::copy_prefix(macs.get_mut(6..).ok_or(short)?, &self.mac.0);
-        let n = self.tags().emit(wire::ETHERTYPE_L2NET, rest)?;
+        let n = self.emit_ethertype(rest)?;
         let (tags_and_header, body) = rest
             .split_at_mut_checked(n + wire::header::HEADER_LEN)
             .ok_or(short)?;
