@@ -276,3 +276,61 @@ fn without_fragmentation_received_fragments_are_counted_and_skipped() {
     b.handle_frame(&nack, RxMeta::default(), now);
     assert_eq!(b.stats().rx_unsupported, 2);
 }
+
+/// Without `vlan`: a `Config::vlan` is refused, and a frame that carries a VLAN tag (in its
+/// bytes, or stripped by the link) is counted in `rx_unsupported` and dropped; untagged l2net
+/// frames are received as usual.
+#[cfg(not(feature = "vlan"))]
+#[test]
+fn without_vlan_a_tag_is_refused_and_tagged_frames_are_counted() {
+    use l2net_core::RxMeta;
+    use l2net_core::wire::frame::FrameRepr;
+    use l2net_core::wire::msg::{Endpoints, HelloRepr, MessageRepr};
+    use l2net_core::wire::{ParticipantId, TagStack, Tci, VlanTag};
+
+    let tag = VlanTag::dot1q(Tci::new(0, false, 10));
+    let mut config = Config::new(3, "b");
+    config.vlan = Some(tag);
+    let e = Node::new(config, 1, MAC_B, leak(4096), Instant::ZERO).err();
+    assert_eq!(e, Some(ConfigError::Unsupported));
+
+    let now = Instant::from_millis(1);
+    let mut b = Node::new(Config::new(3, "b"), 0x5eed_0002, MAC_B, leak(4096), now).unwrap();
+    let hello = |tags: TagStack| {
+        let f = FrameRepr {
+            dst: MAC_B,
+            src: MacAddr([2, 0, 0, 0, 0, 0x77]),
+            tags,
+            domain: 3,
+            sender: ParticipantId::new(0x77).unwrap(),
+            message: MessageRepr::Hello(HelloRepr {
+                reply_requested: false,
+                lease_ms: 10_000,
+                graph_epoch: 1,
+                first_endpoint_index: 0,
+                total_endpoints: 0,
+                name: "full",
+                endpoints: Endpoints::List(&[]),
+            }),
+        };
+        let mut buf = vec![0u8; f.buffer_len()];
+        f.emit(&mut buf).unwrap();
+        buf
+    };
+    // A tag in the bytes.
+    b.handle_frame(&hello(TagStack::single(tag)), RxMeta::default(), now);
+    // A tag the link stripped.
+    let mut stripped = RxMeta::default();
+    stripped.stripped_vlan = Some(tag);
+    b.handle_frame(&hello(TagStack::new()), stripped, now);
+    assert_eq!(b.stats().rx_unsupported, 2);
+    assert_eq!(b.stats().rx_malformed + b.stats().rx_not_l2net, 0);
+    assert!(b.poll_event().is_none(), "a tagged frame discovered a peer");
+    // Untagged: received.
+    b.handle_frame(&hello(TagStack::new()), RxMeta::default(), now);
+    assert_eq!(b.stats().rx_unsupported, 2);
+    assert!(
+        b.poll_event().is_some(),
+        "the untagged HELLO was not received"
+    );
+}

@@ -137,7 +137,8 @@ pub enum ConfigError {
     /// not longer than the announce period.
     BadPeriod,
     /// The configuration asks for a feature this build of `l2net-core` leaves out
-    /// (docs/ARCHITECTURE.md, "Cargo features"): a `batch_delay` without `batching`.
+    /// (docs/ARCHITECTURE.md, "Cargo features"): a `batch_delay` without `batching`, a `vlan`
+    /// without `vlan`.
     Unsupported,
 }
 
@@ -657,6 +658,9 @@ impl<
         }
         #[cfg(not(feature = "batching"))]
         if config.batch_delay > Duration::ZERO {
+            return Err(ConfigError::Unsupported);
+        }
+        if !cfg!(feature = "vlan") && config.vlan.is_some() {
             return Err(ConfigError::Unsupported);
         }
         Ok(())

@@ -7,7 +7,7 @@
 use core::time::Duration;
 
 use super::event::{Event, LostReason, ReaderHandle, RemoteId};
-use super::graph::{Admission, EndpointInfo, Name, Peer, RemoteEndpoint};
+use super::graph::{Admission, EndpointInfo, NAME_MAX, Name, Peer, RemoteEndpoint, TypeHash};
 use super::history::{HistoryKind, SampleId, SampleMeta};
 use super::participant::Participant;
 use super::qos::{Durability, Liveliness, Qos, Reliability};
@@ -83,15 +83,20 @@ pub(crate) fn qos_to_wire(q: &Qos) -> wire::msg::Qos {
     }
 }
 
-fn endpoint_from_wire(e: &EndpointRepr<'_>) -> Option<EndpointInfo> {
-    Some(EndpointInfo {
-        entity: e.entity.0,
-        kind: e.kind,
-        topic: Name::new(e.topic)?,
-        type_name: Name::new(e.type_name)?,
-        type_hash: e.type_hash.copied().unwrap_or([0; 32]),
-        qos: qos_from_wire(&e.qos),
-    })
+/// Whether `info` is what `e` announces (its entity aside): the fields `EndpointInfo`'s
+/// equality compares, read from the wire form, so that an endpoint every HELLO repeats unchanged
+/// is never copied into an `EndpointInfo` (two 256-byte names) just to be compared.
+fn same_endpoint(
+    info: &EndpointInfo,
+    e: &EndpointRepr<'_>,
+    qos: &Qos,
+    type_hash: &TypeHash,
+) -> bool {
+    info.kind == e.kind
+        && info.qos == *qos
+        && info.type_hash == *type_hash
+        && info.topic.as_bytes() == e.topic.as_bytes()
+        && info.type_name.as_bytes() == e.type_name.as_bytes()
 }
 
 fn related_id(r: Option<RelatedSample>) -> Option<SampleId> {
@@ -145,13 +150,28 @@ impl<
         let eth = wire::ethernet::Frame::new_checked(frame)?;
         let (dst, src) = (eth.dst_addr(), eth.src_addr());
         let after_macs = frame.get(12..).ok_or(WireError::Truncated)?;
+        #[cfg(feature = "vlan")]
         let (tags, ethertype, used) = wire::TagStack::parse(after_macs)?;
+        #[cfg(feature = "vlan")]
         if tags.len() + usize::from(meta.stripped_vlan.is_some()) > 2 {
             return Err(WireError::TooManyTags);
+        }
+        // Without `vlan` no tag is parsed: a tagged frame is counted and dropped (the
+        // Ethernet view checked that the EtherType's two bytes are there).
+        #[cfg(not(feature = "vlan"))]
+        let (ethertype, used) = match after_macs.get(..2) {
+            Some(&[hi, lo]) => (u16::from_be_bytes([hi, lo]), 2),
+            _ => return Err(WireError::Truncated),
+        };
+        #[cfg(not(feature = "vlan"))]
+        if meta.stripped_vlan.is_some() || wire::vlan::is_vlan_tpid(ethertype) {
+            self.stats.rx_unsupported += 1;
+            return Ok(());
         }
         if ethertype != wire::ETHERTYPE_L2NET {
             return Err(WireError::NotL2net { ethertype });
         }
+        #[cfg(feature = "vlan")]
         if let Some(want) = self.config.vlan {
             // The outermost tag: one the link stripped came before any still in the bytes.
             let outer = meta.stripped_vlan.or_else(|| tags.outer());
@@ -298,15 +318,16 @@ impl<
         let count = h.endpoints.len() as u16;
         let mut page_ok = true;
         for e in h.endpoints.iter() {
-            let info = match e.map(|e| endpoint_from_wire(&e)) {
-                Ok(Some(info)) => info,
+            match e {
+                // Every name must fit a `Name` (the wire's length bytes allow no more).
+                Ok(e) if e.topic.len() <= NAME_MAX && e.type_name.len() <= NAME_MAX => {
+                    self.upsert_endpoint(sender, epoch, &e);
+                }
                 _ => {
                     self.stats.rx_malformed += 1;
                     page_ok = false;
-                    continue;
                 }
-            };
-            self.upsert_endpoint(sender, epoch, info);
+            }
         }
         // Coverage of the epoch's endpoint list, page by page in order.
         let Some(peer) = self.graph.peer_mut(slot) else {
@@ -345,9 +366,15 @@ impl<
         }
     }
 
-    fn upsert_endpoint(&mut self, participant: u64, epoch: u32, info: EndpointInfo) {
-        if let Some(s) = self.graph.find_endpoint(participant, info.entity) {
-            let same = self.graph.endpoint(s).is_some_and(|e| e.info == info);
+    /// Record endpoint `e` of `participant` (its names fit a [`Name`]), listed in `epoch`.
+    fn upsert_endpoint(&mut self, participant: u64, epoch: u32, e: &EndpointRepr<'_>) {
+        let qos = qos_from_wire(&e.qos);
+        let type_hash = e.type_hash.copied().unwrap_or([0; 32]);
+        if let Some(s) = self.graph.find_endpoint(participant, e.entity.0) {
+            let same = self
+                .graph
+                .endpoint(s)
+                .is_some_and(|x| same_endpoint(&x.info, e, &qos, &type_hash));
             if same {
                 if let Some(e) = self.graph.endpoint_mut(s) {
                     e.epoch = epoch;
@@ -357,6 +384,15 @@ impl<
             // Changed in place (QoS, topic): the old one is gone, a new one appears.
             self.remove_endpoint(s);
         }
+        let info = EndpointInfo {
+            entity: e.entity.0,
+            kind: e.kind,
+            // The caller checked the lengths: the fallback is never taken.
+            topic: Name::new(e.topic).unwrap_or(Name::EMPTY),
+            type_name: Name::new(e.type_name).unwrap_or(Name::EMPTY),
+            type_hash,
+            qos,
+        };
         let ep = RemoteEndpoint {
             participant,
             info,

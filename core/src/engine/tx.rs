@@ -222,6 +222,7 @@ impl<
     const Q: usize,
 > Participant<'a, P, E, W, R, H, M, F, Q>
 {
+    #[cfg(feature = "vlan")]
     fn tags(&self) -> wire::TagStack {
         match self.config.vlan {
             Some(t) => wire::TagStack::single(t),
@@ -230,8 +231,36 @@ impl<
     }
 
     /// Bytes before the body: Ethernet header, tags, l2net header.
+    #[cfg(feature = "vlan")]
     fn frame_overhead(&self) -> usize {
         12 + self.tags().buffer_len() + wire::header::HEADER_LEN
+    }
+
+    /// Bytes before the body: Ethernet header and l2net header (never a tag without `vlan`).
+    #[cfg(not(feature = "vlan"))]
+    fn frame_overhead(&self) -> usize {
+        14 + wire::header::HEADER_LEN
+    }
+
+    /// Write the tags (if any) and the EtherType at the start of `buf` (frame offset 12);
+    /// returns the bytes written.
+    #[cfg(feature = "vlan")]
+    fn emit_ethertype(&self, buf: &mut [u8]) -> Result<usize, WireError> {
+        self.tags().emit(wire::ETHERTYPE_L2NET, buf)
+    }
+
+    /// Write the EtherType at the start of `buf` (frame offset 12): a build without `vlan`
+    /// sends no tag (`Config::vlan` is refused).
+    #[cfg(not(feature = "vlan"))]
+    fn emit_ethertype(&self, buf: &mut [u8]) -> Result<usize, WireError> {
+        let Some([hi, lo]) = buf.get_mut(..2) else {
+            return Err(WireError::BufferTooSmall {
+                len: buf.len(),
+                need: 2,
+            });
+        };
+        [*hi, *lo] = wire::ETHERTYPE_L2NET.to_be_bytes();
+        Ok(2)
     }
 
     /// Largest body of one frame.
@@ -264,19 +293,30 @@ impl<
     }
 
     fn announced(&self, index: usize) -> Option<EndpointRepr<'_>> {
-        let mut it = self
-            .writers
-            .iter()
-            .flatten()
-            .map(|w| (&w.info, w.role, true))
-            .chain(
-                self.readers
-                    .iter()
-                    .flatten()
-                    .filter(|r| r.role == Role::Topic)
-                    .map(|r| (&r.info, r.role, false)),
-            );
-        let (info, _role, _is_writer) = it.nth(index)?;
+        // The writers, then the topic readers: two counting loops (a chained iterator's `nth`
+        // is larger in the firmware, and no faster).
+        let mut left = index;
+        let mut found = None;
+        for w in self.writers.iter().flatten() {
+            if left == 0 {
+                found = Some(&w.info);
+                break;
+            }
+            left -= 1;
+        }
+        if found.is_none() {
+            for r in self.readers.iter().flatten() {
+                if r.role != Role::Topic {
+                    continue;
+                }
+                if left == 0 {
+                    found = Some(&r.info);
+                    break;
+                }
+                left -= 1;
+            }
+        }
+        let info = found?;
         Some(EndpointRepr {
             entity: EntityId(info.entity),
             kind: info.kind,
@@ -640,56 +680,41 @@ impl<
                 });
                 Some(f(mw.mac, &msg))
             }
-            Plan::SyncHeartbeat { w, p } => {
+            // The four HEARTBEAT plans differ only in their first sequence number, their
+            // addressee and their flags: one arm builds the message, so that a binary holds one
+            // `HeartbeatRepr` construction and one call of `f` for all of them.
+            Plan::SyncHeartbeat { w, .. }
+            | Plan::RepairHeartbeat { w, .. }
+            | Plan::Heartbeat { w }
+            | Plan::Liveliness { w } => {
                 let wr = self.writers.get(w).and_then(Option::as_ref)?;
-                let px = wr.proxies.get(p).and_then(Option::as_ref)?;
-                // One HEARTBEAT reaches every reader of that participant, and a HEARTBEAT names
-                // no reader: start at the earliest entitlement of those that wait for it, so
-                // none is told to skip samples it is owed (one that started earlier just gets
-                // a few older samples).
-                // The HEARTBEAT names its reader, but a receiver that predates the reader field
-                // applies it to every reader of that participant.
-                let first = wr
-                    .live()
-                    .iter()
-                    .flatten()
-                    .filter(|q| q.participant == px.participant && q.reliable && q.state.needs_sync)
-                    .map(|q| q.state.acked_below())
-                    .min()
-                    .unwrap_or(px.state.acked_below())
-                    .max(wr.history.first_seq())
-                    .max(1);
-                let last = wr.sent_below.saturating_sub(1).max(first - 1);
-                let msg = MessageRepr::Heartbeat(HeartbeatRepr {
-                    is_final: false,
-                    liveliness: false,
-                    writer: EntityId(wr.entity),
-                    first_seq: first,
-                    last_seq: last,
-                    count: wr.hb_count.wrapping_add(1),
-                    reader: Some(EntityId(px.entity)),
-                });
-                Some(f(px.mac, &msg))
-            }
-            Plan::RepairHeartbeat { w, p } => {
-                let wr = self.writers.get(w)?.as_ref()?;
-                let px = wr.proxies.get(p)?.as_ref()?;
-                let first = wr.history.first_seq();
-                let last = wr.sent_below.saturating_sub(1).max(first - 1);
-                let msg = MessageRepr::Heartbeat(HeartbeatRepr {
-                    is_final: false,
-                    liveliness: false,
-                    writer: EntityId(wr.entity),
-                    first_seq: first,
-                    last_seq: last,
-                    count: wr.hb_count.wrapping_add(1),
-                    reader: Some(EntityId(px.entity)),
-                });
-                Some(f(px.mac, &msg))
-            }
-            Plan::Heartbeat { w } | Plan::Liveliness { w } => {
-                let wr = self.writers.get(w).and_then(Option::as_ref)?;
-                let first = wr.history.first_seq();
+                let px = match plan {
+                    Plan::SyncHeartbeat { p, .. } | Plan::RepairHeartbeat { p, .. } => {
+                        Some(wr.proxies.get(p).and_then(Option::as_ref)?)
+                    }
+                    _ => None,
+                };
+                let first = match (plan, px) {
+                    // One HEARTBEAT reaches every reader of that participant, and a HEARTBEAT
+                    // names no reader: start at the earliest entitlement of those that wait for
+                    // it, so none is told to skip samples it is owed (one that started earlier
+                    // just gets a few older samples).
+                    // The HEARTBEAT names its reader, but a receiver that predates the reader
+                    // field applies it to every reader of that participant.
+                    (Plan::SyncHeartbeat { .. }, Some(px)) => wr
+                        .live()
+                        .iter()
+                        .flatten()
+                        .filter(|q| {
+                            q.participant == px.participant && q.reliable && q.state.needs_sync
+                        })
+                        .map(|q| q.state.acked_below())
+                        .min()
+                        .unwrap_or(px.state.acked_below())
+                        .max(wr.history.first_seq())
+                        .max(1),
+                    _ => wr.history.first_seq(),
+                };
                 let last = wr.sent_below.saturating_sub(1).max(first - 1);
                 let liveliness = matches!(plan, Plan::Liveliness { .. });
                 let msg = MessageRepr::Heartbeat(HeartbeatRepr {
@@ -701,9 +726,9 @@ impl<
                     first_seq: first,
                     last_seq: last,
                     count: wr.hb_count.wrapping_add(1),
-                    reader: None,
+                    reader: px.map(|px| EntityId(px.entity)),
                 });
-                Some(f(wr.mac, &msg))
+                Some(f(px.map_or(wr.mac, |px| px.mac), &msg))
             }
             #[cfg(feature = "fragmentation")]
             Plan::FragRepair { w, seq, index, .. }
@@ -780,7 +805,7 @@ impl<
         let (macs, rest) = buf.split_at_mut_checked(12).ok_or(short)?;
         wire::copy_prefix(macs, &dst.0);
         wire::copy_prefix(macs.get_mut(6..).ok_or(short)?, &self.mac.0);
-        let n = self.tags().emit(wire::ETHERTYPE_L2NET, rest)?;
+        let n = self.emit_ethertype(rest)?;
         let (tags_and_header, body) = rest
             .split_at_mut_checked(n + wire::header::HEADER_LEN)
             .ok_or(short)?;
