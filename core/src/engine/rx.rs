@@ -9,7 +9,7 @@ use core::time::Duration;
 use super::event::{Event, LostReason, ReaderHandle, RemoteId};
 use super::graph::{Admission, EndpointInfo, NAME_MAX, Name, Peer, RemoteEndpoint, TypeHash};
 use super::history::{HistoryKind, SampleId, SampleMeta};
-use super::participant::Participant;
+use super::participant::{MatchedWriter, Participant};
 use super::qos::{Durability, Liveliness, Qos, Reliability};
 #[cfg(feature = "fragmentation")]
 use super::reassembly::FragOutcome;
@@ -531,12 +531,7 @@ impl<
         payload: Option<&[u8]>,
         key: FragKey,
     ) -> Took {
-        let Some(m) = self
-            .readers
-            .get(ri)
-            .and_then(Option::as_ref)
-            .and_then(|r| r.writers.get(mi)?.as_ref())
-        else {
+        let Some(m) = self.matched_writer(ri, mi) else {
             return Took::Refused;
         };
         if !m.reliable {
@@ -549,12 +544,7 @@ impl<
                 return Took::Refused;
             }
             if self.deliver(ri, origin, related, payload, key) {
-                if let Some(m) = self
-                    .readers
-                    .get_mut(ri)
-                    .and_then(Option::as_mut)
-                    .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
-                {
+                if let Some(m) = self.matched_writer_mut(ri, mi) {
                     m.be_last = origin.seq;
                 }
                 // Older incomplete samples of this writer will never be wanted (unless a
@@ -581,12 +571,7 @@ impl<
             }
             Arrival::Deliver => {
                 if self.deliver(ri, origin, related, payload, key) {
-                    if let Some(m) = self
-                        .readers
-                        .get_mut(ri)
-                        .and_then(Option::as_mut)
-                        .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
-                    {
+                    if let Some(m) = self.matched_writer_mut(ri, mi) {
                         m.window.delivered();
                     }
                     self.drain_writer(ri, mi);
@@ -636,12 +621,7 @@ impl<
         } else if self.reassembly.find(&key).is_none() {
             return false;
         }
-        if let Some(m) = self
-            .readers
-            .get_mut(ri)
-            .and_then(Option::as_mut)
-            .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
-        {
+        if let Some(m) = self.matched_writer_mut(ri, mi) {
             m.window.held(key.seq);
         }
         true
@@ -722,6 +702,25 @@ impl<
         }
     }
 
+    /// Reader `ri`'s view of its matched writer `mi`, when both slots are in use.
+    pub(crate) fn matched_writer(&self, ri: usize, mi: usize) -> Option<&MatchedWriter> {
+        self.readers.get(ri)?.as_ref()?.writers.get(mi)?.as_ref()
+    }
+
+    /// [`Self::matched_writer`], to change it.
+    pub(crate) fn matched_writer_mut(
+        &mut self,
+        ri: usize,
+        mi: usize,
+    ) -> Option<&mut MatchedWriter> {
+        self.readers
+            .get_mut(ri)?
+            .as_mut()?
+            .writers
+            .get_mut(mi)?
+            .as_mut()
+    }
+
     /// How many more samples reader `ri` can take in now: free room in its queue plus free
     /// hold slots (the reassembly store), for samples as large as its newest queued one.
     fn room(&self, ri: usize) -> usize {
@@ -748,12 +747,7 @@ impl<
     /// on that is neither held nor partly reassembled (those already have their place), at
     /// most 256 after `next`.
     fn room_end(&self, ri: usize, mi: usize, mut room: usize) -> u64 {
-        let Some(m) = self
-            .readers
-            .get(ri)
-            .and_then(Option::as_ref)
-            .and_then(|r| r.writers.get(mi)?.as_ref())
-        else {
+        let Some(m) = self.matched_writer(ri, mi) else {
             return 0;
         };
         let next = m.window.next();
@@ -819,11 +813,7 @@ impl<
             return;
         }
         if self.room_end(ri, mi, room) >= asked_below + step
-            && let Some(m) = self
-                .readers
-                .get_mut(ri)
-                .and_then(Option::as_mut)
-                .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
+            && let Some(m) = self.matched_writer_mut(ri, mi)
         {
             m.ack_due = true;
         }
@@ -831,12 +821,7 @@ impl<
 
     fn drain_writer(&mut self, ri: usize, mi: usize) {
         loop {
-            let Some(m) = self
-                .readers
-                .get(ri)
-                .and_then(Option::as_ref)
-                .and_then(|r| r.writers.get(mi)?.as_ref())
-            else {
+            let Some(m) = self.matched_writer(ri, mi) else {
                 return;
             };
             if !m.reliable || !m.window.is_synced() {
@@ -860,12 +845,7 @@ impl<
             if self.reassembly.find(&key).is_none() {
                 // Not in the store after all (it cannot happen: held samples are complete and
                 // only leave with their writer). Forget the mark so the sample is asked again.
-                if let Some(m) = self
-                    .readers
-                    .get_mut(ri)
-                    .and_then(Option::as_mut)
-                    .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
-                {
+                if let Some(m) = self.matched_writer_mut(ri, mi) {
                     m.window.unhold(seq);
                     m.ack_due = true;
                 }
@@ -874,12 +854,7 @@ impl<
             if !self.deliver(ri, origin, None, None, key) {
                 return;
             }
-            if let Some(m) = self
-                .readers
-                .get_mut(ri)
-                .and_then(Option::as_mut)
-                .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
-            {
+            if let Some(m) = self.matched_writer_mut(ri, mi) {
                 m.window.delivered();
             }
             if !self.held_by_any(&key)
@@ -897,12 +872,7 @@ impl<
     fn on_data_frag(&mut self, sender: u64, d: &DataFragRepr<'_>) {
         self.stats.rx_unsupported += 1;
         for &(ri, mi) in &self.matched_readers(sender, d.writer.0) {
-            let Some(m) = self
-                .readers
-                .get_mut(ri)
-                .and_then(Option::as_mut)
-                .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
-            else {
+            let Some(m) = self.matched_writer_mut(ri, mi) else {
                 continue;
             };
             if m.reliable && m.window.arrival(d.seq) == Arrival::Deliver {
@@ -922,26 +892,22 @@ impl<
         let seq = d.seq;
         // Skip fragments no matched reader wants any more.
         let wanted = readers.iter().any(|&(ri, mi)| {
-            self.readers
-                .get(ri)
-                .and_then(Option::as_ref)
-                .and_then(|r| r.writers.get(mi).copied().flatten())
-                .is_some_and(|m| {
-                    if m.reliable {
-                        matches!(m.window.arrival(seq), Arrival::Deliver | Arrival::Hold)
-                            || (m.window.held_set().contains(seq)
-                                && self
-                                    .reassembly
-                                    .find(&FragKey {
-                                        participant: sender,
-                                        entity: d.writer.0,
-                                        seq,
-                                    })
-                                    .is_none())
-                    } else {
-                        seq > m.be_last
-                    }
-                })
+            self.matched_writer(ri, mi).is_some_and(|m| {
+                if m.reliable {
+                    matches!(m.window.arrival(seq), Arrival::Deliver | Arrival::Hold)
+                        || (m.window.held_set().contains(seq)
+                            && self
+                                .reassembly
+                                .find(&FragKey {
+                                    participant: sender,
+                                    entity: d.writer.0,
+                                    seq,
+                                })
+                                .is_none())
+                } else {
+                    seq > m.be_last
+                }
+            })
         });
         if !wanted {
             self.stats.rx_duplicate += 1;
@@ -953,10 +919,7 @@ impl<
             seq,
         };
         let head_of_line = readers.iter().any(|&(ri, mi)| {
-            self.readers
-                .get(ri)
-                .and_then(Option::as_ref)
-                .and_then(|r| r.writers.get(mi).copied().flatten())
+            self.matched_writer(ri, mi)
                 .is_some_and(|m| m.reliable && m.window.arrival(seq) == Arrival::Deliver)
         });
         let out = loop {
@@ -1004,12 +967,7 @@ impl<
                 // Never receivable here: a reliable reader skips it when it is next in line, so
                 // its stream does not stall on it forever.
                 for &(ri, mi) in &readers {
-                    let Some(m) = self
-                        .readers
-                        .get_mut(ri)
-                        .and_then(Option::as_mut)
-                        .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
-                    else {
+                    let Some(m) = self.matched_writer_mut(ri, mi) else {
                         continue;
                     };
                     if m.reliable && m.window.arrival(seq) == Arrival::Deliver {
@@ -1174,11 +1132,7 @@ impl<
                     count: lost,
                 });
             }
-            if let Some(m) = self
-                .readers
-                .get_mut(ri)
-                .and_then(Option::as_mut)
-                .and_then(|r| r.writers.get_mut(mi).and_then(Option::as_mut))
+            if let Some(m) = self.matched_writer_mut(ri, mi)
                 && (!hb.is_final || m.window.next() <= hb.last_seq)
             {
                 m.ack_due = true;

@@ -927,12 +927,7 @@ impl<
             }
             Plan::AckNack { r, m } => {
                 let asked_below = self.ack_end(r, m);
-                if let Some(mw) = self
-                    .readers
-                    .get_mut(r)
-                    .and_then(Option::as_mut)
-                    .and_then(|r| r.writers.get_mut(m).and_then(Option::as_mut))
-                {
+                if let Some(mw) = self.matched_writer_mut(r, m) {
                     mw.ack_count = mw.ack_count.wrapping_add(1);
                     mw.ack_due = false;
                     mw.asked_below = asked_below;
@@ -940,12 +935,7 @@ impl<
             }
             #[cfg(feature = "fragmentation")]
             Plan::NackFrag { r, m, base, .. } => {
-                if let Some(mw) = self
-                    .readers
-                    .get_mut(r)
-                    .and_then(Option::as_mut)
-                    .and_then(|r| r.writers.get_mut(m).and_then(Option::as_mut))
-                {
+                if let Some(mw) = self.matched_writer_mut(r, m) {
                     mw.nack_count = mw.nack_count.wrapping_add(1);
                     // The next window starts after this one's 256 fragments.
                     mw.nackfrag_from = base.saturating_add(SEQSET_BITS);
