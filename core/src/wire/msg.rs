@@ -6,7 +6,9 @@
 //! (HELLO endpoints, BATCH samples) are iterated in place.
 //!
 //! Every `emit` first checks everything `parse` checks, so whatever emits successfully parses
-//! back to an equal value. Bytes after the fields a kind defines (up to the header's `length`)
+//! back to an equal value. An `emit` into a buffer shorter than `buffer_len()` fails with
+//! [`WireError::BufferTooSmall`] (its `need` is `buffer_len()`), having written the part that
+//! fits. Bytes after the fields a kind defines (up to the header's `length`)
 //! are ignored on receive: later protocol revisions may append fields there (section 6).
 
 use core::fmt;
@@ -102,54 +104,53 @@ fn check_str(s: &str, max: usize) -> Result<(), WireError> {
     }
 }
 
+/// Writes fields one after another. The writes cannot fail and carry no `Result` (a `?` after
+/// each cost code in every emitter): one that does not fit the buffer writes nothing and counts
+/// its bytes all the same, so that [`Writer::done`] reports the length the body needs.
 struct Writer<'a> {
     buf: &'a mut [u8],
+    /// Bytes written or counted so far (`usize::MAX` after a `short_bytes` longer than 255).
     at: usize,
 }
 
 impl<'a> Writer<'a> {
-    fn new(buf: &'a mut [u8], need: usize) -> Result<Self, WireError> {
-        super::error::check_buffer(buf.len(), need)?;
-        Ok(Writer { buf, at: 0 })
+    fn new(buf: &'a mut [u8]) -> Self {
+        Writer { buf, at: 0 }
     }
 
-    fn slot(&mut self, n: usize) -> Result<&mut [u8], WireError> {
-        let len = self.buf.len();
-        let short = WireError::BufferTooSmall {
-            len,
-            need: self.at.saturating_add(n),
-        };
-        let end = self.at.checked_add(n).ok_or(short)?;
-        let s = self.buf.get_mut(self.at..end).ok_or(short)?;
+    fn fixed<T: IntoBytes + Immutable>(&mut self, v: &T) {
+        self.bytes(v.as_bytes());
+    }
+
+    fn bytes(&mut self, b: &[u8]) {
+        let end = self.at.saturating_add(b.len());
+        if let Some(slot) = self.buf.get_mut(self.at..end) {
+            super::copy_prefix(slot, b);
+        }
         self.at = end;
-        Ok(s)
     }
 
-    fn fixed<T: IntoBytes + Immutable>(&mut self, v: &T) -> Result<(), WireError> {
-        self.bytes(v.as_bytes())
+    fn u8(&mut self, v: u8) {
+        self.bytes(&[v]);
     }
 
-    fn bytes(&mut self, b: &[u8]) -> Result<(), WireError> {
-        super::copy_prefix(self.slot(b.len())?, b);
-        Ok(())
+    /// A `u8` length followed by the bytes; the caller checked `b.len() <= 255` (a longer one
+    /// makes [`Writer::done`] fail).
+    fn short_bytes(&mut self, b: &[u8]) {
+        match u8::try_from(b.len()) {
+            Ok(n) => {
+                self.u8(n);
+                self.bytes(b);
+            }
+            Err(_) => self.at = usize::MAX,
+        }
     }
 
-    fn u8(&mut self, v: u8) -> Result<(), WireError> {
-        self.bytes(&[v])
-    }
-
-    /// A `u8` length followed by the bytes; the caller checked `b.len() <= 255`.
-    fn short_bytes(&mut self, b: &[u8]) -> Result<(), WireError> {
-        let n = u8::try_from(b.len()).map_err(|_| WireError::StringTooLong {
-            len: b.len(),
-            max: 255,
-        })?;
-        self.u8(n)?;
-        self.bytes(b)
-    }
-
-    fn done(self) -> usize {
-        self.at
+    /// The bytes written, or [`WireError::BufferTooSmall`] (with the length the body needs) if
+    /// they did not all fit; the buffer then holds the part that did.
+    fn done(self) -> Result<usize, WireError> {
+        super::error::check_buffer(self.buf.len(), self.at)?;
+        Ok(self.at)
     }
 }
 
@@ -286,14 +287,14 @@ impl<'a> EndpointRepr<'a> {
     /// carries the extension block (section 4.1): add it per endpoint to bound a page's size.
     pub const EXTENSION_LEN: usize = 1 + EXT_BODY_LEN;
 
-    fn write_extension(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
-        w.u8(EXT_BODY_LEN as u8)?;
+    fn write_extension(&self, w: &mut Writer<'_>) {
+        w.u8(EXT_BODY_LEN as u8);
         w.u8(if self.qos.liveliness_manual {
             LIVELINESS_MANUAL_BY_TOPIC
         } else {
             LIVELINESS_AUTOMATIC
-        })?;
-        w.bytes(&self.qos.liveliness_lease_ms.to_be_bytes())
+        });
+        w.bytes(&self.qos.liveliness_lease_ms.to_be_bytes());
     }
 
     /// Apply one received extension record (its bytes after the length byte). Fields this
@@ -344,13 +345,14 @@ impl<'a> EndpointRepr<'a> {
             history_depth: U16::new(self.qos.history_depth),
             deadline_ms: U32::new(self.qos.deadline_ms),
             lifespan_ms: U32::new(self.qos.lifespan_ms),
-        })?;
-        w.short_bytes(self.topic.as_bytes())?;
-        w.short_bytes(self.type_name.as_bytes())?;
+        });
+        w.short_bytes(self.topic.as_bytes());
+        w.short_bytes(self.type_name.as_bytes());
         match self.type_hash {
             Some(h) => w.short_bytes(h),
             None => w.u8(0),
         }
+        Ok(())
     }
 }
 
@@ -657,24 +659,25 @@ impl<'a> HelloRepr<'a> {
         {
             return Err(WireError::BadEndpointPage);
         }
-        let mut w = Writer::new(buf, self.buffer_len())?;
+        let mut w = Writer::new(buf);
         w.fixed(&HelloFixed {
             lease_ms: U32::new(self.lease_ms),
             graph_epoch: U32::new(self.graph_epoch),
             first_endpoint_index: U16::new(self.first_endpoint_index),
             total_endpoints: U16::new(self.total_endpoints),
-        })?;
-        w.short_bytes(self.name.as_bytes())?;
-        w.u8(count)?;
+        });
+        w.short_bytes(self.name.as_bytes());
+        w.u8(count);
         for e in self.endpoints.iter() {
             e?.write(&mut w)?;
         }
         if self.endpoints.needs_extension() {
-            for e in self.endpoints.iter() {
-                e?.write_extension(&mut w)?;
+            // The loop above returned on any bad entry: these are all `Ok`.
+            for e in self.endpoints.iter().flatten() {
+                e.write_extension(&mut w);
             }
         }
-        Ok(w.done())
+        w.done()
     }
 }
 
@@ -782,20 +785,19 @@ impl SampleHead {
         seq: u64,
         ts: u64,
         related: &Option<RelatedSample>,
-    ) -> Result<(), WireError> {
+    ) {
         w.fixed(&SampleFixed {
             writer: U32::new(writer.0),
             seq: U64::new(seq),
             source_timestamp_ns: U64::new(ts),
-        })?;
+        });
         if let Some(rel) = related {
             w.fixed(&RelatedFixed {
                 participant: U64::new(rel.participant.get()),
                 entity: U32::new(rel.entity.0),
                 seq: U64::new(rel.seq),
-            })?;
+            });
         }
-        Ok(())
     }
 
     const fn len(has_related: bool) -> usize {
@@ -859,16 +861,16 @@ impl<'a> DataRepr<'a> {
     /// Write the body at the start of `buf`; returns the bytes written.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         SampleHead::check(self.seq, &self.related)?;
-        let mut w = Writer::new(buf, self.buffer_len())?;
+        let mut w = Writer::new(buf);
         SampleHead::write(
             &mut w,
             self.writer,
             self.seq,
             self.source_timestamp_ns,
             &self.related,
-        )?;
-        w.bytes(self.payload)?;
-        Ok(w.done())
+        );
+        w.bytes(self.payload);
+        w.done()
     }
 }
 
@@ -1014,23 +1016,23 @@ impl<'a> DataFragRepr<'a> {
         if self.layout.frag_len(self.frag_index)? != self.fragment.len() {
             return Err(WireError::BadFragment);
         }
-        let mut w = Writer::new(buf, self.buffer_len())?;
+        let mut w = Writer::new(buf);
         SampleHead::write(
             &mut w,
             self.writer,
             self.seq,
             self.source_timestamp_ns,
             &self.related,
-        )?;
+        );
         w.fixed(&FragFixed {
             sample_len: U32::new(self.layout.sample_len),
             frag_index: U32::new(self.frag_index),
             frag_count: U32::new(self.layout.frag_count),
             frag_size: U16::new(self.layout.frag_size),
             reserved: U16::new(0),
-        })?;
-        w.bytes(self.fragment)?;
-        Ok(w.done())
+        });
+        w.bytes(self.fragment);
+        w.done()
     }
 }
 
@@ -1232,22 +1234,22 @@ impl<'a> BatchRepr<'a> {
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         let count = u16::try_from(self.samples.len()).map_err(|_| WireError::TooManyEntries)?;
         Self::check_range(self.first_seq, usize::from(count))?;
-        let mut w = Writer::new(buf, self.buffer_len())?;
+        let mut w = Writer::new(buf);
         w.fixed(&BatchFixed {
             writer: U32::new(self.writer.0),
             first_seq: U64::new(self.first_seq),
             source_timestamp_ns: U64::new(self.source_timestamp_ns),
             count: U16::new(count),
-        })?;
+        });
         for s in self.samples.iter() {
             let n = u16::try_from(s.len()).map_err(|_| WireError::TooLarge {
                 len: s.len(),
                 max: MAX_BATCH_SAMPLE_LEN,
             })?;
-            w.fixed(&U16::new(n))?;
-            w.bytes(s)?;
+            w.fixed(&U16::new(n));
+            w.bytes(s);
         }
-        Ok(w.done())
+        w.done()
     }
 }
 
@@ -1346,17 +1348,17 @@ impl HeartbeatRepr {
     /// Write the body at the start of `buf`; returns the bytes written.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         Self::check(self.first_seq, self.last_seq)?;
-        let mut w = Writer::new(buf, self.buffer_len())?;
+        let mut w = Writer::new(buf);
         w.fixed(&HeartbeatFixed {
             writer: U32::new(self.writer.0),
             first_seq: U64::new(self.first_seq),
             last_seq: U64::new(self.last_seq),
             count: U32::new(self.count),
-        })?;
+        });
         if let Some(r) = self.reader {
-            w.bytes(&r.0.to_be_bytes())?;
+            w.bytes(&r.0.to_be_bytes());
         }
-        Ok(w.done())
+        w.done()
     }
 }
 
@@ -1495,15 +1497,14 @@ impl SeqSet {
         Ok(set)
     }
 
-    fn write(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+    fn write(&self, w: &mut Writer<'_>) {
         w.fixed(&BitmapHead {
             num_bits: U16::new(self.num_bits),
             reserved: U16::new(0),
-        })?;
+        });
         for &word in self.words() {
-            w.fixed(&U32::new(word))?;
+            w.fixed(&U32::new(word));
         }
-        Ok(())
     }
 }
 
@@ -1612,16 +1613,16 @@ impl AckNackRepr {
     /// Write the body at the start of `buf`; returns the bytes written.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         nonzero_seq(self.missing.base)?;
-        let mut w = Writer::new(buf, self.buffer_len())?;
+        let mut w = Writer::new(buf);
         w.fixed(&AckNackFixed {
             writer_participant: U64::new(self.writer_participant.get()),
             writer: U32::new(self.writer.0),
             reader: U32::new(self.reader.0),
             base_seq: U64::new(self.missing.base),
             count: U32::new(self.count),
-        })?;
-        self.missing.write(&mut w)?;
-        Ok(w.done())
+        });
+        self.missing.write(&mut w);
+        w.done()
     }
 }
 
@@ -1694,7 +1695,7 @@ impl NackFragRepr {
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         self.check()?;
         let base_frag = u32::try_from(self.missing.base).map_err(|_| WireError::BadFragment)?;
-        let mut w = Writer::new(buf, self.buffer_len())?;
+        let mut w = Writer::new(buf);
         w.fixed(&NackFragFixed {
             writer_participant: U64::new(self.writer_participant.get()),
             writer: U32::new(self.writer.0),
@@ -1702,9 +1703,9 @@ impl NackFragRepr {
             seq: U64::new(self.seq),
             base_frag: U32::new(base_frag),
             count: U32::new(self.count),
-        })?;
-        self.missing.write(&mut w)?;
-        Ok(w.done())
+        });
+        self.missing.write(&mut w);
+        w.done()
     }
 }
 

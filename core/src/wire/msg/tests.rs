@@ -12,7 +12,8 @@ fn emit<F: Fn(&mut [u8]) -> Result<usize, WireError>>(need: usize, f: F) -> ([u8
     let mut buf = [0xa5u8; 512];
     let n = f(&mut buf).unwrap();
     assert_eq!(n, need, "emit wrote buffer_len bytes");
-    // A buffer one byte short is refused without writing past it.
+    // A buffer one byte short is refused with the length needed, without writing past it;
+    // what fits is written (nothing else is: the rest stays as it was).
     if need > 0 {
         let mut short = [0u8; 512];
         assert_eq!(
@@ -21,6 +22,10 @@ fn emit<F: Fn(&mut [u8]) -> Result<usize, WireError>>(need: usize, f: F) -> ([u8
                 len: need - 1,
                 need
             })
+        );
+        assert!(
+            short[need - 1..].iter().all(|&b| b == 0),
+            "wrote past the buffer"
         );
     }
     (buf, n)
