@@ -141,37 +141,12 @@ fn sendable_end<const H: usize, const M: usize>(w: &LocalWriter<'_, H, M>) -> u6
 
 // `with_message` hands its message to the measuring and emitting closures through a `dyn` call,
 // so the compiler cannot see that a reduced build never builds a DATA_FRAG, NACK_FRAG or BATCH:
-// these two leave those kinds' emitters out of such a build (`MessageRepr::buffer_len` and
-// `emit` would keep them). A build that sends every kind calls `MessageRepr`'s own.
-
-#[cfg(all(feature = "fragmentation", feature = "batching"))]
-fn body_len(msg: &MessageRepr<'_>) -> usize {
-    msg.buffer_len()
-}
+// `emit_body` leaves those kinds' emitters out of such a build (`MessageRepr::emit` would keep
+// them). A build that sends every kind calls `MessageRepr`'s own.
 
 #[cfg(all(feature = "fragmentation", feature = "batching"))]
 fn emit_body(msg: &MessageRepr<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
     msg.emit(buf)
-}
-
-/// [`MessageRepr::buffer_len`] for the kinds this build plans (0 for the others).
-#[cfg(not(all(feature = "fragmentation", feature = "batching")))]
-fn body_len(msg: &MessageRepr<'_>) -> usize {
-    match msg {
-        MessageRepr::Hello(m) => m.buffer_len(),
-        MessageRepr::Goodbye(m) => m.buffer_len(),
-        MessageRepr::Data(m) => m.buffer_len(),
-        MessageRepr::Heartbeat(m) => m.buffer_len(),
-        MessageRepr::AckNack(m) => m.buffer_len(),
-        #[cfg(feature = "fragmentation")]
-        MessageRepr::DataFrag(m) => m.buffer_len(),
-        #[cfg(feature = "fragmentation")]
-        MessageRepr::NackFrag(m) => m.buffer_len(),
-        #[cfg(feature = "batching")]
-        MessageRepr::Batch(m) => m.buffer_len(),
-        #[allow(unreachable_patterns)]
-        _ => 0,
-    }
 }
 
 /// [`MessageRepr::emit`] for the kinds this build plans (`UnknownKind` for the others).
@@ -191,6 +166,16 @@ fn emit_body(msg: &MessageRepr<'_>, buf: &mut [u8]) -> Result<usize, WireError> 
         MessageRepr::Batch(m) => m.emit(buf),
         #[allow(unreachable_patterns)]
         _ => Err(WireError::UnknownKind(msg.kind() as u8)),
+    }
+}
+
+/// The length of the body [`emit_body`] writes, or its refusal: counted by emitting into no
+/// buffer (the wire's writer counts what does not fit), so that measuring and writing are one
+/// function per kind and cannot disagree.
+fn body_len(msg: &MessageRepr<'_>) -> Result<usize, WireError> {
+    match emit_body(msg, &mut []) {
+        Err(WireError::BufferTooSmall { need, .. }) => Ok(need),
+        other => other,
     }
 }
 
@@ -789,26 +774,25 @@ impl<
         dst: MacAddr,
         msg: &MessageRepr<'_>,
     ) -> Result<usize, WireError> {
-        let body_len = body_len(msg);
-        let total = self.frame_overhead() + body_len;
-        if buf.len() != total {
-            return Err(WireError::BufferTooSmall {
-                len: buf.len(),
-                need: total,
-            });
-        }
-        // `get_mut` and `copy_prefix`, not indexing: no panic site (`buf` has the length).
+        // The body first, after the frame's overhead (its length goes into the header); `buf`
+        // must have the measured length exactly. `get_mut` and `copy_prefix`, not indexing: no
+        // panic site.
+        let len = buf.len();
+        let overhead = self.frame_overhead();
         let short = WireError::BufferTooSmall {
-            len: buf.len(),
-            need: total,
+            len,
+            need: overhead,
         };
-        let (macs, rest) = buf.split_at_mut_checked(12).ok_or(short)?;
+        let (head, body) = buf.split_at_mut_checked(overhead).ok_or(short)?;
+        let body_len = emit_body(msg, body)?;
+        let total = overhead + body_len;
+        if total != len {
+            return Err(WireError::BufferTooSmall { len, need: total });
+        }
+        let (macs, rest) = head.split_at_mut_checked(12).ok_or(short)?;
         wire::copy_prefix(macs, &dst.0);
         wire::copy_prefix(macs.get_mut(6..).ok_or(short)?, &self.mac.0);
         let n = self.emit_ethertype(rest)?;
-        let (tags_and_header, body) = rest
-            .split_at_mut_checked(n + wire::header::HEADER_LEN)
-            .ok_or(short)?;
         let sender = ParticipantId::new(self.id).ok_or(WireError::ZeroParticipant)?;
         HeaderRepr {
             kind: msg.kind(),
@@ -820,8 +804,7 @@ impl<
             })?,
             sender,
         }
-        .emit(tags_and_header.get_mut(n..).ok_or(short)?)?;
-        emit_body(msg, body)?;
+        .emit(rest.get_mut(n..).ok_or(short)?)?;
         Ok(total)
     }
 
@@ -839,7 +822,7 @@ impl<
         for _ in 0..8 {
             let plan = self.plan(self.now)?;
             let overhead = self.frame_overhead();
-            let mut measure = |_: MacAddr, m: &MessageRepr<'_>| Ok(overhead + body_len(m));
+            let mut measure = |_: MacAddr, m: &MessageRepr<'_>| Ok(overhead + body_len(m)?);
             match self.with_message(plan, &mut measure as &mut EmitFn<'_>) {
                 Some(Ok(len)) => {
                     self.planned = Some((plan, len));
