@@ -55,6 +55,19 @@ pub const MAX_BATCH_SAMPLE_LEN: usize = u16::MAX as usize;
 // Cursor helpers: every read and write is bounds-checked and returns an error instead of
 // panicking.
 
+/// What a [`Reader`] read past the end of its bytes: [`WireError::Truncated`] where a parser
+/// returns it. A unit error, so that a read's result is a pointer or `None`-like value in
+/// registers and a `?` after each read costs little (a `WireError` result is three words,
+/// moved up through every parser).
+#[derive(Clone, Copy)]
+struct Truncated;
+
+impl From<Truncated> for WireError {
+    fn from(_: Truncated) -> Self {
+        WireError::Truncated
+    }
+}
+
 struct Reader<'a> {
     rest: &'a [u8],
 }
@@ -66,27 +79,26 @@ impl<'a> Reader<'a> {
 
     fn fixed<T: FromBytes + KnownLayout + Immutable + Unaligned>(
         &mut self,
-    ) -> Result<&'a T, WireError> {
-        let (r, rest) =
-            Ref::<&'a [u8], T>::from_prefix(self.rest).map_err(|_| WireError::Truncated)?;
+    ) -> Result<&'a T, Truncated> {
+        let (r, rest) = Ref::<&'a [u8], T>::from_prefix(self.rest).map_err(|_| Truncated)?;
         self.rest = rest;
         Ok(Ref::into_ref(r))
     }
 
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], WireError> {
-        let (head, rest) = self.rest.split_at_checked(n).ok_or(WireError::Truncated)?;
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], Truncated> {
+        let (head, rest) = self.rest.split_at_checked(n).ok_or(Truncated)?;
         self.rest = rest;
         Ok(head)
     }
 
-    fn u8(&mut self) -> Result<u8, WireError> {
-        let (&b, rest) = self.rest.split_first().ok_or(WireError::Truncated)?;
+    fn u8(&mut self) -> Result<u8, Truncated> {
+        let (&b, rest) = self.rest.split_first().ok_or(Truncated)?;
         self.rest = rest;
         Ok(b)
     }
 
     /// A `u8` length followed by that many bytes.
-    fn short_bytes(&mut self) -> Result<&'a [u8], WireError> {
+    fn short_bytes(&mut self) -> Result<&'a [u8], Truncated> {
         let n = self.u8()?;
         self.bytes(usize::from(n))
     }
@@ -365,7 +377,7 @@ struct RawEndpoint<'a> {
 }
 
 impl<'a> RawEndpoint<'a> {
-    fn read(r: &mut Reader<'a>) -> Result<Self, WireError> {
+    fn read(r: &mut Reader<'a>) -> Result<Self, Truncated> {
         Ok(RawEndpoint {
             fixed: r.fixed()?,
             topic: r.short_bytes()?,
@@ -548,7 +560,7 @@ impl<'a> Iterator for EndpointIter<'a> {
                     Ok(raw) => raw,
                     Err(e) => {
                         *remaining = 0;
-                        return Some(Err(e));
+                        return Some(Err(e.into()));
                     }
                 };
                 *remaining -= 1;
@@ -559,7 +571,7 @@ impl<'a> Iterator for EndpointIter<'a> {
                     Some(Ok(rec)) => Some(rec),
                     Some(Err(e)) => {
                         *remaining = 0;
-                        return Some(Err(e));
+                        return Some(Err(e.into()));
                     }
                 };
                 Some(raw.decode().and_then(|mut e| {
