@@ -19,10 +19,10 @@ use super::window::{AckError, Arrival};
 use crate::link::RxMeta;
 use crate::time::Instant;
 use crate::wire::msg::{
-    AckNackRepr, BatchRepr, DataFragRepr, DataRepr, EndpointRepr, HeartbeatRepr, HelloRepr,
-    MessageRepr, NackFragRepr, RelatedSample,
+    AckNackRepr, BatchRepr, DataFragRepr, DataRepr, EndpointRepr, GoodbyeRepr, HeartbeatRepr,
+    HelloRepr, NackFragRepr, RelatedSample,
 };
-use crate::wire::{self, MacAddr, WireError};
+use crate::wire::{self, MacAddr, MsgKind, WireError};
 
 /// Engine QoS from the announced wire QoS.
 pub(crate) fn qos_from_wire(q: &wire::msg::Qos) -> Qos {
@@ -194,43 +194,78 @@ impl<
         let body = packet
             .get(wire::header::HEADER_LEN..wire::header::HEADER_LEN + usize::from(header.length))
             .ok_or(WireError::Truncated)?;
-        let msg = MessageRepr::parse(header.kind, header.flags, body)?;
-        if let MessageRepr::Hello(h) = msg {
-            self.on_hello(sender, src, dst, &h);
-            return Ok(());
-        }
-        let Some(peer_slot) = self.graph.find_peer(sender) else {
-            self.stats.rx_unknown_sender += 1;
-            return Ok(());
-        };
-        if let Some(p) = self.graph.peer_mut(peer_slot) {
-            // Any valid traffic renews the lease.
-            p.last_seen = self.now;
-        }
-        match msg {
-            MessageRepr::Hello(_) => {}
-            MessageRepr::Goodbye(_) => self.remove_peer(peer_slot, LostReason::Goodbye),
-            MessageRepr::Data(d) => {
-                self.note_assertion(sender, d.writer.0, Some(d.seq));
-                self.on_data(sender, &d)
+        // Each kind parsed and handled in its own arm (no `MessageRepr` built and matched
+        // again): a malformed body is refused before the sender is looked up, as it always was.
+        let flags = header.flags;
+        match header.kind {
+            MsgKind::Hello => {
+                let h = HelloRepr::parse(flags, body)?;
+                self.on_hello(sender, src, dst, &h);
             }
-            MessageRepr::DataFrag(d) => {
-                self.note_assertion(sender, d.writer.0, Some(d.seq));
-                self.on_data_frag(sender, &d)
-            }
-            MessageRepr::Batch(b) => {
-                let n = b.samples.len() as u64;
-                if n > 0 {
-                    let newest = b.first_seq.saturating_add(n - 1);
-                    self.note_assertion(sender, b.writer.0, Some(newest));
+            MsgKind::Goodbye => {
+                GoodbyeRepr::parse(flags, body)?;
+                if let Some(slot) = self.heard_from(sender) {
+                    self.remove_peer(slot, LostReason::Goodbye);
                 }
-                self.on_batch(sender, &b)
             }
-            MessageRepr::Heartbeat(hb) => self.on_heartbeat(sender, dst, &hb),
-            MessageRepr::AckNack(a) => self.on_acknack(sender, &a),
-            MessageRepr::NackFrag(n) => self.on_nack_frag(sender, &n),
+            MsgKind::Data => {
+                let d = DataRepr::parse(flags, body)?;
+                if self.heard_from(sender).is_some() {
+                    self.note_assertion(sender, d.writer.0, Some(d.seq));
+                    self.on_data(sender, &d);
+                }
+            }
+            MsgKind::DataFrag => {
+                let d = DataFragRepr::parse(flags, body)?;
+                if self.heard_from(sender).is_some() {
+                    self.note_assertion(sender, d.writer.0, Some(d.seq));
+                    self.on_data_frag(sender, &d);
+                }
+            }
+            MsgKind::Batch => {
+                let b = BatchRepr::parse(flags, body)?;
+                if self.heard_from(sender).is_some() {
+                    let n = b.samples.len() as u64;
+                    if n > 0 {
+                        let newest = b.first_seq.saturating_add(n - 1);
+                        self.note_assertion(sender, b.writer.0, Some(newest));
+                    }
+                    self.on_batch(sender, &b);
+                }
+            }
+            MsgKind::Heartbeat => {
+                let hb = HeartbeatRepr::parse(flags, body)?;
+                if self.heard_from(sender).is_some() {
+                    self.on_heartbeat(sender, dst, &hb);
+                }
+            }
+            MsgKind::AckNack => {
+                let a = AckNackRepr::parse(flags, body)?;
+                if self.heard_from(sender).is_some() {
+                    self.on_acknack(sender, &a);
+                }
+            }
+            MsgKind::NackFrag => {
+                let n = NackFragRepr::parse(flags, body)?;
+                if self.heard_from(sender).is_some() {
+                    self.on_nack_frag(sender, &n);
+                }
+            }
         }
         Ok(())
+    }
+
+    /// The graph slot of `sender`, whose lease any valid traffic renews; `None` (counted in
+    /// `rx_unknown_sender`) for a participant not heard in a HELLO.
+    fn heard_from(&mut self, sender: u64) -> Option<usize> {
+        let Some(slot) = self.graph.find_peer(sender) else {
+            self.stats.rx_unknown_sender += 1;
+            return None;
+        };
+        if let Some(p) = self.graph.peer_mut(slot) {
+            p.last_seen = self.now;
+        }
+        Some(slot)
     }
 
     // -----------------------------------------------------------------------------------------
