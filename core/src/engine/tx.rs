@@ -18,11 +18,11 @@ use crate::time::Instant;
 use crate::wire::msg::Samples;
 use crate::wire::msg::{
     AckNackRepr, BatchRepr, DataRepr, EndpointRepr, Endpoints, GoodbyeRepr, HeartbeatRepr,
-    HelloRepr, MessageRepr, RelatedSample,
+    HelloRepr, RelatedSample,
 };
 #[cfg(feature = "fragmentation")]
 use crate::wire::msg::{DataFragRepr, FragLayout, NackFragRepr};
-use crate::wire::{self, EntityId, HeaderRepr, MacAddr, ParticipantId, WireError};
+use crate::wire::{self, EntityId, HeaderRepr, MacAddr, MsgKind, ParticipantId, WireError};
 
 /// Most endpoints in one HELLO page.
 #[cfg(feature = "paged-hello")]
@@ -124,10 +124,6 @@ pub enum TransmitError {
     },
 }
 
-/// What measures or writes a planned frame: one type for both, so that the message building
-/// (`with_message`) exists once in a binary.
-type EmitFn<'f> = dyn FnMut(MacAddr, &MessageRepr<'_>) -> Result<usize, WireError> + 'f;
-
 /// End (exclusive) of what writer `w` may send now: its newest sample, and no further than the
 /// room of its slowest reliable reader (docs/PROTOCOL.md section 10, flow control). Best-effort
 /// readers do not limit it.
@@ -137,46 +133,6 @@ fn sendable_end<const H: usize, const M: usize>(w: &LocalWriter<'_, H, M>) -> u6
         .flatten()
         .filter(|p| p.reliable)
         .fold(w.history.next_seq(), |end, p| end.min(p.state.room_end()))
-}
-
-// `with_message` hands its message to the measuring and emitting closures through a `dyn` call,
-// so the compiler cannot see that a reduced build never builds a DATA_FRAG, NACK_FRAG or BATCH:
-// `emit_body` leaves those kinds' emitters out of such a build (`MessageRepr::emit` would keep
-// them). A build that sends every kind calls `MessageRepr`'s own.
-
-#[cfg(all(feature = "fragmentation", feature = "batching"))]
-fn emit_body(msg: &MessageRepr<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
-    msg.emit(buf)
-}
-
-/// [`MessageRepr::emit`] for the kinds this build plans (`UnknownKind` for the others).
-#[cfg(not(all(feature = "fragmentation", feature = "batching")))]
-fn emit_body(msg: &MessageRepr<'_>, buf: &mut [u8]) -> Result<usize, WireError> {
-    match msg {
-        MessageRepr::Hello(m) => m.emit(buf),
-        MessageRepr::Goodbye(m) => m.emit(buf),
-        MessageRepr::Data(m) => m.emit(buf),
-        MessageRepr::Heartbeat(m) => m.emit(buf),
-        MessageRepr::AckNack(m) => m.emit(buf),
-        #[cfg(feature = "fragmentation")]
-        MessageRepr::DataFrag(m) => m.emit(buf),
-        #[cfg(feature = "fragmentation")]
-        MessageRepr::NackFrag(m) => m.emit(buf),
-        #[cfg(feature = "batching")]
-        MessageRepr::Batch(m) => m.emit(buf),
-        #[allow(unreachable_patterns)]
-        _ => Err(WireError::UnknownKind(msg.kind() as u8)),
-    }
-}
-
-/// The length of the body [`emit_body`] writes, or its refusal: counted by emitting into no
-/// buffer (the wire's writer counts what does not fit), so that measuring and writing are one
-/// function per kind and cannot disagree.
-fn body_len(msg: &MessageRepr<'_>) -> Result<usize, WireError> {
-    match emit_body(msg, &mut []) {
-        Err(WireError::BufferTooSmall { need, .. }) => Ok(need),
-        other => other,
-    }
 }
 
 /// Without the `services` feature no sample has a related one (only `reply` writes them).
@@ -577,13 +533,26 @@ impl<
     // -----------------------------------------------------------------------------------------
     // Messages
 
-    fn with_message<T>(
-        &self,
-        plan: Plan,
-        f: impl FnOnce(MacAddr, &MessageRepr<'_>) -> T,
-    ) -> Option<T> {
-        match plan {
-            Plan::Goodbye => Some(f(self.discovery_mac(), &MessageRepr::Goodbye(GoodbyeRepr))),
+    /// Build the message of `plan` and emit its frame into `buf`, which must have the frame's
+    /// length exactly; returns the bytes written, or `None` if the message cannot be built (a
+    /// sample that vanished). Measuring is the same call with an empty `buf`: the wire's writer
+    /// counts what does not fit, so the answer is `BufferTooSmall` with the frame's length as
+    /// its `need`. One function per kind for measuring and writing, so that they cannot
+    /// disagree, and each message is emitted where it is built: no `MessageRepr` of the largest
+    /// kind is built and matched again, and a build emits only the kinds it plans.
+    fn emit_plan(&self, plan: Plan, buf: &mut [u8]) -> Option<Result<usize, WireError>> {
+        let frame_len = buf.len();
+        let (head, body) = match buf.split_at_mut_checked(self.frame_overhead()) {
+            Some(parts) => parts,
+            None => (&mut [][..], &mut [][..]),
+        };
+        let (dst, kind, flags, written) = match plan {
+            Plan::Goodbye => (
+                self.discovery_mac(),
+                MsgKind::Goodbye,
+                GoodbyeRepr.flags(),
+                GoodbyeRepr.emit(body),
+            ),
             Plan::Hello {
                 dst,
                 reply_requested,
@@ -596,7 +565,7 @@ impl<
                     eps.push(e).ok()?;
                 }
                 let total = u16::try_from(self.announced_count()).unwrap_or(u16::MAX);
-                let msg = MessageRepr::Hello(HelloRepr {
+                let msg = HelloRepr {
                     reply_requested,
                     lease_ms: self.lease_ms(),
                     graph_epoch: self.epoch,
@@ -604,8 +573,8 @@ impl<
                     total_endpoints: total,
                     name: self.config.name,
                     endpoints: Endpoints::List(&eps),
-                });
-                Some(f(dst, &msg))
+                };
+                (dst, MsgKind::Hello, msg.flags(), msg.emit(body))
             }
             Plan::AckNack { r, m } => {
                 let rd = self.readers.get(r).and_then(Option::as_ref)?;
@@ -627,7 +596,7 @@ impl<
                         set.insert(s);
                     }
                 }
-                let msg = MessageRepr::AckNack(AckNackRepr {
+                let msg = AckNackRepr {
                     is_final: false,
                     room: true,
                     writer_participant: ParticipantId::new(mw.participant)?,
@@ -635,8 +604,8 @@ impl<
                     reader: EntityId(rd.entity),
                     count: mw.ack_count.wrapping_add(1),
                     missing: set,
-                });
-                Some(f(mw.mac, &msg))
+                };
+                (mw.mac, MsgKind::AckNack, msg.flags(), msg.emit(body))
             }
             #[cfg(feature = "fragmentation")]
             Plan::NackFrag { r, m, seq, base } => {
@@ -655,15 +624,15 @@ impl<
                         set.insert(u64::from(i));
                     }
                 }
-                let msg = MessageRepr::NackFrag(NackFragRepr {
+                let msg = NackFragRepr {
                     writer_participant: ParticipantId::new(mw.participant)?,
                     writer: EntityId(mw.entity),
                     reader: EntityId(rd.entity),
                     seq,
                     count: mw.nack_count.wrapping_add(1),
                     missing: set,
-                });
-                Some(f(mw.mac, &msg))
+                };
+                (mw.mac, MsgKind::NackFrag, msg.flags(), msg.emit(body))
             }
             // The four HEARTBEAT plans differ only in their first sequence number, their
             // addressee and their flags: one arm builds the message, so that a binary holds one
@@ -702,7 +671,7 @@ impl<
                 };
                 let last = wr.sent_below.saturating_sub(1).max(first - 1);
                 let liveliness = matches!(plan, Plan::Liveliness { .. });
-                let msg = MessageRepr::Heartbeat(HeartbeatRepr {
+                let msg = HeartbeatRepr {
                     // A liveliness assertion asks for no answer (readers that miss samples
                     // still answer, as for any HEARTBEAT showing them behind).
                     is_final: liveliness,
@@ -712,8 +681,13 @@ impl<
                     last_seq: last,
                     count: wr.hb_count.wrapping_add(1),
                     reader: px.map(|px| EntityId(px.entity)),
-                });
-                Some(f(px.map_or(wr.mac, |px| px.mac), &msg))
+                };
+                (
+                    px.map_or(wr.mac, |px| px.mac),
+                    MsgKind::Heartbeat,
+                    msg.flags(),
+                    msg.emit(body),
+                )
             }
             #[cfg(feature = "fragmentation")]
             Plan::FragRepair { w, seq, index, .. }
@@ -725,7 +699,7 @@ impl<
                 let layout = FragLayout::new(u32::try_from(data.len()).ok()?, fs as u16).ok()?;
                 let off = layout.offset(index) as usize;
                 let len = layout.frag_len(index).ok()?;
-                let msg = MessageRepr::DataFrag(DataFragRepr {
+                let msg = DataFragRepr {
                     writer: EntityId(wr.entity),
                     seq,
                     // The engine has no wall clock: "not given" (section 4.3).
@@ -734,21 +708,21 @@ impl<
                     layout,
                     frag_index: index,
                     fragment: data.get(off..off + len)?,
-                });
-                Some(f(wr.mac, &msg))
+                };
+                (wr.mac, MsgKind::DataFrag, msg.flags(), msg.emit(body))
             }
             Plan::Resend { w, seq } | Plan::Data { w, seq } => {
                 let wr = self.writers.get(w).and_then(Option::as_ref)?;
                 let (data, meta) = wr.history.get(seq)?;
-                let msg = MessageRepr::Data(DataRepr {
+                let msg = DataRepr {
                     writer: EntityId(wr.entity),
                     seq,
                     // The engine has no wall clock: "not given" (section 4.3).
                     source_timestamp_ns: 0,
                     related: related_wire(meta.related),
                     payload: data,
-                });
-                Some(f(wr.mac, &msg))
+                };
+                (wr.mac, MsgKind::Data, msg.flags(), msg.emit(body))
             }
             #[cfg(feature = "batching")]
             Plan::Batch { w, first, count } => {
@@ -757,46 +731,49 @@ impl<
                 for s in first..first + u64::from(count) {
                     list.push(wr.history.get(s)?.0).ok()?;
                 }
-                let msg = MessageRepr::Batch(BatchRepr {
+                let msg = BatchRepr {
                     writer: EntityId(wr.entity),
                     first_seq: first,
                     source_timestamp_ns: 0,
                     samples: Samples::List(&list),
-                });
-                Some(f(wr.mac, &msg))
+                };
+                (wr.mac, MsgKind::Batch, msg.flags(), msg.emit(body))
             }
-        }
+        };
+        Some(self.finish_frame(head, frame_len, dst, kind, flags, written))
     }
 
-    fn emit_frame(
+    /// Complete a frame of `len` bytes whose body [`Participant::emit_plan`] emitted after the
+    /// overhead (`written`: the body's length, or the emitter's refusal): check the length and
+    /// write the Ethernet and l2net headers into `head`. A frame of another length fails with
+    /// `BufferTooSmall` and the frame's length as its `need` (what measuring asks for).
+    fn finish_frame(
         &self,
-        buf: &mut [u8],
+        head: &mut [u8],
+        len: usize,
         dst: MacAddr,
-        msg: &MessageRepr<'_>,
+        kind: MsgKind,
+        flags: u8,
+        written: Result<usize, WireError>,
     ) -> Result<usize, WireError> {
-        // The body first, after the frame's overhead (its length goes into the header); `buf`
-        // must have the measured length exactly. `get_mut` and `copy_prefix`, not indexing: no
-        // panic site.
-        let len = buf.len();
-        let overhead = self.frame_overhead();
-        let short = WireError::BufferTooSmall {
-            len,
-            need: overhead,
+        let body_len = match written {
+            Ok(n) | Err(WireError::BufferTooSmall { need: n, .. }) => n,
+            Err(e) => return Err(e),
         };
-        let (head, body) = buf.split_at_mut_checked(overhead).ok_or(short)?;
-        let body_len = emit_body(msg, body)?;
-        let total = overhead + body_len;
+        let total = self.frame_overhead() + body_len;
+        let short = WireError::BufferTooSmall { len, need: total };
         if total != len {
-            return Err(WireError::BufferTooSmall { len, need: total });
+            return Err(short);
         }
+        // `get_mut` and `copy_prefix`, not indexing: no panic site.
         let (macs, rest) = head.split_at_mut_checked(12).ok_or(short)?;
         wire::copy_prefix(macs, &dst.0);
         wire::copy_prefix(macs.get_mut(6..).ok_or(short)?, &self.mac.0);
         let n = self.emit_ethertype(rest)?;
         let sender = ParticipantId::new(self.id).ok_or(WireError::ZeroParticipant)?;
         HeaderRepr {
-            kind: msg.kind(),
-            flags: msg.flags(),
+            kind,
+            flags,
             domain: self.config.domain,
             length: u16::try_from(body_len).map_err(|_| WireError::TooLarge {
                 len: body_len,
@@ -821,10 +798,8 @@ impl<
         // Plans whose message cannot be built (a sample that vanished) are skipped.
         for _ in 0..8 {
             let plan = self.plan(self.now)?;
-            let overhead = self.frame_overhead();
-            let mut measure = |_: MacAddr, m: &MessageRepr<'_>| Ok(overhead + body_len(m)?);
-            match self.with_message(plan, &mut measure as &mut EmitFn<'_>) {
-                Some(Ok(len)) => {
+            match self.emit_plan(plan, &mut []) {
+                Some(Err(WireError::BufferTooSmall { need: len, .. })) => {
                     self.planned = Some((plan, len));
                     return Some(len);
                 }
@@ -845,8 +820,7 @@ impl<
             });
         }
         self.planned = None;
-        let mut emit = |dst: MacAddr, m: &MessageRepr<'_>| self.emit_frame(buf, dst, m);
-        let written = self.with_message(plan, &mut emit as &mut EmitFn<'_>);
+        let written = self.emit_plan(plan, buf);
         match written {
             Some(Ok(n)) => {
                 self.stats.tx_frames += 1;
