@@ -271,16 +271,8 @@ impl<
     /// How many endpoints from `first` fit into one HELLO body.
     pub(crate) fn page_count(&self, first: usize) -> usize {
         let total = self.announced_count();
-        let mut len = HelloRepr {
-            reply_requested: false,
-            lease_ms: 0,
-            graph_epoch: 0,
-            first_endpoint_index: 0,
-            total_endpoints: 0,
-            name: self.config.name,
-            endpoints: Endpoints::List(&[]),
-        }
-        .buffer_len();
+        // The body without endpoints (what `HelloRepr::buffer_len` gives for an empty list).
+        let mut len = HelloRepr::overhead(self.config.name.len());
         let mut n = 0;
         // Once one endpoint of the page needs the extension block, every one gets a record.
         let mut ext = false;

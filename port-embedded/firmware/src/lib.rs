@@ -145,7 +145,3 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     }
     halt(EXIT_PANIC)
 }
-/// temp
-pub fn peak() -> usize {
-    sys::stack_peak().unwrap_or(0)
-}

@@ -155,9 +155,8 @@ fn serve(
         {
             return Ok(());
         }
-        if node.poll_timeout().is_some_and(|t| t <= now) {
-            node.handle_timeout(now);
-        }
+        // `drive` runs the participant's timers too (`handle_timeout`, between receiving and
+        // sending), so the loop needs no `poll_timeout` of its own: it polls without sleeping.
         match drive(node, link, now) {
             Ok(_) => {}
             Err(LinkError::Down) => {}
