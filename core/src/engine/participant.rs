@@ -390,6 +390,9 @@ pub(crate) struct MatchedWriter {
     /// End (exclusive) of the range the last ACKNACK covered: a reader asks only for what it
     /// can take in, and asks again when room appears (rx.rs, `ask_when_room`).
     pub(crate) asked_below: u64,
+    /// `base_seq` of the last ACKNACK sent (alone or with data): an acknowledgement rides with
+    /// this participant's data only when it has more to say (tx.rs, `ack_with_data`).
+    pub(crate) acked_sent: u64,
     pub(crate) nackfrag_due: bool,
     /// NACK_FRAG windows still to send for the current HEARTBEAT, and the first fragment the
     /// next window may start at.
@@ -583,6 +586,10 @@ pub struct Participant<
     pub(crate) any_manual_match: bool,
     /// The frame planned by `poll_transmit` and its length.
     pub(crate) planned: Option<(super::tx::Plan, usize)>,
+    /// The acknowledgement that follows the planned data in its frame (docs/PROTOCOL.md
+    /// section 10): reader, matched writer, and where the ACKNACK starts in the frame.
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) planned_ack: Option<(usize, usize, usize)>,
 }
 
 impl<
@@ -705,6 +712,8 @@ impl<
             liveliness_check_at: Instant::MAX,
             any_manual_match: false,
             planned: None,
+            #[cfg(feature = "ack-with-data")]
+            planned_ack: None,
         }
     }
 
@@ -1449,6 +1458,7 @@ impl<
             nack_count: 0,
             ack_due: false,
             asked_below: 0,
+            acked_sent: 0,
             nackfrag_due: false,
             nackfrag_left: 0,
             nackfrag_from: 0,

@@ -181,7 +181,10 @@ impl<
             }
         }
         let packet = after_macs.get(used..).ok_or(WireError::Truncated)?;
-        let header = wire::HeaderRepr::parse_bytes(packet)?;
+        // The first message, then any that follow it in the frame (docs/PROTOCOL.md section
+        // 2): the iterator checks that they share the first one's domain and sender.
+        let mut messages = wire::frame::Messages::new(packet);
+        let (header, body) = messages.next().ok_or(WireError::Truncated)??;
         if header.domain != self.config.domain {
             self.stats.rx_other_domain += 1;
             return Ok(());
@@ -191,9 +194,23 @@ impl<
             self.stats.rx_own += 1;
             return Ok(());
         }
-        let body = packet
-            .get(wire::header::HEADER_LEN..wire::header::HEADER_LEN + usize::from(header.length))
-            .ok_or(WireError::Truncated)?;
+        self.dispatch(header, body, src, dst)?;
+        for m in messages {
+            let (header, body) = m?;
+            self.dispatch(header, body, src, dst)?;
+        }
+        Ok(())
+    }
+
+    /// Handle one message of a frame from `src` to `dst` (its domain and sender checked).
+    fn dispatch(
+        &mut self,
+        header: wire::HeaderRepr,
+        body: &[u8],
+        src: MacAddr,
+        dst: MacAddr,
+    ) -> Result<(), WireError> {
+        let sender = header.sender.get();
         let msg = MessageRepr::parse(header.kind, header.flags, body)?;
         if let MessageRepr::Hello(h) = msg {
             self.on_hello(sender, src, dst, &h);

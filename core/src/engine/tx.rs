@@ -7,6 +7,8 @@
 //! writers (fragment repairs, whole-sample repairs, new samples, batched when several small ones
 //! wait).
 
+use core::time::Duration;
+
 use heapless::Vec;
 
 use super::participant::{AnnounceCursor, AnnounceTarget, LocalWriter, Participant, Role};
@@ -789,26 +791,30 @@ impl<
         dst: MacAddr,
         msg: &MessageRepr<'_>,
     ) -> Result<usize, WireError> {
-        let body_len = body_len(msg);
-        let total = self.frame_overhead() + body_len;
-        if buf.len() != total {
-            return Err(WireError::BufferTooSmall {
-                len: buf.len(),
-                need: total,
-            });
-        }
+        let total = self.frame_overhead() + body_len(msg);
         // `get_mut` and `copy_prefix`, not indexing: no panic site (`buf` has the length).
         let short = WireError::BufferTooSmall {
             len: buf.len(),
             need: total,
         };
+        if buf.len() != total {
+            return Err(short);
+        }
         let (macs, rest) = buf.split_at_mut_checked(12).ok_or(short)?;
         wire::copy_prefix(macs, &dst.0);
         wire::copy_prefix(macs.get_mut(6..).ok_or(short)?, &self.mac.0);
         let n = self.emit_ethertype(rest)?;
-        let (tags_and_header, body) = rest
-            .split_at_mut_checked(n + wire::header::HEADER_LEN)
-            .ok_or(short)?;
+        self.emit_message(rest.get_mut(n..).ok_or(short)?, msg)?;
+        Ok(total)
+    }
+
+    /// Write one l2net message, header and body, at the start of `buf` (the first of a frame,
+    /// or one that follows another: docs/PROTOCOL.md section 2). Returns its length.
+    fn emit_message(&self, buf: &mut [u8], msg: &MessageRepr<'_>) -> Result<usize, WireError> {
+        let body_len = body_len(msg);
+        let (head, body) = buf
+            .split_at_mut_checked(wire::header::HEADER_LEN)
+            .ok_or(WireError::Truncated)?;
         let sender = ParticipantId::new(self.id).ok_or(WireError::ZeroParticipant)?;
         HeaderRepr {
             kind: msg.kind(),
@@ -820,9 +826,73 @@ impl<
             })?,
             sender,
         }
-        .emit(tags_and_header.get_mut(n..).ok_or(short)?)?;
+        .emit(head)?;
         emit_body(msg, body)?;
-        Ok(total)
+        Ok(wire::header::HEADER_LEN + body_len)
+    }
+
+    /// Without the `ack-with-data` feature every ACKNACK goes alone: the frame stays as planned.
+    #[cfg(not(feature = "ack-with-data"))]
+    #[inline(always)]
+    fn plan_ack_with_data(&mut self, _plan: Plan, len: usize) -> usize {
+        len
+    }
+
+    /// A reader's acknowledgement that can follow writer `wi`'s data in its frame
+    /// (docs/PROTOCOL.md section 10, "Acknowledgement with data"): a reliable, synchronised
+    /// reader of this participant whose matched writer's participant has a reader matched to
+    /// `wi` (so the frame reaches it) and that delivered samples since its last ACKNACK.
+    /// `(reader, matched writer)`.
+    #[cfg(feature = "ack-with-data")]
+    fn ack_with_data(&self, wi: usize) -> Option<(usize, usize)> {
+        let w = self.writers.get(wi).and_then(Option::as_ref)?;
+        for (ri, r) in self.live_readers().iter().enumerate() {
+            let Some(r) = r else { continue };
+            for (mi, m) in r.live().iter().enumerate() {
+                let Some(m) = m else { continue };
+                if m.reliable
+                    && m.window.is_synced()
+                    && m.window.next() > m.acked_sent
+                    && w.live()
+                        .iter()
+                        .flatten()
+                        .any(|p| p.participant == m.participant)
+                {
+                    return Some((ri, mi));
+                }
+            }
+        }
+        None
+    }
+
+    /// Plan an acknowledgement to follow the planned frame of `len` bytes when it carries a
+    /// writer's DATA or BATCH and the ACKNACK fits the MTU; returns the frame's new length.
+    #[cfg(feature = "ack-with-data")]
+    fn plan_ack_with_data(&mut self, plan: Plan, len: usize) -> usize {
+        self.planned_ack = None;
+        let wi = match plan {
+            Plan::Data { w, .. } | Plan::Resend { w, .. } => w,
+            #[cfg(feature = "batching")]
+            Plan::Batch { w, .. } => w,
+            _ => return len,
+        };
+        let Some((r, m)) = self.ack_with_data(wi) else {
+            return len;
+        };
+        let mut measure =
+            |_: MacAddr, msg: &MessageRepr<'_>| Ok(wire::header::HEADER_LEN + body_len(msg));
+        let Some(Ok(ack_len)) =
+            self.with_message(Plan::AckNack { r, m }, &mut measure as &mut EmitFn<'_>)
+        else {
+            return len;
+        };
+        // The l2net bytes of the frame (the first message's header on) stay within the MTU.
+        let l2net = len + wire::header::HEADER_LEN - self.frame_overhead();
+        if l2net + ack_len > self.config.mtu {
+            return len;
+        }
+        self.planned_ack = Some((r, m, len));
+        len + ack_len
     }
 
     // -----------------------------------------------------------------------------------------
@@ -835,6 +905,10 @@ impl<
     pub fn poll_transmit(&mut self, now: Instant) -> Option<usize> {
         self.advance(now);
         self.planned = None;
+        #[cfg(feature = "ack-with-data")]
+        {
+            self.planned_ack = None;
+        }
         // Plans whose message cannot be built (a sample that vanished) are skipped.
         for _ in 0..8 {
             let plan = self.plan(self.now)?;
@@ -842,6 +916,7 @@ impl<
             let mut measure = |_: MacAddr, m: &MessageRepr<'_>| Ok(overhead + body_len(m));
             match self.with_message(plan, &mut measure as &mut EmitFn<'_>) {
                 Some(Ok(len)) => {
+                    let len = self.plan_ack_with_data(plan, len);
                     self.planned = Some((plan, len));
                     return Some(len);
                 }
@@ -862,13 +937,32 @@ impl<
             });
         }
         self.planned = None;
-        let mut emit = |dst: MacAddr, m: &MessageRepr<'_>| self.emit_frame(buf, dst, m);
+        #[cfg(feature = "ack-with-data")]
+        let ack = self.planned_ack.take();
+        #[cfg(not(feature = "ack-with-data"))]
+        let ack: Option<(usize, usize, usize)> = None;
+        let (first, rest) = buf.split_at_mut(ack.map_or(len, |(_, _, at)| at.min(len)));
+        let mut emit = |dst: MacAddr, m: &MessageRepr<'_>| self.emit_frame(first, dst, m);
         let written = self.with_message(plan, &mut emit as &mut EmitFn<'_>);
         match written {
-            Some(Ok(n)) => {
+            Some(Ok(_)) => {
                 self.stats.tx_frames += 1;
                 self.commit(plan);
-                Ok(n)
+                // The acknowledgement that follows the data (section 10); should it fail to
+                // build, its bytes are zeros, which the receiver reads as padding.
+                if let Some((r, m, _)) = ack {
+                    let mut emit_ack =
+                        |_: MacAddr, msg: &MessageRepr<'_>| self.emit_message(&mut *rest, msg);
+                    let ok =
+                        self.with_message(Plan::AckNack { r, m }, &mut emit_ack as &mut EmitFn<'_>);
+                    if matches!(ok, Some(Ok(_))) {
+                        self.stats.tx_acks_with_data += 1;
+                        self.commit(Plan::AckNack { r, m });
+                    } else {
+                        rest.fill(0);
+                    }
+                }
+                Ok(len)
             }
             _ => {
                 // Cannot happen for a plan that just measured fine; never send garbage.
@@ -883,9 +977,25 @@ impl<
     /// The link refused the planned frame for good (for example larger than its MTU): drop it,
     /// count it in [`super::Stats::tx_errors`] and move on.
     pub fn abandon_transmit(&mut self) {
+        #[cfg(feature = "ack-with-data")]
+        {
+            self.planned_ack = None;
+        }
         if let Some((plan, _)) = self.planned.take() {
             self.stats.tx_errors += 1;
             self.commit(plan);
+        }
+    }
+
+    /// A writer that had everything acknowledged is about to send a new sample: its HEARTBEAT
+    /// clocks (the periodic one and the after-burst one's rate limit) start now, so that its
+    /// readers have the time to acknowledge by themselves (with their own data, section 10)
+    /// before it asks. (Counted from its last HEARTBEAT instead, a steady reliable ping-pong
+    /// sent a HEARTBEAT and got an ACKNACK after the first ping of every period.)
+    fn restart_heartbeat_clocks(wr: &mut LocalWriter<'a, H, M>, now: Instant, period: Duration) {
+        if !Self::needs_heartbeat(wr) {
+            wr.hb_last = now;
+            wr.hb_next = now + period;
         }
     }
 
@@ -931,6 +1041,7 @@ impl<
                     mw.ack_count = mw.ack_count.wrapping_add(1);
                     mw.ack_due = false;
                     mw.asked_below = asked_below;
+                    mw.acked_sent = mw.window.next();
                 }
             }
             #[cfg(feature = "fragmentation")]
@@ -1017,6 +1128,7 @@ impl<
             }
             Plan::Data { w, seq } => {
                 if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
+                    Self::restart_heartbeat_clocks(wr, now, hb_period);
                     wr.sent_below = seq + 1;
                     wr.frag_next = 0;
                     wr.batch_until = None;
@@ -1028,6 +1140,7 @@ impl<
             Plan::Frag { w, seq, index } => {
                 let fs = self.frag_size();
                 if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
+                    Self::restart_heartbeat_clocks(wr, now, hb_period);
                     let n = wr
                         .history
                         .sample_len(seq)
@@ -1046,6 +1159,7 @@ impl<
             #[cfg(feature = "batching")]
             Plan::Batch { w, first, count } => {
                 if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
+                    Self::restart_heartbeat_clocks(wr, now, hb_period);
                     wr.sent_below = first + u64::from(count);
                     wr.frag_next = 0;
                     wr.batch_until = None;
