@@ -309,6 +309,8 @@ pub(crate) struct LocalWriter<'a, const H: usize, const M: usize> {
     pub(crate) hb_next: Instant,
     /// When the last HEARTBEAT went out (rate limit of the after-burst HEARTBEAT).
     pub(crate) hb_last: Instant,
+    /// When it last sent a new sample while its readers had acknowledged everything.
+    pub(crate) resumed: Instant,
     /// Send a HEARTBEAT as soon as the current burst of data is out.
     pub(crate) hb_soon: bool,
     /// `write` returned WouldBlock; report [`Event::Writable`] when room appears.
@@ -940,6 +942,7 @@ impl<
             hb_count: 0,
             hb_next: self.now,
             hb_last: Instant::ZERO,
+            resumed: Instant::ZERO,
             hb_soon: false,
             blocked: false,
             deadline_next: deadline_of(&qos).map(|d| self.now + d),
@@ -2219,6 +2222,8 @@ impl<
     /// keep-last(N), N samples (it never overwrites an unacknowledged sample). A writer that
     /// holds little blocks soon, so it must not wait long for acknowledgements: with ROS's
     /// keep-last(10) the unscaled rules left it waiting out 500 us to 6.25 ms per 10 samples.
+    /// The eighth of the period also counts from when the writer last sent again with
+    /// everything acknowledged (`resumed`).
     pub(crate) fn hb_soon_at(&self, w: &LocalWriter<'a, H, M>) -> Instant {
         let next = w.history.next_seq();
         let unacked = next - Self::min_acked(w).min(next);
@@ -2227,20 +2232,23 @@ impl<
             HistoryKind::KeepLast(n) => window.min(u64::from(n)),
             HistoryKind::KeepAll => window,
         };
-        let gap = if w.blocked {
-            Duration::ZERO
+        if w.blocked {
+            w.hb_last
         } else if unacked >= holds.div_ceil(4) {
             // A hundredth of the period for a writer that can hold the whole window, less in
             // proportion for one that holds fewer (it blocks sooner).
-            mul_div_duration(
-                div_duration(self.config.heartbeat_period, 100),
-                holds as u32,
-                window as u32,
-            )
+            w.hb_last
+                + mul_div_duration(
+                    div_duration(self.config.heartbeat_period, 100),
+                    holds as u32,
+                    window as u32,
+                )
         } else {
-            div_duration(self.config.heartbeat_period, 8)
-        };
-        w.hb_last + gap
+            // Few samples unacknowledged: the readers also get an eighth of the period from
+            // when the writer, with everything acknowledged, sent again, to acknowledge by
+            // themselves (with their own data: docs/PROTOCOL.md section 10).
+            w.hb_last.max(w.resumed) + div_duration(self.config.heartbeat_period, 8)
+        }
     }
 
     pub(crate) fn needs_heartbeat(w: &LocalWriter<'a, H, M>) -> bool {

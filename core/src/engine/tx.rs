@@ -987,14 +987,17 @@ impl<
         }
     }
 
-    /// A writer that had everything acknowledged is about to send a new sample: its HEARTBEAT
-    /// clocks (the periodic one and the after-burst one's rate limit) start now, so that its
+    /// A writer that had everything acknowledged is about to send a new sample: its periodic
+    /// HEARTBEAT and its slow after-burst one (`hb_soon_at`) count from now, so that its
     /// readers have the time to acknowledge by themselves (with their own data, section 10)
     /// before it asks. (Counted from its last HEARTBEAT instead, a steady reliable ping-pong
-    /// sent a HEARTBEAT and got an ACKNACK after the first ping of every period.)
+    /// sent a HEARTBEAT and got an ACKNACK after the first ping of every eighth of the
+    /// period.) The fast rule, for a writer with a quarter of its samples unacknowledged,
+    /// still counts from the last HEARTBEAT: a stream to readers that send nothing is not
+    /// slowed.
     fn restart_heartbeat_clocks(wr: &mut LocalWriter<'a, H, M>, now: Instant, period: Duration) {
         if !Self::needs_heartbeat(wr) {
-            wr.hb_last = now;
+            wr.resumed = now;
             wr.hb_next = now + period;
         }
     }
