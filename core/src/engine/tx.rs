@@ -5,7 +5,9 @@
 //! written ([`Participant::write_transmit`]) or abandoned. Priorities, highest first: GOODBYE,
 //! HELLO pages, reader control (ACKNACK, NACK_FRAG), writer HEARTBEATs, then data round-robin over
 //! writers (fragment repairs, whole-sample repairs, new samples, batched when several small ones
-//! wait).
+//! wait). A DATA or BATCH frame may take one of this participant's ACKNACKs after it, when the
+//! frame reaches that ACKNACK's writer and still fits the MTU (`plan_ack_with_data`,
+//! docs/PROTOCOL.md section 10, "Acknowledgement with data").
 
 use core::time::Duration;
 
