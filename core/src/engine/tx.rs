@@ -957,7 +957,11 @@ impl<
                         |_: MacAddr, msg: &MessageRepr<'_>| self.emit_message(&mut *rest, msg);
                     let ok =
                         self.with_message(Plan::AckNack { r, m }, &mut emit_ack as &mut EmitFn<'_>);
-                    if matches!(ok, Some(Ok(_))) {
+                    if let Some(Ok(n)) = ok {
+                        // (It has the planned length: nothing it reads changed since.)
+                        if let Some(tail) = rest.get_mut(n..) {
+                            tail.fill(0);
+                        }
                         self.stats.tx_acks_with_data += 1;
                         self.commit(Plan::AckNack { r, m });
                     } else {
