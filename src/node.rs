@@ -332,6 +332,8 @@ struct Core<L: NodeLink> {
     /// What the last [`Core::now`] read: the hot paths read the clock once per look under the
     /// lock and reuse it ([`Core::recent`]).
     last_now: Cell<Instant>,
+    /// Bumped whenever the waiters are woken ([`NodeWaker::changes`]).
+    changes: Arc<AtomicU64>,
 }
 
 /// A leader whose next wake-up (its deadline, the next timer) is at least this far away sleeps
@@ -432,6 +434,12 @@ impl<L: NodeLink> Core<L> {
                     break;
                 }
                 Err(e) => return Err(self.fail(e)),
+            }
+            if !self.link.rx_maybe_pending() {
+                // The link knows its queue ran dry with this frame: a receive now would only
+                // find nothing (a system call on the way to the frame's reader).
+                self.rx_more = false;
+                break;
             }
         }
         if self.rx_more {
@@ -569,6 +577,7 @@ impl<L: NodeLink> Core<L> {
     }
 
     fn wake_waiters(&self, me: Option<RawFd>) {
+        self.changes.fetch_add(1, Ordering::Release);
         for &fd in &self.waiters {
             if Some(fd) != me {
                 wake(fd);
@@ -616,6 +625,8 @@ struct Shared<L: NodeLink> {
     endpoint_arena: usize,
     stop: AtomicBool,
     io_wake: UnixStream,
+    /// The core's `changes`, read without the lock.
+    changes: Arc<AtomicU64>,
 }
 
 impl<L: NodeLink> Shared<L> {
@@ -1076,6 +1087,7 @@ impl<L: NodeLink> Node<L> {
         let (io_rx, io_wake) = UnixStream::pair().map_err(NodeError::Io)?;
         io_rx.set_nonblocking(true).map_err(NodeError::Io)?;
         io_wake.set_nonblocking(true).map_err(NodeError::Io)?;
+        let changes = Arc::new(AtomicU64::new(0));
         let shared = Arc::new(Shared {
             core: Mutex::new(Core {
                 participant,
@@ -1092,6 +1104,7 @@ impl<L: NodeLink> Node<L> {
                 link_error: None,
                 epoch,
                 last_now: Cell::new(Instant::ZERO),
+                changes: Arc::clone(&changes),
             }),
             epoch,
             activity: AtomicU64::new(0),
@@ -1102,6 +1115,7 @@ impl<L: NodeLink> Node<L> {
             endpoint_arena: config.endpoint_arena.max(1 << 12),
             stop: AtomicBool::new(false),
             io_wake,
+            changes,
         });
         let s = Arc::clone(&shared);
         let io = std::thread::Builder::new()
@@ -1814,9 +1828,6 @@ impl<L: NodeLink> Watch<'_, L> {
         if shared.stop.load(Ordering::Relaxed) {
             return Err(NodeError::Closed);
         }
-        shared
-            .activity
-            .store(shared.since_epoch(), Ordering::Relaxed);
         let link_fd = match shared.readiness {
             Readiness::Fd(fd) => Some(fd),
             Readiness::Every(_) => None,
@@ -1835,7 +1846,9 @@ impl<L: NodeLink> Watch<'_, L> {
             core.leader = true;
             self.led = true;
         }
-        let now = core.now();
+        // Every way through the look read the clock.
+        let now = core.recent();
+        shared.activity.store(now.as_nanos(), Ordering::Relaxed);
         let due = core.due_in(now);
         let every = match shared.readiness {
             Readiness::Every(d) => Some(d),
@@ -1892,6 +1905,15 @@ impl<L: NodeLink> NodeWaker<L> {
     /// Whether the node was closed.
     pub fn is_closed(&self) -> bool {
         self.shared.stop.load(Ordering::Relaxed)
+    }
+
+    /// A counter the node bumps whenever it wakes its waiting threads: frames taken in, events
+    /// queued, a [`NodeWaker::wake`], a link failure. One atomic load, no lock. A
+    /// [`NodeWaker::wait_any`] condition that read it before looking at the node (its queues,
+    /// its events) and found nothing need not look again while it reads the same value: no
+    /// sample and no event has arrived since (a busy-polling waiter's cheap test).
+    pub fn changes(&self) -> u64 {
+        self.shared.changes.load(Ordering::Acquire)
     }
 
     /// Run `f` with the participant (read-only), as [`Node::with_participant`].

@@ -3,9 +3,14 @@
 //!
 //! ```text
 //! cargo bench --bench compare -- [--secs S] [--sizes 0,64,1024,65536] [--l2net PATH]
-//!                                [--contenders l2net,raw,udp,dds] [--latency-only]
+//!                                [--contenders l2net,raw,udp,dds,rawpoll] [--latency-only]
 //!                                [--pin PLACEMENT]
 //! ```
+//!
+//! `rawpoll` is the raw AF_PACKET ping/pong again (blocking only) with the wait shape of a
+//! receiver that another thread can wake, as the l2net `Node`'s waiting thread is: `ppoll` on
+//! the socket and a wake-up socket pair, then a non-blocking `recv` (see `peer.rs`). The gap
+//! between it and `raw` is what that wait costs; the gap between l2net and it is the rest.
 //!
 //! `--contenders` and `--latency-only` narrow a run (for example to the l2net and raw ping/pong
 //! cells while working on latency); the cells left out print as n/a.
@@ -38,7 +43,7 @@ struct Options {
     sizes: Vec<usize>,
     l2net: Option<PathBuf>,
     /// Which of [`CONTENDERS`] run (by index).
-    contenders: [bool; 4],
+    contenders: [bool; 5],
     /// Skip the rate (flood / perf / pub-sub) measurements.
     latency_only: bool,
     /// Where the two processes of each kind of measurement run.
@@ -46,15 +51,15 @@ struct Options {
 }
 
 const USAGE: &str = "cargo bench --bench compare -- [--secs S] [--sizes 0,64,1024,65536] \
-[--l2net PATH] [--contenders l2net,raw,udp,dds] [--latency-only] [--pin PLACEMENT]
+[--l2net PATH] [--contenders l2net,raw,udp,dds,rawpoll] [--latency-only] [--pin PLACEMENT]
 ";
 
 /// The short names `--contenders` takes, in [`CONTENDERS`] order.
-const CONTENDER_KEYS: [&str; 4] = ["l2net", "raw", "udp", "dds"];
+const CONTENDER_KEYS: [&str; 5] = ["l2net", "raw", "udp", "dds", "rawpoll"];
 
 fn parse_options(args: &[String]) -> Res<Options> {
     let mut common = Common::new(&[0, 64, 1024, 65536]);
-    let (mut l2net, mut contenders, mut latency_only) = (None, [true; 4], false);
+    let (mut l2net, mut contenders, mut latency_only) = (None, [true; 5], false);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         if common.take(a, &mut it, USAGE)? {
@@ -64,7 +69,7 @@ fn parse_options(args: &[String]) -> Res<Options> {
         match a.as_str() {
             "--l2net" => l2net = Some(PathBuf::from(val("--l2net")?)),
             "--contenders" => {
-                contenders = [false; 4];
+                contenders = [false; 5];
                 for name in val("--contenders")?.split(',') {
                     let i = CONTENDER_KEYS
                         .iter()
@@ -163,7 +168,13 @@ struct Row {
     rate_rel: Option<f64>,
 }
 
-const CONTENDERS: [&str; 4] = ["l2net", "raw AF_PACKET", "UDP", "Cyclone DDS"];
+const CONTENDERS: [&str; 5] = [
+    "l2net",
+    "raw AF_PACKET",
+    "UDP",
+    "Cyclone DDS",
+    "raw AF_PACKET, ppoll wait",
+];
 
 pub fn run(args: &[String]) -> Res<()> {
     let o = parse_options(args)?;
@@ -209,10 +220,10 @@ pub fn run(args: &[String]) -> Res<()> {
     std::fs::write(&cfg_b, dds::config(&wire.if_b)).map_err(|e| e.to_string())?;
     let uri = |p: &PathBuf| format!("file://{}", p.display());
 
-    let mut table: Vec<(usize, [Row; 4])> = Vec::new();
+    let mut table: Vec<(usize, [Row; 5])> = Vec::new();
     for &size in &o.sizes {
         let size_s = size.to_string();
-        let mut rows = [Row::default(); 4];
+        let mut rows = [Row::default(); 5];
         eprintln!("== payload {size} B");
 
         // l2net, through the l2net command.
@@ -297,6 +308,19 @@ pub fn run(args: &[String]) -> Res<()> {
                 report_rate("raw flood", delivery(false), &r);
                 rows[1].rate_be = r.ok();
             }
+        }
+
+        // The raw floor with a wakeable wait (blocking only: a spinning receiver has no wait).
+        if size <= 1500 - 14 && o.contenders[4] {
+            let (ca, cb) = lat_cpus(false);
+            let mut pong = wire.cmd(&wire.ns_b, &me, cb);
+            pong.args(["peer", "raw-pong", &wire.if_b, "poll"]);
+            let mut ping = wire.cmd(&wire.ns_a, &me, ca);
+            ping.args(["peer", "raw-ping", &wire.if_a, &size_s, &secs, "poll"]);
+            let _p = spawn_bg(pong, false)?;
+            let r = run_fg(ping).and_then(|o| latency_from(&o));
+            report("raw ping, ppoll wait", false, &r);
+            rows[4].lat_block = r.ok();
         }
 
         // UDP over the same veth.
@@ -400,7 +424,7 @@ fn delivery(reliable: bool) -> &'static str {
     if reliable { "reliable" } else { "best effort" }
 }
 
-fn render(table: &[(usize, [Row; 4])], secs: f64, placement: &str) -> String {
+fn render(table: &[(usize, [Row; 5])], secs: f64, placement: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,

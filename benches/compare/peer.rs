@@ -4,16 +4,18 @@
 //! orchestrator, and prints one JSON line of results.
 //!
 //! ```text
-//! peer raw-pong IFACE [busy]             peer udp-pong BIND_ADDR [busy]
-//! peer raw-ping IFACE SIZE SECS [busy]   peer udp-ping BIND_ADDR PEER_ADDR SIZE SECS [busy]
+//! peer raw-pong IFACE [busy|poll]        peer udp-pong BIND_ADDR [busy]
+//! peer raw-ping IFACE SIZE SECS [busy|poll]
+//!                                        peer udp-ping BIND_ADDR PEER_ADDR SIZE SECS [busy]
 //! peer raw-sink IFACE SECS               peer udp-sink BIND_ADDR SECS
 //! peer raw-flood IFACE SIZE SECS         peer udp-flood BIND_ADDR PEER_ADDR SIZE SECS
 //! ```
 
 use std::ffi::CString;
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use crate::harness::{arg, num};
@@ -31,16 +33,36 @@ fn busy(args: &[String], i: usize) -> bool {
     args.get(i).map(String::as_str) == Some("busy")
 }
 
+/// How a raw ping or pong waits for its frame.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// One blocking `recv`.
+    Block,
+    /// Non-blocking `recv` in a loop.
+    Busy,
+    /// `ppoll` on the socket and a wake-up socket, then a non-blocking `recv`.
+    Poll,
+}
+
+fn wait_mode(args: &[String], i: usize) -> Res<Wait> {
+    match args.get(i).map(String::as_str) {
+        None => Ok(Wait::Block),
+        Some("busy") => Ok(Wait::Busy),
+        Some("poll") => Ok(Wait::Poll),
+        Some(other) => Err(format!("bad wait mode {other:?} (busy or poll)")),
+    }
+}
+
 pub fn run(args: &[String]) -> Res<()> {
     let mode = arg(args, 0, "peer mode")?;
     let a = &args[1..];
     match mode {
-        "raw-pong" => raw_pong(arg(a, 0, "IFACE")?, busy(a, 1)),
+        "raw-pong" => raw_pong(arg(a, 0, "IFACE")?, wait_mode(a, 1)?),
         "raw-ping" => raw_ping(
             arg(a, 0, "IFACE")?,
             num(a, 1, "SIZE")?,
             num(a, 2, "SECS")?,
-            busy(a, 3),
+            wait_mode(a, 3)?,
         ),
         "raw-sink" => raw_sink(arg(a, 0, "IFACE")?, num(a, 1, "SECS")?),
         "raw-flood" => raw_flood(arg(a, 0, "IFACE")?, num(a, 1, "SIZE")?, num(a, 2, "SECS")?),
@@ -180,6 +202,53 @@ impl Raw {
     }
 }
 
+/// A wake-up socket pair, as a receiver that another thread can wake sleeps on beside its
+/// packet socket.
+struct Waker {
+    rx: UnixStream,
+    tx: UnixStream,
+}
+
+impl Waker {
+    fn new() -> Res<Waker> {
+        let (rx, tx) = UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+        rx.set_nonblocking(true).map_err(|e| e.to_string())?;
+        tx.set_nonblocking(true).map_err(|e| e.to_string())?;
+        Ok(Waker { rx, tx })
+    }
+
+    /// `ppoll` on the wake-up socket and `raw` without a timeout; empties the wake-up socket
+    /// if it was written.
+    fn sleep(&self, raw: &Raw) -> Res<()> {
+        let mut fds = [
+            libc::pollfd {
+                fd: self.rx.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: raw.fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: fds is a valid array of two pollfd structs for the duration of the call; a
+        // null timeout sleeps until a descriptor is ready, a null mask keeps the thread's.
+        let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, std::ptr::null(), std::ptr::null()) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(format!("ppoll: {e}"));
+            }
+        }
+        if fds[0].revents != 0 {
+            let mut b = [0u8; 64];
+            while matches!((&self.rx).read(&mut b), Ok(n) if n == b.len()) {}
+        }
+        Ok(())
+    }
+}
+
 fn read_mac(iface: &str) -> Res<[u8; 6]> {
     let path = format!("/sys/class/net/{iface}/address");
     let s = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
@@ -194,11 +263,18 @@ fn read_mac(iface: &str) -> Res<[u8; 6]> {
     Ok(mac)
 }
 
-fn raw_pong(iface: &str, busy: bool) -> Res<()> {
+fn raw_pong(iface: &str, wait: Wait) -> Res<()> {
     let s = Raw::open(iface)?;
+    let waker = Waker::new()?;
     let mut buf = vec![0u8; 65536];
     loop {
-        let Some(n) = s.recv(&mut buf, busy).map_err(|e| format!("recv: {e}"))? else {
+        if wait == Wait::Poll {
+            waker.sleep(&s)?;
+        }
+        let Some(n) = s
+            .recv(&mut buf, wait != Wait::Block)
+            .map_err(|e| format!("recv: {e}"))?
+        else {
             continue;
         };
         if n < HDR {
@@ -213,9 +289,24 @@ fn raw_pong(iface: &str, busy: bool) -> Res<()> {
     }
 }
 
-fn raw_ping(iface: &str, size: usize, secs: f64, busy: bool) -> Res<()> {
+fn raw_ping(iface: &str, size: usize, secs: f64, wait: Wait) -> Res<()> {
     let s = Raw::open(iface)?;
     s.set_timeout(Duration::from_millis(200))?;
+    let waker = Waker::new()?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = (wait == Wait::Poll)
+        .then(|| {
+            let tx = waker.tx.try_clone().map_err(|e| e.to_string())?;
+            let stop = std::sync::Arc::clone(&stop);
+            Ok::<_, String>(std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    let _ = (&tx).write(&[1]);
+                }
+            }))
+        })
+        .transpose()?;
+
     let mut frame = s.frame([0xff; 6], size);
     let mut buf = vec![0u8; 65536];
     let mut lat = Latencies::with_capacity(4_000_000);
@@ -230,7 +321,13 @@ fn raw_ping(iface: &str, size: usize, secs: f64, busy: bool) -> Res<()> {
         let t0 = Instant::now();
         s.send(&frame).map_err(|e| format!("send: {e}"))?;
         loop {
-            match s.recv(&mut buf, busy).map_err(|e| format!("recv: {e}"))? {
+            if wait == Wait::Poll {
+                waker.sleep(&s)?;
+            }
+            match s
+                .recv(&mut buf, wait != Wait::Block)
+                .map_err(|e| format!("recv: {e}"))?
+            {
                 Some(n) if n >= HDR + 8 && buf[HDR..HDR + 8] == seq.to_be_bytes() => {
                     if t0 >= warmup_end {
                         lat.record(t0.elapsed());
@@ -238,7 +335,7 @@ fn raw_ping(iface: &str, size: usize, secs: f64, busy: bool) -> Res<()> {
                     break;
                 }
                 Some(_) => {}
-                None if !busy || t0.elapsed() > Duration::from_millis(200) => {
+                None if wait == Wait::Block || t0.elapsed() > Duration::from_millis(200) => {
                     lost += 1;
                     break;
                 }
@@ -247,6 +344,10 @@ fn raw_ping(iface: &str, size: usize, secs: f64, busy: bool) -> Res<()> {
         }
     }
     let cpu = cpu_time() - cpu0;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(w) = watchdog {
+        let _ = w.join();
+    }
     let sum = lat.summary();
     println!(
         "{{\"kind\":\"latency\",\"lost\":{lost},\"cpu_ns_per_rt\":{:.0},\"lat\":{}}}",

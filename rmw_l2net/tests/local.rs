@@ -458,6 +458,28 @@ fn a_busy_polling_context_waits_receives_and_times_out() {
             assert!(same_value(&got.read(), &case.value));
         }
 
+        // A spinning rmw_wait that looked and found nothing sees what arrives afterwards
+        // (it looks again only when the node changed): a sample over the link, then one of a
+        // publisher of its own context (delivered inside the node, no frame).
+        let local = rmw_create_publisher(bnode, ts, topic.as_ptr(), &default_qos(), &popts);
+        assert!(!local.is_null(), "{:?}", last_error());
+        for publisher in [publ, local] {
+            let waiter = spawn_wait(ws, &[(*sub).data], &[], Some(LONG));
+            std::thread::sleep(Duration::from_millis(30));
+            assert_eq!(
+                rmw_publish(publisher, out.ptr.cast(), null_mut()),
+                RMW_RET_OK
+            );
+            assert_eq!(waiter.join().unwrap(), (RMW_RET_OK, vec![true]));
+            let mut taken = false;
+            assert_eq!(
+                rmw_take(sub, got.ptr.cast(), &mut taken, null_mut()),
+                RMW_RET_OK
+            );
+            assert!(taken);
+        }
+        assert_eq!(rmw_destroy_publisher(bnode, local), RMW_RET_OK);
+
         // A thread spinning in rmw_wait without a timeout ends on a guard condition.
         let gc = rmw_create_guard_condition(busy.0);
         assert!(!gc.is_null(), "{:?}", last_error());

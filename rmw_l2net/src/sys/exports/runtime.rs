@@ -2051,6 +2051,167 @@ type WaitEntries<'a> = (
     &'a mut [*mut c_void],
 );
 
+/// One kind of `rmw_wait` entry, as the entry arrays point to it: the `data` of a
+/// subscription, service, client or guard condition, or the `rmw_event_t` itself.
+///
+/// Its methods are `unsafe` because an event reads its endpoint through the raw `data` of
+/// the handle: they may only be called on an entry of a running `rmw_wait`, which the rmw
+/// API keeps alive (with its endpoint) for the whole call.
+trait WaitEntry {
+    /// Whether its readiness can change only through its context's node, so that a look is
+    /// needed only after the node's [`NodeWaker::changes`] moved (a guard condition is a flag
+    /// any thread raises: no).
+    const ON_NODE: bool = true;
+
+    /// The hub of its context, whose node the waiting thread drives.
+    ///
+    /// # Safety
+    /// `self` is an entry of a running `rmw_wait`.
+    unsafe fn hub(&self) -> Option<&Arc<Hub>>;
+
+    /// Whether it is ready; `Err` says why looking failed.
+    ///
+    /// # Safety
+    /// As [`WaitEntry::hub`].
+    unsafe fn ready(&self) -> Result<bool, String>;
+
+    /// `rmw_wait` reports it ready (a guard condition is lowered then).
+    fn reported(&self) {}
+}
+
+impl WaitEntry for SubImpl {
+    unsafe fn hub(&self) -> Option<&Arc<Hub>> {
+        Some(self.queue.hub())
+    }
+
+    unsafe fn ready(&self) -> Result<bool, String> {
+        (self.queue.ready()).map_err(|e| format!("subscription on {:?}: {e}", self.topic))
+    }
+}
+
+impl WaitEntry for ServiceImpl {
+    unsafe fn hub(&self) -> Option<&Arc<Hub>> {
+        Some(self.requests.hub())
+    }
+
+    unsafe fn ready(&self) -> Result<bool, String> {
+        (self.requests.ready()).map_err(|e| format!("service {:?}: {e}", self.name))
+    }
+}
+
+impl WaitEntry for ClientImpl {
+    unsafe fn hub(&self) -> Option<&Arc<Hub>> {
+        Some(self.replies.hub())
+    }
+
+    unsafe fn ready(&self) -> Result<bool, String> {
+        (self.replies.ready()).map_err(|e| format!("client of {:?}: {e}", self.name))
+    }
+}
+
+impl WaitEntry for rmw_event_t {
+    unsafe fn hub(&self) -> Option<&Arc<Hub>> {
+        // SAFETY: an event of ours whose endpoint is alive (this method's contract).
+        unsafe { event_hub(self) }
+    }
+
+    unsafe fn ready(&self) -> Result<bool, String> {
+        // SAFETY: as in `hub`.
+        Ok(unsafe { event_source(self) }.is_some_and(|s| s.pending()))
+    }
+}
+
+impl WaitEntry for GuardCondition {
+    const ON_NODE: bool = false;
+
+    unsafe fn hub(&self) -> Option<&Arc<Hub>> {
+        None
+    }
+
+    unsafe fn ready(&self) -> Result<bool, String> {
+        Ok(self.is_triggered())
+    }
+
+    fn reported(&self) {
+        self.take();
+    }
+}
+
+/// The entries of one kind of an `rmw_wait` (null ones left out), each with its readiness.
+///
+/// # Safety
+/// Every entry is null or points to a `T` that is an entry of the running `rmw_wait` (the
+/// caller's contract, see `rmw_wait`): the references live as long as the call.
+unsafe fn live<'a, T: WaitEntry + 'a>(
+    entries: &'a [*mut c_void],
+) -> impl Iterator<Item = (usize, &'a T)> + 'a {
+    entries.iter().enumerate().filter_map(|(i, e)| {
+        // SAFETY: the function's contract: null or a live `T`.
+        unsafe { e.cast::<T>().as_ref() }.map(|t| (i, t))
+    })
+}
+
+/// Adds the contexts of `entries` to `hubs` (each once).
+///
+/// # Safety
+/// As [`live`].
+unsafe fn add_hubs<T: WaitEntry>(entries: &[*mut c_void], hubs: &mut Vec<Arc<Hub>>) {
+    // SAFETY: forwarded from the caller (for both calls).
+    for (_, t) in unsafe { live::<T>(entries) } {
+        if let Some(h) = unsafe { t.hub() } {
+            add_hub(hubs, h);
+        }
+    }
+}
+
+fn add_hub(hubs: &mut Vec<Arc<Hub>>, h: &Arc<Hub>) {
+    if !hubs.iter().any(|x| Arc::ptr_eq(x, h)) {
+        hubs.push(Arc::clone(h));
+    }
+}
+
+/// Looks at `entries`, setting `ready` for each; whether one is ready. `changed`: the nodes
+/// changed since the last look (if not, entries on a node are as they were then: not ready).
+///
+/// # Safety
+/// As [`live`].
+unsafe fn look<T: WaitEntry>(
+    entries: &[*mut c_void],
+    ready: &mut [bool],
+    changed: bool,
+) -> Result<bool, String> {
+    if T::ON_NODE && !changed {
+        return Ok(false);
+    }
+    let mut any = false;
+    // SAFETY: forwarded from the caller (for both calls).
+    for (i, t) in unsafe { live::<T>(entries) } {
+        let r = unsafe { t.ready() }?;
+        ready[i] = r;
+        any |= r;
+    }
+    Ok(any)
+}
+
+/// What `rmw_wait` returns in `entries`: the ones that are not ready become null, the ready
+/// ones are told ([`WaitEntry::reported`]).
+///
+/// # Safety
+/// As [`live`].
+unsafe fn report<T: WaitEntry>(entries: &mut [*mut c_void], ready: &[bool]) {
+    // SAFETY: forwarded from the caller.
+    for (i, t) in unsafe { live::<T>(entries) } {
+        if ready[i] {
+            t.reported();
+        }
+    }
+    for (entry, ready) in entries.iter_mut().zip(ready) {
+        if !ready {
+            *entry = core::ptr::null_mut();
+        }
+    }
+}
+
 /// `rmw_wait`'s work, in the buffers of `scratch`.
 ///
 /// # Safety
@@ -2075,116 +2236,59 @@ unsafe fn wait_on(
     let (cli_ready, ev_ready) = rest.split_at_mut(clis.len());
     // The contexts of the entries (and of the wait set): the thread waits on their nodes.
     hubs.clear();
-    {
-        let mut add = |h: &Arc<Hub>| {
-            if !hubs.iter().any(|x| Arc::ptr_eq(x, h)) {
-                hubs.push(Arc::clone(h));
-            }
-        };
-        if let Some(h) = ws.and_then(|w| w.hub.as_ref()) {
-            add(h);
-        }
-        // SAFETY (all four): entries are null or the data of our live handles (the
-        // rmw_event_t itself for events), alive for the whole call.
-        for e in subs.iter() {
-            if let Some(si) = unsafe { e.cast::<SubImpl>().as_ref() } {
-                add(si.queue.hub());
-            }
-        }
-        for e in srvs.iter() {
-            if let Some(si) = unsafe { e.cast::<ServiceImpl>().as_ref() } {
-                add(si.requests.hub());
-            }
-        }
-        for e in clis.iter() {
-            if let Some(ci) = unsafe { e.cast::<ClientImpl>().as_ref() } {
-                add(ci.replies.hub());
-            }
-        }
-        for e in evs.iter() {
-            if let Some(h) =
-                unsafe { e.cast::<rmw_event_t>().as_ref() }.and_then(|e| unsafe { event_hub(e) })
-            {
-                add(h);
-            }
-        }
+    if let Some(h) = ws.and_then(|w| w.hub.as_ref()) {
+        add_hub(hubs, h);
+    }
+    // SAFETY (every `add_hubs`, `look` and `report` below): the entries are null or live
+    // entries of this call, of the kind each array holds (the function's contract).
+    unsafe {
+        add_hubs::<SubImpl>(subs, hubs);
+        add_hubs::<ServiceImpl>(srvs, hubs);
+        add_hubs::<ClientImpl>(clis, hubs);
+        add_hubs::<rmw_event_t>(evs, hubs);
     }
     let hubs: &[Arc<Hub>] = hubs;
     let mut failed = None;
-    // Looks at every entry (after routing the contexts' events); true when one is ready
-    // or looking failed (`failed` says how).
+    // The sum of the nodes' change counters ([`NodeWaker::changes`]) at the last look, read
+    // before it (`None`: look at everything). The counters only grow, so the sum moves
+    // whenever one does.
+    let looked_at = std::cell::Cell::new(None);
+    // Looks at the entries (after routing the contexts' events); true when one is ready or
+    // looking failed (`failed` says how). Entries on a node are looked at again only once the
+    // node changed (a busy-polling wait then reads an atomic per context on each spin instead
+    // of locking the node three times); guard conditions every time.
     let mut check = || {
-        for h in hubs {
-            h.pump();
-        }
-        let mut any = false;
-        for (entry, ready) in subs.iter().zip(sub_ready.iter_mut()) {
-            // SAFETY: entries are null or the data of our live subscriptions.
-            let Some(si) = (unsafe { entry.cast::<SubImpl>().as_ref() }) else {
-                continue;
-            };
-            match si.queue.ready() {
-                Ok(r) => *ready = r,
-                Err(e) => {
-                    failed = Some(format!("subscription on {:?}: {e}", si.topic));
-                    return true;
-                }
-            }
-            any |= *ready;
-        }
-        for (entry, ready) in srvs.iter().zip(srv_ready.iter_mut()) {
-            // SAFETY: entries are null or the data of our live services.
-            let Some(si) = (unsafe { entry.cast::<ServiceImpl>().as_ref() }) else {
-                continue;
-            };
-            match si.requests.ready() {
-                Ok(r) => *ready = r,
-                Err(e) => {
-                    failed = Some(format!("service {:?}: {e}", si.name));
-                    return true;
-                }
-            }
-            any |= *ready;
-        }
-        for (entry, ready) in clis.iter().zip(cli_ready.iter_mut()) {
-            // SAFETY: entries are null or the data of our live clients.
-            let Some(ci) = (unsafe { entry.cast::<ClientImpl>().as_ref() }) else {
-                continue;
-            };
-            match ci.replies.ready() {
-                Ok(r) => *ready = r,
-                Err(e) => {
-                    failed = Some(format!("client of {:?}: {e}", ci.name));
-                    return true;
-                }
-            }
-            any |= *ready;
-        }
-        for (entry, ready) in evs.iter().zip(ev_ready.iter_mut()) {
-            // SAFETY: entries are null or our live rmw_event_t (rcl passes the handles).
-            let Some(e) = (unsafe { entry.cast::<rmw_event_t>().as_ref() }) else {
-                continue;
-            };
-            // SAFETY: an event of ours whose endpoint is alive (caller's contract).
-            if let Some(source) = unsafe { event_source(e) } {
-                *ready = source.pending();
-                any |= *ready;
+        let changes = hubs
+            .iter()
+            .fold(0u64, |a, h| a.wrapping_add(h.waker().changes()));
+        let changed = looked_at.replace(Some(changes)) != Some(changes);
+        if changed {
+            for h in hubs {
+                h.pump();
             }
         }
-        for (entry, ready) in gcs.iter().zip(gc_ready.iter_mut()) {
-            // SAFETY: entries are null or the data of our live guard conditions.
-            if let Some(g) = unsafe { entry.cast::<GuardCondition>().as_ref() } {
-                *ready = g.is_triggered();
-                any |= *ready;
-            }
-        }
-        any
+        // SAFETY: as for `add_hubs` above.
+        let looked = (|| unsafe {
+            Ok::<_, String>(
+                look::<SubImpl>(subs, sub_ready, changed)?
+                    | look::<GuardCondition>(gcs, gc_ready, changed)?
+                    | look::<ServiceImpl>(srvs, srv_ready, changed)?
+                    | look::<ClientImpl>(clis, cli_ready, changed)?
+                    | look::<rmw_event_t>(evs, ev_ready, changed)?,
+            )
+        })();
+        looked.unwrap_or_else(|e| {
+            failed = Some(e);
+            true
+        })
     };
     let deadline = if forever { None } else { deadline };
     // This thread routes the contexts' events while it waits: their background threads
     // stand back.
     let _in_wait = Hub::enter_wait(hubs);
     let any = loop {
+        // A wait that starts over (a context closed meanwhile) looks at everything.
+        looked_at.set(None);
         nodes.clear();
         nodes.extend(
             hubs.iter()
@@ -2225,30 +2329,13 @@ unsafe fn wait_on(
         error!("rmw_wait: {e}");
         return RMW_RET_ERROR;
     }
-    for (entry, ready) in subs.iter_mut().zip(sub_ready.iter()) {
-        if !ready {
-            *entry = core::ptr::null_mut();
-        }
-    }
-    for (entry, ready) in gcs.iter_mut().zip(gc_ready.iter()) {
-        if *ready {
-            // SAFETY: as above; a ready entry is non-null.
-            if let Some(g) = unsafe { entry.cast::<GuardCondition>().as_ref() } {
-                g.take();
-            }
-        } else {
-            *entry = core::ptr::null_mut();
-        }
-    }
-    for (entry, ready) in srvs
-        .iter_mut()
-        .zip(srv_ready.iter())
-        .chain(clis.iter_mut().zip(cli_ready.iter()))
-        .chain(evs.iter_mut().zip(ev_ready.iter()))
-    {
-        if !ready {
-            *entry = core::ptr::null_mut();
-        }
+    // SAFETY: as for `add_hubs` above.
+    unsafe {
+        report::<SubImpl>(subs, sub_ready);
+        report::<GuardCondition>(gcs, gc_ready);
+        report::<ServiceImpl>(srvs, srv_ready);
+        report::<ClientImpl>(clis, cli_ready);
+        report::<rmw_event_t>(evs, ev_ready);
     }
     if any { RMW_RET_OK } else { RMW_RET_TIMEOUT }
 }
