@@ -6,7 +6,7 @@ set -euo pipefail
 echo "== l2net-core, no default features: tests and clippy"
 cargo test -p l2net-core --no-default-features --no-fail-fast
 cargo clippy -p l2net-core --no-default-features --all-targets -- -D warnings
-for feature in local fragmentation liveliness-manual batching services transient-local paged-hello deadline lifespan vlan; do
+for feature in local fragmentation liveliness-manual batching services transient-local paged-hello deadline lifespan vlan ack-with-data; do
     echo "== l2net-core, only '$feature': clippy"
     cargo clippy -p l2net-core --no-default-features --features "$feature" --all-targets -- -D warnings
 done

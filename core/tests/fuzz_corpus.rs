@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::vec::Vec;
 
-use l2net_core::wire::frame::{FrameHeader, FrameRepr};
+use l2net_core::wire::frame::{FrameHeader, FrameRepr, emit_message};
 use l2net_core::wire::fuzzing::TARGETS;
 use l2net_core::wire::header::HeaderRepr;
 use l2net_core::wire::msg::{
@@ -378,6 +378,34 @@ fn seeds() -> Seeds {
         let mut v = vec![0u8; hdr.buffer_len()];
         hdr.emit(&mut v).unwrap();
         s.add("frame", v);
+    });
+    // Frames with messages following the first (docs/PROTOCOL.md section 2): a DATA or BATCH
+    // with an ACKNACK after it, and broken followers.
+    messages(|msgs| {
+        let ack = msgs
+            .iter()
+            .find(|m| m.kind() == MsgKind::AckNack)
+            .copied()
+            .unwrap();
+        for m in msgs
+            .iter()
+            .filter(|m| matches!(m.kind(), MsgKind::Data | MsgKind::Batch))
+        {
+            let mut v = frame_bytes(m, TagStack::new(), false);
+            let at = v.len();
+            v.resize(at + 16 + ack.buffer_len(), 0);
+            emit_message(&mut v[at..], 0, pid(0x0123_4567_89ab_cdef), &ack).unwrap();
+            s.add("frame", v.clone());
+            let mut other_sender = v.clone();
+            other_sender[at + 15] ^= 1;
+            s.add("frame", other_sender);
+            let mut short = v.clone();
+            short.truncate(v.len() - 3);
+            s.add("frame", short);
+            let mut padded = v.clone();
+            padded.extend_from_slice(&[0; 20]);
+            s.add("frame", padded);
+        }
     });
     // VLAN stacks from frame offset 12 on.
     for stack in stacks {

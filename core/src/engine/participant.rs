@@ -309,6 +309,9 @@ pub(crate) struct LocalWriter<'a, const H: usize, const M: usize> {
     pub(crate) hb_next: Instant,
     /// When the last HEARTBEAT went out (rate limit of the after-burst HEARTBEAT).
     pub(crate) hb_last: Instant,
+    /// When it last sent a new sample while its readers had acknowledged everything.
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) resumed: Instant,
     /// Send a HEARTBEAT as soon as the current burst of data is out.
     pub(crate) hb_soon: bool,
     /// `write` returned WouldBlock; report [`Event::Writable`] when room appears.
@@ -390,6 +393,9 @@ pub(crate) struct MatchedWriter {
     /// End (exclusive) of the range the last ACKNACK covered: a reader asks only for what it
     /// can take in, and asks again when room appears (rx.rs, `ask_when_room`).
     pub(crate) asked_below: u64,
+    /// `base_seq` of the last ACKNACK sent (alone or with data): an acknowledgement rides with
+    /// this participant's data only when it has more to say (tx.rs, `ack_with_data`).
+    pub(crate) acked_sent: u64,
     pub(crate) nackfrag_due: bool,
     /// NACK_FRAG windows still to send for the current HEARTBEAT, and the first fragment the
     /// next window may start at.
@@ -583,6 +589,10 @@ pub struct Participant<
     pub(crate) any_manual_match: bool,
     /// The frame planned by `poll_transmit` and its length.
     pub(crate) planned: Option<(super::tx::Plan, usize)>,
+    /// The acknowledgement that follows the planned data in its frame (docs/PROTOCOL.md
+    /// section 10): reader, matched writer, and where the ACKNACK starts in the frame.
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) planned_ack: Option<(usize, usize, usize)>,
 }
 
 impl<
@@ -705,6 +715,8 @@ impl<
             liveliness_check_at: Instant::MAX,
             any_manual_match: false,
             planned: None,
+            #[cfg(feature = "ack-with-data")]
+            planned_ack: None,
         }
     }
 
@@ -931,6 +943,8 @@ impl<
             hb_count: 0,
             hb_next: self.now,
             hb_last: Instant::ZERO,
+            #[cfg(feature = "ack-with-data")]
+            resumed: Instant::ZERO,
             hb_soon: false,
             blocked: false,
             deadline_next: deadline_of(&qos).map(|d| self.now + d),
@@ -1449,6 +1463,7 @@ impl<
             nack_count: 0,
             ack_due: false,
             asked_below: 0,
+            acked_sent: 0,
             nackfrag_due: false,
             nackfrag_left: 0,
             nackfrag_from: 0,
@@ -2209,6 +2224,8 @@ impl<
     /// keep-last(N), N samples (it never overwrites an unacknowledged sample). A writer that
     /// holds little blocks soon, so it must not wait long for acknowledgements: with ROS's
     /// keep-last(10) the unscaled rules left it waiting out 500 us to 6.25 ms per 10 samples.
+    /// With `ack-with-data` the eighth of the period also counts from when the writer last
+    /// sent again with everything acknowledged (`resumed`).
     pub(crate) fn hb_soon_at(&self, w: &LocalWriter<'a, H, M>) -> Instant {
         let next = w.history.next_seq();
         let unacked = next - Self::min_acked(w).min(next);
@@ -2217,20 +2234,27 @@ impl<
             HistoryKind::KeepLast(n) => window.min(u64::from(n)),
             HistoryKind::KeepAll => window,
         };
-        let gap = if w.blocked {
-            Duration::ZERO
+        if w.blocked {
+            w.hb_last
         } else if unacked >= holds.div_ceil(4) {
             // A hundredth of the period for a writer that can hold the whole window, less in
             // proportion for one that holds fewer (it blocks sooner).
-            mul_div_duration(
-                div_duration(self.config.heartbeat_period, 100),
-                holds as u32,
-                window as u32,
-            )
+            w.hb_last
+                + mul_div_duration(
+                    div_duration(self.config.heartbeat_period, 100),
+                    holds as u32,
+                    window as u32,
+                )
         } else {
-            div_duration(self.config.heartbeat_period, 8)
-        };
-        w.hb_last + gap
+            // Few samples unacknowledged: the readers also get an eighth of the period from
+            // when the writer, with everything acknowledged, sent again, to acknowledge by
+            // themselves (with their own data: docs/PROTOCOL.md section 10).
+            #[cfg(feature = "ack-with-data")]
+            let from = w.hb_last.max(w.resumed);
+            #[cfg(not(feature = "ack-with-data"))]
+            let from = w.hb_last;
+            from + div_duration(self.config.heartbeat_period, 8)
+        }
     }
 
     pub(crate) fn needs_heartbeat(w: &LocalWriter<'a, H, M>) -> bool {

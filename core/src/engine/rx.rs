@@ -181,21 +181,68 @@ impl<
             }
         }
         let packet = after_macs.get(used..).ok_or(WireError::Truncated)?;
-        let header = wire::HeaderRepr::parse_bytes(packet)?;
+        // The first message, then (with `ack-with-data`) any that follow it in the frame
+        // (docs/PROTOCOL.md section 2): the iterator checks that they share the first one's
+        // domain and sender.
+        #[cfg(feature = "ack-with-data")]
+        {
+            let mut first = true;
+            for m in wire::frame::Messages::new(packet) {
+                let (header, body) = m?;
+                if first && !self.addressed_to_us(&header) {
+                    return Ok(());
+                }
+                first = false;
+                // One call site: `dispatch` is most of the receive path, and inlined twice
+                // (the first message and those that follow) it cost the firmware node 1 KB.
+                self.dispatch(header, body, src, dst)?;
+            }
+            if first {
+                return Err(WireError::Truncated);
+            }
+            Ok(())
+        }
+        // Without `ack-with-data` the messages that follow are padding, as for a peer that
+        // predates them (their writers heartbeat and get ACKNACKs alone).
+        #[cfg(not(feature = "ack-with-data"))]
+        {
+            let header = wire::HeaderRepr::parse_bytes(packet)?;
+            if !self.addressed_to_us(&header) {
+                return Ok(());
+            }
+            let body = packet
+                .get(
+                    wire::header::HEADER_LEN..wire::header::HEADER_LEN + usize::from(header.length),
+                )
+                .ok_or(WireError::Truncated)?;
+            self.dispatch(header, body, src, dst)
+        }
+    }
+
+    /// False (counted) for a message of another domain or one of our own (looped back).
+    fn addressed_to_us(&mut self, header: &wire::HeaderRepr) -> bool {
         if header.domain != self.config.domain {
             self.stats.rx_other_domain += 1;
-            return Ok(());
+            return false;
         }
-        let sender = header.sender.get();
-        if sender == self.id {
+        if header.sender.get() == self.id {
             self.stats.rx_own += 1;
-            return Ok(());
+            return false;
         }
-        let body = packet
-            .get(wire::header::HEADER_LEN..wire::header::HEADER_LEN + usize::from(header.length))
-            .ok_or(WireError::Truncated)?;
-        // Each kind parsed and handled in its own arm (no `MessageRepr` built and matched
-        // again): a malformed body is refused before the sender is looked up, as it always was.
+        true
+    }
+
+    /// Handle one message of a frame from `src` to `dst` (its domain and sender checked).
+    /// Each kind is parsed and handled in its own arm (no `MessageRepr` built and matched
+    /// again): a malformed body is refused before the sender is looked up, as it always was.
+    fn dispatch(
+        &mut self,
+        header: wire::HeaderRepr,
+        body: &[u8],
+        src: MacAddr,
+        dst: MacAddr,
+    ) -> Result<(), WireError> {
+        let sender = header.sender.get();
         let flags = header.flags;
         match header.kind {
             MsgKind::Hello => {

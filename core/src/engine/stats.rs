@@ -65,6 +65,9 @@ pub struct Stats {
     pub tx_resent: u64,
     /// Samples sent in BATCH frames.
     pub tx_batched_samples: u64,
+    /// ACKNACKs sent in the frame of this participant's own DATA or BATCH rather than alone
+    /// (docs/PROTOCOL.md section 10, "Acknowledgement with data").
+    pub tx_acks_with_data: u64,
     /// Frames the link refused permanently (too large); the frame was dropped.
     pub tx_errors: u64,
     /// Events dropped because the application did not poll them.

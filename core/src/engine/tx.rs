@@ -5,7 +5,11 @@
 //! written ([`Participant::write_transmit`]) or abandoned. Priorities, highest first: GOODBYE,
 //! HELLO pages, reader control (ACKNACK, NACK_FRAG), writer HEARTBEATs, then data round-robin over
 //! writers (fragment repairs, whole-sample repairs, new samples, batched when several small ones
-//! wait).
+//! wait). A DATA or BATCH frame may take one of this participant's ACKNACKs after it, when the
+//! frame reaches that ACKNACK's writer and still fits the MTU (`plan_ack_with_data`,
+//! docs/PROTOCOL.md section 10, "Acknowledgement with data").
+
+use core::time::Duration;
 
 use heapless::Vec;
 
@@ -532,9 +536,13 @@ impl<
     /// its `need`. One function per kind for measuring and writing, so that they cannot
     /// disagree, and each message is emitted where it is built: no `MessageRepr` of the largest
     /// kind is built and matched again, and a build emits only the kinds it plans.
-    fn emit_plan(&self, plan: Plan, buf: &mut [u8]) -> Option<Result<usize, WireError>> {
+    fn emit_plan<const FRAME: bool>(
+        &self,
+        plan: Plan,
+        buf: &mut [u8],
+    ) -> Option<Result<usize, WireError>> {
         let frame_len = buf.len();
-        let (head, body) = match buf.split_at_mut_checked(self.frame_overhead()) {
+        let (head, body) = match buf.split_at_mut_checked(self.overhead::<FRAME>()) {
             Some(parts) => parts,
             None => (&mut [][..], &mut [][..]),
         };
@@ -732,14 +740,25 @@ impl<
                 (wr.mac, MsgKind::Batch, msg.flags(), msg.emit(body))
             }
         };
-        Some(self.finish_frame(head, frame_len, dst, kind, flags, written))
+        Some(self.finish_frame::<FRAME>(head, frame_len, dst, kind, flags, written))
     }
 
-    /// Complete a frame of `len` bytes whose body [`Participant::emit_plan`] emitted after the
-    /// overhead (`written`: the body's length, or the emitter's refusal): check the length and
-    /// write the Ethernet and l2net headers into `head`. A frame of another length fails with
-    /// `BufferTooSmall` and the frame's length as its `need` (what measuring asks for).
-    fn finish_frame(
+    /// Bytes before a planned message's body: a frame's whole overhead (`FRAME`), or the l2net
+    /// header alone for a message that follows another in its frame (docs/PROTOCOL.md 2).
+    fn overhead<const FRAME: bool>(&self) -> usize {
+        if FRAME {
+            self.frame_overhead()
+        } else {
+            wire::header::HEADER_LEN
+        }
+    }
+
+    /// Complete a frame (`FRAME`) or a following message of `len` bytes whose body
+    /// [`Participant::emit_plan`] emitted after the overhead (`written`: the body's length, or
+    /// the emitter's refusal): check the length and write the Ethernet header (a frame's) and
+    /// the l2net header into `head`. Another length fails with `BufferTooSmall` and the
+    /// needed length as its `need` (what measuring asks for).
+    fn finish_frame<const FRAME: bool>(
         &self,
         head: &mut [u8],
         len: usize,
@@ -752,16 +771,21 @@ impl<
             Ok(n) | Err(WireError::BufferTooSmall { need: n, .. }) => n,
             Err(e) => return Err(e),
         };
-        let total = self.frame_overhead() + body_len;
+        let total = self.overhead::<FRAME>() + body_len;
         let short = WireError::BufferTooSmall { len, need: total };
         if total != len {
             return Err(short);
         }
-        // `get_mut` and `copy_prefix`, not indexing: no panic site.
-        let (macs, rest) = head.split_at_mut_checked(12).ok_or(short)?;
-        wire::copy_prefix(macs, &dst.0);
-        wire::copy_prefix(macs.get_mut(6..).ok_or(short)?, &self.mac.0);
-        let n = self.emit_ethertype(rest)?;
+        let header = if FRAME {
+            // `get_mut` and `copy_prefix`, not indexing: no panic site.
+            let (macs, rest) = head.split_at_mut_checked(12).ok_or(short)?;
+            wire::copy_prefix(macs, &dst.0);
+            wire::copy_prefix(macs.get_mut(6..).ok_or(short)?, &self.mac.0);
+            let n = self.emit_ethertype(rest)?;
+            rest.get_mut(n..).ok_or(short)?
+        } else {
+            head
+        };
         let sender = ParticipantId::new(self.id).ok_or(WireError::ZeroParticipant)?;
         HeaderRepr {
             kind,
@@ -773,8 +797,70 @@ impl<
             })?,
             sender,
         }
-        .emit(rest.get_mut(n..).ok_or(short)?)?;
+        .emit(header)?;
         Ok(total)
+    }
+
+    /// Without the `ack-with-data` feature every ACKNACK goes alone: the frame stays as planned.
+    #[cfg(not(feature = "ack-with-data"))]
+    #[inline(always)]
+    fn plan_ack_with_data(&mut self, _plan: Plan, len: usize) -> usize {
+        len
+    }
+
+    /// A reader's acknowledgement that can follow writer `wi`'s data in its frame
+    /// (docs/PROTOCOL.md section 10, "Acknowledgement with data"): a reliable, synchronised
+    /// reader of this participant whose matched writer's participant has a reader matched to
+    /// `wi` (so the frame reaches it) and that delivered samples since its last ACKNACK.
+    /// `(reader, matched writer)`.
+    #[cfg(feature = "ack-with-data")]
+    fn ack_with_data(&self, wi: usize) -> Option<(usize, usize)> {
+        let w = self.writers.get(wi).and_then(Option::as_ref)?;
+        for (ri, r) in self.live_readers().iter().enumerate() {
+            let Some(r) = r else { continue };
+            for (mi, m) in r.live().iter().enumerate() {
+                let Some(m) = m else { continue };
+                if m.reliable
+                    && m.window.is_synced()
+                    && m.window.next() > m.acked_sent
+                    && w.live()
+                        .iter()
+                        .flatten()
+                        .any(|p| p.participant == m.participant)
+                {
+                    return Some((ri, mi));
+                }
+            }
+        }
+        None
+    }
+
+    /// Plan an acknowledgement to follow the planned frame of `len` bytes when it carries a
+    /// writer's DATA or BATCH and the ACKNACK fits the MTU; returns the frame's new length.
+    #[cfg(feature = "ack-with-data")]
+    fn plan_ack_with_data(&mut self, plan: Plan, len: usize) -> usize {
+        self.planned_ack = None;
+        let wi = match plan {
+            Plan::Data { w, .. } | Plan::Resend { w, .. } => w,
+            #[cfg(feature = "batching")]
+            Plan::Batch { w, .. } => w,
+            _ => return len,
+        };
+        let Some((r, m)) = self.ack_with_data(wi) else {
+            return len;
+        };
+        let Some(Err(WireError::BufferTooSmall { need: ack_len, .. })) =
+            self.emit_plan::<false>(Plan::AckNack { r, m }, &mut [])
+        else {
+            return len;
+        };
+        // The l2net bytes of the frame (the first message's header on) stay within the MTU.
+        let l2net = len + wire::header::HEADER_LEN - self.frame_overhead();
+        if l2net + ack_len > self.config.mtu {
+            return len;
+        }
+        self.planned_ack = Some((r, m, len));
+        len + ack_len
     }
 
     // -----------------------------------------------------------------------------------------
@@ -787,11 +873,16 @@ impl<
     pub fn poll_transmit(&mut self, now: Instant) -> Option<usize> {
         self.advance(now);
         self.planned = None;
+        #[cfg(feature = "ack-with-data")]
+        {
+            self.planned_ack = None;
+        }
         // Plans whose message cannot be built (a sample that vanished) are skipped.
         for _ in 0..8 {
             let plan = self.plan(self.now)?;
-            match self.emit_plan(plan, &mut []) {
+            match self.emit_plan::<true>(plan, &mut []) {
                 Some(Err(WireError::BufferTooSmall { need: len, .. })) => {
+                    let len = self.plan_ack_with_data(plan, len);
                     self.planned = Some((plan, len));
                     return Some(len);
                 }
@@ -812,12 +903,28 @@ impl<
             });
         }
         self.planned = None;
-        let written = self.emit_plan(plan, buf);
+        #[cfg(feature = "ack-with-data")]
+        let ack = self.planned_ack.take();
+        #[cfg(not(feature = "ack-with-data"))]
+        let ack: Option<(usize, usize, usize)> = None;
+        let (first, rest) = buf.split_at_mut(ack.map_or(len, |(_, _, at)| at.min(len)));
+        let written = self.emit_plan::<true>(plan, first);
         match written {
-            Some(Ok(n)) => {
+            Some(Ok(_)) => {
                 self.stats.tx_frames += 1;
                 self.commit(plan);
-                Ok(n)
+                // The acknowledgement that follows the data (section 10); should it fail to
+                // build, its bytes are zeros, which the receiver reads as padding.
+                if let Some((r, m, _)) = ack {
+                    // (It has the planned length: nothing it reads changed since.)
+                    if let Some(Ok(_)) = self.emit_plan::<false>(Plan::AckNack { r, m }, rest) {
+                        self.stats.tx_acks_with_data += 1;
+                        self.commit(Plan::AckNack { r, m });
+                    } else {
+                        rest.fill(0);
+                    }
+                }
+                Ok(len)
             }
             _ => {
                 // Cannot happen for a plan that just measured fine; never send garbage.
@@ -832,11 +939,37 @@ impl<
     /// The link refused the planned frame for good (for example larger than its MTU): drop it,
     /// count it in [`super::Stats::tx_errors`] and move on.
     pub fn abandon_transmit(&mut self) {
+        #[cfg(feature = "ack-with-data")]
+        {
+            self.planned_ack = None;
+        }
         if let Some((plan, _)) = self.planned.take() {
             self.stats.tx_errors += 1;
             self.commit(plan);
         }
     }
+
+    /// A writer that had everything acknowledged is about to send a new sample: its periodic
+    /// HEARTBEAT and its slow after-burst one (`hb_soon_at`) count from now, so that its
+    /// readers have the time to acknowledge by themselves (with their own data, section 10)
+    /// before it asks. (Counted from its last HEARTBEAT instead, a steady reliable ping-pong
+    /// sent a HEARTBEAT and got an ACKNACK after the first ping of every eighth of the
+    /// period.) The fast rule, for a writer with a quarter of its samples unacknowledged,
+    /// still counts from the last HEARTBEAT: a stream to readers that send nothing is not
+    /// slowed.
+    #[cfg(feature = "ack-with-data")]
+    fn restart_heartbeat_clocks(wr: &mut LocalWriter<'a, H, M>, now: Instant, period: Duration) {
+        if !Self::needs_heartbeat(wr) {
+            wr.resumed = now;
+            wr.hb_next = now + period;
+        }
+    }
+
+    /// Without `ack-with-data` no acknowledgement comes with data: the clocks keep counting
+    /// from the last HEARTBEAT.
+    #[cfg(not(feature = "ack-with-data"))]
+    #[inline(always)]
+    fn restart_heartbeat_clocks(_: &mut LocalWriter<'a, H, M>, _: Instant, _: Duration) {}
 
     /// Move the state past `plan` (it was sent or given up).
     fn commit(&mut self, plan: Plan) {
@@ -880,6 +1013,7 @@ impl<
                     mw.ack_count = mw.ack_count.wrapping_add(1);
                     mw.ack_due = false;
                     mw.asked_below = asked_below;
+                    mw.acked_sent = mw.window.next();
                 }
             }
             #[cfg(feature = "fragmentation")]
@@ -966,6 +1100,7 @@ impl<
             }
             Plan::Data { w, seq } => {
                 if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
+                    Self::restart_heartbeat_clocks(wr, now, hb_period);
                     wr.sent_below = seq + 1;
                     wr.frag_next = 0;
                     wr.batch_until = None;
@@ -977,6 +1112,7 @@ impl<
             Plan::Frag { w, seq, index } => {
                 let fs = self.frag_size();
                 if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
+                    Self::restart_heartbeat_clocks(wr, now, hb_period);
                     let n = wr
                         .history
                         .sample_len(seq)
@@ -995,6 +1131,7 @@ impl<
             #[cfg(feature = "batching")]
             Plan::Batch { w, first, count } => {
                 if let Some(wr) = self.writers.get_mut(w).and_then(Option::as_mut) {
+                    Self::restart_heartbeat_clocks(wr, now, hb_period);
                     wr.sent_below = first + u64::from(count);
                     wr.frag_next = 0;
                     wr.batch_until = None;

@@ -79,6 +79,9 @@ pub enum WireError {
         /// The bytes needed (`buffer_len()` of the value).
         need: usize,
     },
+    /// A message that follows another in one frame (docs/PROTOCOL.md section 2) names another
+    /// sender or domain than the frame's first message.
+    ForeignFollower,
 }
 
 impl fmt::Display for WireError {
@@ -119,6 +122,9 @@ impl fmt::Display for WireError {
                     f,
                     "buffer of {len} bytes is smaller than the {need} bytes needed"
                 )
+            }
+            WireError::ForeignFollower => {
+                f.write_str("a following message names another sender or domain")
             }
         }
     }

@@ -258,6 +258,114 @@ pub fn parse_rx<'a>(bytes: &'a [u8], meta: &RxMeta) -> Result<ParsedFrame<'a>, W
     parse_frame_stripped(bytes, meta.stripped_vlan)
 }
 
+/// Most l2net messages a receiver takes from one frame: the first and up to seven following
+/// ones (docs/PROTOCOL.md section 2, "Following messages"). Further bytes are ignored.
+pub const MAX_MESSAGES: usize = 8;
+
+/// The l2net messages of one frame: an iterator over `(header, body)` pairs from the bytes
+/// after the EtherType (the first l2net header) to the end of the frame, padding included.
+///
+/// The first item is the frame's first message (`Err` if its header or `length` is bad). A
+/// following message starts right after the previous one's body; the bytes there are padding,
+/// and the iteration ends, when fewer than 16 are left or the first of them (the `version`
+/// byte) is 0. A following message must have the first one's `domain` and `sender`
+/// ([`WireError::ForeignFollower`]); any error is yielded once and ends the iteration, as do
+/// [`MAX_MESSAGES`] messages. Never panics, whatever the bytes.
+#[derive(Debug, Clone)]
+pub struct Messages<'a> {
+    rest: &'a [u8],
+    /// Domain and sender of the first message, once it was read.
+    first: Option<(u16, ParticipantId)>,
+    left: u8,
+}
+
+impl<'a> Messages<'a> {
+    /// The messages of `packet`: a frame's bytes from the first l2net header on.
+    pub fn new(packet: &'a [u8]) -> Self {
+        Messages {
+            rest: packet,
+            first: None,
+            left: MAX_MESSAGES as u8,
+        }
+    }
+
+    /// The bytes after the messages read so far.
+    pub fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+
+    fn parse_one(&mut self) -> Result<(HeaderRepr, &'a [u8]), WireError> {
+        let header = HeaderRepr::parse_bytes(self.rest)?;
+        let end = header::HEADER_LEN + usize::from(header.length);
+        let body = self
+            .rest
+            .get(header::HEADER_LEN..end)
+            .ok_or(WireError::BadLength {
+                length: header.length,
+                available: self.rest.len().saturating_sub(header::HEADER_LEN),
+            })?;
+        let origin = (header.domain, header.sender);
+        match self.first {
+            None => self.first = Some(origin),
+            Some(first) if first != origin => return Err(WireError::ForeignFollower),
+            Some(_) => {}
+        }
+        self.rest = self.rest.get(end..).unwrap_or_default();
+        Ok((header, body))
+    }
+}
+
+impl<'a> Iterator for Messages<'a> {
+    type Item = Result<(HeaderRepr, &'a [u8]), WireError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        // After the first message: fewer than 16 bytes, or a version byte of 0, is padding.
+        if self.first.is_some()
+            && (self.rest.len() < header::HEADER_LEN || self.rest.first() == Some(&0))
+        {
+            self.left = 0;
+            return None;
+        }
+        self.left -= 1;
+        let r = self.parse_one();
+        if r.is_err() {
+            self.left = 0;
+        }
+        Some(r)
+    }
+}
+
+/// Write one l2net message (header and body) at the start of `buf`, as a message that
+/// follows another in a frame (docs/PROTOCOL.md section 2): the caller puts it right after the
+/// previous message's body. Returns the bytes written (16 + body).
+pub fn emit_message(
+    buf: &mut [u8],
+    domain: u16,
+    sender: ParticipantId,
+    message: &MessageRepr<'_>,
+) -> Result<usize, WireError> {
+    let len = message.buffer_len();
+    let length = u16::try_from(len).map_err(|_| WireError::TooLarge {
+        len,
+        max: MAX_BODY_LEN,
+    })?;
+    super::error::check_buffer(buf.len(), header::HEADER_LEN + len)?;
+    let (head, body) = buf.split_at_mut(header::HEADER_LEN);
+    HeaderRepr {
+        kind: message.kind(),
+        flags: message.flags(),
+        domain,
+        length,
+        sender,
+    }
+    .emit(head)?;
+    message.emit(body)?;
+    Ok(header::HEADER_LEN + len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,5 +593,151 @@ mod tests {
         assert_eq!(p.body, &[1, 2, 3]);
         assert_eq!(p.message(), Ok(MessageRepr::Goodbye(GoodbyeRepr)));
         assert_eq!(p.header, fh.header);
+    }
+
+    // The example of docs/PROTOCOL.md section 2 ("Following messages"): the DATA of section
+    // 4.9 with an ACKNACK after it (writer 0x1122334455667788/7, reader 3, base 10, count 5,
+    // ROOM, 32 bits, nothing missing).
+    #[rustfmt::skip]
+    static DATA_ACK: [u8; 106] = [
+        0x03, 0x4c, 0x32, 0xf4, 0x52, 0x07, 0x02, 0x00, 0x00, 0xaa, 0xbb, 0xcc, 0x88, 0xb5,
+        0x01, 0x10, 0x00, 0x00, 0x00, 0x2a, 0x00, 0x18,
+        0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+        0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0xde, 0xad, 0xbe, 0xef,
+        0x01, 0x21, 0x02, 0x00, 0x00, 0x2a, 0x00, 0x24,
+        0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+        0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x00, 0x00, 0x00, 0x07,
+        0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0a,
+        0x00, 0x00, 0x00, 0x05, 0x00, 0x20, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00,
+    ];
+
+    fn ack() -> MessageRepr<'static> {
+        MessageRepr::AckNack(crate::wire::msg::AckNackRepr {
+            is_final: false,
+            room: true,
+            writer_participant: ParticipantId::new(0x1122_3344_5566_7788).unwrap(),
+            writer: EntityId(7),
+            reader: EntityId(3),
+            count: 5,
+            missing: crate::wire::msg::SeqSet::new(10, 32).unwrap(),
+        })
+    }
+
+    type Items<'a> = heapless::Vec<Result<(HeaderRepr, &'a [u8]), WireError>, 16>;
+
+    fn all(packet: &[u8]) -> Items<'_> {
+        Messages::new(packet).collect()
+    }
+
+    #[test]
+    fn following_message_deconstruct() {
+        // An old receiver's view: the first message, the rest is padding.
+        let p = parse_frame(&DATA_ACK).unwrap();
+        assert_eq!(p.message(), Ok(repr(TagStack::new()).message));
+        let m = all(&DATA_ACK[14..]);
+        assert_eq!(m.len(), 2);
+        let (h0, b0) = m[0].unwrap();
+        assert_eq!(h0, p.header);
+        assert_eq!(b0, p.body);
+        let (h1, b1) = m[1].unwrap();
+        assert_eq!(h1.kind, MsgKind::AckNack);
+        assert_eq!((h1.domain, h1.sender, h1.length), (42, p.header.sender, 36));
+        assert_eq!(MessageRepr::parse(h1.kind, h1.flags, b1), Ok(ack()));
+    }
+
+    #[test]
+    fn following_message_construct() {
+        let f = repr(TagStack::new());
+        let mut buf = [0xa5u8; 106];
+        let n = f.emit(&mut buf[..54]).unwrap();
+        assert_eq!(n, 54);
+        let m = emit_message(&mut buf[54..], 42, f.sender, &ack()).unwrap();
+        assert_eq!(m, 52);
+        assert_eq!(buf, DATA_ACK);
+        assert_eq!(
+            emit_message(&mut buf[60..], 42, f.sender, &ack()),
+            Err(WireError::BufferTooSmall { len: 46, need: 52 })
+        );
+    }
+
+    #[test]
+    fn padding_ends_the_messages() {
+        // The 4.9 example: 6 bytes of zero padding, fewer than a header.
+        assert_eq!(all(&FRAME[14..]).len(), 1);
+        // 16 and more zero bytes: version 0 is padding.
+        let mut b = [0u8; 100];
+        b[..54].copy_from_slice(&DATA_ACK[..54]);
+        assert_eq!(all(&b[14..]).len(), 1);
+        // A version byte of 0 ends it even when other bytes follow.
+        let mut b = DATA_ACK;
+        b[54] = 0;
+        assert_eq!(all(&b[14..]).len(), 1);
+        // Trailing bytes after the ACKNACK that are no header.
+        let mut b = [0u8; 120];
+        b[..106].copy_from_slice(&DATA_ACK);
+        b[106] = 1;
+        assert_eq!(all(&b[14..]).len(), 2);
+    }
+
+    #[test]
+    fn bad_following_messages() {
+        fn last(b: &[u8]) -> Result<(HeaderRepr, &[u8]), WireError> {
+            all(&b[14..]).pop().unwrap()
+        }
+        // Another sender or domain.
+        let mut b = DATA_ACK;
+        b[69] ^= 1;
+        assert_eq!(last(&b), Err(WireError::ForeignFollower));
+        let mut b = DATA_ACK;
+        b[59] = 43;
+        assert_eq!(last(&b), Err(WireError::ForeignFollower));
+        // Another version.
+        let mut b = DATA_ACK;
+        b[54] = 2;
+        assert_eq!(last(&b), Err(WireError::UnsupportedVersion(2)));
+        // A length past the frame.
+        let mut b = DATA_ACK;
+        b[61] = 37;
+        assert_eq!(
+            last(&b),
+            Err(WireError::BadLength {
+                length: 37,
+                available: 36
+            })
+        );
+        // An unknown kind.
+        let mut b = DATA_ACK;
+        b[55] = 0x7f;
+        assert_eq!(last(&b), Err(WireError::UnknownKind(0x7f)));
+        // The first message bad: one error, nothing after it.
+        let mut b = DATA_ACK;
+        b[14] = 9;
+        assert_eq!(all(&b[14..])[..], [Err(WireError::UnsupportedVersion(9))]);
+        assert_eq!(all(&[])[..], [Err(WireError::Truncated)]);
+    }
+
+    #[test]
+    fn at_most_max_messages() {
+        // Twenty GOODBYEs back to back: the first MAX_MESSAGES are read.
+        let sender = ParticipantId::new(5).unwrap();
+        let mut b = [0u8; 20 * 16];
+        for i in 0..20 {
+            let n = emit_message(
+                &mut b[i * 16..],
+                1,
+                sender,
+                &MessageRepr::Goodbye(GoodbyeRepr),
+            );
+            assert_eq!(n, Ok(16));
+        }
+        let m = all(&b);
+        assert_eq!(m.len(), MAX_MESSAGES);
+        assert!(
+            m.iter()
+                .all(|r| r.is_ok_and(|(h, _)| h.kind == MsgKind::Goodbye))
+        );
     }
 }

@@ -117,6 +117,12 @@ pub fn check_frame(data: &[u8]) {
     let q = frame::parse_frame(&a[..len]).expect("emitted frame must parse");
     assert_eq!(q, p, "parse(emit(frame)) == frame");
 
+    // Every message of the frame: the first, then those that follow it (section 2).
+    check_messages(
+        &p,
+        data.get(12 + 4 * p.tags.len() + 2..).unwrap_or_default(),
+    );
+
     // And the whole frame through the message repr, if the body parses.
     let Ok(m) = p.message() else { return };
     round_trip_message(p.header.kind, &m);
@@ -145,6 +151,52 @@ pub fn check_frame(data: &[u8]) {
     assert_eq!(q.header.domain, p.header.domain);
     assert_eq!(q.header.sender, p.header.sender);
     assert_eq!(q.message(), Ok(m));
+}
+
+/// The messages of a parsed frame's `packet` (its bytes from the l2net header on): the first is
+/// the frame's own, each one that follows has its domain and sender, lies right after the one
+/// before, and re-emits (with [`frame::emit_message`]) to bytes that read back the same.
+fn check_messages(p: &frame::ParsedFrame<'_>, packet: &[u8]) {
+    let mut at = 0;
+    for (i, r) in frame::Messages::new(packet).enumerate() {
+        assert!(i < frame::MAX_MESSAGES, "at most MAX_MESSAGES");
+        let Ok((h, body)) = r else {
+            assert!(i > 0, "the first message parsed as a frame");
+            return;
+        };
+        if i == 0 {
+            assert_eq!(
+                (h, body),
+                (p.header, p.body),
+                "the first message is the frame's"
+            );
+        }
+        assert_eq!((h.domain, h.sender), (p.header.domain, p.header.sender));
+        let end = at + HEADER_LEN + body.len();
+        assert_eq!(packet.get(at + HEADER_LEN..end), Some(body), "back to back");
+        at = end;
+        let Ok(m) = MessageRepr::parse(h.kind, h.flags, body) else {
+            continue;
+        };
+        if let MessageRepr::Hello(hello) = &m
+            && hello.endpoints.iter().any(|e| e.is_err())
+        {
+            continue;
+        }
+        let mut a = [0u8; MAX];
+        let n = frame::emit_message(&mut a, h.domain, h.sender, &m).expect("message emits");
+        let mut again = frame::Messages::new(&a[..n]);
+        let (h2, b2) = again
+            .next()
+            .expect("one message")
+            .expect("emitted message parses");
+        assert_eq!(
+            (h2.kind, h2.domain, h2.sender),
+            (h.kind, h.domain, h.sender)
+        );
+        assert_eq!(MessageRepr::parse(h2.kind, h2.flags, b2), Ok(m));
+        assert!(again.next().is_none(), "nothing after it");
+    }
 }
 
 /// A tag stack and EtherType, starting at frame offset 12.

@@ -8,7 +8,7 @@ use std::vec::Vec;
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-use super::frame::{FrameRepr, parse_frame};
+use super::frame::{FrameRepr, Messages, emit_message, parse_frame};
 use super::header::HeaderRepr;
 use super::msg::*;
 use super::vlan::{TPID_8021AD, TPID_8021Q};
@@ -285,6 +285,54 @@ proptest! {
         prop_assert_eq!((p.dst, p.src, p.tags), (fr.dst, fr.src, fr.tags));
         prop_assert_eq!((p.header.domain, p.header.sender), (domain, sender));
         prop_assert_eq!(p.message(), Ok(fr.message));
+    }
+
+    #[test]
+    fn following_acknack_round_trips(
+        tags in tags(), domain: u16, sender in pid(), seq in 1..=u64::MAX,
+        payload in vec(any::<u8>(), 0..100), wp in pid(), base in 1u64..u64::MAX - 256,
+        bits in 0u16..=256, missing_at in vec(0u16..256, 0..8), count: u32, pad in 0usize..40,
+    ) {
+        let fr = FrameRepr {
+            dst: MacAddr::BROADCAST, src: MacAddr([2, 0, 0, 0, 0, 1]), tags, domain, sender,
+            message: MessageRepr::Data(DataRepr {
+                writer: EntityId(3), seq, source_timestamp_ns: 0, related: None, payload: &payload,
+            }),
+        };
+        let mut missing = SeqSet::new(base, bits).unwrap();
+        for &o in &missing_at {
+            missing.insert(base + u64::from(o));
+        }
+        let ack = MessageRepr::AckNack(AckNackRepr {
+            is_final: false, room: true, writer_participant: wp, writer: EntityId(1),
+            reader: EntityId(2), count, missing,
+        });
+        let first = fr.frame_len();
+        let mut buf = std::vec![0u8; first + 16 + ack.buffer_len() + pad];
+        fr.emit(&mut buf[..first]).unwrap();
+        let n = emit_message(&mut buf[first..], domain, sender, &ack).unwrap();
+        prop_assert_eq!(n, 16 + ack.buffer_len());
+        // An old receiver sees the DATA alone.
+        prop_assert_eq!(parse_frame(&buf).unwrap().message(), Ok(fr.message));
+        let start = 14 + 4 * tags.len();
+        let got: Vec<_> = Messages::new(&buf[start..]).collect();
+        prop_assert_eq!(got.len(), 2);
+        let (h, body) = got[1].unwrap();
+        prop_assert_eq!((h.domain, h.sender, h.kind), (domain, sender, MsgKind::AckNack));
+        prop_assert_eq!(MessageRepr::parse(h.kind, h.flags, body), Ok(ack));
+    }
+
+    #[test]
+    fn messages_never_panic(bytes in vec(any::<u8>(), 0..300)) {
+        let mut n = 0;
+        for r in Messages::new(&bytes) {
+            n += 1;
+            if let Ok((h, body)) = r {
+                prop_assert_eq!(body.len(), usize::from(h.length));
+                let _ = MessageRepr::parse(h.kind, h.flags, body);
+            }
+        }
+        prop_assert!(n <= super::frame::MAX_MESSAGES);
     }
 
     #[test]

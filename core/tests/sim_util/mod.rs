@@ -93,12 +93,41 @@ impl Faults {
 }
 
 /// Counters of the NIC layer.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct NicStats {
     pub fcs_dropped: u64,
     pub partitioned: u64,
     /// Dropped by `Nic::kind_loss`.
     pub kind_dropped: u64,
+    /// l2net frames received, by the kind of their first message (header byte 1; see
+    /// `kind_slot`).
+    pub frames_by_kind: [u64; 32],
+    /// l2net frames received with a message following the first (docs/PROTOCOL.md section 2),
+    /// by the kind of the first following one.
+    pub following_by_kind: [u64; 32],
+}
+
+impl NicStats {
+    /// Frames whose first message is of `kind`.
+    pub fn frames(&self, kind: u8) -> u64 {
+        self.frames_by_kind
+            .get(kind_slot(kind))
+            .copied()
+            .unwrap_or(0)
+    }
+    /// Frames with a following message of `kind`.
+    pub fn following(&self, kind: u8) -> u64 {
+        self.following_by_kind
+            .get(kind_slot(kind))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// The counter slot of a message kind: 0x01.. and 0x10.. as they are, 0x20.. at 0x18.., so
+/// that 32 slots hold every kind.
+fn kind_slot(kind: u8) -> usize {
+    usize::from(if kind >= 0x20 { kind - 8 } else { kind })
 }
 
 const FCS: usize = 4;
@@ -130,6 +159,9 @@ pub struct Nic<L> {
     /// Received l2net messages of this kind get these header flag bits cleared (after the FCS
     /// check): a peer that predates a flag.
     pub clear_flags: Option<(u8, u8)>,
+    /// Messages that follow the first in a received frame are zeroed (turned into padding):
+    /// what a peer that predates following messages sees.
+    pub strip_following: bool,
     pub rng: Rng,
     pub stats: NicStats,
 }
@@ -216,6 +248,21 @@ impl<L: RawLink> RawLink for Nic<L> {
                 continue;
             }
             d.truncate(body);
+            // The simulation sends untagged frames: the first message ends at 30 + length.
+            if d.len() >= 30 && d[12..14] == [0x88, 0xb5] {
+                let end = 30 + usize::from(u16::from_be_bytes([d[20], d[21]]));
+                if let Some(n) = self.stats.frames_by_kind.get_mut(kind_slot(d[15])) {
+                    *n += 1;
+                }
+                if d.len() >= end + 16 && d[end] != 0 {
+                    if let Some(n) = self.stats.following_by_kind.get_mut(kind_slot(d[end + 1])) {
+                        *n += 1;
+                    }
+                    if self.strip_following {
+                        d[end..].fill(0);
+                    }
+                }
+            }
             if let Some((kind, mask)) = self.clear_flags
                 && d.get(15) == Some(&kind)
             {
@@ -302,6 +349,7 @@ impl Sim {
                     blocked: Vec::new(),
                     kind_loss: None,
                     clear_flags: None,
+                    strip_following: false,
                     rng: Rng::new(seed ^ ((i as u64 + 1) << 32)),
                     stats: NicStats::default(),
                 };
