@@ -1916,6 +1916,13 @@ impl<L: NodeLink> NodeWaker<L> {
         self.shared.changes.load(Ordering::Acquire)
     }
 
+    /// The instant the node's engine clock counts from: a [`SampleInfo::received`] is that
+    /// many nanoseconds after it (so that a caller can put the delivery on its own clock
+    /// without reading one per sample).
+    pub fn epoch(&self) -> StdInstant {
+        self.shared.epoch
+    }
+
     /// Run `f` with the participant (read-only), as [`Node::with_participant`].
     pub fn with_participant<T>(&self, f: impl FnOnce(&Part) -> T) -> T {
         f(&self.shared.lock().participant)

@@ -14,10 +14,10 @@
 
 #![forbid(unsafe_code)]
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant as StdInstant, SystemTime, UNIX_EPOCH};
 
 use std::collections::{HashMap, VecDeque};
 
@@ -233,6 +233,66 @@ pub struct Hub {
     /// clock, `crate::sys::clock`: each `rmw_wait` stores it, the fine clock would cost it a
     /// slow clock read).
     pumped_at: AtomicU64,
+    /// Puts the engine's delivery times on the wall clock.
+    wall: WallClock,
+}
+
+/// How often [`WallClock`] measures the wall clock against the node's monotonic clock again.
+const WALL_REMEASURE_NS: u64 = 1_000_000_000;
+
+/// The received timestamps of samples (`rmw_message_info_t::received_timestamp`: system time,
+/// ns since the Unix epoch) without a clock read per sample: the engine stamps every sample
+/// with its delivery into the reader's queue on the node's monotonic clock
+/// ([`SampleInfo::received`], ns after [`NodeWaker::epoch`]), and this adds the offset from that
+/// clock to the wall clock, measured again (one `SystemTime::now`) when the coarse clock says
+/// a second passed, so that a stepped wall clock is followed within a second. The timestamp
+/// is the time the node took the sample in, not the (later) time it was taken.
+#[derive(Debug)]
+struct WallClock {
+    epoch: StdInstant,
+    /// Wall-clock ns at `epoch`.
+    offset_ns: AtomicI64,
+    /// When `offset_ns` was measured (coarse monotonic ns).
+    measured_at: AtomicU64,
+}
+
+impl WallClock {
+    fn new(epoch: StdInstant) -> Self {
+        let w = WallClock {
+            epoch,
+            offset_ns: AtomicI64::new(0),
+            measured_at: AtomicU64::new(0),
+        };
+        w.measure();
+        w
+    }
+
+    fn measure(&self) -> i64 {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX));
+        let mono = i128::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(i128::MAX);
+        let offset = i64::try_from((wall - mono).clamp(i64::MIN.into(), i64::MAX.into()))
+            .unwrap_or(i64::MAX);
+        self.offset_ns.store(offset, Ordering::Relaxed);
+        self.measured_at
+            .store(crate::sys::clock::coarse_now_ns(), Ordering::Relaxed);
+        offset
+    }
+
+    /// Wall-clock ns of engine time `t` (never below 0).
+    fn wall_ns(&self, t: l2net_core::Instant) -> i64 {
+        let since = crate::sys::clock::coarse_now_ns()
+            .saturating_sub(self.measured_at.load(Ordering::Relaxed));
+        let offset = if since >= WALL_REMEASURE_NS {
+            self.measure()
+        } else {
+            self.offset_ns.load(Ordering::Relaxed)
+        };
+        offset
+            .saturating_add(i64::try_from(t.as_nanos()).unwrap_or(i64::MAX))
+            .max(0)
+    }
 }
 
 /// The background thread's stop flag, and what it sleeps on while it stands back.
@@ -520,6 +580,7 @@ impl Context {
             waiting: AtomicUsize::new(0),
             bg: Background::default(),
             pumped_at: AtomicU64::new(crate::sys::clock::coarse_now_ns()),
+            wall: WallClock::new(node.waker().epoch()),
         });
         let as_wake: Arc<dyn Wake> = hub.clone();
         WAKER.register(&as_wake);
@@ -741,27 +802,70 @@ fn is_graph_event(ev: &Event) -> bool {
     )
 }
 
-/// One received sample, out of the engine.
-#[derive(Debug)]
-pub struct Taken {
+/// One received sample, lent to [`SubQueue::take_with`]'s caller.
+#[derive(Clone, Copy, Debug)]
+pub struct Taken<'a> {
     /// The serialized message (CDR with its header).
-    pub data: Vec<u8>,
+    pub data: &'a [u8],
     /// What the engine says about it.
     pub info: SampleInfo,
-    /// Wall clock when it was taken out of the engine, in ns since the epoch.
+    /// Wall clock when the node took it in, in ns since the Unix epoch.
     pub received_ns: i64,
     /// Its number in this subscription's stream of received samples (from 1).
     pub reception_seq: u64,
 }
 
-/// What a [`SubQueue`] holds under one lock: the samples pulled out of the engine but not
-/// taken yet (one that `rmw_wait` pulled to see that the queue is ready; those a filtered
-/// queue's listener counted), and how many samples its listener was told about that were not
-/// taken yet.
-#[derive(Debug, Default)]
+/// What is known of a sample besides its bytes.
+#[derive(Clone, Copy, Debug)]
+struct Meta {
+    info: SampleInfo,
+    received_ns: i64,
+    reception_seq: u64,
+}
+
+/// A sample pulled out of the engine and held by the queue.
+#[derive(Debug)]
+struct Held {
+    data: Vec<u8>,
+    meta: Meta,
+}
+
+/// Buffers of taken held samples kept for the next ones (a filtered queue's steady state
+/// allocates nothing).
+const SPARE_BUFFERS: usize = 4;
+/// Larger buffers are not kept.
+const SPARE_MAX_LEN: usize = 1 << 16;
+
+/// What a [`SubQueue`] holds under one lock: the samples of a filtered queue pulled out of the
+/// engine but not taken yet (one that `rmw_wait` pulled to see that the queue is ready; those
+/// its listener counted), how many samples its listener was told about that were not taken
+/// yet, the buffer samples are received into, and spare buffers for held samples.
+#[derive(Debug)]
 struct Slot {
-    held: VecDeque<Taken>,
+    held: VecDeque<Held>,
     outstanding: usize,
+    scratch: Vec<u8>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            held: VecDeque::new(),
+            outstanding: 0,
+            scratch: vec![0; 1 << 16],
+            spare: Vec::new(),
+        }
+    }
+}
+
+impl Slot {
+    /// Keeps the buffer of a taken held sample for the next one.
+    fn recycle(&mut self, buf: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS && buf.capacity() <= SPARE_MAX_LEN {
+            self.spare.push(buf);
+        }
+    }
 }
 
 /// Samples a filtered queue holds for its listener at most, under keep-all history (the rest
@@ -774,7 +878,6 @@ pub struct SubQueue {
     hub: Arc<Hub>,
     pending: Mutex<Slot>,
     listener: Listener,
-    scratch: Mutex<Vec<u8>>,
     received: AtomicU64,
     ignore_participant: Option<u64>,
     prefix: Option<Vec<u8>>,
@@ -805,7 +908,6 @@ impl SubQueue {
             hub: Arc::clone(hub),
             pending: Mutex::default(),
             listener: Listener::default(),
-            scratch: Mutex::new(vec![0; 1 << 16]),
             received: AtomicU64::new(0),
             ignore_participant,
             prefix: None,
@@ -839,29 +941,52 @@ impl SubQueue {
         self.prefix.is_some() || self.ignore_participant.is_some()
     }
 
-    /// Whether a sample is waiting: pulls one out of the engine's queue to find out, without
-    /// looking at the link (the thread in `rmw_wait` takes the frames in itself).
+    /// Whether a sample is waiting, without looking at the link (the thread in `rmw_wait`
+    /// takes the frames in itself): the engine's count of queued samples; a filtered queue
+    /// pulls one out of the engine's queue through its filters to find out.
     pub fn ready(&self) -> Result<bool, String> {
+        if !self.filtered() {
+            // An unfiltered queue never holds samples: the engine's queue is the whole story.
+            let h = self.sub.handle();
+            return Ok(self.hub.waker.with_participant(|p| p.queued(h)) > 0);
+        }
         let mut p = lock(&self.pending);
-        if p.held.is_empty()
-            && let Some(t) = self.pull(false)?
-        {
-            p.held.push_back(t);
+        if p.held.is_empty() {
+            self.hold(&mut p)?;
         }
         Ok(!p.held.is_empty())
     }
 
-    /// The oldest waiting sample, if any (looks at the link when the queue is empty).
-    pub fn take(&self) -> Result<Option<Taken>, String> {
-        let mut p = lock(&self.pending);
-        let t = match p.held.pop_front() {
-            Some(t) => Some(t),
-            None => self.pull(true)?,
-        };
-        if t.is_some() {
+    /// Hands the oldest waiting sample, if any, to `f` (looks at the link when the queue is
+    /// empty). The bytes are lent straight out of the queue's receive buffer (or the held
+    /// sample's): no copy and no allocation per sample.
+    pub fn take_with<R>(&self, f: impl FnOnce(Taken<'_>) -> R) -> Result<Option<R>, String> {
+        let mut guard = lock(&self.pending);
+        let p = &mut *guard;
+        if let Some(h) = p.held.pop_front() {
             p.outstanding = p.outstanding.saturating_sub(1);
+            let r = f(taken(&h.data, h.meta));
+            p.recycle(h.data);
+            return Ok(Some(r));
         }
-        Ok(t)
+        let Some(meta) = self.pull(&mut p.scratch, true)? else {
+            return Ok(None);
+        };
+        p.outstanding = p.outstanding.saturating_sub(1);
+        Ok(Some(f(taken(&p.scratch[..meta.info.len], meta))))
+    }
+
+    /// Pulls the next sample through the filters (without looking at the link) into a held
+    /// buffer; returns whether there was one.
+    fn hold(&self, p: &mut Slot) -> Result<bool, String> {
+        let Some(meta) = self.pull(&mut p.scratch, false)? else {
+            return Ok(false);
+        };
+        let mut data = p.spare.pop().unwrap_or_default();
+        data.clear();
+        data.extend_from_slice(&p.scratch[..meta.info.len]);
+        p.held.push_back(Held { data, meta });
+        Ok(true)
     }
 
     /// Samples waiting: in the engine's queue and held. A filtered queue first pulls what the
@@ -879,15 +1004,16 @@ impl SubQueue {
                 let queued = self.hub.waker.with_participant(|p| p.queued(h));
                 return Ok(queued + slot.held.len());
             }
-            let Some(t) = self.pull(false)? else {
+            if !self.hold(slot)? {
                 return Ok(slot.held.len());
-            };
-            if self.depth.is_some_and(|d| slot.held.len() >= d) {
-                // Keep last: the oldest goes, as the engine's queue would drop it.
-                slot.held.pop_front();
-                slot.outstanding = slot.outstanding.saturating_sub(1);
             }
-            slot.held.push_back(t);
+            if self.depth.is_some_and(|d| slot.held.len() > d)
+                && let Some(old) = slot.held.pop_front()
+            {
+                // Keep last: the oldest goes, as the engine's queue would drop it.
+                slot.outstanding = slot.outstanding.saturating_sub(1);
+                slot.recycle(old.data);
+            }
         }
     }
 
@@ -928,15 +1054,14 @@ impl SubQueue {
         true
     }
 
-    /// The next sample that passes the filters; `receive`: look at the link when the queue is
-    /// empty.
-    fn pull(&self, receive: bool) -> Result<Option<Taken>, String> {
-        let mut buf = lock(&self.scratch);
+    /// The next sample that passes the filters, received into `buf` (its bytes are
+    /// `buf[..info.len]`); `receive`: look at the link when the queue is empty.
+    fn pull(&self, buf: &mut Vec<u8>, receive: bool) -> Result<Option<Meta>, String> {
         loop {
             let got = if receive {
-                self.sub.try_recv(&mut buf)
+                self.sub.try_recv(buf)
             } else {
-                self.sub.try_take(&mut buf)
+                self.sub.try_take(buf)
             };
             match got {
                 Ok(Some(info)) => {
@@ -948,12 +1073,9 @@ impl SubQueue {
                     {
                         continue;
                     }
-                    let received_ns = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+                    let received_ns = self.hub.wall.wall_ns(info.received);
                     let reception_seq = self.received.fetch_add(1, Ordering::Relaxed) + 1;
-                    return Ok(Some(Taken {
-                        data: buf[..info.len].to_vec(),
+                    return Ok(Some(Meta {
                         info,
                         received_ns,
                         reception_seq,
@@ -964,6 +1086,15 @@ impl SubQueue {
                 Err(e) => return Err(e.to_string()),
             }
         }
+    }
+}
+
+fn taken(data: &[u8], m: Meta) -> Taken<'_> {
+    Taken {
+        data,
+        info: m.info,
+        received_ns: m.received_ns,
+        reception_seq: m.reception_seq,
     }
 }
 

@@ -454,6 +454,7 @@ fn publish_wait_take_across_namespaces() {
         let case = &basic.cases[basic.cases.len() - 1];
         let mut out = Msg::new(Flavor::C, ty);
         out.fill(&case.value);
+        let before_ns = wall_ns();
         assert_eq!(rmw_publish(publ, out.ptr.cast(), null_mut()), RMW_RET_OK);
         assert!(wait_sub(ws, sub, Some(rmw_time_t { sec: 10, nsec: 0 })));
         let got = Msg::new(Flavor::C, ty);
@@ -467,7 +468,15 @@ fn publish_wait_take_across_namespaces() {
         assert!(same_value(&got.read(), &case.value), "{}", case.name);
         assert_eq!(info.publication_sequence_number, 1);
         assert_eq!(info.reception_sequence_number, 1);
-        assert!(info.received_timestamp > 0);
+        // System time of the reception: after the publish, not after the take (1 ms of slack
+        // for the offset between the monotonic and the wall clock the rmw measured).
+        let after_ns = wall_ns();
+        assert!(
+            info.received_timestamp >= before_ns - 1_000_000
+                && info.received_timestamp <= after_ns + 1_000_000,
+            "received at {} ns, published at {before_ns}, taken by {after_ns}",
+            info.received_timestamp
+        );
         let mut pgid: rmw_gid_t = std::mem::zeroed();
         assert_eq!(rmw_get_gid_for_publisher(publ, &mut pgid), RMW_RET_OK);
         assert_eq!(
@@ -1422,4 +1431,12 @@ fn a_failed_link_leaves_wait_sets_working() {
     }
     drop(ca);
     drop(veth);
+}
+
+/// Wall-clock ns since the Unix epoch (what `received_timestamp` reports).
+fn wall_ns() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the wall clock is after 1970");
+    i64::try_from(d.as_nanos()).expect("before 2262")
 }

@@ -1627,7 +1627,7 @@ pub unsafe extern "C" fn rmw_subscription_count_matched_publishers(
     )
 }
 
-fn info_of(t: &Taken) -> rmw_message_info_t {
+fn info_of(t: &Taken<'_>) -> rmw_message_info_t {
     rmw_message_info_t {
         // The engine does not hand out the writer's timestamp yet.
         source_timestamp: 0,
@@ -1647,7 +1647,7 @@ unsafe fn take_common(
     what: &str,
     subscription: *const rmw_subscription_t,
     taken: *mut bool,
-    deliver: impl FnOnce(&SubImpl, Taken) -> rmw_ret_t,
+    deliver: impl FnOnce(&SubImpl, Taken<'_>) -> rmw_ret_t,
 ) -> rmw_ret_t {
     // SAFETY: the caller guarantees null or a live subscription.
     let si = match unsafe { sub_impl(subscription, what) } {
@@ -1657,10 +1657,9 @@ unsafe fn take_common(
     check_null!(taken);
     // SAFETY: checked non-null, writable.
     unsafe { *taken = false };
-    match si.queue.take() {
+    match si.queue.take_with(|t| deliver(si, t)) {
         Ok(None) => RMW_RET_OK,
-        Ok(Some(t)) => {
-            let ret = deliver(si, t);
+        Ok(Some(ret)) => {
             if ret == RMW_RET_OK {
                 // SAFETY: as above.
                 unsafe { *taken = true };
@@ -1676,9 +1675,9 @@ unsafe fn take_common(
 
 /// # Safety
 /// `msg` is an initialised message of `si`'s type.
-unsafe fn deliver_message(si: &SubImpl, t: &Taken, msg: *mut c_void, what: &str) -> rmw_ret_t {
+unsafe fn deliver_message(si: &SubImpl, t: &Taken<'_>, msg: *mut c_void, what: &str) -> rmw_ret_t {
     // SAFETY: forwarded from the caller.
-    match unsafe { introspection::deserialize(si.tables, &t.data, msg) } {
+    match unsafe { introspection::deserialize(si.tables, t.data, msg) } {
         Ok(()) => RMW_RET_OK,
         Err(e) => {
             error!("{what}: dropping a sample that does not deserialize: {e}");
@@ -1782,7 +1781,7 @@ pub unsafe extern "C" fn rmw_take_serialized_message(
                 |_, t| {
                     fill_serialized(
                         &mut *serialized_message,
-                        &t.data,
+                        t.data,
                         "rmw_take_serialized_message",
                     )
                 },
@@ -1812,7 +1811,7 @@ pub unsafe extern "C" fn rmw_take_serialized_message_with_info(
             // SAFETY: caller's contract.
             unsafe {
                 take_common(WHAT, subscription, taken, |_, t| {
-                    let r = fill_serialized(&mut *serialized_message, &t.data, WHAT);
+                    let r = fill_serialized(&mut *serialized_message, t.data, WHAT);
                     if r == RMW_RET_OK {
                         *message_info = info_of(&t);
                     }
@@ -1864,22 +1863,25 @@ pub unsafe extern "C" fn rmw_take_sequence(
         }
         *taken = 0;
         while *taken < count {
-            let t = match si.queue.take() {
-                Ok(Some(t)) => t,
+            let next = *taken;
+            let r = match si.queue.take_with(|t| {
+                // SAFETY: both arrays hold `capacity` >= count entries; messages are
+                // initialised.
+                unsafe {
+                    let msg = *ms.data.add(next);
+                    let r = deliver_message(si, &t, msg, WHAT);
+                    if r == RMW_RET_OK {
+                        *mis.data.add(next) = info_of(&t);
+                    }
+                    r
+                }
+            }) {
+                Ok(Some(r)) => r,
                 Ok(None) => break,
                 Err(e) => {
                     error!("{WHAT}: {e}");
                     return RMW_RET_ERROR;
                 }
-            };
-            // SAFETY: both arrays hold `capacity` >= count entries; messages are initialised.
-            let r = unsafe {
-                let msg = *ms.data.add(*taken);
-                let r = deliver_message(si, &t, msg, WHAT);
-                if r == RMW_RET_OK {
-                    *mis.data.add(*taken) = info_of(&t);
-                }
-                r
             };
             if r != RMW_RET_OK {
                 ms.size = *taken;
@@ -2879,35 +2881,37 @@ unsafe fn take_service_sample(
     taken: *mut bool,
     what: &str,
 ) -> rmw_ret_t {
-    let t = match queue.take() {
-        Ok(Some(t)) => t,
-        Ok(None) => return RMW_RET_OK,
+    let deliver = |t: Taken<'_>| {
+        let Some(id) = request_id_of(t.data) else {
+            error!(
+                "{what}: dropping a {}-byte sample without the service header",
+                t.data.len()
+            );
+            return RMW_RET_ERROR;
+        };
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            if let Err(e) = introspection::deserialize(tables, &t.data[SERVICE_HEADER..], msg) {
+                error!("{what}: dropping a sample that does not deserialize: {e}");
+                return cdr_ret(e);
+            }
+            *info = rmw_service_info_t {
+                source_timestamp: 0,
+                received_timestamp: t.received_ns,
+                request_id: id,
+            };
+            *taken = true;
+        }
+        RMW_RET_OK
+    };
+    match queue.take_with(deliver) {
+        Ok(Some(r)) => r,
+        Ok(None) => RMW_RET_OK,
         Err(e) => {
             error!("{what}: {e}");
-            return RMW_RET_ERROR;
+            RMW_RET_ERROR
         }
-    };
-    let Some(id) = request_id_of(&t.data) else {
-        error!(
-            "{what}: dropping a {}-byte sample without the service header",
-            t.data.len()
-        );
-        return RMW_RET_ERROR;
-    };
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        if let Err(e) = introspection::deserialize(tables, &t.data[SERVICE_HEADER..], msg) {
-            error!("{what}: dropping a sample that does not deserialize: {e}");
-            return cdr_ret(e);
-        }
-        *info = rmw_service_info_t {
-            source_timestamp: 0,
-            received_timestamp: t.received_ns,
-            request_id: id,
-        };
-        *taken = true;
     }
-    RMW_RET_OK
 }
 
 /// # Safety
