@@ -16,11 +16,7 @@ static ALLOC: alloc_count::Counting = alloc_count::Counting;
 fn steady_state_makes_no_allocation() {
     for reliable in [false, true] {
         for payload in [16, 1024] {
-            let s = Scenario {
-                payload,
-                reliable,
-                topics: 4,
-            };
+            let s = Scenario::burst(payload, reliable, 4);
             let mut p = Pair::new(s);
             for _ in 0..50 {
                 p.round();

@@ -39,14 +39,19 @@ fn scenarios() -> Vec<Scenario> {
     for reliable in [false, true] {
         for payload in [16, 1024] {
             for topics in [1, 8] {
-                v.push(Scenario {
-                    payload,
-                    reliable,
-                    topics,
-                });
+                v.push(Scenario::burst(payload, reliable, topics));
             }
         }
     }
+    // The hot path of one sample: one reliable keep-last(10) sample written, planned, emitted,
+    // received, acknowledged and taken per round (the Node's ping-pong case).
+    v.push(Scenario {
+        payload: 16,
+        reliable: true,
+        topics: 1,
+        depth: 10,
+        burst: 1,
+    });
     v
 }
 

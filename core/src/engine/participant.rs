@@ -304,6 +304,10 @@ pub(crate) struct LocalWriter<'a, const H: usize, const M: usize> {
     /// Fragments requested by NACK_FRAG: (seq, fragment set).
     #[cfg(feature = "fragmentation")]
     pub(crate) frag_nacks: [Option<(u64, SeqSet)>; FRAG_NACKS],
+    /// How many of `frag_nacks` are `Some`: the per-drive and per-plan paths skip their scans
+    /// while it is 0 (the usual case).
+    #[cfg(feature = "fragmentation")]
+    pub(crate) frag_nacks_used: u8,
     pub(crate) proxies: [Option<Proxy>; M],
     pub(crate) hb_count: u32,
     pub(crate) hb_next: Instant,
@@ -362,7 +366,7 @@ impl<const H: usize, const M: usize> LocalWriter<'_, H, M> {
     /// resent whole); always true without the `fragmentation` feature.
     pub(crate) fn fragment_repairs_out(&self) -> bool {
         #[cfg(feature = "fragmentation")]
-        return self.resend_cursor.is_none() && self.frag_nacks.iter().all(Option::is_none);
+        return self.resend_cursor.is_none() && self.frag_nacks_used == 0;
         #[cfg(not(feature = "fragmentation"))]
         true
     }
@@ -933,6 +937,8 @@ impl<
             resend_cursor: None,
             #[cfg(feature = "fragmentation")]
             frag_nacks: [None; FRAG_NACKS],
+            #[cfg(feature = "fragmentation")]
+            frag_nacks_used: 0,
             proxies: [None; M],
             proxies_hi: 0,
             live_asserted: self.now,
@@ -2077,6 +2083,9 @@ impl<
                     }
                 }
             }
+            // (What `after_acks` would look at first, read here while `w` is at hand: most
+            // writers have nothing to release and nobody waiting, and skip the call.)
+            let releases = w.blocked || w.history.kind() == HistoryKind::KeepAll;
             if let (Some(d), Some(next)) = (deadline_of(&w.info.qos), w.deadline_next)
                 && now > next
             {
@@ -2091,16 +2100,21 @@ impl<
             #[cfg(feature = "fragmentation")]
             if let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) {
                 let first = w.history.first_seq();
-                for e in w.frag_nacks.iter_mut() {
-                    if e.is_some_and(|(seq, _)| seq < first) {
-                        *e = None;
+                if w.frag_nacks_used > 0 {
+                    for e in w.frag_nacks.iter_mut() {
+                        if e.is_some_and(|(seq, _)| seq < first) {
+                            *e = None;
+                            w.frag_nacks_used -= 1;
+                        }
                     }
                 }
                 if w.resend_cursor.is_some_and(|(seq, _)| seq < first) {
                     w.resend_cursor = None;
                 }
             }
-            self.after_acks(wi);
+            if releases {
+                self.after_acks(wi);
+            }
         }
         for ri in 0..self.r_hi {
             let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) else {

@@ -1337,6 +1337,7 @@ impl<
         }
         if let Some(e) = w.frag_nacks.iter_mut().find(|e| e.is_none()) {
             *e = Some((n.seq, set));
+            w.frag_nacks_used += 1;
             w.want_repair_hb(pi);
         } else {
             self.stats.nack_frag_overflow += 1;

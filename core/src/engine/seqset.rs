@@ -129,11 +129,14 @@ impl SeqSet {
             .map(|(i, w)| self.base + i as u64 * 32 + u64::from(w.leading_zeros()))
     }
 
-    /// The members in increasing order.
+    /// The members in increasing order (a word at a time: an empty or sparse set costs a
+    /// look at each of its 8 words, not at each of its 256 bits).
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
-        (0..self.num_bits)
-            .filter(|&i| self.bit(i))
-            .map(|i| self.base + u64::from(i))
+        Members {
+            set: self,
+            next_word: 0,
+            bits: 0,
+        }
     }
 
     /// Move the window so that it starts at `new_base` (which must not be below the current
@@ -168,6 +171,36 @@ impl SeqSet {
         }
         self.base = new_base;
         self.clear_tail();
+    }
+}
+
+/// [`SeqSet::iter`]: the set bits of one word at a time, most significant (lowest number) first.
+struct Members<'s> {
+    set: &'s SeqSet,
+    /// Index of the next word to load.
+    next_word: usize,
+    /// The not yet reported bits of word `next_word - 1`.
+    bits: u32,
+}
+
+impl Iterator for Members<'_> {
+    type Item = u64;
+
+    fn next(&mut self) -> Option<u64> {
+        while self.bits == 0 {
+            self.bits = *self.set.words.get(self.next_word)?;
+            self.next_word += 1;
+        }
+        let lz = self.bits.leading_zeros();
+        self.bits &= !(0x8000_0000 >> lz);
+        let i = (self.next_word as u32 - 1) * 32 + lz;
+        // (Bits past `num_bits` are never set; the check keeps `iter` exact regardless.)
+        if i >= self.set.num_bits {
+            self.bits = 0;
+            self.next_word = WORDS;
+            return None;
+        }
+        Some(self.set.base + u64::from(i))
     }
 }
 
@@ -218,6 +251,19 @@ mod tests {
                 let expect = q >= shift && q < 256 && members.contains(&q);
                 prop_assert_eq!(s.contains(q), expect, "q={}", q);
             }
+        }
+
+        /// `iter` (a word at a time) yields exactly the members `contains` sees, in order.
+        #[test]
+        fn iter_matches_contains(base in 0u64..1000, bits in 0u32..300,
+                members in proptest::collection::vec(0u64..1300, 0..80), shift in 0u64..300) {
+            let mut s = SeqSet::new(base, bits);
+            for m in &members { s.insert(*m); }
+            s.advance_to(base + shift);
+            let got: heapless::Vec<u64, 300> = s.iter().collect();
+            let want: heapless::Vec<u64, 300> =
+                (0..1600u64).filter(|q| s.contains(*q)).collect();
+            prop_assert_eq!(got, want);
         }
     }
 }

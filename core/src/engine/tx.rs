@@ -443,16 +443,18 @@ impl<
     #[cfg_attr(not(feature = "batching"), allow(unreachable_code, unused_variables))]
     fn plan_writer_data(&self, wi: usize, w: &LocalWriter<'a, H, M>, now: Instant) -> Option<Plan> {
         #[cfg(feature = "fragmentation")]
-        for (k, e) in w.frag_nacks.iter().enumerate() {
-            if let Some((seq, set)) = e
-                && let Some(f) = set.first()
-            {
-                return Some(Plan::FragRepair {
-                    w: wi,
-                    k,
-                    seq: *seq,
-                    index: f as u32,
-                });
+        if w.frag_nacks_used > 0 {
+            for (k, e) in w.frag_nacks.iter().enumerate() {
+                if let Some((seq, set)) = e
+                    && let Some(f) = set.first()
+                {
+                    return Some(Plan::FragRepair {
+                        w: wi,
+                        k,
+                        seq: *seq,
+                        index: f as u32,
+                    });
+                }
             }
         }
         #[cfg(feature = "fragmentation")]
@@ -1064,6 +1066,7 @@ impl<
                         set.remove(u64::from(index));
                         if set.is_empty() {
                             wr.frag_nacks[k] = None;
+                            wr.frag_nacks_used -= 1;
                         }
                     }
                     self.stats.tx_resent += 1;

@@ -43,10 +43,37 @@ pub struct Scenario {
     pub reliable: bool,
     /// Active topics: one writer on `a` and one reader on `b` each.
     pub topics: usize,
+    /// Keep-last depth of the endpoints (at least `burst`, so best effort overwrites none).
+    pub depth: u16,
+    /// Samples each writer is offered per round.
+    pub burst: usize,
 }
 
 impl Scenario {
+    /// The throughput scenarios: bursts of [`BURST`] into keep-last [`DEPTH`] endpoints.
+    pub fn burst(payload: usize, reliable: bool, topics: usize) -> Scenario {
+        Scenario {
+            payload,
+            reliable,
+            topics,
+            depth: DEPTH,
+            burst: BURST,
+        }
+    }
+
     pub fn name(&self) -> String {
+        if self.burst == 1 {
+            return format!(
+                "{}/{}B/keep_last_{}/one_sample",
+                if self.reliable {
+                    "reliable"
+                } else {
+                    "best_effort"
+                },
+                self.payload,
+                self.depth
+            );
+        }
         format!(
             "{}/{}B/{}topics",
             if self.reliable {
@@ -70,6 +97,7 @@ pub struct Pair {
     take: Box<[u8]>,
     payload: Box<[u8]>,
     next_writer: usize,
+    burst: usize,
     pub delivered: u64,
     pub would_block: u64,
 }
@@ -111,18 +139,19 @@ fn build_inner(s: Scenario) -> Pair {
         take: vec![0u8; 64 << 10].into_boxed_slice(),
         payload: vec![0x5a; s.payload].into_boxed_slice(),
         next_writer: 0,
+        burst: s.burst,
         delivered: 0,
         would_block: 0,
     };
     let qos = if s.reliable {
-        Qos::reliable(DEPTH)
+        Qos::reliable(s.depth)
     } else {
         Qos {
-            history: l2net_core::engine::HistoryKind::KeepLast(DEPTH),
+            history: l2net_core::engine::HistoryKind::KeepLast(s.depth),
             ..Qos::BEST_EFFORT
         }
     };
-    let arena = usize::from(DEPTH) * (s.payload + 64);
+    let arena = usize::from(s.depth) * (s.payload + 64);
     for t in 0..s.topics {
         let topic = format!("/bench/{t}");
         let w = pair
@@ -195,7 +224,7 @@ impl Pair {
     pub fn round(&mut self) -> u64 {
         let now = self.now;
         let k = self.writers.len();
-        for _ in 0..BURST * k {
+        for _ in 0..self.burst * k {
             let w = self.writers[self.next_writer];
             self.next_writer = (self.next_writer + 1) % k;
             match self.a.write(w, &self.payload, now) {
