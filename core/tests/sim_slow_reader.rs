@@ -29,6 +29,17 @@ struct ReaderSpec {
     takes: fn(u32) -> usize,
 }
 
+impl ReaderSpec {
+    /// A reliable reader of queue depth `depth` that takes `takes(t)` samples after tick `t`.
+    const fn reliable(depth: u16, takes: fn(u32) -> usize) -> ReaderSpec {
+        ReaderSpec {
+            reliable: true,
+            depth,
+            takes,
+        }
+    }
+}
+
 /// What the writer's NIC does to the ACKNACKs it receives.
 #[derive(Clone, Copy)]
 struct WriterNic {
@@ -162,11 +173,7 @@ fn slow_run(
     depth: u16,
     takes: fn(u32) -> usize,
 ) -> Run {
-    let spec = ReaderSpec {
-        reliable: true,
-        depth,
-        takes,
-    };
+    let spec = ReaderSpec::reliable(depth, takes);
     let mut r = flow_run(seed, faults, heartbeat, count, size, &[spec], PLAIN_NIC);
     let run = Run {
         got: r.got.remove(0),
@@ -281,16 +288,8 @@ fn two_readers_of_different_speeds_and_a_best_effort_one() {
     // sample too, and the best-effort reader that never takes (queue 1) limits nobody.
     let count = 2000;
     let readers = [
-        ReaderSpec {
-            reliable: true,
-            depth: 64,
-            takes: |_| usize::MAX,
-        },
-        ReaderSpec {
-            reliable: true,
-            depth: 8,
-            takes: |_| 1,
-        },
+        ReaderSpec::reliable(64, |_| usize::MAX),
+        ReaderSpec::reliable(8, |_| 1),
         ReaderSpec {
             reliable: false,
             depth: 1,
@@ -327,11 +326,7 @@ fn lost_acknacks_do_not_stall_a_flow_controlled_stream() {
     // writer, held back by the reader's room, keeps sending HEARTBEATs, whose answers say
     // again where the room ends, so the stream finishes, every sample once and in order.
     let count = 2000;
-    let readers = [ReaderSpec {
-        reliable: true,
-        depth: 8,
-        takes: |t| usize::from(t % 2 == 0),
-    }];
+    let readers = [ReaderSpec::reliable(8, |t| usize::from(t % 2 == 0))];
     for seed in [21, 22] {
         let run = flow_run(
             seed,
@@ -370,11 +365,7 @@ fn readers_and_writers_that_predate_the_room_flag_still_interoperate() {
     // newest sample, as a writer that predates the flag does (it ignores those bits). Every
     // sample still arrives once and in order, at the old cost in resends.
     let count = 1500;
-    let readers = [ReaderSpec {
-        reliable: true,
-        depth: 8,
-        takes: |_| 1,
-    }];
+    let readers = [ReaderSpec::reliable(8, |_| 1)];
     let run = flow_run(
         9,
         Faults::NONE,
