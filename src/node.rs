@@ -324,8 +324,6 @@ struct Core<L: NodeLink> {
     /// The last receive stopped before the link ran dry: frames may sit in the link's own
     /// buffer, where polling its descriptor would not see them.
     rx_more: bool,
-    /// The last [`Core::receive`] took no frame and ran no timer.
-    looked_idle: bool,
     /// Set when the link failed for good.
     link_error: Option<l2net_core::LinkError>,
     epoch: StdInstant,
@@ -411,8 +409,9 @@ impl<L: NodeLink> Core<L> {
 
     /// Take up to `limit` frames from the link into the participant, then send what that made
     /// due (acknowledgements, repairs) and wake the other waiters if anything arrived. `me` is
-    /// the calling thread's own wake-up socket, which needs no wake-up.
-    fn receive(&mut self, me: Option<RawFd>, limit: usize) -> Result<usize, NodeError> {
+    /// the calling thread's own wake-up socket, which needs no wake-up. Returns whether a frame
+    /// came in or a timer ran (false: nothing changed for a waiting thread).
+    fn receive(&mut self, me: Option<RawFd>, limit: usize) -> Result<bool, NodeError> {
         self.check()?;
         let now = self.now();
         let mut n = 0;
@@ -437,15 +436,12 @@ impl<L: NodeLink> Core<L> {
             }
             if !self.link.rx_maybe_pending() {
                 // The link knows its queue ran dry with this frame: a receive now would only
-                // find nothing (a system call on the way to the frame's reader).
+                // find nothing (a system call on the way to the frame's reader). Asked after
+                // every frame, so `rx_more` is still true only when the limit was reached
+                // with frames left.
                 self.rx_more = false;
                 break;
             }
-        }
-        if self.rx_more {
-            // The limit was reached: the link may know that its queue ran dry with the last
-            // frame, which spares the waiter a receive that finds nothing.
-            self.rx_more = self.link.rx_maybe_pending();
         }
         if n > 0 {
             // Most frames (samples, heartbeats answered later) make nothing due at once:
@@ -459,8 +455,7 @@ impl<L: NodeLink> Core<L> {
         if n > 0 || stepped {
             self.settle(n > 0, me);
         }
-        self.looked_idle = n == 0 && !stepped;
-        Ok(n)
+        Ok(n > 0 || stepped)
     }
 
     /// One look at the link, the shape every waiting thread shares ([`Shared::attempt`],
@@ -475,8 +470,7 @@ impl<L: NodeLink> Core<L> {
             self.pump()?;
             Ok(true)
         } else if let Some(limit) = take {
-            self.receive(Some(me), limit)?;
-            Ok(!self.looked_idle)
+            self.receive(Some(me), limit)
         } else if self.is_due(self.now()) {
             self.step()?;
             self.settle(false, Some(me));
@@ -1100,7 +1094,6 @@ impl<L: NodeLink> Node<L> {
                 leader_until: None,
                 next_due: None,
                 rx_more: false,
-                looked_idle: false,
                 link_error: None,
                 epoch,
                 last_now: Cell::new(Instant::ZERO),
