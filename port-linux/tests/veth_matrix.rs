@@ -8,7 +8,13 @@ use l2net_linux::netns::require_privileges;
 use l2net_linux::{Backend, LinuxLink};
 use support::{Tag, check, contract, frame, recv_n, send_all};
 
-const BACKENDS: [Backend; 4] = [Backend::Plain, Backend::Mmsg, Backend::Ring, Backend::Uring];
+const BACKENDS: [Backend; 5] = [
+    Backend::Plain,
+    Backend::Mmsg,
+    Backend::Ring,
+    Backend::FrameRing,
+    Backend::Uring,
+];
 const MTU: usize = 9000;
 
 #[test]
@@ -72,6 +78,6 @@ fn every_backend_pair_carries_every_size_and_tag_stack() {
             total += frames;
         }
     }
-    // 16 pairs x 3 tag stacks x 8 sizes x 8 frames.
-    assert_eq!(total, 16 * 3 * 8 * 8);
+    // 25 pairs x 3 tag stacks x 8 sizes x 8 frames.
+    assert_eq!(total, 25 * 3 * 8 * 8);
 }

@@ -34,7 +34,7 @@ pub const ENV_BUSY_POLL: &str = "RMW_L2NET_BUSY_POLL";
 /// The backend used unless configured: per-frame wake-ups, batched system calls.
 pub const DEFAULT_BACKEND: &str = "mmsg";
 /// The backend names the Linux port accepts (`l2net_linux::link::Backend`).
-pub const BACKENDS: [&str; 5] = ["auto", "ring", "uring", "mmsg", "plain"];
+pub const BACKENDS: [&str; 6] = ["auto", "ring", "frame-ring", "uring", "mmsg", "plain"];
 /// The loopback interface used for `LOCALHOST` discovery.
 pub const LOOPBACK: &str = "lo";
 

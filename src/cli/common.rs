@@ -21,7 +21,9 @@ pub struct NetArgs {
     /// TPACKET_V3 ring (what `auto` picks, best for throughput; not for a sender of samples of
     /// 1 KiB and more, which stays on mmsg: see `perf`). The ring hands frames over only
     /// when a ring block retires, which adds up to its block timeout to every sample's latency
-    /// (and to every acknowledgement of reliable samples).
+    /// (and to every acknowledgement of reliable samples). `frame-ring` (a TPACKET_V2 ring,
+    /// every frame handed over at once, sent with sendmmsg) finds each frame without a system
+    /// call. Names: auto, ring, frame-ring, uring, mmsg, plain.
     #[arg(long)]
     pub backend: Option<Backend>,
     /// How long (microseconds) a small best-effort sample may wait for others to share its
