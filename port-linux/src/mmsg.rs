@@ -21,7 +21,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
-use l2net_core::link::{FlushStatus, TxTimestamp, check_tx_len};
+use l2net_core::link::{FlushStatus, TxTimestamp};
 use l2net_core::wire::ethernet::MIN_FRAME_LEN;
 use l2net_core::{Capabilities, Instant, LinkError, MacAddr, RawLink};
 
@@ -94,19 +94,7 @@ impl BatchTx {
         sock: &'a mut PacketSocket,
         len: usize,
     ) -> Result<Option<QueueTx<'a>>, LinkError> {
-        check_tx_len(len, sock.max_tx_len())?;
-        if self.queue.is_full() {
-            return Ok(None);
-        }
-        let stamps = sock.ts.is_some();
-        Ok(Some(QueueTx::new(
-            &mut self.queue,
-            &mut self.rejected,
-            &mut sock.stats,
-            len,
-            sock.info.mtu as usize,
-            stamps,
-        )))
+        QueueTx::lend(&mut self.queue, &mut self.rejected, sock, len)
     }
 
     /// [`RawLink::flush`]: everything queued in one `sendmmsg` (more only if the kernel took
