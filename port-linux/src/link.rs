@@ -180,7 +180,8 @@ pub struct LinkConfig {
     /// Memory for the ring backend's two rings together, in bytes (at least 256 KiB are
     /// used). Default 8 MiB; the geometry is derived from it and the MTU (blocks of up to
     /// 64 KiB, smaller so that a small ring still has eight receive blocks), and shrunk if the
-    /// kernel refuses it.
+    /// kernel refuses it. The frame-ring backend has only a receive ring and gives it all of
+    /// this memory (one MTU-sized slot per frame, at least 256 KiB, shrunk the same way).
     pub ring_memory: usize,
     /// How long the ring backend lets a partly filled receive block wait before the kernel
     /// hands it over (`tp_retire_blk_tov`), in milliseconds. Default 1.
@@ -207,7 +208,9 @@ pub struct LinkConfig {
     ///   each stamped frame is kicked on its own with the request's control messages (see
     ///   [`crate::ring`]), its stamp read from the error queue;
     /// * uring: receive stamps in each provided buffer's control area; a stamped frame is an
-    ///   `IORING_OP_SENDMSG` with the request in the flush's send chain.
+    ///   `IORING_OP_SENDMSG` with the request in the flush's send chain;
+    /// * frame-ring: receive stamps from the slot headers (every frame is stamped anyway),
+    ///   transmit stamps as mmsg.
     ///
     /// [`Capabilities::timestamps`] says what the opened link delivers. Default `None`.
     pub timestamps: Option<TimestampMode>,
@@ -757,7 +760,9 @@ impl LinuxLink {
     /// Open a link with the configured backend. [`Backend::Auto`] tries, in order, the ring
     /// (zero-copy both ways, no system call per frame), io_uring (no system call per frame, but
     /// the kernel copies into provided buffers), mmsg (one system call per batch), then plain,
-    /// and takes the first one the kernel accepts; the [`Selection`] says which and why. Errors
+    /// and takes the first one the kernel accepts; the [`Selection`] says which and why. It
+    /// never takes [`Backend::FrameRing`], which trades throughput for latency (a wake-up per
+    /// frame: see `docs/BENCHMARKS.md`) and must be asked for. Errors
     /// that no backend can avoid (no such interface, missing privileges, an option the kernel
     /// refuses) are returned at once.
     pub fn open(cfg: &LinkConfig) -> Result<(LinuxLink, Selection), OpenError> {

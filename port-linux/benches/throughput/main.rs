@@ -1,4 +1,4 @@
-//! Throughput of the Linux backends (plain, mmsg, ring, uring) over a veth pair.
+//! Throughput of the Linux backends (plain, mmsg, ring, frame-ring, uring) over a veth pair.
 //!
 //! Run as root: `cargo bench -p l2net-linux --bench throughput` (options after `--`, see
 //! `--help`). It makes two network namespaces joined by a veth pair (and removes them at the
