@@ -76,7 +76,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
-use l2net_core::link::{FlushStatus, RxMeta, Timestamp, TimestampSource, TxTimestamp};
+use l2net_core::link::{FlushStatus, RxMeta, TxTimestamp};
 use l2net_core::wire::ethernet::MIN_FRAME_LEN;
 use l2net_core::{Capabilities, Instant, LinkError, MacAddr, RawLink, RxFrame};
 
@@ -222,13 +222,7 @@ impl FrameRingLink {
     fn open_with(cfg: &LinkConfig, geo: FrameGeometry) -> Result<Self, OpenError> {
         let sock = PacketSocket::open(cfg)?;
         let fd = sock.fd.as_fd();
-        ring::set_v2(fd).map_err(|e| match e.raw_os_error() {
-            Some(libc::EINVAL) | Some(libc::ENOPROTOOPT) => OpenError::Unsupported("TPACKET_V2"),
-            _ => OpenError::OptionRefused {
-                option: "PACKET_VERSION",
-                errno: sys::errno(&e),
-            },
-        })?;
+        crate::ring::set_version(&sock, ring::TPACKET_V2, "TPACKET_V2")?;
         if sock.rx_len().max(MIN_FRAME_LEN) > geo.max_frame() {
             // The MTU changed between the geometry and this socket: start over.
             return Self::open(cfg);
@@ -372,17 +366,7 @@ impl RawLink for FrameRingLink {
             (h.tp_len as usize).max(held),
             held,
         );
-        let source = if status & ring::TP_STATUS_TS_RAW_HARDWARE != 0 {
-            TimestampSource::Hardware
-        } else {
-            // TP_STATUS_TS_SOFTWARE, or no flag: the kernel stamped it (CLOCK_REALTIME) when
-            // it filled the slot.
-            TimestampSource::Software
-        };
-        meta.timestamp = Some(Timestamp {
-            nanos: u64::from(h.tp_sec) * 1_000_000_000 + u64::from(h.tp_nsec),
-            source,
-        });
+        meta.timestamp = Some(crate::ring::frame_timestamp(status, h.tp_sec, h.tp_nsec));
         self.sock.stats.rx_frames += 1;
         self.sock.stats.rx_truncated += u64::from(meta.truncated);
         Ok(Some(FrameRingRx {

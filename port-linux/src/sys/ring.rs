@@ -167,14 +167,9 @@ fn setsockopt<T: Copy>(fd: BorrowedFd<'_>, name: libc::c_int, value: &T) -> io::
     Ok(())
 }
 
-/// `PACKET_VERSION = TPACKET_V3`.
-pub(crate) fn set_v3(fd: BorrowedFd<'_>) -> io::Result<()> {
-    setsockopt(fd, PACKET_VERSION, &TPACKET_V3)
-}
-
-/// `PACKET_VERSION = TPACKET_V2`.
-pub(crate) fn set_v2(fd: BorrowedFd<'_>) -> io::Result<()> {
-    setsockopt(fd, PACKET_VERSION, &TPACKET_V2)
+/// `PACKET_VERSION = version` ([`TPACKET_V2`] or [`TPACKET_V3`]).
+pub(crate) fn set_version(fd: BorrowedFd<'_>, version: libc::c_int) -> io::Result<()> {
+    setsockopt(fd, PACKET_VERSION, &version)
 }
 
 /// `PACKET_RX_RING` of a `TPACKET_V2` socket.
