@@ -324,6 +324,9 @@ struct Core<L: NodeLink> {
     /// The last receive stopped before the link ran dry: frames may sit in the link's own
     /// buffer, where polling its descriptor would not see them.
     rx_more: bool,
+    /// The last [`Subscriber::try_recv`] that found its queue empty left the link alone
+    /// (the link knew it was dry); the next one looks. Cleared by every receive.
+    skipped_dry: bool,
     /// Set when the link failed for good.
     link_error: Option<l2net_core::LinkError>,
     epoch: StdInstant,
@@ -332,6 +335,9 @@ struct Core<L: NodeLink> {
     last_now: Cell<Instant>,
     /// Bumped whenever the waiters are woken ([`NodeWaker::changes`]).
     changes: Arc<AtomicU64>,
+    /// `events` may be non-empty or the link failed ([`NodeWaker::has_events`]): set before
+    /// `changes` is bumped for an event, cleared (under the lock) when the last one is taken.
+    attention: Arc<AtomicBool>,
 }
 
 /// A leader whose next wake-up (its deadline, the next timer) is at least this far away sleeps
@@ -379,6 +385,7 @@ impl<L: NodeLink> Core<L> {
     /// The link failed for good: remember it and tell every waiter.
     fn fail(&mut self, e: l2net_core::LinkError) -> NodeError {
         self.link_error = Some(e);
+        self.attention.store(true, Ordering::Relaxed);
         self.wake_all(None);
         NodeError::Link(e)
     }
@@ -416,6 +423,7 @@ impl<L: NodeLink> Core<L> {
         let now = self.now();
         let mut n = 0;
         self.rx_more = true;
+        self.skipped_dry = false;
         while n < limit {
             let got = match self.link.receive(now) {
                 Ok(Some(frame)) => {
@@ -556,6 +564,11 @@ impl<L: NodeLink> Core<L> {
             }
             self.events.push_back(ev);
         }
+        if queued {
+            // Before `changes` moves (its bump is a release): a reader that sees the new
+            // count sees this too.
+            self.attention.store(true, Ordering::Relaxed);
+        }
         if progressed || queued {
             self.wake_waiters(me);
         }
@@ -565,6 +578,15 @@ impl<L: NodeLink> Core<L> {
     }
 
     /// Wake the waiters (but `me`) and the followers.
+    /// The oldest queued event.
+    fn pop_event(&mut self) -> Option<Event> {
+        let ev = self.events.pop_front();
+        if self.events.is_empty() && self.link_error.is_none() {
+            self.attention.store(false, Ordering::Relaxed);
+        }
+        ev
+    }
+
     fn wake_all(&self, me: Option<RawFd>) {
         self.wake_waiters(me);
         self.wake_followers();
@@ -621,6 +643,8 @@ struct Shared<L: NodeLink> {
     io_wake: UnixStream,
     /// The core's `changes`, read without the lock.
     changes: Arc<AtomicU64>,
+    /// The core's `attention`, read without the lock.
+    attention: Arc<AtomicBool>,
 }
 
 impl<L: NodeLink> Shared<L> {
@@ -703,9 +727,9 @@ impl<L: NodeLink> Shared<L> {
         timeout: Option<Duration>,
         mut ready: impl FnMut(&mut Core<L>) -> Result<Option<T>, NodeError>,
     ) -> Result<T, NodeError> {
-        // On the core's clock, so that the checks reuse the time each look read.
-        let deadline = timeout
-            .map(|t| Instant::from_nanos(self.since_epoch().saturating_add(t.as_nanos() as u64)));
+        // On the core's clock, set by the first look that finds the condition false (from
+        // the time it read): a wait that succeeds at once reads no clock for its deadline.
+        let mut deadline = None;
         let link_fd = match self.readiness {
             Readiness::Fd(fd) => Some(fd),
             Readiness::Every(_) => None,
@@ -727,7 +751,14 @@ impl<L: NodeLink> Shared<L> {
                     core.leader_until = None;
                     self.leader_left();
                 }
-                let out = self.attempt(&mut core, &mut ready, link_fd, readable, me, deadline);
+                let out = self.attempt(
+                    &mut core,
+                    &mut ready,
+                    link_fd,
+                    readable,
+                    me,
+                    (timeout, &mut deadline),
+                );
                 if let Some(out) = out {
                     // What `ready` did (a take that made room, a reply) may have freed a
                     // blocked writer of this node or made an acknowledgement due: tell the
@@ -808,7 +839,8 @@ impl<L: NodeLink> Shared<L> {
         })
     }
 
-    /// One look under the lock: `Some` ends the wait.
+    /// One look under the lock: `Some` ends the wait. `deadline` is set from `timeout` by the
+    /// first look that finds the condition false.
     fn attempt<T>(
         &self,
         core: &mut Core<L>,
@@ -816,7 +848,7 @@ impl<L: NodeLink> Shared<L> {
         link_fd: Option<RawFd>,
         readable: bool,
         me: RawFd,
-        deadline: Option<Instant>,
+        (timeout, deadline): (Option<Duration>, &mut Option<Instant>),
     ) -> Option<Result<T, NodeError>> {
         let res = (|| {
             // What is already queued needs no system call.
@@ -850,11 +882,16 @@ impl<L: NodeLink> Shared<L> {
             Ok(Some(v)) => Some(Ok(v)),
             Err(e) => Some(Err(e)),
             Ok(None) if self.stop.load(Ordering::Relaxed) => Some(Err(NodeError::Closed)),
-            // Every way through the look above read the clock.
-            Ok(None) if deadline.is_some_and(|d| core.recent() >= d) => {
-                Some(Err(NodeError::Timeout))
+            Ok(None) => {
+                // Every way through the look above read the clock.
+                let now = core.recent();
+                let d = match (*deadline, timeout) {
+                    (Some(d), _) => d,
+                    (None, Some(t)) => *deadline.insert(now.saturating_add(t)),
+                    (None, None) => return None,
+                };
+                (now >= d).then_some(Err(NodeError::Timeout))
             }
-            Ok(None) => None,
         }
     }
 }
@@ -1082,6 +1119,7 @@ impl<L: NodeLink> Node<L> {
         io_rx.set_nonblocking(true).map_err(NodeError::Io)?;
         io_wake.set_nonblocking(true).map_err(NodeError::Io)?;
         let changes = Arc::new(AtomicU64::new(0));
+        let attention = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
             core: Mutex::new(Core {
                 participant,
@@ -1094,10 +1132,12 @@ impl<L: NodeLink> Node<L> {
                 leader_until: None,
                 next_due: None,
                 rx_more: false,
+                skipped_dry: false,
                 link_error: None,
                 epoch,
                 last_now: Cell::new(Instant::ZERO),
                 changes: Arc::clone(&changes),
+                attention: Arc::clone(&attention),
             }),
             epoch,
             activity: AtomicU64::new(0),
@@ -1109,6 +1149,7 @@ impl<L: NodeLink> Node<L> {
             stop: AtomicBool::new(false),
             io_wake,
             changes,
+            attention,
         });
         let s = Arc::clone(&shared);
         let io = std::thread::Builder::new()
@@ -1167,7 +1208,7 @@ impl<L: NodeLink> Node<L> {
 
     /// The next event (discovery, matching, QoS, ...), waiting up to `timeout` (`None`: forever).
     pub fn next_event(&self, timeout: Option<Duration>) -> Result<Event, NodeError> {
-        self.shared.wait_for(timeout, |c| Ok(c.events.pop_front()))
+        self.shared.wait_for(timeout, |c| Ok(c.pop_event()))
     }
 
     /// Create an endpoint with `N` fresh arenas, and announce it at once.
@@ -1584,14 +1625,29 @@ impl<L: NodeLink> Subscriber<L> {
         })
     }
 
-    /// The next sample if one is queued, without waiting.
+    /// The next sample if one is queued, without waiting. When none is, the link is looked at
+    /// too, unless it knows it ran dry at its last receive and the previous empty call
+    /// looked (so a caller that polls sees a frame at most one call later; the I/O thread
+    /// receives for it once no thread waits on the node).
     pub fn try_recv(&self, buf: &mut [u8]) -> Result<Option<SampleInfo>, NodeError> {
         let mut core = self.shared.lock();
         if let Some(info) = self.shared.take_now(&mut core, self.handle, buf)? {
             return Ok(Some(info));
         }
-        // Nothing queued: look at the link (without a descriptor, drive everything).
+        // Nothing queued: look at the link (without a descriptor, drive everything). Not when
+        // the link knows it ran dry at its last receive (a batch came back short, or a wait
+        // took its last frame) and the previous empty `try_recv` looked: the typical caller
+        // takes until empty after a wait and then waits again, and that wait receives; a
+        // receive here would mostly find nothing (a system call, 1-1.5 us on the benchmark VM,
+        // on the way to the thread's next sleep). A caller that polls without waiting still
+        // looks every other call, and the I/O thread receives for it once no thread waits.
         match self.shared.readiness {
+            Readiness::Fd(_)
+                if !(core.rx_more || core.skipped_dry || core.link.rx_maybe_pending()) =>
+            {
+                core.skipped_dry = true;
+                return Ok(None);
+            }
             Readiness::Fd(_) => core.receive(None, RX_CHUNK).map(drop)?,
             Readiness::Every(_) => core.pump()?,
         }
@@ -1909,6 +1965,15 @@ impl<L: NodeLink> NodeWaker<L> {
         self.shared.changes.load(Ordering::Acquire)
     }
 
+    /// Whether an event may be queued for [`NodeWaker::try_next_event`] (or the link failed, which
+    /// it reports): one atomic load, no lock. `false` means that the queue was empty when last
+    /// looked at and nothing was queued since; an event queued later is flagged before
+    /// [`NodeWaker::changes`] moves, so a caller that read the counter first and finds this
+    /// false need not lock the node to look.
+    pub fn has_events(&self) -> bool {
+        self.shared.attention.load(Ordering::Acquire)
+    }
+
     /// The instant the node's engine clock counts from: a [`SampleInfo::received`] is that
     /// many nanoseconds after it (so that a caller can put the delivery on its own clock
     /// without reading one per sample).
@@ -1930,7 +1995,7 @@ impl<L: NodeLink> NodeWaker<L> {
     /// without looking at the link; `Err` once the link failed for good.
     pub fn try_next_event(&self) -> Result<Option<Event>, NodeError> {
         let mut core = self.shared.lock();
-        match core.events.pop_front() {
+        match core.pop_event() {
             Some(ev) => Ok(Some(ev)),
             None => core.check().map(|()| None),
         }
