@@ -324,9 +324,6 @@ struct Core<L: NodeLink> {
     /// The last receive stopped before the link ran dry: frames may sit in the link's own
     /// buffer, where polling its descriptor would not see them.
     rx_more: bool,
-    /// The last [`Subscriber::try_recv`] that found its queue empty left the link alone
-    /// (the link knew it was dry); the next one looks. Cleared by every receive.
-    skipped_dry: bool,
     /// Set when the link failed for good.
     link_error: Option<l2net_core::LinkError>,
     epoch: StdInstant,
@@ -423,7 +420,6 @@ impl<L: NodeLink> Core<L> {
         let now = self.now();
         let mut n = 0;
         self.rx_more = true;
-        self.skipped_dry = false;
         while n < limit {
             let got = match self.link.receive(now) {
                 Ok(Some(frame)) => {
@@ -1132,7 +1128,6 @@ impl<L: NodeLink> Node<L> {
                 leader_until: None,
                 next_due: None,
                 rx_more: false,
-                skipped_dry: false,
                 link_error: None,
                 epoch,
                 last_now: Cell::new(Instant::ZERO),
@@ -1625,29 +1620,14 @@ impl<L: NodeLink> Subscriber<L> {
         })
     }
 
-    /// The next sample if one is queued, without waiting. When none is, the link is looked at
-    /// too, unless it knows it ran dry at its last receive and the previous empty call
-    /// looked (so a caller that polls sees a frame at most one call later; the I/O thread
-    /// receives for it once no thread waits on the node).
+    /// The next sample if one is queued, without waiting.
     pub fn try_recv(&self, buf: &mut [u8]) -> Result<Option<SampleInfo>, NodeError> {
         let mut core = self.shared.lock();
         if let Some(info) = self.shared.take_now(&mut core, self.handle, buf)? {
             return Ok(Some(info));
         }
-        // Nothing queued: look at the link (without a descriptor, drive everything). Not when
-        // the link knows it ran dry at its last receive (a batch came back short, or a wait
-        // took its last frame) and the previous empty `try_recv` looked: the typical caller
-        // takes until empty after a wait and then waits again, and that wait receives; a
-        // receive here would mostly find nothing (a system call, 1-1.5 us on the benchmark VM,
-        // on the way to the thread's next sleep). A caller that polls without waiting still
-        // looks every other call, and the I/O thread receives for it once no thread waits.
+        // Nothing queued: look at the link (without a descriptor, drive everything).
         match self.shared.readiness {
-            Readiness::Fd(_)
-                if !(core.rx_more || core.skipped_dry || core.link.rx_maybe_pending()) =>
-            {
-                core.skipped_dry = true;
-                return Ok(None);
-            }
             Readiness::Fd(_) => core.receive(None, RX_CHUNK).map(drop)?,
             Readiness::Every(_) => core.pump()?,
         }
@@ -1867,7 +1847,17 @@ struct Watch<'a, L: NodeLink> {
     readable: bool,
 }
 
-impl<L: NodeLink> Watch<'_, L> {
+impl<'a, L: NodeLink> Watch<'a, L> {
+    /// The thread's part in `shared`, before it drives it; `readable`: take frames at once.
+    fn new(shared: &'a Shared<L>, readable: bool) -> Self {
+        Watch {
+            shared,
+            registered: false,
+            led: false,
+            readable,
+        }
+    }
+
     /// Run the node as far as it can go without sleeping (take what the link holds, a chunk at
     /// a time; run due timers), then make sure the thread is registered (and leads, if nobody
     /// does). Returns when the node wants to be looked at again.
@@ -2083,23 +2073,30 @@ impl<L: NodeLink> NodeWaker<L> {
         // first; otherwise a thread that only ever polls would keep the I/O thread standing
         // back (it leaves the link to waiting threads) and never see a frame.
         let polling = deadline.is_some_and(|d| d <= StdInstant::now());
-        let mut watches: Vec<Watch<'_, L>> = Vec::with_capacity(nodes.len());
-        for n in nodes {
-            if !watches.iter().any(|w| std::ptr::eq(w.shared, &*n.shared)) {
-                watches.push(Watch {
-                    shared: &n.shared,
-                    registered: false,
-                    led: false,
-                    readable: polling,
-                });
+        // One node (the common case: an rmw wait set of one context) needs no allocation.
+        let (mut one, mut many);
+        let watches: &mut [Watch<'_, L>] = match nodes {
+            [] => return Err(NodeError::Config("wait_any needs at least one node".into())),
+            [n] => {
+                one = [Watch::new(&n.shared, polling)];
+                &mut one
             }
-        }
-        if watches.is_empty() {
-            return Err(NodeError::Config("wait_any needs at least one node".into()));
-        }
+            _ => {
+                many = Vec::with_capacity(nodes.len());
+                for n in nodes {
+                    if !many
+                        .iter()
+                        .any(|w: &Watch<'_, L>| std::ptr::eq(w.shared, &*n.shared))
+                    {
+                        many.push(Watch::new(&n.shared, polling));
+                    }
+                }
+                &mut many
+            }
+        };
         WAKER.with(|w| {
-            let res = Self::wait_loop(&mut watches, w, &mut ready, deadline);
-            for x in &mut watches {
+            let res = Self::wait_loop(watches, w, &mut ready, deadline);
+            for x in watches.iter_mut() {
                 x.leave(w.tx_fd);
             }
             res
@@ -2113,26 +2110,38 @@ impl<L: NodeLink> NodeWaker<L> {
         deadline: Option<StdInstant>,
     ) -> Result<(), NodeError> {
         let me = w.tx_fd;
-        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(watches.len() + 1);
+        // The thread's wake-up socket, then each node's link (on the stack for up to 4 nodes).
+        const ON_STACK: usize = 5;
+        let unused = libc::pollfd {
+            fd: -1,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let (mut stack, mut heap) = ([unused; ON_STACK], Vec::new());
+        let fds: &mut [libc::pollfd] = if watches.len() < ON_STACK {
+            &mut stack[..watches.len() + 1]
+        } else {
+            heap.resize(watches.len() + 1, unused);
+            &mut heap
+        };
         let mut spins = 0u32;
         loop {
             let mut again = false;
             let mut sleep = deadline.map(|d| d.saturating_duration_since(StdInstant::now()));
-            fds.clear();
-            fds.push(libc::pollfd {
+            fds[0] = libc::pollfd {
                 fd: w.rx.as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
-            });
-            for x in watches.iter_mut() {
+            };
+            for (x, fd) in watches.iter_mut().zip(&mut fds[1..]) {
                 let next = x.drive(me)?;
                 again |= next.again;
                 sleep = earliest(sleep, next.sleep);
-                fds.push(libc::pollfd {
+                *fd = libc::pollfd {
                     fd: next.link_fd.unwrap_or(-1),
                     events: libc::POLLIN,
                     revents: 0,
-                });
+                };
             }
             if ready() {
                 return Ok(());
@@ -2152,7 +2161,7 @@ impl<L: NodeLink> NodeWaker<L> {
                 continue;
             }
             // poll(2) ignores entries with a negative descriptor.
-            if poll(&mut fds, sleep) < 0 {
+            if poll(fds, sleep) < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() != io::ErrorKind::Interrupted {
                     return Err(NodeError::Io(e));

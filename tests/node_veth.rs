@@ -329,10 +329,9 @@ fn busy_polling_nodes_ping_pong() {
     });
 }
 
-/// `try_recv` may leave the link alone when it knows it ran dry (the take after a wait), but
-/// never twice in a row: a thread that only polls right after a wait still receives, even
-/// while the I/O thread stands back (another thread keeps touching the node with waits that
-/// end at once, so it never takes over) and no thread sleeps on the link.
+/// A thread that only polls (`try_recv`) right after a wait still receives while the I/O thread
+/// stands back (another thread keeps touching the node with waits that end at once, so it
+/// never takes over) and no thread sleeps on the link: the take itself looks at the link.
 #[test]
 fn polling_after_a_wait_still_receives() {
     if !require_privileges("polling_after_a_wait_still_receives") {

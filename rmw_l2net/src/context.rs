@@ -965,8 +965,7 @@ impl SubQueue {
     }
 
     /// Hands the oldest waiting sample, if any, to `f` (looks at the link when the queue is
-    /// empty, as `Subscriber::try_recv` does: not when the link knows it ran dry and the
-    /// previous empty take looked). The bytes are lent straight out of the queue's receive buffer (or the held
+    /// empty). The bytes are lent straight out of the queue's receive buffer (or the held
     /// sample's): no copy and no allocation per sample.
     pub fn take_with<R>(&self, f: impl FnOnce(Taken<'_>) -> R) -> Result<Option<R>, String> {
         let mut guard = lock(&self.pending);
