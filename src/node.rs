@@ -1453,6 +1453,13 @@ impl<L: NodeLink> Publisher<L> {
         data: &[u8],
         timeout: Option<Duration>,
     ) -> Result<u64, NodeError> {
+        // The common case first: room in the window. No wait state (the thread's wake-up
+        // socket, a thread-local behind a call in a dynamically loaded library) and no second
+        // pass over the events that `after_write` already queued.
+        match self.try_publish(data) {
+            Err(NodeError::Write(WriteError::WouldBlock)) => {}
+            done => return done,
+        }
         self.shared.wait_for(timeout, |core| {
             let now = core.now();
             match core.participant.write(self.handle, data, now) {
