@@ -70,6 +70,15 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// Every backend a link can run on (all but [`Backend::Auto`], which picks one of them).
+    pub const CONCRETE: [Backend; 5] = [
+        Backend::Plain,
+        Backend::Mmsg,
+        Backend::Ring,
+        Backend::FrameRing,
+        Backend::Uring,
+    ];
+
     /// The backend's configuration name.
     pub const fn name(self) -> &'static str {
         match self {

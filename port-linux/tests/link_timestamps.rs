@@ -51,13 +51,7 @@ fn receive_and_transmit_stamps_per_backend() {
     let _serial = support::serial();
     let w = support::Wire::new("ts", 1500);
     let tags: [&[Tag]; 2] = [&[], &[(0x8100, 5, false, 321)]];
-    for backend in [
-        Backend::Plain,
-        Backend::Mmsg,
-        Backend::Ring,
-        Backend::FrameRing,
-        Backend::Uring,
-    ] {
+    for backend in Backend::CONCRETE {
         let mut tx: LinuxLink = contract::open(&w.a, w.veth.a_name(), |c| {
             c.backend = backend;
             c.timestamps = Some(TimestampMode::Software);
@@ -134,13 +128,7 @@ fn without_the_option_nothing_is_stamped_but_the_ring_receive() {
     }
     let _serial = support::serial();
     let w = support::Wire::new("tu", 1500);
-    for backend in [
-        Backend::Plain,
-        Backend::Mmsg,
-        Backend::Ring,
-        Backend::FrameRing,
-        Backend::Uring,
-    ] {
+    for backend in Backend::CONCRETE {
         let mut tx: LinuxLink = contract::open(&w.a, w.veth.a_name(), |c| c.backend = backend);
         let mut rx: LinuxLink = contract::open(&w.b, w.veth.b_name(), |c| c.backend = backend);
         let caps = tx.capabilities().timestamps;

@@ -333,6 +333,9 @@ mod tests {
         for b in BACKENDS {
             assert!(b.parse::<l2net_linux::link::Backend>().is_ok(), "{b}");
         }
+        for b in l2net_linux::link::Backend::CONCRETE {
+            assert!(BACKENDS.contains(&b.name()), "{b} missing");
+        }
     }
 
     #[test]
