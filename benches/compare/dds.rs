@@ -1,8 +1,10 @@
 //! Eclipse Cyclone DDS `ddsperf` (Debian's `cyclonedds-tools`) as a contender, pinned to the veth
 //! interface with a CYCLONEDDS_URI, and the parsing of its per-second report lines.
 //!
-//! ddsperf reports percentiles per one-second interval (50 %, 90 %, 99 %, max; no 99.9 %): the
-//! benchmark reports the count-weighted mean of the per-interval values, and says so.
+//! ddsperf reports percentiles per one-second interval (50 %, 90 %, 99 %, max; no 99.9 %) of
+//! *half* round trips (its one-way latency estimate): the benchmark reports twice those values,
+//! the round trip every other contender reports, as the count-weighted mean of the per-interval
+//! values, and says so.
 
 use crate::stats::Summary;
 
@@ -25,21 +27,35 @@ fn field_us(words: &[&str], key: &str) -> Option<f64> {
     words.get(i + 1)?.strip_suffix("us")?.parse().ok()
 }
 
+/// ddsperf's ping statistics are half round trips: its pong handler records
+/// `(tnow - source_timestamp) / 2` (`update_roundtrip` in `src/tools/ddsperf/ddsperf.c`, 0.10 and
+/// later), an estimate of the one-way latency. Multiplying by this gives the round trip every
+/// other contender reports. (Checked on every run: see [`parse_ping`].)
+pub const ROUND_TRIP_PER_REPORTED: f64 = 2.0;
+
 /// Parse the ping side's output: lines such as
-/// `[8672] 2.000  vm:8659 size 64 mean 15.703us min 12.002us 50% 14.616us 90% 18.081us 99% 35.372us max 1845.440us cnt 31671`.
+/// `[8672] 2.000  vm:8659 size 64 mean 15.703us min 12.002us 50% 14.616us 90% 18.081us 99% 35.372us max 1845.440us cnt 31671`,
+/// one per second, into round trips ([`ROUND_TRIP_PER_REPORTED`] times ddsperf's values).
 /// The first interval (discovery, warm-up) is skipped when there are more.
+///
+/// ddsperf sends the next ping as soon as the pong arrives, so the `cnt` round trips of a
+/// one-second interval take at most that second: their mean can be no longer than
+/// `1 s / cnt`. A warning is printed when the converted mean exceeds that by more than 10 %
+/// (a ddsperf that reports whole round trips would exceed it about twofold).
 pub fn parse_ping(out: &str) -> Option<Summary> {
     let mut rows = Vec::new();
+    let mut over = 0usize;
     for line in out.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         let Some(ci) = words.iter().position(|w| *w == "cnt") else {
             continue;
         };
         let cnt: f64 = words.get(ci + 1)?.parse().ok()?;
-        let p50 = field_us(&words, "50%")?;
-        let p90 = field_us(&words, "90%")?;
-        let p99 = field_us(&words, "99%")?;
-        let max = field_us(&words, "max")?;
+        let rt = |key| field_us(&words, key).map(|v| v * ROUND_TRIP_PER_REPORTED);
+        let (p50, p90, p99, max) = (rt("50%")?, rt("90%")?, rt("99%")?, rt("max")?);
+        if rt("mean").is_some_and(|mean| cnt > 0.0 && mean > 1.1 * 1e6 / cnt) {
+            over += 1;
+        }
         rows.push((cnt, p50, p90, p99, max));
     }
     if rows.len() > 1 {
@@ -48,6 +64,13 @@ pub fn parse_ping(out: &str) -> Option<Summary> {
     let total: f64 = rows.iter().map(|r| r.0).sum();
     if total == 0.0 {
         return None;
+    }
+    if over > 0 {
+        eprintln!(
+            "warning: in {over} ddsperf interval(s) the round trip ({ROUND_TRIP_PER_REPORTED} x the \
+             reported latency) is longer than the interval's time per round trip: this ddsperf \
+             may report whole round trips; its cells would then be doubled"
+        );
     }
     let wmean = |f: fn(&(f64, f64, f64, f64, f64)) -> f64| {
         rows.iter().map(|r| r.0 * f(r)).sum::<f64>() / total

@@ -611,8 +611,9 @@ fn render(
     }
     let _ = writeln!(
         s,
-        "\nddsperf reports percentiles per second (50 %, 90 %, 99 %, max; no 99.9 %): its p50 and \
-         p99 are the count-weighted means of the per-second values. Payload: the message's bytes \
+        "\nddsperf reports percentiles of half round trips per second (50 %, 90 %, 99 %, max; no \
+         99.9 %): its cells are twice those values (whole round trips, as every other row), p50 \
+         and p99 the count-weighted means of the per-second values. Payload: the message's bytes \
          (rmw: a uint8[] of that length, 8 bytes more on the wire for the CDR header and length; \
          ddsperf: its KS sample of that size)."
     );
