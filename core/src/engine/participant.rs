@@ -608,9 +608,9 @@ pub struct Participant<
     #[cfg(feature = "ack-with-data")]
     pub(crate) quiet_timeout: Option<Instant>,
     /// The acknowledgement that follows the planned data in its frame (docs/PROTOCOL.md
-    /// section 10): reader, matched writer, and where the ACKNACK starts in the frame.
+    /// section 10), built once when planned: where it starts in the frame, and what to write.
     #[cfg(feature = "ack-with-data")]
-    pub(crate) planned_ack: Option<(usize, usize, usize)>,
+    pub(crate) planned_ack: Option<(usize, super::tx::PlannedAck)>,
 }
 
 impl<

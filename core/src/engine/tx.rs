@@ -113,6 +113,19 @@ pub(crate) enum Plan {
     },
 }
 
+/// An ACKNACK planned to follow a frame's data: built when `poll_transmit` measures the frame
+/// and written as it is by `write_transmit`, so that the reader's room and missing set are
+/// worked out once per acknowledgement, not three times (measure, write, commit).
+#[cfg(feature = "ack-with-data")]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PlannedAck {
+    r: usize,
+    m: usize,
+    msg: AckNackRepr,
+    /// The end of what it asks for (`ack_end`), for the commit.
+    asked_below: u64,
+}
+
 /// Why [`Participant::write_transmit`] wrote nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -579,35 +592,8 @@ impl<
                 (dst, MsgKind::Hello, msg.flags(), msg.emit(body))
             }
             Plan::AckNack { r, m } => {
-                let rd = self.readers.get(r).and_then(Option::as_ref)?;
-                let mw = rd.writers.get(m).and_then(Option::as_ref)?;
-                let missing = mw.window.missing(mw.writer_last, self.ack_end(r, m));
-                let mut set =
-                    crate::wire::msg::SeqSet::new(missing.base(), missing.num_bits() as u16)
-                        .ok()?;
-                for s in missing.iter() {
-                    let in_progress = self
-                        .reassembly
-                        .find(&FragKey {
-                            participant: mw.participant,
-                            entity: mw.entity,
-                            seq: s,
-                        })
-                        .is_some();
-                    if !in_progress {
-                        set.insert(s);
-                    }
-                }
-                let msg = AckNackRepr {
-                    is_final: false,
-                    room: true,
-                    writer_participant: ParticipantId::new(mw.participant)?,
-                    writer: EntityId(mw.entity),
-                    reader: EntityId(rd.entity),
-                    count: mw.ack_count.wrapping_add(1),
-                    missing: set,
-                };
-                (mw.mac, MsgKind::AckNack, msg.flags(), msg.emit(body))
+                let (dst, msg, _) = self.acknack(r, m)?;
+                (dst, MsgKind::AckNack, msg.flags(), msg.emit(body))
             }
             #[cfg(feature = "fragmentation")]
             Plan::NackFrag { r, m, seq, base } => {
@@ -745,6 +731,40 @@ impl<
         Some(self.finish_frame::<FRAME>(head, frame_len, dst, kind, flags, written))
     }
 
+    /// Reader `r`'s ACKNACK to its matched writer `m`, its destination, and the end of what it
+    /// asks for ([`Participant::ack_end`], which the commit records).
+    fn acknack(&self, r: usize, m: usize) -> Option<(MacAddr, AckNackRepr, u64)> {
+        let rd = self.readers.get(r).and_then(Option::as_ref)?;
+        let mw = rd.writers.get(m).and_then(Option::as_ref)?;
+        let end = self.ack_end(r, m);
+        let missing = mw.window.missing(mw.writer_last, end);
+        let mut set =
+            crate::wire::msg::SeqSet::new(missing.base(), missing.num_bits() as u16).ok()?;
+        for s in missing.iter() {
+            let in_progress = self
+                .reassembly
+                .find(&FragKey {
+                    participant: mw.participant,
+                    entity: mw.entity,
+                    seq: s,
+                })
+                .is_some();
+            if !in_progress {
+                set.insert(s);
+            }
+        }
+        let msg = AckNackRepr {
+            is_final: false,
+            room: true,
+            writer_participant: ParticipantId::new(mw.participant)?,
+            writer: EntityId(mw.entity),
+            reader: EntityId(rd.entity),
+            count: mw.ack_count.wrapping_add(1),
+            missing: set,
+        };
+        Some((mw.mac, msg, end))
+    }
+
     /// Bytes before a planned message's body: a frame's whole overhead (`FRAME`), or the l2net
     /// header alone for a message that follows another in its frame (docs/PROTOCOL.md 2).
     fn overhead<const FRAME: bool>(&self) -> usize {
@@ -803,6 +823,20 @@ impl<
         Ok(total)
     }
 
+    /// Write `msg` as a message that follows another in its frame: `buf` must have its length
+    /// exactly (l2net header and body).
+    #[cfg(feature = "ack-with-data")]
+    fn emit_following_ack(&self, msg: &AckNackRepr, buf: &mut [u8]) -> Result<usize, WireError> {
+        let len = buf.len();
+        let (head, body) = match buf.split_at_mut_checked(wire::header::HEADER_LEN) {
+            Some(parts) => parts,
+            None => (&mut [][..], &mut [][..]),
+        };
+        // (The destination is the frame's: a following message has no Ethernet header.)
+        let written = msg.emit(body);
+        self.finish_frame::<false>(head, len, self.mac, MsgKind::AckNack, msg.flags(), written)
+    }
+
     /// Without the `ack-with-data` feature every ACKNACK goes alone: the frame stays as planned.
     #[cfg(not(feature = "ack-with-data"))]
     #[inline(always)]
@@ -851,17 +885,22 @@ impl<
         let Some((r, m)) = self.ack_with_data(wi) else {
             return len;
         };
-        let Some(Err(WireError::BufferTooSmall { need: ack_len, .. })) =
-            self.emit_plan::<false>(Plan::AckNack { r, m }, &mut [])
-        else {
+        let Some((_, msg, asked_below)) = self.acknack(r, m) else {
             return len;
         };
+        let ack_len = wire::header::HEADER_LEN + msg.buffer_len();
         // The l2net bytes of the frame (the first message's header on) stay within the MTU.
         let l2net = len + wire::header::HEADER_LEN - self.frame_overhead();
         if l2net + ack_len > self.config.mtu {
             return len;
         }
-        self.planned_ack = Some((r, m, len));
+        let ack = PlannedAck {
+            r,
+            m,
+            msg,
+            asked_below,
+        };
+        self.planned_ack = Some((len, ack));
         len + ack_len
     }
 
@@ -927,24 +966,26 @@ impl<
         #[cfg(feature = "ack-with-data")]
         let ack = self.planned_ack.take();
         #[cfg(not(feature = "ack-with-data"))]
-        let ack: Option<(usize, usize, usize)> = None;
-        let (first, rest) = buf.split_at_mut(ack.map_or(len, |(_, _, at)| at.min(len)));
+        let ack: Option<(usize, ())> = None;
+        let (first, rest) = buf.split_at_mut(ack.map_or(len, |(at, _)| at.min(len)));
         let written = self.emit_plan::<true>(plan, first);
         match written {
             Some(Ok(_)) => {
                 self.stats.tx_frames += 1;
                 self.commit(plan);
-                // The acknowledgement that follows the data (section 10); should it fail to
-                // build, its bytes are zeros, which the receiver reads as padding.
-                if let Some((r, m, _)) = ack {
-                    // (It has the planned length: nothing it reads changed since.)
-                    if let Some(Ok(_)) = self.emit_plan::<false>(Plan::AckNack { r, m }, rest) {
+                // The acknowledgement that follows the data (section 10), as planned; should
+                // it fail to build, its bytes are zeros, which the receiver reads as padding.
+                #[cfg(feature = "ack-with-data")]
+                if let Some((_, a)) = ack {
+                    if self.emit_following_ack(&a.msg, rest).is_ok() {
                         self.stats.tx_acks_with_data += 1;
-                        self.commit(Plan::AckNack { r, m });
+                        self.commit_ack(a.r, a.m, a.asked_below);
                     } else {
                         rest.fill(0);
                     }
                 }
+                #[cfg(not(feature = "ack-with-data"))]
+                let _ = rest;
                 Ok(len)
             }
             _ => {
@@ -1063,6 +1104,17 @@ impl<
         }
     }
 
+    /// Reader `r`'s ACKNACK to matched writer `m`, asking for numbers below `asked_below`, was
+    /// sent (or given up).
+    fn commit_ack(&mut self, r: usize, m: usize, asked_below: u64) {
+        if let Some(mw) = self.matched_writer_mut(r, m) {
+            mw.ack_count = mw.ack_count.wrapping_add(1);
+            mw.ack_due = false;
+            mw.asked_below = asked_below;
+            mw.acked_sent = mw.window.next();
+        }
+    }
+
     /// Move the state past `plan` (it was sent or given up).
     fn commit(&mut self, plan: Plan) {
         self.tx_changed();
@@ -1100,15 +1152,7 @@ impl<
                     });
                 }
             }
-            Plan::AckNack { r, m } => {
-                let asked_below = self.ack_end(r, m);
-                if let Some(mw) = self.matched_writer_mut(r, m) {
-                    mw.ack_count = mw.ack_count.wrapping_add(1);
-                    mw.ack_due = false;
-                    mw.asked_below = asked_below;
-                    mw.acked_sent = mw.window.next();
-                }
-            }
+            Plan::AckNack { r, m } => self.commit_ack(r, m, self.ack_end(r, m)),
             #[cfg(feature = "fragmentation")]
             Plan::NackFrag { r, m, base, .. } => {
                 if let Some(mw) = self.matched_writer_mut(r, m) {
