@@ -765,6 +765,38 @@ impl<
         Some((mw.mac, msg, end))
     }
 
+    /// The length of a planned DATA frame of a sample without a related one, worked out
+    /// rather than measured by emitting it (the ping-pong's frame): such a message cannot fail
+    /// to build, so the answer is the measured one (debug builds check). `None`: measure.
+    #[cfg(feature = "ack-with-data")]
+    fn data_frame_len(&self, plan: Plan) -> Option<usize> {
+        let (Plan::Data { w, seq } | Plan::Resend { w, seq }) = plan else {
+            return None;
+        };
+        let wr = self.writers.get(w).and_then(Option::as_ref)?;
+        let (data, meta) = wr.history.get(seq)?;
+        if meta.related.is_some() || seq == 0 {
+            return None;
+        }
+        let body = DataRepr::overhead(false) + data.len();
+        if body > wire::header::MAX_BODY_LEN {
+            return None;
+        }
+        let len = self.frame_overhead() + body;
+        debug_assert_eq!(
+            self.emit_plan::<true>(plan, &mut []),
+            Some(Err(WireError::BufferTooSmall { len: 0, need: len }))
+        );
+        Some(len)
+    }
+
+    /// Without `ack-with-data` every frame is measured (one code path: the firmware's flash).
+    #[cfg(not(feature = "ack-with-data"))]
+    #[inline(always)]
+    fn data_frame_len(&self, _plan: Plan) -> Option<usize> {
+        None
+    }
+
     /// Bytes before a planned message's body: a frame's whole overhead (`FRAME`), or the l2net
     /// header alone for a message that follows another in its frame (docs/PROTOCOL.md 2).
     fn overhead<const FRAME: bool>(&self) -> usize {
@@ -940,6 +972,11 @@ impl<
             // (A `let else` with nothing to do in it costs the firmware node 132 B.)
             #[cfg(not(feature = "ack-with-data"))]
             let plan = self.plan(self.now)?;
+            if let Some(len) = self.data_frame_len(plan) {
+                let len = self.plan_ack_with_data(plan, len);
+                self.planned = Some((plan, len));
+                return Some(len);
+            }
             match self.emit_plan::<true>(plan, &mut []) {
                 Some(Err(WireError::BufferTooSmall { need: len, .. })) => {
                     let len = self.plan_ack_with_data(plan, len);
