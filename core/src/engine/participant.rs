@@ -2051,6 +2051,14 @@ impl<
         if now > self.now {
             self.now = now;
         }
+        // Quiet (`quiet_until`): no timer is due before then, and everything below that does
+        // not depend on the time already ran after the last change.
+        #[cfg(feature = "ack-with-data")]
+        if now < self.quiet_until {
+            #[cfg(debug_assertions)]
+            self.check_quiet(self.now);
+            return;
+        }
         let now = self.now;
         // Leases (the peer table is only scanned when the earliest lease may have run out).
         if now > self.lease_check_at {
