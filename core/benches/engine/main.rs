@@ -105,6 +105,12 @@ fn check_allocations() {
 /// The ping-pong scenario's name: one iteration is one round trip (two samples, four frames'
 /// worth of engine calls on two participants).
 const PING_PONG: &str = "reliable/16B/keep_last_10/ping_pong_round_trip";
+/// The same with 12 idle writers and 12 idle readers on each participant (a ROS 2 node's own
+/// endpoints).
+const PING_PONG_IDLE: &str = "reliable/16B/keep_last_10/12_idle_endpoints/ping_pong_round_trip";
+
+/// The ping-pong scenarios: name and idle endpoints of each kind.
+const PING_PONGS: [(&str, usize); 2] = [(PING_PONG, 0), (PING_PONG_IDLE, 12)];
 
 /// `L2NET_BENCH_ROUNDS` mode (see the crate docs).
 fn fixed_rounds(rounds: u64, only: &str) {
@@ -122,8 +128,11 @@ fn fixed_rounds(rounds: u64, only: &str) {
         }
         report_rounds(&s.name(), thread_cpu_time() - start, p.delivered - got);
     }
-    if PING_PONG.contains(only) {
-        let mut p = PingPong::new();
+    for (name, idle) in PING_PONGS {
+        if !name.contains(only) {
+            continue;
+        }
+        let mut p = PingPong::with_idle(idle);
         for _ in 0..200 {
             p.round();
         }
@@ -131,7 +140,7 @@ fn fixed_rounds(rounds: u64, only: &str) {
         for _ in 0..rounds {
             black_box(p.round());
         }
-        report_rounds(PING_PONG, thread_cpu_time() - start, rounds);
+        report_rounds(name, thread_cpu_time() - start, rounds);
     }
 }
 
@@ -167,19 +176,21 @@ fn engine(c: &mut Criterion) {
             })
         });
     }
-    let mut p = PingPong::new();
-    for _ in 0..200 {
-        p.round();
+    for (name, idle) in PING_PONGS {
+        let mut p = PingPong::with_idle(idle);
+        for _ in 0..200 {
+            p.round();
+        }
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let start = thread_cpu_time();
+                for _ in 0..iters {
+                    black_box(p.round());
+                }
+                thread_cpu_time() - start
+            })
+        });
     }
-    g.bench_function(PING_PONG, |b| {
-        b.iter_custom(|iters| {
-            let start = thread_cpu_time();
-            for _ in 0..iters {
-                black_box(p.round());
-            }
-            thread_cpu_time() - start
-        })
-    });
     g.finish();
 }
 

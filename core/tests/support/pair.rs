@@ -273,15 +273,22 @@ pub struct PingPong {
 
 impl PingPong {
     pub fn new() -> PingPong {
+        PingPong::with_idle(0)
+    }
+
+    /// With `idle` more writers and as many readers on each participant, on topics nobody else
+    /// uses (a ROS 2 node's own endpoints: rosout, parameter events and services), which every
+    /// timer pass, plan and `poll_timeout` of the engine walks.
+    pub fn with_idle(idle: usize) -> PingPong {
         std::thread::Builder::new()
             .stack_size(256 << 20)
-            .spawn(PingPong::build)
+            .spawn(move || PingPong::build(idle))
             .expect("spawn builder thread")
             .join()
             .expect("builder thread")
     }
 
-    fn build() -> PingPong {
+    fn build(idle: usize) -> PingPong {
         let now = Instant::from_millis(1);
         let (mac_a, mac_b) = (MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]));
         let mut a = Box::new(
@@ -303,6 +310,15 @@ impl PingPong {
         let pong_r = a
             .create_reader("/pong", "Bytes", None, qos, leak(1 << 16))
             .unwrap();
+        for (p, side) in [(&mut a, "a"), (&mut b, "b")] {
+            for i in 0..idle {
+                let topic = format!("/idle/{side}/{i}");
+                p.create_writer(&topic, "Bytes", None, qos, leak(1 << 12))
+                    .unwrap();
+                p.create_reader(&topic, "Idle", None, qos, leak(1 << 12))
+                    .unwrap();
+            }
+        }
         let mut pp = PingPong {
             a,
             b,
