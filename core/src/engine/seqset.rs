@@ -112,7 +112,9 @@ impl SeqSet {
 
     /// True if no bit is set.
     pub fn is_empty(&self) -> bool {
-        self.words.iter().all(|w| *w == 0)
+        // All words at once (no early exit per word): the planner asks every writer's resend
+        // set, on every plan, and it is nearly always empty.
+        self.words.iter().fold(0, |acc, w| acc | w) == 0
     }
 
     /// Number of members.
@@ -122,6 +124,9 @@ impl SeqSet {
 
     /// The smallest member, if any.
     pub fn first(&self) -> Option<u64> {
+        if self.is_empty() {
+            return None;
+        }
         self.words
             .iter()
             .enumerate()
