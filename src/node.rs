@@ -332,6 +332,9 @@ struct Core<L: NodeLink> {
     last_now: Cell<Instant>,
     /// Bumped whenever the waiters are woken ([`NodeWaker::changes`]).
     changes: Arc<AtomicU64>,
+    /// `events` may be non-empty or the link failed ([`NodeWaker::has_events`]): set before
+    /// `changes` is bumped for an event, cleared (under the lock) when the last one is taken.
+    attention: Arc<AtomicBool>,
 }
 
 /// A leader whose next wake-up (its deadline, the next timer) is at least this far away sleeps
@@ -379,6 +382,7 @@ impl<L: NodeLink> Core<L> {
     /// The link failed for good: remember it and tell every waiter.
     fn fail(&mut self, e: l2net_core::LinkError) -> NodeError {
         self.link_error = Some(e);
+        self.attention.store(true, Ordering::Relaxed);
         self.wake_all(None);
         NodeError::Link(e)
     }
@@ -556,6 +560,11 @@ impl<L: NodeLink> Core<L> {
             }
             self.events.push_back(ev);
         }
+        if queued {
+            // Before `changes` moves (its bump is a release): a reader that sees the new
+            // count sees this too.
+            self.attention.store(true, Ordering::Relaxed);
+        }
         if progressed || queued {
             self.wake_waiters(me);
         }
@@ -565,6 +574,15 @@ impl<L: NodeLink> Core<L> {
     }
 
     /// Wake the waiters (but `me`) and the followers.
+    /// The oldest queued event.
+    fn pop_event(&mut self) -> Option<Event> {
+        let ev = self.events.pop_front();
+        if self.events.is_empty() && self.link_error.is_none() {
+            self.attention.store(false, Ordering::Relaxed);
+        }
+        ev
+    }
+
     fn wake_all(&self, me: Option<RawFd>) {
         self.wake_waiters(me);
         self.wake_followers();
@@ -621,6 +639,8 @@ struct Shared<L: NodeLink> {
     io_wake: UnixStream,
     /// The core's `changes`, read without the lock.
     changes: Arc<AtomicU64>,
+    /// The core's `attention`, read without the lock.
+    attention: Arc<AtomicBool>,
 }
 
 impl<L: NodeLink> Shared<L> {
@@ -703,9 +723,9 @@ impl<L: NodeLink> Shared<L> {
         timeout: Option<Duration>,
         mut ready: impl FnMut(&mut Core<L>) -> Result<Option<T>, NodeError>,
     ) -> Result<T, NodeError> {
-        // On the core's clock, so that the checks reuse the time each look read.
-        let deadline = timeout
-            .map(|t| Instant::from_nanos(self.since_epoch().saturating_add(t.as_nanos() as u64)));
+        // On the core's clock, set by the first look that finds the condition false (from
+        // the time it read): a wait that succeeds at once reads no clock for its deadline.
+        let mut deadline = None;
         let link_fd = match self.readiness {
             Readiness::Fd(fd) => Some(fd),
             Readiness::Every(_) => None,
@@ -727,7 +747,14 @@ impl<L: NodeLink> Shared<L> {
                     core.leader_until = None;
                     self.leader_left();
                 }
-                let out = self.attempt(&mut core, &mut ready, link_fd, readable, me, deadline);
+                let out = self.attempt(
+                    &mut core,
+                    &mut ready,
+                    link_fd,
+                    readable,
+                    me,
+                    (timeout, &mut deadline),
+                );
                 if let Some(out) = out {
                     // What `ready` did (a take that made room, a reply) may have freed a
                     // blocked writer of this node or made an acknowledgement due: tell the
@@ -808,7 +835,8 @@ impl<L: NodeLink> Shared<L> {
         })
     }
 
-    /// One look under the lock: `Some` ends the wait.
+    /// One look under the lock: `Some` ends the wait. `deadline` is set from `timeout` by the
+    /// first look that finds the condition false.
     fn attempt<T>(
         &self,
         core: &mut Core<L>,
@@ -816,7 +844,7 @@ impl<L: NodeLink> Shared<L> {
         link_fd: Option<RawFd>,
         readable: bool,
         me: RawFd,
-        deadline: Option<Instant>,
+        (timeout, deadline): (Option<Duration>, &mut Option<Instant>),
     ) -> Option<Result<T, NodeError>> {
         let res = (|| {
             // What is already queued needs no system call.
@@ -850,11 +878,16 @@ impl<L: NodeLink> Shared<L> {
             Ok(Some(v)) => Some(Ok(v)),
             Err(e) => Some(Err(e)),
             Ok(None) if self.stop.load(Ordering::Relaxed) => Some(Err(NodeError::Closed)),
-            // Every way through the look above read the clock.
-            Ok(None) if deadline.is_some_and(|d| core.recent() >= d) => {
-                Some(Err(NodeError::Timeout))
+            Ok(None) => {
+                // Every way through the look above read the clock.
+                let now = core.recent();
+                let d = match (*deadline, timeout) {
+                    (Some(d), _) => d,
+                    (None, Some(t)) => *deadline.insert(now.saturating_add(t)),
+                    (None, None) => return None,
+                };
+                (now >= d).then_some(Err(NodeError::Timeout))
             }
-            Ok(None) => None,
         }
     }
 }
@@ -996,8 +1029,10 @@ pub struct Node<L: NodeLink> {
 ))]
 impl Node<HostLink> {
     /// Open interface `iface` with the host's port and start a node on it. The same code runs
-    /// on every host. On Linux the link uses the `mmsg` backend: it wakes the receiver for
-    /// every frame, where the TPACKET_V3 `ring` (what `auto` prefers, for throughput) hands
+    /// on every host. On Linux the link uses the `frame-ring` backend (a `TPACKET_V2` receive
+    /// ring): the kernel hands every frame over as soon as it arrives and the node finds it
+    /// without a system call (a busy-polling round trip 0.70x the `mmsg` backend's, a blocking
+    /// one 0.87-0.91x), where the TPACKET_V3 `ring` (what `auto` prefers, for throughput) hands
     /// frames over a block at a time, up to its block timeout late — about a millisecond per
     /// round trip (docs/BENCHMARKS.md). For another backend open the link yourself
     /// (`LinuxLink::open`) and call [`Node::new`]. On macOS and the BSDs it is `/dev/bpf`.
@@ -1005,7 +1040,7 @@ impl Node<HostLink> {
         #[cfg(target_os = "linux")]
         let link = {
             let mut cfg = l2net_linux::link::LinkConfig::new(iface);
-            cfg.backend = l2net_linux::link::Backend::Mmsg;
+            cfg.backend = l2net_linux::link::Backend::FrameRing;
             l2net_linux::link::LinuxLink::open(&cfg)
                 .map_err(|e| NodeError::Open(e.to_string()))?
                 .0
@@ -1082,6 +1117,7 @@ impl<L: NodeLink> Node<L> {
         io_rx.set_nonblocking(true).map_err(NodeError::Io)?;
         io_wake.set_nonblocking(true).map_err(NodeError::Io)?;
         let changes = Arc::new(AtomicU64::new(0));
+        let attention = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
             core: Mutex::new(Core {
                 participant,
@@ -1098,6 +1134,7 @@ impl<L: NodeLink> Node<L> {
                 epoch,
                 last_now: Cell::new(Instant::ZERO),
                 changes: Arc::clone(&changes),
+                attention: Arc::clone(&attention),
             }),
             epoch,
             activity: AtomicU64::new(0),
@@ -1109,6 +1146,7 @@ impl<L: NodeLink> Node<L> {
             stop: AtomicBool::new(false),
             io_wake,
             changes,
+            attention,
         });
         let s = Arc::clone(&shared);
         let io = std::thread::Builder::new()
@@ -1167,7 +1205,7 @@ impl<L: NodeLink> Node<L> {
 
     /// The next event (discovery, matching, QoS, ...), waiting up to `timeout` (`None`: forever).
     pub fn next_event(&self, timeout: Option<Duration>) -> Result<Event, NodeError> {
-        self.shared.wait_for(timeout, |c| Ok(c.events.pop_front()))
+        self.shared.wait_for(timeout, |c| Ok(c.pop_event()))
     }
 
     /// Create an endpoint with `N` fresh arenas, and announce it at once.
@@ -1417,6 +1455,13 @@ impl<L: NodeLink> Publisher<L> {
         data: &[u8],
         timeout: Option<Duration>,
     ) -> Result<u64, NodeError> {
+        // The common case first: room in the window. No wait state (the thread's wake-up
+        // socket, a thread-local behind a call in a dynamically loaded library) and no second
+        // pass over the events that `after_write` already queued.
+        match self.try_publish(data) {
+            Err(NodeError::Write(WriteError::WouldBlock)) => {}
+            done => return done,
+        }
         self.shared.wait_for(timeout, |core| {
             let now = core.now();
             match core.participant.write(self.handle, data, now) {
@@ -1811,7 +1856,17 @@ struct Watch<'a, L: NodeLink> {
     readable: bool,
 }
 
-impl<L: NodeLink> Watch<'_, L> {
+impl<'a, L: NodeLink> Watch<'a, L> {
+    /// The thread's part in `shared`, before it drives it; `readable`: take frames at once.
+    fn new(shared: &'a Shared<L>, readable: bool) -> Self {
+        Watch {
+            shared,
+            registered: false,
+            led: false,
+            readable,
+        }
+    }
+
     /// Run the node as far as it can go without sleeping (take what the link holds, a chunk at
     /// a time; run due timers), then make sure the thread is registered (and leads, if nobody
     /// does). Returns when the node wants to be looked at again.
@@ -1909,6 +1964,15 @@ impl<L: NodeLink> NodeWaker<L> {
         self.shared.changes.load(Ordering::Acquire)
     }
 
+    /// Whether an event may be queued for [`NodeWaker::try_next_event`] (or the link failed, which
+    /// it reports): one atomic load, no lock. `false` means that the queue was empty when last
+    /// looked at and nothing was queued since; an event queued later is flagged before
+    /// [`NodeWaker::changes`] moves, so a caller that read the counter first and finds this
+    /// false need not lock the node to look.
+    pub fn has_events(&self) -> bool {
+        self.shared.attention.load(Ordering::Acquire)
+    }
+
     /// The instant the node's engine clock counts from: a [`SampleInfo::received`] is that
     /// many nanoseconds after it (so that a caller can put the delivery on its own clock
     /// without reading one per sample).
@@ -1930,7 +1994,7 @@ impl<L: NodeLink> NodeWaker<L> {
     /// without looking at the link; `Err` once the link failed for good.
     pub fn try_next_event(&self) -> Result<Option<Event>, NodeError> {
         let mut core = self.shared.lock();
-        match core.events.pop_front() {
+        match core.pop_event() {
             Some(ev) => Ok(Some(ev)),
             None => core.check().map(|()| None),
         }
@@ -2018,23 +2082,30 @@ impl<L: NodeLink> NodeWaker<L> {
         // first; otherwise a thread that only ever polls would keep the I/O thread standing
         // back (it leaves the link to waiting threads) and never see a frame.
         let polling = deadline.is_some_and(|d| d <= StdInstant::now());
-        let mut watches: Vec<Watch<'_, L>> = Vec::with_capacity(nodes.len());
-        for n in nodes {
-            if !watches.iter().any(|w| std::ptr::eq(w.shared, &*n.shared)) {
-                watches.push(Watch {
-                    shared: &n.shared,
-                    registered: false,
-                    led: false,
-                    readable: polling,
-                });
+        // One node (the common case: an rmw wait set of one context) needs no allocation.
+        let (mut one, mut many);
+        let watches: &mut [Watch<'_, L>] = match nodes {
+            [] => return Err(NodeError::Config("wait_any needs at least one node".into())),
+            [n] => {
+                one = [Watch::new(&n.shared, polling)];
+                &mut one
             }
-        }
-        if watches.is_empty() {
-            return Err(NodeError::Config("wait_any needs at least one node".into()));
-        }
+            _ => {
+                many = Vec::with_capacity(nodes.len());
+                for n in nodes {
+                    if !many
+                        .iter()
+                        .any(|w: &Watch<'_, L>| std::ptr::eq(w.shared, &*n.shared))
+                    {
+                        many.push(Watch::new(&n.shared, polling));
+                    }
+                }
+                &mut many
+            }
+        };
         WAKER.with(|w| {
-            let res = Self::wait_loop(&mut watches, w, &mut ready, deadline);
-            for x in &mut watches {
+            let res = Self::wait_loop(watches, w, &mut ready, deadline);
+            for x in watches.iter_mut() {
                 x.leave(w.tx_fd);
             }
             res
@@ -2048,46 +2119,69 @@ impl<L: NodeLink> NodeWaker<L> {
         deadline: Option<StdInstant>,
     ) -> Result<(), NodeError> {
         let me = w.tx_fd;
-        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(watches.len() + 1);
+        // The thread's wake-up socket, then each node's link (on the stack for up to 4 nodes).
+        const ON_STACK: usize = 5;
+        let unused = libc::pollfd {
+            fd: -1,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let (mut stack, mut heap) = ([unused; ON_STACK], Vec::new());
+        let fds: &mut [libc::pollfd] = if watches.len() < ON_STACK {
+            &mut stack[..watches.len() + 1]
+        } else {
+            heap.resize(watches.len() + 1, unused);
+            &mut heap
+        };
         let mut spins = 0u32;
         loop {
             let mut again = false;
-            let mut sleep = deadline.map(|d| d.saturating_duration_since(StdInstant::now()));
-            fds.clear();
-            fds.push(libc::pollfd {
+            let mut sleep = None;
+            fds[0] = libc::pollfd {
                 fd: w.rx.as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
-            });
-            for x in watches.iter_mut() {
+            };
+            for (x, fd) in watches.iter_mut().zip(&mut fds[1..]) {
                 let next = x.drive(me)?;
                 again |= next.again;
                 sleep = earliest(sleep, next.sleep);
-                fds.push(libc::pollfd {
+                *fd = libc::pollfd {
                     fd: next.link_fd.unwrap_or(-1),
                     events: libc::POLLIN,
                     revents: 0,
-                });
+                };
             }
             if ready() {
                 return Ok(());
             }
-            if deadline.is_some_and(|d| StdInstant::now() >= d) {
-                return Err(NodeError::Timeout);
-            }
             if again {
                 // As `Shared::wait_for`: a busy-polling waiter lets a thread that shares its
-                // CPU run now and then.
+                // CPU run now and then. It reads the clock for its deadline after the first
+                // spin (a zero timeout returns at once) and then only as often as it yields:
+                // a read costs about a quarter of a spin on the benchmark VM, and the deadline
+                // is overrun by at most SPINS_PER_YIELD spins (a few microseconds).
                 spins = spins.wrapping_add(1);
-                if spins.is_multiple_of(SPINS_PER_YIELD) {
+                let yields = spins.is_multiple_of(SPINS_PER_YIELD);
+                if (spins == 1 || yields) && deadline.is_some_and(|d| StdInstant::now() >= d) {
+                    return Err(NodeError::Timeout);
+                }
+                if yields {
                     std::thread::yield_now();
                 } else {
                     std::hint::spin_loop();
                 }
                 continue;
             }
+            if let Some(d) = deadline {
+                let left = d.saturating_duration_since(StdInstant::now());
+                if left.is_zero() {
+                    return Err(NodeError::Timeout);
+                }
+                sleep = earliest(Some(left), sleep);
+            }
             // poll(2) ignores entries with a negative descriptor.
-            if poll(&mut fds, sleep) < 0 {
+            if poll(fds, sleep) < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() != io::ErrorKind::Interrupted {
                     return Err(NodeError::Io(e));

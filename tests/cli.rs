@@ -37,7 +37,7 @@ fn bad_arguments_are_usage_errors() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("expected auto, ring, uring, mmsg or plain"));
+    assert!(text(&out.stderr).contains("expected auto, ring, frame-ring, uring, mmsg or plain"));
     let out = l2net().args(["no-such-command"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

@@ -328,3 +328,51 @@ fn busy_polling_nodes_ping_pong() {
         }
     });
 }
+
+/// A thread that only polls (`try_recv`) right after a wait still receives while the I/O thread
+/// stands back (another thread keeps touching the node with waits that end at once, so it
+/// never takes over) and no thread sleeps on the link: the take itself looks at the link.
+#[test]
+fn polling_after_a_wait_still_receives() {
+    if !require_privileges("polling_after_a_wait_still_receives") {
+        return;
+    }
+    let (na, nb, _veth) = nodes_on(13, Backend::Mmsg);
+    let publ = na
+        .publisher("/poll", "test/Counter", Qos::reliable(64))
+        .unwrap();
+    let sub = nb
+        .subscriber("/poll", "test/Counter", Qos::reliable(64))
+        .unwrap();
+    publ.wait_for_subscribers(1, T).unwrap();
+    sub.wait_for_publishers(1, T).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // Keeps the I/O thread standing back: a wait stamps the node's activity; this one
+        // ends at once, so it never leads the link for long and never receives.
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                nb.wait_until(|| true, None).unwrap();
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        });
+        let mut buf = [0u8; 64];
+        for i in 0..50u32 {
+            publ.publish(&i.to_be_bytes()).unwrap();
+            // The first sample through a wait (it drains the link), the rest by polling.
+            let info = if i == 0 {
+                sub.recv_timeout(&mut buf, Some(T)).unwrap()
+            } else {
+                let end = Instant::now() + T;
+                loop {
+                    if let Some(info) = sub.try_recv(&mut buf).unwrap() {
+                        break info;
+                    }
+                    assert!(Instant::now() < end, "sample {i} never taken by polling");
+                }
+            };
+            assert_eq!(&buf[..info.len], i.to_be_bytes());
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+}

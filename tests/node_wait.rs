@@ -69,14 +69,27 @@ fn try_take_and_try_next_event_do_not_wait() {
     let publ = node
         .publisher("/w", "test/Counter", Qos::reliable(8))
         .unwrap();
+    let waker = node.waker();
+    assert!(waker.has_events(), "the Matched events are flagged");
     let mut matched = 0;
     while let Some(ev) = node.try_next_event().unwrap() {
         matched += usize::from(matches!(ev, Event::Matched { .. }));
     }
     assert_eq!(matched, 2, "a Matched event on each side, queued");
+    assert!(!waker.has_events(), "cleared with the last event taken");
     let mut buf = [0u8; 16];
     assert!(sub.try_take(&mut buf).unwrap().is_none());
+    let changes = waker.changes();
     publ.publish(b"one").unwrap();
+    // The sample into an empty queue queues a DataAvailable event: flagged by the time the
+    // change counter moved.
+    assert_ne!(waker.changes(), changes);
+    assert!(waker.has_events());
+    assert!(matches!(
+        node.try_next_event().unwrap(),
+        Some(Event::DataAvailable { .. })
+    ));
+    assert!(!waker.has_events());
     let info = sub
         .try_take(&mut buf)
         .unwrap()

@@ -28,9 +28,11 @@
 //! | `plain` | [`plain`] | one `recvmsg` per frame into a preallocated buffer | one `send` per frame from a preallocated slot pool |
 //! | `mmsg` | [`mmsg`] | one `recvmmsg` per batch, per-message auxdata | one `sendmmsg` per flush |
 //! | `ring` | [`ring`] | `TPACKET_V3` RX ring, views point into ring blocks | `PACKET_TX_RING` frames filled in place, one `send` kick per flush |
+//! | `frame-ring` | [`frame_ring`] | `TPACKET_V2` RX ring, every frame handed over at once, views point into its slot | as mmsg: one `sendmmsg` per flush |
 //! | `uring` | [`uring`] | io_uring submissions on the packet socket | linked send chains |
 //!
-//! `auto` takes the ring when the kernel accepts it, then io_uring, then mmsg, then plain. All
+//! `auto` takes the ring when the kernel accepts it, then io_uring, then mmsg, then plain (never
+//! the frame ring, which is for latency: see [`frame_ring`] and `docs/BENCHMARKS.md`). All
 //! backends share the socket set-up in [`link`]: the socket is created with protocol 0 (it
 //! receives nothing yet), gets `PACKET_AUXDATA`, `PACKET_IGNORE_OUTGOING`, the optional qdisc bypass, buffer
 //! sizes, busy polling and a classic-BPF EtherType filter, and is only then bound to the
@@ -44,7 +46,7 @@
 //! * Receive: the outermost VLAN tag is usually stripped by the kernel (veth) or the NIC and
 //!   comes back in [`RxMeta::stripped_vlan`](l2net_core::RxMeta) with its TPID, PCP, DEI and
 //!   VID; inner tags stay in the bytes. Frames longer than the receive buffer are reported
-//!   truncated with their real length. The ring backend timestamps every frame (software,
+//!   truncated with their real length. The ring backends timestamp every frame (software,
 //!   CLOCK_REALTIME, or hardware when the NIC stamped it); every backend does with
 //!   [`LinkConfig::timestamps`], which also gives transmit stamps for the frames that ask.
 //! * Transmit: frames up to `14 + MTU` bytes, or `18 + MTU` with an outer 802.1Q tag (what
@@ -69,6 +71,7 @@
 pub mod error;
 pub mod ethtool;
 pub mod filter;
+pub mod frame_ring;
 pub mod iface;
 pub mod link;
 pub mod mmsg;
@@ -82,6 +85,7 @@ pub mod timestamp;
 pub mod uring;
 
 pub use error::{IfName, OpenError};
+pub use frame_ring::FrameRingLink;
 pub use iface::InterfaceInfo;
 pub use link::{Backend, LinkConfig, LinkStats, LinuxLink, Selection};
 pub use mmsg::MmsgLink;

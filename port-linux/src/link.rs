@@ -40,6 +40,7 @@ use l2net_core::wire::{ETHERTYPE_L2NET, MacAddr};
 use l2net_core::{Capabilities, Instant, LinkError, RawLink, RxFrame, TxToken};
 
 use crate::error::{IfName, OpenError, link_error};
+use crate::frame_ring::FrameRingLink;
 use crate::iface::{self, InterfaceInfo};
 use crate::mmsg::MmsgLink;
 use crate::plain::PlainLink;
@@ -57,6 +58,9 @@ pub enum Backend {
     Auto,
     /// `TPACKET_V3` `PACKET_RX_RING` + `PACKET_TX_RING` in one `mmap`: zero-copy both ways.
     Ring,
+    /// `TPACKET_V2` `PACKET_RX_RING` (every frame handed over at once, found without a system
+    /// call) + `sendmmsg` batches: the lowest latency. Never picked by [`Backend::Auto`].
+    FrameRing,
     /// io_uring submissions on the packet socket.
     Uring,
     /// `recvmmsg`/`sendmmsg` batches over preallocated buffers.
@@ -66,11 +70,21 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// Every backend a link can run on (all but [`Backend::Auto`], which picks one of them).
+    pub const CONCRETE: [Backend; 5] = [
+        Backend::Plain,
+        Backend::Mmsg,
+        Backend::Ring,
+        Backend::FrameRing,
+        Backend::Uring,
+    ];
+
     /// The backend's configuration name.
     pub const fn name(self) -> &'static str {
         match self {
             Backend::Auto => "auto",
             Backend::Ring => "ring",
+            Backend::FrameRing => "frame-ring",
             Backend::Uring => "uring",
             Backend::Mmsg => "mmsg",
             Backend::Plain => "plain",
@@ -90,7 +104,7 @@ pub struct UnknownBackend;
 
 impl fmt::Display for UnknownBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("unknown backend: expected auto, ring, uring, mmsg or plain")
+        f.write_str("unknown backend: expected auto, ring, frame-ring, uring, mmsg or plain")
     }
 }
 
@@ -103,6 +117,7 @@ impl FromStr for Backend {
         Ok(match s {
             "auto" => Backend::Auto,
             "ring" => Backend::Ring,
+            "frame-ring" => Backend::FrameRing,
             "uring" => Backend::Uring,
             "mmsg" => Backend::Mmsg,
             "plain" => Backend::Plain,
@@ -174,7 +189,8 @@ pub struct LinkConfig {
     /// Memory for the ring backend's two rings together, in bytes (at least 256 KiB are
     /// used). Default 8 MiB; the geometry is derived from it and the MTU (blocks of up to
     /// 64 KiB, smaller so that a small ring still has eight receive blocks), and shrunk if the
-    /// kernel refuses it.
+    /// kernel refuses it. The frame-ring backend has only a receive ring and gives it all of
+    /// this memory (one MTU-sized slot per frame, at least 256 KiB, shrunk the same way).
     pub ring_memory: usize,
     /// How long the ring backend lets a partly filled receive block wait before the kernel
     /// hands it over (`tp_retire_blk_tov`), in milliseconds. Default 1.
@@ -201,7 +217,9 @@ pub struct LinkConfig {
     ///   each stamped frame is kicked on its own with the request's control messages (see
     ///   [`crate::ring`]), its stamp read from the error queue;
     /// * uring: receive stamps in each provided buffer's control area; a stamped frame is an
-    ///   `IORING_OP_SENDMSG` with the request in the flush's send chain.
+    ///   `IORING_OP_SENDMSG` with the request in the flush's send chain;
+    /// * frame-ring: receive stamps from the slot headers (every frame is stamped anyway),
+    ///   transmit stamps as mmsg.
     ///
     /// [`Capabilities::timestamps`] says what the opened link delivers. Default `None`.
     pub timestamps: Option<TimestampMode>,
@@ -737,6 +755,8 @@ impl fmt::Display for Selection {
 pub enum LinuxLink {
     /// [`Backend::Ring`].
     Ring(RingLink),
+    /// [`Backend::FrameRing`].
+    FrameRing(FrameRingLink),
     /// [`Backend::Uring`].
     Uring(UringLink),
     /// [`Backend::Mmsg`].
@@ -749,7 +769,9 @@ impl LinuxLink {
     /// Open a link with the configured backend. [`Backend::Auto`] tries, in order, the ring
     /// (zero-copy both ways, no system call per frame), io_uring (no system call per frame, but
     /// the kernel copies into provided buffers), mmsg (one system call per batch), then plain,
-    /// and takes the first one the kernel accepts; the [`Selection`] says which and why. Errors
+    /// and takes the first one the kernel accepts; the [`Selection`] says which and why. It
+    /// never takes [`Backend::FrameRing`], which trades throughput for latency (a wake-up per
+    /// frame: see `docs/BENCHMARKS.md`) and must be asked for. Errors
     /// that no backend can avoid (no such interface, missing privileges, an option the kernel
     /// refuses) are returned at once.
     pub fn open(cfg: &LinkConfig) -> Result<(LinuxLink, Selection), OpenError> {
@@ -758,6 +780,13 @@ impl LinuxLink {
                 LinuxLink::Ring(RingLink::open(cfg)?),
                 Selection {
                     backend: Backend::Ring,
+                    reason: "requested".into(),
+                },
+            )),
+            Backend::FrameRing => Ok((
+                LinuxLink::FrameRing(FrameRingLink::open(cfg)?),
+                Selection {
+                    backend: Backend::FrameRing,
                     reason: "requested".into(),
                 },
             )),
@@ -833,6 +862,7 @@ impl LinuxLink {
     pub fn backend(&self) -> Backend {
         match self {
             LinuxLink::Ring(_) => Backend::Ring,
+            LinuxLink::FrameRing(_) => Backend::FrameRing,
             LinuxLink::Uring(_) => Backend::Uring,
             LinuxLink::Mmsg(_) => Backend::Mmsg,
             LinuxLink::Plain(_) => Backend::Plain,
@@ -843,6 +873,7 @@ impl LinuxLink {
     pub fn interface(&self) -> &InterfaceInfo {
         match self {
             LinuxLink::Ring(l) => l.interface(),
+            LinuxLink::FrameRing(l) => l.interface(),
             LinuxLink::Uring(l) => l.interface(),
             LinuxLink::Mmsg(l) => l.interface(),
             LinuxLink::Plain(l) => l.interface(),
@@ -853,6 +884,7 @@ impl LinuxLink {
     pub fn stats(&mut self) -> Result<LinkStats, LinkError> {
         match self {
             LinuxLink::Ring(l) => l.stats(),
+            LinuxLink::FrameRing(l) => l.stats(),
             LinuxLink::Uring(l) => l.stats(),
             LinuxLink::Mmsg(l) => l.stats(),
             LinuxLink::Plain(l) => l.stats(),
@@ -864,6 +896,7 @@ impl LinuxLink {
     pub fn wait_readable(&self, timeout: Option<Duration>) -> io::Result<bool> {
         match self {
             LinuxLink::Ring(l) => l.wait_readable(timeout),
+            LinuxLink::FrameRing(l) => l.wait_readable(timeout),
             LinuxLink::Uring(l) => l.wait_readable(timeout),
             LinuxLink::Mmsg(l) => l.wait_readable(timeout),
             LinuxLink::Plain(l) => l.wait_readable(timeout),
@@ -875,6 +908,7 @@ impl LinuxLink {
     pub fn wait_writable(&self, timeout: Option<Duration>) -> io::Result<bool> {
         match self {
             LinuxLink::Ring(l) => l.wait_writable(timeout),
+            LinuxLink::FrameRing(l) => l.wait_writable(timeout),
             LinuxLink::Uring(l) => l.wait_writable(timeout),
             LinuxLink::Mmsg(l) => l.wait_writable(timeout),
             LinuxLink::Plain(l) => l.wait_writable(timeout),
@@ -909,6 +943,7 @@ impl AsFd for LinuxLink {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self {
             LinuxLink::Ring(l) => l.as_fd(),
+            LinuxLink::FrameRing(l) => l.as_fd(),
             LinuxLink::Uring(l) => l.as_fd(),
             LinuxLink::Mmsg(l) => l.as_fd(),
             LinuxLink::Plain(l) => l.as_fd(),
@@ -927,6 +962,8 @@ impl std::os::fd::AsRawFd for LinuxLink {
 pub enum LinuxRx<'a> {
     /// From the ring backend.
     Ring(<RingLink as RawLink>::Rx<'a>),
+    /// From the frame-ring backend.
+    FrameRing(<FrameRingLink as RawLink>::Rx<'a>),
     /// From the io_uring backend.
     Uring(<UringLink as RawLink>::Rx<'a>),
     /// From the mmsg backend.
@@ -939,6 +976,7 @@ impl RxFrame for LinuxRx<'_> {
     fn data(&self) -> &[u8] {
         match self {
             LinuxRx::Ring(f) => f.data(),
+            LinuxRx::FrameRing(f) => f.data(),
             LinuxRx::Uring(f) => f.data(),
             LinuxRx::Mmsg(f) => f.data(),
             LinuxRx::Plain(f) => f.data(),
@@ -947,6 +985,7 @@ impl RxFrame for LinuxRx<'_> {
     fn meta(&self) -> RxMeta {
         match self {
             LinuxRx::Ring(f) => f.meta(),
+            LinuxRx::FrameRing(f) => f.meta(),
             LinuxRx::Uring(f) => f.meta(),
             LinuxRx::Mmsg(f) => f.meta(),
             LinuxRx::Plain(f) => f.meta(),
@@ -959,6 +998,8 @@ impl RxFrame for LinuxRx<'_> {
 pub enum LinuxTx<'a> {
     /// From the ring backend.
     Ring(<RingLink as RawLink>::Tx<'a>),
+    /// From the frame-ring backend.
+    FrameRing(<FrameRingLink as RawLink>::Tx<'a>),
     /// From the io_uring backend.
     Uring(<UringLink as RawLink>::Tx<'a>),
     /// From the mmsg backend.
@@ -971,6 +1012,7 @@ impl TxToken for LinuxTx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, f: F) -> R {
         match self {
             LinuxTx::Ring(t) => t.consume(f),
+            LinuxTx::FrameRing(t) => t.consume(f),
             LinuxTx::Uring(t) => t.consume(f),
             LinuxTx::Mmsg(t) => t.consume(f),
             LinuxTx::Plain(t) => t.consume(f),
@@ -980,6 +1022,7 @@ impl TxToken for LinuxTx<'_> {
     fn request_timestamp(&mut self, id: u32) -> Result<(), LinkError> {
         match self {
             LinuxTx::Ring(t) => t.request_timestamp(id),
+            LinuxTx::FrameRing(t) => t.request_timestamp(id),
             LinuxTx::Uring(t) => t.request_timestamp(id),
             LinuxTx::Mmsg(t) => t.request_timestamp(id),
             LinuxTx::Plain(t) => t.request_timestamp(id),
@@ -994,6 +1037,7 @@ impl RawLink for LinuxLink {
     fn capabilities(&self) -> Capabilities {
         match self {
             LinuxLink::Ring(l) => l.capabilities(),
+            LinuxLink::FrameRing(l) => l.capabilities(),
             LinuxLink::Uring(l) => l.capabilities(),
             LinuxLink::Mmsg(l) => l.capabilities(),
             LinuxLink::Plain(l) => l.capabilities(),
@@ -1007,6 +1051,7 @@ impl RawLink for LinuxLink {
     fn receive(&mut self, now: Instant) -> Result<Option<LinuxRx<'_>>, LinkError> {
         Ok(match self {
             LinuxLink::Ring(l) => l.receive(now)?.map(LinuxRx::Ring),
+            LinuxLink::FrameRing(l) => l.receive(now)?.map(LinuxRx::FrameRing),
             LinuxLink::Uring(l) => l.receive(now)?.map(LinuxRx::Uring),
             LinuxLink::Mmsg(l) => l.receive(now)?.map(LinuxRx::Mmsg),
             LinuxLink::Plain(l) => l.receive(now)?.map(LinuxRx::Plain),
@@ -1016,6 +1061,7 @@ impl RawLink for LinuxLink {
     fn transmit(&mut self, now: Instant, len: usize) -> Result<Option<LinuxTx<'_>>, LinkError> {
         Ok(match self {
             LinuxLink::Ring(l) => l.transmit(now, len)?.map(LinuxTx::Ring),
+            LinuxLink::FrameRing(l) => l.transmit(now, len)?.map(LinuxTx::FrameRing),
             LinuxLink::Uring(l) => l.transmit(now, len)?.map(LinuxTx::Uring),
             LinuxLink::Mmsg(l) => l.transmit(now, len)?.map(LinuxTx::Mmsg),
             LinuxLink::Plain(l) => l.transmit(now, len)?.map(LinuxTx::Plain),
@@ -1025,6 +1071,7 @@ impl RawLink for LinuxLink {
     fn flush(&mut self, now: Instant) -> Result<FlushStatus, LinkError> {
         match self {
             LinuxLink::Ring(l) => l.flush(now),
+            LinuxLink::FrameRing(l) => l.flush(now),
             LinuxLink::Uring(l) => l.flush(now),
             LinuxLink::Mmsg(l) => l.flush(now),
             LinuxLink::Plain(l) => l.flush(now),
@@ -1034,6 +1081,7 @@ impl RawLink for LinuxLink {
     fn join_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
         match self {
             LinuxLink::Ring(l) => l.join_multicast(mac),
+            LinuxLink::FrameRing(l) => l.join_multicast(mac),
             LinuxLink::Uring(l) => l.join_multicast(mac),
             LinuxLink::Mmsg(l) => l.join_multicast(mac),
             LinuxLink::Plain(l) => l.join_multicast(mac),
@@ -1043,6 +1091,7 @@ impl RawLink for LinuxLink {
     fn leave_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
         match self {
             LinuxLink::Ring(l) => l.leave_multicast(mac),
+            LinuxLink::FrameRing(l) => l.leave_multicast(mac),
             LinuxLink::Uring(l) => l.leave_multicast(mac),
             LinuxLink::Mmsg(l) => l.leave_multicast(mac),
             LinuxLink::Plain(l) => l.leave_multicast(mac),
@@ -1052,6 +1101,7 @@ impl RawLink for LinuxLink {
     fn poll_tx_timestamp(&mut self) -> Option<TxTimestamp> {
         match self {
             LinuxLink::Ring(l) => l.poll_tx_timestamp(),
+            LinuxLink::FrameRing(l) => l.poll_tx_timestamp(),
             LinuxLink::Uring(l) => l.poll_tx_timestamp(),
             LinuxLink::Mmsg(l) => l.poll_tx_timestamp(),
             LinuxLink::Plain(l) => l.poll_tx_timestamp(),
@@ -1061,6 +1111,7 @@ impl RawLink for LinuxLink {
     fn rx_maybe_pending(&self) -> bool {
         match self {
             LinuxLink::Ring(l) => l.rx_maybe_pending(),
+            LinuxLink::FrameRing(l) => l.rx_maybe_pending(),
             LinuxLink::Uring(l) => l.rx_maybe_pending(),
             LinuxLink::Mmsg(l) => l.rx_maybe_pending(),
             LinuxLink::Plain(l) => l.rx_maybe_pending(),
@@ -1077,11 +1128,13 @@ mod tests {
         for b in [
             Backend::Auto,
             Backend::Ring,
+            Backend::FrameRing,
             Backend::Uring,
             Backend::Mmsg,
             Backend::Plain,
         ] {
             assert_eq!(b.name().parse::<Backend>(), Ok(b));
+            assert_eq!(b.to_string(), b.name());
         }
         assert_eq!("xdp".parse::<Backend>(), Err(UnknownBackend));
     }

@@ -21,7 +21,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
-use l2net_core::link::{FlushStatus, TxTimestamp, check_tx_len};
+use l2net_core::link::{FlushStatus, TxTimestamp};
 use l2net_core::wire::ethernet::MIN_FRAME_LEN;
 use l2net_core::{Capabilities, Instant, LinkError, MacAddr, RawLink};
 
@@ -42,14 +42,22 @@ pub struct MmsgLink {
     /// The last `recvmmsg` came back with fewer frames than it asked for (or none): the
     /// socket's queue was empty at that moment.
     rx_drained: bool,
-    tx: TxQueue,
+    tx: BatchTx,
+    batch: usize,
+}
+
+/// The mmsg transmit path, shared with the [frame-ring backend](crate::frame_ring): a
+/// preallocated slot pool filled through [`QueueTx`] tokens and sent with one `sendmmsg` per
+/// flush, each stamped frame carrying its timestamp request in its own message of the batch.
+#[derive(Debug)]
+pub(crate) struct BatchTx {
+    queue: TxQueue,
     txm: sock::MmsgTx,
     rejected: Option<LinkError>,
-    batch: usize,
     /// Control buffer for the transmit-timestamp error queue.
     errq_control: Box<[u8]>,
     /// Per transmit slot of a batch: the control messages of its timestamp request.
-    tx_controls: Box<[TxControl]>,
+    controls: Box<[TxControl]>,
 }
 
 /// The control messages of one transmit-timestamp request, aligned for `cmsghdr`.
@@ -60,6 +68,87 @@ pub(crate) struct TxControl(pub(crate) [u8; crate::timestamp::TX_REQUEST_SPACE])
 impl Default for TxControl {
     fn default() -> Self {
         TxControl([0; crate::timestamp::TX_REQUEST_SPACE])
+    }
+}
+
+impl BatchTx {
+    /// A pool of [`LinkConfig::tx_slots`] frames of the largest size `sock` can send.
+    pub(crate) fn new(cfg: &LinkConfig, sock: &PacketSocket) -> Self {
+        BatchTx {
+            queue: TxQueue::new(cfg.tx_slots, sock.max_tx_len().max(MIN_FRAME_LEN)),
+            txm: sock::MmsgTx::new(cfg.tx_slots),
+            rejected: None,
+            errq_control: vec![0u8; crate::timestamp::ERRQUEUE_CONTROL_SPACE].into_boxed_slice(),
+            controls: vec![TxControl::default(); cfg.tx_slots].into_boxed_slice(),
+        }
+    }
+
+    /// Frames that can be queued between two flushes.
+    pub(crate) fn slots(&self) -> usize {
+        self.controls.len()
+    }
+
+    /// [`RawLink::transmit`]: a token for the next free slot, `Ok(None)` if all are queued.
+    pub(crate) fn transmit<'a>(
+        &'a mut self,
+        sock: &'a mut PacketSocket,
+        len: usize,
+    ) -> Result<Option<QueueTx<'a>>, LinkError> {
+        QueueTx::lend(&mut self.queue, &mut self.rejected, sock, len)
+    }
+
+    /// [`RawLink::flush`]: everything queued in one `sendmmsg` (more only if the kernel took
+    /// part of a batch); what the kernel pushes back (`EAGAIN`/`ENOBUFS`) stays queued.
+    pub(crate) fn flush(&mut self, sock: &mut PacketSocket) -> Result<FlushStatus, LinkError> {
+        if let Some(e) = self.rejected.take() {
+            return Err(e);
+        }
+        let mut sent = 0;
+        let hardware = sock.tx_hardware();
+        while self.queue.queued() > 0 {
+            let batch = self.queue.queued().min(self.controls.len());
+            // Each stamped frame carries its request in its own message of the batch.
+            for k in 0..batch {
+                if let Some(id) = self.queue.id(k) {
+                    crate::timestamp::write_tx_request(&mut self.controls[k].0, id, hardware)
+                        .map_err(|_| {
+                            LinkError::Unsupported("transmit timestamp ids on this architecture")
+                        })?;
+                }
+            }
+            let queue = &self.queue;
+            let controls = &self.controls;
+            let frames = (0..batch).map(|k| {
+                let control: &[u8] = if queue.id(k).is_some() {
+                    &controls[k].0
+                } else {
+                    &[]
+                };
+                (queue.get(k), control)
+            });
+            match self.txm.send(sock.fd.as_fd(), frames) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.queue.pop(n);
+                    sent += n;
+                    sock.stats.tx_frames += n as u64;
+                }
+                Err(e) => match sys::errno(&e) {
+                    libc::EAGAIN | libc::ENOBUFS => break,
+                    libc::EINTR => continue,
+                    errno => return Err(sock.error("sendmmsg", errno)),
+                },
+            }
+        }
+        Ok(FlushStatus {
+            sent,
+            pending: self.queue.queued(),
+        })
+    }
+
+    /// [`RawLink::poll_tx_timestamp`]: the next stamp from `sock`'s error queue.
+    pub(crate) fn poll_tx_timestamp(&mut self, sock: &mut PacketSocket) -> Option<TxTimestamp> {
+        sock.poll_tx_timestamp(&mut self.errq_control)
     }
 }
 
@@ -88,12 +177,8 @@ impl MmsgLink {
             rx_next: 0,
             rx_len,
             rx_drained: false,
-            tx: TxQueue::new(cfg.tx_slots, sock.max_tx_len().max(MIN_FRAME_LEN)),
-            txm: sock::MmsgTx::new(cfg.tx_slots),
-            rejected: None,
+            tx: BatchTx::new(cfg, &sock),
             batch: cfg.rx_batch,
-            errq_control: vec![0u8; crate::timestamp::ERRQUEUE_CONTROL_SPACE].into_boxed_slice(),
-            tx_controls: vec![TxControl::default(); cfg.tx_slots].into_boxed_slice(),
             sock,
         })
     }
@@ -188,66 +273,11 @@ impl RawLink for MmsgLink {
     }
 
     fn transmit(&mut self, _now: Instant, len: usize) -> Result<Option<QueueTx<'_>>, LinkError> {
-        check_tx_len(len, self.sock.max_tx_len())?;
-        if self.tx.is_full() {
-            return Ok(None);
-        }
-        let stamps = self.sock.ts.is_some();
-        Ok(Some(QueueTx::new(
-            &mut self.tx,
-            &mut self.rejected,
-            &mut self.sock.stats,
-            len,
-            self.sock.info.mtu as usize,
-            stamps,
-        )))
+        self.tx.transmit(&mut self.sock, len)
     }
 
     fn flush(&mut self, _now: Instant) -> Result<FlushStatus, LinkError> {
-        if let Some(e) = self.rejected.take() {
-            return Err(e);
-        }
-        let mut sent = 0;
-        let hardware = self.sock.tx_hardware();
-        while self.tx.queued() > 0 {
-            let batch = self.tx.queued().min(self.tx_controls.len());
-            // Each stamped frame carries its request in its own message of the batch.
-            for k in 0..batch {
-                if let Some(id) = self.tx.id(k) {
-                    crate::timestamp::write_tx_request(&mut self.tx_controls[k].0, id, hardware)
-                        .map_err(|_| {
-                            LinkError::Unsupported("transmit timestamp ids on this architecture")
-                        })?;
-                }
-            }
-            let tx = &self.tx;
-            let controls = &self.tx_controls;
-            let frames = (0..batch).map(|k| {
-                let control: &[u8] = if tx.id(k).is_some() {
-                    &controls[k].0
-                } else {
-                    &[]
-                };
-                (tx.get(k), control)
-            });
-            match self.txm.send(self.sock.fd.as_fd(), frames) {
-                Ok(0) => break,
-                Ok(n) => {
-                    self.tx.pop(n);
-                    sent += n;
-                    self.sock.stats.tx_frames += n as u64;
-                }
-                Err(e) => match sys::errno(&e) {
-                    libc::EAGAIN | libc::ENOBUFS => break,
-                    libc::EINTR => continue,
-                    errno => return Err(self.sock.error("sendmmsg", errno)),
-                },
-            }
-        }
-        Ok(FlushStatus {
-            sent,
-            pending: self.tx.queued(),
-        })
+        self.tx.flush(&mut self.sock)
     }
 
     fn join_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
@@ -259,7 +289,7 @@ impl RawLink for MmsgLink {
     }
 
     fn poll_tx_timestamp(&mut self) -> Option<TxTimestamp> {
-        self.sock.poll_tx_timestamp(&mut self.errq_control)
+        self.tx.poll_tx_timestamp(&mut self.sock)
     }
 
     /// `false` once the frames of a `recvmmsg` batch that came back short are all handed out:

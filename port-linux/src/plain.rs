@@ -110,23 +110,28 @@ pub struct QueueTx<'a> {
 }
 
 impl<'a> QueueTx<'a> {
-    pub(crate) fn new(
+    /// [`RawLink::transmit`] of the backends built on a [`TxQueue`]: a token for the queue's
+    /// next free slot, `Ok(None)` while every slot holds a queued frame, an error for a length
+    /// `sock` can never send. A filled frame the kernel would refuse is recorded in `rejected`.
+    pub(crate) fn lend(
         queue: &'a mut TxQueue,
         rejected: &'a mut Option<LinkError>,
-        stats: &'a mut LinkStats,
+        sock: &'a mut PacketSocket,
         len: usize,
-        mtu: usize,
-        stamps: bool,
-    ) -> Self {
-        QueueTx {
+    ) -> Result<Option<Self>, LinkError> {
+        check_tx_len(len, sock.max_tx_len())?;
+        if queue.is_full() {
+            return Ok(None);
+        }
+        Ok(Some(QueueTx {
             queue,
             rejected,
-            stats,
             len,
-            mtu,
-            stamps,
+            mtu: sock.mtu(),
+            stamps: sock.ts.is_some(),
+            stats: &mut sock.stats,
             id: None,
-        }
+        }))
     }
 }
 
@@ -357,19 +362,7 @@ impl RawLink for PlainLink {
     }
 
     fn transmit(&mut self, _now: Instant, len: usize) -> Result<Option<QueueTx<'_>>, LinkError> {
-        check_tx_len(len, self.sock.max_tx_len())?;
-        if self.tx.is_full() {
-            return Ok(None);
-        }
-        let stamps = self.sock.ts.is_some();
-        Ok(Some(QueueTx::new(
-            &mut self.tx,
-            &mut self.rejected,
-            &mut self.sock.stats,
-            len,
-            self.sock.info.mtu as usize,
-            stamps,
-        )))
+        QueueTx::lend(&mut self.tx, &mut self.rejected, &mut self.sock, len)
     }
 
     fn flush(&mut self, _now: Instant) -> Result<FlushStatus, LinkError> {

@@ -52,6 +52,37 @@ use crate::iface::InterfaceInfo;
 use crate::link::{LinkConfig, LinkStats, PacketSocket, check_frame, rx_meta};
 use crate::sys::{self, ring};
 
+/// `PACKET_VERSION = version` on `sock`; a kernel without that version says so
+/// ([`OpenError::Unsupported`] naming `name`), any other refusal is the option's.
+pub(crate) fn set_version(
+    sock: &PacketSocket,
+    version: libc::c_int,
+    name: &'static str,
+) -> Result<(), OpenError> {
+    ring::set_version(sock.fd.as_fd(), version).map_err(|e| match e.raw_os_error() {
+        Some(libc::EINVAL) | Some(libc::ENOPROTOOPT) => OpenError::Unsupported(name),
+        _ => OpenError::OptionRefused {
+            option: "PACKET_VERSION",
+            errno: sys::errno(&e),
+        },
+    })
+}
+
+/// The stamp the kernel wrote into a ring frame's header (`tp_sec`/`tp_nsec`): the NIC's when
+/// `status` says `TP_STATUS_TS_RAW_HARDWARE`, else the kernel's CLOCK_REALTIME stamp
+/// (`TP_STATUS_TS_SOFTWARE`, or no flag: the kernel took the time when it filled the frame).
+pub(crate) fn frame_timestamp(status: u32, sec: u32, nsec: u32) -> Timestamp {
+    let source = if status & ring::TP_STATUS_TS_RAW_HARDWARE != 0 {
+        TimestampSource::Hardware
+    } else {
+        TimestampSource::Software
+    };
+    Timestamp {
+        nanos: u64::from(sec) * 1_000_000_000 + u64::from(nsec),
+        source,
+    }
+}
+
 /// Geometry of one ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Geometry {
@@ -198,13 +229,7 @@ impl RingLink {
     fn open_with(cfg: &LinkConfig, rx_geo: Geometry, tx_geo: Geometry) -> Result<Self, OpenError> {
         let sock = PacketSocket::open(cfg)?;
         let fd = sock.fd.as_fd();
-        ring::set_v3(fd).map_err(|e| match e.raw_os_error() {
-            Some(libc::EINVAL) | Some(libc::ENOPROTOOPT) => OpenError::Unsupported("TPACKET_V3"),
-            _ => OpenError::OptionRefused {
-                option: "PACKET_VERSION",
-                errno: sys::errno(&e),
-            },
-        })?;
+        set_version(&sock, ring::TPACKET_V3, "TPACKET_V3")?;
         if sock.rx_len().max(MIN_FRAME_LEN) + ring::TPACKET3_HDRLEN > rx_geo.frame_size {
             // The MTU changed between the geometry and this socket: start over.
             return Self::open(cfg);
@@ -586,17 +611,7 @@ impl RawLink for RingLink {
             h.tp_len as usize,
             held,
         );
-        let source = if h.tp_status & ring::TP_STATUS_TS_RAW_HARDWARE != 0 {
-            TimestampSource::Hardware
-        } else {
-            // TP_STATUS_TS_SOFTWARE, or no flag: the kernel stamped it (CLOCK_REALTIME) when
-            // it filled the ring.
-            TimestampSource::Software
-        };
-        meta.timestamp = Some(Timestamp {
-            nanos: u64::from(h.tp_sec) * 1_000_000_000 + u64::from(h.tp_nsec),
-            source,
-        });
+        meta.timestamp = Some(frame_timestamp(h.tp_status, h.tp_sec, h.tp_nsec));
         self.sock.stats.rx_frames += 1;
         self.sock.stats.rx_truncated += u64::from(meta.truncated);
         Ok(Some(RingRx {
@@ -679,6 +694,22 @@ impl RawLink for RingLink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_stamps_name_their_clock() {
+        let sw = frame_timestamp(ring::TP_STATUS_USER, 2, 5);
+        assert_eq!(
+            (sw.nanos, sw.source),
+            (2_000_000_005, TimestampSource::Software)
+        );
+        let hw = frame_timestamp(ring::TP_STATUS_USER | ring::TP_STATUS_TS_RAW_HARDWARE, 0, 7);
+        assert_eq!((hw.nanos, hw.source), (7, TimestampSource::Hardware));
+        // The largest u32 seconds (year 2106) do not overflow.
+        assert_eq!(
+            frame_timestamp(0, u32::MAX, 999_999_999).nanos,
+            u64::from(u32::MAX) * 1_000_000_000 + 999_999_999
+        );
+    }
 
     #[test]
     fn geometry_fits_frames_and_budget() {

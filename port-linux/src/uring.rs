@@ -29,7 +29,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
-use l2net_core::link::{FlushStatus, RxMeta, TxTimestamp, check_tx_len};
+use l2net_core::link::{FlushStatus, RxMeta, TxTimestamp};
 use l2net_core::{Capabilities, Instant, LinkError, MacAddr, RawLink};
 
 use crate::error::OpenError;
@@ -208,18 +208,7 @@ impl RawLink for UringLink {
     }
 
     fn transmit(&mut self, _now: Instant, len: usize) -> Result<Option<QueueTx<'_>>, LinkError> {
-        check_tx_len(len, self.sock.max_tx_len())?;
-        if self.tx.is_full() {
-            return Ok(None);
-        }
-        Ok(Some(QueueTx::new(
-            &mut self.tx,
-            &mut self.rejected,
-            &mut self.sock.stats,
-            len,
-            self.sock.info.mtu as usize,
-            self.sock.ts.is_some(),
-        )))
+        QueueTx::lend(&mut self.tx, &mut self.rejected, &mut self.sock, len)
     }
 
     fn flush(&mut self, _now: Instant) -> Result<FlushStatus, LinkError> {

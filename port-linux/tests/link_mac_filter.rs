@@ -37,7 +37,7 @@ fn mac_filter_passes_own_and_joined_addresses_only_on_every_backend() {
     let _serial = support::serial();
     let w = support::Wire::new("mf", 1500);
     let quiet = Duration::from_millis(30);
-    for backend in [Backend::Plain, Backend::Mmsg, Backend::Ring, Backend::Uring] {
+    for backend in Backend::CONCRETE {
         let mut tx: LinuxLink = contract::open(&w.a, w.veth.a_name(), |c| {
             c.backend = Backend::Plain;
             c.ethertype = None;

@@ -35,7 +35,12 @@ fn every_backend_keeps_receiving_after_its_queue_overflowed() {
     if !require_privileges("every_backend_keeps_receiving_after_its_queue_overflowed") {
         return;
     }
-    overflow_and_recover(&[Backend::Plain, Backend::Mmsg, Backend::Uring]);
+    overflow_and_recover(&[
+        Backend::Plain,
+        Backend::Mmsg,
+        Backend::Uring,
+        Backend::FrameRing,
+    ]);
 }
 
 /// The ring after its blocks all belonged to user space and the kernel froze the queue.
@@ -64,7 +69,8 @@ fn overflow_and_recover(backends: &[Backend]) {
         let mut rx: LinuxLink = contract::open(&w.b, w.veth.b_name(), |c| {
             c.backend = backend;
             c.rcvbuf = Some(64 << 10);
-            // The ring's smallest geometry: 128 KiB to receive, in eight 16 KiB blocks.
+            // The ring's smallest geometry: 128 KiB to receive, in eight 16 KiB blocks (the
+            // frame ring's: 160 slots in four 64 KiB blocks).
             c.ring_memory = 256 << 10;
         });
         let sent: Vec<Vec<u8>> = (0..3000)

@@ -51,7 +51,7 @@ fn receive_and_transmit_stamps_per_backend() {
     let _serial = support::serial();
     let w = support::Wire::new("ts", 1500);
     let tags: [&[Tag]; 2] = [&[], &[(0x8100, 5, false, 321)]];
-    for backend in [Backend::Plain, Backend::Mmsg, Backend::Ring, Backend::Uring] {
+    for backend in Backend::CONCRETE {
         let mut tx: LinuxLink = contract::open(&w.a, w.veth.a_name(), |c| {
             c.backend = backend;
             c.timestamps = Some(TimestampMode::Software);
@@ -128,12 +128,13 @@ fn without_the_option_nothing_is_stamped_but_the_ring_receive() {
     }
     let _serial = support::serial();
     let w = support::Wire::new("tu", 1500);
-    for backend in [Backend::Plain, Backend::Mmsg, Backend::Ring, Backend::Uring] {
+    for backend in Backend::CONCRETE {
         let mut tx: LinuxLink = contract::open(&w.a, w.veth.a_name(), |c| c.backend = backend);
         let mut rx: LinuxLink = contract::open(&w.b, w.veth.b_name(), |c| c.backend = backend);
         let caps = tx.capabilities().timestamps;
-        // The ring stamps every received frame anyway; nothing else is stamped.
-        assert_eq!(caps.rx_software, backend == Backend::Ring, "{backend}");
+        // The rings stamp every received frame anyway; nothing else is stamped.
+        let ring = matches!(backend, Backend::Ring | Backend::FrameRing);
+        assert_eq!(caps.rx_software, ring, "{backend}");
         assert!(!caps.tx_software && !caps.tx_hardware && !caps.rx_hardware);
         let mut tok = tx.transmit(now(), 64).unwrap().unwrap();
         assert!(
@@ -143,11 +144,7 @@ fn without_the_option_nothing_is_stamped_but_the_ring_receive() {
         let sent = vec![frame(tx.interface().mac.octets(), &[], 50, 1)];
         support::send_all(&mut tx, &sent);
         let got = recv_n(&mut rx, 1);
-        assert_eq!(
-            got[0].1.timestamp.is_some(),
-            backend == Backend::Ring,
-            "{backend}"
-        );
+        assert_eq!(got[0].1.timestamp.is_some(), ring, "{backend}");
         assert_eq!(tx.poll_tx_timestamp(), None);
     }
 
@@ -197,7 +194,13 @@ fn transmit_stamps_come_from_the_driver_on_a_tap() {
     let ns = l2net_linux::netns::Netns::new("tt").expect("namespace");
     let mut tap = l2net_linux::netns::Tap::new().expect("TAP");
     tap.move_to(&ns).expect("move TAP");
-    for backend in [Backend::Ring, Backend::Plain, Backend::Mmsg, Backend::Uring] {
+    for backend in [
+        Backend::Ring,
+        Backend::FrameRing,
+        Backend::Plain,
+        Backend::Mmsg,
+        Backend::Uring,
+    ] {
         let mut link: LinuxLink = contract::open(&ns, tap.name(), |c| {
             c.backend = backend;
             c.timestamps = Some(TimestampMode::Software);

@@ -1,4 +1,5 @@
-//! The ring's shrink-on-`ENOMEM`, end to end against the real kernel.
+//! The rings' shrink-on-`ENOMEM` (the ring and the frame ring), end to end against the real
+//! kernel.
 //!
 //! What can make the kernel refuse a ring of a size `LinkConfig::ring_memory` allows (at most
 //! 1 GiB)? Not `PACKET_RX_RING` itself on this machine: it allocates the blocks with
@@ -17,7 +18,7 @@ mod support;
 
 use l2net_core::RawLink;
 use l2net_linux::netns::require_privileges;
-use l2net_linux::{LinkConfig, OpenError, PlainLink, RingLink};
+use l2net_linux::{FrameRingLink, LinkConfig, OpenError, PlainLink, RingLink};
 
 /// The process's mapped address space in bytes (`VmSize`).
 fn vm_size() -> u64 {
@@ -111,4 +112,37 @@ fn ring_shrinks_until_the_kernel_maps_it_and_reports_enomem_below_the_smallest()
     // The limit is back: a full-size ring opens again.
     let again = w.b.run(|| RingLink::open(&cfg)).unwrap().expect("open");
     assert_eq!(again.rx_ring_bytes() + again.tx_ring_bytes(), 128 << 20);
+    drop(again);
+    drop(ring);
+
+    // The frame ring (all of ring_memory receives) shrinks the same way.
+    let full =
+        w.b.run(|| FrameRingLink::open(&cfg))
+            .unwrap()
+            .expect("open");
+    assert_eq!(full.rx_ring_bytes(), 128 << 20);
+    drop(full);
+    let mut fring =
+        w.b.run(|| with_room(24 << 20, || FrameRingLink::open(&cfg)))
+            .unwrap()
+            .expect("the shrunk frame ring opens");
+    assert_eq!(fring.rx_ring_bytes(), 16 << 20, "halved until it fit");
+    let sent: Vec<Vec<u8>> = (0..50)
+        .map(|i| support::frame(tx.mac().octets(), &[], 500, 100 + i))
+        .collect();
+    support::send_all(&mut tx, &sent);
+    let got = support::recv_n(&mut fring, sent.len());
+    support::check(&sent, &[], &got);
+    drop(fring);
+    // Its smallest ring is one 64 KiB block.
+    let r =
+        w.b.run(|| with_room(32 << 10, || FrameRingLink::open(&cfg).map(|_| ())))
+            .unwrap();
+    assert_eq!(
+        r,
+        Err(OpenError::OptionRefused {
+            option: "mmap",
+            errno: libc::ENOMEM
+        })
+    );
 }

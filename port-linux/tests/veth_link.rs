@@ -19,7 +19,7 @@ fn auto_picks_the_ring_and_says_why() {
     assert_eq!(link.backend(), Backend::Ring);
     assert_eq!(sel.backend, Backend::Ring);
     assert!(sel.reason.contains("TPACKET_V3"), "{sel}");
-    for backend in [Backend::Ring, Backend::Uring, Backend::Mmsg, Backend::Plain] {
+    for backend in Backend::CONCRETE {
         let cfg = LinkConfig::new(w.veth.a_name()).with_backend(backend);
         let (link, sel) = w.a.run(|| LinuxLink::open(&cfg)).unwrap().unwrap();
         assert_eq!((link.backend(), sel.backend), (backend, backend));

@@ -5,9 +5,11 @@
 //! * otherwise `RMW_L2NET_CONFIG=<path>` names a file of `key = value` lines (`#` starts a
 //!   comment) with the keys `interface` and `backend`;
 //! * `RMW_L2NET_BACKEND=<name>` (or the file's `backend` key) picks the Linux port's backend:
-//!   `mmsg` by default, because it wakes the receiver per frame; `ring` (TPACKET_V3) hands
-//!   frames over per block, up to its block timeout (1 ms) late, which costs a round trip
-//!   about a millisecond (docs/BENCHMARKS.md, "rmw_l2net");
+//!   `frame-ring` by default (a TPACKET_V2 receive ring: every frame handed over at once and
+//!   found without a system call, the lowest round trip; `mmsg` costs one `recvmmsg` more
+//!   per frame); `ring` (TPACKET_V3) hands frames over per block, up to its block timeout
+//!   (1 ms) late, which costs a round trip about a millisecond (docs/BENCHMARKS.md,
+//!   "rmw_l2net");
 //! * `RMW_L2NET_BUSY_POLL=1` (or the file's `busy_poll = true`) makes the participant's
 //!   waiting threads spin on the link instead of sleeping (`NodeConfig::busy_poll`): the
 //!   lowest round trip, at the cost of a CPU core per thread waiting (`rmw_wait`);
@@ -31,10 +33,10 @@ pub const ENV_CONFIG: &str = "RMW_L2NET_CONFIG";
 pub const ENV_BACKEND: &str = "RMW_L2NET_BACKEND";
 /// Environment variable that turns busy polling on (`1`) or off (`0`).
 pub const ENV_BUSY_POLL: &str = "RMW_L2NET_BUSY_POLL";
-/// The backend used unless configured: per-frame wake-ups, batched system calls.
-pub const DEFAULT_BACKEND: &str = "mmsg";
+/// The backend used unless configured: per-frame hand-over, no receive system call.
+pub const DEFAULT_BACKEND: &str = "frame-ring";
 /// The backend names the Linux port accepts (`l2net_linux::link::Backend`).
-pub const BACKENDS: [&str; 5] = ["auto", "ring", "uring", "mmsg", "plain"];
+pub const BACKENDS: [&str; 6] = ["auto", "ring", "frame-ring", "uring", "mmsg", "plain"];
 /// The loopback interface used for `LOCALHOST` discovery.
 pub const LOOPBACK: &str = "lo";
 
@@ -330,6 +332,9 @@ mod tests {
     fn backend_names_are_the_linux_ports() {
         for b in BACKENDS {
             assert!(b.parse::<l2net_linux::link::Backend>().is_ok(), "{b}");
+        }
+        for b in l2net_linux::link::Backend::CONCRETE {
+            assert!(BACKENDS.contains(&b.name()), "{b} missing");
         }
     }
 

@@ -364,6 +364,11 @@ impl Hub {
     /// thread is routing right now this returns at once: that thread wakes the wait sets for
     /// what it routes.
     pub fn pump(&self) {
+        if !self.waker.has_events() && self.waiting.load(Ordering::Relaxed) > 0 {
+            // Nothing to route, and no time to store (a thread in `rmw_wait` keeps the
+            // background thread standing back; the last to leave stores it).
+            return;
+        }
         let Ok(pumping) = self.pumping.try_lock() else {
             return;
         };
@@ -386,7 +391,9 @@ impl Hub {
     fn pump_locked(&self, _pumping: MutexGuard<'_, ()>, full: bool) {
         let (mut counted, mut changed, mut graph_data) = (false, false, full);
         let graph_reader = self.graph.sub.handle();
-        loop {
+        // `has_events`: no lock for the look that would find the queue empty (after the one
+        // `DataAvailable` of a sample, most often).
+        while self.waker.has_events() {
             match self.waker.try_next_event() {
                 Ok(Some(ev)) => {
                     if let Event::DataAvailable { reader } = ev {

@@ -442,6 +442,10 @@ fn a_busy_polling_context_waits_receives_and_times_out() {
             nsec: 30_000_000,
         };
         assert!(!wait_sub(ws, sub, Some(short)), "nothing sent yet");
+        // A zero timeout looks once and times out (the spin reads the clock for its deadline
+        // after its first look, then once per yield).
+        let zero = rmw_time_t { sec: 0, nsec: 0 };
+        assert!(!wait_sub(ws, sub, Some(zero)), "nothing sent yet");
 
         let mut out = Msg::new(Flavor::C, ty);
         out.fill(&case.value);

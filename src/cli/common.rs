@@ -17,11 +17,13 @@ pub struct NetArgs {
     /// The l2net domain (systems on one wire with different domains ignore each other).
     #[arg(long, default_value_t = 0)]
     pub domain: u16,
-    /// The Linux backend. Default mmsg, except `perf` with best-effort samples, which uses the
-    /// TPACKET_V3 ring (what `auto` picks, best for throughput; not for a sender of samples of
-    /// 1 KiB and more, which stays on mmsg: see `perf`). The ring hands frames over only
-    /// when a ring block retires, which adds up to its block timeout to every sample's latency
-    /// (and to every acknowledgement of reliable samples).
+    /// The Linux backend. Default frame-ring (a TPACKET_V2 receive ring: every frame handed
+    /// over at once and found without a system call, sent with sendmmsg; the lowest latency),
+    /// except `perf`, which uses mmsg for reliable samples and for a sender of samples of 1 KiB
+    /// and more, and the TPACKET_V3 ring for the rest (what `auto` picks, best for throughput).
+    /// The V3 ring hands frames over only when a ring block retires, which adds up to its block
+    /// timeout to every sample's latency (and to every acknowledgement of reliable samples).
+    /// Names: auto, ring, frame-ring, uring, mmsg, plain.
     #[arg(long)]
     pub backend: Option<Backend>,
     /// How long (microseconds) a small best-effort sample may wait for others to share its
@@ -50,7 +52,7 @@ pub struct NetArgs {
 
 impl NetArgs {
     pub fn open(&self, name: &str, busy_poll: bool) -> Result<Node<LinuxLink>, CliError> {
-        self.open_with(name, busy_poll, Backend::Mmsg, None)
+        self.open_with(name, busy_poll, Backend::FrameRing, None)
     }
 
     /// Like [`NetArgs::open`], with `backend` and `rcvbuf` unless the command line names them.

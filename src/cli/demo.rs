@@ -22,8 +22,8 @@ pub struct Args {
     /// Use the in-memory segment even when running as root.
     #[arg(long)]
     in_memory: bool,
-    /// Linux backend for the veth run (mmsg: lowest latency; see `l2net ping --help`).
-    #[arg(long, default_value = "mmsg")]
+    /// Linux backend for the veth run (frame-ring: lowest latency; see `l2net ping --help`).
+    #[arg(long, default_value = "frame-ring")]
     backend: Backend,
     /// Round trips for the latency histogram.
     #[arg(long, default_value_t = 5000)]

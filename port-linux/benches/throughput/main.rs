@@ -1,4 +1,4 @@
-//! Throughput of the Linux backends (plain, mmsg, ring, uring) over a veth pair.
+//! Throughput of the Linux backends (plain, mmsg, ring, frame-ring, uring) over a veth pair.
 //!
 //! Run as root: `cargo bench -p l2net-linux --bench throughput` (options after `--`, see
 //! `--help`). It makes two network namespaces joined by a veth pair (and removes them at the
@@ -73,7 +73,9 @@ mod bench {
 
     use l2net_core::{Instant, LinkError, RawLink, RxFrame, TxToken};
     use l2net_linux::netns::{Netns, VethPair};
-    use l2net_linux::{LinkConfig, LinkStats, MmsgLink, OpenError, PlainLink, RingLink, UringLink};
+    use l2net_linux::{
+        FrameRingLink, LinkConfig, LinkStats, MmsgLink, OpenError, PlainLink, RingLink, UringLink,
+    };
 
     use crate::probe;
     use crate::sys::{self, CpuTime};
@@ -83,11 +85,12 @@ usage: cargo bench -p l2net-linux --bench throughput [-- OPTIONS]
 
   --secs S          measurement window per cell in seconds (default 2)
   --warmup S        warm-up before each window in seconds (default 0.5)
-  --backends LIST   comma-separated subset of plain,mmsg,ring,uring (default all)
+  --backends LIST   comma-separated subset of plain,mmsg,ring,frame-ring,uring (default all)
   --sizes LIST      comma-separated frame sizes in bytes, 60..=9014 (default 64,1514,9014)
   --modes LIST      softirq,threaded (default both)
   --batch N         frames queued per flush (default 64)
-  --rx-room BYTES   receive room per link: rcvbuf, and half of the ring's ring_memory
+  --rx-room BYTES   receive room per link: rcvbuf, half of the ring's ring_memory, the frame
+                    ring's ring_memory
                     (default 4194304)
   --rounds N        measure every cell N times, report the round with the median
                     delivered/s (default 3; damps other load on the machine)
@@ -131,16 +134,24 @@ Needs root. Prints Markdown tables on stdout.";
         Plain,
         Mmsg,
         Ring,
+        FrameRing,
         Uring,
     }
 
     impl Kind {
-        const ALL: [Kind; 4] = [Kind::Plain, Kind::Mmsg, Kind::Ring, Kind::Uring];
+        const ALL: [Kind; 5] = [
+            Kind::Plain,
+            Kind::Mmsg,
+            Kind::Ring,
+            Kind::FrameRing,
+            Kind::Uring,
+        ];
         fn name(self) -> &'static str {
             match self {
                 Kind::Plain => "plain",
                 Kind::Mmsg => "mmsg",
                 Kind::Ring => "ring",
+                Kind::FrameRing => "frame-ring",
                 Kind::Uring => "uring",
             }
         }
@@ -267,6 +278,7 @@ Needs root. Prints Markdown tables on stdout.";
     bench_link!(PlainLink);
     bench_link!(MmsgLink);
     bench_link!(RingLink);
+    bench_link!(FrameRingLink);
     bench_link!(UringLink);
 
     const WARMUP: u8 = 0;
@@ -615,12 +627,16 @@ Needs root. Prints Markdown tables on stdout.";
         }
     }
 
-    fn link_config(dev: &str, opts: &Opts) -> LinkConfig {
+    fn link_config(dev: &str, opts: &Opts, kind: Kind) -> LinkConfig {
         let mut c = LinkConfig::new(dev);
         // The same receive room for every backend (the ring's RX ring is half of its
-        // ring_memory).
+        // ring_memory; the frame ring has no TX ring, all of it receives).
         c.rcvbuf = Some(opts.rx_room);
-        c.ring_memory = 2 * opts.rx_room;
+        c.ring_memory = if kind == Kind::FrameRing {
+            opts.rx_room
+        } else {
+            2 * opts.rx_room
+        };
         c.sndbuf = Some(4 << 20);
         c.tx_slots = opts.batch;
         c
@@ -634,8 +650,8 @@ Needs root. Prints Markdown tables on stdout.";
         opts: &Opts,
         cpus: (Option<usize>, Option<usize>),
     ) -> Result<Cell, String> {
-        let rx_cfg = link_config(env.veth.b_name(), opts);
-        let tx_cfg = link_config(env.veth.a_name(), opts);
+        let rx_cfg = link_config(env.veth.b_name(), opts, kind);
+        let tx_cfg = link_config(env.veth.a_name(), opts, kind);
         let open = |ns: &Netns, cfg: &LinkConfig| {
             ns.run(|| L::open_link(cfg))
                 .map_err(|e| e.to_string())?
@@ -721,6 +737,7 @@ Needs root. Prints Markdown tables on stdout.";
             Kind::Plain => run_cell::<PlainLink>(env, mode, size, kind, opts, cpus),
             Kind::Mmsg => run_cell::<MmsgLink>(env, mode, size, kind, opts, cpus),
             Kind::Ring => run_cell::<RingLink>(env, mode, size, kind, opts, cpus),
+            Kind::FrameRing => run_cell::<FrameRingLink>(env, mode, size, kind, opts, cpus),
             Kind::Uring => run_cell::<UringLink>(env, mode, size, kind, opts, cpus),
         }
     }

@@ -1,5 +1,6 @@
-//! `TPACKET_V3` rings (`PACKET_MMAP`): the uapi structures of `linux/if_packet.h`, the ring
-//! set-up socket options, the shared `mmap` and every access to the mapped memory.
+//! `PACKET_MMAP` rings: the uapi structures of `linux/if_packet.h` for `TPACKET_V3` (the ring
+//! backend) and `TPACKET_V2` (the frame-ring backend's receive ring), the ring set-up socket
+//! options, the shared `mmap` and every access to the mapped memory.
 //!
 //! The mapped memory is shared with the kernel. Ownership of each RX block and each TX frame
 //! passes back and forth through its status word, which is read with `Acquire` and written with
@@ -18,12 +19,18 @@ use super::socket::SOL_PACKET;
 pub(crate) const PACKET_RX_RING: libc::c_int = 5;
 pub(crate) const PACKET_VERSION: libc::c_int = 10;
 pub(crate) const PACKET_TX_RING: libc::c_int = 13;
+/// `TPACKET_V2` of `enum tpacket_versions`.
+pub(crate) const TPACKET_V2: libc::c_int = 1;
 /// `TPACKET_V3` of `enum tpacket_versions`.
 pub(crate) const TPACKET_V3: libc::c_int = 2;
+/// `TPACKET_ALIGNMENT`: frame sizes and header lengths are multiples of it.
+pub(crate) const TPACKET_ALIGNMENT: usize = 16;
 
 // RX block / frame status.
 pub(crate) const TP_STATUS_KERNEL: u32 = 0;
 pub(crate) const TP_STATUS_USER: u32 = 1 << 0;
+/// V1/V2: the kernel dropped frames (ring full) since `PACKET_STATISTICS` was last read.
+pub(crate) const TP_STATUS_LOSING: u32 = 1 << 2;
 pub(crate) const TP_STATUS_TS_RAW_HARDWARE: u32 = 1 << 31;
 // TX frame status.
 pub(crate) const TP_STATUS_AVAILABLE: u32 = 0;
@@ -36,6 +43,37 @@ pub(crate) const TP_STATUS_WRONG_FORMAT: u32 = 1 << 2;
 pub(crate) const TPACKET3_HDR_ALIGNED: usize = 48;
 /// `TPACKET3_HDRLEN`: the aligned header plus a `struct sockaddr_ll`.
 pub(crate) const TPACKET3_HDRLEN: usize = TPACKET3_HDR_ALIGNED + 20;
+
+/// `sizeof(struct tpacket2_hdr)`, already a multiple of [`TPACKET_ALIGNMENT`].
+pub(crate) const TPACKET2_HDR_ALIGNED: usize = 32;
+/// `TPACKET2_HDRLEN`: the aligned V2 header plus a `struct sockaddr_ll`.
+pub(crate) const TPACKET2_HDRLEN: usize = TPACKET2_HDR_ALIGNED + 20;
+
+/// `struct tpacket_req`: the geometry of a `TPACKET_V1`/`V2` ring.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TpacketReq {
+    pub tp_block_size: u32,
+    pub tp_block_nr: u32,
+    pub tp_frame_size: u32,
+    pub tp_frame_nr: u32,
+}
+
+/// `struct tpacket2_hdr`: the header at the start of every frame of a V2 ring.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Tpacket2Hdr {
+    pub tp_status: u32,
+    pub tp_len: u32,
+    pub tp_snaplen: u32,
+    pub tp_mac: u16,
+    pub tp_net: u16,
+    pub tp_sec: u32,
+    pub tp_nsec: u32,
+    pub tp_vlan_tci: u16,
+    pub tp_vlan_tpid: u16,
+    pub tp_padding: [u8; 4],
+}
 
 /// `struct tpacket_req3`.
 #[repr(C)]
@@ -110,9 +148,12 @@ pub(crate) struct TpacketBlockDesc {
 const BLOCK_STATUS_OFF: usize = core::mem::offset_of!(TpacketBlockDesc, hdr);
 /// Offset of `tp_status` in a frame header.
 const FRAME_STATUS_OFF: usize = core::mem::offset_of!(Tpacket3Hdr, tp_status);
+/// Offset of `tp_status` in a V2 frame header.
+const FRAME2_STATUS_OFF: usize = core::mem::offset_of!(Tpacket2Hdr, tp_status);
 
 fn setsockopt<T: Copy>(fd: BorrowedFd<'_>, name: libc::c_int, value: &T) -> io::Result<()> {
-    // SAFETY: the pointer and length describe `*value` (an int or a TpacketReq3), live across
+    // SAFETY: the pointer and length describe `*value` (an int, a TpacketReq or a
+    // TpacketReq3), live across
     // the call and only read by the kernel.
     cvt(unsafe {
         libc::setsockopt(
@@ -126,9 +167,14 @@ fn setsockopt<T: Copy>(fd: BorrowedFd<'_>, name: libc::c_int, value: &T) -> io::
     Ok(())
 }
 
-/// `PACKET_VERSION = TPACKET_V3`.
-pub(crate) fn set_v3(fd: BorrowedFd<'_>) -> io::Result<()> {
-    setsockopt(fd, PACKET_VERSION, &TPACKET_V3)
+/// `PACKET_VERSION = version` ([`TPACKET_V2`] or [`TPACKET_V3`]).
+pub(crate) fn set_version(fd: BorrowedFd<'_>, version: libc::c_int) -> io::Result<()> {
+    setsockopt(fd, PACKET_VERSION, &version)
+}
+
+/// `PACKET_RX_RING` of a `TPACKET_V2` socket.
+pub(crate) fn set_rx_ring_v2(fd: BorrowedFd<'_>, req: &TpacketReq) -> io::Result<()> {
+    setsockopt(fd, PACKET_RX_RING, req)
 }
 
 /// `PACKET_RX_RING` (`tx == false`) or `PACKET_TX_RING`.
@@ -150,7 +196,8 @@ pub(crate) fn kick(fd: BorrowedFd<'_>) -> io::Result<usize> {
     super::cvt_size(unsafe { libc::send(fd.as_raw_fd(), core::ptr::null(), 0, libc::MSG_DONTWAIT) })
 }
 
-/// The shared mapping of both rings (RX first, then TX), unmapped on drop.
+/// The shared mapping of a socket's rings (RX first, then TX if there is one), unmapped on
+/// drop.
 #[derive(Debug)]
 pub(crate) struct RingMap {
     ptr: NonNull<u8>,
@@ -239,16 +286,35 @@ impl RingMap {
     }
 
     /// `len` bytes at `off`, or an empty slice if that is outside the mapping. Only called for
-    /// user-owned RX blocks, which the kernel does not write.
+    /// user-owned RX blocks (V3) or frames (V2), which the kernel does not write.
     pub(crate) fn bytes(&self, off: usize, len: usize) -> &[u8] {
         match off.checked_add(len) {
-            // SAFETY: in bounds of the live mapping; the block is owned by user space until
-            // release_block, which needs the view holding this slice to be gone first.
+            // SAFETY: in bounds of the live mapping; the block (V3) or frame (V2) is owned by
+            // user space until release_block / release_frame2, which the views holding this
+            // slice call only in their Drop, once the slice is gone.
             Some(end) if end <= self.len => unsafe {
                 core::slice::from_raw_parts(self.ptr.as_ptr().add(off), len)
             },
             _ => &[],
         }
+    }
+
+    /// V2 RX: the status of the frame at `off` (`Acquire`: the frame's header and bytes, which
+    /// the kernel wrote before it stored `TP_STATUS_USER` with release semantics, are visible
+    /// after it).
+    pub(crate) fn frame2_status(&self, off: usize) -> u32 {
+        self.load(off + FRAME2_STATUS_OFF)
+    }
+
+    /// V2 RX: the header of the frame at `off` (a frame user space owns).
+    pub(crate) fn frame2_header(&self, off: usize) -> Tpacket2Hdr {
+        self.read::<Tpacket2Hdr>(off)
+    }
+
+    /// V2 RX: give the frame at `off` back to the kernel (`Release`: every read of the frame
+    /// happens before the kernel can see it free and overwrite it).
+    pub(crate) fn release_frame2(&self, off: usize) {
+        self.store(off + FRAME2_STATUS_OFF, TP_STATUS_KERNEL);
     }
 
     /// TX: the status of the frame at `off`.
@@ -350,5 +416,29 @@ mod tests {
         assert_eq!(size_of::<TpacketBlockDesc>(), 48);
         assert_eq!(BLOCK_STATUS_OFF, 8);
         assert_eq!(FRAME_STATUS_OFF, 20);
+    }
+
+    #[test]
+    fn uapi_layouts_v2() {
+        assert_eq!(size_of::<TpacketReq>(), 16);
+        assert_eq!(offset_of!(TpacketReq, tp_frame_nr), 12);
+        assert_eq!(size_of::<Tpacket2Hdr>(), 32);
+        assert_eq!(offset_of!(Tpacket2Hdr, tp_len), 4);
+        assert_eq!(offset_of!(Tpacket2Hdr, tp_snaplen), 8);
+        assert_eq!(offset_of!(Tpacket2Hdr, tp_mac), 12);
+        assert_eq!(offset_of!(Tpacket2Hdr, tp_net), 14);
+        assert_eq!(offset_of!(Tpacket2Hdr, tp_sec), 16);
+        assert_eq!(offset_of!(Tpacket2Hdr, tp_nsec), 20);
+        assert_eq!(offset_of!(Tpacket2Hdr, tp_vlan_tci), 24);
+        assert_eq!(offset_of!(Tpacket2Hdr, tp_vlan_tpid), 26);
+        assert_eq!(FRAME2_STATUS_OFF, 0);
+        assert_eq!(
+            TPACKET2_HDR_ALIGNED,
+            size_of::<Tpacket2Hdr>().next_multiple_of(TPACKET_ALIGNMENT)
+        );
+        assert_eq!(
+            TPACKET2_HDRLEN,
+            TPACKET2_HDR_ALIGNED + size_of::<libc::sockaddr_ll>()
+        );
     }
 }

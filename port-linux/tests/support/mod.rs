@@ -94,6 +94,7 @@ macro_rules! backend {
 backend!(l2net_linux::PlainLink);
 backend!(l2net_linux::MmsgLink);
 backend!(l2net_linux::RingLink);
+backend!(l2net_linux::FrameRingLink);
 backend!(l2net_linux::LinuxLink, |cfg| {
     l2net_linux::LinuxLink::open(cfg).map(|(link, _)| link)
 });
