@@ -6,6 +6,11 @@
 //! CPU-second of one core, and a machine shared with other work (CI, builds) disturbs the result
 //! far less. `cargo bench -p l2net-core --bench engine`; results in docs/BENCHMARKS.md, "Engine
 //! alone".
+//!
+//! `L2NET_BENCH_ROUNDS=N` runs N rounds of each scenario whose name contains `L2NET_BENCH_ONLY`
+//! (all without it) after the warm-up, prints the CPU time per sample and exits without
+//! criterion: for `perf stat -e instructions` (the difference between two round counts is the
+//! steady state's share) and `perf record`.
 
 #[path = "../../tests/support/alloc_count.rs"]
 mod alloc_count;
@@ -16,7 +21,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
-use pair::{Pair, Scenario};
+use pair::{Pair, PingPong, Scenario};
 
 #[global_allocator]
 static ALLOC: alloc_count::Counting = alloc_count::Counting;
@@ -78,6 +83,73 @@ fn check_allocations() {
         assert!(samples > 0, "{}: nothing delivered", s.name());
         assert_eq!(allocs, 0, "{}: the steady state allocated", s.name());
     }
+    let mut p = PingPong::new();
+    for _ in 0..200 {
+        p.round();
+    }
+    let before = alloc_count::allocations();
+    let samples_before = p.delivered;
+    for _ in 0..2_000 {
+        p.round();
+    }
+    let allocs = alloc_count::allocations() - before;
+    let samples = p.delivered - samples_before;
+    println!(
+        "allocations {PING_PONG:<28} {allocs} in {samples} samples ({:.3} per sample)",
+        allocs as f64 / samples.max(1) as f64
+    );
+    assert_eq!(samples, 4_000, "{PING_PONG}: a round trip lost its sample");
+    assert_eq!(allocs, 0, "{PING_PONG}: the steady state allocated");
+}
+
+/// The ping-pong scenario's name: one iteration is one round trip (two samples, four frames'
+/// worth of engine calls on two participants).
+const PING_PONG: &str = "reliable/16B/keep_last_10/ping_pong_round_trip";
+/// The same with 12 idle writers and 12 idle readers on each participant (a ROS 2 node's own
+/// endpoints).
+const PING_PONG_IDLE: &str = "reliable/16B/keep_last_10/12_idle_endpoints/ping_pong_round_trip";
+
+/// The ping-pong scenarios: name and idle endpoints of each kind.
+const PING_PONGS: [(&str, usize); 2] = [(PING_PONG, 0), (PING_PONG_IDLE, 12)];
+
+/// `L2NET_BENCH_ROUNDS` mode (see the crate docs).
+fn fixed_rounds(rounds: u64, only: &str) {
+    for s in scenarios() {
+        if !s.name().contains(only) {
+            continue;
+        }
+        let mut p = Pair::new(s);
+        for _ in 0..200 {
+            p.round();
+        }
+        let (start, got) = (thread_cpu_time(), p.delivered);
+        for _ in 0..rounds {
+            black_box(p.round());
+        }
+        report_rounds(&s.name(), thread_cpu_time() - start, p.delivered - got);
+    }
+    for (name, idle) in PING_PONGS {
+        if !name.contains(only) {
+            continue;
+        }
+        let mut p = PingPong::with_idle(idle);
+        for _ in 0..200 {
+            p.round();
+        }
+        let start = thread_cpu_time();
+        for _ in 0..rounds {
+            black_box(p.round());
+        }
+        report_rounds(name, thread_cpu_time() - start, rounds);
+    }
+}
+
+fn report_rounds(name: &str, t: Duration, units: u64) {
+    println!(
+        "rounds {name:<48} {units} in {:.3} s CPU: {:.1} ns each",
+        t.as_secs_f64(),
+        t.as_nanos() as f64 / units.max(1) as f64
+    );
 }
 
 fn engine(c: &mut Criterion) {
@@ -104,10 +176,33 @@ fn engine(c: &mut Criterion) {
             })
         });
     }
+    for (name, idle) in PING_PONGS {
+        let mut p = PingPong::with_idle(idle);
+        for _ in 0..200 {
+            p.round();
+        }
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let start = thread_cpu_time();
+                for _ in 0..iters {
+                    black_box(p.round());
+                }
+                thread_cpu_time() - start
+            })
+        });
+    }
     g.finish();
 }
 
 fn main() {
+    if let Ok(n) = std::env::var("L2NET_BENCH_ROUNDS") {
+        let rounds = n.parse().expect("L2NET_BENCH_ROUNDS: a number of rounds");
+        fixed_rounds(
+            rounds,
+            &std::env::var("L2NET_BENCH_ONLY").unwrap_or_default(),
+        );
+        return;
+    }
     check_allocations();
     let mut c = Criterion::default().configure_from_args();
     engine(&mut c);

@@ -355,6 +355,8 @@ impl<
         {
             return;
         }
+        // Local writers' windows move: releases, unblocking, what they may send.
+        self.tx_changed();
         for wi in 0..self.w_hi {
             let Some(li) = self.writers[wi].as_ref().and_then(|w| w.local.find(ri)) else {
                 continue;

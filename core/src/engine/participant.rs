@@ -593,10 +593,24 @@ pub struct Participant<
     pub(crate) any_manual_match: bool,
     /// The frame planned by `poll_transmit` and its length.
     pub(crate) planned: Option<(super::tx::Plan, usize)>,
-    /// The acknowledgement that follows the planned data in its frame (docs/PROTOCOL.md
-    /// section 10): reader, matched writer, and where the ACKNACK starts in the frame.
+    /// The transmit summary: while the time stays below this, nothing is due to send and no
+    /// timer of `advance` runs (a `poll_transmit` found nothing, and no state changed since),
+    /// so that `poll_transmit` returns `None` and `poll_timeout` returns `quiet_timeout`
+    /// without planning. [`Instant::ZERO`]: something may have changed, plan. Every change
+    /// that can make something due (frames, writes, takes that ask for more, endpoints,
+    /// transmits, shutdown) calls [`Participant::tx_changed`]; the passing time needs none
+    /// (the bound is the earliest timer). Debug builds check it against the full planner
+    /// (`check_quiet`). Compiled in with `ack-with-data`, the ping-pong's feature: 0.65 KB of
+    /// flash that a firmware node (which leaves that feature out) has no room for.
     #[cfg(feature = "ack-with-data")]
-    pub(crate) planned_ack: Option<(usize, usize, usize)>,
+    pub(crate) quiet_until: Instant,
+    /// What `poll_timeout` answers while quiet.
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) quiet_timeout: Option<Instant>,
+    /// The acknowledgement that follows the planned data in its frame (docs/PROTOCOL.md
+    /// section 10), built once when planned: where it starts in the frame, and what to write.
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) planned_ack: Option<(usize, super::tx::PlannedAck)>,
 }
 
 impl<
@@ -719,6 +733,10 @@ impl<
             liveliness_check_at: Instant::MAX,
             any_manual_match: false,
             planned: None,
+            #[cfg(feature = "ack-with-data")]
+            quiet_until: Instant::ZERO,
+            #[cfg(feature = "ack-with-data")]
+            quiet_timeout: None,
             #[cfg(feature = "ack-with-data")]
             planned_ack: None,
         }
@@ -892,7 +910,18 @@ impl<
         self.readers.split_at_mut(hi).0
     }
 
+    /// Something that may make a frame or a timer due changed: the next `poll_transmit` and
+    /// `poll_timeout` plan in full (see `quiet_until`).
+    #[inline(always)]
+    pub(crate) fn tx_changed(&mut self) {
+        #[cfg(feature = "ack-with-data")]
+        {
+            self.quiet_until = Instant::ZERO;
+        }
+    }
+
     fn endpoints_changed(&mut self) {
+        self.tx_changed();
         self.epoch = self.epoch.wrapping_add(1);
         self.fast_left = self.config.fast_announces.max(1);
         self.next_announce = self.now;
@@ -909,6 +938,7 @@ impl<
         qos: Qos,
         history: &'a mut [u8],
     ) -> Result<WriterHandle, EndpointError> {
+        self.tx_changed();
         let slot = self
             .writers
             .iter()
@@ -974,6 +1004,7 @@ impl<
         qos: Qos,
         queue: &'a mut [u8],
     ) -> Result<ReaderHandle, EndpointError> {
+        self.tx_changed();
         let slot = self
             .readers
             .iter()
@@ -1200,6 +1231,7 @@ impl<
     }
 
     fn drop_writer(&mut self, i: usize) {
+        self.tx_changed();
         let Some(w) = self.writers[i].take() else {
             return;
         };
@@ -1224,6 +1256,7 @@ impl<
     }
 
     fn drop_reader(&mut self, i: usize) {
+        self.tx_changed();
         let Some(r) = self.readers[i].take() else {
             return;
         };
@@ -1657,6 +1690,7 @@ impl<
             return Err(WriteError::Closed);
         }
         self.advance(now);
+        self.tx_changed();
         let wi = self.writer_index(h).ok_or(WriteError::UnknownWriter)?;
         let window = u64::from(self.config.reliable_window);
         let batch_delay = self.config.batch_delay;
@@ -1755,6 +1789,7 @@ impl<
             return Err(WriteError::Closed);
         }
         self.advance(now);
+        self.tx_changed();
         let wi = self.writer_index(h).ok_or(WriteError::UnknownWriter)?;
         let now = self.now;
         let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) else {
@@ -2016,6 +2051,14 @@ impl<
         if now > self.now {
             self.now = now;
         }
+        // Quiet (`quiet_until`): no timer is due before then, and everything below that does
+        // not depend on the time already ran after the last change.
+        #[cfg(feature = "ack-with-data")]
+        if now < self.quiet_until {
+            #[cfg(debug_assertions)]
+            self.check_quiet(self.now);
+            return;
+        }
         let now = self.now;
         // Leases (the peer table is only scanned when the earliest lease may have run out).
         if now > self.lease_check_at {
@@ -2171,10 +2214,24 @@ impl<
     /// When the participant next needs [`Participant::handle_timeout`] or has something to send
     /// (then the answer is the last `now` it saw: poll at once). `None`: nothing scheduled.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let mut t = Instant::MAX;
+        #[cfg(feature = "ack-with-data")]
+        if self.now < self.quiet_until {
+            #[cfg(debug_assertions)]
+            self.check_quiet(self.now);
+            return self.quiet_timeout;
+        }
         if self.has_urgent_tx() {
             return Some(self.now);
         }
+        let t = self.next_timer();
+        (t != Instant::MAX).then_some(t)
+    }
+
+    /// The earliest timer of [`Participant::poll_timeout`] (`Instant::MAX`: none), leaving out
+    /// whether something is due to send now.
+    #[inline(always)]
+    pub(crate) fn next_timer(&self) -> Instant {
+        let mut t = Instant::MAX;
         if !self.closing {
             t = t.min(self.next_announce);
         }
@@ -2228,7 +2285,7 @@ impl<
                 t = t.min(d + Duration::from_nanos(1));
             }
         }
-        (t != Instant::MAX).then_some(t)
+        t
     }
 
     /// When a writer that just finished a burst sends its HEARTBEAT: an eighth of the heartbeat
@@ -2287,6 +2344,7 @@ impl<
     /// ([`Participant::poll_link_op`]).
     pub fn close(&mut self, now: Instant) {
         self.advance(now);
+        self.tx_changed();
         if !self.closing {
             self.closing = true;
             self.goodbyes_left = GOODBYES;

@@ -133,6 +133,7 @@ impl<
     /// duplicate, replayed or unwanted frames are counted in [`super::Stats`] and dropped.
     pub fn handle_frame(&mut self, frame: &[u8], meta: RxMeta, now: Instant) {
         self.advance(now);
+        self.tx_changed();
         self.stats.rx_frames += 1;
         if meta.truncated {
             self.stats.rx_truncated += 1;
@@ -898,6 +899,7 @@ impl<
             && let Some(m) = self.matched_writer_mut(ri, mi)
         {
             m.ack_due = true;
+            self.tx_changed();
         }
     }
 
@@ -924,6 +926,8 @@ impl<
                 entity,
                 seq,
             };
+            // A held sample moves on (or is asked again): timers and acknowledgements change.
+            self.tx_changed();
             if self.reassembly.find(&key).is_none() {
                 // Not in the store after all (it cannot happen: held samples are complete and
                 // only leave with their writer). Forget the mark so the sample is asked again.

@@ -112,7 +112,9 @@ impl SeqSet {
 
     /// True if no bit is set.
     pub fn is_empty(&self) -> bool {
-        self.words.iter().all(|w| *w == 0)
+        // All words at once (no early exit per word): the planner asks every writer's resend
+        // set, on every plan, and it is nearly always empty.
+        self.words.iter().fold(0, |acc, w| acc | w) == 0
     }
 
     /// Number of members.
@@ -122,6 +124,9 @@ impl SeqSet {
 
     /// The smallest member, if any.
     pub fn first(&self) -> Option<u64> {
+        if self.is_empty() {
+            return None;
+        }
         self.words
             .iter()
             .enumerate()
@@ -149,26 +154,28 @@ impl SeqSet {
         if shift == 0 {
             return;
         }
-        if shift >= u64::from(SEQSET_BITS) {
+        // An empty set (the usual case: a writer's resend set, a reader's held set) only moves.
+        if shift >= u64::from(SEQSET_BITS) || self.is_empty() {
             self.words = [0; WORDS];
-        } else {
-            let shift = shift as u32;
-            let (wshift, bshift) = ((shift / 32) as usize, shift % 32);
-            let mut out = [0u32; WORDS];
-            for (i, o) in out.iter_mut().enumerate() {
-                let src = i + wshift;
-                if src < WORDS {
-                    let hi = self.words[src] << bshift;
-                    let lo = if bshift != 0 && src + 1 < WORDS {
-                        self.words[src + 1] >> (32 - bshift)
-                    } else {
-                        0
-                    };
-                    *o = hi | lo;
-                }
-            }
-            self.words = out;
+            self.base = new_base;
+            return;
         }
+        let shift = shift as u32;
+        let (wshift, bshift) = ((shift / 32) as usize, shift % 32);
+        let mut out = [0u32; WORDS];
+        for (i, o) in out.iter_mut().enumerate() {
+            let src = i + wshift;
+            if src < WORDS {
+                let hi = self.words[src] << bshift;
+                let lo = if bshift != 0 && src + 1 < WORDS {
+                    self.words[src + 1] >> (32 - bshift)
+                } else {
+                    0
+                };
+                *o = hi | lo;
+            }
+        }
+        self.words = out;
         self.base = new_base;
         self.clear_tail();
     }

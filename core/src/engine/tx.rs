@@ -113,6 +113,19 @@ pub(crate) enum Plan {
     },
 }
 
+/// An ACKNACK planned to follow a frame's data: built when `poll_transmit` measures the frame
+/// and written as it is by `write_transmit`, so that the reader's room and missing set are
+/// worked out once per acknowledgement, not three times (measure, write, commit).
+#[cfg(feature = "ack-with-data")]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PlannedAck {
+    r: usize,
+    m: usize,
+    msg: AckNackRepr,
+    /// The end of what it asks for (`ack_end`), for the commit.
+    asked_below: u64,
+}
+
 /// Why [`Participant::write_transmit`] wrote nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -579,35 +592,8 @@ impl<
                 (dst, MsgKind::Hello, msg.flags(), msg.emit(body))
             }
             Plan::AckNack { r, m } => {
-                let rd = self.readers.get(r).and_then(Option::as_ref)?;
-                let mw = rd.writers.get(m).and_then(Option::as_ref)?;
-                let missing = mw.window.missing(mw.writer_last, self.ack_end(r, m));
-                let mut set =
-                    crate::wire::msg::SeqSet::new(missing.base(), missing.num_bits() as u16)
-                        .ok()?;
-                for s in missing.iter() {
-                    let in_progress = self
-                        .reassembly
-                        .find(&FragKey {
-                            participant: mw.participant,
-                            entity: mw.entity,
-                            seq: s,
-                        })
-                        .is_some();
-                    if !in_progress {
-                        set.insert(s);
-                    }
-                }
-                let msg = AckNackRepr {
-                    is_final: false,
-                    room: true,
-                    writer_participant: ParticipantId::new(mw.participant)?,
-                    writer: EntityId(mw.entity),
-                    reader: EntityId(rd.entity),
-                    count: mw.ack_count.wrapping_add(1),
-                    missing: set,
-                };
-                (mw.mac, MsgKind::AckNack, msg.flags(), msg.emit(body))
+                let (dst, msg, _) = self.acknack(r, m)?;
+                (dst, MsgKind::AckNack, msg.flags(), msg.emit(body))
             }
             #[cfg(feature = "fragmentation")]
             Plan::NackFrag { r, m, seq, base } => {
@@ -745,6 +731,72 @@ impl<
         Some(self.finish_frame::<FRAME>(head, frame_len, dst, kind, flags, written))
     }
 
+    /// Reader `r`'s ACKNACK to its matched writer `m`, its destination, and the end of what it
+    /// asks for ([`Participant::ack_end`], which the commit records).
+    fn acknack(&self, r: usize, m: usize) -> Option<(MacAddr, AckNackRepr, u64)> {
+        let rd = self.readers.get(r).and_then(Option::as_ref)?;
+        let mw = rd.writers.get(m).and_then(Option::as_ref)?;
+        let end = self.ack_end(r, m);
+        let missing = mw.window.missing(mw.writer_last, end);
+        let mut set =
+            crate::wire::msg::SeqSet::new(missing.base(), missing.num_bits() as u16).ok()?;
+        for s in missing.iter() {
+            let in_progress = self
+                .reassembly
+                .find(&FragKey {
+                    participant: mw.participant,
+                    entity: mw.entity,
+                    seq: s,
+                })
+                .is_some();
+            if !in_progress {
+                set.insert(s);
+            }
+        }
+        let msg = AckNackRepr {
+            is_final: false,
+            room: true,
+            writer_participant: ParticipantId::new(mw.participant)?,
+            writer: EntityId(mw.entity),
+            reader: EntityId(rd.entity),
+            count: mw.ack_count.wrapping_add(1),
+            missing: set,
+        };
+        Some((mw.mac, msg, end))
+    }
+
+    /// The length of a planned DATA frame of a sample without a related one, worked out
+    /// rather than measured by emitting it (the ping-pong's frame): such a message cannot fail
+    /// to build, so the answer is the measured one (debug builds check). `None`: measure.
+    #[cfg(feature = "ack-with-data")]
+    fn data_frame_len(&self, plan: Plan) -> Option<usize> {
+        let (Plan::Data { w, seq } | Plan::Resend { w, seq }) = plan else {
+            return None;
+        };
+        let wr = self.writers.get(w).and_then(Option::as_ref)?;
+        let (data, meta) = wr.history.get(seq)?;
+        if meta.related.is_some() || seq == 0 {
+            return None;
+        }
+        let body = DataRepr::overhead(false) + data.len();
+        if body > wire::header::MAX_BODY_LEN {
+            return None;
+        }
+        let len = self.frame_overhead() + body;
+        debug_assert_eq!(
+            self.emit_plan::<true>(plan, &mut []),
+            Some(Err(WireError::BufferTooSmall { len: 0, need: len }))
+        );
+        Some(len)
+    }
+
+    /// Without `ack-with-data` every frame is measured (one code path: the firmware's flash).
+    #[cfg(not(feature = "ack-with-data"))]
+    #[inline(always)]
+    fn data_frame_len(&self, _plan: Plan) -> Option<usize> {
+        None
+    }
+
     /// Bytes before a planned message's body: a frame's whole overhead (`FRAME`), or the l2net
     /// header alone for a message that follows another in its frame (docs/PROTOCOL.md 2).
     fn overhead<const FRAME: bool>(&self) -> usize {
@@ -803,6 +855,20 @@ impl<
         Ok(total)
     }
 
+    /// Write `msg` as a message that follows another in its frame: `buf` must have its length
+    /// exactly (l2net header and body).
+    #[cfg(feature = "ack-with-data")]
+    fn emit_following_ack(&self, msg: &AckNackRepr, buf: &mut [u8]) -> Result<usize, WireError> {
+        let len = buf.len();
+        let (head, body) = match buf.split_at_mut_checked(wire::header::HEADER_LEN) {
+            Some(parts) => parts,
+            None => (&mut [][..], &mut [][..]),
+        };
+        // (The destination is the frame's: a following message has no Ethernet header.)
+        let written = msg.emit(body);
+        self.finish_frame::<false>(head, len, self.mac, MsgKind::AckNack, msg.flags(), written)
+    }
+
     /// Without the `ack-with-data` feature every ACKNACK goes alone: the frame stays as planned.
     #[cfg(not(feature = "ack-with-data"))]
     #[inline(always)]
@@ -851,17 +917,22 @@ impl<
         let Some((r, m)) = self.ack_with_data(wi) else {
             return len;
         };
-        let Some(Err(WireError::BufferTooSmall { need: ack_len, .. })) =
-            self.emit_plan::<false>(Plan::AckNack { r, m }, &mut [])
-        else {
+        let Some((_, msg, asked_below)) = self.acknack(r, m) else {
             return len;
         };
+        let ack_len = wire::header::HEADER_LEN + msg.buffer_len();
         // The l2net bytes of the frame (the first message's header on) stay within the MTU.
         let l2net = len + wire::header::HEADER_LEN - self.frame_overhead();
         if l2net + ack_len > self.config.mtu {
             return len;
         }
-        self.planned_ack = Some((r, m, len));
+        let ack = PlannedAck {
+            r,
+            m,
+            msg,
+            asked_below,
+        };
+        self.planned_ack = Some((len, ack));
         len + ack_len
     }
 
@@ -873,6 +944,18 @@ impl<
     /// state only changes in [`Participant::write_transmit`] or
     /// [`Participant::abandon_transmit`].
     pub fn poll_transmit(&mut self, now: Instant) -> Option<usize> {
+        #[cfg(feature = "ack-with-data")]
+        if now < self.quiet_until {
+            // Nothing changed since a poll found nothing, and no timer is due yet.
+            if now > self.now {
+                self.now = now;
+            }
+            #[cfg(debug_assertions)]
+            self.check_quiet(self.now);
+            self.planned = None;
+            self.planned_ack = None;
+            return None;
+        }
         self.advance(now);
         self.planned = None;
         #[cfg(feature = "ack-with-data")]
@@ -881,7 +964,19 @@ impl<
         }
         // Plans whose message cannot be built (a sample that vanished) are skipped.
         for _ in 0..8 {
+            #[cfg(feature = "ack-with-data")]
+            let Some(plan) = self.plan(self.now) else {
+                self.become_quiet();
+                return None;
+            };
+            // (A `let else` with nothing to do in it costs the firmware node 132 B.)
+            #[cfg(not(feature = "ack-with-data"))]
             let plan = self.plan(self.now)?;
+            if let Some(len) = self.data_frame_len(plan) {
+                let len = self.plan_ack_with_data(plan, len);
+                self.planned = Some((plan, len));
+                return Some(len);
+            }
             match self.emit_plan::<true>(plan, &mut []) {
                 Some(Err(WireError::BufferTooSmall { need: len, .. })) => {
                     let len = self.plan_ack_with_data(plan, len);
@@ -908,24 +1003,26 @@ impl<
         #[cfg(feature = "ack-with-data")]
         let ack = self.planned_ack.take();
         #[cfg(not(feature = "ack-with-data"))]
-        let ack: Option<(usize, usize, usize)> = None;
-        let (first, rest) = buf.split_at_mut(ack.map_or(len, |(_, _, at)| at.min(len)));
+        let ack: Option<(usize, ())> = None;
+        let (first, rest) = buf.split_at_mut(ack.map_or(len, |(at, _)| at.min(len)));
         let written = self.emit_plan::<true>(plan, first);
         match written {
             Some(Ok(_)) => {
                 self.stats.tx_frames += 1;
                 self.commit(plan);
-                // The acknowledgement that follows the data (section 10); should it fail to
-                // build, its bytes are zeros, which the receiver reads as padding.
-                if let Some((r, m, _)) = ack {
-                    // (It has the planned length: nothing it reads changed since.)
-                    if let Some(Ok(_)) = self.emit_plan::<false>(Plan::AckNack { r, m }, rest) {
+                // The acknowledgement that follows the data (section 10), as planned; should
+                // it fail to build, its bytes are zeros, which the receiver reads as padding.
+                #[cfg(feature = "ack-with-data")]
+                if let Some((_, a)) = ack {
+                    if self.emit_following_ack(&a.msg, rest).is_ok() {
                         self.stats.tx_acks_with_data += 1;
-                        self.commit(Plan::AckNack { r, m });
+                        self.commit_ack(a.r, a.m, a.asked_below);
                     } else {
                         rest.fill(0);
                     }
                 }
+                #[cfg(not(feature = "ack-with-data"))]
+                let _ = rest;
                 Ok(len)
             }
             _ => {
@@ -973,8 +1070,91 @@ impl<
     #[inline(always)]
     fn restart_heartbeat_clocks(_: &mut LocalWriter<'a, H, M>, _: Instant, _: Duration) {}
 
+    /// Nothing is due to send (the planner found nothing after the timers ran): until the
+    /// earliest timer, or a change ([`Participant::tx_changed`]), the transmit and timeout
+    /// polls need not plan. The bound also covers the reassembly timer, which a build without
+    /// `fragmentation` leaves out of `poll_timeout` but `advance` still runs.
+    #[cfg(feature = "ack-with-data")]
+    fn become_quiet(&mut self) {
+        let t = self.next_timer();
+        self.quiet_timeout = (t != Instant::MAX).then_some(t);
+        self.quiet_until = if self.reassembly_check_at == Instant::MAX {
+            t
+        } else {
+            t.min(self.reassembly_check_at + Duration::from_nanos(1))
+        };
+    }
+
+    /// Debug builds: a quiet participant at `now` must be one the full planner and timer pass
+    /// agree with (so that every simulator test checks the summary).
+    #[cfg(all(debug_assertions, feature = "ack-with-data"))]
+    pub(crate) fn check_quiet(&self, now: Instant) {
+        assert!(
+            self.plan(now).is_none(),
+            "transmit summary: quiet, but {:?} is due",
+            self.plan(now)
+        );
+        let t = self.next_timer();
+        assert_eq!(
+            self.quiet_timeout,
+            (t != Instant::MAX).then_some(t),
+            "transmit summary: stale timeout"
+        );
+        assert!(now < self.quiet_until && now <= self.lease_check_at);
+        assert!(now <= self.reassembly_check_at && now <= self.liveliness_check_at);
+        assert!(self.closing || self.announce.is_some() || now < self.next_announce);
+        assert!(self.closing || self.announce.is_some() || self.replies.is_empty());
+        for w in self.live_writers().iter().flatten() {
+            assert!(w.deadline_next.is_none_or(|d| now <= d));
+            if let Some(life) = super::participant::lifespan_of(&w.info.qos)
+                && let Some((_, m)) = w.history.get(w.history.first_seq())
+            {
+                assert!(now <= m.written + life);
+            }
+            // What `after_acks` would do: release (keep-all) or unblock.
+            let min_acked = Self::min_acked(w);
+            if w.history.kind() == super::history::HistoryKind::KeepAll {
+                assert!(
+                    w.history.is_empty() || w.history.first_seq() >= min_acked.min(w.sent_below)
+                );
+            }
+            if w.blocked {
+                let next = w.history.next_seq();
+                let in_flight = next - min_acked.min(next);
+                let room = match w.history.kind() {
+                    super::history::HistoryKind::KeepAll => w.history.len() < H,
+                    super::history::HistoryKind::KeepLast(_) => true,
+                };
+                let window = u64::from(self.config.reliable_window);
+                assert!(!(room && (min_acked == u64::MAX || in_flight < window)));
+            }
+            #[cfg(feature = "fragmentation")]
+            {
+                let first = w.history.first_seq();
+                assert!(w.frag_nacks.iter().flatten().all(|(seq, _)| *seq >= first));
+                assert!(w.resend_cursor.is_none_or(|(seq, _)| seq >= first));
+            }
+        }
+        for r in self.live_readers().iter().flatten() {
+            let has_writers = r.live().iter().flatten().next().is_some() || r.local_writers > 0;
+            assert!(!has_writers || r.deadline_next.is_none_or(|d| now <= d));
+        }
+    }
+
+    /// Reader `r`'s ACKNACK to matched writer `m`, asking for numbers below `asked_below`, was
+    /// sent (or given up).
+    fn commit_ack(&mut self, r: usize, m: usize, asked_below: u64) {
+        if let Some(mw) = self.matched_writer_mut(r, m) {
+            mw.ack_count = mw.ack_count.wrapping_add(1);
+            mw.ack_due = false;
+            mw.asked_below = asked_below;
+            mw.acked_sent = mw.window.next();
+        }
+    }
+
     /// Move the state past `plan` (it was sent or given up).
     fn commit(&mut self, plan: Plan) {
+        self.tx_changed();
         let now = self.now;
         let hb_period = self.config.heartbeat_period;
         match plan {
@@ -1009,15 +1189,7 @@ impl<
                     });
                 }
             }
-            Plan::AckNack { r, m } => {
-                let asked_below = self.ack_end(r, m);
-                if let Some(mw) = self.matched_writer_mut(r, m) {
-                    mw.ack_count = mw.ack_count.wrapping_add(1);
-                    mw.ack_due = false;
-                    mw.asked_below = asked_below;
-                    mw.acked_sent = mw.window.next();
-                }
-            }
+            Plan::AckNack { r, m } => self.commit_ack(r, m, self.ack_end(r, m)),
             #[cfg(feature = "fragmentation")]
             Plan::NackFrag { r, m, base, .. } => {
                 if let Some(mw) = self.matched_writer_mut(r, m) {

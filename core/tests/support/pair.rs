@@ -246,3 +246,211 @@ impl Pair {
         got
     }
 }
+
+/// Simulated time per [`PingPong`] round trip (a veth round trip's order of magnitude).
+pub const PING_PONG_ROUND: Duration = Duration::from_micros(15);
+
+/// The Node's reliable ping-pong (rmw_l2net's round trip), driven call by call as `src/node.rs`
+/// drives the engine: `a` publishes on `/ping`, `b` takes it and publishes on `/pong`, `a`
+/// takes that. Per hop the sender writes, polls `poll_transmit` until `None` (writing every
+/// frame) and then `poll_timeout`; the receiver handles the frame, looks at `poll_timeout`,
+/// drains its events and takes the sample. Reliable keep-last(10), 16 B samples; each frame
+/// carries the sample and, with `ack-with-data`, the acknowledgement of the last one received.
+pub struct PingPong {
+    pub a: Box<FacadePart>,
+    pub b: Box<FacadePart>,
+    ping: (WriterHandle, ReaderHandle),
+    pong: (WriterHandle, ReaderHandle),
+    pub now: Instant,
+    frame: Box<[u8]>,
+    take: Box<[u8]>,
+    payload: Box<[u8]>,
+    /// Frames sent, both ways together.
+    pub frames: u64,
+    /// Samples taken, both ways together.
+    pub delivered: u64,
+}
+
+impl PingPong {
+    pub fn new() -> PingPong {
+        PingPong::with_idle(0)
+    }
+
+    /// With `idle` more writers and as many readers on each participant, on topics nobody else
+    /// uses (a ROS 2 node's own endpoints: rosout, parameter events and services), which every
+    /// timer pass, plan and `poll_timeout` of the engine walks.
+    pub fn with_idle(idle: usize) -> PingPong {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(move || PingPong::build(idle))
+            .expect("spawn builder thread")
+            .join()
+            .expect("builder thread")
+    }
+
+    fn build(idle: usize) -> PingPong {
+        let now = Instant::from_millis(1);
+        let (mac_a, mac_b) = (MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2]));
+        let mut a = Box::new(
+            FacadePart::new(Config::new(0, "ping"), 0xa11ce, mac_a, leak(1 << 20), now).unwrap(),
+        );
+        let mut b = Box::new(
+            FacadePart::new(Config::new(0, "pong"), 0xb0b, mac_b, leak(1 << 20), now).unwrap(),
+        );
+        let qos = Qos::reliable(10);
+        let ping_w = a
+            .create_writer("/ping", "Bytes", None, qos, leak(1 << 12))
+            .unwrap();
+        let ping_r = b
+            .create_reader("/ping", "Bytes", None, qos, leak(1 << 16))
+            .unwrap();
+        let pong_w = b
+            .create_writer("/pong", "Bytes", None, qos, leak(1 << 12))
+            .unwrap();
+        let pong_r = a
+            .create_reader("/pong", "Bytes", None, qos, leak(1 << 16))
+            .unwrap();
+        for (p, side) in [(&mut a, "a"), (&mut b, "b")] {
+            for i in 0..idle {
+                let topic = format!("/idle/{side}/{i}");
+                p.create_writer(&topic, "Bytes", None, qos, leak(1 << 12))
+                    .unwrap();
+                p.create_reader(&topic, "Idle", None, qos, leak(1 << 12))
+                    .unwrap();
+            }
+        }
+        let mut pp = PingPong {
+            a,
+            b,
+            ping: (ping_w, ping_r),
+            pong: (pong_w, pong_r),
+            now,
+            frame: vec![0u8; 1600].into_boxed_slice(),
+            take: vec![0u8; 64 << 10].into_boxed_slice(),
+            payload: vec![0x5a; 16].into_boxed_slice(),
+            frames: 0,
+            delivered: 0,
+        };
+        // Discovery, then the start-up announcement rounds (as `Pair`).
+        for i in 0..12_000 {
+            pp.flush_both();
+            pp.now += Duration::from_millis(1);
+            let matched = pp.a.writer_matches(ping_w) == 1
+                && pp.b.writer_matches(pong_w) == 1
+                && pp.a.reader_matches(pong_r) == 1
+                && pp.b.reader_matches(ping_r) == 1;
+            if i > 2_000 && matched {
+                break;
+            }
+        }
+        assert_eq!(pp.a.writer_matches(ping_w), 1, "ping pair never matched");
+        assert_eq!(pp.b.writer_matches(pong_w), 1, "ping pair never matched");
+        pp
+    }
+
+    /// Move frames both ways until both sides are quiet (set-up only).
+    fn flush_both(&mut self) {
+        let now = self.now;
+        loop {
+            let mut moved = false;
+            for dir in 0..2 {
+                let (from, to) = if dir == 0 {
+                    (&mut self.a, &mut self.b)
+                } else {
+                    (&mut self.b, &mut self.a)
+                };
+                while let Some(len) = from.poll_transmit(now) {
+                    let buf = &mut self.frame[..len];
+                    let n = from.write_transmit(buf).unwrap();
+                    to.handle_frame(&buf[..n], RxMeta::new(n), now);
+                    moved = true;
+                }
+                while from.poll_event().is_some() {}
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// One hop: `from` publishes with `w` and sends, `to` receives and takes with `r`.
+    /// Returns the samples taken.
+    #[allow(clippy::too_many_arguments)]
+    fn hop(
+        from: &mut FacadePart,
+        to: &mut FacadePart,
+        w: WriterHandle,
+        r: ReaderHandle,
+        now: Instant,
+        frame: &mut [u8],
+        take: &mut [u8],
+        payload: &[u8],
+        frames: &mut u64,
+    ) -> u64 {
+        // The publisher: write, then send what that made due (the Node's `after_write`).
+        match from.write(w, payload, now) {
+            Ok(_) | Err(WriteError::WouldBlock) => {}
+            Err(e) => panic!("write failed: {e:?}"),
+        }
+        let mut sent = 0;
+        while let Some(len) = from.poll_transmit(now) {
+            let buf = &mut frame[..len];
+            let n = from.write_transmit(buf).unwrap();
+            // Only this hop's frames are in flight: each reaches the other side at once (the
+            // Node's receive handles one frame, then looks at the timers).
+            to.handle_frame(&buf[..n], RxMeta::new(n), now);
+            sent += 1;
+        }
+        std::hint::black_box(from.poll_timeout());
+        while from.poll_event().is_some() {}
+        *frames += sent;
+        // The subscriber: after the receive, the Node looks at the timers and sends what is
+        // due at once (usually nothing), drains the events, then the application takes.
+        if to.poll_timeout().is_some_and(|t| t <= now) {
+            while let Some(len) = to.poll_transmit(now) {
+                let buf = &mut frame[..len];
+                let n = to.write_transmit(buf).unwrap();
+                from.handle_frame(&buf[..n], RxMeta::new(n), now);
+                *frames += 1;
+            }
+            std::hint::black_box(to.poll_timeout());
+        }
+        while to.poll_event().is_some() {}
+        let mut got = 0;
+        while let Some(info) = to.take(r, take).unwrap() {
+            debug_assert_eq!(info.len, payload.len());
+            got += 1;
+        }
+        got
+    }
+
+    /// One round trip: a ping and its pong. Returns the samples taken (2 once running).
+    pub fn round(&mut self) -> u64 {
+        let now = self.now;
+        let mut got = Self::hop(
+            &mut self.a,
+            &mut self.b,
+            self.ping.0,
+            self.ping.1,
+            now,
+            &mut self.frame,
+            &mut self.take,
+            &self.payload,
+            &mut self.frames,
+        );
+        got += Self::hop(
+            &mut self.b,
+            &mut self.a,
+            self.pong.0,
+            self.pong.1,
+            now,
+            &mut self.frame,
+            &mut self.take,
+            &self.payload,
+            &mut self.frames,
+        );
+        self.now += PING_PONG_ROUND;
+        self.delivered += got;
+        got
+    }
+}
