@@ -337,11 +337,13 @@ struct Core<L: NodeLink> {
     attention: Arc<AtomicBool>,
 }
 
-/// A leader whose next wake-up (its deadline, the next timer) is at least this far away sleeps
-/// without a timeout and leaves the wake-up to the I/O thread, which sleeps with a timer
-/// anyway: arming and cancelling a timer for every sleep cost 1.5-2 us of CPU per wait on the
-/// benchmark VM (a C ping: 11.4-11.5 us of CPU per round trip with a `ppoll` timeout, 9.6-10.0
-/// us without). Nearer wake-ups keep their own timer, for precision.
+/// A leader whose deadline is at least this far away sleeps without a timeout and leaves the
+/// wake-up to the I/O thread, which sleeps with a timer anyway: arming and cancelling a timer
+/// for every sleep cost 1.5-2 us of CPU per wait on the benchmark VM (a C ping: 11.4-11.5 us of
+/// CPU per round trip with a `ppoll` timeout, 9.6-10.0 us without). Nearer deadlines keep their
+/// own timer, for precision. The participant's timers are always the I/O thread's: no waiter
+/// sleeps for them (`Shared::kick` wakes the I/O thread when a look schedules one before it
+/// planned to look).
 const LEADER_TIMER_MIN: Duration = Duration::from_millis(20);
 
 /// A busy-polling waiter yields its CPU once per this many empty looks. Spinners that share a
@@ -785,16 +787,19 @@ impl<L: NodeLink> Shared<L> {
                     }
                     continue;
                 }
-                let due = core.due_in(now);
                 led = link_fd.is_some() && !core.leader;
                 if led {
                     core.leader = true;
                 }
                 core.waiters.push(me);
                 registered = true;
+                // The participant's timers are the I/O thread's (it sleeps until the next one
+                // and runs it): a waiter sleeps until its own deadline only, and wakes the I/O
+                // thread if what this look scheduled falls due before it planned to look.
+                self.kick(&core);
                 let left = deadline
                     .map(|d| Duration::from_nanos(d.as_nanos().saturating_sub(now.as_nanos())));
-                let mut sleep = earliest(left, due);
+                let mut sleep = left;
                 if led && sleep.is_none_or(|s| s >= LEADER_TIMER_MIN) {
                     // Far away: the I/O thread wakes this leader then (it runs due timers
                     // itself); tell it if it planned to sleep longer.
@@ -1897,14 +1902,19 @@ impl<'a, L: NodeLink> Watch<'a, L> {
         // Every way through the look read the clock.
         let now = core.recent();
         shared.activity.store(now.as_nanos(), Ordering::Relaxed);
-        let due = core.due_in(now);
+        // The participant's timers are the I/O thread's (as in `Shared::wait_for`): tell it if
+        // this look scheduled work before it planned to look.
+        shared.kick(&core);
+        if self.led {
+            core.leader_until = None;
+        }
         let every = match shared.readiness {
             Readiness::Every(d) => Some(d),
             Readiness::Fd(_) => None,
         };
         Ok(WatchNext {
             again: core.rx_more || shared.busy_poll,
-            sleep: earliest(due, every),
+            sleep: every,
             link_fd: if self.led { link_fd } else { None },
         })
     }
@@ -1920,6 +1930,7 @@ impl<'a, L: NodeLink> Watch<'a, L> {
         }
         if self.led {
             core.leader = false;
+            core.leader_until = None;
             self.shared.leader_left();
             if let Some(&fd) = core.waiters.first() {
                 wake(fd);
@@ -1928,14 +1939,32 @@ impl<'a, L: NodeLink> Watch<'a, L> {
         self.registered = false;
         self.led = false;
     }
+
+    /// If the thread leads this node: leave the wake-up `left` from now to the node's I/O
+    /// thread (as a leader in `Shared::wait_for` does, [`LEADER_TIMER_MIN`]) and return true.
+    fn wake_me_in(&mut self, left: Duration, me: RawFd) -> bool {
+        if !self.led {
+            return false;
+        }
+        let shared = self.shared;
+        let mut core = shared.lock();
+        // The look of this round read the clock moments ago.
+        let at = core.recent().saturating_add(left);
+        core.leader_until = Some((at, me));
+        if at.as_nanos() < shared.io_until.load(Ordering::Relaxed) {
+            shared.io_until.store(0, Ordering::Relaxed);
+            wake(shared.io_wake.as_raw_fd());
+        }
+        true
+    }
 }
 
 /// What [`Watch::drive`] found.
 struct WatchNext {
     /// Frames wait in the link's buffer (or the node busy-polls): look again without sleeping.
     again: bool,
-    /// Longest sleep before the node's next timer (or its next look at a link without a
-    /// descriptor).
+    /// Longest sleep before the next look at a link without a descriptor (`None` for a link
+    /// with one: the participant's timers are the I/O thread's).
     sleep: Option<Duration>,
     /// The link descriptor to sleep on, when the thread leads.
     link_fd: Option<RawFd>,
@@ -2178,7 +2207,14 @@ impl<L: NodeLink> NodeWaker<L> {
                 if left.is_zero() {
                     return Err(NodeError::Timeout);
                 }
-                sleep = earliest(Some(left), sleep);
+                // A far deadline is left to the I/O thread of a node this thread leads, which
+                // sleeps with a timer anyway (LEADER_TIMER_MIN: a timer armed for every sleep
+                // cost 1.5-2 us per wait).
+                let delegated =
+                    left >= LEADER_TIMER_MIN && watches.iter_mut().any(|x| x.wake_me_in(left, me));
+                if !delegated {
+                    sleep = earliest(Some(left), sleep);
+                }
             }
             // poll(2) ignores entries with a negative descriptor.
             if poll(fds, sleep) < 0 {
