@@ -65,41 +65,30 @@ fn scenarios() -> Vec<Scenario> {
 fn check_allocations() {
     for s in scenarios() {
         let mut p = Pair::new(s);
-        for _ in 0..200 {
-            p.round();
-        }
-        let before = alloc_count::allocations();
-        let samples_before = p.delivered;
-        for _ in 0..2_000 {
-            p.round();
-        }
-        let allocs = alloc_count::allocations() - before;
-        let samples = p.delivered - samples_before;
-        println!(
-            "allocations {:<28} {allocs} in {samples} samples ({:.3} per sample)",
-            s.name(),
-            allocs as f64 / samples.max(1) as f64
-        );
+        let samples = steady_allocations(&s.name(), || p.round());
         assert!(samples > 0, "{}: nothing delivered", s.name());
-        assert_eq!(allocs, 0, "{}: the steady state allocated", s.name());
     }
     let mut p = PingPong::new();
+    let samples = steady_allocations(PING_PONG, || p.round());
+    assert_eq!(samples, 4_000, "{PING_PONG}: a round trip lost its sample");
+}
+
+/// Runs 200 warm-up rounds (`round` returns the samples it delivered), then counts the
+/// allocations of 2,000 more, prints them and fails unless there were none. Returns the
+/// samples delivered in the counted rounds.
+fn steady_allocations(name: &str, mut round: impl FnMut() -> u64) -> u64 {
     for _ in 0..200 {
-        p.round();
+        round();
     }
     let before = alloc_count::allocations();
-    let samples_before = p.delivered;
-    for _ in 0..2_000 {
-        p.round();
-    }
+    let samples: u64 = (0..2_000).map(|_| round()).sum();
     let allocs = alloc_count::allocations() - before;
-    let samples = p.delivered - samples_before;
     println!(
-        "allocations {PING_PONG:<28} {allocs} in {samples} samples ({:.3} per sample)",
+        "allocations {name:<28} {allocs} in {samples} samples ({:.3} per sample)",
         allocs as f64 / samples.max(1) as f64
     );
-    assert_eq!(samples, 4_000, "{PING_PONG}: a round trip lost its sample");
-    assert_eq!(allocs, 0, "{PING_PONG}: the steady state allocated");
+    assert_eq!(allocs, 0, "{name}: the steady state allocated");
+    samples
 }
 
 /// The ping-pong scenario's name: one iteration is one round trip (two samples, four frames'

@@ -187,6 +187,31 @@ fn build_inner(s: Scenario) -> Pair {
     pair
 }
 
+/// Move every planned frame across, both ways, until both sides plan nothing more (their events
+/// are dropped).
+fn exchange(a: &mut FacadePart, b: &mut FacadePart, frame: &mut [u8], now: Instant) {
+    loop {
+        let mut moved = false;
+        for dir in 0..2 {
+            let (from, to) = if dir == 0 {
+                (&mut *a, &mut *b)
+            } else {
+                (&mut *b, &mut *a)
+            };
+            while let Some(len) = from.poll_transmit(now) {
+                let buf = &mut frame[..len];
+                let n = from.write_transmit(buf).unwrap();
+                to.handle_frame(&buf[..n], RxMeta::new(n), now);
+                moved = true;
+            }
+            while from.poll_event().is_some() {}
+        }
+        if !moved {
+            break;
+        }
+    }
+}
+
 impl Pair {
     pub fn new(s: Scenario) -> Pair {
         build(s)
@@ -194,27 +219,7 @@ impl Pair {
 
     /// Move every planned frame across, both ways, until both sides are quiet.
     pub fn exchange(&mut self) {
-        let now = self.now;
-        loop {
-            let mut moved = false;
-            for dir in 0..2 {
-                let (from, to) = if dir == 0 {
-                    (&mut self.a, &mut self.b)
-                } else {
-                    (&mut self.b, &mut self.a)
-                };
-                while let Some(len) = from.poll_transmit(now) {
-                    let buf = &mut self.frame[..len];
-                    let n = from.write_transmit(buf).unwrap();
-                    to.handle_frame(&buf[..n], RxMeta::new(n), now);
-                    moved = true;
-                }
-                while from.poll_event().is_some() {}
-            }
-            if !moved {
-                break;
-            }
-        }
+        exchange(&mut self.a, &mut self.b, &mut self.frame, self.now);
         while self.a.poll_event().is_some() {}
         while self.b.poll_event().is_some() {}
     }
@@ -350,27 +355,7 @@ impl PingPong {
 
     /// Move frames both ways until both sides are quiet (set-up only).
     fn flush_both(&mut self) {
-        let now = self.now;
-        loop {
-            let mut moved = false;
-            for dir in 0..2 {
-                let (from, to) = if dir == 0 {
-                    (&mut self.a, &mut self.b)
-                } else {
-                    (&mut self.b, &mut self.a)
-                };
-                while let Some(len) = from.poll_transmit(now) {
-                    let buf = &mut self.frame[..len];
-                    let n = from.write_transmit(buf).unwrap();
-                    to.handle_frame(&buf[..n], RxMeta::new(n), now);
-                    moved = true;
-                }
-                while from.poll_event().is_some() {}
-            }
-            if !moved {
-                break;
-            }
-        }
+        exchange(&mut self.a, &mut self.b, &mut self.frame, self.now);
     }
 
     /// One hop: `from` publishes with `w` and sends, `to` receives and takes with `r`.
