@@ -5,7 +5,6 @@ mod support;
 
 use std::time::{Duration, Instant as StdInstant};
 
-use l2net_core::link::TimestampSource;
 use l2net_core::{RawLink, RxFrame};
 use l2net_linux::FrameRingLink;
 use l2net_linux::netns::require_privileges;
@@ -75,37 +74,8 @@ fn slots_recycle_and_frames_are_timestamped() {
     let mut b = contract::open::<FrameRingLink>(&w.b, w.veth.b_name(), small);
     assert_eq!(b.rx_ring_bytes(), 256 << 10);
     assert_eq!(b.rx_ring_frames(), 160);
-    let before = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    let mut last = 0;
     // 100 rounds of 20 frames: 2000 frames through 160 slots.
-    for round in 0..100u32 {
-        let sent: Vec<Vec<u8>> = (0..20)
-            .map(|i| {
-                support::frame(
-                    a.mac().octets(),
-                    &[],
-                    986 + (i as usize) * 20,
-                    round * 100 + i,
-                )
-            })
-            .collect();
-        support::send_all(&mut a, &sent);
-        let got = support::recv_n(&mut b, sent.len());
-        support::check(&sent, &[], &got);
-        for (_, meta) in &got {
-            let ts = meta.timestamp.expect("ring frames carry a timestamp");
-            assert_eq!(ts.source, TimestampSource::Software);
-            assert!(ts.nanos >= before - 1_000_000_000, "CLOCK_REALTIME stamp");
-            assert!(ts.nanos >= last, "stamps go forwards");
-            last = ts.nanos;
-        }
-    }
-    let st = b.stats().unwrap();
-    assert_eq!(st.rx_frames, 2000);
-    assert_eq!(st.kernel_drops, 0);
+    contract::small_ring_recycles_with_stamps(&mut a, &mut b, 100, 20, |i| 986 + (i as usize) * 20);
     let caps = b.capabilities();
     assert!(caps.timestamps.rx_software && !caps.timestamps.tx_software);
     assert!(caps.vlan.rx_strip);

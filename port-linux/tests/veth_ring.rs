@@ -33,7 +33,6 @@ fn removed_interface_is_reported() {
 #[test]
 fn blocks_recycle_and_frames_are_timestamped() {
     use l2net_core::RawLink;
-    use l2net_core::link::TimestampSource;
     use l2net_linux::netns::require_privileges;
     if !require_privileges("blocks_recycle_and_frames_are_timestamped") {
         return;
@@ -45,28 +44,9 @@ fn blocks_recycle_and_frames_are_timestamped() {
     let mut a = contract::open::<RingLink>(&w.a, w.veth.a_name(), small);
     let mut b = contract::open::<RingLink>(&w.b, w.veth.b_name(), small);
     assert_eq!(a.rx_ring_bytes(), 128 << 10);
-    let before = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
     // 80 rounds of 10 frames of 1000 bytes: many times what the RX blocks hold. (Rounds are
     // kept small: a small ring overflows if the receiver is descheduled mid-burst.)
-    for round in 0..80u32 {
-        let sent: Vec<Vec<u8>> = (0..10)
-            .map(|i| support::frame(a.mac().octets(), &[], 986, round * 100 + i))
-            .collect();
-        support::send_all(&mut a, &sent);
-        let got = support::recv_n(&mut b, sent.len());
-        support::check(&sent, &[], &got);
-        for (_, meta) in &got {
-            let ts = meta.timestamp.expect("ring frames carry a timestamp");
-            assert_eq!(ts.source, TimestampSource::Software);
-            assert!(ts.nanos >= before - 1_000_000_000, "CLOCK_REALTIME stamp");
-        }
-    }
-    let st = b.stats().unwrap();
-    assert_eq!(st.rx_frames, 800);
-    assert_eq!(st.kernel_drops, 0);
+    contract::small_ring_recycles_with_stamps(&mut a, &mut b, 80, 10, |_| 986);
     assert!(a.capabilities().timestamps.rx_software);
 }
 
