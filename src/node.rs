@@ -1736,6 +1736,55 @@ impl<L: NodeLink> Subscriber<L> {
         self.shared.take_now(&mut core, self.handle, buf)
     }
 
+    /// [`Subscriber::try_recv`] in place: the next queued sample (after a look at the link when
+    /// none is queued) is handed to `f` as it lies in the reader's queue, with no copy into a
+    /// buffer of the caller, and taken. When `f` returns `None` the sample is dropped all the
+    /// same and the next one is handed over (a filter); returns what `f` returned for the
+    /// sample it kept, `None` when none was left. One lock for all of it.
+    ///
+    /// `f` runs while the node is locked: it must not call into the node (that deadlocks).
+    pub fn try_recv_with<R>(
+        &self,
+        mut f: impl FnMut(&SampleInfo, &[u8]) -> Option<R>,
+    ) -> Result<Option<R>, NodeError> {
+        let mut core = self.shared.lock();
+        let (mut took, mut looked) = (false, false);
+        loop {
+            let got = core
+                .participant
+                .take_with(self.handle, |info, data| {
+                    Ok::<_, std::convert::Infallible>(f(info, data))
+                })
+                .map_err(NodeError::Take)?;
+            match got {
+                Some(Ok(Some(r))) => {
+                    self.shared.after_take(&mut core, None);
+                    return Ok(Some(r));
+                }
+                Some(Ok(None)) => {
+                    took = true;
+                    continue;
+                }
+                Some(Err(never)) => match never {},
+                None => {}
+            }
+            // Nothing (more) queued: look at the link once (without a descriptor, drive
+            // everything); a look that finds it empty reads no clock.
+            let more = !looked
+                && match self.shared.readiness {
+                    Readiness::Fd(_) => core.receive(None, RX_CHUNK, false)?,
+                    Readiness::Every(_) => core.pump().map(|()| true)?,
+                };
+            looked = true;
+            if !more {
+                if took {
+                    self.shared.after_take(&mut core, None);
+                }
+                return Ok(None);
+            }
+        }
+    }
+
     /// The engine's handle of this subscriber's reader: the `local` endpoint that
     /// [`Node::next_event`] names in matching, QoS, deadline and sample-loss events about it.
     pub fn handle(&self) -> ReaderHandle {

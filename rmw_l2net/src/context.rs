@@ -965,8 +965,9 @@ impl SubQueue {
     }
 
     /// Hands the oldest waiting sample, if any, to `f` (looks at the link when the queue is
-    /// empty). The bytes are lent straight out of the queue's receive buffer (or the held
-    /// sample's): no copy and no allocation per sample.
+    /// empty). The bytes are lent straight out of the engine's queue, where `f` reads them
+    /// under the node's lock (or out of the held sample): no copy and no allocation per
+    /// sample, one lock of the node.
     pub fn take_with<R>(&self, f: impl FnOnce(Taken<'_>) -> R) -> Result<Option<R>, String> {
         let mut guard = lock(&self.pending);
         let p = &mut *guard;
@@ -976,17 +977,44 @@ impl SubQueue {
             p.recycle(h.data);
             return Ok(Some(r));
         }
-        let Some(meta) = self.pull(&mut p.scratch, true)? else {
-            return Ok(None);
-        };
-        p.outstanding = p.outstanding.saturating_sub(1);
-        Ok(Some(f(taken(&p.scratch[..meta.info.len], meta))))
+        let mut f = Some(f);
+        let r = self
+            .sub
+            .try_recv_with(|info, data| {
+                let meta = self.admit(info, data)?;
+                // Called once: the first sample admitted ends the take.
+                f.take().map(|f| f(taken(data, meta)))
+            })
+            .map_err(|e| e.to_string())?;
+        if r.is_some() {
+            p.outstanding = p.outstanding.saturating_sub(1);
+        }
+        Ok(r)
+    }
+
+    /// What a sample that passes the filters is, besides its bytes; `None`: dropped by them.
+    fn admit(&self, info: &SampleInfo, data: &[u8]) -> Option<Meta> {
+        if self.ignore_participant == Some(info.writer.participant) {
+            return None;
+        }
+        if let Some(p) = &self.prefix
+            && !data.starts_with(p)
+        {
+            return None;
+        }
+        let received_ns = self.hub.wall.wall_ns(info.received);
+        let reception_seq = self.received.fetch_add(1, Ordering::Relaxed) + 1;
+        Some(Meta {
+            info: *info,
+            received_ns,
+            reception_seq,
+        })
     }
 
     /// Pulls the next sample through the filters (without looking at the link) into a held
     /// buffer; returns whether there was one.
     fn hold(&self, p: &mut Slot) -> Result<bool, String> {
-        let Some(meta) = self.pull(&mut p.scratch, false)? else {
+        let Some(meta) = self.pull(&mut p.scratch)? else {
             return Ok(false);
         };
         let mut data = p.spare.pop().unwrap_or_default();
@@ -1061,32 +1089,15 @@ impl SubQueue {
         true
     }
 
-    /// The next sample that passes the filters, received into `buf` (its bytes are
-    /// `buf[..info.len]`); `receive`: look at the link when the queue is empty.
-    fn pull(&self, buf: &mut Vec<u8>, receive: bool) -> Result<Option<Meta>, String> {
+    /// The next sample that passes the filters, taken into `buf` (its bytes are
+    /// `buf[..info.len]`), without looking at the link.
+    fn pull(&self, buf: &mut Vec<u8>) -> Result<Option<Meta>, String> {
         loop {
-            let got = if receive {
-                self.sub.try_recv(buf)
-            } else {
-                self.sub.try_take(buf)
-            };
-            match got {
+            match self.sub.try_take(buf) {
                 Ok(Some(info)) => {
-                    if self.ignore_participant == Some(info.writer.participant) {
-                        continue;
+                    if let Some(meta) = self.admit(&info, &buf[..info.len]) {
+                        return Ok(Some(meta));
                     }
-                    if let Some(p) = &self.prefix
-                        && !buf[..info.len].starts_with(p)
-                    {
-                        continue;
-                    }
-                    let received_ns = self.hub.wall.wall_ns(info.received);
-                    let reception_seq = self.received.fetch_add(1, Ordering::Relaxed) + 1;
-                    return Ok(Some(Meta {
-                        info,
-                        received_ns,
-                        reception_seq,
-                    }));
                 }
                 Ok(None) => return Ok(None),
                 Err(NodeError::Take(TakeError::BufferTooSmall { need })) => buf.resize(need, 0),
