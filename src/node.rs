@@ -1543,16 +1543,33 @@ impl<L: NodeLink> Publisher<L> {
         data: &[u8],
         timeout: Option<Duration>,
     ) -> Result<u64, NodeError> {
+        self.publish_with(data.len(), timeout, |b| b.copy_from_slice(data))
+    }
+
+    /// Like [`Publisher::publish_timeout`], with the sample written in place: `fill` gets the
+    /// `len` bytes of the sample's slot in the publisher's history and must write all of them
+    /// (a middleware serializes straight into the history instead of into a buffer of its own
+    /// that is then copied). `fill` runs while the node is locked, once room was found (at
+    /// most once per call); it must not call into the node.
+    pub fn publish_with(
+        &self,
+        len: usize,
+        timeout: Option<Duration>,
+        mut fill: impl FnMut(&mut [u8]),
+    ) -> Result<u64, NodeError> {
         // The common case first: room in the window. No wait state (the thread's wake-up
         // socket, a thread-local behind a call in a dynamically loaded library) and no second
         // pass over the events that `after_write` already queued.
-        match self.try_publish(data) {
+        match self.try_publish_with(len, &mut fill) {
             Err(NodeError::Write(WriteError::WouldBlock)) => {}
             done => return done,
         }
         self.shared.wait_for(timeout, |core| {
             let now = core.now();
-            match core.participant.write(self.handle, data, now) {
+            match core
+                .participant
+                .write_with(self.handle, len, now, &mut fill)
+            {
                 Ok(seq) => {
                     self.shared.after_write(core)?;
                     Ok(Some(seq))
@@ -1601,11 +1618,20 @@ impl<L: NodeLink> Publisher<L> {
     /// Publish without waiting: `Err(NodeError::Write(WriteError::WouldBlock))` when a reliable
     /// reader's window is full.
     pub fn try_publish(&self, data: &[u8]) -> Result<u64, NodeError> {
+        self.try_publish_with(data.len(), |b| b.copy_from_slice(data))
+    }
+
+    /// [`Publisher::try_publish`] written in place, as [`Publisher::publish_with`].
+    pub fn try_publish_with(
+        &self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<u64, NodeError> {
         let mut core = self.shared.lock();
         let now = core.now();
         let seq = core
             .participant
-            .write(self.handle, data, now)
+            .write_with(self.handle, len, now, fill)
             .map_err(NodeError::Write)?;
         self.shared.after_write(&mut core)?;
         Ok(seq)

@@ -217,6 +217,8 @@ pub struct Hub {
     graph: Arc<GraphState>,
     router: Arc<EventRouter>,
     link_error: Mutex<Option<String>>,
+    /// `link_error` is set: read by every `rmw_wait` without the lock (and the string's clone).
+    failed: AtomicBool,
     /// Held while events are routed, so that they are routed in order.
     pumping: Mutex<()>,
     /// Subscription queues (of subscriptions, services, clients) that had a listener set.
@@ -425,6 +427,7 @@ impl Hub {
                     let mut le = lock(&self.link_error);
                     counted |= le.is_none();
                     le.get_or_insert_with(|| e.to_string());
+                    self.failed.store(true, Ordering::Release);
                     break;
                 }
             }
@@ -527,6 +530,12 @@ impl Hub {
         self.bg.kick(&self.waker);
     }
 
+    /// Whether the node can still be waited on: its link has not failed and it is not closed.
+    /// Two atomic loads, no lock.
+    pub fn usable(&self) -> bool {
+        !self.failed.load(Ordering::Acquire) && !self.waker.is_closed()
+    }
+
     /// Why the link failed, once it did.
     pub fn link_error(&self) -> Option<String> {
         lock(&self.link_error).clone()
@@ -580,6 +589,7 @@ impl Context {
             graph: Arc::new(graph),
             router: Arc::new(EventRouter::default()),
             link_error: Mutex::new(None),
+            failed: AtomicBool::new(false),
             pumping: Mutex::new(()),
             watched: Mutex::default(),
             event_listeners: Default::default(),
