@@ -312,6 +312,8 @@ struct Core<L: NodeLink> {
     /// queued (and by [`NodeWaker::wake`], a link failure, the node's closing), not by every
     /// frame, and never handed the link.
     followers: Vec<RawFd>,
+    /// Readers whose samples queue no [`Event::DataAvailable`] ([`Subscriber::set_data_events`]).
+    quiet_readers: Vec<ReaderHandle>,
     /// A user thread is sleeping on the link itself (the *leader*); the others sleep on their
     /// wake-up sockets only, and the I/O thread leaves the link to it.
     leader: bool,
@@ -630,8 +632,16 @@ impl<L: NodeLink> Core<L> {
     /// Queue the participant's events for [`Node::next_event`]; wake the waiters (but `me`)
     /// if anything arrived or happened.
     fn settle(&mut self, progressed: bool, me: Option<RawFd>) {
-        let mut queued = false;
+        let (mut queued, mut data) = (false, false);
         while let Some(ev) = self.participant.poll_event() {
+            if let Event::DataAvailable { reader } = ev
+                && self.quiet_readers.contains(&reader)
+            {
+                // Not queued, but a sample arrived all the same (a local one, with no frame
+                // to say so): the waiters still look.
+                data = true;
+                continue;
+            }
             queued = true;
             if self.events.len() == EVENT_BACKLOG {
                 self.events.pop_front();
@@ -643,7 +653,7 @@ impl<L: NodeLink> Core<L> {
             // count sees this too.
             self.attention.store(true, Ordering::Relaxed);
         }
-        if progressed || queued {
+        if progressed || queued || data {
             self.wake_waiters(me);
         }
         if queued {
@@ -1214,6 +1224,7 @@ impl<L: NodeLink> Node<L> {
                 events: VecDeque::with_capacity(EVENT_BACKLOG),
                 waiters: Vec::with_capacity(64),
                 followers: Vec::new(),
+                quiet_readers: Vec::new(),
                 leader: false,
                 leader_until: None,
                 next_due: None,
@@ -1811,6 +1822,19 @@ impl<L: NodeLink> Subscriber<L> {
         }
     }
 
+    /// Whether a sample that finds this subscriber's queue empty queues an
+    /// [`Event::DataAvailable`] for [`Node::next_event`] (on by default). A caller that learns
+    /// of samples otherwise (it waits in `recv`, or on [`NodeWaker::changes`] and the queue)
+    /// turns it off, so that each sample costs no event to queue, to take and to throw away,
+    /// and wakes no thread in [`NodeWaker::wait_events`].
+    pub fn set_data_events(&self, on: bool) {
+        let mut core = self.shared.lock();
+        core.quiet_readers.retain(|&r| r != self.handle);
+        if !on {
+            core.quiet_readers.push(self.handle);
+        }
+    }
+
     /// The engine's handle of this subscriber's reader: the `local` endpoint that
     /// [`Node::next_event`] names in matching, QoS, deadline and sample-loss events about it.
     pub fn handle(&self) -> ReaderHandle {
@@ -1833,6 +1857,7 @@ impl<L: NodeLink> Subscriber<L> {
 impl<L: NodeLink> Drop for Subscriber<L> {
     fn drop(&mut self) {
         let mut core = self.shared.lock();
+        core.quiet_readers.retain(|&r| r != self.handle);
         core.participant.delete_reader(self.handle);
         let _ = core.pump();
     }

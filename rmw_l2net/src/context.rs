@@ -920,6 +920,10 @@ impl SubQueue {
         ignore_participant: Option<u64>,
         history: HistoryKind,
     ) -> Self {
+        // Its samples are found through the node's change counter and the queue's count
+        // (`rmw_wait`, the listeners): a `DataAvailable` event per sample would only be taken
+        // and thrown away (`Hub::pump`), and wake the background thread.
+        sub.set_data_events(false);
         SubQueue {
             sub,
             hub: Arc::clone(hub),
