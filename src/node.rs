@@ -559,8 +559,9 @@ impl<L: NodeLink> Core<L> {
     }
 
     /// Whether the link may hold frames that its descriptor would not announce, or that
-    /// arrived since the thread last looked: for the frame ring an exact look at its next
-    /// slot, for the other backends whether their last batch came back full.
+    /// arrived since the thread last looked (`RawLink::rx_maybe_pending`): for the frame ring
+    /// an exact look at its next slot, for mmsg whether its last batch came back full, for
+    /// links that cannot tell always (their look then finds nothing).
     fn may_have_frames(&self) -> bool {
         self.rx_more || self.link.rx_maybe_pending()
     }
