@@ -538,9 +538,10 @@ struct PubImpl {
 /// Messages of a publisher whose last one had at least this many bytes are serialized straight
 /// into the engine's history (`Publisher::publish_with`): one walk of the message sizes it and
 /// a second writes it, instead of one walk into the publisher's buffer and a copy of the
-/// bytes from there. Sizing walks the fields but not the contents of sequences of primitives
-/// (the bulk of every large message: images, point clouds, scans), so above this size it
-/// costs less than the copy it saves; below, the copy is the cheaper.
+/// bytes from there. Sizing walks the fields but not the contents of arrays and sequences of
+/// numbers (the bulk of every large message: images, point clouds, scans; booleans are
+/// counted one by one), so above this size it costs less than the copy it saves; below, the
+/// copy is the cheaper.
 const DIRECT_MIN: usize = 1024;
 
 /// # Safety
