@@ -312,6 +312,8 @@ struct Core<L: NodeLink> {
     /// queued (and by [`NodeWaker::wake`], a link failure, the node's closing), not by every
     /// frame, and never handed the link.
     followers: Vec<RawFd>,
+    /// Readers whose samples queue no [`Event::DataAvailable`] ([`Subscriber::set_data_events`]).
+    quiet_readers: Vec<ReaderHandle>,
     /// A user thread is sleeping on the link itself (the *leader*); the others sleep on their
     /// wake-up sockets only, and the I/O thread leaves the link to it.
     leader: bool,
@@ -326,9 +328,9 @@ struct Core<L: NodeLink> {
     rx_more: bool,
     /// Set when the link failed for good.
     link_error: Option<l2net_core::LinkError>,
-    epoch: StdInstant,
+    epoch: Epoch,
     /// What the last [`Core::now`] read: the hot paths read the clock once per look under the
-    /// lock and reuse it ([`Core::recent`]).
+    /// lock and reuse it ([`Core::recent`]); a look that finds the link empty reads none.
     last_now: Cell<Instant>,
     /// Bumped whenever the waiters are woken ([`NodeWaker::changes`]).
     changes: Arc<AtomicU64>,
@@ -361,9 +363,59 @@ const RX_LIMIT: usize = 256;
 /// Most transmit bursts ([`engine::TX_BURST`] frames, one flush each) of one [`Core::step`].
 const TX_ROUNDS: usize = 16;
 
+/// The instant a node's engine clock counts from: [`StdInstant`] for the callers, and on Linux
+/// the same instant in nanoseconds of `CLOCK_MONOTONIC` (which `StdInstant` reads there), so
+/// that a reading is one `clock_gettime` and a subtraction: `StdInstant::elapsed` costs about
+/// twice the instructions (a checked timespec subtraction and a `Duration`), and the hot paths
+/// read the clock once or twice per sample.
+#[derive(Clone, Copy)]
+struct Epoch {
+    std: StdInstant,
+    #[cfg(target_os = "linux")]
+    ns: u64,
+}
+
+impl Epoch {
+    fn now() -> Self {
+        let std = StdInstant::now();
+        Epoch {
+            std,
+            #[cfg(target_os = "linux")]
+            ns: monotonic_ns(),
+        }
+    }
+
+    /// Nanoseconds since the epoch.
+    #[cfg(target_os = "linux")]
+    fn elapsed_ns(&self) -> u64 {
+        monotonic_ns().saturating_sub(self.ns)
+    }
+
+    /// Nanoseconds since the epoch.
+    #[cfg(not(target_os = "linux"))]
+    fn elapsed_ns(&self) -> u64 {
+        self.std.elapsed().as_nanos() as u64
+    }
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds (a vDSO call, no system call).
+#[cfg(target_os = "linux")]
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for the call to fill; CLOCK_MONOTONIC always exists, so
+    // the call cannot fail (were it to, `ts` stays zero and the reading saturates to the epoch).
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
 impl<L: NodeLink> Core<L> {
     fn now(&self) -> Instant {
-        let now = Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64);
+        let now = Instant::from_nanos(self.epoch.elapsed_ns());
         self.last_now.set(now);
         now
     }
@@ -413,20 +465,31 @@ impl<L: NodeLink> Core<L> {
         Ok(())
     }
 
-    /// Take up to `limit` frames from the link into the participant, then send what that made
+    /// Take up to `limit` frames from the link into the participant, then send what they made
     /// due (acknowledgements, repairs) and wake the other waiters if anything arrived. `me` is
     /// the calling thread's own wake-up socket, which needs no wake-up. Returns whether a frame
     /// came in or a timer ran (false: nothing changed for a waiting thread).
-    fn receive(&mut self, me: Option<RawFd>, limit: usize) -> Result<bool, NodeError> {
+    ///
+    /// The clock is read when the first frame comes in: a look that finds the link empty (the
+    /// look of a thread that takes until its queue is empty, or that enters a wait) reads none,
+    /// and runs the timers only if they were due by the last reading ([`Core::recent`]; the
+    /// I/O thread runs them on time). `fresh` reads it first regardless, for a spinning thread,
+    /// which runs the timers itself. The link's own `receive` gets the last reading (no link
+    /// uses the time of a receive).
+    fn receive(&mut self, me: Option<RawFd>, limit: usize, fresh: bool) -> Result<bool, NodeError> {
         self.check()?;
-        let now = self.now();
+        let mut now = fresh.then(|| self.now());
         let mut n = 0;
         self.rx_more = true;
         while n < limit {
-            let got = match self.link.receive(now) {
+            let got = match self.link.receive(self.last_now.get()) {
                 Ok(Some(frame)) => {
-                    self.participant
-                        .handle_frame(frame.data(), frame.meta(), now);
+                    let t = *now.get_or_insert_with(|| {
+                        let t = Instant::from_nanos(self.epoch.elapsed_ns());
+                        self.last_now.set(t);
+                        t
+                    });
+                    self.participant.handle_frame(frame.data(), frame.meta(), t);
                     Ok(true)
                 }
                 Ok(None) => Ok(false),
@@ -454,7 +517,7 @@ impl<L: NodeLink> Core<L> {
             // look before running the transmit planner.
             self.next_due = self.participant.poll_timeout();
         }
-        let stepped = self.is_due(now);
+        let stepped = self.is_due(now.unwrap_or_else(|| self.recent()));
         if stepped {
             self.step()?;
         }
@@ -470,14 +533,22 @@ impl<L: NodeLink> Core<L> {
     /// to that many frames come in ([`Core::receive`]); otherwise due timers run. Returns
     /// whether anything may have changed for a waiting thread's condition (not when a receive
     /// found nothing and no timer ran: a spinning thread then need not look at it again).
-    fn look(&mut self, has_fd: bool, take: Option<usize>, me: RawFd) -> Result<bool, NodeError> {
+    /// `fresh`: read the clock even when nothing comes in (a spinning thread, which runs the
+    /// timers itself); otherwise timers run here only when due by the last reading.
+    fn look(
+        &mut self,
+        has_fd: bool,
+        take: Option<usize>,
+        me: RawFd,
+        fresh: bool,
+    ) -> Result<bool, NodeError> {
         if !has_fd {
             // No descriptor to sleep on: drive everything each time.
             self.pump()?;
             Ok(true)
         } else if let Some(limit) = take {
-            self.receive(Some(me), limit)
-        } else if self.is_due(self.now()) {
+            self.receive(Some(me), limit, fresh)
+        } else if self.is_due(if fresh { self.now() } else { self.recent() }) {
             self.step()?;
             self.settle(false, Some(me));
             Ok(true)
@@ -485,6 +556,14 @@ impl<L: NodeLink> Core<L> {
             self.check()?;
             Ok(false)
         }
+    }
+
+    /// Whether the link may hold frames that its descriptor would not announce, or that
+    /// arrived since the thread last looked (`RawLink::rx_maybe_pending`): for the frame ring
+    /// an exact look at its next slot, for mmsg whether its last batch came back full, for
+    /// links that cannot tell always (their look then finds nothing).
+    fn may_have_frames(&self) -> bool {
+        self.rx_more || self.link.rx_maybe_pending()
     }
 
     fn is_due(&self, now: Instant) -> bool {
@@ -554,8 +633,16 @@ impl<L: NodeLink> Core<L> {
     /// Queue the participant's events for [`Node::next_event`]; wake the waiters (but `me`)
     /// if anything arrived or happened.
     fn settle(&mut self, progressed: bool, me: Option<RawFd>) {
-        let mut queued = false;
+        let (mut queued, mut data) = (false, false);
         while let Some(ev) = self.participant.poll_event() {
+            if let Event::DataAvailable { reader } = ev
+                && self.quiet_readers.contains(&reader)
+            {
+                // Not queued, but a sample arrived all the same (a local one, with no frame
+                // to say so): the waiters still look.
+                data = true;
+                continue;
+            }
             queued = true;
             if self.events.len() == EVENT_BACKLOG {
                 self.events.pop_front();
@@ -567,7 +654,7 @@ impl<L: NodeLink> Core<L> {
             // count sees this too.
             self.attention.store(true, Ordering::Relaxed);
         }
-        if progressed || queued {
+        if progressed || queued || data {
             self.wake_waiters(me);
         }
         if queued {
@@ -624,7 +711,7 @@ fn wake(fd: RawFd) {
 
 struct Shared<L: NodeLink> {
     core: Mutex<Core<L>>,
-    epoch: StdInstant,
+    epoch: Epoch,
     /// Nanoseconds since `epoch` when a user thread last waited or spun on the node; the I/O
     /// thread leaves the link alone while this is recent.
     activity: AtomicU64,
@@ -653,7 +740,7 @@ impl<L: NodeLink> Shared<L> {
     }
 
     fn since_epoch(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64
+        self.epoch.elapsed_ns()
     }
 
     /// After a call that may have scheduled work (a held batch, a heartbeat, an announcement):
@@ -861,10 +948,13 @@ impl<L: NodeLink> Shared<L> {
             // goes on at once, and the receive that finds the link empty happens in its next
             // wait instead of before its answer (or never, when the link says its queue ran
             // dry: `RawLink::rx_maybe_pending`).
-            let take = readable || core.rx_more || self.busy_poll;
+            // The link is looked at when it was readable, when the thread spins, and when it
+            // may hold frames (the frame ring says exactly whether its next slot holds one:
+            // a frame that came in since the thread last looked is taken without a sleep).
+            let take = readable || self.busy_poll || core.may_have_frames();
             let (mut looks, mut limit) = (0, 1);
             loop {
-                if !core.look(link_fd.is_some(), take.then_some(limit), me)? {
+                if !core.look(link_fd.is_some(), take.then_some(limit), me, self.busy_poll)? {
                     // Nothing came in and no timer ran: `ready` said no a moment ago.
                     return Ok(None);
                 }
@@ -884,8 +974,12 @@ impl<L: NodeLink> Shared<L> {
             Err(e) => Some(Err(e)),
             Ok(None) if self.stop.load(Ordering::Relaxed) => Some(Err(NodeError::Closed)),
             Ok(None) => {
-                // Every way through the look above read the clock.
-                let now = core.recent();
+                // A look that found nothing read no clock: a timed wait reads it here.
+                let now = if timeout.is_some() {
+                    core.now()
+                } else {
+                    core.recent()
+                };
                 let d = match (*deadline, timeout) {
                     (Some(d), _) => d,
                     (None, Some(t)) => *deadline.insert(now.saturating_add(t)),
@@ -1102,7 +1196,7 @@ impl<L: NodeLink> Node<L> {
         cfg.mtu = link.capabilities().mtu.min(usize::from(u16::MAX));
         let mac = link.mac();
         let id = random_id();
-        let epoch = StdInstant::now();
+        let epoch = Epoch::now();
         let reassembly = arenas.alloc(config.max_sample_len.saturating_mul(2).max(1 << 16));
         // The participant's tables are a few MiB; build it on a thread with room for them so
         // that it never passes through a small caller stack (a test thread has 2 MiB).
@@ -1131,6 +1225,7 @@ impl<L: NodeLink> Node<L> {
                 events: VecDeque::with_capacity(EVENT_BACKLOG),
                 waiters: Vec::with_capacity(64),
                 followers: Vec::new(),
+                quiet_readers: Vec::new(),
                 leader: false,
                 leader_until: None,
                 next_due: None,
@@ -1460,16 +1555,33 @@ impl<L: NodeLink> Publisher<L> {
         data: &[u8],
         timeout: Option<Duration>,
     ) -> Result<u64, NodeError> {
+        self.publish_with(data.len(), timeout, |b| b.copy_from_slice(data))
+    }
+
+    /// Like [`Publisher::publish_timeout`], with the sample written in place: `fill` gets the
+    /// `len` bytes of the sample's slot in the publisher's history and must write all of them
+    /// (a middleware serializes straight into the history instead of into a buffer of its own
+    /// that is then copied). `fill` runs while the node is locked, once room was found (at
+    /// most once per call); it must not call into the node.
+    pub fn publish_with(
+        &self,
+        len: usize,
+        timeout: Option<Duration>,
+        mut fill: impl FnMut(&mut [u8]),
+    ) -> Result<u64, NodeError> {
         // The common case first: room in the window. No wait state (the thread's wake-up
         // socket, a thread-local behind a call in a dynamically loaded library) and no second
         // pass over the events that `after_write` already queued.
-        match self.try_publish(data) {
+        match self.try_publish_with(len, &mut fill) {
             Err(NodeError::Write(WriteError::WouldBlock)) => {}
             done => return done,
         }
         self.shared.wait_for(timeout, |core| {
             let now = core.now();
-            match core.participant.write(self.handle, data, now) {
+            match core
+                .participant
+                .write_with(self.handle, len, now, &mut fill)
+            {
                 Ok(seq) => {
                     self.shared.after_write(core)?;
                     Ok(Some(seq))
@@ -1518,11 +1630,20 @@ impl<L: NodeLink> Publisher<L> {
     /// Publish without waiting: `Err(NodeError::Write(WriteError::WouldBlock))` when a reliable
     /// reader's window is full.
     pub fn try_publish(&self, data: &[u8]) -> Result<u64, NodeError> {
+        self.try_publish_with(data.len(), |b| b.copy_from_slice(data))
+    }
+
+    /// [`Publisher::try_publish`] written in place, as [`Publisher::publish_with`].
+    pub fn try_publish_with(
+        &self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<u64, NodeError> {
         let mut core = self.shared.lock();
         let now = core.now();
         let seq = core
             .participant
-            .write(self.handle, data, now)
+            .write_with(self.handle, len, now, fill)
             .map_err(NodeError::Write)?;
         self.shared.after_write(&mut core)?;
         Ok(seq)
@@ -1640,12 +1761,79 @@ impl<L: NodeLink> Subscriber<L> {
         if let Some(info) = self.shared.take_now(&mut core, self.handle, buf)? {
             return Ok(Some(info));
         }
-        // Nothing queued: look at the link (without a descriptor, drive everything).
+        // Nothing queued: look at the link (without a descriptor, drive everything). A look
+        // that finds it empty reads no clock and takes nothing again.
         match self.shared.readiness {
-            Readiness::Fd(_) => core.receive(None, RX_CHUNK).map(drop)?,
+            Readiness::Fd(_) => {
+                if !core.receive(None, RX_CHUNK, false)? {
+                    return Ok(None);
+                }
+            }
             Readiness::Every(_) => core.pump()?,
         }
         self.shared.take_now(&mut core, self.handle, buf)
+    }
+
+    /// [`Subscriber::try_recv`] in place: the next queued sample (after a look at the link when
+    /// none is queued) is handed to `f` as it lies in the reader's queue, with no copy into a
+    /// buffer of the caller, and taken. When `f` returns `None` the sample is dropped all the
+    /// same and the next one is handed over (a filter); returns what `f` returned for the
+    /// sample it kept, `None` when none was left. One lock for all of it.
+    ///
+    /// `f` runs while the node is locked: it must not call into the node (that deadlocks).
+    pub fn try_recv_with<R>(
+        &self,
+        mut f: impl FnMut(&SampleInfo, &[u8]) -> Option<R>,
+    ) -> Result<Option<R>, NodeError> {
+        let mut core = self.shared.lock();
+        let (mut took, mut looked) = (false, false);
+        loop {
+            let got = core
+                .participant
+                .take_with(self.handle, |info, data| {
+                    Ok::<_, std::convert::Infallible>(f(info, data))
+                })
+                .map_err(NodeError::Take)?;
+            match got {
+                Some(Ok(Some(r))) => {
+                    self.shared.after_take(&mut core, None);
+                    return Ok(Some(r));
+                }
+                Some(Ok(None)) => {
+                    took = true;
+                    continue;
+                }
+                Some(Err(never)) => match never {},
+                None => {}
+            }
+            // Nothing (more) queued: look at the link once (without a descriptor, drive
+            // everything); a look that finds it empty reads no clock.
+            let more = !looked
+                && match self.shared.readiness {
+                    Readiness::Fd(_) => core.receive(None, RX_CHUNK, false)?,
+                    Readiness::Every(_) => core.pump().map(|()| true)?,
+                };
+            looked = true;
+            if !more {
+                if took {
+                    self.shared.after_take(&mut core, None);
+                }
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Whether a sample that finds this subscriber's queue empty queues an
+    /// [`Event::DataAvailable`] for [`Node::next_event`] (on by default). A caller that learns
+    /// of samples otherwise (it waits in `recv`, or on [`NodeWaker::changes`] and the queue)
+    /// turns it off, so that each sample costs no event to queue, to take and to throw away,
+    /// and wakes no thread in [`NodeWaker::wait_events`].
+    pub fn set_data_events(&self, on: bool) {
+        let mut core = self.shared.lock();
+        core.quiet_readers.retain(|&r| r != self.handle);
+        if !on {
+            core.quiet_readers.push(self.handle);
+        }
     }
 
     /// The engine's handle of this subscriber's reader: the `local` endpoint that
@@ -1670,6 +1858,7 @@ impl<L: NodeLink> Subscriber<L> {
 impl<L: NodeLink> Drop for Subscriber<L> {
     fn drop(&mut self) {
         let mut core = self.shared.lock();
+        core.quiet_readers.retain(|&r| r != self.handle);
         core.participant.delete_reader(self.handle);
         let _ = core.pump();
     }
@@ -1859,6 +2048,11 @@ struct Watch<'a, L: NodeLink> {
     led: bool,
     /// The last sleep saw the link readable.
     readable: bool,
+    /// The node's `changes` at the end of the thread's last look, read under its lock: while
+    /// the counter reads the same, nothing happened since that could make the thread's
+    /// condition true (every frame taken in, event queued, [`NodeWaker::wake`], closing and
+    /// link failure moves it under the lock).
+    seen: u64,
 }
 
 impl<'a, L: NodeLink> Watch<'a, L> {
@@ -1869,12 +2063,18 @@ impl<'a, L: NodeLink> Watch<'a, L> {
             registered: false,
             led: false,
             readable,
+            seen: 0,
         }
     }
 
-    /// Run the node as far as it can go without sleeping (take what the link holds, a chunk at
-    /// a time; run due timers), then make sure the thread is registered (and leads, if nobody
-    /// does). Returns when the node wants to be looked at again.
+    /// Run the node as far as it can go without sleeping: take what the link holds (one frame
+    /// right after a wake-up, most often what the thread waits for, then chunks, looking at
+    /// the condition in between in `wait_loop`) and run due timers. When the look found
+    /// nothing, the usual way to a sleep, the thread registers (and leads, if nobody does) at
+    /// once; when something came in, its condition most likely holds now and it leaves the
+    /// node instead, so that the wait ends without locking the node again ([`Watch::arm`]
+    /// registers it should it sleep after all). Returns when the node wants to be looked at
+    /// again.
     fn drive(&mut self, me: RawFd) -> Result<WatchNext, NodeError> {
         let shared = self.shared;
         let mut core = shared.lock();
@@ -1885,29 +2085,26 @@ impl<'a, L: NodeLink> Watch<'a, L> {
             Readiness::Fd(fd) => Some(fd),
             Readiness::Every(_) => None,
         };
-        // One frame right after a wake-up (it is most often what the thread waits for), then
-        // chunks, looking at the condition in between (in `wait_loop`).
-        let take = (self.readable || core.rx_more || shared.busy_poll)
+        // The link is looked at when it was readable, when the thread spins, and when it may
+        // hold frames (the frame ring says exactly whether its next slot holds one): a frame
+        // that came in since the thread last looked is taken without a sleep.
+        let take = (self.readable || shared.busy_poll || core.may_have_frames())
             .then_some(if self.readable { 1 } else { RX_CHUNK });
-        core.look(link_fd.is_some(), take, me)?;
+        let changed = core.look(link_fd.is_some(), take, me, shared.busy_poll)?;
         self.readable = false;
-        if !self.registered {
-            core.waiters.push(me);
-            self.registered = true;
+        if changed && !shared.busy_poll {
+            self.release(&mut core, me);
+        } else {
+            self.register(&mut core, link_fd.is_some(), me);
         }
-        if !self.led && link_fd.is_some() && !core.leader {
-            core.leader = true;
-            self.led = true;
-        }
-        // Every way through the look read the clock.
+        self.seen = shared.changes.load(Ordering::Relaxed);
+        // The last clock reading: the time of this look, or of the last one that took a frame
+        // in (the I/O thread parks early rather than late should it be old).
         let now = core.recent();
         shared.activity.store(now.as_nanos(), Ordering::Relaxed);
         // The participant's timers are the I/O thread's (as in `Shared::wait_for`): tell it if
         // this look scheduled work before it planned to look.
         shared.kick(&core);
-        if self.led {
-            core.leader_until = None;
-        }
         let every = match shared.readiness {
             Readiness::Every(d) => Some(d),
             Readiness::Fd(_) => None,
@@ -1915,18 +2112,58 @@ impl<'a, L: NodeLink> Watch<'a, L> {
         Ok(WatchNext {
             again: core.rx_more || shared.busy_poll,
             sleep: every,
-            link_fd: if self.led { link_fd } else { None },
         })
     }
 
-    /// Leave the node: unregister, and hand the link to a thread still waiting.
-    fn leave(&mut self, me: RawFd) {
-        if !(self.registered || self.led) {
-            return;
+    /// Register the thread in the locked node, and lead it if nobody does.
+    fn register(&mut self, core: &mut Core<L>, has_fd: bool, me: RawFd) {
+        if !self.registered {
+            core.waiters.push(me);
+            self.registered = true;
         }
-        let mut core = self.shared.lock();
+        if !self.led && has_fd && !core.leader {
+            core.leader = true;
+            self.led = true;
+        }
+        if self.led {
+            // A far deadline left to the I/O thread is set again before each sleep.
+            core.leader_until = None;
+        }
+    }
+
+    /// Before a sleep: make sure the thread is registered. Without a lock when it still is
+    /// since its look (whatever happened since woke it); otherwise it registers under the lock
+    /// unless the node changed since its look, and then returns false: look again.
+    fn arm(&mut self, me: RawFd) -> Result<bool, NodeError> {
+        if self.registered {
+            return Ok(true);
+        }
+        let shared = self.shared;
+        let mut core = shared.lock();
+        if shared.stop.load(Ordering::Relaxed) {
+            return Err(NodeError::Closed);
+        }
+        if shared.changes.load(Ordering::Relaxed) != self.seen {
+            return Ok(false);
+        }
+        let has_fd = matches!(shared.readiness, Readiness::Fd(_));
+        self.register(&mut core, has_fd, me);
+        Ok(true)
+    }
+
+    /// The link descriptor to sleep on: the node's, when the thread leads it.
+    fn link_fd(&self) -> Option<RawFd> {
+        match self.shared.readiness {
+            Readiness::Fd(fd) if self.led => Some(fd),
+            _ => None,
+        }
+    }
+
+    /// Unregister from the locked node, and hand the link to a thread still waiting.
+    fn release(&mut self, core: &mut Core<L>, me: RawFd) {
         if self.registered {
             core.waiters.retain(|&fd| fd != me);
+            self.registered = false;
         }
         if self.led {
             core.leader = false;
@@ -1935,9 +2172,17 @@ impl<'a, L: NodeLink> Watch<'a, L> {
             if let Some(&fd) = core.waiters.first() {
                 wake(fd);
             }
+            self.led = false;
         }
-        self.registered = false;
-        self.led = false;
+    }
+
+    /// Leave the node at the end of the wait (no lock if the last look left it already).
+    fn leave(&mut self, me: RawFd) {
+        if !(self.registered || self.led) {
+            return;
+        }
+        let mut core = self.shared.lock();
+        self.release(&mut core, me);
     }
 
     /// If the thread leads this node: leave the wake-up `left` from now to the node's I/O
@@ -1948,8 +2193,7 @@ impl<'a, L: NodeLink> Watch<'a, L> {
         }
         let shared = self.shared;
         let mut core = shared.lock();
-        // The look of this round read the clock moments ago.
-        let at = core.recent().saturating_add(left);
+        let at = core.now().saturating_add(left);
         core.leader_until = Some((at, me));
         if at.as_nanos() < shared.io_until.load(Ordering::Relaxed) {
             shared.io_until.store(0, Ordering::Relaxed);
@@ -1966,8 +2210,6 @@ struct WatchNext {
     /// Longest sleep before the next look at a link without a descriptor (`None` for a link
     /// with one: the participant's timers are the I/O thread's).
     sleep: Option<Duration>,
-    /// The link descriptor to sleep on, when the thread leads.
-    link_fd: Option<RawFd>,
 }
 
 impl<L: NodeLink> NodeWaker<L> {
@@ -2006,7 +2248,7 @@ impl<L: NodeLink> NodeWaker<L> {
     /// many nanoseconds after it (so that a caller can put the delivery on its own clock
     /// without reading one per sample).
     pub fn epoch(&self) -> StdInstant {
-        self.shared.epoch
+        self.shared.epoch.std
     }
 
     /// Run `f` with the participant (read-only), as [`Node::with_participant`].
@@ -2163,23 +2405,13 @@ impl<L: NodeLink> NodeWaker<L> {
             &mut heap
         };
         let mut spins = 0u32;
-        loop {
+        'look: loop {
             let mut again = false;
             let mut sleep = None;
-            fds[0] = libc::pollfd {
-                fd: w.rx.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            for (x, fd) in watches.iter_mut().zip(&mut fds[1..]) {
+            for x in watches.iter_mut() {
                 let next = x.drive(me)?;
                 again |= next.again;
                 sleep = earliest(sleep, next.sleep);
-                *fd = libc::pollfd {
-                    fd: next.link_fd.unwrap_or(-1),
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
             }
             if ready() {
                 return Ok(());
@@ -2202,6 +2434,12 @@ impl<L: NodeLink> NodeWaker<L> {
                 }
                 continue;
             }
+            // Registered everywhere before sleeping, with nothing missed since each look.
+            for x in watches.iter_mut() {
+                if !x.arm(me)? {
+                    continue 'look;
+                }
+            }
             if let Some(d) = deadline {
                 let left = d.saturating_duration_since(StdInstant::now());
                 if left.is_zero() {
@@ -2215,6 +2453,18 @@ impl<L: NodeLink> NodeWaker<L> {
                 if !delegated {
                     sleep = earliest(Some(left), sleep);
                 }
+            }
+            fds[0] = libc::pollfd {
+                fd: w.rx.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            for (x, fd) in watches.iter().zip(&mut fds[1..]) {
+                *fd = libc::pollfd {
+                    fd: x.link_fd().unwrap_or(-1),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
             }
             // poll(2) ignores entries with a negative descriptor.
             if poll(fds, sleep) < 0 {

@@ -217,6 +217,8 @@ pub struct Hub {
     graph: Arc<GraphState>,
     router: Arc<EventRouter>,
     link_error: Mutex<Option<String>>,
+    /// `link_error` is set: read by every `rmw_wait` without the lock (and the string's clone).
+    failed: AtomicBool,
     /// Held while events are routed, so that they are routed in order.
     pumping: Mutex<()>,
     /// Subscription queues (of subscriptions, services, clients) that had a listener set.
@@ -425,6 +427,7 @@ impl Hub {
                     let mut le = lock(&self.link_error);
                     counted |= le.is_none();
                     le.get_or_insert_with(|| e.to_string());
+                    self.failed.store(true, Ordering::Release);
                     break;
                 }
             }
@@ -527,6 +530,12 @@ impl Hub {
         self.bg.kick(&self.waker);
     }
 
+    /// Whether the node can still be waited on: its link has not failed and it is not closed.
+    /// Two atomic loads, no lock.
+    pub fn usable(&self) -> bool {
+        !self.failed.load(Ordering::Acquire) && !self.waker.is_closed()
+    }
+
     /// Why the link failed, once it did.
     pub fn link_error(&self) -> Option<String> {
         lock(&self.link_error).clone()
@@ -580,6 +589,7 @@ impl Context {
             graph: Arc::new(graph),
             router: Arc::new(EventRouter::default()),
             link_error: Mutex::new(None),
+            failed: AtomicBool::new(false),
             pumping: Mutex::new(()),
             watched: Mutex::default(),
             event_listeners: Default::default(),
@@ -910,6 +920,10 @@ impl SubQueue {
         ignore_participant: Option<u64>,
         history: HistoryKind,
     ) -> Self {
+        // Its samples are found through the node's change counter and the queue's count
+        // (`rmw_wait`, the listeners): a `DataAvailable` event per sample would only be taken
+        // and thrown away (`Hub::pump`), and wake the background thread.
+        sub.set_data_events(false);
         SubQueue {
             sub,
             hub: Arc::clone(hub),
@@ -965,8 +979,9 @@ impl SubQueue {
     }
 
     /// Hands the oldest waiting sample, if any, to `f` (looks at the link when the queue is
-    /// empty). The bytes are lent straight out of the queue's receive buffer (or the held
-    /// sample's): no copy and no allocation per sample.
+    /// empty). The bytes are lent straight out of the engine's queue, where `f` reads them
+    /// under the node's lock (or out of the held sample): no copy and no allocation per
+    /// sample, one lock of the node.
     pub fn take_with<R>(&self, f: impl FnOnce(Taken<'_>) -> R) -> Result<Option<R>, String> {
         let mut guard = lock(&self.pending);
         let p = &mut *guard;
@@ -976,17 +991,44 @@ impl SubQueue {
             p.recycle(h.data);
             return Ok(Some(r));
         }
-        let Some(meta) = self.pull(&mut p.scratch, true)? else {
-            return Ok(None);
-        };
-        p.outstanding = p.outstanding.saturating_sub(1);
-        Ok(Some(f(taken(&p.scratch[..meta.info.len], meta))))
+        let mut f = Some(f);
+        let r = self
+            .sub
+            .try_recv_with(|info, data| {
+                let meta = self.admit(info, data)?;
+                // Called once: the first sample admitted ends the take.
+                f.take().map(|f| f(taken(data, meta)))
+            })
+            .map_err(|e| e.to_string())?;
+        if r.is_some() {
+            p.outstanding = p.outstanding.saturating_sub(1);
+        }
+        Ok(r)
+    }
+
+    /// What a sample that passes the filters is, besides its bytes; `None`: dropped by them.
+    fn admit(&self, info: &SampleInfo, data: &[u8]) -> Option<Meta> {
+        if self.ignore_participant == Some(info.writer.participant) {
+            return None;
+        }
+        if let Some(p) = &self.prefix
+            && !data.starts_with(p)
+        {
+            return None;
+        }
+        let received_ns = self.hub.wall.wall_ns(info.received);
+        let reception_seq = self.received.fetch_add(1, Ordering::Relaxed) + 1;
+        Some(Meta {
+            info: *info,
+            received_ns,
+            reception_seq,
+        })
     }
 
     /// Pulls the next sample through the filters (without looking at the link) into a held
     /// buffer; returns whether there was one.
     fn hold(&self, p: &mut Slot) -> Result<bool, String> {
-        let Some(meta) = self.pull(&mut p.scratch, false)? else {
+        let Some(meta) = self.pull(&mut p.scratch)? else {
             return Ok(false);
         };
         let mut data = p.spare.pop().unwrap_or_default();
@@ -1061,32 +1103,15 @@ impl SubQueue {
         true
     }
 
-    /// The next sample that passes the filters, received into `buf` (its bytes are
-    /// `buf[..info.len]`); `receive`: look at the link when the queue is empty.
-    fn pull(&self, buf: &mut Vec<u8>, receive: bool) -> Result<Option<Meta>, String> {
+    /// The next sample that passes the filters, taken into `buf` (its bytes are
+    /// `buf[..info.len]`), without looking at the link.
+    fn pull(&self, buf: &mut Vec<u8>) -> Result<Option<Meta>, String> {
         loop {
-            let got = if receive {
-                self.sub.try_recv(buf)
-            } else {
-                self.sub.try_take(buf)
-            };
-            match got {
+            match self.sub.try_take(buf) {
                 Ok(Some(info)) => {
-                    if self.ignore_participant == Some(info.writer.participant) {
-                        continue;
+                    if let Some(meta) = self.admit(&info, &buf[..info.len]) {
+                        return Ok(Some(meta));
                     }
-                    if let Some(p) = &self.prefix
-                        && !buf[..info.len].starts_with(p)
-                    {
-                        continue;
-                    }
-                    let received_ns = self.hub.wall.wall_ns(info.received);
-                    let reception_seq = self.received.fetch_add(1, Ordering::Relaxed) + 1;
-                    return Ok(Some(Meta {
-                        info,
-                        received_ns,
-                        reception_seq,
-                    }));
                 }
                 Ok(None) => return Ok(None),
                 Err(NodeError::Take(TakeError::BufferTooSmall { need })) => buf.resize(need, 0),

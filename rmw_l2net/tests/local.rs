@@ -401,6 +401,99 @@ fn guard_conditions_wake_waits_on_a_live_context() {
     drop(ctx);
 }
 
+/// A sample published to a subscription of the same context arrives without a frame: it wakes
+/// a thread blocked in `rmw_wait` on that subscription all the same (the subscription's queue
+/// asks the node for no `DataAvailable` events). Two threads play ping-pong on two topics of
+/// one context; every wait must end ready, long before its patience runs out.
+#[test]
+fn local_samples_wake_blocked_waits() {
+    if !require_privileges("local_samples_wake_blocked_waits") {
+        return;
+    }
+    // On a veth end (unlike `lo`, the link's own frames never come back to it): nothing but
+    // the local delivery itself can wake the waiting thread.
+    let (_a, _b, veth, ctx, other_end) = veth_contexts(("rmwlocwk", "rmwlocwk"), 36);
+    let ty = "std_msgs/msg/String";
+    let ts = support::type_support(Flavor::C, ty) as usize;
+    let vectors = load_vectors();
+    let strings = vectors.iter().find(|v| v.ty == ty).unwrap();
+    let value = strings.cases[0].value.clone();
+    let patience = Some(rmw_time_t { sec: 5, nsec: 0 });
+    // SAFETY: the rmw call sequence on live objects; the other thread only uses handles that
+    // outlive it (joined before they are destroyed).
+    unsafe {
+        let node = rmw_create_node(ctx.0, c"both".as_ptr(), c"/".as_ptr());
+        let popts: rmw_publisher_options_t = std::mem::zeroed();
+        let sopts: rmw_subscription_options_t = std::mem::zeroed();
+        let mut ends = Vec::new();
+        for topic in [c"/local/ping", c"/local/pong"] {
+            let tsp = ts as *const rosidl_message_type_support_t;
+            let p = rmw_create_publisher(node, tsp, topic.as_ptr(), &default_qos(), &popts);
+            let s = rmw_create_subscription(node, tsp, topic.as_ptr(), &default_qos(), &sopts);
+            assert!(!p.is_null() && !s.is_null(), "{:?}", last_error());
+            ends.push((p as usize, s as usize));
+        }
+        let (wa, wb) = (rmw_create_wait_set(ctx.0, 0), rmw_create_wait_set(ctx.0, 0));
+        const TURNS: usize = 200;
+        // One side: publish on `out` (first, if `serve` is false), wait for and take from `inp`.
+        let play =
+            move |out: usize, inp: usize, ws: usize, serve: bool, value: &serde_json::Value| {
+                let (out, inp, ws) = (
+                    out as *mut rmw_publisher_t,
+                    inp as *mut rmw_subscription_t,
+                    ws as *mut rmw_wait_set_t,
+                );
+                let mut msg = Msg::new(Flavor::C, ty);
+                msg.fill(value);
+                let got = Msg::new(Flavor::C, ty);
+                for i in 0..TURNS {
+                    if !serve {
+                        assert_eq!(rmw_publish(out, msg.ptr.cast(), null_mut()), RMW_RET_OK);
+                    }
+                    let (r, ready) = wait_on(
+                        ws,
+                        Entries {
+                            subs: &[(*inp).data],
+                            ..Entries::default()
+                        },
+                        patience,
+                    );
+                    assert_eq!((r, ready[0]), (RMW_RET_OK, true), "serve {serve} turn {i}");
+                    let mut taken = false;
+                    assert_eq!(
+                        rmw_take(inp, got.ptr.cast(), &mut taken, null_mut()),
+                        RMW_RET_OK
+                    );
+                    assert!(taken, "serve {serve} turn {i}");
+                    if serve {
+                        assert_eq!(rmw_publish(out, msg.ptr.cast(), null_mut()), RMW_RET_OK);
+                    }
+                }
+            };
+        let ((ping_p, ping_s), (pong_p, pong_s)) = (ends[0], ends[1]);
+        let (wb_a, v) = (wb as usize, value.clone());
+        let other = std::thread::spawn(move || play(pong_p, ping_s, wb_a, true, &v));
+        play(ping_p, pong_s, wa as usize, false, &value);
+        other.join().unwrap();
+        assert_eq!(rmw_destroy_wait_set(wa), RMW_RET_OK);
+        assert_eq!(rmw_destroy_wait_set(wb), RMW_RET_OK);
+        for (p, s) in ends {
+            assert_eq!(
+                rmw_destroy_subscription(node, s as *mut rmw_subscription_t),
+                RMW_RET_OK
+            );
+            assert_eq!(
+                rmw_destroy_publisher(node, p as *mut rmw_publisher_t),
+                RMW_RET_OK
+            );
+        }
+        assert_eq!(rmw_destroy_node(node), RMW_RET_OK);
+    }
+    drop(ctx);
+    drop(other_end);
+    drop(veth);
+}
+
 /// RMW_L2NET_BUSY_POLL=1: `rmw_wait` spins on the node instead of sleeping, and still delivers
 /// what arrives over the link, times out, and ends on a guard condition.
 #[test]

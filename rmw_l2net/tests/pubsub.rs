@@ -678,6 +678,89 @@ fn cpp_publisher_reaches_c_subscription() {
     drop(veth);
 }
 
+/// Large messages are serialized straight into the publisher's history (from the second one
+/// of a publisher on: the size of its last message picks the way): every case of types with
+/// long sequences, strings and nested arrays, C and C++ type supports, published twice each,
+/// arrives with exactly the reference bytes.
+#[test]
+fn large_messages_serialize_in_place() {
+    if !require_privileges("large_messages_serialize_in_place") {
+        return;
+    }
+    let (_a, _b, veth, ca, cb) = veth_contexts(("rmwbig", "rmwbig"), 37);
+    let vectors = load_vectors();
+    let qos = default_qos();
+    // SAFETY: the rmw call sequence of rcl, on live objects.
+    unsafe {
+        let na = rmw_create_node(ca.0, c"big".as_ptr(), c"/".as_ptr());
+        let nb = rmw_create_node(cb.0, c"sink".as_ptr(), c"/".as_ptr());
+        let popts: rmw_publisher_options_t = std::mem::zeroed();
+        let sopts: rmw_subscription_options_t = std::mem::zeroed();
+        let ws = rmw_create_wait_set(cb.0, 0);
+        let mut large = 0;
+        for (i, ty) in [
+            "test_msgs/msg/MultiNested",
+            "test_msgs/msg/UnboundedSequences",
+            "test_msgs/msg/Arrays",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let v = vectors.iter().find(|v| v.ty == ty).unwrap();
+            for flavor in [Flavor::C, Flavor::Cpp] {
+                let topic = CString::new(format!("/big{i}{flavor:?}")).unwrap();
+                let publ = rmw_create_publisher(
+                    na,
+                    support::type_support(flavor, ty),
+                    topic.as_ptr(),
+                    &qos,
+                    &popts,
+                );
+                let sub = rmw_create_subscription(
+                    nb,
+                    support::type_support(Flavor::C, ty),
+                    topic.as_ptr(),
+                    &qos,
+                    &sopts,
+                );
+                assert!(!publ.is_null() && !sub.is_null(), "{:?}", last_error());
+                wait_until("the match", || {
+                    let mut n = 0usize;
+                    assert_eq!(
+                        rmw_publisher_count_matched_subscriptions(publ, &mut n),
+                        RMW_RET_OK
+                    );
+                    n == 1
+                });
+                for case in v.cases.iter().chain(&v.cases) {
+                    large += usize::from(case.cdr.len() >= 1024);
+                    let mut out = Msg::new(flavor, ty);
+                    out.fill(&case.value);
+                    assert_eq!(rmw_publish(publ, out.ptr.cast(), null_mut()), RMW_RET_OK);
+                    assert!(wait_sub(ws, sub, Some(rmw_time_t { sec: 10, nsec: 0 })));
+                    let mut back = Serialized::empty();
+                    let mut taken = false;
+                    assert_eq!(
+                        rmw_take_serialized_message(sub, &mut back.0, &mut taken, null_mut()),
+                        RMW_RET_OK
+                    );
+                    assert!(taken);
+                    assert_eq!(back.bytes(), &case.cdr[..], "{ty} {}", case.name);
+                }
+                assert_eq!(rmw_destroy_subscription(nb, sub), RMW_RET_OK);
+                assert_eq!(rmw_destroy_publisher(na, publ), RMW_RET_OK);
+            }
+        }
+        assert!(large >= 8, "the vectors hold large messages ({large})");
+        assert_eq!(rmw_destroy_wait_set(ws), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(na), RMW_RET_OK);
+        assert_eq!(rmw_destroy_node(nb), RMW_RET_OK);
+    }
+    drop(cb);
+    drop(ca);
+    drop(veth);
+}
+
 static HASH_A: rosidl_type_hash_t = rosidl_type_hash_t {
     version: 1,
     value: [0xaa; 32],

@@ -7,6 +7,7 @@
 //! only checks and converts C arguments.
 
 use std::ffi::CString;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -529,7 +530,19 @@ struct PubImpl {
     gid: rmw_gid_t,
     topic: CString,
     scratch: Mutex<Vec<u8>>,
+    /// Serialized bytes of the last message `rmw_publish` sent: the guess at the next one's
+    /// size that picks how it is serialized ([`DIRECT_MIN`]).
+    last_len: AtomicUsize,
 }
+
+/// Messages of a publisher whose last one had at least this many bytes are serialized straight
+/// into the engine's history (`Publisher::publish_with`): one walk of the message sizes it and
+/// a second writes it, instead of one walk into the publisher's buffer and a copy of the
+/// bytes from there. Sizing walks the fields but not the contents of arrays and sequences of
+/// numbers (the bulk of every large message: images, point clouds, scans; booleans are
+/// counted one by one), so above this size it costs less than the copy it saves; below, the
+/// copy is the cheaper.
+const DIRECT_MIN: usize = 1024;
 
 /// # Safety
 /// `p` is null or a live publisher of any implementation.
@@ -640,6 +653,7 @@ pub unsafe extern "C" fn rmw_create_publisher(
             gid,
             topic,
             scratch: Mutex::new(Vec::new()),
+            last_len: AtomicUsize::new(0),
         });
         let handle = Box::new(rmw_publisher_t {
             implementation_identifier: IDENTIFIER.as_ptr(),
@@ -688,7 +702,16 @@ pub unsafe extern "C" fn rmw_destroy_publisher(
 }
 
 fn publish_bytes(pi: &PubImpl, bytes: &[u8], what: &str) -> rmw_ret_t {
-    match pi.publ.publish_timeout(bytes, Some(PUBLISH_BLOCK)) {
+    published(
+        pi,
+        pi.publ.publish_timeout(bytes, Some(PUBLISH_BLOCK)),
+        what,
+    )
+}
+
+/// The return code of a publish.
+fn published(pi: &PubImpl, res: Result<u64, NodeError>, what: &str) -> rmw_ret_t {
+    match res {
         Ok(_) => {
             pi.hub.published();
             RMW_RET_OK
@@ -707,6 +730,40 @@ fn publish_bytes(pi: &PubImpl, bytes: &[u8], what: &str) -> rmw_ret_t {
     }
 }
 
+/// Serializes `ros_message` straight into the publisher's history and publishes it.
+///
+/// # Safety
+/// `ros_message` is a message of the publisher's type.
+unsafe fn publish_direct(pi: &PubImpl, ros_message: *const c_void) -> rmw_ret_t {
+    // SAFETY: forwarded from the caller.
+    let len = match unsafe { introspection::serialized_size(pi.tables, ros_message) } {
+        Ok(n) => n,
+        Err(e) => {
+            error!("rmw_publish: {e}");
+            return cdr_ret(e);
+        }
+    };
+    pi.last_len.store(len, Ordering::Relaxed);
+    let mut failed = None;
+    let res = pi.publ.publish_with(len, Some(PUBLISH_BLOCK), |buf| {
+        // SAFETY: as above; the message is the one just sized.
+        match unsafe { introspection::serialize_into(pi.tables, ros_message, buf) } {
+            Ok(n) if n == len => {}
+            // The walk that sized the message found no error, so this cannot happen (the
+            // message would have changed under the call); never send stale bytes.
+            other => {
+                buf.fill(0);
+                failed = Some(other.err().unwrap_or(CdrError::Overflow));
+            }
+        }
+    });
+    if let Some(e) = failed {
+        error!("rmw_publish: the message changed while it was serialized: {e}");
+        return RMW_RET_ERROR;
+    }
+    published(pi, res, "rmw_publish")
+}
+
 /// # Safety
 /// rmw API contract: live publisher; `ros_message` of the publisher's type.
 #[unsafe(no_mangle)]
@@ -723,6 +780,10 @@ pub unsafe extern "C" fn rmw_publish(
             Err(r) => return r,
         };
         check_null!(ros_message);
+        if pi.last_len.load(Ordering::Relaxed) >= DIRECT_MIN {
+            // SAFETY: the message is of the publisher's type (caller's contract).
+            return unsafe { publish_direct(pi, ros_message) };
+        }
         let mut buf = lock(&pi.scratch);
         // SAFETY: the message is of the publisher's type (caller's contract).
         let n =
@@ -734,6 +795,7 @@ pub unsafe extern "C" fn rmw_publish(
                     return cdr_ret(e);
                 }
             };
+        pi.last_len.store(n, Ordering::Relaxed);
         publish_bytes(pi, &buf[..n], "rmw_publish")
     })
 }
@@ -2291,14 +2353,21 @@ unsafe fn wait_on(
     let any = loop {
         // A wait that starts over (a context closed meanwhile) looks at everything.
         looked_at.set(None);
-        nodes.clear();
-        nodes.extend(
-            hubs.iter()
-                .filter(|h| h.link_error().is_none())
-                .map(|h| h.waker())
-                .filter(|w| !w.is_closed())
-                .cloned(),
-        );
+        // One context (the common case) is waited on in place; several through the kept
+        // buffer of handles.
+        let nodes: &[NodeWaker<Link>] = match hubs {
+            [h] if h.usable() => core::slice::from_ref(h.waker()),
+            [_] => &[],
+            _ => {
+                nodes.clear();
+                nodes.extend(
+                    hubs.iter()
+                        .filter(|h| h.usable())
+                        .map(|h| h.waker().clone()),
+                );
+                nodes
+            }
+        };
         if nodes.is_empty() {
             // Every context is shut down (or its link failed): wait for guard conditions
             // alone.
