@@ -195,6 +195,9 @@ pub struct BpfLink {
     timestamps: bool,
     promiscuous: bool,
     rx: RxBuffer,
+    /// The last receive emptied the buffer and its read found nothing: no frame is pending
+    /// until the descriptor is readable.
+    rx_drained: bool,
     tx: TxPool,
     groups: Vec<Group>,
     filter: Box<[BpfInsn]>,
@@ -309,6 +312,7 @@ impl BpfLink {
             timestamps: config.timestamps,
             promiscuous: config.promiscuous,
             rx: RxBuffer::new(blen, layout),
+            rx_drained: false,
             tx: TxPool::new(config.tx_slots, max_frame),
             groups: Vec::with_capacity(MAX_MACS),
             filter: vec![BpfInsn::default(); FILTER_CAPACITY].into_boxed_slice(),
@@ -487,6 +491,7 @@ impl RawLink for BpfLink {
                 if !self.timestamps {
                     meta.timestamp = None;
                 }
+                self.rx_drained = false;
                 return Ok(Some(BpfRx {
                     data: self.rx.bytes(found.range),
                     meta,
@@ -494,9 +499,15 @@ impl RawLink for BpfLink {
             }
             let fd = &self.fd;
             match self.rx.refill(|buf| sys::read(fd, buf)) {
-                Ok(0) => return Ok(None),
+                Ok(0) => {
+                    self.rx_drained = true;
+                    return Ok(None);
+                }
                 Ok(_) => {}
-                Err(e) if is_backpressure(e) => return Ok(None),
+                Err(e) if is_backpressure(e) => {
+                    self.rx_drained = true;
+                    return Ok(None);
+                }
                 Err(e) => return Err(read_error(e)),
             }
         }
@@ -579,5 +590,10 @@ impl RawLink for BpfLink {
                 })?;
         }
         Ok(())
+    }
+    /// `false` after a receive found nothing (its buffer was empty and the read after it found
+    /// the device's store empty), until the next receive. A frame that arrived since makes the descriptor readable (immediate mode).
+    fn rx_maybe_pending(&self) -> bool {
+        !self.rx_drained
     }
 }

@@ -250,6 +250,8 @@ pub struct PlainLink {
     errq_control: Box<[u8]>,
     tx: TxQueue,
     rejected: Option<LinkError>,
+    /// The last receive found the socket empty: nothing is pending until it is readable.
+    rx_drained: bool,
 }
 
 impl PlainLink {
@@ -265,6 +267,7 @@ impl PlainLink {
             errq_control: vec![0u8; timestamp::ERRQUEUE_CONTROL_SPACE].into_boxed_slice(),
             tx: TxQueue::new(cfg.tx_slots, sock.max_tx_len().max(MIN_FRAME_LEN)),
             rejected: None,
+            rx_drained: false,
             sock,
         })
     }
@@ -342,6 +345,7 @@ impl RawLink for PlainLink {
     fn receive(&mut self, _now: Instant) -> Result<Option<BufRx<'_>>, LinkError> {
         if self.sock.ts.is_some() {
             let got = recv_stamped(&mut self.sock, &mut self.rx_buf, &mut self.rx_control)?;
+            self.rx_drained = got.is_none();
             return Ok(got.map(|(held, meta)| BufRx::new(&self.rx_buf[..held], meta)));
         }
         loop {
@@ -350,10 +354,14 @@ impl RawLink for PlainLink {
                     let (held, meta) = received_meta(rx, self.rx_buf.len());
                     self.sock.stats.rx_frames += 1;
                     self.sock.stats.rx_truncated += u64::from(meta.truncated);
+                    self.rx_drained = false;
                     return Ok(Some(BufRx::new(&self.rx_buf[..held], meta)));
                 }
                 Err(e) => match sys::errno(&e) {
-                    libc::EAGAIN => return Ok(None),
+                    libc::EAGAIN => {
+                        self.rx_drained = true;
+                        return Ok(None);
+                    }
                     libc::EINTR => continue,
                     errno => return Err(self.sock.error("recvmsg", errno)),
                 },
@@ -378,6 +386,12 @@ impl RawLink for PlainLink {
 
     fn leave_multicast(&mut self, mac: MacAddr) -> Result<(), LinkError> {
         self.sock.multicast(mac, false)
+    }
+
+    /// `false` after a receive found the socket empty, until the next receive: a frame that
+    /// arrived since makes the descriptor readable.
+    fn rx_maybe_pending(&self) -> bool {
+        !self.rx_drained
     }
 
     fn poll_tx_timestamp(&mut self) -> Option<TxTimestamp> {
