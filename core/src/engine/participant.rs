@@ -336,6 +336,10 @@ pub(crate) struct LocalWriter<'a, const H: usize, const M: usize> {
     pub(crate) local: super::local::LocalLinks<M>,
     /// Proxies with `repair_hb` set.
     pub(crate) repair_hbs: usize,
+    /// Its earliest timer ([`Participant::writer_timer`]) as of the last time the transmit
+    /// summary looked at it: valid while it is not marked changed (see `dirty_w`).
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) quiet_timer: Instant,
 }
 
 impl<const H: usize, const M: usize> LocalWriter<'_, H, M> {
@@ -436,6 +440,10 @@ pub(crate) struct LocalReader<'a, const H: usize, const M: usize> {
     pub(crate) writers_hi: usize,
     /// Matched writers of this participant.
     pub(crate) local_writers: u16,
+    /// Its earliest timer ([`Participant::reader_timer`]) as of the last time the transmit
+    /// summary looked at it: valid while it is not marked changed (see `dirty_r`).
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) quiet_timer: Instant,
 }
 
 impl<const H: usize, const M: usize> LocalReader<'_, H, M> {
@@ -480,6 +488,106 @@ impl<const H: usize, const M: usize> LocalReader<'_, H, M> {
             };
             queue_event(events, stats, Event::DataAvailable { reader });
         }
+    }
+}
+
+/// Which endpoints a pass of the transmit summary looks at (see `Participant::dirty_w`): bit
+/// `i` for slot `i`, bit 63 for every slot from 63 on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Scope {
+    pub(crate) w: u64,
+    pub(crate) r: u64,
+}
+
+impl Scope {
+    /// Every endpoint.
+    pub(crate) const ALL: Scope = Scope {
+        w: u64::MAX,
+        r: u64::MAX,
+    };
+
+    #[cfg(feature = "ack-with-data")]
+    #[inline(always)]
+    pub(crate) fn bit(i: usize) -> u64 {
+        1 << i.min(63)
+    }
+
+    #[cfg(feature = "ack-with-data")]
+    #[inline(always)]
+    pub(crate) fn has_w(self, i: usize) -> bool {
+        self.w & Self::bit(i) != 0
+    }
+
+    #[cfg(feature = "ack-with-data")]
+    #[inline(always)]
+    pub(crate) fn has_r(self, i: usize) -> bool {
+        self.r & Self::bit(i) != 0
+    }
+
+    /// No endpoint changed.
+    #[cfg(feature = "ack-with-data")]
+    #[inline(always)]
+    pub(crate) fn is_empty(self) -> bool {
+        self.w | self.r == 0
+    }
+
+    /// The writer slots of the scope in `lo..hi`, in order.
+    #[inline(always)]
+    pub(crate) fn writers(self, lo: usize, hi: usize) -> ScopeIter {
+        ScopeIter::new(self.w, lo, hi)
+    }
+
+    /// The reader slots of the scope in `lo..hi`, in order.
+    #[inline(always)]
+    pub(crate) fn readers(self, lo: usize, hi: usize) -> ScopeIter {
+        ScopeIter::new(self.r, lo, hi)
+    }
+}
+
+/// The slots of a [`Scope`]'s mask in a range, set bits first (a word at a time), then every
+/// slot from 63 on when bit 63 is set: a pass over a few changed endpoints does not walk the
+/// others' (large) slots.
+pub(crate) struct ScopeIter {
+    bits: u64,
+    tail: core::ops::Range<usize>,
+}
+
+impl ScopeIter {
+    #[inline(always)]
+    fn new(mask: u64, lo: usize, hi: usize) -> ScopeIter {
+        if mask == u64::MAX {
+            // Every slot (the full pass): a plain walk, no bit work per slot.
+            return ScopeIter {
+                bits: 0,
+                tail: lo..hi,
+            };
+        }
+        // Bits `lo..hi` below 63 (shifts of at most 63: no overflow).
+        let (lo63, hi63) = (lo.min(63), hi.min(63));
+        let below_hi = (1u64 << hi63) - 1;
+        let below_lo = (1u64 << lo63) - 1;
+        let tail = if mask >> 63 != 0 {
+            lo.max(63)..hi.max(63)
+        } else {
+            0..0
+        };
+        ScopeIter {
+            bits: mask & below_hi & !below_lo,
+            tail,
+        }
+    }
+}
+
+impl Iterator for ScopeIter {
+    type Item = usize;
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        if self.bits != 0 {
+            let i = self.bits.trailing_zeros() as usize;
+            self.bits &= self.bits - 1;
+            return Some(i);
+        }
+        self.tail.next()
     }
 }
 
@@ -607,6 +715,18 @@ pub struct Participant<
     /// What `poll_timeout` answers while quiet.
     #[cfg(feature = "ack-with-data")]
     pub(crate) quiet_timeout: Option<Instant>,
+    /// The endpoints changed since the summary last looked at them (bit `i` for writer or
+    /// reader slot `i`, bit 63 for every slot from 63 on): while the time is below
+    /// `quiet_until`, the others still have nothing due and their timers are their
+    /// `quiet_timer`, so that the timer pass, the planner and `poll_timeout` look at these
+    /// only. A change that is not one endpoint's (frames of discovery, the reassembly store,
+    /// endpoints created or deleted, local links, shutdown) resets the whole summary
+    /// ([`Participant::tx_changed`]). Debug builds check every restricted answer against the
+    /// full one.
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) dirty_w: u64,
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) dirty_r: u64,
     /// The acknowledgement that follows the planned data in its frame (docs/PROTOCOL.md
     /// section 10), built once when planned: where it starts in the frame, and what to write.
     #[cfg(feature = "ack-with-data")]
@@ -737,6 +857,10 @@ impl<
             quiet_until: Instant::ZERO,
             #[cfg(feature = "ack-with-data")]
             quiet_timeout: None,
+            #[cfg(feature = "ack-with-data")]
+            dirty_w: 0,
+            #[cfg(feature = "ack-with-data")]
+            dirty_r: 0,
             #[cfg(feature = "ack-with-data")]
             planned_ack: None,
         }
@@ -920,6 +1044,47 @@ impl<
         }
     }
 
+    /// Writer `wi`'s state changed (a write, a frame sent, an ACKNACK): the summary looks at
+    /// it again, and at the other endpoints only once their own timers are due.
+    #[inline(always)]
+    pub(crate) fn writer_changed(&mut self, wi: usize) {
+        #[cfg(feature = "ack-with-data")]
+        {
+            self.dirty_w |= Scope::bit(wi);
+        }
+        #[cfg(not(feature = "ack-with-data"))]
+        let _ = wi;
+    }
+
+    /// Reader `ri`'s state changed (a sample arrived, an ACKNACK was sent): see
+    /// [`Participant::writer_changed`].
+    #[inline(always)]
+    pub(crate) fn reader_changed(&mut self, ri: usize) {
+        #[cfg(feature = "ack-with-data")]
+        {
+            self.dirty_r |= Scope::bit(ri);
+        }
+        #[cfg(not(feature = "ack-with-data"))]
+        let _ = ri;
+    }
+
+    /// The endpoints the timer pass, the planner and the timers must look at now: every one,
+    /// or (the summary holding for the others) those changed since it last looked.
+    #[inline(always)]
+    pub(crate) fn scope(&self) -> Scope {
+        #[cfg(feature = "ack-with-data")]
+        if self.now < self.quiet_until {
+            // (When every slot in use changed, the walk over all of them is the cheaper one.)
+            let (w, r) = (self.dirty_w, self.dirty_r);
+            let all = |mask: u64, hi: usize| hi < 63 && mask | !((1u64 << hi) - 1) == u64::MAX;
+            if all(w, self.w_hi) && all(r, self.r_hi) {
+                return Scope::ALL;
+            }
+            return Scope { w, r };
+        }
+        Scope::ALL
+    }
+
     fn endpoints_changed(&mut self) {
         self.tx_changed();
         self.epoch = self.epoch.wrapping_add(1);
@@ -985,6 +1150,8 @@ impl<
             blocked: false,
             deadline_next: deadline_of(&qos).map(|d| self.now + d),
             batch_until: None,
+            #[cfg(feature = "ack-with-data")]
+            quiet_timer: Instant::ZERO,
         });
         self.w_hi = self.w_hi.max(slot + 1);
         Ok(WriterHandle {
@@ -1029,6 +1196,8 @@ impl<
             deadline_next: None,
             writers_hi: 0,
             local_writers: 0,
+            #[cfg(feature = "ack-with-data")]
+            quiet_timer: Instant::ZERO,
         });
         self.r_hi = self.r_hi.max(slot + 1);
         Ok(ReaderHandle {
@@ -1690,8 +1859,18 @@ impl<
             return Err(WriteError::Closed);
         }
         self.advance(now);
-        self.tx_changed();
         let wi = self.writer_index(h).ok_or(WriteError::UnknownWriter)?;
+        // Only this writer changes (the summary looks at it again), unless the write reaches
+        // readers of this participant or moves the manual-liveliness timer: then everything.
+        self.writer_changed(wi);
+        if self
+            .writers
+            .get(wi)
+            .and_then(Option::as_ref)
+            .is_some_and(|w| w.local.count() > 0 || Self::manual_lease_of(w).is_some())
+        {
+            self.tx_changed();
+        }
         let window = u64::from(self.config.reliable_window);
         let batch_delay = self.config.batch_delay;
         #[cfg(not(feature = "fragmentation"))]
@@ -2051,15 +2230,20 @@ impl<
         if now > self.now {
             self.now = now;
         }
+        let now = self.now;
         // Quiet (`quiet_until`): no timer is due before then, and everything below that does
-        // not depend on the time already ran after the last change.
+        // not depend on the time already ran after the last change, but for the endpoints
+        // changed since (`dirty_w`, `dirty_r`).
         #[cfg(feature = "ack-with-data")]
         if now < self.quiet_until {
+            let scope = self.scope();
             #[cfg(debug_assertions)]
-            self.check_quiet(self.now);
+            self.check_clean(now, scope);
+            if !scope.is_empty() {
+                self.endpoint_timers(now, scope);
+            }
             return;
         }
-        let now = self.now;
         // Leases (the peer table is only scanned when the earliest lease may have run out).
         if now > self.lease_check_at {
             while let Some(slot) = self.graph.expired(now) {
@@ -2106,8 +2290,14 @@ impl<
         if now > self.liveliness_check_at {
             self.check_liveliness(now);
         }
+        self.endpoint_timers(now, Scope::ALL);
+    }
+
+    /// The endpoints' part of the timer pass, for the endpoints of `scope`: writers' lifespans,
+    /// deadlines, void fragment requests and releases; readers' deadlines.
+    fn endpoint_timers(&mut self, now: Instant, scope: Scope) {
         // Writers: lifespan, deadlines.
-        for wi in 0..self.w_hi {
+        for wi in scope.writers(0, self.w_hi) {
             let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) else {
                 continue;
             };
@@ -2159,7 +2349,7 @@ impl<
                 self.after_acks(wi);
             }
         }
-        for ri in 0..self.r_hi {
+        for ri in scope.readers(0, self.r_hi) {
             let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) else {
                 continue;
             };
@@ -2216,11 +2406,37 @@ impl<
     pub fn poll_timeout(&self) -> Option<Instant> {
         #[cfg(feature = "ack-with-data")]
         if self.now < self.quiet_until {
+            let scope = self.scope();
+            if scope.is_empty() {
+                #[cfg(debug_assertions)]
+                self.check_quiet(self.now);
+                return self.quiet_timeout;
+            }
+            // Some endpoints changed since the summary: only they are planned and their
+            // timers worked out (the others' are kept), as after the received frame.
             #[cfg(debug_assertions)]
-            self.check_quiet(self.now);
-            return self.quiet_timeout;
+            self.check_clean(self.now, scope);
+            let t = if self.plan_in(self.now, scope).is_some() {
+                Some(self.now)
+            } else {
+                let t = self.next_timer_in(scope);
+                (t != Instant::MAX).then_some(t)
+            };
+            #[cfg(debug_assertions)]
+            assert_eq!(
+                t,
+                self.poll_timeout_full(),
+                "transmit summary: poll_timeout"
+            );
+            return t;
         }
-        if self.has_urgent_tx() {
+        self.poll_timeout_full()
+    }
+
+    /// [`Participant::poll_timeout`] without the summary.
+    #[inline(always)]
+    fn poll_timeout_full(&self) -> Option<Instant> {
+        if self.plan_in(self.now, Scope::ALL).is_some() {
             return Some(self.now);
         }
         let t = self.next_timer();
@@ -2231,6 +2447,72 @@ impl<
     /// whether something is due to send now.
     #[inline(always)]
     pub(crate) fn next_timer(&self) -> Instant {
+        self.next_timer_full()
+    }
+
+    /// [`Participant::next_timer`] from the summary (`quiet_timeout`, its earliest timer,
+    /// and the endpoints' `quiet_timer`s), working out again only the timers of the endpoints
+    /// of `scope` (changed since). The earliest of the kept timers stays the answer unless
+    /// the endpoint that had it moved it later: then every kept timer is looked at.
+    #[cfg(feature = "ack-with-data")]
+    fn next_timer_in(&self, scope: Scope) -> Instant {
+        let mut t = self.quiet_timeout.unwrap_or(Instant::MAX);
+        // The changed endpoints' earliest timer.
+        let mut changed = Instant::MAX;
+        let mut rescan = false;
+        for wi in scope.writers(0, self.w_hi) {
+            if let Some(w) = self.writers.get(wi).and_then(Option::as_ref) {
+                let new = self.writer_timer(w);
+                rescan |= w.quiet_timer <= t && new > w.quiet_timer;
+                t = t.min(new);
+                changed = changed.min(new);
+            }
+        }
+        for ri in scope.readers(0, self.r_hi) {
+            if let Some(r) = self.readers.get(ri).and_then(Option::as_ref) {
+                let new = Self::reader_timer(r);
+                rescan |= r.quiet_timer <= t && new > r.quiet_timer;
+                t = t.min(new);
+                changed = changed.min(new);
+            }
+        }
+        if !rescan {
+            return t;
+        }
+        let mut t = self.participant_timer().min(changed);
+        for (wi, w) in self.live_writers().iter().enumerate() {
+            if let Some(w) = w
+                && !scope.has_w(wi)
+            {
+                t = t.min(w.quiet_timer);
+            }
+        }
+        for (ri, r) in self.live_readers().iter().enumerate() {
+            if let Some(r) = r
+                && !scope.has_r(ri)
+            {
+                t = t.min(r.quiet_timer);
+            }
+        }
+        t
+    }
+
+    /// [`Participant::next_timer`] (the full walk).
+    #[inline(always)]
+    fn next_timer_full(&self) -> Instant {
+        let mut t = self.participant_timer();
+        for w in self.live_writers().iter().flatten() {
+            t = t.min(self.writer_timer(w));
+        }
+        for r in self.live_readers().iter().flatten() {
+            t = t.min(Self::reader_timer(r));
+        }
+        t
+    }
+
+    /// The participant's own timers (announcements, leases, reassembly, liveliness).
+    #[inline(always)]
+    pub(crate) fn participant_timer(&self) -> Instant {
         let mut t = Instant::MAX;
         if !self.closing {
             t = t.min(self.next_announce);
@@ -2249,43 +2531,54 @@ impl<
         if self.liveliness_check_at != Instant::MAX {
             t = t.min(self.liveliness_check_at + Duration::from_nanos(1));
         }
-        for w in self.live_writers().iter().flatten() {
-            if Self::needs_heartbeat(w) {
-                t = t.min(w.hb_next);
-                if w.hb_soon {
-                    t = t.min(self.hb_soon_at(w));
-                }
-            }
-            for p in w.live().iter().flatten() {
-                if p.reliable && p.state.needs_sync {
-                    t = t.min(p.sync_next);
-                }
-            }
-            if cfg!(feature = "deadline")
-                && let Some(d) = w.deadline_next
-            {
-                t = t.min(d + Duration::from_nanos(1));
-            }
-            if cfg!(feature = "batching")
-                && let Some(b) = w.batch_until
-            {
-                t = t.min(b);
-            }
-            if let Some(life) = lifespan_of(&w.info.qos)
-                && let Some((_, m)) = w.history.get(w.history.first_seq())
-            {
-                t = t.min(m.written + life + Duration::from_nanos(1));
+        t
+    }
+
+    /// Writer `w`'s earliest timer: HEARTBEATs, sync HEARTBEATs, deadline, batch delay,
+    /// lifespan. A function of the writer's state alone (not of the time).
+    #[inline(always)]
+    pub(crate) fn writer_timer(&self, w: &LocalWriter<'a, H, M>) -> Instant {
+        let mut t = Instant::MAX;
+        if Self::needs_heartbeat(w) {
+            t = t.min(w.hb_next);
+            if w.hb_soon {
+                t = t.min(self.hb_soon_at(w));
             }
         }
-        for r in self.live_readers().iter().flatten() {
-            if cfg!(feature = "deadline")
-                && let Some(d) = r.deadline_next
-                && (r.live().iter().flatten().next().is_some() || r.local_writers > 0)
-            {
-                t = t.min(d + Duration::from_nanos(1));
+        for p in w.live().iter().flatten() {
+            if p.reliable && p.state.needs_sync {
+                t = t.min(p.sync_next);
             }
+        }
+        if cfg!(feature = "deadline")
+            && let Some(d) = w.deadline_next
+        {
+            t = t.min(d + Duration::from_nanos(1));
+        }
+        if cfg!(feature = "batching")
+            && let Some(b) = w.batch_until
+        {
+            t = t.min(b);
+        }
+        if let Some(life) = lifespan_of(&w.info.qos)
+            && let Some((_, m)) = w.history.get(w.history.first_seq())
+        {
+            t = t.min(m.written + life + Duration::from_nanos(1));
         }
         t
+    }
+
+    /// Reader `r`'s earliest timer: its deadline while it has writers.
+    #[inline(always)]
+    pub(crate) fn reader_timer(r: &LocalReader<'a, H, M>) -> Instant {
+        if cfg!(feature = "deadline")
+            && let Some(d) = r.deadline_next
+            && (r.live().iter().flatten().next().is_some() || r.local_writers > 0)
+        {
+            d + Duration::from_nanos(1)
+        } else {
+            Instant::MAX
+        }
     }
 
     /// When a writer that just finished a burst sends its HEARTBEAT: an eighth of the heartbeat

@@ -13,7 +13,7 @@ use core::time::Duration;
 
 use heapless::Vec;
 
-use super::participant::{AnnounceCursor, AnnounceTarget, LocalWriter, Participant, Role};
+use super::participant::{AnnounceCursor, AnnounceTarget, LocalWriter, Participant, Role, Scope};
 use super::reassembly::FragKey;
 #[cfg(feature = "fragmentation")]
 use super::seqset::SEQSET_BITS;
@@ -320,11 +320,24 @@ impl<
     // -----------------------------------------------------------------------------------------
     // Planning
 
-    pub(crate) fn has_urgent_tx(&self) -> bool {
-        self.plan(self.now).is_some()
+    /// The next frame to send at `now`: with the transmit summary holding, only the endpoints
+    /// changed since it last looked are planned (the others have nothing due).
+    fn plan(&self, now: Instant) -> Option<Plan> {
+        let scope = self.scope();
+        let plan = self.plan_in(now, scope);
+        #[cfg(all(debug_assertions, feature = "ack-with-data"))]
+        if scope != Scope::ALL {
+            assert_eq!(
+                plan,
+                self.plan_in(now, Scope::ALL),
+                "transmit summary: a restricted plan"
+            );
+        }
+        plan
     }
 
-    fn plan(&self, now: Instant) -> Option<Plan> {
+    /// The planner over the endpoints of `scope` (the others must have nothing due).
+    pub(crate) fn plan_in(&self, now: Instant, scope: Scope) -> Option<Plan> {
         if self.closing {
             return (self.goodbyes_left > 0).then_some(Plan::Goodbye);
         }
@@ -349,8 +362,10 @@ impl<
                 count,
             });
         }
-        for (ri, r) in self.live_readers().iter().enumerate() {
-            let Some(r) = r else { continue };
+        for ri in scope.readers(0, self.r_hi) {
+            let Some(r) = self.readers.get(ri).and_then(Option::as_ref) else {
+                continue;
+            };
             for (mi, m) in r.live().iter().enumerate() {
                 let Some(m) = m else { continue };
                 if !m.reliable || !m.window.is_synced() {
@@ -378,8 +393,10 @@ impl<
                 }
             }
         }
-        for (wi, w) in self.live_writers().iter().enumerate() {
-            let Some(w) = w else { continue };
+        for wi in scope.writers(0, self.w_hi) {
+            let Some(w) = self.writers.get(wi).and_then(Option::as_ref) else {
+                continue;
+            };
             for (pi, p) in w.live().iter().enumerate() {
                 if p.is_some_and(|p| p.reliable && p.state.needs_sync && p.sync_next <= now) {
                     return Some(Plan::SyncHeartbeat { w: wi, p: pi });
@@ -411,7 +428,7 @@ impl<
         } else {
             0
         };
-        for wi in (start..hi).chain(0..start) {
+        for wi in scope.writers(start, hi).chain(scope.writers(0, start)) {
             let Some(w) = self.writers.get(wi).and_then(Option::as_ref) else {
                 continue;
             };
@@ -945,7 +962,7 @@ impl<
     /// [`Participant::abandon_transmit`].
     pub fn poll_transmit(&mut self, now: Instant) -> Option<usize> {
         #[cfg(feature = "ack-with-data")]
-        if now < self.quiet_until {
+        if now < self.quiet_until && self.dirty_w | self.dirty_r == 0 {
             // Nothing changed since a poll found nothing, and no timer is due yet.
             if now > self.now {
                 self.now = now;
@@ -1015,6 +1032,9 @@ impl<
                 #[cfg(feature = "ack-with-data")]
                 if let Some((_, a)) = ack {
                     if self.emit_following_ack(&a.msg, rest).is_ok() {
+                        // (No `reader_changed`: this clears an `ack_due` that was false, as
+                        // reader control is planned before data, and moves what only the
+                        // next acknowledgement reads; no plan or timer of the reader moves.)
                         self.stats.tx_acks_with_data += 1;
                         self.commit_ack(a.r, a.m, a.asked_below);
                     } else {
@@ -1074,9 +1094,48 @@ impl<
     /// earliest timer, or a change ([`Participant::tx_changed`]), the transmit and timeout
     /// polls need not plan. The bound also covers the reassembly timer, which a build without
     /// `fragmentation` leaves out of `poll_timeout` but `advance` still runs.
+    /// Only the endpoints changed since the summary last looked (`scope`) have their timers
+    /// worked out again; the others keep theirs.
     #[cfg(feature = "ack-with-data")]
     fn become_quiet(&mut self) {
-        let t = self.next_timer();
+        let scope = self.scope();
+        // As `next_timer_in`: the kept earliest timer holds unless its endpoint moved it later.
+        let mut t = self.quiet_timeout.unwrap_or(Instant::MAX);
+        let mut rescan = scope == Scope::ALL;
+        for wi in scope.writers(0, self.w_hi) {
+            let Some(new) = self
+                .writers
+                .get(wi)
+                .and_then(Option::as_ref)
+                .map(|w| self.writer_timer(w))
+            else {
+                continue;
+            };
+            if let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) {
+                rescan |= w.quiet_timer <= t && new > w.quiet_timer;
+                w.quiet_timer = new;
+                t = t.min(new);
+            }
+        }
+        for ri in scope.readers(0, self.r_hi) {
+            if let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) {
+                let new = Self::reader_timer(r);
+                rescan |= r.quiet_timer <= t && new > r.quiet_timer;
+                r.quiet_timer = new;
+                t = t.min(new);
+            }
+        }
+        if rescan {
+            t = self.participant_timer();
+            for w in self.live_writers().iter().flatten() {
+                t = t.min(w.quiet_timer);
+            }
+            for r in self.live_readers().iter().flatten() {
+                t = t.min(r.quiet_timer);
+            }
+        }
+        self.dirty_w = 0;
+        self.dirty_r = 0;
         self.quiet_timeout = (t != Instant::MAX).then_some(t);
         self.quiet_until = if self.reassembly_check_at == Instant::MAX {
             t
@@ -1090,9 +1149,9 @@ impl<
     #[cfg(all(debug_assertions, feature = "ack-with-data"))]
     pub(crate) fn check_quiet(&self, now: Instant) {
         assert!(
-            self.plan(now).is_none(),
+            self.plan_in(now, Scope::ALL).is_none(),
             "transmit summary: quiet, but {:?} is due",
-            self.plan(now)
+            self.plan_in(now, Scope::ALL)
         );
         let t = self.next_timer();
         assert_eq!(
@@ -1100,11 +1159,29 @@ impl<
             (t != Instant::MAX).then_some(t),
             "transmit summary: stale timeout"
         );
+        self.check_clean(now, Scope { w: 0, r: 0 });
+    }
+
+    /// Debug builds: with the summary holding at `now`, the participant's timers and every
+    /// endpoint outside `scope` (those not changed since the summary looked) have nothing to
+    /// do: the timer pass would leave them as they are, and their kept timers are right.
+    #[cfg(all(debug_assertions, feature = "ack-with-data"))]
+    pub(crate) fn check_clean(&self, now: Instant, scope: Scope) {
         assert!(now < self.quiet_until && now <= self.lease_check_at);
         assert!(now <= self.reassembly_check_at && now <= self.liveliness_check_at);
         assert!(self.closing || self.announce.is_some() || now < self.next_announce);
         assert!(self.closing || self.announce.is_some() || self.replies.is_empty());
-        for w in self.live_writers().iter().flatten() {
+        for (wi, w) in self.live_writers().iter().enumerate() {
+            let Some(w) = w else { continue };
+            if scope.has_w(wi) {
+                continue;
+            }
+            assert_eq!(
+                w.quiet_timer,
+                self.writer_timer(w),
+                "transmit summary: writer {wi}'s kept timer"
+            );
+            assert!(now < w.quiet_timer);
             assert!(w.deadline_next.is_none_or(|d| now <= d));
             if let Some(life) = super::participant::lifespan_of(&w.info.qos)
                 && let Some((_, m)) = w.history.get(w.history.first_seq())
@@ -1135,7 +1212,17 @@ impl<
                 assert!(w.resend_cursor.is_none_or(|(seq, _)| seq >= first));
             }
         }
-        for r in self.live_readers().iter().flatten() {
+        for (ri, r) in self.live_readers().iter().enumerate() {
+            let Some(r) = r else { continue };
+            if scope.has_r(ri) {
+                continue;
+            }
+            assert_eq!(
+                r.quiet_timer,
+                Self::reader_timer(r),
+                "transmit summary: reader {ri}'s kept timer"
+            );
+            assert!(now < r.quiet_timer);
             let has_writers = r.live().iter().flatten().next().is_some() || r.local_writers > 0;
             assert!(!has_writers || r.deadline_next.is_none_or(|d| now <= d));
         }
@@ -1154,7 +1241,25 @@ impl<
 
     /// Move the state past `plan` (it was sent or given up).
     fn commit(&mut self, plan: Plan) {
-        self.tx_changed();
+        // What the frame changes: the participant's announcements, or one endpoint.
+        match plan {
+            Plan::Goodbye | Plan::Hello { .. } => self.tx_changed(),
+            Plan::AckNack { r, .. } => self.reader_changed(r),
+            #[cfg(feature = "fragmentation")]
+            Plan::NackFrag { r, .. } => self.reader_changed(r),
+            Plan::SyncHeartbeat { w, .. }
+            | Plan::Heartbeat { w }
+            | Plan::RepairHeartbeat { w, .. }
+            | Plan::Liveliness { w }
+            | Plan::Resend { w, .. }
+            | Plan::Data { w, .. } => self.writer_changed(w),
+            #[cfg(feature = "fragmentation")]
+            Plan::FragRepair { w, .. } | Plan::ResendFrag { w, .. } | Plan::Frag { w, .. } => {
+                self.writer_changed(w)
+            }
+            #[cfg(feature = "batching")]
+            Plan::Batch { w, .. } => self.writer_changed(w),
+        }
         let now = self.now;
         let hb_period = self.config.heartbeat_period;
         match plan {
