@@ -727,6 +727,10 @@ pub struct Participant<
     pub(crate) dirty_w: u64,
     #[cfg(feature = "ack-with-data")]
     pub(crate) dirty_r: u64,
+    /// The writer and reader slots below `w_hi` and `r_hi` as scope masks (`u64::MAX` from 63
+    /// on), as of the summary's last look: a scope that holds them all is walked as all.
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) slots_in_use: (u64, u64),
     /// The acknowledgement that follows the planned data in its frame (docs/PROTOCOL.md
     /// section 10), built once when planned: where it starts in the frame, and what to write.
     #[cfg(feature = "ack-with-data")]
@@ -861,6 +865,8 @@ impl<
             dirty_w: 0,
             #[cfg(feature = "ack-with-data")]
             dirty_r: 0,
+            #[cfg(feature = "ack-with-data")]
+            slots_in_use: (0, 0),
             #[cfg(feature = "ack-with-data")]
             planned_ack: None,
         }
@@ -1076,8 +1082,8 @@ impl<
         if self.now < self.quiet_until {
             // (When every slot in use changed, the walk over all of them is the cheaper one.)
             let (w, r) = (self.dirty_w, self.dirty_r);
-            let all = |mask: u64, hi: usize| hi < 63 && mask | !((1u64 << hi) - 1) == u64::MAX;
-            if all(w, self.w_hi) && all(r, self.r_hi) {
+            let (all_w, all_r) = self.slots_in_use;
+            if w & all_w == all_w && r & all_r == all_r {
                 return Scope::ALL;
             }
             return Scope { w, r };
@@ -2295,6 +2301,7 @@ impl<
 
     /// The endpoints' part of the timer pass, for the endpoints of `scope`: writers' lifespans,
     /// deadlines, void fragment requests and releases; readers' deadlines.
+    #[inline(always)]
     fn endpoint_timers(&mut self, now: Instant, scope: Scope) {
         // Writers: lifespan, deadlines.
         for wi in scope.writers(0, self.w_hi) {
@@ -2416,7 +2423,10 @@ impl<
             // timers worked out (the others' are kept), as after the received frame.
             #[cfg(debug_assertions)]
             self.check_clean(self.now, scope);
-            let t = if self.plan_in(self.now, scope).is_some() {
+            if scope == Scope::ALL {
+                return self.poll_timeout_full();
+            }
+            let t = if self.plan_in::<false>(self.now, scope).is_some() {
                 Some(self.now)
             } else {
                 let t = self.next_timer_in(scope);
@@ -2436,7 +2446,7 @@ impl<
     /// [`Participant::poll_timeout`] without the summary.
     #[inline(always)]
     fn poll_timeout_full(&self) -> Option<Instant> {
-        if self.plan_in(self.now, Scope::ALL).is_some() {
+        if self.plan_all(self.now).is_some() {
             return Some(self.now);
         }
         let t = self.next_timer();

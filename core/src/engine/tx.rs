@@ -15,7 +15,6 @@ use heapless::Vec;
 
 use super::participant::{AnnounceCursor, AnnounceTarget, LocalWriter, Participant, Role, Scope};
 use super::reassembly::FragKey;
-#[cfg(feature = "fragmentation")]
 use super::seqset::SEQSET_BITS;
 use crate::time::Instant;
 #[cfg(feature = "batching")]
@@ -324,20 +323,29 @@ impl<
     /// changed since it last looked are planned (the others have nothing due).
     fn plan(&self, now: Instant) -> Option<Plan> {
         let scope = self.scope();
-        let plan = self.plan_in(now, scope);
-        #[cfg(all(debug_assertions, feature = "ack-with-data"))]
-        if scope != Scope::ALL {
-            assert_eq!(
-                plan,
-                self.plan_in(now, Scope::ALL),
-                "transmit summary: a restricted plan"
-            );
+        if scope == Scope::ALL {
+            return self.plan_all(now);
         }
+        let plan = self.plan_in::<false>(now, scope);
+        #[cfg(all(debug_assertions, feature = "ack-with-data"))]
+        assert_eq!(
+            plan,
+            self.plan_all(now),
+            "transmit summary: a restricted plan"
+        );
         plan
     }
 
-    /// The planner over the endpoints of `scope` (the others must have nothing due).
-    pub(crate) fn plan_in(&self, now: Instant, scope: Scope) -> Option<Plan> {
+    /// The planner over every endpoint.
+    #[inline(always)]
+    pub(crate) fn plan_all(&self, now: Instant) -> Option<Plan> {
+        self.plan_in::<true>(now, Scope::ALL)
+    }
+
+    /// The planner over the endpoints of `scope` (the others must have nothing due), or over
+    /// all of them (`ALL`: plain walks, the scope unread).
+    pub(crate) fn plan_in<const ALL: bool>(&self, now: Instant, scope: Scope) -> Option<Plan> {
+        let scope = if ALL { Scope::ALL } else { scope };
         if self.closing {
             return (self.goodbyes_left > 0).then_some(Plan::Goodbye);
         }
@@ -442,6 +450,7 @@ impl<
     /// The lowest incomplete sample of a writer that the writer announced, and its first
     /// missing fragment.
     #[cfg(feature = "fragmentation")]
+    #[inline(always)]
     fn first_incomplete(
         &self,
         participant: u64,
@@ -471,6 +480,7 @@ impl<
     }
 
     #[cfg_attr(not(feature = "batching"), allow(unreachable_code, unused_variables))]
+    #[inline(always)]
     fn plan_writer_data(&self, wi: usize, w: &LocalWriter<'a, H, M>, now: Instant) -> Option<Plan> {
         #[cfg(feature = "fragmentation")]
         if w.frag_nacks_used > 0 {
@@ -754,6 +764,29 @@ impl<
         let rd = self.readers.get(r).and_then(Option::as_ref)?;
         let mw = rd.writers.get(m).and_then(Option::as_ref)?;
         let end = self.ack_end(r, m);
+        let next = mw.window.next();
+        if mw.writer_last < next {
+            // Nothing announced is missing (the steady state): the bitmap is empty, only its
+            // span (the room) is sent; `missing` would give the same, bit by bit.
+            let span = end
+                .min(next.saturating_add(u64::from(SEQSET_BITS)))
+                .saturating_sub(next);
+            let set = crate::wire::msg::SeqSet::new(next, span as u16).ok()?;
+            debug_assert!({
+                let full = mw.window.missing(mw.writer_last, end);
+                full.is_empty() && full.base() == next && full.num_bits() as u64 == span
+            });
+            let msg = AckNackRepr {
+                is_final: false,
+                room: true,
+                writer_participant: ParticipantId::new(mw.participant)?,
+                writer: EntityId(mw.entity),
+                reader: EntityId(rd.entity),
+                count: mw.ack_count.wrapping_add(1),
+                missing: set,
+            };
+            return Some((mw.mac, msg, end));
+        }
         let missing = mw.window.missing(mw.writer_last, end);
         let mut set =
             crate::wire::msg::SeqSet::new(missing.base(), missing.num_bits() as u16).ok()?;
@@ -1136,6 +1169,10 @@ impl<
         }
         self.dirty_w = 0;
         self.dirty_r = 0;
+        let below = |hi: usize| {
+            if hi < 63 { (1u64 << hi) - 1 } else { u64::MAX }
+        };
+        self.slots_in_use = (below(self.w_hi), below(self.r_hi));
         self.quiet_timeout = (t != Instant::MAX).then_some(t);
         self.quiet_until = if self.reassembly_check_at == Instant::MAX {
             t
@@ -1149,9 +1186,9 @@ impl<
     #[cfg(all(debug_assertions, feature = "ack-with-data"))]
     pub(crate) fn check_quiet(&self, now: Instant) {
         assert!(
-            self.plan_in(now, Scope::ALL).is_none(),
+            self.plan_all(now).is_none(),
             "transmit summary: quiet, but {:?} is due",
-            self.plan_in(now, Scope::ALL)
+            self.plan_all(now)
         );
         let t = self.next_timer();
         assert_eq!(
