@@ -531,63 +531,67 @@ impl Scope {
         self.w | self.r == 0
     }
 
-    /// The writer slots of the scope in `lo..hi`, in order.
+    /// The writer slots of a restricted scope in `lo..hi`, in order.
     #[inline(always)]
     pub(crate) fn writers(self, lo: usize, hi: usize) -> ScopeIter {
-        ScopeIter::new(self.w, lo, hi)
+        ScopeIter {
+            bits: self.w & span(lo, hi),
+            then: 0,
+        }
     }
 
-    /// The reader slots of the scope in `lo..hi`, in order.
+    /// The reader slots of a restricted scope in `lo..hi`, in order.
     #[inline(always)]
     pub(crate) fn readers(self, lo: usize, hi: usize) -> ScopeIter {
-        ScopeIter::new(self.r, lo, hi)
+        ScopeIter {
+            bits: self.r & span(lo, hi),
+            then: 0,
+        }
+    }
+
+    /// The writer slots of a restricted scope in `start..hi`, then in `0..start` (the round
+    /// robin's order).
+    #[inline(always)]
+    pub(crate) fn writers_from(self, start: usize, hi: usize) -> ScopeIter {
+        ScopeIter {
+            bits: self.w & span(start, hi),
+            then: self.w & span(0, start),
+        }
     }
 }
 
-/// The slots of a [`Scope`]'s mask in a range, set bits first (a word at a time), then every
-/// slot from 63 on when bit 63 is set: a pass over a few changed endpoints does not walk the
-/// others' (large) slots.
+/// The bits of slots `lo..hi` (a restricted scope's slots are all below 63).
+#[inline(always)]
+fn span(lo: usize, hi: usize) -> u64 {
+    let below = |n: usize| {
+        if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
+    };
+    below(hi) & !below(lo)
+}
+
+/// The set bits of a restricted [`Scope`]'s mask, lowest first, a word at a time (then those
+/// of `then`): a pass over a few changed endpoints does not walk the others' (large) slots. A
+/// scope is restricted only while every slot in use is below 63 (`Participant::scope`); a full
+/// pass walks the slots.
 pub(crate) struct ScopeIter {
     bits: u64,
-    tail: core::ops::Range<usize>,
-}
-
-impl ScopeIter {
-    #[inline(always)]
-    fn new(mask: u64, lo: usize, hi: usize) -> ScopeIter {
-        if mask == u64::MAX {
-            // Every slot (the full pass): a plain walk, no bit work per slot.
-            return ScopeIter {
-                bits: 0,
-                tail: lo..hi,
-            };
-        }
-        // Bits `lo..hi` below 63 (shifts of at most 63: no overflow).
-        let (lo63, hi63) = (lo.min(63), hi.min(63));
-        let below_hi = (1u64 << hi63) - 1;
-        let below_lo = (1u64 << lo63) - 1;
-        let tail = if mask >> 63 != 0 {
-            lo.max(63)..hi.max(63)
-        } else {
-            0..0
-        };
-        ScopeIter {
-            bits: mask & below_hi & !below_lo,
-            tail,
-        }
-    }
+    then: u64,
 }
 
 impl Iterator for ScopeIter {
     type Item = usize;
     #[inline(always)]
     fn next(&mut self) -> Option<usize> {
-        if self.bits != 0 {
-            let i = self.bits.trailing_zeros() as usize;
-            self.bits &= self.bits - 1;
-            return Some(i);
+        if self.bits == 0 {
+            if self.then == 0 {
+                return None;
+            }
+            self.bits = self.then;
+            self.then = 0;
         }
-        self.tail.next()
+        let i = self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        Some(i)
     }
 }
 
@@ -727,8 +731,9 @@ pub struct Participant<
     pub(crate) dirty_w: u64,
     #[cfg(feature = "ack-with-data")]
     pub(crate) dirty_r: u64,
-    /// The writer and reader slots below `w_hi` and `r_hi` as scope masks (`u64::MAX` from 63
-    /// on), as of the summary's last look: a scope that holds them all is walked as all.
+    /// The writer and reader slots below `w_hi` and `r_hi` as scope masks, as of the summary's
+    /// last look: a scope that holds them all is walked as all (and so is every scope once 63
+    /// writer or reader slots are in use: both masks are then 0).
     #[cfg(feature = "ack-with-data")]
     pub(crate) slots_in_use: (u64, u64),
     /// The acknowledgement that follows the planned data in its frame (docs/PROTOCOL.md
@@ -2303,10 +2308,31 @@ impl<
     /// deadlines, void fragment requests and releases; readers' deadlines.
     #[inline(always)]
     fn endpoint_timers(&mut self, now: Instant, scope: Scope) {
-        // Writers: lifespan, deadlines.
-        for wi in scope.writers(0, self.w_hi) {
+        // Every slot in use (a full pass), or the scope's set bits only.
+        if scope == Scope::ALL {
+            for wi in 0..self.w_hi {
+                self.writer_timers(wi, now);
+            }
+            for ri in 0..self.r_hi {
+                self.reader_timers(ri, now);
+            }
+        } else {
+            for wi in scope.writers(0, self.w_hi) {
+                self.writer_timers(wi, now);
+            }
+            for ri in scope.readers(0, self.r_hi) {
+                self.reader_timers(ri, now);
+            }
+        }
+    }
+
+    /// Writer `wi`'s part of the timer pass: lifespan, deadline, void fragment requests,
+    /// releases.
+    #[inline(always)]
+    fn writer_timers(&mut self, wi: usize, now: Instant) {
+        {
             let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) else {
-                continue;
+                return;
             };
             if let Some(life) = lifespan_of(&w.info.qos) {
                 let cutoff =
@@ -2356,9 +2382,14 @@ impl<
                 self.after_acks(wi);
             }
         }
-        for ri in scope.readers(0, self.r_hi) {
+    }
+
+    /// Reader `ri`'s part of the timer pass: its deadline.
+    #[inline(always)]
+    fn reader_timers(&mut self, ri: usize, now: Instant) {
+        {
             let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) else {
-                continue;
+                return;
             };
             if let (Some(d), Some(next)) = (deadline_of(&r.info.qos), r.deadline_next)
                 && now > next

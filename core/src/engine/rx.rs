@@ -577,10 +577,24 @@ impl<
         let mut any_held = false;
         // By reference: a heapless `IntoIter`'s drop slices what is left (a panic site).
         for &(ri, mi) in &readers {
-            self.reader_changed(ri);
             match self.offer(ri, mi, origin, related, payload, key) {
+                // (Holding resets the whole summary: the reassembly store changed.)
                 Took::Held => any_held = true,
-                Took::Delivered | Took::Refused => {}
+                // A sample delivered in order moves the reader's window on, which can make
+                // none of its frames due (no ACKNACK or NACK_FRAG was due, and fewer samples
+                // are missing now); only its deadline, if it has one, moves its timer.
+                Took::Delivered => {
+                    if self
+                        .readers
+                        .get(ri)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|r| super::participant::deadline_of(&r.info.qos).is_some())
+                    {
+                        self.reader_changed(ri);
+                    }
+                }
+                // Refused: counted, nothing else changed.
+                Took::Refused => {}
             }
         }
         if !any_held

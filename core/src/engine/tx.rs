@@ -13,7 +13,9 @@ use core::time::Duration;
 
 use heapless::Vec;
 
-use super::participant::{AnnounceCursor, AnnounceTarget, LocalWriter, Participant, Role, Scope};
+use super::participant::{
+    AnnounceCursor, AnnounceTarget, LocalReader, LocalWriter, Participant, Role, Scope,
+};
 use super::reassembly::FragKey;
 use super::seqset::SEQSET_BITS;
 use crate::time::Instant;
@@ -370,62 +372,36 @@ impl<
                 count,
             });
         }
-        for ri in scope.readers(0, self.r_hi) {
-            let Some(r) = self.readers.get(ri).and_then(Option::as_ref) else {
-                continue;
-            };
-            for (mi, m) in r.live().iter().enumerate() {
-                let Some(m) = m else { continue };
-                if !m.reliable || !m.window.is_synced() {
-                    continue;
-                }
-                if m.ack_due {
-                    return Some(Plan::AckNack { r: ri, m: mi });
-                }
-                #[cfg(feature = "fragmentation")]
-                if m.nackfrag_due
-                    && let Some((seq, base)) = self.first_incomplete(
-                        m.participant,
-                        m.entity,
-                        m.window.next(),
-                        m.writer_last,
-                        m.nackfrag_from,
-                    )
+        // Every slot in use (the slice walks of a full plan), or the scope's set bits only.
+        if ALL {
+            for (ri, r) in self.live_readers().iter().enumerate() {
+                if let Some(r) = r
+                    && let Some(p) = self.plan_reader(ri, r)
                 {
-                    return Some(Plan::NackFrag {
-                        r: ri,
-                        m: mi,
-                        seq,
-                        base,
-                    });
+                    return Some(p);
                 }
             }
-        }
-        for wi in scope.writers(0, self.w_hi) {
-            let Some(w) = self.writers.get(wi).and_then(Option::as_ref) else {
-                continue;
-            };
-            for (pi, p) in w.live().iter().enumerate() {
-                if p.is_some_and(|p| p.reliable && p.state.needs_sync && p.sync_next <= now) {
-                    return Some(Plan::SyncHeartbeat { w: wi, p: pi });
+            for (wi, w) in self.live_writers().iter().enumerate() {
+                if let Some(w) = w
+                    && let Some(p) = self.plan_writer_control(wi, w, now)
+                {
+                    return Some(p);
                 }
             }
-            let repairs_out = w.resend.is_empty() && w.fragment_repairs_out();
-            if repairs_out && w.repair_hbs > 0 {
-                for (pi, p) in w.live().iter().enumerate() {
-                    if p.is_some_and(|p| p.repair_hb) {
-                        return Some(Plan::RepairHeartbeat { w: wi, p: pi });
-                    }
+        } else {
+            for ri in scope.readers(0, self.r_hi) {
+                if let Some(r) = self.readers.get(ri).and_then(Option::as_ref)
+                    && let Some(p) = self.plan_reader(ri, r)
+                {
+                    return Some(p);
                 }
             }
-            if Self::needs_heartbeat(w)
-                && (w.hb_next <= now
-                    || (w.hb_soon && w.sent_below >= sendable_end(w) && now >= self.hb_soon_at(w)))
-            {
-                return Some(Plan::Heartbeat { w: wi });
-            }
-            if w.assert_due {
-                return Some(Plan::Liveliness { w: wi });
+            for wi in scope.writers(0, self.w_hi) {
+                if let Some(w) = self.writers.get(wi).and_then(Option::as_ref)
+                    && let Some(p) = self.plan_writer_control(wi, w, now)
+                {
+                    return Some(p);
+                }
             }
         }
         // Round robin from `rr_writer` over the slots that may be in use only (the order of
@@ -436,13 +412,88 @@ impl<
         } else {
             0
         };
-        for wi in scope.writers(start, hi).chain(scope.writers(0, start)) {
-            let Some(w) = self.writers.get(wi).and_then(Option::as_ref) else {
-                continue;
-            };
-            if let Some(p) = self.plan_writer_data(wi, w, now) {
-                return Some(p);
+        if ALL {
+            for wi in (start..hi).chain(0..start) {
+                if let Some(w) = self.writers.get(wi).and_then(Option::as_ref)
+                    && let Some(p) = self.plan_writer_data(wi, w, now)
+                {
+                    return Some(p);
+                }
             }
+        } else {
+            for wi in scope.writers_from(start, hi) {
+                if let Some(w) = self.writers.get(wi).and_then(Option::as_ref)
+                    && let Some(p) = self.plan_writer_data(wi, w, now)
+                {
+                    return Some(p);
+                }
+            }
+        }
+        None
+    }
+
+    /// Reader `ri`'s control frame that is due: an ACKNACK, or a NACK_FRAG.
+    #[inline(always)]
+    fn plan_reader(&self, ri: usize, r: &LocalReader<'a, H, M>) -> Option<Plan> {
+        for (mi, m) in r.live().iter().enumerate() {
+            let Some(m) = m else { continue };
+            if !m.reliable || !m.window.is_synced() {
+                continue;
+            }
+            if m.ack_due {
+                return Some(Plan::AckNack { r: ri, m: mi });
+            }
+            #[cfg(feature = "fragmentation")]
+            if m.nackfrag_due
+                && let Some((seq, base)) = self.first_incomplete(
+                    m.participant,
+                    m.entity,
+                    m.window.next(),
+                    m.writer_last,
+                    m.nackfrag_from,
+                )
+            {
+                return Some(Plan::NackFrag {
+                    r: ri,
+                    m: mi,
+                    seq,
+                    base,
+                });
+            }
+        }
+        None
+    }
+
+    /// Writer `wi`'s HEARTBEAT that is due (sync, repairs out, periodic or after a burst,
+    /// liveliness).
+    #[inline(always)]
+    fn plan_writer_control(
+        &self,
+        wi: usize,
+        w: &LocalWriter<'a, H, M>,
+        now: Instant,
+    ) -> Option<Plan> {
+        for (pi, p) in w.live().iter().enumerate() {
+            if p.is_some_and(|p| p.reliable && p.state.needs_sync && p.sync_next <= now) {
+                return Some(Plan::SyncHeartbeat { w: wi, p: pi });
+            }
+        }
+        let repairs_out = w.resend.is_empty() && w.fragment_repairs_out();
+        if repairs_out && w.repair_hbs > 0 {
+            for (pi, p) in w.live().iter().enumerate() {
+                if p.is_some_and(|p| p.repair_hb) {
+                    return Some(Plan::RepairHeartbeat { w: wi, p: pi });
+                }
+            }
+        }
+        if Self::needs_heartbeat(w)
+            && (w.hb_next <= now
+                || (w.hb_soon && w.sent_below >= sendable_end(w) && now >= self.hb_soon_at(w)))
+        {
+            return Some(Plan::Heartbeat { w: wi });
+        }
+        if w.assert_due {
+            return Some(Plan::Liveliness { w: wi });
         }
         None
     }
@@ -1132,47 +1183,74 @@ impl<
     #[cfg(feature = "ack-with-data")]
     fn become_quiet(&mut self) {
         let scope = self.scope();
-        // As `next_timer_in`: the kept earliest timer holds unless its endpoint moved it later.
-        let mut t = self.quiet_timeout.unwrap_or(Instant::MAX);
-        let mut rescan = scope == Scope::ALL;
-        for wi in scope.writers(0, self.w_hi) {
-            let Some(new) = self
-                .writers
-                .get(wi)
-                .and_then(Option::as_ref)
-                .map(|w| self.writer_timer(w))
-            else {
-                continue;
-            };
-            if let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) {
-                rescan |= w.quiet_timer <= t && new > w.quiet_timer;
-                w.quiet_timer = new;
+        let t = if scope == Scope::ALL {
+            // Every endpoint's timer worked out again.
+            let mut t = self.participant_timer();
+            for wi in 0..self.w_hi {
+                let Some(new) = self
+                    .writers
+                    .get(wi)
+                    .and_then(Option::as_ref)
+                    .map(|w| self.writer_timer(w))
+                else {
+                    continue;
+                };
+                if let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) {
+                    w.quiet_timer = new;
+                }
                 t = t.min(new);
             }
-        }
-        for ri in scope.readers(0, self.r_hi) {
-            if let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) {
-                let new = Self::reader_timer(r);
-                rescan |= r.quiet_timer <= t && new > r.quiet_timer;
-                r.quiet_timer = new;
-                t = t.min(new);
-            }
-        }
-        if rescan {
-            t = self.participant_timer();
-            for w in self.live_writers().iter().flatten() {
-                t = t.min(w.quiet_timer);
-            }
-            for r in self.live_readers().iter().flatten() {
+            for r in self.readers.iter_mut().take(self.r_hi).flatten() {
+                r.quiet_timer = Self::reader_timer(r);
                 t = t.min(r.quiet_timer);
             }
-        }
+            t
+        } else {
+            // As `next_timer_in`: the kept earliest timer holds unless its endpoint moved it
+            // later.
+            let mut t = self.quiet_timeout.unwrap_or(Instant::MAX);
+            let mut rescan = false;
+            for wi in scope.writers(0, self.w_hi) {
+                let Some(new) = self
+                    .writers
+                    .get(wi)
+                    .and_then(Option::as_ref)
+                    .map(|w| self.writer_timer(w))
+                else {
+                    continue;
+                };
+                if let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) {
+                    rescan |= w.quiet_timer <= t && new > w.quiet_timer;
+                    w.quiet_timer = new;
+                    t = t.min(new);
+                }
+            }
+            for ri in scope.readers(0, self.r_hi) {
+                if let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) {
+                    let new = Self::reader_timer(r);
+                    rescan |= r.quiet_timer <= t && new > r.quiet_timer;
+                    r.quiet_timer = new;
+                    t = t.min(new);
+                }
+            }
+            if rescan {
+                t = self.participant_timer();
+                for w in self.live_writers().iter().flatten() {
+                    t = t.min(w.quiet_timer);
+                }
+                for r in self.live_readers().iter().flatten() {
+                    t = t.min(r.quiet_timer);
+                }
+            }
+            t
+        };
         self.dirty_w = 0;
         self.dirty_r = 0;
-        let below = |hi: usize| {
-            if hi < 63 { (1u64 << hi) - 1 } else { u64::MAX }
+        self.slots_in_use = if self.w_hi < 63 && self.r_hi < 63 {
+            ((1u64 << self.w_hi) - 1, (1u64 << self.r_hi) - 1)
+        } else {
+            (0, 0)
         };
-        self.slots_in_use = (below(self.w_hi), below(self.r_hi));
         self.quiet_timeout = (t != Instant::MAX).then_some(t);
         self.quiet_until = if self.reassembly_check_at == Instant::MAX {
             t
