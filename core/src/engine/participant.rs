@@ -336,10 +336,6 @@ pub(crate) struct LocalWriter<'a, const H: usize, const M: usize> {
     pub(crate) local: super::local::LocalLinks<M>,
     /// Proxies with `repair_hb` set.
     pub(crate) repair_hbs: usize,
-    /// Its earliest timer ([`Participant::writer_timer`]) as of the last time the transmit
-    /// summary looked at it: valid while it is not marked changed (see `dirty_w`).
-    #[cfg(feature = "ack-with-data")]
-    pub(crate) quiet_timer: Instant,
 }
 
 impl<const H: usize, const M: usize> LocalWriter<'_, H, M> {
@@ -440,10 +436,6 @@ pub(crate) struct LocalReader<'a, const H: usize, const M: usize> {
     pub(crate) writers_hi: usize,
     /// Matched writers of this participant.
     pub(crate) local_writers: u16,
-    /// Its earliest timer ([`Participant::reader_timer`]) as of the last time the transmit
-    /// summary looked at it: valid while it is not marked changed (see `dirty_r`).
-    #[cfg(feature = "ack-with-data")]
-    pub(crate) quiet_timer: Instant,
 }
 
 impl<const H: usize, const M: usize> LocalReader<'_, H, M> {
@@ -721,9 +713,9 @@ pub struct Participant<
     pub(crate) quiet_timeout: Option<Instant>,
     /// The endpoints changed since the summary last looked at them (bit `i` for writer or
     /// reader slot `i`, bit 63 for every slot from 63 on): while the time is below
-    /// `quiet_until`, the others still have nothing due and their timers are their
-    /// `quiet_timer`, so that the timer pass, the planner and `poll_timeout` look at these
-    /// only. A change that is not one endpoint's (frames of discovery, the reassembly store,
+    /// `quiet_until`, the others still have nothing due and their timers are the kept ones
+    /// (`w_timers`, `r_timers`), so that the timer pass, the planner and `poll_timeout` look at
+    /// these only. A change that is not one endpoint's (frames of discovery, the reassembly store,
     /// endpoints created or deleted, local links, shutdown) resets the whole summary
     /// ([`Participant::tx_changed`]). Debug builds check every restricted answer against the
     /// full one.
@@ -736,6 +728,14 @@ pub struct Participant<
     /// writer or reader slots are in use: both masks are then 0).
     #[cfg(feature = "ack-with-data")]
     pub(crate) slots_in_use: (u64, u64),
+    /// Each writer's and reader's earliest timer ([`Participant::writer_timer`],
+    /// [`Participant::reader_timer`]; `Instant::MAX` for a free slot) as of the summary's last
+    /// look, valid for the endpoints not marked changed since. Kept side by side rather than in
+    /// the (large) endpoint slots, so that finding the earliest one reads one small array.
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) w_timers: [Instant; W],
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) r_timers: [Instant; R],
     /// The acknowledgement that follows the planned data in its frame (docs/PROTOCOL.md
     /// section 10), built once when planned: where it starts in the frame, and what to write.
     #[cfg(feature = "ack-with-data")]
@@ -872,6 +872,10 @@ impl<
             dirty_r: 0,
             #[cfg(feature = "ack-with-data")]
             slots_in_use: (0, 0),
+            #[cfg(feature = "ack-with-data")]
+            w_timers: [Instant::MAX; W],
+            #[cfg(feature = "ack-with-data")]
+            r_timers: [Instant::MAX; R],
             #[cfg(feature = "ack-with-data")]
             planned_ack: None,
         }
@@ -1161,8 +1165,6 @@ impl<
             blocked: false,
             deadline_next: deadline_of(&qos).map(|d| self.now + d),
             batch_until: None,
-            #[cfg(feature = "ack-with-data")]
-            quiet_timer: Instant::ZERO,
         });
         self.w_hi = self.w_hi.max(slot + 1);
         Ok(WriterHandle {
@@ -1207,8 +1209,6 @@ impl<
             deadline_next: None,
             writers_hi: 0,
             local_writers: 0,
-            #[cfg(feature = "ack-with-data")]
-            quiet_timer: Instant::ZERO,
         });
         self.r_hi = self.r_hi.max(slot + 1);
         Ok(ReaderHandle {
@@ -2491,9 +2491,9 @@ impl<
         self.next_timer_full()
     }
 
-    /// [`Participant::next_timer`] from the summary (`quiet_timeout`, its earliest timer,
-    /// and the endpoints' `quiet_timer`s), working out again only the timers of the endpoints
-    /// of `scope` (changed since). The earliest of the kept timers stays the answer unless
+    /// [`Participant::next_timer`] from the summary (`quiet_timeout`, its earliest timer, and
+    /// the endpoints' kept timers, `w_timers` and `r_timers`), working out again only the
+    /// timers of the endpoints of `scope` (changed since). The earliest of the kept timers stays the answer unless
     /// the endpoint that had it moved it later: then every kept timer is looked at.
     #[cfg(feature = "ack-with-data")]
     fn next_timer_in(&self, scope: Scope) -> Instant {
@@ -2502,37 +2502,39 @@ impl<
         let mut changed = Instant::MAX;
         let mut rescan = false;
         for wi in scope.writers(0, self.w_hi) {
-            if let Some(w) = self.writers.get(wi).and_then(Option::as_ref) {
-                let new = self.writer_timer(w);
-                rescan |= w.quiet_timer <= t && new > w.quiet_timer;
-                t = t.min(new);
-                changed = changed.min(new);
-            }
+            let old = self.w_timers.get(wi).copied().unwrap_or(Instant::MAX);
+            let new = self
+                .writers
+                .get(wi)
+                .and_then(Option::as_ref)
+                .map_or(Instant::MAX, |w| self.writer_timer(w));
+            rescan |= old <= t && new > old;
+            t = t.min(new);
+            changed = changed.min(new);
         }
         for ri in scope.readers(0, self.r_hi) {
-            if let Some(r) = self.readers.get(ri).and_then(Option::as_ref) {
-                let new = Self::reader_timer(r);
-                rescan |= r.quiet_timer <= t && new > r.quiet_timer;
-                t = t.min(new);
-                changed = changed.min(new);
-            }
+            let old = self.r_timers.get(ri).copied().unwrap_or(Instant::MAX);
+            let new = self
+                .readers
+                .get(ri)
+                .and_then(Option::as_ref)
+                .map_or(Instant::MAX, Self::reader_timer);
+            rescan |= old <= t && new > old;
+            t = t.min(new);
+            changed = changed.min(new);
         }
         if !rescan {
             return t;
         }
         let mut t = self.participant_timer().min(changed);
-        for (wi, w) in self.live_writers().iter().enumerate() {
-            if let Some(w) = w
-                && !scope.has_w(wi)
-            {
-                t = t.min(w.quiet_timer);
+        for (wi, tw) in self.w_timers.iter().take(self.w_hi).enumerate() {
+            if !scope.has_w(wi) {
+                t = t.min(*tw);
             }
         }
-        for (ri, r) in self.live_readers().iter().enumerate() {
-            if let Some(r) = r
-                && !scope.has_r(ri)
-            {
-                t = t.min(r.quiet_timer);
+        for (ri, tr) in self.r_timers.iter().take(self.r_hi).enumerate() {
+            if !scope.has_r(ri) {
+                t = t.min(*tr);
             }
         }
         t

@@ -1184,25 +1184,29 @@ impl<
     fn become_quiet(&mut self) {
         let scope = self.scope();
         let t = if scope == Scope::ALL {
-            // Every endpoint's timer worked out again.
+            // Every endpoint's timer worked out again (free slots: none).
             let mut t = self.participant_timer();
             for wi in 0..self.w_hi {
-                let Some(new) = self
+                let new = self
                     .writers
                     .get(wi)
                     .and_then(Option::as_ref)
-                    .map(|w| self.writer_timer(w))
-                else {
-                    continue;
-                };
-                if let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) {
-                    w.quiet_timer = new;
+                    .map_or(Instant::MAX, |w| self.writer_timer(w));
+                if let Some(slot) = self.w_timers.get_mut(wi) {
+                    *slot = new;
                 }
                 t = t.min(new);
             }
-            for r in self.readers.iter_mut().take(self.r_hi).flatten() {
-                r.quiet_timer = Self::reader_timer(r);
-                t = t.min(r.quiet_timer);
+            for ri in 0..self.r_hi {
+                let new = self
+                    .readers
+                    .get(ri)
+                    .and_then(Option::as_ref)
+                    .map_or(Instant::MAX, Self::reader_timer);
+                if let Some(slot) = self.r_timers.get_mut(ri) {
+                    *slot = new;
+                }
+                t = t.min(new);
             }
             t
         } else {
@@ -1211,35 +1215,36 @@ impl<
             let mut t = self.quiet_timeout.unwrap_or(Instant::MAX);
             let mut rescan = false;
             for wi in scope.writers(0, self.w_hi) {
-                let Some(new) = self
+                let new = self
                     .writers
                     .get(wi)
                     .and_then(Option::as_ref)
-                    .map(|w| self.writer_timer(w))
-                else {
-                    continue;
-                };
-                if let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) {
-                    rescan |= w.quiet_timer <= t && new > w.quiet_timer;
-                    w.quiet_timer = new;
-                    t = t.min(new);
+                    .map_or(Instant::MAX, |w| self.writer_timer(w));
+                if let Some(slot) = self.w_timers.get_mut(wi) {
+                    rescan |= *slot <= t && new > *slot;
+                    *slot = new;
                 }
+                t = t.min(new);
             }
             for ri in scope.readers(0, self.r_hi) {
-                if let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) {
-                    let new = Self::reader_timer(r);
-                    rescan |= r.quiet_timer <= t && new > r.quiet_timer;
-                    r.quiet_timer = new;
-                    t = t.min(new);
+                let new = self
+                    .readers
+                    .get(ri)
+                    .and_then(Option::as_ref)
+                    .map_or(Instant::MAX, Self::reader_timer);
+                if let Some(slot) = self.r_timers.get_mut(ri) {
+                    rescan |= *slot <= t && new > *slot;
+                    *slot = new;
                 }
+                t = t.min(new);
             }
             if rescan {
                 t = self.participant_timer();
-                for w in self.live_writers().iter().flatten() {
-                    t = t.min(w.quiet_timer);
+                for tw in self.w_timers.iter().take(self.w_hi) {
+                    t = t.min(*tw);
                 }
-                for r in self.live_readers().iter().flatten() {
-                    t = t.min(r.quiet_timer);
+                for tr in self.r_timers.iter().take(self.r_hi) {
+                    t = t.min(*tr);
                 }
             }
             t
@@ -1292,11 +1297,11 @@ impl<
                 continue;
             }
             assert_eq!(
-                w.quiet_timer,
+                self.w_timers[wi],
                 self.writer_timer(w),
                 "transmit summary: writer {wi}'s kept timer"
             );
-            assert!(now < w.quiet_timer);
+            assert!(now < self.w_timers[wi]);
             assert!(w.deadline_next.is_none_or(|d| now <= d));
             if let Some(life) = super::participant::lifespan_of(&w.info.qos)
                 && let Some((_, m)) = w.history.get(w.history.first_seq())
@@ -1333,11 +1338,11 @@ impl<
                 continue;
             }
             assert_eq!(
-                r.quiet_timer,
+                self.r_timers[ri],
                 Self::reader_timer(r),
                 "transmit summary: reader {ri}'s kept timer"
             );
-            assert!(now < r.quiet_timer);
+            assert!(now < self.r_timers[ri]);
             let has_writers = r.live().iter().flatten().next().is_some() || r.local_writers > 0;
             assert!(!has_writers || r.deadline_next.is_none_or(|d| now <= d));
         }
