@@ -679,10 +679,14 @@ impl<
             }
             Arrival::Deliver => {
                 if self.deliver(ri, origin, related, payload, key) {
-                    if let Some(m) = self.matched_writer_mut(ri, mi) {
-                        m.window.delivered();
+                    // Held samples follow only when the next number is one of them (a gap was
+                    // just filled): otherwise there is nothing to drain.
+                    if self
+                        .matched_writer_mut(ri, mi)
+                        .is_some_and(|m| m.window.delivered())
+                    {
+                        self.drain_writer(ri, mi);
                     }
-                    self.drain_writer(ri, mi);
                     Took::Delivered
                 } else if self.hold(ri, mi, origin, related, payload, key) {
                     Took::Held
