@@ -1297,13 +1297,21 @@ impl<
         }
         let mut repairs = false;
         let mut set = SeqSet::new(a.missing.base(), u32::from(a.missing.num_bits()));
-        for s in a.missing.iter() {
-            set.insert(s);
+        // (An empty bitmap, the steady state, has no member to copy: no walk of its words.)
+        if a.missing.words().iter().any(|w| *w != 0) {
+            for s in a.missing.iter() {
+                set.insert(s);
+            }
         }
         let sent_last = w.sent_below.saturating_sub(1);
         match p.state.on_acknack(&set, a.count, sent_last, a.room) {
             Ok(req) => {
                 p.state.needs_sync = false;
+                if req.is_empty() {
+                    // Nothing asked for: no repairs, nothing released to tell about.
+                    self.after_acks(wi);
+                    return;
+                }
                 let first = w.history.first_seq();
                 if req.iter().any(|s| s < first) {
                     // Asked for samples we no longer hold: tell it where to continue.
