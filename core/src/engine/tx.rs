@@ -192,7 +192,11 @@ impl<
     /// Bytes before the body: Ethernet header, tags, l2net header.
     #[cfg(feature = "vlan")]
     fn frame_overhead(&self) -> usize {
-        12 + self.tags().buffer_len() + wire::header::HEADER_LEN
+        match self.config.vlan {
+            // (No tag stack built for the untagged case, every frame's.)
+            None => 14 + wire::header::HEADER_LEN,
+            Some(_) => 12 + self.tags().buffer_len() + wire::header::HEADER_LEN,
+        }
     }
 
     /// Bytes before the body: Ethernet header and l2net header (never a tag without `vlan`).
@@ -205,13 +209,23 @@ impl<
     /// returns the bytes written.
     #[cfg(feature = "vlan")]
     fn emit_ethertype(&self, buf: &mut [u8]) -> Result<usize, WireError> {
-        self.tags().emit(wire::ETHERTYPE_L2NET, buf)
+        match self.config.vlan {
+            // What an empty tag stack writes, without building one (every untagged frame).
+            None => Self::emit_untagged(buf),
+            Some(_) => self.tags().emit(wire::ETHERTYPE_L2NET, buf),
+        }
     }
 
     /// Write the EtherType at the start of `buf` (frame offset 12): a build without `vlan`
     /// sends no tag (`Config::vlan` is refused).
     #[cfg(not(feature = "vlan"))]
     fn emit_ethertype(&self, buf: &mut [u8]) -> Result<usize, WireError> {
+        Self::emit_untagged(buf)
+    }
+
+    /// The EtherType alone at the start of `buf`; returns 2.
+    #[inline(always)]
+    fn emit_untagged(buf: &mut [u8]) -> Result<usize, WireError> {
         let Some([hi, lo]) = buf.get_mut(..2) else {
             return Err(WireError::BufferTooSmall {
                 len: buf.len(),
