@@ -1878,7 +1878,7 @@ impl<
             .writers
             .get(wi)
             .and_then(Option::as_ref)
-            .is_some_and(|w| w.local.count() > 0 || Self::manual_lease_of(w).is_some())
+            .is_some_and(|w| w.local.may_have_any() || Self::manual_lease_of(w).is_some())
         {
             self.tx_changed();
         }
