@@ -67,6 +67,12 @@ impl<const M: usize> LocalLinks<M> {
         self.links[..self.hi].iter().flatten().count()
     }
 
+    /// Whether a local reader may be matched (a look at the high-water mark, not the slots).
+    #[inline(always)]
+    pub(crate) fn may_have_any(&self) -> bool {
+        self.hi > 0
+    }
+
     /// The oldest sequence number a reliable local reader has not been given yet, at least
     /// `first` (older ones are gone from the history); `u64::MAX` without reliable local
     /// readers. Counts as unacknowledged for the writer's history and window.
@@ -501,6 +507,10 @@ impl<const M: usize> LocalLinks<M> {
     }
     pub(crate) fn count(&self) -> usize {
         0
+    }
+    #[inline(always)]
+    pub(crate) fn may_have_any(&self) -> bool {
+        false
     }
     pub(crate) fn min_pending(&self, _first: u64) -> u64 {
         u64::MAX

@@ -483,6 +483,110 @@ impl<const H: usize, const M: usize> LocalReader<'_, H, M> {
     }
 }
 
+/// Which endpoints a pass of the transmit summary looks at (see `Participant::dirty_w`): bit
+/// `i` for slot `i`, bit 63 for every slot from 63 on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Scope {
+    pub(crate) w: u64,
+    pub(crate) r: u64,
+}
+
+impl Scope {
+    /// Every endpoint.
+    pub(crate) const ALL: Scope = Scope {
+        w: u64::MAX,
+        r: u64::MAX,
+    };
+
+    #[cfg(feature = "ack-with-data")]
+    #[inline(always)]
+    pub(crate) fn bit(i: usize) -> u64 {
+        1 << i.min(63)
+    }
+
+    #[cfg(feature = "ack-with-data")]
+    #[inline(always)]
+    pub(crate) fn has_w(self, i: usize) -> bool {
+        self.w & Self::bit(i) != 0
+    }
+
+    #[cfg(feature = "ack-with-data")]
+    #[inline(always)]
+    pub(crate) fn has_r(self, i: usize) -> bool {
+        self.r & Self::bit(i) != 0
+    }
+
+    /// No endpoint changed.
+    #[cfg(feature = "ack-with-data")]
+    #[inline(always)]
+    pub(crate) fn is_empty(self) -> bool {
+        self.w | self.r == 0
+    }
+
+    /// The writer slots of a restricted scope in `lo..hi`, in order.
+    #[inline(always)]
+    pub(crate) fn writers(self, lo: usize, hi: usize) -> ScopeIter {
+        ScopeIter {
+            bits: self.w & span(lo, hi),
+            then: 0,
+        }
+    }
+
+    /// The reader slots of a restricted scope in `lo..hi`, in order.
+    #[inline(always)]
+    pub(crate) fn readers(self, lo: usize, hi: usize) -> ScopeIter {
+        ScopeIter {
+            bits: self.r & span(lo, hi),
+            then: 0,
+        }
+    }
+
+    /// The writer slots of a restricted scope in `start..hi`, then in `0..start` (the round
+    /// robin's order).
+    #[inline(always)]
+    pub(crate) fn writers_from(self, start: usize, hi: usize) -> ScopeIter {
+        ScopeIter {
+            bits: self.w & span(start, hi),
+            then: self.w & span(0, start),
+        }
+    }
+}
+
+/// The bits of slots `lo..hi` (a restricted scope's slots are all below 63).
+#[inline(always)]
+fn span(lo: usize, hi: usize) -> u64 {
+    let below = |n: usize| {
+        if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
+    };
+    below(hi) & !below(lo)
+}
+
+/// The set bits of a restricted [`Scope`]'s mask, lowest first, a word at a time (then those
+/// of `then`): a pass over a few changed endpoints does not walk the others' (large) slots. A
+/// scope is restricted only while every slot in use is below 63 (`Participant::scope`); a full
+/// pass walks the slots.
+pub(crate) struct ScopeIter {
+    bits: u64,
+    then: u64,
+}
+
+impl Iterator for ScopeIter {
+    type Item = usize;
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        if self.bits == 0 {
+            if self.then == 0 {
+                return None;
+            }
+            self.bits = self.then;
+            self.then = 0;
+        }
+        let i = self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        Some(i)
+    }
+}
+
 /// A local endpoint's deadline period: always `None` without the `deadline` feature (such
 /// endpoints are refused), so that the deadline bookkeeping folds away.
 #[inline(always)]
@@ -607,6 +711,31 @@ pub struct Participant<
     /// What `poll_timeout` answers while quiet.
     #[cfg(feature = "ack-with-data")]
     pub(crate) quiet_timeout: Option<Instant>,
+    /// The endpoints changed since the summary last looked at them (bit `i` for writer or
+    /// reader slot `i`, bit 63 for every slot from 63 on): while the time is below
+    /// `quiet_until`, the others still have nothing due and their timers are the kept ones
+    /// (`w_timers`, `r_timers`), so that the timer pass, the planner and `poll_timeout` look at
+    /// these only. A change that is not one endpoint's (frames of discovery, the reassembly store,
+    /// endpoints created or deleted, local links, shutdown) resets the whole summary
+    /// ([`Participant::tx_changed`]). Debug builds check every restricted answer against the
+    /// full one.
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) dirty_w: u64,
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) dirty_r: u64,
+    /// The writer and reader slots below `w_hi` and `r_hi` as scope masks, as of the summary's
+    /// last look: a scope that holds them all is walked as all (and so is every scope once 63
+    /// writer or reader slots are in use: both masks are then 0).
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) slots_in_use: (u64, u64),
+    /// Each writer's and reader's earliest timer ([`Participant::writer_timer`],
+    /// [`Participant::reader_timer`]; `Instant::MAX` for a free slot) as of the summary's last
+    /// look, valid for the endpoints not marked changed since. Kept side by side rather than in
+    /// the (large) endpoint slots, so that finding the earliest one reads one small array.
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) w_timers: [Instant; W],
+    #[cfg(feature = "ack-with-data")]
+    pub(crate) r_timers: [Instant; R],
     /// The acknowledgement that follows the planned data in its frame (docs/PROTOCOL.md
     /// section 10), built once when planned: where it starts in the frame, and what to write.
     #[cfg(feature = "ack-with-data")]
@@ -737,6 +866,16 @@ impl<
             quiet_until: Instant::ZERO,
             #[cfg(feature = "ack-with-data")]
             quiet_timeout: None,
+            #[cfg(feature = "ack-with-data")]
+            dirty_w: 0,
+            #[cfg(feature = "ack-with-data")]
+            dirty_r: 0,
+            #[cfg(feature = "ack-with-data")]
+            slots_in_use: (0, 0),
+            #[cfg(feature = "ack-with-data")]
+            w_timers: [Instant::MAX; W],
+            #[cfg(feature = "ack-with-data")]
+            r_timers: [Instant::MAX; R],
             #[cfg(feature = "ack-with-data")]
             planned_ack: None,
         }
@@ -918,6 +1057,47 @@ impl<
         {
             self.quiet_until = Instant::ZERO;
         }
+    }
+
+    /// Writer `wi`'s state changed (a write, a frame sent, an ACKNACK): the summary looks at
+    /// it again, and at the other endpoints only once their own timers are due.
+    #[inline(always)]
+    pub(crate) fn writer_changed(&mut self, wi: usize) {
+        #[cfg(feature = "ack-with-data")]
+        {
+            self.dirty_w |= Scope::bit(wi);
+        }
+        #[cfg(not(feature = "ack-with-data"))]
+        let _ = wi;
+    }
+
+    /// Reader `ri`'s state changed (a sample arrived, an ACKNACK was sent): see
+    /// [`Participant::writer_changed`].
+    #[inline(always)]
+    pub(crate) fn reader_changed(&mut self, ri: usize) {
+        #[cfg(feature = "ack-with-data")]
+        {
+            self.dirty_r |= Scope::bit(ri);
+        }
+        #[cfg(not(feature = "ack-with-data"))]
+        let _ = ri;
+    }
+
+    /// The endpoints the timer pass, the planner and the timers must look at now: every one,
+    /// or (the summary holding for the others) those changed since it last looked.
+    #[inline(always)]
+    pub(crate) fn scope(&self) -> Scope {
+        #[cfg(feature = "ack-with-data")]
+        if self.now < self.quiet_until {
+            // (When every slot in use changed, the walk over all of them is the cheaper one.)
+            let (w, r) = (self.dirty_w, self.dirty_r);
+            let (all_w, all_r) = self.slots_in_use;
+            if w & all_w == all_w && r & all_r == all_r {
+                return Scope::ALL;
+            }
+            return Scope { w, r };
+        }
+        Scope::ALL
     }
 
     fn endpoints_changed(&mut self) {
@@ -1690,8 +1870,18 @@ impl<
             return Err(WriteError::Closed);
         }
         self.advance(now);
-        self.tx_changed();
         let wi = self.writer_index(h).ok_or(WriteError::UnknownWriter)?;
+        // Only this writer changes (the summary looks at it again), unless the write reaches
+        // readers of this participant or moves the manual-liveliness timer: then everything.
+        self.writer_changed(wi);
+        if self
+            .writers
+            .get(wi)
+            .and_then(Option::as_ref)
+            .is_some_and(|w| w.local.may_have_any() || Self::manual_lease_of(w).is_some())
+        {
+            self.tx_changed();
+        }
         let window = u64::from(self.config.reliable_window);
         let batch_delay = self.config.batch_delay;
         #[cfg(not(feature = "fragmentation"))]
@@ -2051,15 +2241,20 @@ impl<
         if now > self.now {
             self.now = now;
         }
+        let now = self.now;
         // Quiet (`quiet_until`): no timer is due before then, and everything below that does
-        // not depend on the time already ran after the last change.
+        // not depend on the time already ran after the last change, but for the endpoints
+        // changed since (`dirty_w`, `dirty_r`).
         #[cfg(feature = "ack-with-data")]
         if now < self.quiet_until {
+            let scope = self.scope();
             #[cfg(debug_assertions)]
-            self.check_quiet(self.now);
+            self.check_clean(now, scope);
+            if !scope.is_empty() {
+                self.endpoint_timers(now, scope);
+            }
             return;
         }
-        let now = self.now;
         // Leases (the peer table is only scanned when the earliest lease may have run out).
         if now > self.lease_check_at {
             while let Some(slot) = self.graph.expired(now) {
@@ -2106,10 +2301,38 @@ impl<
         if now > self.liveliness_check_at {
             self.check_liveliness(now);
         }
-        // Writers: lifespan, deadlines.
-        for wi in 0..self.w_hi {
+        self.endpoint_timers(now, Scope::ALL);
+    }
+
+    /// The endpoints' part of the timer pass, for the endpoints of `scope`: writers' lifespans,
+    /// deadlines, void fragment requests and releases; readers' deadlines.
+    #[inline(always)]
+    fn endpoint_timers(&mut self, now: Instant, scope: Scope) {
+        // Every slot in use (a full pass), or the scope's set bits only.
+        if scope == Scope::ALL {
+            for wi in 0..self.w_hi {
+                self.writer_timers(wi, now);
+            }
+            for ri in 0..self.r_hi {
+                self.reader_timers(ri, now);
+            }
+        } else {
+            for wi in scope.writers(0, self.w_hi) {
+                self.writer_timers(wi, now);
+            }
+            for ri in scope.readers(0, self.r_hi) {
+                self.reader_timers(ri, now);
+            }
+        }
+    }
+
+    /// Writer `wi`'s part of the timer pass: lifespan, deadline, void fragment requests,
+    /// releases.
+    #[inline(always)]
+    fn writer_timers(&mut self, wi: usize, now: Instant) {
+        {
             let Some(w) = self.writers.get_mut(wi).and_then(Option::as_mut) else {
-                continue;
+                return;
             };
             if let Some(life) = lifespan_of(&w.info.qos) {
                 let cutoff =
@@ -2159,9 +2382,14 @@ impl<
                 self.after_acks(wi);
             }
         }
-        for ri in 0..self.r_hi {
+    }
+
+    /// Reader `ri`'s part of the timer pass: its deadline.
+    #[inline(always)]
+    fn reader_timers(&mut self, ri: usize, now: Instant) {
+        {
             let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) else {
-                continue;
+                return;
             };
             if let (Some(d), Some(next)) = (deadline_of(&r.info.qos), r.deadline_next)
                 && now > next
@@ -2216,11 +2444,40 @@ impl<
     pub fn poll_timeout(&self) -> Option<Instant> {
         #[cfg(feature = "ack-with-data")]
         if self.now < self.quiet_until {
+            let scope = self.scope();
+            if scope.is_empty() {
+                #[cfg(debug_assertions)]
+                self.check_quiet(self.now);
+                return self.quiet_timeout;
+            }
+            // Some endpoints changed since the summary: only they are planned and their
+            // timers worked out (the others' are kept), as after the received frame.
             #[cfg(debug_assertions)]
-            self.check_quiet(self.now);
-            return self.quiet_timeout;
+            self.check_clean(self.now, scope);
+            if scope == Scope::ALL {
+                return self.poll_timeout_full();
+            }
+            let t = if self.plan_in::<false>(self.now, scope).is_some() {
+                Some(self.now)
+            } else {
+                let t = self.next_timer_in(scope);
+                (t != Instant::MAX).then_some(t)
+            };
+            #[cfg(debug_assertions)]
+            assert_eq!(
+                t,
+                self.poll_timeout_full(),
+                "transmit summary: poll_timeout"
+            );
+            return t;
         }
-        if self.has_urgent_tx() {
+        self.poll_timeout_full()
+    }
+
+    /// [`Participant::poll_timeout`] without the summary.
+    #[inline(always)]
+    fn poll_timeout_full(&self) -> Option<Instant> {
+        if self.plan_all(self.now).is_some() {
             return Some(self.now);
         }
         let t = self.next_timer();
@@ -2231,6 +2488,74 @@ impl<
     /// whether something is due to send now.
     #[inline(always)]
     pub(crate) fn next_timer(&self) -> Instant {
+        self.next_timer_full()
+    }
+
+    /// [`Participant::next_timer`] from the summary (`quiet_timeout`, its earliest timer, and
+    /// the endpoints' kept timers, `w_timers` and `r_timers`), working out again only the
+    /// timers of the endpoints of `scope` (changed since). The earliest of the kept timers stays the answer unless
+    /// the endpoint that had it moved it later: then every kept timer is looked at.
+    #[cfg(feature = "ack-with-data")]
+    fn next_timer_in(&self, scope: Scope) -> Instant {
+        let mut t = self.quiet_timeout.unwrap_or(Instant::MAX);
+        // The changed endpoints' earliest timer.
+        let mut changed = Instant::MAX;
+        let mut rescan = false;
+        for wi in scope.writers(0, self.w_hi) {
+            let old = self.w_timers.get(wi).copied().unwrap_or(Instant::MAX);
+            let new = self
+                .writers
+                .get(wi)
+                .and_then(Option::as_ref)
+                .map_or(Instant::MAX, |w| self.writer_timer(w));
+            rescan |= old <= t && new > old;
+            t = t.min(new);
+            changed = changed.min(new);
+        }
+        for ri in scope.readers(0, self.r_hi) {
+            let old = self.r_timers.get(ri).copied().unwrap_or(Instant::MAX);
+            let new = self
+                .readers
+                .get(ri)
+                .and_then(Option::as_ref)
+                .map_or(Instant::MAX, Self::reader_timer);
+            rescan |= old <= t && new > old;
+            t = t.min(new);
+            changed = changed.min(new);
+        }
+        if !rescan {
+            return t;
+        }
+        let mut t = self.participant_timer().min(changed);
+        for (wi, tw) in self.w_timers.iter().take(self.w_hi).enumerate() {
+            if !scope.has_w(wi) {
+                t = t.min(*tw);
+            }
+        }
+        for (ri, tr) in self.r_timers.iter().take(self.r_hi).enumerate() {
+            if !scope.has_r(ri) {
+                t = t.min(*tr);
+            }
+        }
+        t
+    }
+
+    /// [`Participant::next_timer`] (the full walk).
+    #[inline(always)]
+    fn next_timer_full(&self) -> Instant {
+        let mut t = self.participant_timer();
+        for w in self.live_writers().iter().flatten() {
+            t = t.min(self.writer_timer(w));
+        }
+        for r in self.live_readers().iter().flatten() {
+            t = t.min(Self::reader_timer(r));
+        }
+        t
+    }
+
+    /// The participant's own timers (announcements, leases, reassembly, liveliness).
+    #[inline(always)]
+    pub(crate) fn participant_timer(&self) -> Instant {
         let mut t = Instant::MAX;
         if !self.closing {
             t = t.min(self.next_announce);
@@ -2249,43 +2574,54 @@ impl<
         if self.liveliness_check_at != Instant::MAX {
             t = t.min(self.liveliness_check_at + Duration::from_nanos(1));
         }
-        for w in self.live_writers().iter().flatten() {
-            if Self::needs_heartbeat(w) {
-                t = t.min(w.hb_next);
-                if w.hb_soon {
-                    t = t.min(self.hb_soon_at(w));
-                }
-            }
-            for p in w.live().iter().flatten() {
-                if p.reliable && p.state.needs_sync {
-                    t = t.min(p.sync_next);
-                }
-            }
-            if cfg!(feature = "deadline")
-                && let Some(d) = w.deadline_next
-            {
-                t = t.min(d + Duration::from_nanos(1));
-            }
-            if cfg!(feature = "batching")
-                && let Some(b) = w.batch_until
-            {
-                t = t.min(b);
-            }
-            if let Some(life) = lifespan_of(&w.info.qos)
-                && let Some((_, m)) = w.history.get(w.history.first_seq())
-            {
-                t = t.min(m.written + life + Duration::from_nanos(1));
+        t
+    }
+
+    /// Writer `w`'s earliest timer: HEARTBEATs, sync HEARTBEATs, deadline, batch delay,
+    /// lifespan. A function of the writer's state alone (not of the time).
+    #[inline(always)]
+    pub(crate) fn writer_timer(&self, w: &LocalWriter<'a, H, M>) -> Instant {
+        let mut t = Instant::MAX;
+        if Self::needs_heartbeat(w) {
+            t = t.min(w.hb_next);
+            if w.hb_soon {
+                t = t.min(self.hb_soon_at(w));
             }
         }
-        for r in self.live_readers().iter().flatten() {
-            if cfg!(feature = "deadline")
-                && let Some(d) = r.deadline_next
-                && (r.live().iter().flatten().next().is_some() || r.local_writers > 0)
-            {
-                t = t.min(d + Duration::from_nanos(1));
+        for p in w.live().iter().flatten() {
+            if p.reliable && p.state.needs_sync {
+                t = t.min(p.sync_next);
             }
+        }
+        if cfg!(feature = "deadline")
+            && let Some(d) = w.deadline_next
+        {
+            t = t.min(d + Duration::from_nanos(1));
+        }
+        if cfg!(feature = "batching")
+            && let Some(b) = w.batch_until
+        {
+            t = t.min(b);
+        }
+        if let Some(life) = lifespan_of(&w.info.qos)
+            && let Some((_, m)) = w.history.get(w.history.first_seq())
+        {
+            t = t.min(m.written + life + Duration::from_nanos(1));
         }
         t
+    }
+
+    /// Reader `r`'s earliest timer: its deadline while it has writers.
+    #[inline(always)]
+    pub(crate) fn reader_timer(r: &LocalReader<'a, H, M>) -> Instant {
+        if cfg!(feature = "deadline")
+            && let Some(d) = r.deadline_next
+            && (r.live().iter().flatten().next().is_some() || r.local_writers > 0)
+        {
+            d + Duration::from_nanos(1)
+        } else {
+            Instant::MAX
+        }
     }
 
     /// When a writer that just finished a burst sends its HEARTBEAT: an eighth of the heartbeat

@@ -133,7 +133,6 @@ impl<
     /// duplicate, replayed or unwanted frames are counted in [`super::Stats`] and dropped.
     pub fn handle_frame(&mut self, frame: &[u8], meta: RxMeta, now: Instant) {
         self.advance(now);
-        self.tx_changed();
         self.stats.rx_frames += 1;
         if meta.truncated {
             self.stats.rx_truncated += 1;
@@ -236,6 +235,8 @@ impl<
     /// Handle one message of a frame from `src` to `dst` (its domain and sender checked).
     /// Each kind is parsed and handled in its own arm (no `MessageRepr` built and matched
     /// again): a malformed body is refused before the sender is looked up, as it always was.
+    /// A DATA marks the readers it reaches changed, an ACKNACK its writer (for the transmit
+    /// summary); any other message resets the whole summary.
     fn dispatch(
         &mut self,
         header: wire::HeaderRepr,
@@ -248,10 +249,12 @@ impl<
         match header.kind {
             MsgKind::Hello => {
                 let h = HelloRepr::parse(flags, body)?;
+                self.tx_changed();
                 self.on_hello(sender, src, dst, &h);
             }
             MsgKind::Goodbye => {
                 GoodbyeRepr::parse(flags, body)?;
+                self.tx_changed();
                 if let Some(slot) = self.heard_from(sender) {
                     self.remove_peer(slot, LostReason::Goodbye);
                 }
@@ -265,6 +268,7 @@ impl<
             }
             MsgKind::DataFrag => {
                 let d = DataFragRepr::parse(flags, body)?;
+                self.tx_changed();
                 if self.heard_from(sender).is_some() {
                     self.note_assertion(sender, d.writer.0, Some(d.seq));
                     self.on_data_frag(sender, &d);
@@ -272,6 +276,7 @@ impl<
             }
             MsgKind::Batch => {
                 let b = BatchRepr::parse(flags, body)?;
+                self.tx_changed();
                 if self.heard_from(sender).is_some() {
                     let n = b.samples.len() as u64;
                     if n > 0 {
@@ -283,6 +288,7 @@ impl<
             }
             MsgKind::Heartbeat => {
                 let hb = HeartbeatRepr::parse(flags, body)?;
+                self.tx_changed();
                 if self.heard_from(sender).is_some() {
                     self.on_heartbeat(sender, dst, &hb);
                 }
@@ -295,6 +301,7 @@ impl<
             }
             MsgKind::NackFrag => {
                 let n = NackFragRepr::parse(flags, body)?;
+                self.tx_changed();
                 if self.heard_from(sender).is_some() {
                     self.on_nack_frag(sender, &n);
                 }
@@ -571,8 +578,23 @@ impl<
         // By reference: a heapless `IntoIter`'s drop slices what is left (a panic site).
         for &(ri, mi) in &readers {
             match self.offer(ri, mi, origin, related, payload, key) {
+                // (Holding resets the whole summary: the reassembly store changed.)
                 Took::Held => any_held = true,
-                Took::Delivered | Took::Refused => {}
+                // A sample delivered in order moves the reader's window on, which can make
+                // none of its frames due (no ACKNACK or NACK_FRAG was due, and fewer samples
+                // are missing now); only its deadline, if it has one, moves its timer.
+                Took::Delivered => {
+                    if self
+                        .readers
+                        .get(ri)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|r| super::participant::deadline_of(&r.info.qos).is_some())
+                    {
+                        self.reader_changed(ri);
+                    }
+                }
+                // Refused: counted, nothing else changed.
+                Took::Refused => {}
             }
         }
         if !any_held
@@ -580,6 +602,7 @@ impl<
             && self.reassembly.complete(slot).is_some()
             && !self.held_by_any(&key)
         {
+            self.tx_changed();
             self.reassembly.remove(slot);
         }
     }
@@ -632,12 +655,14 @@ impl<
                 }
                 // Older incomplete samples of this writer will never be wanted (unless a
                 // reliable reader of the same writer still needs them).
-                if !self.reliably_read(origin.participant, origin.entity) {
-                    self.reassembly.remove_writer_below(
+                if !self.reliably_read(origin.participant, origin.entity)
+                    && self.reassembly.remove_writer_below(
                         origin.participant,
                         origin.entity,
                         origin.seq,
-                    );
+                    ) > 0
+                {
+                    self.tx_changed();
                 }
                 return Took::Delivered;
             }
@@ -654,10 +679,14 @@ impl<
             }
             Arrival::Deliver => {
                 if self.deliver(ri, origin, related, payload, key) {
-                    if let Some(m) = self.matched_writer_mut(ri, mi) {
-                        m.window.delivered();
+                    // Held samples follow only when the next number is one of them (a gap was
+                    // just filled): otherwise there is nothing to drain.
+                    if self
+                        .matched_writer_mut(ri, mi)
+                        .is_some_and(|m| m.window.delivered())
+                    {
+                        self.drain_writer(ri, mi);
                     }
-                    self.drain_writer(ri, mi);
                     Took::Delivered
                 } else if self.hold(ri, mi, origin, related, payload, key) {
                     Took::Held
@@ -685,6 +714,8 @@ impl<
         payload: Option<&[u8]>,
         key: FragKey,
     ) -> bool {
+        // The reassembly store changes: its timer, and what NACK_FRAGs ask.
+        self.tx_changed();
         if let Some(data) = payload {
             match self.reassembly.insert_whole(key, data, related, self.now) {
                 Ok(_) => {}
@@ -1078,6 +1109,8 @@ impl<
         if !self.any_manual_match {
             return;
         }
+        // Leases move (the participant's liveliness timer).
+        self.tx_changed();
         let now = self.now;
         for ri in 0..self.r_hi {
             let Some(r) = self.readers.get_mut(ri).and_then(Option::as_mut) else {
@@ -1257,15 +1290,28 @@ impl<
         let Some(p) = w.proxies.get_mut(pi).and_then(Option::as_mut) else {
             return;
         };
+        // Only this writer changes (the summary looks at it again).
+        #[cfg(feature = "ack-with-data")]
+        {
+            self.dirty_w |= super::participant::Scope::bit(wi);
+        }
         let mut repairs = false;
         let mut set = SeqSet::new(a.missing.base(), u32::from(a.missing.num_bits()));
-        for s in a.missing.iter() {
-            set.insert(s);
+        // (An empty bitmap, the steady state, has no member to copy: no walk of its words.)
+        if a.missing.words().iter().any(|w| *w != 0) {
+            for s in a.missing.iter() {
+                set.insert(s);
+            }
         }
         let sent_last = w.sent_below.saturating_sub(1);
         match p.state.on_acknack(&set, a.count, sent_last, a.room) {
             Ok(req) => {
                 p.state.needs_sync = false;
+                if req.is_empty() {
+                    // Nothing asked for: no repairs, nothing released to tell about.
+                    self.after_acks(wi);
+                    return;
+                }
                 let first = w.history.first_seq();
                 if req.iter().any(|s| s < first) {
                     // Asked for samples we no longer hold: tell it where to continue.

@@ -13,9 +13,10 @@ use core::time::Duration;
 
 use heapless::Vec;
 
-use super::participant::{AnnounceCursor, AnnounceTarget, LocalWriter, Participant, Role};
+use super::participant::{
+    AnnounceCursor, AnnounceTarget, LocalReader, LocalWriter, Participant, Role, Scope,
+};
 use super::reassembly::FragKey;
-#[cfg(feature = "fragmentation")]
 use super::seqset::SEQSET_BITS;
 use crate::time::Instant;
 #[cfg(feature = "batching")]
@@ -191,7 +192,11 @@ impl<
     /// Bytes before the body: Ethernet header, tags, l2net header.
     #[cfg(feature = "vlan")]
     fn frame_overhead(&self) -> usize {
-        12 + self.tags().buffer_len() + wire::header::HEADER_LEN
+        match self.config.vlan {
+            // (No tag stack built for the untagged case, every frame's.)
+            None => 14 + wire::header::HEADER_LEN,
+            Some(_) => 12 + self.tags().buffer_len() + wire::header::HEADER_LEN,
+        }
     }
 
     /// Bytes before the body: Ethernet header and l2net header (never a tag without `vlan`).
@@ -204,13 +209,23 @@ impl<
     /// returns the bytes written.
     #[cfg(feature = "vlan")]
     fn emit_ethertype(&self, buf: &mut [u8]) -> Result<usize, WireError> {
-        self.tags().emit(wire::ETHERTYPE_L2NET, buf)
+        match self.config.vlan {
+            // What an empty tag stack writes, without building one (every untagged frame).
+            None => Self::emit_untagged(buf),
+            Some(_) => self.tags().emit(wire::ETHERTYPE_L2NET, buf),
+        }
     }
 
     /// Write the EtherType at the start of `buf` (frame offset 12): a build without `vlan`
     /// sends no tag (`Config::vlan` is refused).
     #[cfg(not(feature = "vlan"))]
     fn emit_ethertype(&self, buf: &mut [u8]) -> Result<usize, WireError> {
+        Self::emit_untagged(buf)
+    }
+
+    /// The EtherType alone at the start of `buf`; returns 2.
+    #[inline(always)]
+    fn emit_untagged(buf: &mut [u8]) -> Result<usize, WireError> {
         let Some([hi, lo]) = buf.get_mut(..2) else {
             return Err(WireError::BufferTooSmall {
                 len: buf.len(),
@@ -320,11 +335,33 @@ impl<
     // -----------------------------------------------------------------------------------------
     // Planning
 
-    pub(crate) fn has_urgent_tx(&self) -> bool {
-        self.plan(self.now).is_some()
+    /// The next frame to send at `now`: with the transmit summary holding, only the endpoints
+    /// changed since it last looked are planned (the others have nothing due).
+    fn plan(&self, now: Instant) -> Option<Plan> {
+        let scope = self.scope();
+        if scope == Scope::ALL {
+            return self.plan_all(now);
+        }
+        let plan = self.plan_in::<false>(now, scope);
+        #[cfg(all(debug_assertions, feature = "ack-with-data"))]
+        assert_eq!(
+            plan,
+            self.plan_all(now),
+            "transmit summary: a restricted plan"
+        );
+        plan
     }
 
-    fn plan(&self, now: Instant) -> Option<Plan> {
+    /// The planner over every endpoint.
+    #[inline(always)]
+    pub(crate) fn plan_all(&self, now: Instant) -> Option<Plan> {
+        self.plan_in::<true>(now, Scope::ALL)
+    }
+
+    /// The planner over the endpoints of `scope` (the others must have nothing due), or over
+    /// all of them (`ALL`: plain walks, the scope unread).
+    pub(crate) fn plan_in<const ALL: bool>(&self, now: Instant, scope: Scope) -> Option<Plan> {
+        let scope = if ALL { Scope::ALL } else { scope };
         if self.closing {
             return (self.goodbyes_left > 0).then_some(Plan::Goodbye);
         }
@@ -349,58 +386,36 @@ impl<
                 count,
             });
         }
-        for (ri, r) in self.live_readers().iter().enumerate() {
-            let Some(r) = r else { continue };
-            for (mi, m) in r.live().iter().enumerate() {
-                let Some(m) = m else { continue };
-                if !m.reliable || !m.window.is_synced() {
-                    continue;
-                }
-                if m.ack_due {
-                    return Some(Plan::AckNack { r: ri, m: mi });
-                }
-                #[cfg(feature = "fragmentation")]
-                if m.nackfrag_due
-                    && let Some((seq, base)) = self.first_incomplete(
-                        m.participant,
-                        m.entity,
-                        m.window.next(),
-                        m.writer_last,
-                        m.nackfrag_from,
-                    )
+        // Every slot in use (the slice walks of a full plan), or the scope's set bits only.
+        if ALL {
+            for (ri, r) in self.live_readers().iter().enumerate() {
+                if let Some(r) = r
+                    && let Some(p) = self.plan_reader(ri, r)
                 {
-                    return Some(Plan::NackFrag {
-                        r: ri,
-                        m: mi,
-                        seq,
-                        base,
-                    });
+                    return Some(p);
                 }
             }
-        }
-        for (wi, w) in self.live_writers().iter().enumerate() {
-            let Some(w) = w else { continue };
-            for (pi, p) in w.live().iter().enumerate() {
-                if p.is_some_and(|p| p.reliable && p.state.needs_sync && p.sync_next <= now) {
-                    return Some(Plan::SyncHeartbeat { w: wi, p: pi });
+            for (wi, w) in self.live_writers().iter().enumerate() {
+                if let Some(w) = w
+                    && let Some(p) = self.plan_writer_control(wi, w, now)
+                {
+                    return Some(p);
                 }
             }
-            let repairs_out = w.resend.is_empty() && w.fragment_repairs_out();
-            if repairs_out && w.repair_hbs > 0 {
-                for (pi, p) in w.live().iter().enumerate() {
-                    if p.is_some_and(|p| p.repair_hb) {
-                        return Some(Plan::RepairHeartbeat { w: wi, p: pi });
-                    }
+        } else {
+            for ri in scope.readers(0, self.r_hi) {
+                if let Some(r) = self.readers.get(ri).and_then(Option::as_ref)
+                    && let Some(p) = self.plan_reader(ri, r)
+                {
+                    return Some(p);
                 }
             }
-            if Self::needs_heartbeat(w)
-                && (w.hb_next <= now
-                    || (w.hb_soon && w.sent_below >= sendable_end(w) && now >= self.hb_soon_at(w)))
-            {
-                return Some(Plan::Heartbeat { w: wi });
-            }
-            if w.assert_due {
-                return Some(Plan::Liveliness { w: wi });
+            for wi in scope.writers(0, self.w_hi) {
+                if let Some(w) = self.writers.get(wi).and_then(Option::as_ref)
+                    && let Some(p) = self.plan_writer_control(wi, w, now)
+                {
+                    return Some(p);
+                }
             }
         }
         // Round robin from `rr_writer` over the slots that may be in use only (the order of
@@ -411,13 +426,88 @@ impl<
         } else {
             0
         };
-        for wi in (start..hi).chain(0..start) {
-            let Some(w) = self.writers.get(wi).and_then(Option::as_ref) else {
-                continue;
-            };
-            if let Some(p) = self.plan_writer_data(wi, w, now) {
-                return Some(p);
+        if ALL {
+            for wi in (start..hi).chain(0..start) {
+                if let Some(w) = self.writers.get(wi).and_then(Option::as_ref)
+                    && let Some(p) = self.plan_writer_data(wi, w, now)
+                {
+                    return Some(p);
+                }
             }
+        } else {
+            for wi in scope.writers_from(start, hi) {
+                if let Some(w) = self.writers.get(wi).and_then(Option::as_ref)
+                    && let Some(p) = self.plan_writer_data(wi, w, now)
+                {
+                    return Some(p);
+                }
+            }
+        }
+        None
+    }
+
+    /// Reader `ri`'s control frame that is due: an ACKNACK, or a NACK_FRAG.
+    #[inline(always)]
+    fn plan_reader(&self, ri: usize, r: &LocalReader<'a, H, M>) -> Option<Plan> {
+        for (mi, m) in r.live().iter().enumerate() {
+            let Some(m) = m else { continue };
+            if !m.reliable || !m.window.is_synced() {
+                continue;
+            }
+            if m.ack_due {
+                return Some(Plan::AckNack { r: ri, m: mi });
+            }
+            #[cfg(feature = "fragmentation")]
+            if m.nackfrag_due
+                && let Some((seq, base)) = self.first_incomplete(
+                    m.participant,
+                    m.entity,
+                    m.window.next(),
+                    m.writer_last,
+                    m.nackfrag_from,
+                )
+            {
+                return Some(Plan::NackFrag {
+                    r: ri,
+                    m: mi,
+                    seq,
+                    base,
+                });
+            }
+        }
+        None
+    }
+
+    /// Writer `wi`'s HEARTBEAT that is due (sync, repairs out, periodic or after a burst,
+    /// liveliness).
+    #[inline(always)]
+    fn plan_writer_control(
+        &self,
+        wi: usize,
+        w: &LocalWriter<'a, H, M>,
+        now: Instant,
+    ) -> Option<Plan> {
+        for (pi, p) in w.live().iter().enumerate() {
+            if p.is_some_and(|p| p.reliable && p.state.needs_sync && p.sync_next <= now) {
+                return Some(Plan::SyncHeartbeat { w: wi, p: pi });
+            }
+        }
+        let repairs_out = w.resend.is_empty() && w.fragment_repairs_out();
+        if repairs_out && w.repair_hbs > 0 {
+            for (pi, p) in w.live().iter().enumerate() {
+                if p.is_some_and(|p| p.repair_hb) {
+                    return Some(Plan::RepairHeartbeat { w: wi, p: pi });
+                }
+            }
+        }
+        if Self::needs_heartbeat(w)
+            && (w.hb_next <= now
+                || (w.hb_soon && w.sent_below >= sendable_end(w) && now >= self.hb_soon_at(w)))
+        {
+            return Some(Plan::Heartbeat { w: wi });
+        }
+        if w.assert_due {
+            return Some(Plan::Liveliness { w: wi });
         }
         None
     }
@@ -425,6 +515,7 @@ impl<
     /// The lowest incomplete sample of a writer that the writer announced, and its first
     /// missing fragment.
     #[cfg(feature = "fragmentation")]
+    #[inline(always)]
     fn first_incomplete(
         &self,
         participant: u64,
@@ -454,6 +545,7 @@ impl<
     }
 
     #[cfg_attr(not(feature = "batching"), allow(unreachable_code, unused_variables))]
+    #[inline(always)]
     fn plan_writer_data(&self, wi: usize, w: &LocalWriter<'a, H, M>, now: Instant) -> Option<Plan> {
         #[cfg(feature = "fragmentation")]
         if w.frag_nacks_used > 0 {
@@ -737,6 +829,29 @@ impl<
         let rd = self.readers.get(r).and_then(Option::as_ref)?;
         let mw = rd.writers.get(m).and_then(Option::as_ref)?;
         let end = self.ack_end(r, m);
+        let next = mw.window.next();
+        if mw.writer_last < next {
+            // Nothing announced is missing (the steady state): the bitmap is empty, only its
+            // span (the room) is sent; `missing` would give the same, bit by bit.
+            let span = end
+                .min(next.saturating_add(u64::from(SEQSET_BITS)))
+                .saturating_sub(next);
+            let set = crate::wire::msg::SeqSet::new(next, span as u16).ok()?;
+            debug_assert!({
+                let full = mw.window.missing(mw.writer_last, end);
+                full.is_empty() && full.base() == next && full.num_bits() as u64 == span
+            });
+            let msg = AckNackRepr {
+                is_final: false,
+                room: true,
+                writer_participant: ParticipantId::new(mw.participant)?,
+                writer: EntityId(mw.entity),
+                reader: EntityId(rd.entity),
+                count: mw.ack_count.wrapping_add(1),
+                missing: set,
+            };
+            return Some((mw.mac, msg, end));
+        }
         let missing = mw.window.missing(mw.writer_last, end);
         let mut set =
             crate::wire::msg::SeqSet::new(missing.base(), missing.num_bits() as u16).ok()?;
@@ -945,7 +1060,7 @@ impl<
     /// [`Participant::abandon_transmit`].
     pub fn poll_transmit(&mut self, now: Instant) -> Option<usize> {
         #[cfg(feature = "ack-with-data")]
-        if now < self.quiet_until {
+        if now < self.quiet_until && self.dirty_w | self.dirty_r == 0 {
             // Nothing changed since a poll found nothing, and no timer is due yet.
             if now > self.now {
                 self.now = now;
@@ -1015,6 +1130,9 @@ impl<
                 #[cfg(feature = "ack-with-data")]
                 if let Some((_, a)) = ack {
                     if self.emit_following_ack(&a.msg, rest).is_ok() {
+                        // (No `reader_changed`: this clears an `ack_due` that was false, as
+                        // reader control is planned before data, and moves what only the
+                        // next acknowledgement reads; no plan or timer of the reader moves.)
                         self.stats.tx_acks_with_data += 1;
                         self.commit_ack(a.r, a.m, a.asked_below);
                     } else {
@@ -1074,9 +1192,84 @@ impl<
     /// earliest timer, or a change ([`Participant::tx_changed`]), the transmit and timeout
     /// polls need not plan. The bound also covers the reassembly timer, which a build without
     /// `fragmentation` leaves out of `poll_timeout` but `advance` still runs.
+    /// Only the endpoints changed since the summary last looked (`scope`) have their timers
+    /// worked out again; the others keep theirs.
     #[cfg(feature = "ack-with-data")]
     fn become_quiet(&mut self) {
-        let t = self.next_timer();
+        let scope = self.scope();
+        let t = if scope == Scope::ALL {
+            // Every endpoint's timer worked out again (free slots: none).
+            let mut t = self.participant_timer();
+            for wi in 0..self.w_hi {
+                let new = self
+                    .writers
+                    .get(wi)
+                    .and_then(Option::as_ref)
+                    .map_or(Instant::MAX, |w| self.writer_timer(w));
+                if let Some(slot) = self.w_timers.get_mut(wi) {
+                    *slot = new;
+                }
+                t = t.min(new);
+            }
+            for ri in 0..self.r_hi {
+                let new = self
+                    .readers
+                    .get(ri)
+                    .and_then(Option::as_ref)
+                    .map_or(Instant::MAX, Self::reader_timer);
+                if let Some(slot) = self.r_timers.get_mut(ri) {
+                    *slot = new;
+                }
+                t = t.min(new);
+            }
+            t
+        } else {
+            // As `next_timer_in`: the kept earliest timer holds unless its endpoint moved it
+            // later.
+            let mut t = self.quiet_timeout.unwrap_or(Instant::MAX);
+            let mut rescan = false;
+            for wi in scope.writers(0, self.w_hi) {
+                let new = self
+                    .writers
+                    .get(wi)
+                    .and_then(Option::as_ref)
+                    .map_or(Instant::MAX, |w| self.writer_timer(w));
+                if let Some(slot) = self.w_timers.get_mut(wi) {
+                    rescan |= *slot <= t && new > *slot;
+                    *slot = new;
+                }
+                t = t.min(new);
+            }
+            for ri in scope.readers(0, self.r_hi) {
+                let new = self
+                    .readers
+                    .get(ri)
+                    .and_then(Option::as_ref)
+                    .map_or(Instant::MAX, Self::reader_timer);
+                if let Some(slot) = self.r_timers.get_mut(ri) {
+                    rescan |= *slot <= t && new > *slot;
+                    *slot = new;
+                }
+                t = t.min(new);
+            }
+            if rescan {
+                t = self.participant_timer();
+                for tw in self.w_timers.iter().take(self.w_hi) {
+                    t = t.min(*tw);
+                }
+                for tr in self.r_timers.iter().take(self.r_hi) {
+                    t = t.min(*tr);
+                }
+            }
+            t
+        };
+        self.dirty_w = 0;
+        self.dirty_r = 0;
+        self.slots_in_use = if self.w_hi < 63 && self.r_hi < 63 {
+            ((1u64 << self.w_hi) - 1, (1u64 << self.r_hi) - 1)
+        } else {
+            (0, 0)
+        };
         self.quiet_timeout = (t != Instant::MAX).then_some(t);
         self.quiet_until = if self.reassembly_check_at == Instant::MAX {
             t
@@ -1090,9 +1283,9 @@ impl<
     #[cfg(all(debug_assertions, feature = "ack-with-data"))]
     pub(crate) fn check_quiet(&self, now: Instant) {
         assert!(
-            self.plan(now).is_none(),
+            self.plan_all(now).is_none(),
             "transmit summary: quiet, but {:?} is due",
-            self.plan(now)
+            self.plan_all(now)
         );
         let t = self.next_timer();
         assert_eq!(
@@ -1100,11 +1293,29 @@ impl<
             (t != Instant::MAX).then_some(t),
             "transmit summary: stale timeout"
         );
+        self.check_clean(now, Scope { w: 0, r: 0 });
+    }
+
+    /// Debug builds: with the summary holding at `now`, the participant's timers and every
+    /// endpoint outside `scope` (those not changed since the summary looked) have nothing to
+    /// do: the timer pass would leave them as they are, and their kept timers are right.
+    #[cfg(all(debug_assertions, feature = "ack-with-data"))]
+    pub(crate) fn check_clean(&self, now: Instant, scope: Scope) {
         assert!(now < self.quiet_until && now <= self.lease_check_at);
         assert!(now <= self.reassembly_check_at && now <= self.liveliness_check_at);
         assert!(self.closing || self.announce.is_some() || now < self.next_announce);
         assert!(self.closing || self.announce.is_some() || self.replies.is_empty());
-        for w in self.live_writers().iter().flatten() {
+        for (wi, w) in self.live_writers().iter().enumerate() {
+            let Some(w) = w else { continue };
+            if scope.has_w(wi) {
+                continue;
+            }
+            assert_eq!(
+                self.w_timers[wi],
+                self.writer_timer(w),
+                "transmit summary: writer {wi}'s kept timer"
+            );
+            assert!(now < self.w_timers[wi]);
             assert!(w.deadline_next.is_none_or(|d| now <= d));
             if let Some(life) = super::participant::lifespan_of(&w.info.qos)
                 && let Some((_, m)) = w.history.get(w.history.first_seq())
@@ -1135,7 +1346,17 @@ impl<
                 assert!(w.resend_cursor.is_none_or(|(seq, _)| seq >= first));
             }
         }
-        for r in self.live_readers().iter().flatten() {
+        for (ri, r) in self.live_readers().iter().enumerate() {
+            let Some(r) = r else { continue };
+            if scope.has_r(ri) {
+                continue;
+            }
+            assert_eq!(
+                self.r_timers[ri],
+                Self::reader_timer(r),
+                "transmit summary: reader {ri}'s kept timer"
+            );
+            assert!(now < self.r_timers[ri]);
             let has_writers = r.live().iter().flatten().next().is_some() || r.local_writers > 0;
             assert!(!has_writers || r.deadline_next.is_none_or(|d| now <= d));
         }
@@ -1154,7 +1375,25 @@ impl<
 
     /// Move the state past `plan` (it was sent or given up).
     fn commit(&mut self, plan: Plan) {
-        self.tx_changed();
+        // What the frame changes: the participant's announcements, or one endpoint.
+        match plan {
+            Plan::Goodbye | Plan::Hello { .. } => self.tx_changed(),
+            Plan::AckNack { r, .. } => self.reader_changed(r),
+            #[cfg(feature = "fragmentation")]
+            Plan::NackFrag { r, .. } => self.reader_changed(r),
+            Plan::SyncHeartbeat { w, .. }
+            | Plan::Heartbeat { w }
+            | Plan::RepairHeartbeat { w, .. }
+            | Plan::Liveliness { w }
+            | Plan::Resend { w, .. }
+            | Plan::Data { w, .. } => self.writer_changed(w),
+            #[cfg(feature = "fragmentation")]
+            Plan::FragRepair { w, .. } | Plan::ResendFrag { w, .. } | Plan::Frag { w, .. } => {
+                self.writer_changed(w)
+            }
+            #[cfg(feature = "batching")]
+            Plan::Batch { w, .. } => self.writer_changed(w),
+        }
         let now = self.now;
         let hb_period = self.config.heartbeat_period;
         match plan {

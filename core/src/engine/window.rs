@@ -234,8 +234,11 @@ impl ReaderProxy {
             .min(u64::from(SEQSET_BITS)) as u32;
         let mut req = SeqSet::new(self.acked_below, span);
         // Bits below the acknowledgement or past what the writer sent are ignored, not trusted.
-        for s in set.iter() {
-            req.insert(s);
+        // (An empty set, the steady state, is not walked.)
+        if !set.is_empty() {
+            for s in set.iter() {
+                req.insert(s);
+            }
         }
         Ok(req)
     }
