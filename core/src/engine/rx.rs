@@ -680,11 +680,12 @@ impl<
             Arrival::Deliver => {
                 if self.deliver(ri, origin, related, payload, key) {
                     // Held samples follow only when the next number is one of them (a gap was
-                    // just filled): otherwise there is nothing to drain.
-                    if self
+                    // just filled): otherwise there is nothing to drain. (Builds without
+                    // `ack-with-data`, the firmware's, drain regardless: smaller, same result.)
+                    let next_held = self
                         .matched_writer_mut(ri, mi)
-                        .is_some_and(|m| m.window.delivered())
-                    {
+                        .is_some_and(|m| m.window.delivered());
+                    if next_held || !cfg!(feature = "ack-with-data") {
                         self.drain_writer(ri, mi);
                     }
                     Took::Delivered
@@ -1297,8 +1298,10 @@ impl<
         }
         let mut repairs = false;
         let mut set = SeqSet::new(a.missing.base(), u32::from(a.missing.num_bits()));
-        // (An empty bitmap, the steady state, has no member to copy: no walk of its words.)
-        if a.missing.words().iter().any(|w| *w != 0) {
+        // (An empty bitmap, the steady state, has no member to copy: no walk of its words. This
+        // and the early return below are speed, not behaviour: builds without `ack-with-data`,
+        // the firmware's, leave them out to stay small.)
+        if !cfg!(feature = "ack-with-data") || a.missing.words().iter().any(|w| *w != 0) {
             for s in a.missing.iter() {
                 set.insert(s);
             }
@@ -1307,7 +1310,7 @@ impl<
         match p.state.on_acknack(&set, a.count, sent_last, a.room) {
             Ok(req) => {
                 p.state.needs_sync = false;
-                if req.is_empty() {
+                if cfg!(feature = "ack-with-data") && req.is_empty() {
                     // Nothing asked for: no repairs, nothing released to tell about.
                     self.after_acks(wi);
                     return;
