@@ -830,7 +830,7 @@ impl<
         let mw = rd.writers.get(m).and_then(Option::as_ref)?;
         let end = self.ack_end(r, m);
         let next = mw.window.next();
-        if mw.writer_last < next {
+        let set = if mw.writer_last < next {
             // Nothing announced is missing (the steady state): the bitmap is empty, only its
             // span (the room) is sent; `missing` would give the same, bit by bit.
             let span = end
@@ -841,33 +841,26 @@ impl<
                 let full = mw.window.missing(mw.writer_last, end);
                 full.is_empty() && full.base() == next && full.num_bits() as u64 == span
             });
-            let msg = AckNackRepr {
-                is_final: false,
-                room: true,
-                writer_participant: ParticipantId::new(mw.participant)?,
-                writer: EntityId(mw.entity),
-                reader: EntityId(rd.entity),
-                count: mw.ack_count.wrapping_add(1),
-                missing: set,
-            };
-            return Some((mw.mac, msg, end));
-        }
-        let missing = mw.window.missing(mw.writer_last, end);
-        let mut set =
-            crate::wire::msg::SeqSet::new(missing.base(), missing.num_bits() as u16).ok()?;
-        for s in missing.iter() {
-            let in_progress = self
-                .reassembly
-                .find(&FragKey {
-                    participant: mw.participant,
-                    entity: mw.entity,
-                    seq: s,
-                })
-                .is_some();
-            if !in_progress {
-                set.insert(s);
+            set
+        } else {
+            let missing = mw.window.missing(mw.writer_last, end);
+            let mut set =
+                crate::wire::msg::SeqSet::new(missing.base(), missing.num_bits() as u16).ok()?;
+            for s in missing.iter() {
+                let in_progress = self
+                    .reassembly
+                    .find(&FragKey {
+                        participant: mw.participant,
+                        entity: mw.entity,
+                        seq: s,
+                    })
+                    .is_some();
+                if !in_progress {
+                    set.insert(s);
+                }
             }
-        }
+            set
+        };
         let msg = AckNackRepr {
             is_final: false,
             room: true,
