@@ -374,18 +374,7 @@ fn publish_wait_take_across_namespaces() {
         );
         assert_eq!(actual.durability, RMW_QOS_POLICY_DURABILITY_VOLATILE);
 
-        wait_until("the match", || {
-            let (mut np, mut ns) = (0usize, 0usize);
-            assert_eq!(
-                rmw_publisher_count_matched_subscriptions(publ, &mut np),
-                RMW_RET_OK
-            );
-            assert_eq!(
-                rmw_subscription_count_matched_publishers(sub, &mut ns),
-                RMW_RET_OK
-            );
-            np == 1 && ns == 1
-        });
+        wait_matched(publ, sub);
         // Discovery triggered the graph guard condition.
         assert!(
             rmw_l2net_cpp::sys::exports::guard_condition_state(graph)
@@ -646,14 +635,7 @@ fn cpp_publisher_reaches_c_subscription() {
             &sopts,
         );
         assert!(!publ.is_null() && !sub.is_null(), "{:?}", last_error());
-        wait_until("C++ and C to match (same type name)", || {
-            let mut n = 0usize;
-            assert_eq!(
-                rmw_publisher_count_matched_subscriptions(publ, &mut n),
-                RMW_RET_OK
-            );
-            n == 1
-        });
+        wait_matched(publ, sub);
         let mut out = Msg::new(Flavor::Cpp, ty);
         out.fill(&case.value);
         assert_eq!(rmw_publish(publ, out.ptr.cast(), null_mut()), RMW_RET_OK);
@@ -724,14 +706,7 @@ fn large_messages_serialize_in_place() {
                     &sopts,
                 );
                 assert!(!publ.is_null() && !sub.is_null(), "{:?}", last_error());
-                wait_until("the match", || {
-                    let mut n = 0usize;
-                    assert_eq!(
-                        rmw_publisher_count_matched_subscriptions(publ, &mut n),
-                        RMW_RET_OK
-                    );
-                    n == 1
-                });
+                wait_matched(publ, sub);
                 for case in v.cases.iter().chain(&v.cases) {
                     large += usize::from(case.cdr.len() >= 1024);
                     let mut out = Msg::new(flavor, ty);
@@ -1268,18 +1243,7 @@ fn message_lost_across_namespaces() {
         let sub = rmw_create_subscription(nb, ts, topic.as_ptr(), &default_qos(), &sopts);
         assert!(!publ.is_null() && !sub.is_null(), "{:?}", last_error());
         let mut lost = event_of(Err(sub), RMW_EVENT_MESSAGE_LOST);
-        wait_until("the match", || {
-            let (mut np, mut ns) = (0usize, 0usize);
-            assert_eq!(
-                rmw_publisher_count_matched_subscriptions(publ, &mut np),
-                RMW_RET_OK
-            );
-            assert_eq!(
-                rmw_subscription_count_matched_publishers(sub, &mut ns),
-                RMW_RET_OK
-            );
-            np == 1 && ns == 1
-        });
+        wait_matched(publ, sub);
         let ws_b = rmw_create_wait_set(cb.0, 0);
         assert_eq!(wait_events(ws_b, &mut [&mut lost], zero), [false]);
         let st: rmw_message_lost_status_t = take_status(&lost);

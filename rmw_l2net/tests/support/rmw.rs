@@ -182,6 +182,29 @@ pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until `publ` counts one matched subscription and `sub` one matched publisher (each
+/// other, where nothing else shares the topic).
+///
+/// # Safety
+/// Live publisher and subscription.
+pub unsafe fn wait_matched(publ: *const rmw_publisher_t, sub: *const rmw_subscription_t) {
+    wait_until("the match", || {
+        let (mut np, mut ns) = (0usize, 0usize);
+        // SAFETY: the caller's.
+        unsafe {
+            assert_eq!(
+                rmw_publisher_count_matched_subscriptions(publ, &mut np),
+                RMW_RET_OK
+            );
+            assert_eq!(
+                rmw_subscription_count_matched_publishers(sub, &mut ns),
+                RMW_RET_OK
+            );
+        }
+        np == 1 && ns == 1
+    });
+}
+
 /// The entries of one `rmw_wait`: the `data` of subscriptions, guard conditions, services and
 /// clients, and `rmw_event_t` pointers.
 #[derive(Default, Clone, Copy)]
