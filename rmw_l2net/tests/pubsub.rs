@@ -618,24 +618,12 @@ fn cpp_publisher_reaches_c_subscription() {
     unsafe {
         let na = rmw_create_node(ca.0, c"cpp".as_ptr(), c"/".as_ptr());
         let nb = rmw_create_node(cb.0, c"c".as_ptr(), c"/".as_ptr());
-        let popts: rmw_publisher_options_t = std::mem::zeroed();
-        let sopts: rmw_subscription_options_t = std::mem::zeroed();
-        let publ = rmw_create_publisher(
-            na,
-            support::type_support(Flavor::Cpp, ty),
-            topic.as_ptr(),
+        let (publ, sub) = matched_pair(
+            (na, support::type_support(Flavor::Cpp, ty)),
+            (nb, support::type_support(Flavor::C, ty)),
+            topic,
             &qos,
-            &popts,
         );
-        let sub = rmw_create_subscription(
-            nb,
-            support::type_support(Flavor::C, ty),
-            topic.as_ptr(),
-            &qos,
-            &sopts,
-        );
-        assert!(!publ.is_null() && !sub.is_null(), "{:?}", last_error());
-        wait_matched(publ, sub);
         let mut out = Msg::new(Flavor::Cpp, ty);
         out.fill(&case.value);
         assert_eq!(rmw_publish(publ, out.ptr.cast(), null_mut()), RMW_RET_OK);
@@ -676,8 +664,6 @@ fn large_messages_serialize_in_place() {
     unsafe {
         let na = rmw_create_node(ca.0, c"big".as_ptr(), c"/".as_ptr());
         let nb = rmw_create_node(cb.0, c"sink".as_ptr(), c"/".as_ptr());
-        let popts: rmw_publisher_options_t = std::mem::zeroed();
-        let sopts: rmw_subscription_options_t = std::mem::zeroed();
         let ws = rmw_create_wait_set(cb.0, 0);
         let mut large = 0;
         for (i, ty) in [
@@ -691,22 +677,12 @@ fn large_messages_serialize_in_place() {
             let v = vectors.iter().find(|v| v.ty == ty).unwrap();
             for flavor in [Flavor::C, Flavor::Cpp] {
                 let topic = CString::new(format!("/big{i}{flavor:?}")).unwrap();
-                let publ = rmw_create_publisher(
-                    na,
-                    support::type_support(flavor, ty),
-                    topic.as_ptr(),
+                let (publ, sub) = matched_pair(
+                    (na, support::type_support(flavor, ty)),
+                    (nb, support::type_support(Flavor::C, ty)),
+                    &topic,
                     &qos,
-                    &popts,
                 );
-                let sub = rmw_create_subscription(
-                    nb,
-                    support::type_support(Flavor::C, ty),
-                    topic.as_ptr(),
-                    &qos,
-                    &sopts,
-                );
-                assert!(!publ.is_null() && !sub.is_null(), "{:?}", last_error());
-                wait_matched(publ, sub);
                 for case in v.cases.iter().chain(&v.cases) {
                     large += usize::from(case.cdr.len() >= 1024);
                     let mut out = Msg::new(flavor, ty);

@@ -182,6 +182,29 @@ pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// A publisher on `pub_node` and a subscription on `sub_node` of `topic` with the given type
+/// supports and the same `qos`, default options, matched with each other.
+///
+/// # Safety
+/// Live nodes and type supports.
+pub unsafe fn matched_pair(
+    (pub_node, pub_ts): (*mut rmw_node_t, *const rosidl_message_type_support_t),
+    (sub_node, sub_ts): (*mut rmw_node_t, *const rosidl_message_type_support_t),
+    topic: &std::ffi::CStr,
+    qos: &rmw_qos_profile_t,
+) -> (*mut rmw_publisher_t, *mut rmw_subscription_t) {
+    // SAFETY: the caller's; the options are plain data, all-zero the default.
+    unsafe {
+        let popts: rmw_publisher_options_t = std::mem::zeroed();
+        let sopts: rmw_subscription_options_t = std::mem::zeroed();
+        let publ = rmw_create_publisher(pub_node, pub_ts, topic.as_ptr(), qos, &popts);
+        let sub = rmw_create_subscription(sub_node, sub_ts, topic.as_ptr(), qos, &sopts);
+        assert!(!publ.is_null() && !sub.is_null(), "{:?}", last_error());
+        wait_matched(publ, sub);
+        (publ, sub)
+    }
+}
+
 /// Waits until `publ` counts one matched subscription and `sub` one matched publisher (each
 /// other, where nothing else shares the topic).
 ///
