@@ -781,6 +781,16 @@ impl<L: NodeLink> Shared<L> {
         self.kick(core);
     }
 
+    /// A take found its queue empty: look at the link once (a link without a descriptor: drive
+    /// everything). Whether anything may have come in; a look that finds the link empty reads
+    /// no clock.
+    fn look_for_samples(&self, core: &mut Core<L>) -> Result<bool, NodeError> {
+        match self.readiness {
+            Readiness::Fd(_) => core.receive(None, RX_CHUNK, false),
+            Readiness::Every(_) => core.pump().map(|()| true),
+        }
+    }
+
     /// Take `reader`'s oldest queued sample into `buf`, if any, and tell whom the room it
     /// made concerns ([`Shared::after_take`]).
     fn take_now(
@@ -1761,15 +1771,9 @@ impl<L: NodeLink> Subscriber<L> {
         if let Some(info) = self.shared.take_now(&mut core, self.handle, buf)? {
             return Ok(Some(info));
         }
-        // Nothing queued: look at the link (without a descriptor, drive everything). A look
-        // that finds it empty reads no clock and takes nothing again.
-        match self.shared.readiness {
-            Readiness::Fd(_) => {
-                if !core.receive(None, RX_CHUNK, false)? {
-                    return Ok(None);
-                }
-            }
-            Readiness::Every(_) => core.pump()?,
+        // Nothing queued: look at the link; one that finds it empty takes nothing again.
+        if !self.shared.look_for_samples(&mut core)? {
+            return Ok(None);
         }
         self.shared.take_now(&mut core, self.handle, buf)
     }
@@ -1806,13 +1810,8 @@ impl<L: NodeLink> Subscriber<L> {
                 Some(Err(never)) => match never {},
                 None => {}
             }
-            // Nothing (more) queued: look at the link once (without a descriptor, drive
-            // everything); a look that finds it empty reads no clock.
-            let more = !looked
-                && match self.shared.readiness {
-                    Readiness::Fd(_) => core.receive(None, RX_CHUNK, false)?,
-                    Readiness::Every(_) => core.pump().map(|()| true)?,
-                };
+            // Nothing (more) queued: look at the link once.
+            let more = !looked && self.shared.look_for_samples(&mut core)?;
             looked = true;
             if !more {
                 if took {
