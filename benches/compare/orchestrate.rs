@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo bench --bench compare -- [--secs S] [--sizes 0,64,1024,65536] [--l2net PATH]
-//!                                [--contenders l2net,raw,udp,dds,rawpoll] [--latency-only]
+//!                                [--contenders l2net,raw,udp,dds,rawpoll,ringpoll] [--latency-only]
 //!                                [--pin PLACEMENT]
 //! ```
 //!
@@ -11,6 +11,10 @@
 //! receiver that another thread can wake, as the l2net `Node`'s waiting thread is: `ppoll` on
 //! the socket and a wake-up socket pair, then a non-blocking `recv` (see `peer.rs`). The gap
 //! between it and `raw` is what that wait costs; the gap between l2net and it is the rest.
+//! `ringpoll` is the same ping/pong on the link the `Node` runs on (port-linux's `LinuxLink`,
+//! frame-ring backend: frames read from a TPACKET_V2 ring) with the same wait, without the
+//! engine and the `Node`: `rawpoll` to it is what the ring and the link code cost, it to l2net
+//! what the protocol and the `Node` cost.
 //!
 //! `--contenders` and `--latency-only` narrow a run (for example to the l2net and raw ping/pong
 //! cells while working on latency); the cells left out print as n/a.
@@ -43,7 +47,7 @@ struct Options {
     sizes: Vec<usize>,
     l2net: Option<PathBuf>,
     /// Which of [`CONTENDERS`] run (by index).
-    contenders: [bool; 5],
+    contenders: [bool; N],
     /// Skip the rate (flood / perf / pub-sub) measurements.
     latency_only: bool,
     /// Where the two processes of each kind of measurement run.
@@ -51,15 +55,17 @@ struct Options {
 }
 
 const USAGE: &str = "cargo bench --bench compare -- [--secs S] [--sizes 0,64,1024,65536] \
-[--l2net PATH] [--contenders l2net,raw,udp,dds,rawpoll] [--latency-only] [--pin PLACEMENT]
+[--l2net PATH] [--contenders l2net,raw,udp,dds,rawpoll,ringpoll] [--latency-only] [--pin PLACEMENT]
 ";
 
 /// The short names `--contenders` takes, in [`CONTENDERS`] order.
-const CONTENDER_KEYS: [&str; 5] = ["l2net", "raw", "udp", "dds", "rawpoll"];
+/// How many contenders there are.
+const N: usize = 6;
+const CONTENDER_KEYS: [&str; N] = ["l2net", "raw", "udp", "dds", "rawpoll", "ringpoll"];
 
 fn parse_options(args: &[String]) -> Res<Options> {
     let mut common = Common::new(&[0, 64, 1024, 65536]);
-    let (mut l2net, mut contenders, mut latency_only) = (None, [true; 5], false);
+    let (mut l2net, mut contenders, mut latency_only) = (None, [true; N], false);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         if common.take(a, &mut it, USAGE)? {
@@ -69,7 +75,7 @@ fn parse_options(args: &[String]) -> Res<Options> {
         match a.as_str() {
             "--l2net" => l2net = Some(PathBuf::from(val("--l2net")?)),
             "--contenders" => {
-                contenders = [false; 5];
+                contenders = [false; N];
                 for name in val("--contenders")?.split(',') {
                     let i = CONTENDER_KEYS
                         .iter()
@@ -168,12 +174,13 @@ struct Row {
     rate_rel: Option<f64>,
 }
 
-const CONTENDERS: [&str; 5] = [
+const CONTENDERS: [&str; N] = [
     "l2net",
     "raw AF_PACKET",
     "UDP",
     "Cyclone DDS",
     "raw AF_PACKET, ppoll wait",
+    "l2net's frame-ring link, ppoll wait",
 ];
 
 pub fn run(args: &[String]) -> Res<()> {
@@ -220,10 +227,10 @@ pub fn run(args: &[String]) -> Res<()> {
     std::fs::write(&cfg_b, dds::config(&wire.if_b)).map_err(|e| e.to_string())?;
     let uri = |p: &PathBuf| format!("file://{}", p.display());
 
-    let mut table: Vec<(usize, [Row; 5])> = Vec::new();
+    let mut table: Vec<(usize, [Row; N])> = Vec::new();
     for &size in &o.sizes {
         let size_s = size.to_string();
-        let mut rows = [Row::default(); 5];
+        let mut rows = [Row::default(); N];
         eprintln!("== payload {size} B");
 
         // l2net, through the l2net command.
@@ -321,6 +328,19 @@ pub fn run(args: &[String]) -> Res<()> {
             let r = run_fg(ping).and_then(|o| latency_from(&o));
             report("raw ping, ppoll wait", false, &r);
             rows[4].lat_block = r.ok();
+        }
+
+        // The same on l2net's frame-ring link (blocking only, as above).
+        if size <= 1500 - 14 && o.contenders[5] {
+            let (ca, cb) = lat_cpus(false);
+            let mut pong = wire.cmd(&wire.ns_b, &me, cb);
+            pong.args(["peer", "raw-pong", &wire.if_b, "ring"]);
+            let mut ping = wire.cmd(&wire.ns_a, &me, ca);
+            ping.args(["peer", "raw-ping", &wire.if_a, &size_s, &secs, "ring"]);
+            let _p = spawn_bg(pong, false)?;
+            let r = run_fg(ping).and_then(|o| latency_from(&o));
+            report("frame-ring link ping, ppoll wait", false, &r);
+            rows[5].lat_block = r.ok();
         }
 
         // UDP over the same veth.
@@ -424,7 +444,7 @@ fn delivery(reliable: bool) -> &'static str {
     if reliable { "reliable" } else { "best effort" }
 }
 
-fn render(table: &[(usize, [Row; 5])], secs: f64, placement: &str) -> String {
+fn render(table: &[(usize, [Row; N])], secs: f64, placement: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,

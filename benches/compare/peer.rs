@@ -4,8 +4,8 @@
 //! orchestrator, and prints one JSON line of results.
 //!
 //! ```text
-//! peer raw-pong IFACE [busy|poll]        peer udp-pong BIND_ADDR [busy]
-//! peer raw-ping IFACE SIZE SECS [busy|poll]
+//! peer raw-pong IFACE [busy|poll|ring]   peer udp-pong BIND_ADDR [busy]
+//! peer raw-ping IFACE SIZE SECS [busy|poll|ring]
 //!                                        peer udp-ping BIND_ADDR PEER_ADDR SIZE SECS [busy]
 //! peer raw-sink IFACE SECS               peer udp-sink BIND_ADDR SECS
 //! peer raw-flood IFACE SIZE SECS         peer udp-flood BIND_ADDR PEER_ADDR SIZE SECS
@@ -14,9 +14,12 @@
 use std::ffi::CString;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
+
+use l2net_core::{Instant as Instant0, RawLink, RxFrame, TxToken};
+use l2net_linux::{Backend, LinkConfig, LinuxLink};
 
 use crate::harness::{arg, num};
 use crate::stats::{Latencies, cpu_time};
@@ -42,6 +45,17 @@ enum Wait {
     Busy,
     /// `ppoll` on the socket and a wake-up socket, then a non-blocking `recv`.
     Poll,
+    /// The `ppoll` wait on the link the l2net Node runs on (port-linux's [`LinuxLink`] with the
+    /// frame-ring backend: frames read from a TPACKET_V2 ring, sent with `send`), without the
+    /// engine and the Node: the floor of l2net's blocking round trip.
+    Ring,
+}
+
+impl Wait {
+    /// Whether the peer sleeps in `ppoll` (and so needs the wake-up socket and its watchdog).
+    fn polls(self) -> bool {
+        matches!(self, Wait::Poll | Wait::Ring)
+    }
 }
 
 fn wait_mode(args: &[String], i: usize) -> Res<Wait> {
@@ -49,7 +63,8 @@ fn wait_mode(args: &[String], i: usize) -> Res<Wait> {
         None => Ok(Wait::Block),
         Some("busy") => Ok(Wait::Busy),
         Some("poll") => Ok(Wait::Poll),
-        Some(other) => Err(format!("bad wait mode {other:?} (busy or poll)")),
+        Some("ring") => Ok(Wait::Ring),
+        Some(other) => Err(format!("bad wait mode {other:?} (busy, poll or ring)")),
     }
 }
 
@@ -194,12 +209,91 @@ impl Raw {
     }
 
     fn frame(&self, dst: [u8; 6], size: usize) -> Vec<u8> {
-        let mut f = vec![0u8; (HDR + size.max(MIN_PAYLOAD)).max(60)];
-        f[0..6].copy_from_slice(&dst);
-        f[6..12].copy_from_slice(&self.mac);
-        f[12..14].copy_from_slice(&ETHERTYPE_FLOOR.to_be_bytes());
-        f
+        floor_frame(self.mac, dst, size)
     }
+}
+
+/// What a raw ping or pong sends and receives with: its own AF_PACKET socket, or the link the
+/// l2net Node runs on ([`Wait::Ring`]).
+enum Floor {
+    Raw(Raw),
+    Ring(Box<LinuxLink>),
+}
+
+impl Floor {
+    fn open(iface: &str, wait: Wait) -> Res<Floor> {
+        if wait != Wait::Ring {
+            return Raw::open(iface).map(Floor::Raw);
+        }
+        let mut cfg = LinkConfig::new(iface).with_backend(Backend::FrameRing);
+        cfg.ethertype = Some(ETHERTYPE_FLOOR);
+        let (link, _) = LinuxLink::open(&cfg).map_err(|e| format!("open {iface}: {e}"))?;
+        Ok(Floor::Ring(Box::new(link)))
+    }
+
+    fn fd(&self) -> RawFd {
+        match self {
+            Floor::Raw(r) => r.fd.as_raw_fd(),
+            Floor::Ring(l) => l.as_raw_fd(),
+        }
+    }
+
+    fn mac(&self) -> [u8; 6] {
+        match self {
+            Floor::Raw(r) => r.mac,
+            Floor::Ring(l) => l.mac().0,
+        }
+    }
+
+    fn send(&mut self, frame: &[u8]) -> Res<()> {
+        match self {
+            Floor::Raw(r) => r.send(frame).map_err(|e| format!("send: {e}")),
+            Floor::Ring(l) => {
+                let now = Instant0::from_nanos(0);
+                let tx = l
+                    .transmit(now, frame.len())
+                    .map_err(|e| format!("transmit: {e}"))?
+                    .ok_or("transmit: no free slot")?;
+                tx.consume(|b| b.copy_from_slice(frame));
+                l.flush(now).map_err(|e| format!("flush: {e}"))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Receive one frame into `buf` (the ring's view copied out, as the engine copies a
+    /// sample); `nonblock` returns `Ok(None)` at once when nothing is waiting (the ring never
+    /// blocks).
+    fn recv(&mut self, buf: &mut [u8], nonblock: bool) -> Res<Option<usize>> {
+        match self {
+            Floor::Raw(r) => r.recv(buf, nonblock).map_err(|e| format!("recv: {e}")),
+            Floor::Ring(l) => {
+                let rx = l
+                    .receive(Instant0::from_nanos(0))
+                    .map_err(|e| format!("receive: {e}"))?;
+                Ok(rx.map(|f| {
+                    let d = f.data();
+                    let n = d.len().min(buf.len());
+                    buf[..n].copy_from_slice(&d[..n]);
+                    n
+                }))
+            }
+        }
+    }
+
+    fn frame(&self, dst: [u8; 6], size: usize) -> Vec<u8> {
+        floor_frame(self.mac(), dst, size)
+    }
+}
+
+/// A frame of the floor's EtherType from `src` to `dst` with `size` payload bytes (at least
+/// the sequence number; padded to Ethernet's minimum).
+fn floor_frame(src: [u8; 6], dst: [u8; 6], size: usize) -> Vec<u8> {
+    let mut f = vec![0u8; (HDR + size.max(MIN_PAYLOAD)).max(60)];
+    f[0..6].copy_from_slice(&dst);
+    f[6..12].copy_from_slice(&src);
+    f[12..14].copy_from_slice(&ETHERTYPE_FLOOR.to_be_bytes());
+    f
 }
 
 /// A wake-up socket pair, as a receiver that another thread can wake sleeps on beside its
@@ -219,7 +313,7 @@ impl Waker {
 
     /// `ppoll` on the wake-up socket and `raw` without a timeout; empties the wake-up socket
     /// if it was written.
-    fn sleep(&self, raw: &Raw) -> Res<()> {
+    fn sleep(&self, fd: RawFd) -> Res<()> {
         let mut fds = [
             libc::pollfd {
                 fd: self.rx.as_raw_fd(),
@@ -227,7 +321,7 @@ impl Waker {
                 revents: 0,
             },
             libc::pollfd {
-                fd: raw.fd.as_raw_fd(),
+                fd,
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -264,17 +358,14 @@ fn read_mac(iface: &str) -> Res<[u8; 6]> {
 }
 
 fn raw_pong(iface: &str, wait: Wait) -> Res<()> {
-    let s = Raw::open(iface)?;
+    let mut s = Floor::open(iface, wait)?;
     let waker = Waker::new()?;
     let mut buf = vec![0u8; 65536];
     loop {
-        if wait == Wait::Poll {
-            waker.sleep(&s)?;
+        if wait.polls() {
+            waker.sleep(s.fd())?;
         }
-        let Some(n) = s
-            .recv(&mut buf, wait != Wait::Block)
-            .map_err(|e| format!("recv: {e}"))?
-        else {
+        let Some(n) = s.recv(&mut buf, wait != Wait::Block)? else {
             continue;
         };
         if n < HDR {
@@ -284,17 +375,20 @@ fn raw_pong(iface: &str, wait: Wait) -> Res<()> {
         let mut src = [0u8; 6];
         src.copy_from_slice(&buf[6..12]);
         buf[0..6].copy_from_slice(&src);
-        buf[6..12].copy_from_slice(&s.mac);
-        s.send(&buf[..n]).map_err(|e| format!("send: {e}"))?;
+        buf[6..12].copy_from_slice(&s.mac());
+        s.send(&buf[..n])?;
     }
 }
 
 fn raw_ping(iface: &str, size: usize, secs: f64, wait: Wait) -> Res<()> {
-    let s = Raw::open(iface)?;
-    s.set_timeout(Duration::from_millis(200))?;
+    let mut s = Floor::open(iface, wait)?;
+    if let Floor::Raw(r) = &s {
+        r.set_timeout(Duration::from_millis(200))?;
+    }
     let waker = Waker::new()?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watchdog = (wait == Wait::Poll)
+    let watchdog = wait
+        .polls()
         .then(|| {
             let tx = waker.tx.try_clone().map_err(|e| e.to_string())?;
             let stop = std::sync::Arc::clone(&stop);
@@ -319,15 +413,12 @@ fn raw_ping(iface: &str, size: usize, secs: f64, wait: Wait) -> Res<()> {
         seq += 1;
         frame[HDR..HDR + 8].copy_from_slice(&seq.to_be_bytes());
         let t0 = Instant::now();
-        s.send(&frame).map_err(|e| format!("send: {e}"))?;
+        s.send(&frame)?;
         loop {
-            if wait == Wait::Poll {
-                waker.sleep(&s)?;
+            if wait.polls() {
+                waker.sleep(s.fd())?;
             }
-            match s
-                .recv(&mut buf, wait != Wait::Block)
-                .map_err(|e| format!("recv: {e}"))?
-            {
+            match s.recv(&mut buf, wait != Wait::Block)? {
                 Some(n) if n >= HDR + 8 && buf[HDR..HDR + 8] == seq.to_be_bytes() => {
                     if t0 >= warmup_end {
                         lat.record(t0.elapsed());
