@@ -317,30 +317,24 @@ pub fn run(args: &[String]) -> Res<()> {
             }
         }
 
-        // The raw floor with a wakeable wait (blocking only: a spinning receiver has no wait).
-        if size <= 1500 - 14 && o.contenders[4] {
+        // The floors with a wakeable wait (blocking only: a spinning receiver has no wait): the
+        // raw socket, then l2net's frame-ring link.
+        for (row, wait, what) in [
+            (4, "poll", "raw ping, ppoll wait"),
+            (5, "ring", "frame-ring link ping, ppoll wait"),
+        ] {
+            if size > 1500 - 14 || !o.contenders[row] {
+                continue;
+            }
             let (ca, cb) = lat_cpus(false);
             let mut pong = wire.cmd(&wire.ns_b, &me, cb);
-            pong.args(["peer", "raw-pong", &wire.if_b, "poll"]);
+            pong.args(["peer", "raw-pong", &wire.if_b, wait]);
             let mut ping = wire.cmd(&wire.ns_a, &me, ca);
-            ping.args(["peer", "raw-ping", &wire.if_a, &size_s, &secs, "poll"]);
+            ping.args(["peer", "raw-ping", &wire.if_a, &size_s, &secs, wait]);
             let _p = spawn_bg(pong, false)?;
             let r = run_fg(ping).and_then(|o| latency_from(&o));
-            report("raw ping, ppoll wait", false, &r);
-            rows[4].lat_block = r.ok();
-        }
-
-        // The same on l2net's frame-ring link (blocking only, as above).
-        if size <= 1500 - 14 && o.contenders[5] {
-            let (ca, cb) = lat_cpus(false);
-            let mut pong = wire.cmd(&wire.ns_b, &me, cb);
-            pong.args(["peer", "raw-pong", &wire.if_b, "ring"]);
-            let mut ping = wire.cmd(&wire.ns_a, &me, ca);
-            ping.args(["peer", "raw-ping", &wire.if_a, &size_s, &secs, "ring"]);
-            let _p = spawn_bg(pong, false)?;
-            let r = run_fg(ping).and_then(|o| latency_from(&o));
-            report("frame-ring link ping, ppoll wait", false, &r);
-            rows[5].lat_block = r.ok();
+            report(what, false, &r);
+            rows[row].lat_block = r.ok();
         }
 
         // UDP over the same veth.
