@@ -255,7 +255,14 @@ impl Floor {
                     .map_err(|e| format!("transmit: {e}"))?
                     .ok_or("transmit: no free slot")?;
                 tx.consume(|b| b.copy_from_slice(frame));
-                l.flush(now).map_err(|e| format!("flush: {e}"))?;
+                // As `Raw::send`: wait for a device that pushed back rather than drop the frame.
+                while !l
+                    .flush(now)
+                    .map_err(|e| format!("flush: {e}"))?
+                    .is_complete()
+                {
+                    std::thread::yield_now();
+                }
                 Ok(())
             }
         }
