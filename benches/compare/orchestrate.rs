@@ -58,9 +58,9 @@ const USAGE: &str = "cargo bench --bench compare -- [--secs S] [--sizes 0,64,102
 [--l2net PATH] [--contenders l2net,raw,udp,dds,rawpoll,ringpoll] [--latency-only] [--pin PLACEMENT]
 ";
 
-/// The short names `--contenders` takes, in [`CONTENDERS`] order.
 /// How many contenders there are.
 const N: usize = 6;
+/// The short names `--contenders` takes, in [`CONTENDERS`] order.
 const CONTENDER_KEYS: [&str; N] = ["l2net", "raw", "udp", "dds", "rawpoll", "ringpoll"];
 
 fn parse_options(args: &[String]) -> Res<Options> {

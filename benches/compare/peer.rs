@@ -207,10 +207,6 @@ impl Raw {
             Ok(())
         }
     }
-
-    fn frame(&self, dst: [u8; 6], size: usize) -> Vec<u8> {
-        floor_frame(self.mac, dst, size)
-    }
 }
 
 /// What a raw ping or pong sends and receives with: its own AF_PACKET socket, or the link the
@@ -286,10 +282,6 @@ impl Floor {
                 }))
             }
         }
-    }
-
-    fn frame(&self, dst: [u8; 6], size: usize) -> Vec<u8> {
-        floor_frame(self.mac(), dst, size)
     }
 }
 
@@ -408,7 +400,7 @@ fn raw_ping(iface: &str, size: usize, secs: f64, wait: Wait) -> Res<()> {
         })
         .transpose()?;
 
-    let mut frame = s.frame([0xff; 6], size);
+    let mut frame = floor_frame(s.mac(), [0xff; 6], size);
     let mut buf = vec![0u8; 65536];
     let mut lat = Latencies::with_capacity(4_000_000);
     let mut lost = 0u64;
@@ -524,7 +516,7 @@ fn flood_loop(mut send_one: impl FnMut(u64) -> Res<()>, secs: f64) -> Res<()> {
 
 fn raw_flood(iface: &str, size: usize, secs: f64) -> Res<()> {
     let s = Raw::open(iface)?;
-    let mut frame = s.frame([0xff; 6], size);
+    let mut frame = floor_frame(s.mac, [0xff; 6], size);
     flood_loop(
         |seq| {
             frame[HDR..HDR + 8].copy_from_slice(&seq.to_be_bytes());
