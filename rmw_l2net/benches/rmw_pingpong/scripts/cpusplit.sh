@@ -12,6 +12,10 @@
 # warm-up) and the ping's CPU per round trip.
 set -u
 [ $# -ge 2 ] || { sed -n 2,12p "$0"; exit 2; }
+case "$1" in
+rmw | node | raw | rawpoll | ringpoll) ;;
+*) echo "unknown kind $1 (rmw, node, raw, rawpoll or ringpoll)" >&2; exit 2 ;;
+esac
 . "$(dirname "$0")/wire.sh"
 KIND=$1; SZ=$2; LIB=${3:-$T/release/deps/librmw_l2net_cpp.so}
 export RMW_L2NET_BUSY_POLL=0
@@ -28,7 +32,6 @@ raw | rawpoll | ringpoll)
     PONG=("$CMP" peer raw-pong "$IB" "${W[@]}")
     PING=("$CMP" peer raw-ping "$IA" "$SZ" 3 "${W[@]}")
     ;;
-*) echo "unknown kind $KIND" >&2; exit 2 ;;
 esac
 RMW_L2NET_INTERFACE=$IB taskset -c 0 ip netns exec "$NB" "${PONG[@]}" >/dev/null 2>&1 &
 P=$!
